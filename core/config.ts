@@ -1,0 +1,163 @@
+/**
+ * Typed configuration read from the environment, validated once at start and then frozen.
+ * A bad value stops start with the variable's name and what was expected (see {@link ConfigError}).
+ */
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface SmxConfig {
+  /** HTTP port; 0 picks a free one. @defaultValue 8080 */
+  httpPort: number;
+  /** Address the HTTP, MQTT and WebSocket listeners bind. @defaultValue '0.0.0.0' */
+  host: string;
+  /** Embedded broker TCP port; 0 picks a free one. @defaultValue 1883 */
+  mqttPort: number;
+  /** Embedded broker MQTT-over-WebSocket port; 0 picks a free one. @defaultValue 8083 */
+  mqttWsPort: number;
+  /** External MQTT broker URL; when set no embedded broker is started. @defaultValue undefined */
+  mqttUrl: string | undefined;
+  /** Redis for queues, presence, idempotency and rate state. @defaultValue 'redis://127.0.0.1:6379' */
+  redisUrl: string;
+  /** True when REDIS_URL was not given, so `smx start` may start a local redis-server. */
+  redisUrlDefaulted: boolean;
+  /** Prefix of every Redis key SMX writes (queues, presence, broker sessions). @defaultValue 'smx' */
+  redisPrefix: string;
+  /** PostgreSQL URL; unset = embedded PGlite under `dataDir`. @defaultValue undefined */
+  databaseUrl: string | undefined;
+  /** PostgreSQL schema SMX's tables live in. @defaultValue 'public' */
+  databaseSchema: string;
+  /** Where embedded data (PGlite, generated secrets) is kept. @defaultValue './var' */
+  dataDir: string;
+  /** Bearer token of the admin API; generated and stored under `dataDir` by `smx start` when unset. */
+  adminToken: string | undefined;
+  /** Server secret keying OTP-code hashes and internal MQTT credentials; generated under `dataDir` when unset. */
+  secret: string | undefined;
+  /** Base URL phones and QR codes use. @defaultValue 'http://localhost:{httpPort}' */
+  publicUrl: string | undefined;
+  /** MQTT URL handed to phones by `/v1/devices/link`. @defaultValue public URL's host with the bound MQTT port */
+  mqttPublicUrl: string | undefined;
+  /** Plugin modules to load, in order (paths or package names). @defaultValue [] */
+  plugins: string[];
+  /** Jobs each worker processes at once. @defaultValue 16 */
+  workerConcurrency: number;
+  /** Pino log level. @defaultValue 'info' */
+  logLevel: LogLevel;
+}
+
+export const CONFIG_DEFAULTS = {
+  httpPort: 8080,
+  host: '0.0.0.0',
+  mqttPort: 1883,
+  mqttWsPort: 8083,
+  mqttUrl: undefined,
+  redisUrl: 'redis://127.0.0.1:6379',
+  redisUrlDefaulted: true,
+  redisPrefix: 'smx',
+  databaseUrl: undefined,
+  databaseSchema: 'public',
+  dataDir: './var',
+  adminToken: undefined,
+  secret: undefined,
+  publicUrl: undefined,
+  mqttPublicUrl: undefined,
+  plugins: [],
+  workerConcurrency: 16,
+  logLevel: 'info',
+} as const satisfies SmxConfig;
+
+/** A configuration value that cannot be used; the message names the variable and what was expected. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(
+    readonly variable: string,
+    expected: string,
+    got: string,
+  ) {
+    super(`${variable}: expected ${expected}, got ${JSON.stringify(got)}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function present(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function port(env: Env, name: string, fallback: number): number {
+  const raw = present(env, name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n > 65535) throw new ConfigError(name, 'a port number from 0 to 65535', raw);
+  return n;
+}
+
+function positiveInt(env: Env, name: string, fallback: number, max: number): number {
+  const raw = present(env, name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > max) throw new ConfigError(name, `a whole number from 1 to ${max}`, raw);
+  return n;
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = present(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `a URL (${protocols.join(', ')})`, raw);
+  }
+  if (!protocols.includes(parsed.protocol)) throw new ConfigError(name, `a URL (${protocols.join(', ')})`, raw);
+  return raw.replace(/\/+$/, '');
+}
+
+function secretValue(env: Env, name: string): string | undefined {
+  const raw = present(env, name);
+  if (raw !== undefined && raw.length < 16) throw new ConfigError(name, 'at least 16 characters', '<hidden>');
+  return raw;
+}
+
+/** Reads, validates and freezes the configuration. Throws {@link ConfigError} on the first bad value. */
+export function loadConfig(env: Env = process.env): Readonly<SmxConfig> {
+  const d = CONFIG_DEFAULTS;
+  const logLevel = (present(env, 'LOG_LEVEL') ?? d.logLevel) as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `one of ${LOG_LEVELS.join(', ')}`, logLevel);
+  const redisPrefix = present(env, 'SMX_REDIS_PREFIX') ?? d.redisPrefix;
+  if (!/^[A-Za-z0-9:_-]{1,64}$/.test(redisPrefix)) {
+    throw new ConfigError('SMX_REDIS_PREFIX', 'letters, digits, ":", "_" or "-" (1-64)', redisPrefix);
+  }
+  const databaseSchema = present(env, 'SMX_DATABASE_SCHEMA') ?? d.databaseSchema;
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(databaseSchema)) {
+    throw new ConfigError('SMX_DATABASE_SCHEMA', 'a lower-case SQL identifier', databaseSchema);
+  }
+  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
+  const plugins = (present(env, 'SMX_PLUGINS') ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  const config: SmxConfig = {
+    httpPort: port(env, 'SMX_HTTP_PORT', d.httpPort),
+    host: present(env, 'SMX_HOST') ?? d.host,
+    mqttPort: port(env, 'SMX_MQTT_PORT', d.mqttPort),
+    mqttWsPort: port(env, 'SMX_MQTT_WS_PORT', d.mqttWsPort),
+    mqttUrl: url(env, 'SMX_MQTT_URL', ['mqtt:', 'mqtts:', 'tcp:', 'ws:', 'wss:']),
+    redisUrl: redisUrl ?? d.redisUrl,
+    redisUrlDefaulted: redisUrl === undefined,
+    redisPrefix,
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    databaseSchema,
+    dataDir: present(env, 'SMX_DATA_DIR') ?? d.dataDir,
+    adminToken: secretValue(env, 'SMX_ADMIN_TOKEN'),
+    secret: secretValue(env, 'SMX_SECRET'),
+    publicUrl: url(env, 'SMX_PUBLIC_URL', ['http:', 'https:']),
+    mqttPublicUrl: url(env, 'SMX_MQTT_PUBLIC_URL', ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:']),
+    plugins,
+    workerConcurrency: positiveInt(env, 'SMX_WORKER_CONCURRENCY', d.workerConcurrency, 1000),
+    logLevel,
+  };
+  return Object.freeze(config);
+}

@@ -1,0 +1,39 @@
+import 'reflect-metadata';
+import { container as rootContainer, type DependencyContainer } from 'tsyringe';
+import type { Knex } from 'knex';
+import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import type { Logger } from './logger.js';
+import type { RuntimeConfig } from './secrets.js';
+import type { DevicePublisher } from './publisher.js';
+import type { Queues } from './queues.js';
+import type { Endpoints } from './endpoints.js';
+import { TOKENS } from './tokens.js';
+
+export interface CoreDependencies {
+  config: Readonly<RuntimeConfig>;
+  logger: Logger;
+  redis: Redis;
+  db: Knex;
+  queues: Queues;
+  publisher: DevicePublisher;
+  metrics: Registry;
+  endpoints: Endpoints;
+}
+
+/**
+ * The one place a DI container is built. Each process role (and each test) gets its own child of
+ * the root container, so two SMX instances in one process never share singletons.
+ */
+export function buildContainer(deps: CoreDependencies): DependencyContainer {
+  const c = rootContainer.createChildContainer();
+  c.register(TOKENS.Config, { useValue: deps.config });
+  c.register(TOKENS.Logger, { useValue: deps.logger });
+  c.register(TOKENS.Redis, { useValue: deps.redis });
+  c.register(TOKENS.Knex, { useValue: deps.db });
+  c.register(TOKENS.Queues, { useValue: deps.queues });
+  c.register(TOKENS.DevicePublisher, { useValue: deps.publisher });
+  c.register(TOKENS.Metrics, { useValue: deps.metrics });
+  c.register(TOKENS.Endpoints, { useValue: deps.endpoints });
+  return c;
+}

@@ -1,0 +1,73 @@
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { DeviceChannel } from './device-topics.js';
+
+/** Queue names; operators see them in Bull Board. */
+export const QUEUE_NAMES = {
+  dispatch: 'dispatch',
+  deviceEvents: 'device-events',
+  maintenance: 'maintenance',
+} as const;
+
+export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
+
+/** Job payloads, typed in one place. Payloads never hold an OTP code or a message body. */
+export interface DispatchJob {
+  messageId: string;
+  /** Epoch ms of the pacing slot reserved on an earlier run (see workers/pacing.ts). */
+  slotAt?: number;
+}
+
+export interface DeviceEventJob {
+  deviceId: string;
+  channel: DeviceChannel;
+  /** The publish payload as the phone sent it (parsed JSON), validated by the worker. */
+  payload: unknown;
+  receivedAt: string;
+}
+
+export type MaintenanceJob = { task: 'expire' } | { task: 'sweep-idempotency' };
+
+export interface JobTypes {
+  dispatch: DispatchJob;
+  'device-events': DeviceEventJob;
+  maintenance: MaintenanceJob;
+}
+
+export interface Queues {
+  dispatch: Queue<DispatchJob>;
+  deviceEvents: Queue<DeviceEventJob>;
+  maintenance: Queue<MaintenanceJob>;
+  all(): Queue[];
+  close(): Promise<void>;
+}
+
+const DEFAULT_JOB_OPTIONS: JobsOptions = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 500 },
+  removeOnComplete: { age: 3600, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+/** BullMQ connection options sharing the given client's URL options (BullMQ duplicates it for blocking calls). */
+export function bullConnection(redis: Redis): ConnectionOptions {
+  return redis;
+}
+
+export function createQueues(redis: Redis, prefix: string): Queues {
+  const connection = bullConnection(redis);
+  const opts = { connection, prefix: `${prefix}:bull`, defaultJobOptions: DEFAULT_JOB_OPTIONS };
+  const dispatch = new Queue<DispatchJob>(QUEUE_NAMES.dispatch, opts);
+  const deviceEvents = new Queue<DeviceEventJob>(QUEUE_NAMES.deviceEvents, opts);
+  const maintenance = new Queue<MaintenanceJob>(QUEUE_NAMES.maintenance, opts);
+  const list = [dispatch, deviceEvents, maintenance] as Queue[];
+  return {
+    dispatch,
+    deviceEvents,
+    maintenance,
+    all: () => list,
+    close: async () => {
+      await Promise.all(list.map((q) => q.close()));
+    },
+  };
+}

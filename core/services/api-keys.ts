@@ -1,0 +1,64 @@
+import type { Knex } from 'knex';
+import { inject, injectable } from 'tsyringe';
+import { randomSecret, sha256 } from '../crypto.js';
+import { apiError } from '../errors.js';
+import { newId } from '../ids.js';
+import { TOKENS } from '../tokens.js';
+
+export interface ApiKeyInfo {
+  id: string;
+  projectId: string;
+  name: string;
+  /** The first characters of the key, so an operator can tell keys apart. */
+  prefix: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+const KEY_PREFIX = 'smx_';
+
+/** Project-scoped API keys: 32 random bytes, shown once, stored as SHA-256, revoked at once. */
+@injectable()
+export class ApiKeyService {
+  constructor(@inject(TOKENS.Knex) private readonly db: Knex) {}
+
+  /** Creates a key; the plain key is returned only here. */
+  async create(projectId: string, name: string): Promise<{ id: string; key: string; info: ApiKeyInfo }> {
+    const key = randomSecret(32, KEY_PREFIX);
+    const now = new Date();
+    const row = { id: newId('key'), project_id: projectId, name, key_hash: sha256(key), prefix: key.slice(0, KEY_PREFIX.length + 6), created_at: now };
+    await this.db('api_keys').insert(row);
+    return { id: row.id, key, info: toInfo({ ...row, last_used_at: null }) };
+  }
+
+  async list(projectId: string): Promise<ApiKeyInfo[]> {
+    const rows = await this.db('api_keys').where({ project_id: projectId }).whereNull('revoked_at').orderBy('created_at', 'asc');
+    return rows.map(toInfo);
+  }
+
+  async revoke(projectId: string, keyId: string): Promise<void> {
+    const count = await this.db('api_keys').where({ id: keyId, project_id: projectId }).whereNull('revoked_at').update({ revoked_at: new Date() });
+    if (count === 0) throw apiError('NOT_FOUND', { message: 'No API key with this id in this project.' });
+  }
+
+  /**
+   * The project a key belongs to, or null for a malformed, unknown or revoked key.
+   * No cache: revocation takes effect on the very next request, in every process.
+   */
+  async authenticate(key: string): Promise<{ projectId: string; keyId: string } | null> {
+    if (!key.startsWith(KEY_PREFIX) || key.length > 128) return null;
+    const row = await this.db('api_keys').select('id', 'project_id').where({ key_hash: sha256(key) }).whereNull('revoked_at').first();
+    return row ? { projectId: row.project_id, keyId: row.id } : null;
+  }
+}
+
+function toInfo(row: { id: string; project_id: string; name: string; prefix: string; created_at: Date; last_used_at: Date | null }): ApiKeyInfo {
+  return {
+    id: row.id,
+    projectId: row.project_id,
+    name: row.name,
+    prefix: row.prefix,
+    createdAt: new Date(row.created_at).toISOString(),
+    lastUsedAt: row.last_used_at ? new Date(row.last_used_at).toISOString() : null,
+  };
+}

@@ -1,0 +1,235 @@
+import type { Knex } from 'knex';
+import { inject, injectable } from 'tsyringe';
+import { randomSecret, sameDigest, sha256 } from '../crypto.js';
+import { deviceTopics } from '../device-topics.js';
+import type { Endpoints } from '../endpoints.js';
+import { apiError } from '../errors.js';
+import { newId } from '../ids.js';
+import type { Logger } from '../logger.js';
+import { PresenceStore, type Presence } from '../presence.js';
+import type { DevicePublisher } from '../publisher.js';
+import { TOKENS } from '../tokens.js';
+import { LinkTokenService } from './link-tokens.js';
+
+export interface Sim {
+  slot: number;
+  number: string | null;
+  carrier: string | null;
+  rentable: boolean;
+}
+
+export type DeviceStatus = 'active' | 'standby' | 'unlinked';
+export type Transport = 'mqtt';
+
+export interface Device {
+  id: string;
+  projectId: string;
+  name: string;
+  model: string | null;
+  appVersion: string | null;
+  transport: Transport;
+  status: DeviceStatus;
+  active: boolean;
+  sendRatePerMinute: number;
+  sims: Sim[];
+  linkedAt: string;
+  unlinkedAt: string | null;
+}
+
+export interface DeviceWithPresence extends Device {
+  online: boolean;
+  lastSeenAt: string | null;
+  battery: number | null;
+}
+
+export interface LinkRequest {
+  token: string;
+  name: string;
+  model?: string;
+  appVersion?: string;
+  sims?: Sim[];
+}
+
+export interface LinkResult {
+  deviceId: string;
+  projectId: string;
+  mqtt: { url: string; wsUrl: string; clientId: string; username: string; password: string };
+  topics: ReturnType<typeof deviceTopics>;
+}
+
+export interface DevicePatch {
+  name?: string;
+  sendRatePerMinute?: number;
+  sims?: Sim[];
+}
+
+interface DeviceRow {
+  id: string;
+  project_id: string;
+  name: string;
+  model: string | null;
+  app_version: string | null;
+  transport: Transport;
+  secret_hash: string;
+  status: DeviceStatus;
+  send_rate_per_minute: number;
+  sims: Sim[] | string;
+  linked_at: Date;
+  unlinked_at: Date | null;
+}
+
+/** Phones: linking by token, the one active device per project, standby devices, unlinking. */
+@injectable()
+export class DeviceService {
+  constructor(
+    @inject(TOKENS.Knex) private readonly db: Knex,
+    @inject(TOKENS.DevicePublisher) private readonly publisher: DevicePublisher,
+    @inject(TOKENS.Endpoints) private readonly endpoints: Endpoints,
+    @inject(TOKENS.Logger) private readonly log: Logger,
+    private readonly presence: PresenceStore,
+    private readonly linkTokens: LinkTokenService,
+  ) {}
+
+  /**
+   * Links a phone with a single-use link token (device-protocol.md §1). The new device becomes
+   * active; the previously active one stays linked as standby. Unknown, used or expired token: 401.
+   */
+  async link(request: LinkRequest): Promise<LinkResult> {
+    const secret = randomSecret(32);
+    const deviceId = newId('dev');
+    const now = new Date();
+    const projectId = await this.db.transaction(async (trx) => {
+      const consumed = await this.linkTokens.consume(trx, request.token, deviceId, now);
+      if (!consumed) throw apiError('UNAUTHORIZED', { message: 'The link token is unknown, used or expired.' });
+      await trx('devices').where({ project_id: consumed.projectId, status: 'active' }).update({ status: 'standby', updated_at: now });
+      await trx('devices').insert({
+        id: deviceId,
+        project_id: consumed.projectId,
+        name: request.name,
+        model: request.model ?? null,
+        app_version: request.appVersion ?? null,
+        transport: 'mqtt',
+        secret_hash: sha256(secret),
+        status: 'active',
+        send_rate_per_minute: 30,
+        sims: JSON.stringify(request.sims ?? []),
+        linked_at: now,
+        updated_at: now,
+      });
+      return consumed.projectId;
+    });
+    this.log.info({ deviceId, projectId }, 'device linked');
+    return {
+      deviceId,
+      projectId,
+      mqtt: { url: this.endpoints.mqttUrl, wsUrl: this.endpoints.mqttWsUrl, clientId: deviceId, username: deviceId, password: secret },
+      topics: deviceTopics(deviceId),
+    };
+  }
+
+  /** Broker authentication: true only for a linked (active or standby) device with the right secret. */
+  async verifyCredentials(deviceId: string, secret: string): Promise<boolean> {
+    if (!deviceId.startsWith('dev_') || secret.length === 0 || secret.length > 256) return false;
+    const row = await this.db('devices').select('secret_hash').where({ id: deviceId }).whereNot({ status: 'unlinked' }).first();
+    return row ? sameDigest(sha256(secret), row.secret_hash) : false;
+  }
+
+  /** The project's linked devices (active first), with live presence. */
+  async list(projectId: string): Promise<DeviceWithPresence[]> {
+    const rows: DeviceRow[] = await this.db('devices')
+      .where({ project_id: projectId })
+      .whereNot({ status: 'unlinked' })
+      .orderByRaw(`case when status = 'active' then 0 else 1 end, linked_at desc`);
+    return this.withPresence(rows.map(toDevice));
+  }
+
+  /** The project's active device, or null. */
+  async active(projectId: string): Promise<Device | null> {
+    const row: DeviceRow | undefined = await this.db('devices').where({ project_id: projectId, status: 'active' }).first();
+    return row ? toDevice(row) : null;
+  }
+
+  /** A linked device by id (any project), or null. */
+  async find(deviceId: string): Promise<Device | null> {
+    const row: DeviceRow | undefined = await this.db('devices').where({ id: deviceId }).whereNot({ status: 'unlinked' }).first();
+    return row ? toDevice(row) : null;
+  }
+
+  async get(deviceId: string): Promise<DeviceWithPresence> {
+    const device = await this.find(deviceId);
+    if (!device) throw apiError('NOT_FOUND', { message: 'No linked device with this id.' });
+    const [withPresence] = await this.withPresence([device]);
+    return withPresence!;
+  }
+
+  /** Makes the device its project's active one; the one active before becomes standby. */
+  async activate(deviceId: string): Promise<DeviceWithPresence> {
+    await this.db.transaction(async (trx) => {
+      const row: DeviceRow | undefined = await trx('devices').where({ id: deviceId }).whereNot({ status: 'unlinked' }).forUpdate().first();
+      if (!row) throw apiError('NOT_FOUND', { message: 'No linked device with this id.' });
+      if (row.status === 'active') return;
+      const now = new Date();
+      await trx('devices').where({ project_id: row.project_id, status: 'active' }).update({ status: 'standby', updated_at: now });
+      await trx('devices').where({ id: deviceId }).update({ status: 'active', updated_at: now });
+    });
+    return this.get(deviceId);
+  }
+
+  async update(deviceId: string, patch: DevicePatch): Promise<DeviceWithPresence> {
+    const changes: Record<string, unknown> = { updated_at: new Date() };
+    if (patch.name !== undefined) changes.name = patch.name;
+    if (patch.sendRatePerMinute !== undefined) changes.send_rate_per_minute = patch.sendRatePerMinute;
+    if (patch.sims !== undefined) changes.sims = JSON.stringify(patch.sims);
+    const count = await this.db('devices').where({ id: deviceId }).whereNot({ status: 'unlinked' }).update(changes);
+    if (count === 0) throw apiError('NOT_FOUND', { message: 'No linked device with this id.' });
+    return this.get(deviceId);
+  }
+
+  /**
+   * Unlinks a device: its secret stops working at once, it is told on its control topic and its
+   * live connection is dropped. If it was active, the most recently linked standby takes over.
+   */
+  async unlink(deviceId: string): Promise<void> {
+    const now = new Date();
+    await this.db.transaction(async (trx) => {
+      const row: DeviceRow | undefined = await trx('devices').where({ id: deviceId }).whereNot({ status: 'unlinked' }).forUpdate().first();
+      if (!row) throw apiError('NOT_FOUND', { message: 'No linked device with this id.' });
+      await trx('devices').where({ id: deviceId }).update({ status: 'unlinked', unlinked_at: now, updated_at: now });
+      if (row.status === 'active') {
+        const standby = await trx('devices').select('id').where({ project_id: row.project_id, status: 'standby' }).orderBy('linked_at', 'desc').first();
+        if (standby) await trx('devices').where({ id: standby.id }).update({ status: 'active', updated_at: now });
+      }
+    });
+    // The credentials are dead already; telling the phone and kicking it are best effort.
+    await this.publisher.publish(deviceId, 'control', { type: 'unlink' }).catch((error) => this.log.warn({ err: error, deviceId }, 'unlink notice not published'));
+    await this.publisher.disconnect(deviceId).catch((error) => this.log.warn({ err: error, deviceId }, 'unlinked device not disconnected'));
+    await this.presence.remove(deviceId);
+    this.log.info({ deviceId }, 'device unlinked');
+  }
+
+  async withPresence(devices: Device[]): Promise<DeviceWithPresence[]> {
+    const presence = await this.presence.getMany(devices.map((d) => d.id));
+    return devices.map((d) => merge(d, presence.get(d.id)));
+  }
+}
+
+function merge(device: Device, presence: Presence | undefined): DeviceWithPresence {
+  return { ...device, online: presence?.online ?? false, lastSeenAt: presence?.lastSeenAt ?? null, battery: presence?.battery ?? null };
+}
+
+function toDevice(row: DeviceRow): Device {
+  return {
+    id: row.id,
+    projectId: row.project_id,
+    name: row.name,
+    model: row.model,
+    appVersion: row.app_version,
+    transport: row.transport,
+    status: row.status,
+    active: row.status === 'active',
+    sendRatePerMinute: row.send_rate_per_minute,
+    sims: typeof row.sims === 'string' ? JSON.parse(row.sims) : row.sims,
+    linkedAt: new Date(row.linked_at).toISOString(),
+    unlinkedAt: row.unlinked_at ? new Date(row.unlinked_at).toISOString() : null,
+  };
+}

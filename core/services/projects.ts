@@ -1,0 +1,115 @@
+import type { Knex } from 'knex';
+import { inject, injectable } from 'tsyringe';
+import { apiError } from '../errors.js';
+import { newId } from '../ids.js';
+import { TOKENS } from '../tokens.js';
+
+export const CODE_TYPES = ['numeric', 'alpha', 'alphanumeric'] as const;
+export type CodeType = (typeof CODE_TYPES)[number];
+export const LANGUAGES = ['en', 'de', 'es', 'fr', 'it', 'pt', 'ru'] as const;
+export type Language = (typeof LANGUAGES)[number];
+
+/** Per-project OTP defaults and limits (PATCH /admin/projects/:id). */
+export interface ProjectSettings {
+  codeLength: number;
+  codeType: CodeType;
+  ttl: number;
+  maxAttempts: number;
+  defaultLanguage: Language;
+  /** Name of the routing strategy (plugins may add more). */
+  routing: string;
+  rateLimits: {
+    /** OTP sends per destination number per window. */
+    perNumber: number;
+    perNumberWindowSeconds: number;
+    /** Sends per project per minute; 0 = no limit. */
+    perProjectPerMinute: number;
+  };
+}
+
+export const DEFAULT_PROJECT_SETTINGS = {
+  codeLength: 6,
+  codeType: 'numeric',
+  ttl: 300,
+  maxAttempts: 5,
+  defaultLanguage: 'en',
+  routing: 'active-device',
+  rateLimits: { perNumber: 5, perNumberWindowSeconds: 600, perProjectPerMinute: 0 },
+} as const satisfies ProjectSettings;
+
+export interface Project {
+  id: string;
+  name: string;
+  settings: ProjectSettings;
+  createdAt: string;
+  updatedAt: string;
+}
+
+interface ProjectRow {
+  id: string;
+  name: string;
+  settings: Partial<ProjectSettings> | string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type ProjectSettingsPatch = Partial<Omit<ProjectSettings, 'rateLimits'>> & { rateLimits?: Partial<ProjectSettings['rateLimits']> };
+
+/** Projects (tenants): every other resource belongs to exactly one. */
+@injectable()
+export class ProjectService {
+  constructor(@inject(TOKENS.Knex) private readonly db: Knex) {}
+
+  async create(name: string): Promise<Project> {
+    const now = new Date();
+    const row: ProjectRow = { id: newId('prj'), name, settings: {}, created_at: now, updated_at: now };
+    await this.db('projects').insert({ ...row, settings: JSON.stringify({}) });
+    return toProject(row);
+  }
+
+  async list(): Promise<Project[]> {
+    const rows: ProjectRow[] = await this.db('projects').select('*').orderBy('created_at', 'asc');
+    return rows.map(toProject);
+  }
+
+  /** Throws NOT_FOUND for an unknown id. */
+  async get(id: string): Promise<Project> {
+    const row: ProjectRow | undefined = await this.db('projects').where({ id }).first();
+    if (!row) throw apiError('NOT_FOUND', { message: 'No project with this id.' });
+    return toProject(row);
+  }
+
+  async update(id: string, patch: { name?: string; settings?: ProjectSettingsPatch }): Promise<Project> {
+    return this.db.transaction(async (trx) => {
+      const row: ProjectRow | undefined = await trx('projects').where({ id }).forUpdate().first();
+      if (!row) throw apiError('NOT_FOUND', { message: 'No project with this id.' });
+      const current = parseSettings(row.settings);
+      const { rateLimits, ...rest } = patch.settings ?? {};
+      const stored = { ...current, ...rest, rateLimits: { ...current.rateLimits, ...rateLimits } };
+      const updated = { name: patch.name ?? row.name, settings: JSON.stringify(stored), updated_at: new Date() };
+      await trx('projects').where({ id }).update(updated);
+      return toProject({ ...row, ...updated, settings: stored });
+    });
+  }
+
+  /** Deletes the project and, by cascade, everything it owns. */
+  async remove(id: string): Promise<void> {
+    const count = await this.db('projects').where({ id }).delete();
+    if (count === 0) throw apiError('NOT_FOUND', { message: 'No project with this id.' });
+  }
+}
+
+function parseSettings(raw: ProjectRow['settings']): ProjectSettings {
+  const stored = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Partial<ProjectSettings>;
+  return { ...DEFAULT_PROJECT_SETTINGS, ...stored, rateLimits: { ...DEFAULT_PROJECT_SETTINGS.rateLimits, ...stored.rateLimits } };
+}
+
+function toProject(row: ProjectRow): Project {
+  return {
+    id: row.id,
+    name: row.name,
+    settings: parseSettings(row.settings),
+    createdAt: new Date(row.created_at).toISOString(),
+    updatedAt: new Date(row.updated_at).toISOString(),
+  };
+}
