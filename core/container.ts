@@ -9,6 +9,24 @@ import type { DevicePublisher } from './publisher.js';
 import type { Queues } from './queues.js';
 import type { Endpoints } from './endpoints.js';
 import { TOKENS } from './tokens.js';
+import { HealthService } from './health.js';
+import { PresenceStore } from './presence.js';
+import { Router } from './routing.js';
+import { ApiKeyService } from './services/api-keys.js';
+import { ChallengeService } from './services/challenges.js';
+import { DeviceService } from './services/devices.js';
+import { DispatchService } from './services/dispatch.js';
+import { IdempotencyService } from './services/idempotency.js';
+import { LinkTokenService } from './services/link-tokens.js';
+import { MessageService } from './services/messages.js';
+import { ProjectService } from './services/projects.js';
+import { StatusService } from './services/status.js';
+
+/** Every core service, one instance per container. */
+const SERVICES = [
+  PresenceStore, HealthService, Router, ProjectService, ApiKeyService, LinkTokenService, DeviceService,
+  MessageService, DispatchService, ChallengeService, IdempotencyService, StatusService,
+] as const;
 
 export interface CoreDependencies {
   config: Readonly<RuntimeConfig>;
@@ -35,5 +53,6 @@ export function buildContainer(deps: CoreDependencies): DependencyContainer {
   c.register(TOKENS.DevicePublisher, { useValue: deps.publisher });
   c.register(TOKENS.Metrics, { useValue: deps.metrics });
   c.register(TOKENS.Endpoints, { useValue: deps.endpoints });
+  for (const service of SERVICES) c.registerSingleton(service as new (...args: never[]) => unknown);
   return c;
 }

@@ -1,0 +1,184 @@
+import 'reflect-metadata';
+import type { ChildProcess } from 'node:child_process';
+import type { FastifyInstance } from 'fastify';
+import type { Knex } from 'knex';
+import type { Redis } from 'ioredis';
+import type { DependencyContainer } from 'tsyringe';
+import { startEmbeddedBroker, MQTT_WS_PATH, type EmbeddedBroker } from '../broker/embedded-broker.js';
+import { MqttPublisher } from '../broker/mqtt-publisher.js';
+import { startExternalBridge } from '../broker/external-bridge.js';
+import { internalCredentials } from '../broker/internal-credentials.js';
+import type { SmxConfig } from '../core/config.js';
+import { buildContainer } from '../core/container.js';
+import { createDatabase, migrateLatest } from '../core/db.js';
+import { Endpoints } from '../core/endpoints.js';
+import { buildHttpServer } from '../core/http/server.js';
+import { createLogger, type Logger } from '../core/logger.js';
+import { createRegistry, registerStateGauges } from '../core/metrics.js';
+import { PresenceStore } from '../core/presence.js';
+import type { DevicePublisher } from '../core/publisher.js';
+import { createQueues, type Queues } from '../core/queues.js';
+import { connectRedis } from '../core/redis.js';
+import { resolveSecrets, type GeneratedSecret, type RuntimeConfig } from '../core/secrets.js';
+import { DeviceService } from '../core/services/devices.js';
+import { startWorkers, type RunningWorkers } from '../workers/run-workers.js';
+import { isListening, startLocalRedis } from './local-redis.js';
+
+/** Which parts of SMX this process runs (`smx start` runs all three). */
+export interface Roles {
+  api: boolean;
+  worker: boolean;
+  broker: boolean;
+}
+
+export interface StartOptions {
+  config: Readonly<SmxConfig>;
+  roles: Roles;
+  /** Where logs go (tests capture them); default stdout. */
+  logDestination?: NodeJS.WritableStream;
+  /** Run migrations before serving (`smx start` does). @defaultValue true */
+  migrate?: boolean;
+  /** Start a local redis-server if REDIS_URL is unset and none listens (only `smx start`). @defaultValue false */
+  startRedisIfMissing?: boolean;
+}
+
+export interface Smx {
+  config: Readonly<RuntimeConfig>;
+  logger: Logger;
+  container: DependencyContainer;
+  http: FastifyInstance | null;
+  broker: EmbeddedBroker | null;
+  workers: RunningWorkers | null;
+  endpoints: Endpoints;
+  /** Secrets generated under the data dir on this start (the admin token is printed once). */
+  generatedSecrets: GeneratedSecret[];
+  /** Graceful shutdown: stop HTTP, drain in-flight jobs, close the broker and every connection. */
+  close(): Promise<void>;
+}
+
+/** Forwards to the real publisher once it exists (the broker needs the container, the container a publisher). */
+class LatePublisher implements DevicePublisher {
+  target: DevicePublisher | null = null;
+  publish(...args: Parameters<DevicePublisher['publish']>) {
+    if (!this.target) return Promise.reject(new Error('no MQTT publisher yet'));
+    return this.target.publish(...args);
+  }
+  disconnect(deviceId: string) {
+    if (!this.target) return Promise.reject(new Error('no MQTT publisher yet'));
+    return this.target.disconnect(deviceId);
+  }
+  ready() {
+    return this.target?.ready() ?? false;
+  }
+}
+
+/**
+ * The composition root: wires config, logger, Redis, the database, queues, the broker (embedded,
+ * or a client of an external one), the HTTP API and the workers for the roles this process runs.
+ * Everything opened is closed again by `close()`, in reverse order, also when start fails midway.
+ */
+export async function startSmx(options: StartOptions): Promise<Smx> {
+  const { config, generated } = resolveSecrets(options.config);
+  const logger = createLogger(config.logLevel, options.logDestination);
+  const closers: Array<[string, () => Promise<unknown>]> = [];
+  const closeAll = async () => {
+    for (const [name, close] of closers.reverse()) {
+      await close().catch((error) => logger.error({ err: error, component: name }, 'close failed'));
+    }
+    closers.length = 0;
+  };
+
+  try {
+    let localRedis: ChildProcess | null = null;
+    if (options.startRedisIfMissing && config.redisUrlDefaulted && !(await isListening('127.0.0.1', 6379))) {
+      localRedis = await startLocalRedis(config.dataDir);
+      if (localRedis) {
+        logger.info({ dataDir: config.dataDir }, 'REDIS_URL is unset and nothing listened on 127.0.0.1:6379: started a local redis-server');
+        closers.push(['local-redis', async () => localRedis?.kill('SIGTERM')]);
+      }
+    }
+    const redis: Redis = await connectRedis(config.redisUrl);
+    closers.push(['redis', () => redis.quit()]);
+
+    const db: Knex = createDatabase({ url: config.databaseUrl, schema: config.databaseSchema, dataDir: config.dataDir });
+    closers.push(['database', () => db.destroy()]);
+    if (options.migrate ?? true) {
+      const applied = await migrateLatest(db, config.databaseSchema).catch((error: Error) => {
+        throw new Error(`${config.databaseUrl ? 'DATABASE_URL' : 'SMX_DATA_DIR'}: cannot prepare the database (${error.message})`, { cause: error });
+      });
+      if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    }
+
+    const queues: Queues = createQueues(redis, config.redisPrefix);
+    closers.push(['queues', () => queues.close()]);
+    const metrics = createRegistry();
+    const endpoints = new Endpoints();
+    const publisher = new LatePublisher();
+    const container = buildContainer({ config, logger, redis, db, queues, publisher, metrics, endpoints });
+    registerStateGauges(metrics, { queues, presence: container.resolve(PresenceStore), db });
+
+    let broker: EmbeddedBroker | null = null;
+    if (options.roles.broker && !config.mqttUrl) {
+      const devices = container.resolve(DeviceService);
+      broker = await startEmbeddedBroker({
+        config,
+        verifyDevice: (id, secret) => devices.verifyCredentials(id, secret),
+        deviceEvents: queues.deviceEvents,
+        presence: container.resolve(PresenceStore),
+        logger,
+      });
+      closers.push(['broker', () => broker!.close()]);
+    }
+    if (broker && (options.roles.api || options.roles.worker)) {
+      publisher.target = broker.publisher;
+    } else if (options.roles.api || options.roles.worker) {
+      const url = config.mqttUrl ?? `mqtt://127.0.0.1:${config.mqttPort}`;
+      const client = new MqttPublisher({ url, credentials: internalCredentials(config.secret), logger });
+      await client.start();
+      closers.push(['mqtt-publisher', () => client.close()]);
+      publisher.target = client;
+    }
+    if (config.mqttUrl && options.roles.worker) {
+      const bridge = await startExternalBridge({ url: config.mqttUrl, credentials: internalCredentials(config.secret), deviceEvents: queues.deviceEvents, presence: container.resolve(PresenceStore), logger });
+      closers.push(['external-bridge', () => bridge.close()]);
+    }
+
+    let http: FastifyInstance | null = null;
+    if (options.roles.api) {
+      http = await buildHttpServer(container);
+      closers.push(['http', () => http!.close()]);
+      await http.listen({ port: config.httpPort, host: config.host });
+    }
+    fillEndpoints(endpoints, config, http, broker);
+
+    let workers: RunningWorkers | null = null;
+    if (options.roles.worker) {
+      workers = await startWorkers(container);
+      closers.push(['workers', () => workers!.close()]);
+    }
+
+    // Shutdown order: HTTP first (no new work), then workers drain, then broker and connections.
+    const ordered = [...closers];
+    closers.length = 0;
+    const first = ['http', 'workers'];
+    closers.push(...ordered.filter(([n]) => !first.includes(n)), ...ordered.filter(([n]) => n === 'workers'), ...ordered.filter(([n]) => n === 'http'));
+
+    logger.info({ http: endpoints.publicUrl || null, mqtt: endpoints.mqttUrl || null, roles: options.roles }, 'SMX started');
+    return { config, logger, container, http, broker, workers, endpoints, generatedSecrets: generated, close: closeAll };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+/** The URLs phones and QR codes get: the configured public ones, else derived from what was bound. */
+function fillEndpoints(endpoints: Endpoints, config: RuntimeConfig, http: FastifyInstance | null, broker: EmbeddedBroker | null): void {
+  const httpAddress = http?.server.address();
+  const httpPort = httpAddress && typeof httpAddress === 'object' ? httpAddress.port : config.httpPort;
+  endpoints.publicUrl = config.publicUrl ?? `http://localhost:${httpPort}`;
+  const host = new URL(endpoints.publicUrl).hostname;
+  const tcpPort = broker?.tcpPort ?? config.mqttPort;
+  endpoints.mqttUrl = config.mqttPublicUrl ?? config.mqttUrl ?? `mqtt://${host}:${tcpPort}`;
+  const wsPort = broker?.wsPort ?? null;
+  endpoints.mqttWsUrl = wsPort ? `ws://${host}:${wsPort}${MQTT_WS_PATH}` : '';
+}

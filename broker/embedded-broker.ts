@@ -1,0 +1,211 @@
+/**
+ * The embedded Aedes broker: TCP and MQTT-over-WebSocket listeners, device authentication, the
+ * per-device ACL, sessions in Redis, presence, the bridge into the device-events queue and the
+ * kick listener, wired together and closed together.
+ */
+import { once, type EventEmitter } from 'node:events';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
+import { Aedes, type AedesOptions } from 'aedes';
+import type { Queue } from 'bullmq';
+import mqemitterRedis from 'mqemitter-redis';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../core/logger.js';
+import type { PresenceStore } from '../core/presence.js';
+import type { DevicePublisher } from '../core/publisher.js';
+import type { DeviceEventJob } from '../core/queues.js';
+import { connectRedis } from '../core/redis.js';
+import type { RuntimeConfig } from '../core/secrets.js';
+import { createAcl } from './acl.js';
+import { ClientRoles, createAuthenticator, type DeviceVerifier } from './auth.js';
+import { bridgePublishes, handleKicks } from './bridge.js';
+import { EmbeddedPublisher } from './embedded-publisher.js';
+import { InFlight } from './in-flight.js';
+import { PresenceTracker, trackConnections } from './presence.js';
+import { openSessionStore, sessionKeyPrefix } from './session-store.js';
+
+/** Path of the MQTT-over-WebSocket endpoint (the `wsUrl` handed to phones ends with it). */
+export const MQTT_WS_PATH = '/mqtt';
+
+export interface EmbeddedBrokerOptions {
+  /** Listen addresses (`host`, `mqttPort`, `mqttWsPort`; 0 picks a free port), Redis, and the secret of the internal credentials. */
+  config: Pick<RuntimeConfig, 'host' | 'mqttPort' | 'mqttWsPort' | 'redisUrl' | 'redisPrefix' | 'secret'>;
+  /** Checks a device's credentials (`deviceService.verifyCredentials.bind(deviceService)`). */
+  verifyDevice: DeviceVerifier;
+  /** Where device publishes and presence changes are queued. */
+  deviceEvents: Queue<DeviceEventJob>;
+  presence: PresenceStore;
+  logger: Logger;
+  /** Share messages with other broker nodes over Redis pub/sub (mqemitter-redis). @defaultValue false */
+  cluster?: boolean;
+  /** Offline packets delivered per CONNECT. @defaultValue 100 000 (see session-store.ts) */
+  maxSessionDelivery?: number;
+  /** Seconds a packet queued for an offline phone is kept; 0 = forever. @defaultValue 7 days */
+  sessionPacketTtlSeconds?: number;
+  /** A client whose socket does not drain within this is disconnected. @defaultValue 30 000 */
+  drainTimeoutMs?: number;
+  /** Broker heartbeat; a node silent for 3 beats is dead and its clients' wills get published. @defaultValue 60 000 */
+  heartbeatIntervalMs?: number;
+  /** Listen for MQTT over WebSocket on `mqttWsPort`. @defaultValue true */
+  websocket?: boolean;
+}
+
+export interface EmbeddedBroker {
+  aedes: Aedes;
+  /** The bound TCP port (useful with port 0). */
+  tcpPort: number;
+  /** The bound WebSocket port, or null when WebSocket is off. */
+  wsPort: number | null;
+  /** Publishes in-process; `disconnect` reaches every node through the kick topic. */
+  publisher: DevicePublisher;
+  /** True while the listeners are up, aedes is open and its Redis connections are ready. */
+  ready(): boolean;
+  /** Stops listening, disconnects every client, waits for queued work and closes aedes, sessions and their Redis connections. */
+  close(): Promise<void>;
+}
+
+/** Starts the embedded broker; rejects (with everything opened so far closed) if Redis or a port is unavailable. */
+export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
+  const { config, logger } = options;
+  const log = logger.child({ component: 'broker' });
+  const inFlight = new InFlight();
+  const roles = new ClientRoles();
+  const cleanup: Array<() => Promise<unknown>> = [];
+  const undo = async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => {});
+  };
+
+  try {
+    const sessions = await openSessionStore({
+      redisUrl: config.redisUrl,
+      redisPrefix: config.redisPrefix,
+      roles,
+      inFlight,
+      maxSessionDelivery: options.maxSessionDelivery,
+      packetTtlSeconds: options.sessionPacketTtlSeconds,
+    });
+    cleanup.push(() => sessions.close());
+    const emitterConnections = options.cluster ? await openEmitterConnections(config.redisUrl, cleanup) : [];
+
+    const acl = createAcl((client) => roles.get(client));
+    const auth = createAuthenticator({ verifyDevice: options.verifyDevice, secret: config.secret, roles, log });
+    const aedesOptions: AedesOptions = {
+      persistence: sessions.persistence,
+      mq: options.cluster ? clusterEmitter(config.redisPrefix, emitterConnections) : undefined,
+      preConnect: auth.preConnect,
+      authenticate: auth.authenticate,
+      authorizeSubscribe: acl.authorizeSubscribe,
+      authorizePublish: bridgePublishes(acl.authorizePublish, { queue: options.deviceEvents, roles, log, track: inFlight.track }),
+      authorizeForward: acl.authorizeForward,
+      drainTimeout: options.drainTimeoutMs ?? 30_000,
+      heartbeatInterval: options.heartbeatIntervalMs ?? 60_000,
+      // Device ids are 26 characters; MQTT 3.1 (protocol level 3) clients would be cut at 23.
+      maxClientsIdLength: 64,
+      // keepaliveLimit stays 0: the phone's own keepalive (30 s per §2) is respected.
+    };
+    const aedes = new Aedes(aedesOptions);
+    // aedes emits 'error' for persistence failures (e.g. publishing the wills of a dead node);
+    // an EventEmitter without a listener would throw it and end the process.
+    (aedes as EventEmitter).on('error', (error: Error) => log.error({ err: error }, 'mqtt broker error'));
+    aedes.on('clientError', (client, error) => log.debug({ clientId: client.id, err: error }, 'mqtt client error'));
+    aedes.on('connectionError', (client, error) => log.debug({ err: error }, 'mqtt connection error'));
+    await aedes.listen();
+    cleanup.push(() => new Promise<void>((resolve) => aedes.close(() => resolve())));
+
+    const detachPresence = trackConnections(aedes, {
+      roles,
+      tracker: new PresenceTracker(options.presence, options.deviceEvents),
+      log,
+      track: inFlight.track,
+    });
+    await handleKicks(aedes, log);
+
+    const tcp = createTcpServer(aedes.handle);
+    await listen(tcp, config.mqttPort, config.host);
+    cleanup.push(() => closeServer(tcp));
+    const tcpPort = (tcp.address() as AddressInfo).port;
+
+    let http: HttpServer | undefined;
+    let wss: WebSocketServer | undefined;
+    if (options.websocket ?? true) {
+      http = createHttpServer((_req, res) => res.writeHead(404).end());
+      wss = new WebSocketServer({ server: http, path: MQTT_WS_PATH });
+      wss.on('connection', (socket, req) => {
+        const stream = createWebSocketStream(socket);
+        stream.on('error', () => {}); // aedes closes the client; nothing else to do
+        aedes.handle(stream, req);
+      });
+      await listen(http, config.mqttWsPort, config.host);
+    }
+    const wsPort = http ? (http.address() as AddressInfo).port : null;
+    log.info({ tcpPort, wsPort, cluster: Boolean(options.cluster), sessionKeys: `${sessionKeyPrefix(config.redisPrefix)}*` }, 'mqtt broker listening');
+
+    let closing: Promise<void> | undefined;
+    const close = async (): Promise<void> => {
+      // 1. stop accepting; 2. close every client (wills and presence changes are queued);
+      // 3. let that queued work and the session writes finish; 4. close sessions and emitter.
+      const tcpClosed = closeServer(tcp);
+      const httpClosed = http ? closeServer(http) : Promise.resolve();
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      for (const socket of wss?.clients ?? []) socket.terminate();
+      await new Promise<void>((resolve) => (wss ? wss.close(() => resolve()) : resolve()));
+      await inFlight.settle();
+      detachPresence();
+      await sessions.close();
+      // aedes.close() quits the emitter's connections; make sure of it if it did not get there.
+      for (const redis of emitterConnections) if (redis.status !== 'end') redis.disconnect();
+      await Promise.all([tcpClosed, httpClosed]);
+      log.info('mqtt broker closed');
+    };
+
+    return {
+      aedes,
+      tcpPort,
+      wsPort,
+      publisher: new EmbeddedPublisher(aedes),
+      ready: () =>
+        !aedes.closed && tcp.listening && (http?.listening ?? true) && sessions.redis.status === 'ready' && emitterConnections.every((r) => r.status === 'ready'),
+      close: () => (closing ??= close()),
+    };
+  } catch (error) {
+    await undo();
+    throw error;
+  }
+}
+
+async function openEmitterConnections(redisUrl: string, cleanup: Array<() => Promise<unknown>>): Promise<Redis[]> {
+  const connections: Redis[] = [];
+  for (let i = 0; i < 2; i++) {
+    const redis = await connectRedis(redisUrl);
+    connections.push(redis);
+    cleanup.push(async () => redis.disconnect());
+  }
+  return connections;
+}
+
+/**
+ * mqemitter-redis over the given (subscriber, publisher) connections. Redis pub/sub channels are
+ * global to the server (not per key prefix or even per DB), so topics are prefixed with
+ * `{redisPrefix}:mqtt:` (its MQEmitterRedisPrefix strips the prefix again on delivery): two SMX
+ * deployments, or two test files, on one Redis never see each other's messages.
+ */
+function clusterEmitter(redisPrefix: string, [subConn, pubConn]: Redis[]): unknown {
+  const { MQEmitterRedisPrefix } = mqemitterRedis as unknown as {
+    MQEmitterRedisPrefix: new (prefix: string, options: object) => unknown;
+  };
+  return new MQEmitterRedisPrefix(sessionKeyPrefix(redisPrefix), { subConn, pubConn, matchEmptyLevels: true, concurrency: 100 });
+}
+
+async function listen(server: TcpServer | HttpServer, port: number, host: string): Promise<void> {
+  server.listen(port, host);
+  await once(server, 'listening');
+}
+
+function closeServer(server: TcpServer | HttpServer): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+    if ('closeAllConnections' in server) server.closeAllConnections();
+  });
+}

@@ -1,0 +1,110 @@
+/**
+ * MQTT session state in Redis (aedes-persistence-redis): persistent subscriptions, QoS 1
+ * packets queued for offline phones, retained messages and wills, shared by every broker node.
+ *
+ * Key namespace: aedes-persistence-redis has no prefix option; its keys are fixed names
+ * (`clients`, `client:{id}`, `outgoing:{id}`, `packet:{broker}:{n}`, `retained`, `will`, ...).
+ * It runs no Lua and no key SCAN outside Redis Cluster mode (the only scan is HSCAN over the
+ * fields of the `retained` hash), and where it stores key names as values (the `outgoing:{id}`
+ * and `will` lists) it only ever reads them back to use them as keys again. So an ioredis
+ * `keyPrefix` on its dedicated connection namespaces everything transparently:
+ * `{redisPrefix}:mqtt:clients`, `{redisPrefix}:mqtt:outgoing:dev_...`, and so on.
+ */
+import aedesPersistenceRedis from 'aedes-persistence-redis';
+import type { Client } from 'aedes';
+import type { Redis } from 'ioredis';
+import { connectRedis } from '../core/redis.js';
+import { canSubscribe } from './acl.js';
+import type { ClientRoles } from './auth.js';
+import type { InFlight } from './in-flight.js';
+
+/**
+ * Offline packets a phone gets per CONNECT. The library reads `LRANGE outgoing:{id} 0 N` once
+ * per CONNECT (so N + 1 packets); whatever lies beyond stays queued until the next CONNECT.
+ * Its default of 1000 would strand messages of a phone that was away during a bulk send.
+ * @defaultValue 100 000
+ */
+export const DEFAULT_MAX_SESSION_DELIVERY = 100_000;
+
+/**
+ * Seconds a queued packet survives in Redis. Bounds the session of a phone that never returns
+ * (an unlinked device can no longer connect); messages are long expired by then.
+ * @defaultValue 7 days
+ */
+export const DEFAULT_SESSION_PACKET_TTL_SECONDS = 7 * 24 * 3600;
+
+/** The persistence methods aedes calls and awaits; each is tracked so close() can wait for it. */
+const TRACKED_METHODS = [
+  'storeRetained', 'addSubscriptions', 'removeSubscriptions', 'subscriptionsByClient', 'subscriptionsByTopic',
+  'cleanSubscriptions', 'countOffline', 'outgoingEnqueue', 'outgoingEnqueueCombi', 'outgoingUpdate',
+  'outgoingClearMessageId', 'incomingStorePacket', 'incomingGetPacket', 'incomingDelPacket',
+  'putWill', 'getWill', 'delWill',
+] as const;
+
+export interface SessionStoreOptions {
+  redisUrl: string;
+  redisPrefix: string;
+  roles: ClientRoles;
+  inFlight: InFlight;
+  maxSessionDelivery?: number;
+  /** 0 keeps queued packets forever. */
+  packetTtlSeconds?: number;
+}
+
+export interface SessionStore {
+  /** The aedes `persistence` option. */
+  persistence: aedesPersistenceRedis.Persistence;
+  /** The dedicated, prefixed connection (for readiness). */
+  redis: Redis;
+  /** Closes the store and its connection; call after aedes closed and in-flight work settled. */
+  close(): Promise<void>;
+}
+
+/** The ioredis keyPrefix of the session store: `{redisPrefix}:mqtt:`. */
+export function sessionKeyPrefix(redisPrefix: string): string {
+  return `${redisPrefix}:mqtt:`;
+}
+
+export async function openSessionStore(options: SessionStoreOptions): Promise<SessionStore> {
+  const { roles, inFlight } = options;
+  const redis = await connectRedis(options.redisUrl, { keyPrefix: sessionKeyPrefix(options.redisPrefix) });
+  const ttl = options.packetTtlSeconds ?? DEFAULT_SESSION_PACKET_TTL_SECONDS;
+  const persistence = aedesPersistenceRedis({
+    conn: redis,
+    maxSessionDelivery: options.maxSessionDelivery ?? DEFAULT_MAX_SESSION_DELIVERY,
+    packetTTL: () => ttl,
+  });
+
+  const methods = persistence as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of TRACKED_METHODS) {
+    const original = methods[name]!.bind(persistence);
+    methods[name] = (...args: unknown[]) => {
+      const result = original(...args);
+      if (result instanceof Promise) inFlight.track(result);
+      return result;
+    };
+  }
+
+  // aedes stores *every* topic of a SUBSCRIBE packet for a persistent session, refused ones
+  // included (lib/handlers/subscribe.js storeSubscriptions saves packet.subscriptions), so
+  // `[own outbox, '#']` would leave '#' in the session and queue every QoS 1 packet for that
+  // phone. Only what the ACL grants is stored.
+  const addSubscriptions = methods.addSubscriptions!;
+  methods.addSubscriptions = (client: unknown, subs: unknown) => {
+    const role = roles.get(client as Client);
+    const allowed = (subs as Array<{ topic: string }>).filter((sub) => canSubscribe(role, sub.topic));
+    // An empty HMSET is a Redis error; nothing to store is success.
+    return allowed.length === 0 ? Promise.resolve(client) : addSubscriptions(client, allowed);
+  };
+
+  let closed: Promise<void> | undefined;
+  return {
+    persistence,
+    redis,
+    close() {
+      // destroy() unsubscribes from the broker's emitter and disconnects the connection.
+      closed ??= persistence.destroy().catch(() => redis.disconnect());
+      return closed;
+    },
+  };
+}

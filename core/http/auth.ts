@@ -1,0 +1,51 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { apiError } from '../errors.js';
+import type { ApiKeyService } from '../services/api-keys.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the API-key guard on /v1 routes. */
+    projectId?: string;
+  }
+}
+
+function bearer(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}
+
+/** `X-SMX-API-Key`, or `Authorization: Bearer` as an alias. */
+export function apiKeyGuard(keys: ApiKeyService) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const header = request.headers['x-smx-api-key'];
+    const key = (Array.isArray(header) ? header[0] : header) ?? bearer(request);
+    if (!key) throw apiError('UNAUTHORIZED', { message: 'Send your project API key in the X-SMX-API-Key header.' });
+    const auth = await keys.authenticate(key.trim());
+    if (!auth) throw apiError('UNAUTHORIZED', { message: 'The API key is unknown or revoked.' });
+    request.projectId = auth.projectId;
+  };
+}
+
+/** Constant-time equality of two strings of any length (hash both first). */
+function sameSecret(a: string, b: string): boolean {
+  const ha = createHash('sha256').update(a).digest();
+  const hb = createHash('sha256').update(b).digest();
+  return timingSafeEqual(ha, hb);
+}
+
+/** `Authorization: Bearer <SMX_ADMIN_TOKEN>` for /admin, Bull Board and /metrics. */
+export function adminGuard(adminToken: string) {
+  return async (request: FastifyRequest, _reply?: FastifyReply): Promise<void> => {
+    const token = bearer(request);
+    if (!token || !sameSecret(token, adminToken)) throw apiError('UNAUTHORIZED', { message: 'Send the admin token as Authorization: Bearer <token>.' });
+  };
+}
+
+/** The project id a /v1 guard established (routes behind apiKeyGuard only). */
+export function projectOf(request: FastifyRequest): string {
+  if (!request.projectId) throw apiError('UNAUTHORIZED');
+  return request.projectId;
+}

@@ -1,0 +1,171 @@
+import { Type } from 'class-transformer';
+import {
+  IsArray, IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min, ValidateNested, ArrayMaxSize, IsObject,
+} from 'class-validator';
+import { JSONSchema } from 'class-validator-jsonschema';
+import { CODE_TYPES, LANGUAGES, type CodeType, type Language } from '../../services/projects.js';
+
+export class CreateProjectDto {
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  name!: string;
+}
+
+export class RateLimitsDto {
+  @JSONSchema({ description: 'OTP sends allowed per destination number per window.' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(100000)
+  perNumber?: number;
+
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(86400)
+  perNumberWindowSeconds?: number;
+
+  @JSONSchema({ description: 'Sends per project per minute; 0 = no limit.' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(1000000)
+  perProjectPerMinute?: number;
+}
+
+export class UpdateProjectDto {
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  name?: string;
+
+  @IsOptional()
+  @IsInt()
+  @Min(4)
+  @Max(12)
+  codeLength?: number;
+
+  @IsOptional()
+  @IsIn(CODE_TYPES)
+  codeType?: CodeType;
+
+  @IsOptional()
+  @IsInt()
+  @Min(60)
+  @Max(1800)
+  ttl?: number;
+
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(10)
+  maxAttempts?: number;
+
+  @JSONSchema({ description: 'Template language used when the number\'s country gives none.' })
+  @IsOptional()
+  @IsIn(LANGUAGES)
+  defaultLanguage?: Language;
+
+  @JSONSchema({ description: 'Alias of defaultLanguage.' })
+  @IsOptional()
+  @IsIn(LANGUAGES)
+  language?: Language;
+
+  @JSONSchema({ description: 'Routing strategy name (default active-device).' })
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(100)
+  routing?: string;
+
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => RateLimitsDto)
+  rateLimits?: RateLimitsDto;
+}
+
+export class CreateApiKeyDto {
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  name!: string;
+}
+
+export class SimDto {
+  @JSONSchema({ description: '0-based SIM slot.' })
+  @IsInt()
+  @Min(0)
+  @Max(7)
+  slot!: number;
+
+  @JSONSchema({ description: 'The SIM\'s number in E.164, if known.' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(32)
+  number?: string | null;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(100)
+  carrier?: string | null;
+
+  @JSONSchema({ description: 'Whether the number joins the project\'s rentable pool.' })
+  @IsOptional()
+  @IsBoolean()
+  rentable?: boolean;
+}
+
+export class UpdateDeviceDto {
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  name?: string;
+
+  @JSONSchema({ description: 'SMS per minute the server paces this device to; 0 = no limit. Default 30.' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(100000)
+  sendRatePerMinute?: number;
+
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(8)
+  @ValidateNested({ each: true })
+  @Type(() => SimDto)
+  sims?: SimDto[];
+}
+
+export class LinkDeviceDto {
+  @JSONSchema({ description: 'The link token from the QR code.' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(256)
+  token!: string;
+
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  name!: string;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  model?: string;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(50)
+  appVersion?: string;
+
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(8)
+  @ValidateNested({ each: true })
+  @Type(() => SimDto)
+  sims?: SimDto[];
+}

@@ -1,0 +1,94 @@
+import {
+  IsIn, IsInt, IsISO31661Alpha2, IsNotEmpty, IsObject, IsOptional, IsString, IsUrl, Length, Max, MaxLength, Min, ValidateIf,
+} from 'class-validator';
+import { JSONSchema } from 'class-validator-jsonschema';
+import { CODE_TYPES, LANGUAGES, type CodeType, type Language } from '../../services/projects.js';
+import { MaxJsonBytes } from './validators.js';
+
+export class SendOtpDto {
+  @JSONSchema({ description: 'Destination: E.164, or a national number together with countryCode.', example: '+4915112345678' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(32)
+  to!: string;
+
+  @JSONSchema({ description: 'ISO 3166-1 alpha-2 country used to read a national `to`.', example: 'DE' })
+  @IsOptional()
+  @IsISO31661Alpha2()
+  countryCode?: string;
+
+  @JSONSchema({ description: 'Code length, 4-12. Default: the project setting (6).' })
+  @IsOptional()
+  @IsInt()
+  @Min(4)
+  @Max(12)
+  codeLength?: number;
+
+  @JSONSchema({ description: 'numeric (default), alpha (A-Z without look-alikes) or alphanumeric.' })
+  @IsOptional()
+  @IsIn(CODE_TYPES)
+  codeType?: CodeType;
+
+  @JSONSchema({ description: 'Caller-supplied code (TOTP-style flows); must fit codeType and codeLength.' })
+  @IsOptional()
+  @IsString()
+  @Length(4, 12)
+  code?: string;
+
+  @JSONSchema({ description: 'Template language. Default: by the number\'s country, else the project default.' })
+  @IsOptional()
+  @IsIn(LANGUAGES)
+  language?: Language;
+
+  @JSONSchema({ description: 'Message text; must contain {{code}} ({{pin}} is accepted as an alias).' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 1000)
+  template?: string;
+
+  @JSONSchema({ description: 'Seconds the code is valid, 60-1800. Default 300.' })
+  @IsOptional()
+  @IsInt()
+  @Min(60)
+  @Max(1800)
+  ttl?: number;
+
+  @JSONSchema({ description: 'Wrong guesses allowed, 1-10. Default 5.' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(10)
+  maxAttempts?: number;
+
+  @JSONSchema({ description: 'https URL receiving this challenge\'s status webhooks.' })
+  @IsOptional()
+  @IsUrl({ protocols: ['https'], require_protocol: true, require_tld: false })
+  callbackUrl?: string;
+
+  @JSONSchema({ description: 'Your JSON object (<= 1 KiB), echoed in webhooks.' })
+  @IsOptional()
+  @IsObject()
+  @MaxJsonBytes(1024)
+  metadata?: Record<string, unknown>;
+}
+
+export class VerifyOtpDto {
+  @JSONSchema({ description: 'The verificationId returned by send-otp.' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(64)
+  verificationId!: string;
+
+  @JSONSchema({ description: 'The code the user entered. `code` is accepted as an alias.' })
+  @ValidateIf((o: VerifyOtpDto) => o.code === undefined)
+  @IsString()
+  @Length(1, 64)
+  otp?: string;
+
+  @JSONSchema({ description: 'Alias of `otp`.' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 64)
+  code?: string;
+}
+

@@ -1,0 +1,34 @@
+import type { FastifyInstance } from 'fastify';
+import type { DependencyContainer } from 'tsyringe';
+import { DeviceService } from '../../services/devices.js';
+import { UpdateDeviceDto } from '../dtos/admin.js';
+import { ok } from '../envelope.js';
+import { bodySchema } from '../openapi.js';
+import { validateBody } from '../validation.js';
+
+type IdParams = { id: string };
+const security = [{ adminToken: [] }];
+const tags = ['admin'];
+const idParam = { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] };
+
+/** Operator endpoints on one device: activate, change, unlink. */
+export async function adminDeviceRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
+  const devices = c.resolve(DeviceService);
+
+  app.get('/admin/devices/:id', { schema: { tags, security, params: idParam, summary: 'Read a device' } }, async (request) => ok(await devices.get((request.params as IdParams).id)));
+
+  app.post('/admin/devices/:id/activate', { schema: { tags, security, params: idParam, summary: 'Make this device its project\'s active one' } }, async (request) =>
+    ok(await devices.activate((request.params as IdParams).id)));
+
+  app.patch('/admin/devices/:id', { schema: { tags, security, params: idParam, summary: 'Rename, set the send rate or the SIMs', body: bodySchema(UpdateDeviceDto) } }, async (request) => {
+    const dto = await validateBody(UpdateDeviceDto, request.body);
+    const sims = dto.sims?.map((s) => ({ slot: s.slot, number: s.number ?? null, carrier: s.carrier ?? null, rentable: s.rentable ?? false }));
+    return ok(await devices.update((request.params as IdParams).id, { name: dto.name, sendRatePerMinute: dto.sendRatePerMinute, sims }));
+  });
+
+  app.delete('/admin/devices/:id', { schema: { tags, security, params: idParam, summary: 'Unlink a device (its credentials stop working at once)' } }, async (request) => {
+    const { id } = request.params as IdParams;
+    await devices.unlink(id);
+    return ok({ id, unlinked: true });
+  });
+}

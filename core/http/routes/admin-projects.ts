@@ -1,0 +1,90 @@
+import type { FastifyInstance } from 'fastify';
+import type { DependencyContainer } from 'tsyringe';
+import type { Endpoints } from '../../endpoints.js';
+import { linkQrPayload, renderQr } from '../../qr.js';
+import { ApiKeyService } from '../../services/api-keys.js';
+import { DeviceService } from '../../services/devices.js';
+import { LinkTokenService } from '../../services/link-tokens.js';
+import { ProjectService } from '../../services/projects.js';
+import { TOKENS } from '../../tokens.js';
+import { CreateApiKeyDto, CreateProjectDto, UpdateProjectDto } from '../dtos/admin.js';
+import { ok } from '../envelope.js';
+import { bodySchema, responses } from '../openapi.js';
+import { validateBody } from '../validation.js';
+
+type IdParams = { id: string };
+const security = [{ adminToken: [] }];
+const tags = ['admin'];
+const idParam = { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] };
+const anyObject = { type: 'object', additionalProperties: true };
+
+/** Operator endpoints for projects, their API keys, link tokens/codes and devices (spec/api.md "Admin API"). */
+export async function adminProjectRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
+  const projects = c.resolve(ProjectService);
+  const keys = c.resolve(ApiKeyService);
+  const links = c.resolve(LinkTokenService);
+  const devices = c.resolve(DeviceService);
+  const endpoints = c.resolve<Endpoints>(TOKENS.Endpoints);
+
+  app.post('/admin/projects', { schema: { tags, security, summary: 'Create a project', body: bodySchema(CreateProjectDto), response: responses({ 201: anyObject }, [400, 401]) } }, async (request, reply) => {
+    const dto = await validateBody(CreateProjectDto, request.body);
+    return reply.status(201).send(ok(await projects.create(dto.name)));
+  });
+
+  app.get('/admin/projects', { schema: { tags, security, summary: 'List projects' } }, async () => ok({ projects: await projects.list() }));
+
+  app.get('/admin/projects/:id', { schema: { tags, security, params: idParam, summary: 'Read a project' } }, async (request) => ok(await projects.get((request.params as IdParams).id)));
+
+  app.patch('/admin/projects/:id', { schema: { tags, security, params: idParam, summary: 'Rename a project or change its OTP defaults, limits and routing', body: bodySchema(UpdateProjectDto) } }, async (request) => {
+    const { name, language, rateLimits, ...settings } = await validateBody(UpdateProjectDto, request.body);
+    if (language && !settings.defaultLanguage) settings.defaultLanguage = language;
+    return ok(await projects.update((request.params as IdParams).id, { name, settings: { ...settings, ...(rateLimits ? { rateLimits: { ...rateLimits } } : {}) } }));
+  });
+
+  app.delete('/admin/projects/:id', { schema: { tags, security, params: idParam, summary: 'Delete a project and everything it owns' } }, async (request) => {
+    const { id } = request.params as IdParams;
+    const linked = await devices.list(id).catch(() => []);
+    await projects.remove(id);
+    await Promise.all(linked.map((d) => devices.unlink(d.id).catch(() => undefined)));
+    return ok({ id, deleted: true });
+  });
+
+  app.post('/admin/projects/:id/api-keys', { schema: { tags, security, params: idParam, summary: 'Create an API key (shown once)', body: bodySchema(CreateApiKeyDto) } }, async (request, reply) => {
+    const { id } = request.params as IdParams;
+    const dto = await validateBody(CreateApiKeyDto, request.body);
+    await projects.get(id);
+    const created = await keys.create(id, dto.name);
+    return reply.status(201).send(ok({ ...created.info, key: created.key }));
+  });
+
+  app.get('/admin/projects/:id/api-keys', { schema: { tags, security, params: idParam, summary: 'List API keys (no secrets)' } }, async (request) => {
+    const { id } = request.params as IdParams;
+    await projects.get(id);
+    return ok({ apiKeys: await keys.list(id) });
+  });
+
+  app.delete('/admin/projects/:id/api-keys/:keyId', { schema: { tags, security, summary: 'Revoke an API key at once' } }, async (request) => {
+    const { id, keyId } = request.params as { id: string; keyId: string };
+    await keys.revoke(id, keyId);
+    return ok({ id: keyId, revoked: true });
+  });
+
+  app.post('/admin/projects/:id/link-tokens', { schema: { tags, security, params: idParam, summary: 'Create a single-use link token and its QR code (10 minutes)' } }, async (request, reply) => {
+    const { id } = request.params as IdParams;
+    await projects.get(id);
+    const { token, expiresAt } = await links.createToken(id);
+    return reply.status(201).send(ok({ token, expiresAt, qr: await renderQr(linkQrPayload(endpoints.publicUrl, token)) }));
+  });
+
+  app.post('/admin/projects/:id/link-codes', { schema: { tags, security, params: idParam, summary: 'Create a 6-digit single-use link code (10 minutes)' } }, async (request, reply) => {
+    const { id } = request.params as IdParams;
+    await projects.get(id);
+    return reply.status(201).send(ok(await links.createCode(id)));
+  });
+
+  app.get('/admin/projects/:id/devices', { schema: { tags, security, params: idParam, summary: 'List the project\'s linked devices with presence' } }, async (request) => {
+    const { id } = request.params as IdParams;
+    await projects.get(id);
+    return ok({ devices: await devices.list(id) });
+  });
+}

@@ -1,0 +1,19 @@
+import type { FastifyInstance } from 'fastify';
+import type { DependencyContainer } from 'tsyringe';
+import { apiError } from '../../errors.js';
+import { HealthService } from '../../health.js';
+import { ok } from '../envelope.js';
+
+/** Liveness and readiness for orchestrators (no auth). */
+export async function healthRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
+  const health = c.resolve(HealthService);
+  app.get('/health/live', { schema: { tags: ['health'], summary: 'The process is up' } }, async () => ok({ status: 'ok' }));
+  app.get('/health/ready', { schema: { tags: ['health'], summary: 'Redis, the database and the broker are reachable' } }, async () => {
+    const checks = await health.check();
+    const down = Object.entries(checks).filter(([, state]) => state === 'down');
+    if (down.length > 0) {
+      throw apiError('UNAVAILABLE', { retryAfter: 5, details: down.map(([field]) => ({ field, message: `${field} is unreachable` })) });
+    }
+    return ok({ status: 'ok', checks });
+  });
+}

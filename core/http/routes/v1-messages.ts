@@ -1,0 +1,29 @@
+import type { FastifyInstance } from 'fastify';
+import type { DependencyContainer } from 'tsyringe';
+import { MessageService } from '../../services/messages.js';
+import { projectOf } from '../auth.js';
+import { ok } from '../envelope.js';
+import { responses } from '../openapi.js';
+
+const message = {
+  type: 'object',
+  properties: {
+    messageId: { type: 'string' }, kind: { type: 'string', enum: ['otp', 'sms'] },
+    status: { type: 'string', enum: ['QUEUED', 'DISPATCHED', 'SENT', 'DELIVERED', 'FAILED', 'EXPIRED'] },
+    to: { type: 'string' }, parts: { type: 'integer' }, deviceId: { type: 'string', nullable: true }, simSlot: { type: 'integer', nullable: true },
+    verificationId: { type: 'string', nullable: true }, batchId: { type: 'string', nullable: true }, error: { type: 'string', nullable: true },
+    createdAt: { type: 'string' }, expiresAt: { type: 'string' }, dispatchedAt: { type: 'string', nullable: true },
+    sentAt: { type: 'string', nullable: true }, deliveredAt: { type: 'string', nullable: true }, failedAt: { type: 'string', nullable: true },
+  },
+};
+
+/** The message log (spec/api.md "Custom SMS"). */
+export async function messageRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
+  const messages = c.resolve(MessageService);
+  app.get('/v1/messages/:id', {
+    schema: {
+      tags: ['messages'], summary: 'Read a message and its delivery progress', security: [{ apiKey: [] }],
+      params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] }, response: responses({ 200: message }, [401, 404]),
+    },
+  }, async (request) => ok(await messages.get(projectOf(request), (request.params as { id: string }).id)));
+}

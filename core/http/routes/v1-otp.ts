@@ -1,0 +1,61 @@
+import type { FastifyInstance } from 'fastify';
+import type { DependencyContainer } from 'tsyringe';
+import { apiError } from '../../errors.js';
+import { ChallengeService } from '../../services/challenges.js';
+import { IdempotencyService } from '../../services/idempotency.js';
+import { projectOf } from '../auth.js';
+import { SendOtpDto, VerifyOtpDto } from '../dtos/otp.js';
+import { ok } from '../envelope.js';
+import { runIdempotent } from '../idempotency.js';
+import { bodySchema, responses } from '../openapi.js';
+import { validateBody } from '../validation.js';
+
+const verification = {
+  type: 'object',
+  properties: {
+    verificationId: { type: 'string' }, status: { type: 'string', enum: ['PENDING', 'VERIFIED', 'FAILED', 'EXPIRED', 'CANCELED'] },
+    to: { type: 'string' }, countryIso: { type: 'string', nullable: true }, numberValid: { type: 'boolean' }, test: { type: 'boolean' },
+    messageId: { type: 'string', nullable: true }, deviceId: { type: 'string', nullable: true }, attempts: { type: 'integer' },
+    maxAttempts: { type: 'integer' }, createdAt: { type: 'string', format: 'date-time' }, expiresAt: { type: 'string', format: 'date-time' },
+    verifiedAt: { type: 'string', nullable: true }, canceledAt: { type: 'string', nullable: true }, metadata: { type: 'object', nullable: true },
+  },
+};
+const idParam = { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] };
+const security = [{ apiKey: [] }];
+
+/** OTP challenges: send, verify, read, cancel (spec/api.md "OTP verification"). */
+export async function otpRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
+  const challenges = c.resolve(ChallengeService);
+  const idempotency = c.resolve(IdempotencyService);
+
+  app.post('/v1/send-otp', {
+    schema: {
+      tags: ['otp'], summary: 'Send an OTP challenge', security,
+      headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', maxLength: 255 } } },
+      body: bodySchema(SendOtpDto), response: responses({ 201: verification }, [400, 401, 409, 413, 422, 429, 503]),
+    },
+  }, async (request, reply) => {
+    const projectId = projectOf(request);
+    return runIdempotent(idempotency, projectId, request, reply, async () => {
+      const dto = await validateBody(SendOtpDto, request.body);
+      return { status: 201, body: ok(await challenges.send(projectId, dto)) };
+    });
+  });
+
+  app.post('/v1/verify-otp', {
+    schema: { tags: ['otp'], summary: 'Verify a code', security, body: bodySchema(VerifyOtpDto), response: responses({ 200: { type: 'object' } }, [400, 401, 404, 409, 410]) },
+  }, async (request) => {
+    const dto = await validateBody(VerifyOtpDto, request.body);
+    const otp = dto.otp ?? dto.code;
+    if (otp === undefined) throw apiError('VALIDATION_FAILED', { details: [{ field: 'otp', message: 'otp is required' }] });
+    return ok(await challenges.verify(projectOf(request), dto.verificationId, otp));
+  });
+
+  app.get('/v1/verifications/:id', {
+    schema: { tags: ['otp'], summary: 'Read a challenge (never the code)', security, params: idParam, response: responses({ 200: verification }, [401, 404]) },
+  }, async (request) => ok(await challenges.get(projectOf(request), (request.params as { id: string }).id)));
+
+  app.post('/v1/verifications/:id/cancel', {
+    schema: { tags: ['otp'], summary: 'Cancel a pending challenge', security, params: idParam, response: responses({ 200: verification }, [401, 404, 409, 410]) },
+  }, async (request) => ok(await challenges.cancel(projectOf(request), (request.params as { id: string }).id)));
+}

@@ -1,0 +1,12 @@
+import type { FastifyInstance } from 'fastify';
+import type { DependencyContainer } from 'tsyringe';
+import { StatusService } from '../../services/status.js';
+import { projectOf } from '../auth.js';
+import { ok } from '../envelope.js';
+
+/** Readiness of the project's delivery (spec/api.md "Readiness and stats"). */
+export async function statusRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
+  const status = c.resolve(StatusService);
+  app.get('/v1/status', { schema: { tags: ['status'], summary: 'Is a device linked and online, and how full is the queue', security: [{ apiKey: [] }] } }, async (request) =>
+    ok(await status.forProject(projectOf(request))));
+}

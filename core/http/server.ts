@@ -1,0 +1,89 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { DependencyContainer } from 'tsyringe';
+import type { Registry } from 'prom-client';
+import { newId } from '../ids.js';
+import type { Logger } from '../logger.js';
+import { httpDurationHistogram } from '../metrics.js';
+import type { Queues } from '../queues.js';
+import type { RuntimeConfig } from '../secrets.js';
+import { ApiKeyService } from '../services/api-keys.js';
+import { TOKENS } from '../tokens.js';
+import { adminGuard, apiKeyGuard } from './auth.js';
+import { installErrorHandling } from './error-handler.js';
+import { registerOpenApi } from './openapi.js';
+import { adminDeviceRoutes } from './routes/admin-devices.js';
+import { adminProjectRoutes } from './routes/admin-projects.js';
+import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { queueBoardRoutes } from './routes/queues-board.js';
+import { deviceLinkRoutes } from './routes/v1-devices.js';
+import { messageRoutes } from './routes/v1-messages.js';
+import { otpRoutes } from './routes/v1-otp.js';
+import { statusRoutes } from './routes/v1-status.js';
+
+/** Body limit of every route but bulk sends (spec/api.md: 1 MiB; bulk 10 MiB). */
+export const BODY_LIMIT = 1024 * 1024;
+
+/** A route module: registers its routes on the (encapsulated) instance it is given. */
+export type RouteModule = (app: FastifyInstance, c: DependencyContainer) => Promise<void>;
+
+export interface HttpServerOptions {
+  /** Extra /v1 route modules (later issues and plugins), registered behind the API-key guard. */
+  v1Routes?: RouteModule[];
+  /** Extra /admin route modules, registered behind the admin guard. */
+  adminRoutes?: RouteModule[];
+}
+
+/**
+ * Builds the HTTP API: envelope and error catalogue, request ids, OpenAPI, the /v1 routes behind
+ * the API-key guard, the admin routes, Bull Board and /metrics behind the admin token.
+ */
+export async function buildHttpServer(c: DependencyContainer, options: HttpServerOptions = {}): Promise<FastifyInstance> {
+  const config = c.resolve<RuntimeConfig>(TOKENS.Config);
+  const logger = c.resolve<Logger>(TOKENS.Logger);
+  const registry = c.resolve<Registry>(TOKENS.Metrics);
+
+  const app = Fastify({
+    loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
+    // One access line per request is written in onResponse (with the route pattern, not the URL).
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    genReqId: () => newId('req'),
+    bodyLimit: BODY_LIMIT,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  // class-validator does the validating; route schemas feed the OpenAPI document only.
+  app.setValidatorCompiler(() => () => true);
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+
+  const duration = httpDurationHistogram(registry);
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    duration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    request.log.info({ method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+  });
+  installErrorHandling(app);
+  await registerOpenApi(app, config.publicUrl ?? '/');
+
+  await app.register(async (scope) => healthRoutes(scope, c));
+  await app.register(async (scope) => deviceLinkRoutes(scope, c));
+
+  const keys = c.resolve(ApiKeyService);
+  await app.register(async (v1) => {
+    v1.addHook('onRequest', apiKeyGuard(keys));
+    for (const routes of [otpRoutes, messageRoutes, statusRoutes, ...(options.v1Routes ?? [])]) await routes(v1, c);
+  });
+
+  await app.register(async (admin) => {
+    admin.addHook('onRequest', adminGuard(config.adminToken));
+    for (const routes of [adminProjectRoutes, adminDeviceRoutes, ...(options.adminRoutes ?? [])]) await routes(admin, c);
+    await metricsRoutes(admin, registry);
+    await queueBoardRoutes(admin, c.resolve<Queues>(TOKENS.Queues));
+  });
+  return app;
+}
+
+export type { FastifyRequest };

@@ -1,0 +1,79 @@
+import { inject, injectable } from 'tsyringe';
+import type { Sim } from './services/devices.js';
+import { DeviceService } from './services/devices.js';
+import type { Logger } from './logger.js';
+import { TOKENS } from './tokens.js';
+
+/** The message as a routing strategy sees it (fixed contract for plugins). */
+export interface RoutingMessage {
+  id: string;
+  projectId: string;
+  to: string;
+  body: string;
+  kind: 'otp' | 'sms';
+  /** 1 on the first try; re-routing increments it. */
+  attempt: number;
+}
+
+/** A device as a routing strategy sees it, with live state. */
+export interface RoutingDevice {
+  id: string;
+  name: string;
+  active: boolean;
+  online: boolean;
+  lastSeenAt: string | null;
+  sims: Sim[];
+  sendRatePerMinute: number;
+}
+
+export type RouteDecision = { deviceId: string; simSlot?: number | null } | { reason: string };
+
+export type RoutingStrategy = (message: RoutingMessage, devices: RoutingDevice[]) => Promise<RouteDecision> | RouteDecision;
+
+/** The default: the project's one active device, online or not (an offline phone gets it on return). */
+export const activeDevice: RoutingStrategy = (_message, devices) => {
+  const active = devices.find((d) => d.active);
+  return active ? { deviceId: active.id, simSlot: null } : { reason: 'NO_ACTIVE_DEVICE' };
+};
+
+/**
+ * The one function every outbound message is routed through. Strategies are registered by name;
+ * the plugin layer registers more and a project picks one in its settings.
+ */
+@injectable()
+export class Router {
+  private readonly strategies = new Map<string, RoutingStrategy>([['active-device', activeDevice]]);
+
+  constructor(
+    private readonly devices: DeviceService,
+    @inject(TOKENS.Logger) private readonly log: Logger,
+  ) {}
+
+  register(name: string, strategy: RoutingStrategy): void {
+    if (this.strategies.has(name)) throw new Error(`routing strategy "${name}" is already registered`);
+    this.strategies.set(name, strategy);
+  }
+
+  has(name: string): boolean {
+    return this.strategies.has(name);
+  }
+
+  /** Routes with the project's strategy; an unknown strategy name falls back to `active-device`, logged. */
+  async route(message: RoutingMessage, strategyName: string): Promise<RouteDecision> {
+    let strategy = this.strategies.get(strategyName);
+    if (!strategy) {
+      this.log.warn({ strategy: strategyName, projectId: message.projectId }, 'unknown routing strategy, using active-device');
+      strategy = activeDevice;
+    }
+    const devices = await this.devices.list(message.projectId);
+    const decision = await strategy(message, devices.map(toRoutingDevice));
+    if ('deviceId' in decision && !devices.some((d) => d.id === decision.deviceId)) {
+      return { reason: 'STRATEGY_CHOSE_UNKNOWN_DEVICE' };
+    }
+    return decision;
+  }
+}
+
+function toRoutingDevice(d: Awaited<ReturnType<DeviceService['list']>>[number]): RoutingDevice {
+  return { id: d.id, name: d.name, active: d.active, online: d.online, lastSeenAt: d.lastSeenAt, sims: d.sims, sendRatePerMinute: d.sendRatePerMinute };
+}

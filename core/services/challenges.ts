@@ -1,0 +1,267 @@
+import type { Knex } from 'knex';
+import { inject, injectable } from 'tsyringe';
+import { hmac, sameDigest } from '../crypto.js';
+import { apiError } from '../errors.js';
+import { newId } from '../ids.js';
+import type { Logger } from '../logger.js';
+import { codeFitsType, generateCode, normalizeCode } from '../otp-codes.js';
+import { parsePhone } from '../phone.js';
+import { Router } from '../routing.js';
+import type { RuntimeConfig } from '../secrets.js';
+import { countParts } from '../sms-parts.js';
+import { BUILT_IN_TEMPLATES, hasCodePlaceholder, languageForCountry, renderTemplate } from '../templates.js';
+import { TOKENS } from '../tokens.js';
+import { DispatchService } from './dispatch.js';
+import { MessageService } from './messages.js';
+import { ProjectService, type CodeType, type Language } from './projects.js';
+
+export type VerificationStatus = 'PENDING' | 'VERIFIED' | 'FAILED' | 'EXPIRED' | 'CANCELED';
+
+export interface SendOtpInput {
+  to: string;
+  countryCode?: string;
+  codeLength?: number;
+  codeType?: CodeType;
+  code?: string;
+  language?: Language;
+  template?: string;
+  ttl?: number;
+  maxAttempts?: number;
+  callbackUrl?: string;
+  metadata?: Record<string, unknown>;
+}
+
+export interface VerificationView {
+  verificationId: string;
+  status: VerificationStatus;
+  to: string;
+  countryIso: string | null;
+  numberValid: boolean;
+  test: boolean;
+  messageId: string | null;
+  deviceId: string | null;
+  attempts: number;
+  maxAttempts: number;
+  createdAt: string;
+  expiresAt: string;
+  verifiedAt: string | null;
+  canceledAt: string | null;
+  metadata: Record<string, unknown> | null;
+}
+
+export type VerifyResult =
+  | { verified: true; status: 'VERIFIED'; verificationId: string; attempts: number; maxAttempts: number; verifiedAt: string }
+  | { verified: false; status: 'PENDING' | 'FAILED'; verificationId: string; attempts: number; maxAttempts: number; attemptsRemaining: number };
+
+interface VerificationRow {
+  id: string;
+  project_id: string;
+  message_id: string | null;
+  device_id: string | null;
+  to: string;
+  country_iso: string | null;
+  number_valid: boolean;
+  code_hash: string;
+  status: VerificationStatus;
+  attempts: number;
+  max_attempts: number;
+  test: boolean;
+  metadata: Record<string, unknown> | null;
+  created_at: Date;
+  expires_at: Date;
+  verified_at: Date | null;
+  canceled_at: Date | null;
+}
+
+/** OTP challenges: create and send, verify with atomically counted attempts, read, cancel. */
+@injectable()
+export class ChallengeService {
+  constructor(
+    @inject(TOKENS.Knex) private readonly db: Knex,
+    @inject(TOKENS.Config) private readonly config: RuntimeConfig,
+    @inject(TOKENS.Logger) private readonly log: Logger,
+    private readonly projects: ProjectService,
+    private readonly messages: MessageService,
+    private readonly router: Router,
+    private readonly dispatch: DispatchService,
+  ) {}
+
+  /**
+   * Creates a challenge and queues its SMS to the routed device. With no device to route to:
+   * DEVICE_NOT_LINKED and nothing is created. An offline device does not fail the call.
+   */
+  async send(projectId: string, input: SendOtpInput): Promise<VerificationView> {
+    const project = await this.projects.get(projectId);
+    const s = project.settings;
+    const phone = parsePhone(input.to, input.countryCode);
+    const codeType = input.codeType ?? s.codeType;
+    const code = input.code !== undefined ? this.suppliedCode(input.code, codeType, input.codeLength) : generateCode(codeType, input.codeLength ?? s.codeLength);
+    const language = input.language ?? languageForCountry(phone.countryIso, s.defaultLanguage);
+    if (input.template !== undefined && !hasCodePlaceholder(input.template)) {
+      throw apiError('VALIDATION_FAILED', { details: [{ field: 'template', message: 'template must contain {{code}} (or {{pin}})' }] });
+    }
+    const template = input.template ?? BUILT_IN_TEMPLATES[language];
+    const body = renderTemplate(template, code);
+    const now = new Date();
+    const ttl = input.ttl ?? s.ttl;
+    const expiresAt = new Date(now.getTime() + ttl * 1000);
+    const verificationId = newId('ver');
+    const messageId = newId('msg');
+
+    const route = await this.router.route({ id: messageId, projectId, to: phone.e164, body, kind: 'otp', attempt: 1 }, s.routing);
+    if (!('deviceId' in route)) throw apiError('DEVICE_NOT_LINKED');
+
+    const row = {
+      id: verificationId,
+      project_id: projectId,
+      message_id: messageId,
+      device_id: route.deviceId,
+      to: phone.e164,
+      country_iso: phone.countryIso,
+      number_valid: phone.valid,
+      code_hash: this.codeHash(verificationId, code),
+      code_type: codeType,
+      code_length: code.length,
+      language,
+      status: 'PENDING' as const,
+      attempts: 0,
+      max_attempts: input.maxAttempts ?? s.maxAttempts,
+      test: false,
+      callback_url: input.callbackUrl ?? null,
+      metadata: input.metadata === undefined ? null : JSON.stringify(input.metadata),
+      created_at: now,
+      expires_at: expiresAt,
+      updated_at: now,
+    };
+    await this.db.transaction(async (trx) => {
+      await trx('verifications').insert(row);
+      await this.messages.insert(trx, [
+        { id: messageId, projectId, kind: 'otp', verificationId, deviceId: route.deviceId, simSlot: route.simSlot ?? null, to: phone.e164, body, parts: countParts(body).parts, createdAt: now, expiresAt },
+      ]);
+    });
+    await this.dispatch.enqueue([messageId]);
+    return toView({ ...row, metadata: input.metadata ?? null, verified_at: null, canceled_at: null });
+  }
+
+  /**
+   * Checks a code. The attempt is taken in one UPDATE that also checks status, expiry and the
+   * attempt budget, so N concurrent guesses consume N attempts and never more than maxAttempts
+   * codes are ever compared.
+   */
+  async verify(projectId: string, verificationId: string, otp: string): Promise<VerifyResult> {
+    const now = new Date();
+    const [taken]: VerificationRow[] = await this.db('verifications')
+      .where({ id: verificationId, project_id: projectId, status: 'PENDING' })
+      .where('expires_at', '>', now)
+      .whereRaw('attempts < max_attempts')
+      .update({ attempts: this.db.raw('attempts + 1'), updated_at: now })
+      .returning(['id', 'code_hash', 'attempts', 'max_attempts']);
+    if (!taken) throw await this.whyNotVerifiable(projectId, verificationId, now);
+
+    if (sameDigest(this.codeHash(verificationId, normalizeCode(otp)), taken.code_hash)) {
+      const [done] = await this.db('verifications')
+        .where({ id: verificationId, status: 'PENDING' })
+        .update({ status: 'VERIFIED', verified_at: now, updated_at: now })
+        .returning(['verified_at']);
+      if (!done) throw await this.whyNotVerifiable(projectId, verificationId, now);
+      return { verified: true, status: 'VERIFIED', verificationId, attempts: taken.attempts, maxAttempts: taken.max_attempts, verifiedAt: now.toISOString() };
+    }
+
+    const remaining = taken.max_attempts - taken.attempts;
+    if (remaining <= 0) {
+      await this.db('verifications').where({ id: verificationId, status: 'PENDING' }).update({ status: 'FAILED', updated_at: now });
+    }
+    return { verified: false, status: remaining <= 0 ? 'FAILED' : 'PENDING', verificationId, attempts: taken.attempts, maxAttempts: taken.max_attempts, attemptsRemaining: Math.max(0, remaining) };
+  }
+
+  async get(projectId: string, verificationId: string): Promise<VerificationView> {
+    return toView(await this.row(projectId, verificationId));
+  }
+
+  /** Cancels a pending challenge and withdraws its SMS if the phone has not sent it yet. Canceling twice is harmless. */
+  async cancel(projectId: string, verificationId: string): Promise<VerificationView> {
+    const now = new Date();
+    const [row]: VerificationRow[] = await this.db('verifications')
+      .where({ id: verificationId, project_id: projectId, status: 'PENDING' })
+      .where('expires_at', '>', now)
+      .update({ status: 'CANCELED', canceled_at: now, updated_at: now })
+      .returning('*');
+    if (!row) {
+      const current = await this.row(projectId, verificationId);
+      if (effectiveStatus(current, now) === 'CANCELED') return toView(current);
+      throw await this.whyNotVerifiable(projectId, verificationId, now);
+    }
+    if (row.message_id) await this.dispatch.withdraw(row.message_id, 'CANCELED');
+    return toView(row);
+  }
+
+  /** Expires pending challenges whose TTL passed (maintenance queue). */
+  async expireDue(now = new Date()): Promise<number> {
+    return this.db('verifications').where({ status: 'PENDING' }).where('expires_at', '<=', now).update({ status: 'EXPIRED', updated_at: now });
+  }
+
+  private suppliedCode(code: string, type: CodeType, length: number | undefined): string {
+    const normalized = normalizeCode(code);
+    const problems: string[] = [];
+    if (!codeFitsType(normalized, type)) problems.push(`code must contain only ${type} characters`);
+    if (length !== undefined && normalized.length !== length) problems.push(`code must be ${length} characters long (codeLength)`);
+    if (normalized.length < 4 || normalized.length > 12) problems.push('code must be 4 to 12 characters long');
+    if (problems.length > 0) throw apiError('VALIDATION_FAILED', { details: problems.map((message) => ({ field: 'code', message })) });
+    return normalized;
+  }
+
+  /** Keyed with the server secret and bound to the challenge, so equal codes never share a hash. */
+  private codeHash(verificationId: string, code: string): string {
+    return hmac(this.config.secret, `otp:${verificationId}:${normalizeCode(code)}`);
+  }
+
+  private async row(projectId: string, verificationId: string): Promise<VerificationRow> {
+    const row: VerificationRow | undefined = await this.db('verifications').where({ id: verificationId, project_id: projectId }).first();
+    if (!row) throw apiError('VERIFICATION_NOT_FOUND');
+    return row;
+  }
+
+  /** The catalogue error that explains why a challenge cannot take an attempt. */
+  private async whyNotVerifiable(projectId: string, verificationId: string, now: Date) {
+    const row = await this.row(projectId, verificationId);
+    switch (effectiveStatus(row, now)) {
+      case 'VERIFIED':
+        return apiError('VERIFICATION_ALREADY_VERIFIED');
+      case 'CANCELED':
+        return apiError('VERIFICATION_CANCELED');
+      case 'EXPIRED':
+        return apiError('VERIFICATION_EXPIRED');
+      case 'FAILED':
+        return apiError('VERIFICATION_FAILED');
+      default:
+        // PENDING with attempts used up by a concurrent request that has not marked it FAILED yet.
+        this.log.debug({ verificationId }, 'attempt budget exhausted concurrently');
+        return apiError('VERIFICATION_FAILED');
+    }
+  }
+}
+
+/** PENDING past its TTL reads as EXPIRED even before the maintenance job writes it. */
+function effectiveStatus(row: Pick<VerificationRow, 'status' | 'expires_at'>, now = new Date()): VerificationStatus {
+  return row.status === 'PENDING' && new Date(row.expires_at) <= now ? 'EXPIRED' : row.status;
+}
+
+function toView(row: Omit<VerificationRow, 'code_hash'> & { code_hash?: string }): VerificationView {
+  return {
+    verificationId: row.id,
+    status: effectiveStatus(row),
+    to: row.to,
+    countryIso: row.country_iso,
+    numberValid: row.number_valid,
+    test: row.test,
+    messageId: row.message_id,
+    deviceId: row.device_id,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    createdAt: new Date(row.created_at).toISOString(),
+    expiresAt: new Date(row.expires_at).toISOString(),
+    verifiedAt: row.verified_at ? new Date(row.verified_at).toISOString() : null,
+    canceledAt: row.canceled_at ? new Date(row.canceled_at).toISOString() : null,
+    metadata: typeof row.metadata === 'string' ? JSON.parse(row.metadata) : (row.metadata ?? null),
+  };
+}

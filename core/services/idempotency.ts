@@ -1,0 +1,89 @@
+import type { Knex } from 'knex';
+import { inject, injectable } from 'tsyringe';
+import { sha256 } from '../crypto.js';
+import { apiError } from '../errors.js';
+import { TOKENS } from '../tokens.js';
+
+/** Records live 24 hours (spec/api.md "Idempotency"). */
+export const IDEMPOTENCY_RETENTION_MS = 24 * 3600 * 1000;
+/** A first request that has not finished in this time is presumed dead; a retry may take over. */
+const LOCK_MS = 60_000;
+
+export type IdempotencyStart = { kind: 'new' } | { kind: 'replay'; status: number; body: unknown };
+
+/** Stable hash of what makes two requests "the same": method, route and the JSON body, keys sorted. */
+export function requestFingerprint(method: string, route: string, body: unknown): string {
+  return sha256(`${method} ${route}\n${canonicalJson(body ?? null)}`);
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    return `{${entries.sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * Idempotency-Key records, per project. `begin` claims the key atomically (INSERT ... ON CONFLICT),
+ * `finish` stores the response to replay (or forgets it after a 5xx so a retry runs anew).
+ */
+@injectable()
+export class IdempotencyService {
+  constructor(@inject(TOKENS.Knex) private readonly db: Knex) {}
+
+  async begin(projectId: string, key: string, fingerprint: string, now = new Date()): Promise<IdempotencyStart> {
+    for (let tries = 0; tries < 3; tries++) {
+      const claimed = await this.db('idempotency_keys')
+        .insert({
+          project_id: projectId,
+          key,
+          request_hash: fingerprint,
+          state: 'running',
+          created_at: now,
+          locked_until: new Date(now.getTime() + LOCK_MS),
+          expires_at: new Date(now.getTime() + IDEMPOTENCY_RETENTION_MS),
+        })
+        .onConflict(['project_id', 'key'])
+        .ignore()
+        .returning(['key']);
+      if (claimed.length > 0) return { kind: 'new' };
+
+      const row = await this.db('idempotency_keys').where({ project_id: projectId, key }).first();
+      if (!row) continue; // deleted between the two statements (a 5xx finished): claim again
+      if (new Date(row.expires_at) <= now) {
+        await this.db('idempotency_keys').where({ project_id: projectId, key, expires_at: row.expires_at }).delete();
+        continue;
+      }
+      if (row.request_hash !== fingerprint) throw apiError('IDEMPOTENCY_KEY_MISMATCH');
+      if (row.state === 'done') {
+        const body = typeof row.response_body === 'string' ? JSON.parse(row.response_body) : row.response_body;
+        return { kind: 'replay', status: row.response_status, body };
+      }
+      if (new Date(row.locked_until) > now) throw apiError('IDEMPOTENCY_IN_PROGRESS');
+      // The first request died without finishing: take the key over, if nobody else just did.
+      const taken = await this.db('idempotency_keys')
+        .where({ project_id: projectId, key, state: 'running', locked_until: row.locked_until })
+        .update({ locked_until: new Date(now.getTime() + LOCK_MS) });
+      if (taken > 0) return { kind: 'new' };
+      throw apiError('IDEMPOTENCY_IN_PROGRESS');
+    }
+    throw apiError('IDEMPOTENCY_IN_PROGRESS');
+  }
+
+  async finish(projectId: string, key: string, status: number, body: unknown): Promise<void> {
+    if (status >= 500) {
+      await this.db('idempotency_keys').where({ project_id: projectId, key, state: 'running' }).delete();
+      return;
+    }
+    await this.db('idempotency_keys')
+      .where({ project_id: projectId, key })
+      .update({ state: 'done', response_status: status, response_body: JSON.stringify(body) });
+  }
+
+  /** Drops records past retention (maintenance queue). */
+  async sweep(now = new Date()): Promise<number> {
+    return this.db('idempotency_keys').where('expires_at', '<=', now).delete();
+  }
+}

@@ -1,0 +1,116 @@
+import test from 'ava';
+import mqtt from 'mqtt';
+import { deviceTopic } from '../../core/device-topics.js';
+import type { DeviceEventJob } from '../../core/queues.js';
+import type { EmbeddedBroker } from '../../broker/embedded-broker.js';
+import { internalCredentials } from '../../broker/internal-credentials.js';
+import { Harness, SECRET, closed, sleep, testPrefix, waitFor } from './_helpers.js';
+
+let h: Harness;
+let broker: EmbeddedBroker;
+
+test.before(async () => {
+  h = await Harness.open(testPrefix(import.meta.url));
+  broker = await h.startBroker();
+});
+
+test.after.always(async () => {
+  await h?.close();
+});
+
+/** The jobs of a device that the phone sent (not the broker's own presence events). */
+async function deviceJobs(deviceId: string): Promise<DeviceEventJob[]> {
+  return (await h.jobsOf(deviceId)).filter((job) => (job.payload as { source?: string }).source !== 'broker');
+}
+
+test('status, inbox and presence publishes become device-events jobs', async (t) => {
+  const device = h.devices.add();
+  const phone = await h.phone(broker, device);
+  const status = { updates: [{ id: 'msg_1', state: 'sent', at: '2025-01-01T00:00:00.000Z' }] };
+  const inbox = { messages: [{ from: '+14155550123', body: 'hello', receivedAt: '2025-01-01T00:00:00.000Z', simSlot: 0 }] };
+  const presence = { online: true, battery: 87, charging: false, signal: 3, appVersion: '1.0.0' };
+  const before = Date.now();
+  // QoS 1 resolves on PUBACK, which the broker sends only after the job is in Redis.
+  await phone.publishAsync(deviceTopic(device.deviceId, 'status'), JSON.stringify(status), { qos: 1 });
+  await phone.publishAsync(deviceTopic(device.deviceId, 'inbox'), JSON.stringify(inbox), { qos: 1 });
+  await phone.publishAsync(deviceTopic(device.deviceId, 'presence'), JSON.stringify(presence), { qos: 1, retain: true });
+  const jobs = await deviceJobs(device.deviceId);
+  t.deepEqual(
+    jobs.map(({ deviceId, channel, payload }) => ({ deviceId, channel, payload })),
+    [
+      { deviceId: device.deviceId, channel: 'status', payload: status },
+      { deviceId: device.deviceId, channel: 'inbox', payload: inbox },
+      { deviceId: device.deviceId, channel: 'presence', payload: presence },
+    ],
+  );
+  for (const job of jobs) {
+    const at = Date.parse(job.receivedAt);
+    t.true(at >= before - 5 && at <= Date.now());
+  }
+  const [job] = await h.queue.getJobs(['waiting']);
+  t.true(['status', 'inbox', 'presence'].includes(job!.name));
+});
+
+test('a QoS 0 publish is bridged too', async (t) => {
+  const device = h.devices.add();
+  const phone = await h.phone(broker, device);
+  phone.publish(deviceTopic(device.deviceId, 'status'), '{"updates":[]}', { qos: 0 });
+  const jobs = await waitFor(async () => {
+    const found = await deviceJobs(device.deviceId);
+    return found.length > 0 ? found : null;
+  }, 3000, 'the job');
+  t.is(jobs[0]!.channel, 'status');
+});
+
+test('invalid JSON and non-object payloads are dropped without closing the connection', async (t) => {
+  const device = h.devices.add();
+  const phone = await h.phone(broker, device);
+  await phone.publishAsync(deviceTopic(device.deviceId, 'status'), '{not json', { qos: 1 });
+  await phone.publishAsync(deviceTopic(device.deviceId, 'status'), '[1,2,3]', { qos: 1 });
+  await phone.publishAsync(deviceTopic(device.deviceId, 'status'), '"text"', { qos: 1 });
+  await phone.publishAsync(deviceTopic(device.deviceId, 'inbox'), Buffer.from([0xff, 0xfe, 0x00]), { qos: 1 });
+  t.true(phone.connected);
+  await phone.publishAsync(deviceTopic(device.deviceId, 'status'), '{"updates":[]}', { qos: 1 });
+  const jobs = await deviceJobs(device.deviceId);
+  t.deepEqual(
+    jobs.map((job) => [job.channel, job.payload]),
+    [['status', { updates: [] }]],
+  );
+});
+
+test("the will of a phone that drops is bridged as the device's presence", async (t) => {
+  const device = h.devices.add();
+  const phone = await h.phone(broker, device);
+  phone.stream.destroy(); // the network goes away: no DISCONNECT, so the will fires
+  const will = await waitFor(async () => (await deviceJobs(device.deviceId)).find((job) => job.channel === 'presence'), 3000, 'the will job');
+  t.deepEqual(will.payload, { online: false });
+  await closed(phone);
+});
+
+test('a clean DISCONNECT publishes no will', async (t) => {
+  const device = h.devices.add();
+  const phone = await h.phone(broker, device);
+  await phone.endAsync();
+  await sleep(150);
+  t.deepEqual(await deviceJobs(device.deviceId), []);
+});
+
+test("an internal client publishing on a device's status topic is not bridged", async (t) => {
+  const device = h.devices.add();
+  const { username, password } = internalCredentials(SECRET);
+  const internal = h.adopt(
+    await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.tcpPort}`, { clientId: 'smx-bridge-test', username, password, reconnectPeriod: 0 }, false),
+  );
+  await internal.publishAsync(deviceTopic(device.deviceId, 'status'), '{"updates":[]}', { qos: 1 });
+  await sleep(100);
+  t.deepEqual(await h.jobsOf(device.deviceId), []);
+});
+
+test('the broker does not crash on a flood of bad payloads', async (t) => {
+  const device = h.devices.add();
+  const phone = await h.phone(broker, device);
+  await Promise.all(Array.from({ length: 200 }, (_, i) => phone.publishAsync(deviceTopic(device.deviceId, 'inbox'), `{"broken":${i}`, { qos: 1 })));
+  await phone.publishAsync(deviceTopic(device.deviceId, 'inbox'), '{"messages":[]}', { qos: 1 });
+  t.is((await deviceJobs(device.deviceId)).length, 1);
+  t.true(broker.ready());
+});

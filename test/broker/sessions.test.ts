@@ -1,0 +1,95 @@
+import test from 'ava';
+import { deviceTopic } from '../../core/device-topics.js';
+import { sessionKeyPrefix } from '../../broker/session-store.js';
+import { Harness, listKeys, received, testPrefix, waitFor } from './_helpers.js';
+
+// Serial: the restart test closes a broker other tests would otherwise share.
+let h: Harness;
+
+test.before(async () => {
+  h = await Harness.open(testPrefix(import.meta.url));
+});
+
+test.after.always(async () => {
+  await h?.close();
+});
+
+test.serial('a QoS 1 message published while the phone is away is delivered when it returns', async (t) => {
+  const broker = await h.startBroker();
+  const device = h.devices.add();
+  const outbox = deviceTopic(device.deviceId, 'outbox');
+  const phone = await h.phone(broker, device);
+  await phone.subscribeAsync(outbox, { qos: 1 });
+  await phone.endAsync();
+
+  await broker.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: 'msg_away' }] });
+  const back = await h.phone(broker, device);
+  await waitFor(() => received(back, outbox).length === 1, 3000, 'the queued message');
+  t.deepEqual(received(back, outbox), [{ messages: [{ id: 'msg_away' }] }]);
+
+  // Acknowledged messages are not delivered again.
+  await back.endAsync();
+  const again = await h.phone(broker, device);
+  await broker.publisher.publish(device.deviceId, 'control', { type: 'ping' });
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  t.deepEqual(received(again, outbox), []);
+  await again.endAsync();
+  await broker.close();
+});
+
+test.serial('queued messages survive a broker restart on the same Redis prefix', async (t) => {
+  const device = h.devices.add();
+  const outbox = deviceTopic(device.deviceId, 'outbox');
+  const first = await h.startBroker();
+  const phone = await h.phone(first, device);
+  await phone.subscribeAsync(outbox, { qos: 1 });
+  await phone.endAsync();
+  await first.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: 'msg_before_restart' }] });
+  await first.close();
+
+  const second = await h.startBroker();
+  // The new node rebuilt its subscription index from Redis: it queues for the absent phone too.
+  await second.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: 'msg_after_restart' }] });
+  const back = await h.phone(second, device);
+  await waitFor(() => received(back, outbox).length === 2, 3000, 'both messages');
+  t.deepEqual(received(back, outbox), [{ messages: [{ id: 'msg_before_restart' }] }, { messages: [{ id: 'msg_after_restart' }] }]);
+  await back.endAsync();
+  await second.close();
+});
+
+test.serial('a phone gets every queued message in one connection, beyond the library default of 1000', async (t) => {
+  const broker = await h.startBroker();
+  const device = h.devices.add();
+  const outbox = deviceTopic(device.deviceId, 'outbox');
+  const phone = await h.phone(broker, device);
+  await phone.subscribeAsync(outbox, { qos: 1 });
+  await phone.endAsync();
+
+  const count = 1500;
+  for (let i = 0; i < count; i += 100) {
+    await Promise.all(Array.from({ length: 100 }, (_, j) => broker.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: `msg_${i + j}` }] })));
+  }
+  const back = await h.phone(broker, device);
+  await waitFor(() => received(back, outbox).length >= count, 15_000, `${count} messages`);
+  const ids = new Set(received(back, outbox).map((p) => (p as { messages: Array<{ id: string }> }).messages[0]!.id));
+  t.is(ids.size, count);
+  await back.endAsync();
+  await broker.close();
+});
+
+test.serial('session state lives under {prefix}:mqtt: and a clean session forgets it', async (t) => {
+  const broker = await h.startBroker();
+  const device = h.devices.add();
+  const phone = await h.phone(broker, device);
+  await phone.subscribeAsync(deviceTopic(device.deviceId, 'outbox'), { qos: 1 });
+  const keys = await listKeys(h.redis, `${h.prefix}:mqtt`);
+  t.true(keys.includes(`${sessionKeyPrefix(h.prefix)}clients`));
+  t.true(keys.includes(`${sessionKeyPrefix(h.prefix)}client:${device.deviceId}`));
+  t.is(await h.redis.sismember(`${sessionKeyPrefix(h.prefix)}clients`, device.deviceId), 1);
+  await phone.endAsync();
+
+  const clean = await h.phone(broker, device, { clean: true });
+  await clean.endAsync();
+  t.is(await h.redis.exists(`${sessionKeyPrefix(h.prefix)}client:${device.deviceId}`), 0);
+  await broker.close();
+});

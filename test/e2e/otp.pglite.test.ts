@@ -1,0 +1,4 @@
+import test from 'ava';
+import { otpSuite } from './otp.suite.js';
+
+otpSuite(test, 'pglite');

@@ -1,0 +1,50 @@
+import type { Job } from 'bullmq';
+import type { Logger } from '../core/logger.js';
+import type { PresenceStore } from '../core/presence.js';
+import type { DeviceEventJob } from '../core/queues.js';
+import type { MessageService } from '../core/services/messages.js';
+import { readPresence, readStatusUpdates } from './device-event-payloads.js';
+
+export interface DeviceEventDeps {
+  messages: MessageService;
+  presence: PresenceStore;
+  log: Logger;
+  /** True when the broker is external: presence then comes only from the phone's `online` flag. */
+  externalBroker: boolean;
+}
+
+/** Connection id used for presence when an external broker gives no connect events. */
+const EXTERNAL_CONNECTION = 'external';
+
+/**
+ * Applies what phones report: status updates move messages forward (idempotent, never backwards);
+ * presence payloads refresh battery/signal; inbound SMS are acknowledged here and stored by the
+ * inbound feature once it exists.
+ */
+export function deviceEventsProcessor(deps: DeviceEventDeps) {
+  return async (job: Job<DeviceEventJob>): Promise<string> => {
+    const { deviceId, channel, payload } = job.data;
+    const at = new Date(job.data.receivedAt);
+    switch (channel) {
+      case 'status': {
+        const updates = readStatusUpdates(payload);
+        const changed = await deps.messages.applyStatusUpdates(deviceId, updates, at);
+        return `applied ${changed.length}/${updates.length}`;
+      }
+      case 'presence': {
+        const report = readPresence(payload);
+        if (report.source === 'broker') return `connection ${report.online ? 'up' : 'down'}`;
+        if (deps.externalBroker && report.online !== undefined) {
+          if (report.online) await deps.presence.markOnline(deviceId, EXTERNAL_CONNECTION, at);
+          else await deps.presence.markOffline(deviceId, EXTERNAL_CONNECTION, at);
+        }
+        if (report.online !== false) await deps.presence.report(deviceId, report, at);
+        return 'presence';
+      }
+      case 'inbox': {
+        deps.log.info({ deviceId, count: Array.isArray((payload as { messages?: unknown })?.messages) ? (payload as { messages: unknown[] }).messages.length : 0 }, 'inbound SMS received');
+        return 'inbox';
+      }
+    }
+  };
+}

@@ -1,0 +1,37 @@
+import type { Job } from 'bullmq';
+import type { Logger } from '../core/logger.js';
+import type { MaintenanceJob, Queues } from '../core/queues.js';
+import type { ChallengeService } from '../core/services/challenges.js';
+import type { IdempotencyService } from '../core/services/idempotency.js';
+import type { MessageService } from '../core/services/messages.js';
+
+export interface MaintenanceDeps {
+  messages: MessageService;
+  challenges: ChallengeService;
+  idempotency: IdempotencyService;
+  log: Logger;
+}
+
+/** How often expiry runs; TTLs are 60 s at the shortest, so 5 s keeps statuses honest. */
+export const EXPIRE_EVERY_MS = 5_000;
+export const SWEEP_IDEMPOTENCY_EVERY_MS = 10 * 60_000;
+
+/** Registers the repeatable maintenance jobs (idempotent: a scheduler id is upserted, never duplicated). */
+export async function scheduleMaintenance(queues: Queues): Promise<void> {
+  await queues.maintenance.upsertJobScheduler('expire', { every: EXPIRE_EVERY_MS }, { name: 'expire', data: { task: 'expire' } });
+  await queues.maintenance.upsertJobScheduler('sweep-idempotency', { every: SWEEP_IDEMPOTENCY_EVERY_MS }, { name: 'sweep-idempotency', data: { task: 'sweep-idempotency' } });
+}
+
+/** Expiry of messages and challenges, and the idempotency sweep: written, not computed on read. */
+export function maintenanceProcessor(deps: MaintenanceDeps) {
+  return async (job: Job<MaintenanceJob>): Promise<string> => {
+    const now = new Date();
+    if (job.data.task === 'expire') {
+      const [messages, verifications] = await Promise.all([deps.messages.expireDue(now), deps.challenges.expireDue(now)]);
+      if (messages.length + verifications > 0) deps.log.info({ messages: messages.length, verifications }, 'expired');
+      return `expired ${messages.length} messages, ${verifications} verifications`;
+    }
+    const swept = await deps.idempotency.sweep(now);
+    return `swept ${swept} idempotency records`;
+  };
+}

@@ -1,0 +1,69 @@
+import { Worker, type Processor } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { DependencyContainer } from 'tsyringe';
+import type { Logger } from '../core/logger.js';
+import { PresenceStore } from '../core/presence.js';
+import type { DevicePublisher } from '../core/publisher.js';
+import { QUEUE_NAMES, type Queues } from '../core/queues.js';
+import type { RuntimeConfig } from '../core/secrets.js';
+import { ChallengeService } from '../core/services/challenges.js';
+import { DeviceService } from '../core/services/devices.js';
+import { IdempotencyService } from '../core/services/idempotency.js';
+import { MessageService } from '../core/services/messages.js';
+import { TOKENS } from '../core/tokens.js';
+import { deviceEventsProcessor } from './device-events-worker.js';
+import { dispatchProcessor } from './dispatch-worker.js';
+import { maintenanceProcessor, scheduleMaintenance } from './maintenance-worker.js';
+import { DevicePacer } from './pacing.js';
+
+export interface RunningWorkers {
+  workers: Worker[];
+  /** Stops taking jobs and waits for the in-flight ones to finish (graceful shutdown). */
+  close(): Promise<void>;
+}
+
+/** Starts the dispatch, device-events and maintenance workers of this process. */
+export async function startWorkers(c: DependencyContainer): Promise<RunningWorkers> {
+  const config = c.resolve<RuntimeConfig>(TOKENS.Config);
+  const log = c.resolve<Logger>(TOKENS.Logger).child({ component: 'workers' });
+  const redis = c.resolve<Redis>(TOKENS.Redis);
+  const queues = c.resolve<Queues>(TOKENS.Queues);
+  const messages = c.resolve(MessageService);
+  const presence = c.resolve(PresenceStore);
+
+  const processors: Array<[string, Processor, number]> = [
+    [
+      QUEUE_NAMES.dispatch,
+      dispatchProcessor({
+        messages,
+        devices: c.resolve(DeviceService),
+        presence,
+        publisher: c.resolve<DevicePublisher>(TOKENS.DevicePublisher),
+        pacer: new DevicePacer(redis, config.redisPrefix),
+        db: c.resolve(TOKENS.Knex),
+        log,
+      }) as Processor,
+      config.workerConcurrency,
+    ],
+    [QUEUE_NAMES.deviceEvents, deviceEventsProcessor({ messages, presence, log, externalBroker: Boolean(config.mqttUrl) }) as Processor, config.workerConcurrency],
+    [QUEUE_NAMES.maintenance, maintenanceProcessor({ messages, challenges: c.resolve(ChallengeService), idempotency: c.resolve(IdempotencyService), log }) as Processor, 1],
+  ];
+
+  const workers = processors.map(([name, processor, concurrency]) => {
+    const worker = new Worker(name, processor, { connection: redis, prefix: `${config.redisPrefix}:bull`, concurrency, autorun: true });
+    worker.on('failed', (job, error) => log.warn({ queue: name, jobId: job?.id, attempts: job?.attemptsMade, err: error }, 'job failed'));
+    worker.on('error', (error) => log.error({ queue: name, err: error }, 'worker error'));
+    return worker;
+  });
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  await scheduleMaintenance(queues);
+  log.info({ queues: processors.map(([n]) => n), concurrency: config.workerConcurrency }, 'workers started');
+
+  return {
+    workers,
+    close: async () => {
+      await Promise.all(workers.map((w) => w.close()));
+      log.info('workers drained and closed');
+    },
+  };
+}
