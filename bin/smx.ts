@@ -6,6 +6,7 @@ import { createDatabase, migrateLatest } from '../core/db.js';
 import { RedisUnreachableError } from '../core/redis.js';
 import { deviceLinkCommand, deviceRunCommand, linkQrCommand } from '../device/cli.js';
 import { startSmx, type Roles, type Smx } from './compose.js';
+import { isListening } from './local-redis.js';
 
 const USAGE = `smx — self-hosted OTP and SMS over your Android phones
 
@@ -35,12 +36,34 @@ function fail(error: unknown): never {
   process.exit(1);
 }
 
+/**
+ * `smx start` on a machine that already runs an MQTT broker (Mosquitto on 1883 is common): when
+ * the MQTT ports are not configured and the defaults are taken, serve on the next free ones
+ * instead of failing. Phones learn the real port from the link response, so nothing else changes.
+ */
+async function pickFreeDefaultPorts(env: NodeJS.ProcessEnv): Promise<string[]> {
+  const notes: string[] = [];
+  for (const [name, port] of [['SMX_MQTT_PORT', 1883], ['SMX_MQTT_WS_PORT', 8083]] as const) {
+    if (env[name] || env.SMX_MQTT_URL || !(await isListening('127.0.0.1', port))) continue;
+    for (let candidate = port + 1; candidate < port + 50; candidate++) {
+      if (!(await isListening('127.0.0.1', candidate))) {
+        env[name] = String(candidate);
+        notes.push(`${name} is unset and port ${port} is in use: serving on ${candidate} instead`);
+        break;
+      }
+    }
+  }
+  return notes;
+}
+
 async function runRole(command: string): Promise<void> {
+  const portNotes = command === 'start' || command === 'broker' ? await pickFreeDefaultPorts(process.env) : [];
   const config = loadConfig();
   if (command !== 'start' && !config.databaseUrl) {
     throw new ConfigError('DATABASE_URL', `a PostgreSQL URL for "smx ${command}" (the embedded database serves one process; use "smx start")`, '');
   }
   const smx: Smx = await startSmx({ config, roles: ROLES[command]!, migrate: command === 'start', startRedisIfMissing: command === 'start' });
+  for (const note of portNotes) smx.logger.warn(note);
   for (const secret of smx.generatedSecrets) {
     if (secret.name === 'admin-token') {
       process.stdout.write(`\nAdmin token (shown once, stored in ${secret.path}):\n  ${secret.value}\n\n`);
