@@ -150,7 +150,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       for (const socket of wss?.clients ?? []) socket.terminate();
       await new Promise<void>((resolve) => (wss ? wss.close(() => resolve()) : resolve()));
-      await inFlight.settle();
+      if (!(await inFlight.settle())) log.warn({ pending: inFlight.size }, 'mqtt broker closing with work still pending');
       detachPresence();
       await sessions.close();
       // aedes.close() quits the emitter's connections; make sure of it if it did not get there.

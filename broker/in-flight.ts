@@ -21,13 +21,23 @@ export class InFlight {
 
   /**
    * Resolves once nothing is pending and a full turn of the event loop started nothing new
-   * (settled work often starts the next step of a callback chain). Gives up after `rounds`.
+   * (settled work often starts the next step of a callback chain). Gives up after `timeoutMs`
+   * (work stuck on a dead connection must not block shutdown); resolves true when settled.
    */
-  async settle(rounds = 100): Promise<void> {
-    for (let i = 0; i < rounds; i++) {
-      if (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  async settle(timeoutMs = 5000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.pending.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        const expired = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        });
+        await Promise.race([Promise.allSettled([...this.pending]), expired]);
+        clearTimeout(timer);
+      }
       await new Promise<void>((resolve) => setImmediate(resolve));
-      if (this.pending.size === 0) return;
+      if (this.pending.size === 0) return true;
     }
+    return false;
   }
 }

@@ -85,16 +85,27 @@ export async function openSessionStore(options: SessionStoreOptions): Promise<Se
     };
   }
 
-  // aedes stores *every* topic of a SUBSCRIBE packet for a persistent session, refused ones
-  // included (lib/handlers/subscribe.js storeSubscriptions saves packet.subscriptions), so
-  // `[own outbox, '#']` would leave '#' in the session and queue every QoS 1 packet for that
-  // phone. Only what the ACL grants is stored.
+  // aedes stores a persistent session's SUBSCRIBE once per topic, each time with the whole
+  // packet.subscriptions array (lib/handlers/subscribe.js storeSubscriptions), refused topics
+  // included. Two fixes here:
+  // - only what the ACL grants is stored: `[own outbox, '#']` would otherwise leave '#' in the
+  //   session and queue every QoS 1 packet for that phone;
+  // - the calls for one packet share one write: the library's broadcast waits for its own
+  //   `$SYS/sub/add` echo under a key made of client id + first topic, so a second identical
+  //   call replaces the first one's waiter, and once the echo is not immediate (the Redis
+  //   emitter of cluster mode) the SUBACK of a two-topic SUBSCRIBE (outbox + control) never comes.
   const addSubscriptions = methods.addSubscriptions!;
+  const storing = new WeakMap<object, unknown>();
   methods.addSubscriptions = (client: unknown, subs: unknown) => {
+    const packetSubs = subs as Array<{ topic: string }>;
+    const pending = storing.get(packetSubs);
+    if (pending) return pending;
     const role = roles.get(client as Client);
-    const allowed = (subs as Array<{ topic: string }>).filter((sub) => canSubscribe(role, sub.topic));
+    const allowed = packetSubs.filter((sub) => canSubscribe(role, sub.topic));
     // An empty HMSET is a Redis error; nothing to store is success.
-    return allowed.length === 0 ? Promise.resolve(client) : addSubscriptions(client, allowed);
+    const stored = allowed.length === 0 ? Promise.resolve(client) : addSubscriptions(client, allowed);
+    storing.set(packetSubs, stored);
+    return stored;
   };
 
   let closed: Promise<void> | undefined;

@@ -75,8 +75,12 @@ export interface StartTestSmxOptions {
   db?: DbKind;
   roles?: Roles;
   env?: Record<string, string>;
-  /** Reuse this prefix/schema/data dir (a restart of the same instance). */
-  reuse?: { redisPrefix: string; schema?: string; dataDir?: string };
+  /**
+   * Reuse this prefix/schema/data dir (a restart of the same instance). The server secret is
+   * derived from `name`, so a restart under the same name opens what the first start sealed;
+   * pass the first start's `adminToken` to keep admin calls working.
+   */
+  reuse?: { redisPrefix: string; schema?: string; dataDir?: string; adminToken?: string };
 }
 
 /**
@@ -90,7 +94,7 @@ export async function startTestSmx(name: string, options: StartTestSmxOptions = 
   const schema = options.reuse?.schema ?? `t_${id}_${randomBytes(3).toString('hex')}`;
   const dataDir = options.reuse?.dataDir ?? (await mkdtemp(join(tmpdir(), 'smx-test-')));
   if (db === 'postgres' && !options.reuse) await resetSchema(schema);
-  const adminToken = `adm_${randomBytes(24).toString('hex')}`;
+  const adminToken = options.reuse?.adminToken ?? `adm_${randomBytes(24).toString('hex')}`;
   const env: Record<string, string> = {
     SMX_HTTP_PORT: '0',
     SMX_MQTT_PORT: '0',
@@ -143,7 +147,8 @@ export async function startTestSmx(name: string, options: StartTestSmxOptions = 
 export async function cleanupTestSmx(instance: Pick<TestSmx, 'redisPrefix' | 'smx'>): Promise<void> {
   await deleteRedisPrefix(instance.redisPrefix);
   if (instance.smx.config.databaseUrl) await resetSchema(instance.smx.config.databaseSchema);
-  else await rm(instance.smx.config.dataDir, { recursive: true, force: true });
+  // The data dir is a temp dir of its own in every mode (PGlite's files, or just generated secrets).
+  await rm(instance.smx.config.dataDir, { recursive: true, force: true });
 }
 
 interface HookHost {
