@@ -1,0 +1,27 @@
+/** The core's public surface: what workers/, broker/, bin/ and (later) plugins may import. */
+export { loadConfig, ConfigError, CONFIG_DEFAULTS, type SmxConfig, type LogLevel } from './config.js';
+export { resolveSecrets, type RuntimeConfig, type GeneratedSecret } from './secrets.js';
+export { TOKENS } from './tokens.js';
+export { buildContainer, type CoreDependencies } from './container.js';
+export { ERROR_CATALOGUE, ApiError, apiError, isApiError, type ErrorCode, type ErrorOrigin, type ErrorDetail } from './errors.js';
+export { createDatabase, migrateLatest, migrateDown, databaseKind, type DatabaseOptions } from './db.js';
+export { connectRedis, RedisUnreachableError, withTimeout, redactUrl } from './redis.js';
+export { createQueues, QUEUE_NAMES, type Queues, type DispatchJob, type DeviceEventJob, type MaintenanceJob } from './queues.js';
+export { deviceTopic, deviceTopics, parseDeviceTopic, TOPIC_ROOT, type Channel, type DeviceChannel, type ServerChannel } from './device-topics.js';
+export { PresenceStore, type Presence, type PresenceReport } from './presence.js';
+export { Endpoints } from './endpoints.js';
+export type { DevicePublisher } from './publisher.js';
+export { createLogger, type Logger } from './logger.js';
+export { createRegistry, registerStateGauges } from './metrics.js';
+export { Router, activeDevice, type RoutingStrategy, type RoutingMessage, type RoutingDevice, type RouteDecision } from './routing.js';
+export { buildHttpServer, BODY_LIMIT, type RouteModule, type HttpServerOptions } from './http/server.js';
+export { countParts, type SmsParts } from './sms-parts.js';
+export { ProjectService, DEFAULT_PROJECT_SETTINGS, type Project, type ProjectSettings } from './services/projects.js';
+export { ApiKeyService } from './services/api-keys.js';
+export { DeviceService, type Device, type DeviceWithPresence, type Sim } from './services/devices.js';
+export { LinkTokenService } from './services/link-tokens.js';
+export { ChallengeService, type VerificationView, type VerifyResult } from './services/challenges.js';
+export { MessageService, type MessageView, type StatusUpdate, type MessageStatus } from './services/messages.js';
+export { DispatchService } from './services/dispatch.js';
+export { IdempotencyService } from './services/idempotency.js';
+export { StatusService } from './services/status.js';
