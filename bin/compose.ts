@@ -132,7 +132,8 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
     if (broker && (options.roles.api || options.roles.worker)) {
       publisher.target = broker.publisher;
     } else if (options.roles.api || options.roles.worker) {
-      const url = config.mqttUrl ?? `mqtt://127.0.0.1:${config.mqttPort}`;
+      // An external broker, else the `smx broker` node of a split deployment.
+      const url = config.mqttUrl ?? config.brokerUrl ?? `mqtt://127.0.0.1:${config.mqttPort}`;
       const client = new MqttPublisher({ url, credentials: internalCredentials(config.secret), logger });
       await client.start();
       closers.push(['mqtt-publisher', () => client.close()]);
@@ -179,6 +180,6 @@ function fillEndpoints(endpoints: Endpoints, config: RuntimeConfig, http: Fastif
   const host = new URL(endpoints.publicUrl).hostname;
   const tcpPort = broker?.tcpPort ?? config.mqttPort;
   endpoints.mqttUrl = config.mqttPublicUrl ?? config.mqttUrl ?? `mqtt://${host}:${tcpPort}`;
-  const wsPort = broker?.wsPort ?? null;
+  const wsPort = broker ? broker.wsPort : config.mqttUrl ? null : config.mqttWsPort;
   endpoints.mqttWsUrl = wsPort ? `ws://${host}:${wsPort}${MQTT_WS_PATH}` : '';
 }

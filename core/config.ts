@@ -16,6 +16,8 @@ export interface SmxConfig {
   mqttWsPort: number;
   /** External MQTT broker URL; when set no embedded broker is started. @defaultValue undefined */
   mqttUrl: string | undefined;
+  /** Where `smx api` / `smx worker` reach an `smx broker` node. @defaultValue 'mqtt://127.0.0.1:{mqttPort}' */
+  brokerUrl: string | undefined;
   /** Redis for queues, presence, idempotency and rate state. @defaultValue 'redis://127.0.0.1:6379' */
   redisUrl: string;
   /** True when REDIS_URL was not given, so `smx start` may start a local redis-server. */
@@ -50,6 +52,7 @@ export const CONFIG_DEFAULTS = {
   mqttPort: 1883,
   mqttWsPort: 8083,
   mqttUrl: undefined,
+  brokerUrl: undefined,
   redisUrl: 'redis://127.0.0.1:6379',
   redisUrlDefaulted: true,
   redisPrefix: 'smx',
@@ -145,6 +148,7 @@ export function loadConfig(env: Env = process.env): Readonly<SmxConfig> {
     mqttPort: port(env, 'SMX_MQTT_PORT', d.mqttPort),
     mqttWsPort: port(env, 'SMX_MQTT_WS_PORT', d.mqttWsPort),
     mqttUrl: url(env, 'SMX_MQTT_URL', ['mqtt:', 'mqtts:', 'tcp:', 'ws:', 'wss:']),
+    brokerUrl: url(env, 'SMX_BROKER_URL', ['mqtt:', 'mqtts:', 'tcp:', 'ws:', 'wss:']),
     redisUrl: redisUrl ?? d.redisUrl,
     redisUrlDefaulted: redisUrl === undefined,
     redisPrefix,
