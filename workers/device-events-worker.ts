@@ -1,12 +1,13 @@
 import type { Job } from 'bullmq';
 import type { Logger } from '../core/logger.js';
 import type { PresenceStore } from '../core/presence.js';
-import type { DeviceEventJob } from '../core/queues.js';
+import type { DeviceEventJob, Queues } from '../core/queues.js';
 import type { MessageService } from '../core/services/messages.js';
 import { readPresence, readStatusUpdates } from './device-event-payloads.js';
 
 export interface DeviceEventDeps {
   messages: MessageService;
+  queues: Queues;
   presence: PresenceStore;
   log: Logger;
   /** True when the broker is external: presence then comes only from the phone's `online` flag. */
@@ -33,7 +34,10 @@ export function deviceEventsProcessor(deps: DeviceEventDeps) {
       }
       case 'presence': {
         const report = readPresence(payload);
-        if (report.source === 'broker') return `connection ${report.online ? 'up' : 'down'}`;
+        if (report.source === 'broker') {
+          if (report.online) await releaseHeld(deps, deviceId);
+          return `connection ${report.online ? 'up' : 'down'}`;
+        }
         if (deps.externalBroker && report.online !== undefined) {
           if (report.online) await deps.presence.markOnline(deviceId, EXTERNAL_CONNECTION, at);
           else await deps.presence.markOffline(deviceId, EXTERNAL_CONNECTION, at);
@@ -47,4 +51,15 @@ export function deviceEventsProcessor(deps: DeviceEventDeps) {
       }
     }
   };
+}
+
+/**
+ * A phone that connects may have messages held back because it had never connected (see
+ * dispatch-worker.ts): their delayed jobs run now instead of at their next look.
+ */
+async function releaseHeld(deps: DeviceEventDeps, deviceId: string): Promise<void> {
+  for (const id of await deps.messages.queuedFor(deviceId)) {
+    const job = await deps.queues.dispatch.getJob(id);
+    if (job && (await job.isDelayed()) && job.data.slotAt === undefined) await job.promote().catch(() => undefined);
+  }
 }

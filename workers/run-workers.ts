@@ -45,7 +45,7 @@ export async function startWorkers(c: DependencyContainer): Promise<RunningWorke
       }) as Processor,
       config.workerConcurrency,
     ],
-    [QUEUE_NAMES.deviceEvents, deviceEventsProcessor({ messages, presence, log, externalBroker: Boolean(config.mqttUrl) }) as Processor, config.workerConcurrency],
+    [QUEUE_NAMES.deviceEvents, deviceEventsProcessor({ messages, queues, presence, log, externalBroker: Boolean(config.mqttUrl) }) as Processor, config.workerConcurrency],
     [QUEUE_NAMES.maintenance, maintenanceProcessor({ messages, challenges: c.resolve(ChallengeService), idempotency: c.resolve(IdempotencyService), log }) as Processor, 1],
   ];
 

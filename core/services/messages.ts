@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { inject, injectable } from 'tsyringe';
 import { apiError } from '../errors.js';
+import { isId } from '../ids.js';
 import type { RuntimeConfig } from '../secrets.js';
 import { Sealer } from '../seal.js';
 import { TOKENS } from '../tokens.js';
@@ -146,6 +147,8 @@ export class MessageService {
 
   /** One message of a project; another project's id answers NOT_FOUND. */
   async get(projectId: string, messageId: string): Promise<MessageView> {
+    // An id of another shape cannot exist (and a NUL byte in it would make PostgreSQL throw).
+    if (!isId('msg', messageId)) throw apiError('NOT_FOUND', { message: 'No message with this id in this project.' });
     const row: MessageRow | undefined = await this.db('messages').where({ id: messageId, project_id: projectId }).first();
     if (!row) throw apiError('NOT_FOUND', { message: 'No message with this id in this project.' });
     return toView(row);
@@ -168,6 +171,12 @@ export class MessageService {
       attempt: r.attempt,
       expiresAt: new Date(r.expires_at),
     }));
+  }
+
+  /** Ids of the device's messages still QUEUED (oldest first, at most `limit`). */
+  async queuedFor(deviceId: string, limit = 1000): Promise<string[]> {
+    const rows = await this.db('messages').select('id').where({ device_id: deviceId, status: 'QUEUED' }).orderBy('created_at', 'asc').limit(limit);
+    return rows.map((r: { id: string }) => r.id);
   }
 
   /** QUEUED → DISPATCHED for the given ids (handed to the broker). Returns how many moved. */

@@ -1,0 +1,62 @@
+/**
+ * Sending pace (device-protocol.md §4): the server spreads a device's messages to the rate set for
+ * it. Checked through what the dispatcher records (reserved slots, dispatch order), not by timing.
+ */
+import test from 'ava';
+import type { Knex } from 'knex';
+import type { OutboxMessage } from '../../device/types.js';
+import { createProject, eventually, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
+
+const current = useSmx(test, 'pacing');
+const db = () => current().smx.container.resolve<Knex>(Symbol.for('smx.Knex'));
+
+test('a paced device gets its messages one slot apart, in order; rate 0 means no pacing', async (t) => {
+  const smx = current();
+  const { projectId, key } = await createProject(smx);
+  const credentials = await linkNewDevice(smx, projectId);
+  const patched = await smx.admin('PATCH', `/admin/devices/${credentials.deviceId}`, { sendRatePerMinute: 120 });
+  t.is(patched.status, 200);
+  t.is(patched.body.data.sendRatePerMinute, 120);
+  const received: OutboxMessage[] = [];
+  await startPhone(t, credentials, { onSend: (m) => void received.push(m) });
+
+  const ids: string[] = [];
+  for (const n of [1, 2, 3]) {
+    const sent = await smx.api(key, 'POST', '/v1/send-otp', { to: `+1415555013${n}` });
+    t.is(sent.status, 201);
+    ids.push(sent.body.data.messageId);
+  }
+  await eventually(async () => received.length === 3, 15_000, 'three messages on the phone');
+  t.deepEqual(received.map((m) => m.id), ids, 'one device gets its messages in the order they were sent');
+
+  const rows = await db()('messages').whereIn('id', ids).select('id', 'scheduled_at', 'dispatched_at');
+  const byId = new Map(rows.map((r: { id: string; scheduled_at: Date | null; dispatched_at: Date }) => [r.id, r]));
+  const slots = ids.slice(1).map((id) => byId.get(id)!.scheduled_at);
+  t.true(slots.every((s) => s !== null), 'the later messages were held for their slot');
+  t.true(slots[1]!.getTime() - slots[0]!.getTime() >= 500, '120 per minute = one slot every 500 ms');
+  for (const id of ids.slice(1)) t.true(byId.get(id)!.dispatched_at.getTime() >= byId.get(id)!.scheduled_at!.getTime(), 'not dispatched before its slot');
+
+  await smx.admin('PATCH', `/admin/devices/${credentials.deviceId}`, { sendRatePerMinute: 0 });
+  const unpaced: string[] = [];
+  for (const n of [4, 5, 6]) unpaced.push((await smx.api(key, 'POST', '/v1/send-otp', { to: `+1415555013${n}` })).body.data.messageId);
+  await eventually(async () => received.length === 6, 15_000, 'three more messages');
+  const free = await db()('messages').whereIn('id', unpaced).whereNotNull('scheduled_at').count({ n: '*' }).first();
+  t.is(Number(free?.n), 0, 'rate 0 holds nothing back');
+});
+
+test('a device that never connected keeps its message queued until it does, then gets it', async (t) => {
+  const smx = current();
+  const { projectId, key } = await createProject(smx);
+  const credentials = await linkNewDevice(smx, projectId);
+  const sent = await smx.api(key, 'POST', '/v1/send-otp', { to: '+14155550140' });
+  t.is(sent.status, 201, 'a linked phone that is offline does not fail the call');
+  const status = await smx.api(key, 'GET', '/v1/status');
+  t.deepEqual([status.body.data.ready, status.body.data.device.linked, status.body.data.device.online], [false, true, false]);
+  const message = await smx.api(key, 'GET', `/v1/messages/${sent.body.data.messageId}`);
+  t.is(message.body.data.status, 'QUEUED');
+
+  const received: OutboxMessage[] = [];
+  await startPhone(t, credentials, { onSend: (m) => void received.push(m) });
+  await eventually(async () => received.some((m) => m.id === sent.body.data.messageId), 30_000, 'the held message after the first connect');
+  await eventually(async () => (await smx.api(key, 'GET', '/v1/status')).body.data.ready === true, 10_000, 'ready once online');
+});
