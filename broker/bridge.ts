@@ -111,9 +111,28 @@ export function kickPayload(deviceId: string): Buffer {
   return Buffer.from(JSON.stringify({ deviceId }), 'utf8');
 }
 
+/**
+ * How long a kicked connection stays open. The kick usually follows a last message to the same
+ * phone (the `unlink` notice of DeviceService.unlink); aedes writes a persistent session's QoS 1
+ * packet only after a Redis round trip, and on another cluster node the kick can even arrive
+ * first, so closing at once could drop the notice.
+ */
+export const KICK_GRACE_MS = 250;
+
 /** aedes keeps its registered clients by id; the typings do not expose the map. */
 function connectedClient(aedes: Aedes, clientId: string): Client | undefined {
   return (aedes as unknown as { clients: Record<string, Client | undefined> }).clients[clientId];
+}
+
+/** Closes the client once its socket has written what is buffered (at most one more second). */
+function closeAfterFlush(client: Client): void {
+  const conn = client.conn as Client['conn'] & { writableLength?: number };
+  if (client.closed || !conn.writableLength) return client.close();
+  const timer = setTimeout(() => client.close(), 1000).unref();
+  conn.once('drain', () => {
+    clearTimeout(timer);
+    client.close();
+  });
 }
 
 /**
@@ -125,10 +144,14 @@ export async function handleKicks(aedes: Aedes, log: Logger): Promise<() => Prom
   const deliver = (packet: AedesPublishPacket, done: () => void): void => {
     try {
       const { deviceId } = JSON.parse(packet.payload.toString()) as { deviceId?: unknown };
-      const client = typeof deviceId === 'string' && deviceId.startsWith('dev_') ? connectedClient(aedes, deviceId) : undefined;
-      if (client) {
-        log.info({ deviceId }, 'device connection closed on request');
-        client.close();
+      if (typeof deviceId === 'string' && deviceId.startsWith('dev_')) {
+        // Looked up after the grace period, so a connection registered meanwhile is closed too.
+        setTimeout(() => {
+          const client = connectedClient(aedes, deviceId);
+          if (!client) return;
+          log.info({ deviceId }, 'device connection closed on request');
+          closeAfterFlush(client);
+        }, KICK_GRACE_MS).unref();
       }
     } catch (error) {
       log.warn({ err: error }, 'malformed kick ignored');

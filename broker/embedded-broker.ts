@@ -109,7 +109,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     // an EventEmitter without a listener would throw it and end the process.
     (aedes as EventEmitter).on('error', (error: Error) => log.error({ err: error }, 'mqtt broker error'));
     aedes.on('clientError', (client, error) => log.debug({ clientId: client.id, err: error }, 'mqtt client error'));
-    aedes.on('connectionError', (client, error) => log.debug({ err: error }, 'mqtt connection error'));
+    aedes.on('connectionError', (_client, error) => log.debug({ err: error }, 'mqtt connection error'));
     await aedes.listen();
     cleanup.push(() => new Promise<void>((resolve) => aedes.close(() => resolve())));
 

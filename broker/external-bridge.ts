@@ -4,8 +4,8 @@
  * `status`, `inbox` and `presence` and enqueues them exactly like the embedded bridge
  * ({@link toDeviceEventJob}). With a shared subscription (`$share/{group}/...`) several server
  * processes split the stream; a broker that refuses shared subscriptions gets plain ones, and then
- * every process sees every publish, so each job gets an id derived from its content and BullMQ
- * keeps one of the copies.
+ * every process sees every publish, so each job gets an id derived from its content and arrival
+ * minute ({@link copyId}) and BullMQ keeps one of the copies.
  *
  * External brokers report no connections, so presence follows the `online` flag of the phone's
  * presence payloads (its will says `{"online":false}`), recorded under one connection id.
@@ -50,6 +50,17 @@ export interface ExternalBridge {
   shared(): boolean | null;
   ready(): boolean;
   close(): Promise<void>;
+}
+
+/**
+ * The job id the copies of one publish share when every process receives it (plain
+ * subscriptions): content plus the minute it arrived, so a phone that later repeats the same
+ * payload (`{"online":true}` after every reconnect) is not mistaken for a copy. Copies straddling
+ * a minute boundary give two jobs, which the workers tolerate (QoS 1 duplicates them anyway).
+ */
+export function copyId(topic: string, payload: Buffer, nowMs: number): string {
+  const minute = Math.floor(nowMs / 60_000);
+  return `ext-${createHash('sha256').update(`${topic}\n${minute}\n`).update(payload).digest('hex')}`;
 }
 
 /** SUBACK return codes, one per filter in order (mqtt.js rejects when any is a failure). */
@@ -127,7 +138,7 @@ export async function startExternalBridge(options: ExternalBridgeOptions): Promi
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const job = toDeviceEventJob(packet.topic, payload, new Date(), log);
     if (!job) return;
-    const jobId = sharedInUse ? undefined : createHash('sha256').update(packet.topic).update('\n').update(payload).digest('hex');
+    const jobId = sharedInUse ? undefined : copyId(packet.topic, payload, Date.now());
     await enqueueDeviceEvent(deviceEvents, job, jobId ? { jobId } : undefined);
     const online = job.channel === 'presence' ? (job.payload as { online?: unknown }).online : undefined;
     if (online === true) await tracker.connected(job.deviceId, EXTERNAL_CONNECTION_ID);

@@ -2,7 +2,7 @@
 export { startEmbeddedBroker, MQTT_WS_PATH, type EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded-broker.js';
 export { EmbeddedPublisher } from './embedded-publisher.js';
 export { MqttPublisher, serverClientId, serverCredentials, type MqttPublisherOptions } from './mqtt-publisher.js';
-export { startExternalBridge, deviceEventFilters, EXTERNAL_CONNECTION_ID, type ExternalBridge, type ExternalBridgeOptions } from './external-bridge.js';
+export { startExternalBridge, copyId, deviceEventFilters, EXTERNAL_CONNECTION_ID, type ExternalBridge, type ExternalBridgeOptions } from './external-bridge.js';
 export { ClientRoles, createAuthenticator, CONNACK, type Authenticator, type AuthenticatorOptions, type DeviceVerifier } from './auth.js';
 export { canPublish, canPublishOrphanWill, canReceive, canSubscribe, createAcl, grantSubscription, type AclHandlers, type ClientRole, type RoleOf } from './acl.js';
 export { KICK_TOPIC, MAX_EVENT_PAYLOAD_BYTES, bridgePublishes, enqueueDeviceEvent, handleKicks, kickPayload, toDeviceEventJob, type BridgeOptions } from './bridge.js';

@@ -2,6 +2,10 @@ import test from 'ava';
 import mqtt from 'mqtt';
 import { deviceTopic } from '../../core/device-topics.js';
 import type { DeviceEventJob } from '../../core/queues.js';
+import type { PublishPacket } from 'aedes';
+import { createAcl } from '../../broker/acl.js';
+import { ClientRoles } from '../../broker/auth.js';
+import { bridgePublishes } from '../../broker/bridge.js';
 import type { EmbeddedBroker } from '../../broker/embedded-broker.js';
 import { internalCredentials } from '../../broker/internal-credentials.js';
 import { Harness, SECRET, closed, sleep, testPrefix, waitFor } from './_helpers.js';
@@ -113,4 +117,23 @@ test('the broker does not crash on a flood of bad payloads', async (t) => {
   await phone.publishAsync(deviceTopic(device.deviceId, 'inbox'), '{"messages":[]}', { qos: 1 });
   t.is((await deviceJobs(device.deviceId)).length, 1);
   t.true(broker.ready());
+});
+
+test("the will of a dead node's phone (no client) is bridged only for the device that stored it", async (t) => {
+  // aedes publishes the wills of a broker node that stopped beating with client = null.
+  const roles = new ClientRoles();
+  const authorize = bridgePublishes(createAcl((client) => roles.get(client)).authorizePublish, { queue: h.queue, roles, log: h.logger });
+  const device = h.devices.add();
+  const forger = h.devices.add();
+  const will = (clientId: string) =>
+    ({ cmd: 'publish', topic: deviceTopic(device.deviceId, 'presence'), payload: Buffer.from('{"online":false}'), qos: 1, retain: true, dup: false, clientId }) as PublishPacket;
+  const run = (packet: PublishPacket) => new Promise<Error | null | undefined>((resolve) => authorize(null, packet, resolve));
+
+  t.is(await run(will(device.deviceId)), null);
+  t.truthy(await run(will(forger.deviceId)));
+  const jobs = await h.jobsOf(device.deviceId);
+  t.deepEqual(
+    jobs.map((job) => [job.channel, job.payload]),
+    [['presence', { online: false }]],
+  );
 });

@@ -102,3 +102,18 @@ test('clustered nodes: connecting to another node takes the session over', async
   await waitFor(() => received(moved, deviceTopic(device.deviceId, 'outbox')).length === 1, 3000, 'delivery after the move');
   t.true(nodeA.ready() && nodeB.ready());
 });
+
+// DeviceService.unlink: tell the phone on its control topic, then drop its connection.
+for (const [name, from, to] of [
+  ['the embedded publisher', () => broker, () => broker],
+  ['a clustered node for a phone on the other node', () => nodeB, () => nodeA],
+] as const) {
+  test(`unlink through ${name}: the notice arrives before the connection is dropped`, async (t) => {
+    const { device, phone } = await subscribedPhone(to());
+    const gone = closed(phone);
+    await from().publisher.publish(device.deviceId, 'control', { type: 'unlink' });
+    await from().publisher.disconnect(device.deviceId);
+    await gone;
+    t.deepEqual(received(phone, deviceTopic(device.deviceId, 'control')), [{ type: 'unlink' }]);
+  });
+}
