@@ -11,11 +11,18 @@ export const QUEUE_NAMES = {
 
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
-/** Job payloads, typed in one place. Payloads never hold an OTP code or a message body. */
+/**
+ * Job payloads, typed in one place. Payloads never hold an OTP code or a message body.
+ * A dispatch job means "this device may have QUEUED messages": the database rows are the queue
+ * (see workers/device-dispatcher.ts), so a lost job loses nothing.
+ */
 export interface DispatchJob {
-  messageId: string;
-  /** Epoch ms of the pacing slot reserved on an earlier run (see workers/pacing.ts). */
-  slotAt?: number;
+  deviceId: string;
+}
+
+/** At most one dispatch job waits per device; more signals while one waits are absorbed. */
+export function dispatchDedupId(deviceId: string): string {
+  return `dispatch:${deviceId}`;
 }
 
 export interface DeviceEventJob {
@@ -26,7 +33,7 @@ export interface DeviceEventJob {
   receivedAt: string;
 }
 
-export type MaintenanceJob = { task: 'expire' } | { task: 'sweep-idempotency' };
+export type MaintenanceJob = { task: 'expire' } | { task: 'sweep-idempotency' } | { task: 'recover-dispatch' };
 
 export interface JobTypes {
   dispatch: DispatchJob;

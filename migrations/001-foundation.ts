@@ -110,8 +110,6 @@ export async function up(knex: Knex): Promise<void> {
     t.jsonb('metadata');
     t.timestamp('created_at', { useTz: true }).notNullable();
     t.timestamp('expires_at', { useTz: true }).notNullable();
-    // Set while pacing holds a queued message back: /v1/status counts it as delayed, not waiting.
-    t.timestamp('scheduled_at', { useTz: true });
     t.timestamp('dispatched_at', { useTz: true });
     t.timestamp('sent_at', { useTz: true });
     t.timestamp('delivered_at', { useTz: true });

@@ -3,5 +3,9 @@
  * Migrations import nothing from the app: they describe the schema as it was when they were written.
  */
 import * as m001 from './001-foundation.js';
+import * as m002 from './002-sms-batches-stats.js';
 
-export const MIGRATIONS = [{ name: '001-foundation', ...m001 }] as const;
+export const MIGRATIONS = [
+  { name: '001-foundation', ...m001 },
+  { name: '002-sms-batches-stats', ...m002 },
+] as const;

@@ -1,13 +1,14 @@
 import type { Job } from 'bullmq';
 import type { Logger } from '../core/logger.js';
 import type { PresenceStore } from '../core/presence.js';
-import type { DeviceEventJob, Queues } from '../core/queues.js';
+import type { DeviceEventJob } from '../core/queues.js';
+import type { DispatchService } from '../core/services/dispatch.js';
 import type { MessageService } from '../core/services/messages.js';
 import { readPresence, readStatusUpdates } from './device-event-payloads.js';
 
 export interface DeviceEventDeps {
   messages: MessageService;
-  queues: Queues;
+  dispatch: DispatchService;
   presence: PresenceStore;
   log: Logger;
   /** True when the broker is external: presence then comes only from the phone's `online` flag. */
@@ -35,7 +36,8 @@ export function deviceEventsProcessor(deps: DeviceEventDeps) {
       case 'presence': {
         const report = readPresence(payload);
         if (report.source === 'broker') {
-          if (report.online) await releaseHeld(deps, deviceId);
+          // A phone that just connected may have messages held for it (see device-dispatcher.ts).
+          if (report.online) await deps.dispatch.wake(deviceId);
           return `connection ${report.online ? 'up' : 'down'}`;
         }
         if (deps.externalBroker && report.online !== undefined) {
@@ -53,13 +55,3 @@ export function deviceEventsProcessor(deps: DeviceEventDeps) {
   };
 }
 
-/**
- * A phone that connects may have messages held back because it had never connected (see
- * dispatch-worker.ts): their delayed jobs run now instead of at their next look.
- */
-async function releaseHeld(deps: DeviceEventDeps, deviceId: string): Promise<void> {
-  for (const id of await deps.messages.queuedFor(deviceId)) {
-    const job = await deps.queues.dispatch.getJob(id);
-    if (job && (await job.isDelayed()) && job.data.slotAt === undefined) await job.promote().catch(() => undefined);
-  }
-}

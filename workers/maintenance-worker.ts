@@ -2,11 +2,13 @@ import type { Job } from 'bullmq';
 import type { Logger } from '../core/logger.js';
 import type { MaintenanceJob, Queues } from '../core/queues.js';
 import type { ChallengeService } from '../core/services/challenges.js';
+import type { DispatchService } from '../core/services/dispatch.js';
 import type { IdempotencyService } from '../core/services/idempotency.js';
 import type { MessageService } from '../core/services/messages.js';
 
 export interface MaintenanceDeps {
   messages: MessageService;
+  dispatch: DispatchService;
   challenges: ChallengeService;
   idempotency: IdempotencyService;
   log: Logger;
@@ -15,10 +17,15 @@ export interface MaintenanceDeps {
 /** How often expiry runs; TTLs are 60 s at the shortest, so 5 s keeps statuses honest. */
 export const EXPIRE_EVERY_MS = 5_000;
 export const SWEEP_IDEMPOTENCY_EVERY_MS = 10 * 60_000;
+/** How often devices with QUEUED messages are signalled again (a signal lost in a crash). */
+export const RECOVER_DISPATCH_EVERY_MS = 10_000;
 
 /** Registers the repeatable maintenance jobs (idempotent: a scheduler id is upserted, never duplicated). */
 export async function scheduleMaintenance(queues: Queues): Promise<void> {
   await queues.maintenance.upsertJobScheduler('expire', { every: EXPIRE_EVERY_MS }, { name: 'expire', data: { task: 'expire' } });
+  await queues.maintenance.upsertJobScheduler('recover-dispatch', { every: RECOVER_DISPATCH_EVERY_MS }, { name: 'recover-dispatch', data: { task: 'recover-dispatch' } });
+  // And once now: messages committed by a process that died before it signalled go out on start.
+  await queues.maintenance.add('recover-dispatch', { task: 'recover-dispatch' });
   await queues.maintenance.upsertJobScheduler('sweep-idempotency', { every: SWEEP_IDEMPOTENCY_EVERY_MS }, { name: 'sweep-idempotency', data: { task: 'sweep-idempotency' } });
 }
 
@@ -30,6 +37,11 @@ export function maintenanceProcessor(deps: MaintenanceDeps) {
       const [messages, verifications] = await Promise.all([deps.messages.expireDue(now), deps.challenges.expireDue(now)]);
       if (messages.length + verifications > 0) deps.log.info({ messages: messages.length, verifications }, 'expired');
       return `expired ${messages.length} messages, ${verifications} verifications`;
+    }
+    if (job.data.task === 'recover-dispatch') {
+      const devices = await deps.messages.devicesWithQueued();
+      await deps.dispatch.signal(devices);
+      return `signalled ${devices.length} devices`;
     }
     const swept = await deps.idempotency.sweep(now);
     return `swept ${swept} idempotency records`;

@@ -8,11 +8,13 @@ import { QUEUE_NAMES, type Queues } from '../core/queues.js';
 import type { RuntimeConfig } from '../core/secrets.js';
 import { ChallengeService } from '../core/services/challenges.js';
 import { DeviceService } from '../core/services/devices.js';
+import { DispatchService } from '../core/services/dispatch.js';
 import { IdempotencyService } from '../core/services/idempotency.js';
 import { MessageService } from '../core/services/messages.js';
 import { TOKENS } from '../core/tokens.js';
 import { deviceEventsProcessor } from './device-events-worker.js';
-import { dispatchProcessor } from './dispatch-worker.js';
+import { dispatcherProcessor } from './device-dispatcher.js';
+import { DeviceLocks } from './device-lock.js';
 import { maintenanceProcessor, scheduleMaintenance } from './maintenance-worker.js';
 import { DevicePacer } from './pacing.js';
 
@@ -30,23 +32,25 @@ export async function startWorkers(c: DependencyContainer): Promise<RunningWorke
   const queues = c.resolve<Queues>(TOKENS.Queues);
   const messages = c.resolve(MessageService);
   const presence = c.resolve(PresenceStore);
+  const dispatch = c.resolve(DispatchService);
 
   const processors: Array<[string, Processor, number]> = [
     [
       QUEUE_NAMES.dispatch,
-      dispatchProcessor({
+      dispatcherProcessor({
         messages,
         devices: c.resolve(DeviceService),
+        dispatch,
         presence,
         publisher: c.resolve<DevicePublisher>(TOKENS.DevicePublisher),
         pacer: new DevicePacer(redis, config.redisPrefix),
-        db: c.resolve(TOKENS.Knex),
+        locks: new DeviceLocks(redis, config.redisPrefix),
         log,
       }) as Processor,
       config.workerConcurrency,
     ],
-    [QUEUE_NAMES.deviceEvents, deviceEventsProcessor({ messages, queues, presence, log, externalBroker: Boolean(config.mqttUrl) }) as Processor, config.workerConcurrency],
-    [QUEUE_NAMES.maintenance, maintenanceProcessor({ messages, challenges: c.resolve(ChallengeService), idempotency: c.resolve(IdempotencyService), log }) as Processor, 1],
+    [QUEUE_NAMES.deviceEvents, deviceEventsProcessor({ messages, dispatch, presence, log, externalBroker: Boolean(config.mqttUrl) }) as Processor, config.workerConcurrency],
+    [QUEUE_NAMES.maintenance, maintenanceProcessor({ messages, dispatch, challenges: c.resolve(ChallengeService), idempotency: c.resolve(IdempotencyService), log }) as Processor, 1],
   ];
 
   const workers = processors.map(([name, processor, concurrency]) => {

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { inject, injectable } from 'tsyringe';
 import { hmac, sameDigest } from '../crypto.js';
 import { apiError } from '../errors.js';
-import { newId } from '../ids.js';
+import { isId, newId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import { codeFitsType, generateCode, normalizeCode } from '../otp-codes.js';
 import { parsePhone } from '../phone.js';
@@ -139,7 +139,7 @@ export class ChallengeService {
         { id: messageId, projectId, kind: 'otp', verificationId, deviceId: route.deviceId, simSlot: route.simSlot ?? null, to: phone.e164, body, parts: countParts(body).parts, createdAt: now, expiresAt },
       ]);
     });
-    await this.dispatch.enqueue([messageId]);
+    await this.dispatch.signal([route.deviceId]);
     return toView({ ...row, metadata: input.metadata ?? null, verified_at: null, canceled_at: null });
   }
 
@@ -149,6 +149,8 @@ export class ChallengeService {
    * codes are ever compared.
    */
   async verify(projectId: string, verificationId: string, otp: string): Promise<VerifyResult> {
+    // An id of another shape cannot exist (and a NUL byte in it would make PostgreSQL throw).
+    if (!isId('ver', verificationId)) throw apiError('VERIFICATION_NOT_FOUND');
     const now = new Date();
     const [taken]: VerificationRow[] = await this.db('verifications')
       .where({ id: verificationId, project_id: projectId, status: 'PENDING' })
@@ -180,6 +182,7 @@ export class ChallengeService {
 
   /** Cancels a pending challenge and withdraws its SMS if the phone has not sent it yet. Canceling twice is harmless. */
   async cancel(projectId: string, verificationId: string): Promise<VerificationView> {
+    if (!isId('ver', verificationId)) throw apiError('VERIFICATION_NOT_FOUND');
     const now = new Date();
     const [row]: VerificationRow[] = await this.db('verifications')
       .where({ id: verificationId, project_id: projectId, status: 'PENDING' })
@@ -216,6 +219,7 @@ export class ChallengeService {
   }
 
   private async row(projectId: string, verificationId: string): Promise<VerificationRow> {
+    if (!isId('ver', verificationId)) throw apiError('VERIFICATION_NOT_FOUND');
     const row: VerificationRow | undefined = await this.db('verifications').where({ id: verificationId, project_id: projectId }).first();
     if (!row) throw apiError('VERIFICATION_NOT_FOUND');
     return row;

@@ -1,7 +1,7 @@
 import { inject, injectable } from 'tsyringe';
 import type { Logger } from '../logger.js';
 import type { DevicePublisher } from '../publisher.js';
-import type { Queues } from '../queues.js';
+import { dispatchDedupId, type Queues } from '../queues.js';
 import { TOKENS } from '../tokens.js';
 import { MessageService } from './messages.js';
 
@@ -16,14 +16,35 @@ export class DispatchService {
   ) {}
 
   /**
-   * Enqueues one dispatch job per message. The job id is the message id, so enqueuing the same
-   * message twice (a retry, the recovery sweep) never makes a second job while the first exists.
+   * Tells the dispatcher that these devices may have QUEUED messages. At most one job waits per
+   * device (deduplicated), so signalling after every accepted message costs one Redis call.
+   * `delayMs` postpones the look (pacing, a phone that never connected).
    */
-  async enqueue(messageIds: string[], priority = 0): Promise<void> {
-    if (messageIds.length === 0) return;
+  async signal(deviceIds: Iterable<string>, delayMs = 0): Promise<void> {
+    const unique = [...new Set(deviceIds)];
+    if (unique.length === 0) return;
     await this.queues.dispatch.addBulk(
-      messageIds.map((messageId) => ({ name: 'dispatch', data: { messageId }, opts: { jobId: messageId, ...(priority > 0 ? { priority } : {}) } })),
+      unique.map((deviceId) => ({
+        name: 'dispatch',
+        data: { deviceId },
+        opts: { deduplication: { id: dispatchDedupId(deviceId) }, ...(delayMs > 0 ? { delay: delayMs } : {}) },
+      })),
     );
+  }
+
+  /** True while the device's next dispatch waits on a delay (its pace, or its first connect). */
+  async isHeldBack(deviceId: string): Promise<boolean> {
+    const jobId = await this.queues.dispatch.getDeduplicationJobId(dispatchDedupId(deviceId));
+    const job = jobId ? await this.queues.dispatch.getJob(jobId) : undefined;
+    return job ? job.isDelayed() : false;
+  }
+
+  /** Runs a device's waiting (delayed) dispatch job now, e.g. when the phone first connects. */
+  async wake(deviceId: string): Promise<void> {
+    const jobId = await this.queues.dispatch.getDeduplicationJobId(dispatchDedupId(deviceId));
+    const job = jobId ? await this.queues.dispatch.getJob(jobId) : undefined;
+    if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
+    else await this.signal([deviceId]);
   }
 
   /**

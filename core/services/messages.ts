@@ -154,11 +154,47 @@ export class MessageService {
     return toView(row);
   }
 
-  /** Messages to deliver, bodies opened; null body means it was wiped (already sent). */
+  /** Messages by id, bodies opened; an empty body means it was wiped (already sent). */
   async loadOutbound(messageIds: string[]): Promise<OutboundMessage[]> {
     if (messageIds.length === 0) return [];
     const rows: MessageRow[] = await this.db('messages').whereIn('id', messageIds);
-    return rows.map((r) => ({
+    return rows.map((r) => this.toOutbound(r));
+  }
+
+  /**
+   * The device's next messages to hand over, in dispatch order: higher priority first, then the
+   * order they were accepted in. Only QUEUED ones still within their TTL.
+   */
+  async nextForDevice(deviceId: string, limit: number, now = new Date()): Promise<OutboundMessage[]> {
+    const rows: MessageRow[] = await this.db('messages')
+      .where({ device_id: deviceId, status: 'QUEUED' })
+      .where('expires_at', '>', now)
+      .orderBy([{ column: 'priority', order: 'desc' }, { column: 'seq', order: 'asc' }])
+      .limit(limit);
+    return rows.map((r) => this.toOutbound(r));
+  }
+
+  /** Expires the device's QUEUED messages whose TTL passed (they are never handed over). */
+  async expireQueuedFor(deviceId: string, now = new Date()): Promise<number> {
+    return this.db('messages')
+      .where({ device_id: deviceId, status: 'QUEUED' })
+      .where('expires_at', '<=', now)
+      .update({ status: 'EXPIRED', error: 'EXPIRED', updated_at: now, body: null });
+  }
+
+  /** Devices that have QUEUED messages (the recovery sweep signals each). */
+  async devicesWithQueued(limit = 10_000): Promise<string[]> {
+    const rows = await this.db('messages').distinct('device_id').where({ status: 'QUEUED' }).whereNotNull('device_id').limit(limit);
+    return rows.map((r: { device_id: string }) => r.device_id);
+  }
+
+  /** Moves a device's QUEUED messages to another device (re-routing after an unlink). */
+  async reassignQueued(fromDeviceId: string, toDeviceId: string): Promise<number> {
+    return this.db('messages').where({ device_id: fromDeviceId, status: 'QUEUED' }).update({ device_id: toDeviceId, updated_at: new Date() });
+  }
+
+  private toOutbound(r: MessageRow): OutboundMessage {
+    return {
       id: r.id,
       projectId: r.project_id,
       kind: r.kind,
@@ -170,7 +206,7 @@ export class MessageService {
       priority: r.priority,
       attempt: r.attempt,
       expiresAt: new Date(r.expires_at),
-    }));
+    };
   }
 
   /** Ids of the device's messages still QUEUED (oldest first, at most `limit`). */

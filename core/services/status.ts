@@ -3,6 +3,7 @@ import { inject, injectable } from 'tsyringe';
 import { HealthService } from '../health.js';
 import { TOKENS } from '../tokens.js';
 import { DeviceService } from './devices.js';
+import { DispatchService } from './dispatch.js';
 
 export interface ProjectStatus {
   ready: boolean;
@@ -12,8 +13,9 @@ export interface ProjectStatus {
 
 /**
  * GET /v1/status. Queue figures are the project's own messages (never another tenant's volume):
- * waiting = queued now, delayed = held back by pacing, active = handed to the phone and not yet
- * reported sent, failed = failed in the last 24 hours.
+ * waiting = queued for a device the dispatcher may serve now, delayed = queued for a device held
+ * back (its send pace, or a phone that has not connected yet), active = handed to the phone and
+ * not yet reported sent, failed = failed in the last 24 hours.
  */
 @injectable()
 export class StatusService {
@@ -21,23 +23,30 @@ export class StatusService {
     @inject(TOKENS.Knex) private readonly db: Knex,
     private readonly devices: DeviceService,
     private readonly health: HealthService,
+    private readonly dispatch: DispatchService,
   ) {}
 
   async forProject(projectId: string, now = new Date()): Promise<ProjectStatus> {
-    const [active, counts, queueUp] = await Promise.all([
+    const [active, queuedByDevice, counts, queueUp] = await Promise.all([
       this.devices.active(projectId),
+      this.db('messages').where({ project_id: projectId, status: 'QUEUED' }).select('device_id').count({ n: '*' }).groupBy('device_id'),
       this.db('messages')
         .where({ project_id: projectId })
-        .whereIn('status', ['QUEUED', 'DISPATCHED', 'FAILED'])
+        .whereIn('status', ['DISPATCHED', 'FAILED'])
         .select(
-          this.db.raw(`count(*) filter (where status = 'QUEUED' and (scheduled_at is null or scheduled_at <= ?)) as waiting`, [now]),
-          this.db.raw(`count(*) filter (where status = 'QUEUED' and scheduled_at > ?) as delayed`, [now]),
           this.db.raw(`count(*) filter (where status = 'DISPATCHED') as active`),
           this.db.raw(`count(*) filter (where status = 'FAILED' and failed_at > ?) as failed`, [new Date(now.getTime() - 24 * 3600 * 1000)]),
         )
         .first(),
       this.health.redisUp(),
     ]);
+    let waiting = 0;
+    let delayed = 0;
+    for (const row of queuedByDevice as Array<{ device_id: string | null; n: number | string }>) {
+      const held = row.device_id ? await this.dispatch.isHeldBack(row.device_id).catch(() => false) : false;
+      if (held) delayed += Number(row.n);
+      else waiting += Number(row.n);
+    }
     const [device] = active ? await this.devices.withPresence([active]) : [];
     return {
       ready: Boolean(device?.online) && queueUp,
@@ -48,7 +57,7 @@ export class StatusService {
         lastSeenAt: device?.lastSeenAt ?? null,
         battery: device?.battery ?? null,
       },
-      queue: { waiting: Number(counts.waiting), active: Number(counts.active), delayed: Number(counts.delayed), failed: Number(counts.failed) },
+      queue: { waiting, active: Number(counts.active), delayed, failed: Number(counts.failed) },
     };
   }
 }

@@ -1,0 +1,113 @@
+import type { Job } from 'bullmq';
+import type { Logger } from '../core/logger.js';
+import type { PresenceStore } from '../core/presence.js';
+import type { DevicePublisher } from '../core/publisher.js';
+import type { DispatchJob } from '../core/queues.js';
+import type { DeviceService } from '../core/services/devices.js';
+import type { DispatchService } from '../core/services/dispatch.js';
+import type { MessageService, OutboundMessage } from '../core/services/messages.js';
+import type { DeviceLocks } from './device-lock.js';
+import type { DevicePacer } from './pacing.js';
+
+/** Messages per outbox publish (device-protocol.md §3: 1..100). */
+export const MAX_PER_PUBLISH = 100;
+/** How long messages for a phone that never connected wait before the dispatcher looks again. */
+export const HOLD_FOR_FIRST_CONNECT_MS = 15_000;
+/** Another dispatcher holds the device: look again this soon. */
+const BUSY_RETRY_MS = 100;
+/** Publishes per job before it yields the worker slot to other devices (and re-signals itself). */
+const MAX_ROUNDS_PER_JOB = 50;
+
+export interface DispatcherDeps {
+  messages: MessageService;
+  devices: DeviceService;
+  dispatch: DispatchService;
+  presence: PresenceStore;
+  publisher: DevicePublisher;
+  pacer: DevicePacer;
+  locks: DeviceLocks;
+  log: Logger;
+}
+
+/** The outbox payload item of device-protocol.md §3. */
+export function toOutboxItem(m: OutboundMessage) {
+  return { id: m.id, to: m.to, body: m.body, simSlot: m.simSlot, expiresAt: m.expiresAt.toISOString(), priority: m.priority };
+}
+
+/**
+ * Hands one device its QUEUED messages. The database rows are the queue; a job only says "look
+ * at this device". One dispatcher per device at a time (a Redis lock) reads the next messages in
+ * order (priority, then acceptance), takes as many as the device's pace allows, publishes them in
+ * one outbox payload of up to 100 at QoS 1, and marks them DISPATCHED — repeating until the
+ * device has nothing left or must wait for its pace, when the job re-signals itself delayed.
+ *
+ * Nothing is lost and nothing is sent twice: a crash after the publish and before the mark
+ * republishes the same ids, which the phone de-duplicates; a broker error throws and BullMQ
+ * retries; a lost signal is recovered by the maintenance sweep.
+ */
+export function dispatcherProcessor(deps: DispatcherDeps) {
+  return async (job: Job<DispatchJob>): Promise<string> => {
+    // From here on, a new signal for this device makes a new job instead of being absorbed by
+    // this one: a message committed after our last read is never left waiting.
+    await job.removeDeduplicationKey();
+    const { deviceId } = job.data;
+    const lock = await deps.locks.acquire(deviceId);
+    if (!lock) {
+      await deps.dispatch.signal([deviceId], BUSY_RETRY_MS);
+      return 'busy';
+    }
+    try {
+      return await drain(deps, deviceId, () => lock.extend());
+    } finally {
+      await lock.release();
+    }
+  };
+}
+
+async function drain(deps: DispatcherDeps, deviceId: string, keepLock: () => Promise<boolean>): Promise<string> {
+  await deps.messages.expireQueuedFor(deviceId);
+  const device = await deps.devices.find(deviceId);
+  if (!device) return reroute(deps, deviceId);
+
+  const presence = await deps.presence.get(deviceId);
+  if (!presence.online && presence.lastSeenAt === null) {
+    // Never connected: the broker holds no session to queue into yet. The device-events worker
+    // promotes this delayed job when the phone first connects.
+    await deps.dispatch.signal([deviceId], HOLD_FOR_FIRST_CONNECT_MS);
+    return 'held until first connect';
+  }
+
+  let sent = 0;
+  for (let round = 0; round < MAX_ROUNDS_PER_JOB; round++) {
+    const grant = await deps.pacer.take(deviceId, device.sendRatePerMinute, MAX_PER_PUBLISH);
+    if (grant.taken === 0) {
+      await deps.dispatch.signal([deviceId], grant.waitMs);
+      return `dispatched ${sent}, paced`;
+    }
+    const batch = await deps.messages.nextForDevice(deviceId, grant.taken);
+    await deps.pacer.refund(deviceId, device.sendRatePerMinute, grant.taken - batch.length);
+    if (batch.length === 0) return `dispatched ${sent}`;
+    await deps.publisher.publish(deviceId, 'outbox', { messages: batch.map(toOutboxItem) });
+    await deps.messages.markDispatched(batch.map((m) => m.id));
+    sent += batch.length;
+    await keepLock();
+  }
+  await deps.dispatch.signal([deviceId]);
+  return `dispatched ${sent}, yielding`;
+}
+
+/** The device was unlinked: its queued messages go to the project's active device, or fail. */
+async function reroute(deps: DispatcherDeps, deviceId: string): Promise<string> {
+  const queued = await deps.messages.loadOutbound(await deps.messages.queuedFor(deviceId, 1));
+  const projectId = queued[0]?.projectId;
+  const target = projectId ? await deps.devices.active(projectId) : null;
+  if (target) {
+    const moved = await deps.messages.reassignQueued(deviceId, target.id);
+    await deps.dispatch.signal([target.id]);
+    deps.log.info({ from: deviceId, to: target.id, moved }, 're-routed the messages of an unlinked device');
+    return `re-routed ${moved}`;
+  }
+  const ids = await deps.messages.queuedFor(deviceId, 100_000);
+  const failed = await deps.messages.markFailed(ids, 'NO_DEVICE');
+  return `failed ${failed}: no device`;
+}
