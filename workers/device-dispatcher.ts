@@ -11,8 +11,11 @@ import type { DevicePacer } from './pacing.js';
 
 /** Messages per outbox publish (device-protocol.md §3: 1..100). */
 export const MAX_PER_PUBLISH = 100;
-/** How long messages for a phone that never connected wait before the dispatcher looks again. */
-export const HOLD_FOR_FIRST_CONNECT_MS = 15_000;
+/**
+ * How long messages for an offline phone wait before the dispatcher looks again. The phone's
+ * connect wakes the dispatcher at once; this is only the safety net for a missed presence event.
+ */
+export const HOLD_WHILE_OFFLINE_MS = 30_000;
 /** Another dispatcher holds the device: look again this soon. */
 const BUSY_RETRY_MS = 100;
 /** Publishes per job before it yields the worker slot to other devices (and re-signals itself). */
@@ -70,11 +73,12 @@ async function drain(deps: DispatcherDeps, deviceId: string, keepLock: () => Pro
   if (!device) return reroute(deps, deviceId);
 
   const presence = await deps.presence.get(deviceId);
-  if (!presence.online && presence.lastSeenAt === null) {
-    // Never connected: the broker holds no session to queue into yet. The device-events worker
-    // promotes this delayed job when the phone first connects.
-    await deps.dispatch.signal([deviceId], HOLD_FOR_FIRST_CONNECT_MS);
-    return 'held until first connect';
+  if (!presence.online) {
+    // Messages for an offline phone wait here, sealed, not in the broker's session store (which
+    // would hold OTP texts in plain form for as long as the phone is away). The device-events
+    // worker promotes this delayed job when the phone connects.
+    await deps.dispatch.signal([deviceId], HOLD_WHILE_OFFLINE_MS);
+    return 'held while offline';
   }
 
   let sent = 0;

@@ -11,12 +11,7 @@ export interface DeviceEventDeps {
   dispatch: DispatchService;
   presence: PresenceStore;
   log: Logger;
-  /** True when the broker is external: presence then comes only from the phone's `online` flag. */
-  externalBroker: boolean;
 }
-
-/** Connection id used for presence when an external broker gives no connect events. */
-const EXTERNAL_CONNECTION = 'external';
 
 /**
  * Applies what phones report: status updates move messages forward (idempotent, never backwards);
@@ -35,14 +30,12 @@ export function deviceEventsProcessor(deps: DeviceEventDeps) {
       }
       case 'presence': {
         const report = readPresence(payload);
+        // Online/offline is the broker's to say (connections, or the external bridge reading the
+        // phone's presence flag); the phone's own presence publishes carry its vitals.
         if (report.source === 'broker') {
           // A phone that just connected may have messages held for it (see device-dispatcher.ts).
           if (report.online) await deps.dispatch.wake(deviceId);
           return `connection ${report.online ? 'up' : 'down'}`;
-        }
-        if (deps.externalBroker && report.online !== undefined) {
-          if (report.online) await deps.presence.markOnline(deviceId, EXTERNAL_CONNECTION, at);
-          else await deps.presence.markOffline(deviceId, EXTERNAL_CONNECTION, at);
         }
         if (report.online !== false) await deps.presence.report(deviceId, report, at);
         return 'presence';

@@ -49,7 +49,7 @@ export async function startWorkers(c: DependencyContainer): Promise<RunningWorke
       }) as Processor,
       config.workerConcurrency,
     ],
-    [QUEUE_NAMES.deviceEvents, deviceEventsProcessor({ messages, dispatch, presence, log, externalBroker: Boolean(config.mqttUrl) }) as Processor, config.workerConcurrency],
+    [QUEUE_NAMES.deviceEvents, deviceEventsProcessor({ messages, dispatch, presence, log }) as Processor, config.workerConcurrency],
     [QUEUE_NAMES.maintenance, maintenanceProcessor({ messages, dispatch, challenges: c.resolve(ChallengeService), idempotency: c.resolve(IdempotencyService), log }) as Processor, 1],
   ];
 

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { apiError } from '../errors.js';
 import type { ApiKeyService } from '../services/api-keys.js';
+import { sendError } from './error-handler.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -36,11 +37,17 @@ function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb);
 }
 
-/** `Authorization: Bearer <SMX_ADMIN_TOKEN>` for /admin, Bull Board and /metrics. */
+/**
+ * `Authorization: Bearer <SMX_ADMIN_TOKEN>` for /admin, Bull Board and /metrics. The refusal is
+ * sent here rather than thrown: a thrown error goes to the nearest error handler, and Bull Board
+ * installs its own in its scope (it would answer 500 in its own format).
+ */
 export function adminGuard(adminToken: string) {
-  return async (request: FastifyRequest, _reply?: FastifyReply): Promise<void> => {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | void> => {
     const token = bearer(request);
-    if (!token || !sameSecret(token, adminToken)) throw apiError('UNAUTHORIZED', { message: 'Send the admin token as Authorization: Bearer <token>.' });
+    if (!token || !sameSecret(token, adminToken)) {
+      return sendError(request, reply, apiError('UNAUTHORIZED', { message: 'Send the admin token as Authorization: Bearer <token>.' }));
+    }
   };
 }
 

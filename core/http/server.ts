@@ -55,6 +55,9 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
   // class-validator does the validating; route schemas feed the OpenAPI document only.
   app.setValidatorCompiler(() => () => true);
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // JSON in (spec/api.md "Conventions"): Fastify's default text/plain parser would hand a string
+  // to the handlers; without it any other content type is 415, answered as INVALID_JSON.
+  app.removeContentTypeParser('text/plain');
 
   const duration = httpDurationHistogram(registry);
   app.addHook('onRequest', async (request, reply) => {

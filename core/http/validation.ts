@@ -6,7 +6,8 @@ type Dto<T> = new () => T;
 
 /**
  * Validates a request body against a class-validator DTO. Unknown fields are dropped; every
- * failing field is listed in `details` (nested as `sims[0].slot`).
+ * failing field is listed in `details` (nested as `sims[0].slot`). A NUL character is refused
+ * in any kept string (PostgreSQL text and jsonb cannot hold it: it would surface as a 500).
  */
 export async function validateBody<T extends object>(dto: Dto<T>, body: unknown): Promise<T> {
   const plain = body === undefined || body === null ? {} : body;
@@ -15,8 +16,24 @@ export async function validateBody<T extends object>(dto: Dto<T>, body: unknown)
   }
   const instance = plainToInstance(dto, plain, { enableImplicitConversion: false });
   const errors = await validate(instance, { whitelist: true, forbidUnknownValues: false, validationError: { target: false, value: false } });
-  if (errors.length > 0) throw apiError('VALIDATION_FAILED', { details: flatten(errors) });
+  const details = flatten(errors);
+  const failing = new Set(details.map((d) => d.field));
+  for (const field of nulFields(instance)) {
+    if (!failing.has(field)) details.push({ field, message: `${field} must not contain NUL characters` });
+  }
+  if (details.length > 0) throw apiError('VALIDATION_FAILED', { details });
   return instance;
+}
+
+/** Top-level fields whose value holds a NUL character anywhere (in a string or an object key). */
+function nulFields(instance: object): string[] {
+  const hasNul = (value: unknown): boolean => {
+    if (typeof value === 'string') return value.includes('\u0000');
+    if (Array.isArray(value)) return value.some(hasNul);
+    if (value && typeof value === 'object') return Object.entries(value).some(([k, v]) => k.includes('\u0000') || hasNul(v));
+    return false;
+  };
+  return Object.entries(instance).filter(([, value]) => hasNul(value)).map(([field]) => field);
 }
 
 function flatten(errors: ValidationError[], parent = ''): ErrorDetail[] {

@@ -58,10 +58,10 @@ export async function dumpRedis(prefix: string): Promise<{ keys: string[]; bytes
           chunks.push(...(await redis.smembersBuffer(key)));
           break;
         case 'zset':
-          chunks.push(...(await redis.zrangeBuffer(key, 0, -1)));
+          chunks.push(...(await redis.zrangeBuffer(key, '0', '-1')));
           break;
         case 'stream':
-          for (const [id, fields] of await redis.xrangeBuffer(key, '-', '+')) chunks.push(id, ...fields);
+          for (const [id, fields] of (await redis.xrangeBuffer(key, '-', '+')) as unknown as Array<[Buffer, Buffer[]]>) chunks.push(id, ...fields);
           break;
         case 'none':
           break; // expired between SCAN and TYPE

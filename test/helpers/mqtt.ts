@@ -46,3 +46,18 @@ export function closed(client: MqttClient): Promise<void> {
 export function deviceOptions(credentials: { mqtt: { clientId: string; username: string; password: string } }, overrides: IClientOptions = {}): IClientOptions {
   return { clientId: credentials.mqtt.clientId, username: credentials.mqtt.username, password: credentials.mqtt.password, clean: true, ...overrides };
 }
+
+/**
+ * Subscribes and returns the SUBACK return codes in order (128 = refused). mqtt.js rejects the
+ * whole subscribe when any code is a failure; the codes are then read from the SUBACK it carries.
+ */
+export async function subscribeGrants(client: MqttClient, topics: string | string[], qos: 0 | 1 = 1): Promise<number[]> {
+  const map = Object.fromEntries((Array.isArray(topics) ? topics : [topics]).map((topic) => [topic, { qos }]));
+  try {
+    return (await client.subscribeAsync(map)).map((g) => g.qos);
+  } catch (error) {
+    const granted = (error as { packet?: { granted?: number[] } }).packet?.granted;
+    if (!granted) throw error;
+    return granted.map((code) => (typeof code === 'number' ? code : (code as { qos: number }).qos));
+  }
+}
