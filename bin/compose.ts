@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
-import type { DependencyContainer } from 'tsyringe';
+import type { DependencyContainer } from '../core/di.js';
 import { startEmbeddedBroker, MQTT_WS_PATH, type EmbeddedBroker } from '../broker/embedded-broker.js';
 import { MqttPublisher } from '../broker/mqtt-publisher.js';
 import { startExternalBridge } from '../broker/external-bridge.js';

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { container as rootContainer, type DependencyContainer } from 'tsyringe';
+import { container as rootContainer, type DependencyContainer } from './di.js';
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
-import { inject, injectable } from 'tsyringe';
+import { inject, injectable } from './di.js';
 import type { DevicePublisher } from './publisher.js';
 import { withTimeout } from './redis.js';
 import { TOKENS } from './tokens.js';

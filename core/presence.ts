@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { inject, injectable } from 'tsyringe';
+import { inject, injectable } from './di.js';
 import type { RuntimeConfig } from './secrets.js';
 import { TOKENS } from './tokens.js';
 

@@ -1,4 +1,4 @@
-import { inject, injectable } from 'tsyringe';
+import { inject, injectable } from './di.js';
 import type { Sim } from './services/devices.js';
 import { DeviceService } from './services/devices.js';
 import type { Logger } from './logger.js';

@@ -1,6 +1,6 @@
 import { Worker, type Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { DependencyContainer } from 'tsyringe';
+import type { DependencyContainer } from '../core/di.js';
 import type { Logger } from '../core/logger.js';
 import { PresenceStore } from '../core/presence.js';
 import type { DevicePublisher } from '../core/publisher.js';

@@ -37,15 +37,27 @@ function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb);
 }
 
+/** The password of `Authorization: Basic` (any user name): how a browser sends the admin token. */
+function basicPassword(request: FastifyRequest): string | undefined {
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(request.headers.authorization ?? '');
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon >= 0 ? decoded.slice(colon + 1) : undefined;
+}
+
 /**
- * `Authorization: Bearer <SMX_ADMIN_TOKEN>` for /admin, Bull Board and /metrics. The refusal is
- * sent here rather than thrown: a thrown error goes to the nearest error handler, and Bull Board
- * installs its own in its scope (it would answer 500 in its own format).
+ * `Authorization: Bearer <SMX_ADMIN_TOKEN>` for /admin, Bull Board and /metrics. Browsers cannot
+ * send a bearer token, so under `browserPrefix` (Bull Board) Basic auth with the admin token as
+ * password is accepted too, and a refusal asks the browser for it. The refusal is sent here rather
+ * than thrown: Bull Board installs its own error handler in its scope.
  */
-export function adminGuard(adminToken: string) {
+export function adminGuard(adminToken: string, browserPrefix?: string) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | void> => {
-    const token = bearer(request);
+    const forBrowser = browserPrefix !== undefined && request.url.startsWith(browserPrefix);
+    const token = bearer(request) ?? (forBrowser ? basicPassword(request) : undefined);
     if (!token || !sameSecret(token, adminToken)) {
+      if (forBrowser) void reply.header('www-authenticate', 'Basic realm="SMX admin (password: the admin token)", charset="UTF-8"');
       return sendError(request, reply, apiError('UNAUTHORIZED', { message: 'Send the admin token as Authorization: Bearer <token>.' }));
     }
   };

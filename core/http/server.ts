@@ -1,5 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
-import type { DependencyContainer } from 'tsyringe';
+import type { DependencyContainer } from '../di.js';
 import type { Registry } from 'prom-client';
 import { newId } from '../ids.js';
 import type { Logger } from '../logger.js';
@@ -15,7 +15,7 @@ import { adminDeviceRoutes } from './routes/admin-devices.js';
 import { adminProjectRoutes } from './routes/admin-projects.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
-import { queueBoardRoutes } from './routes/queues-board.js';
+import { BULL_BOARD_PATH, queueBoardRoutes } from './routes/queues-board.js';
 import { deviceLinkRoutes } from './routes/v1-devices.js';
 import { messageRoutes } from './routes/v1-messages.js';
 import { otpRoutes } from './routes/v1-otp.js';
@@ -81,7 +81,7 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
   });
 
   await app.register(async (admin) => {
-    admin.addHook('onRequest', adminGuard(config.adminToken));
+    admin.addHook('onRequest', adminGuard(config.adminToken, BULL_BOARD_PATH));
     for (const routes of [adminProjectRoutes, adminDeviceRoutes, ...(options.adminRoutes ?? [])]) await routes(admin, c);
     await metricsRoutes(admin, registry);
     await queueBoardRoutes(admin, c.resolve<Queues>(TOKENS.Queues));

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { inject, injectable } from 'tsyringe';
+import { inject, injectable } from '../di.js';
 import { randomSecret, sha256 } from '../crypto.js';
 import { apiError } from '../errors.js';
 import { newId } from '../ids.js';

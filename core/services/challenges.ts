@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { inject, injectable } from 'tsyringe';
+import { inject, injectable } from '../di.js';
 import { hmac, sameDigest } from '../crypto.js';
 import { apiError } from '../errors.js';
 import { isId, newId } from '../ids.js';

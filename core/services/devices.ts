@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { inject, injectable } from 'tsyringe';
+import { inject, injectable } from '../di.js';
 import { randomSecret, sameDigest, sha256 } from '../crypto.js';
 import { deviceTopics } from '../device-topics.js';
 import type { Endpoints } from '../endpoints.js';
@@ -43,7 +43,12 @@ export interface DeviceWithPresence extends Device {
 }
 
 export interface LinkRequest {
-  token: string;
+  /** The QR link token, or else… */
+  token?: string;
+  /** …a 6-digit link code typed on the phone. */
+  code?: string;
+  /** Who asks (IP), for the brute-force limit on codes. */
+  source?: string;
   name: string;
   model?: string;
   appVersion?: string;
@@ -98,9 +103,16 @@ export class DeviceService {
     const secret = randomSecret(32);
     const deviceId = newId('dev');
     const now = new Date();
+    const byCode = request.token === undefined && request.code !== undefined;
+    if (byCode) await this.linkTokens.checkCodeAttempts(request.source ?? 'unknown');
     const projectId = await this.db.transaction(async (trx) => {
-      const consumed = await this.linkTokens.consume(trx, request.token, deviceId, now);
-      if (!consumed) throw apiError('UNAUTHORIZED', { message: 'The link token is unknown, used or expired.' });
+      const consumed = byCode
+        ? await this.linkTokens.consume(trx, request.code!, deviceId, now, 'code')
+        : await this.linkTokens.consume(trx, request.token ?? '', deviceId, now);
+      if (!consumed) {
+        if (byCode) await this.linkTokens.recordFailedCode(request.source ?? 'unknown');
+        throw apiError('UNAUTHORIZED', { message: `The link ${byCode ? 'code' : 'token'} is unknown, used or expired.` });
+      }
       await trx('devices').where({ project_id: consumed.projectId, status: 'active' }).update({ status: 'standby', updated_at: now });
       await trx('devices').insert({
         id: deviceId,

@@ -1,4 +1,4 @@
-import { inject, injectable } from 'tsyringe';
+import { inject, injectable } from '../di.js';
 import type { Logger } from '../logger.js';
 import type { DevicePublisher } from '../publisher.js';
 import { dispatchDedupId, type Queues } from '../queues.js';

@@ -1,7 +1,9 @@
 import { randomInt } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
-import { inject, injectable } from 'tsyringe';
+import { inject, injectable } from '../di.js';
 import { hmac, randomSecret, sha256 } from '../crypto.js';
+import { apiError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { RuntimeConfig } from '../secrets.js';
 import { TOKENS } from '../tokens.js';
@@ -11,13 +13,40 @@ export const LINK_TTL_MS = 10 * 60 * 1000;
 
 export type LinkKind = 'token' | 'code';
 
+/**
+ * Brute-force limits on 6-digit codes (one in a million per guess): wrong codes per source per
+ * window, and wrong codes from everywhere per window (a distributed guesser).
+ */
+export const CODE_GUESS_LIMITS = { perSource: 10, all: 200, windowSeconds: 600 } as const;
+
 /** One-time credentials that link a phone to a project: QR tokens (`lt_...`) and 6-digit codes. */
 @injectable()
 export class LinkTokenService {
   constructor(
     @inject(TOKENS.Knex) private readonly db: Knex,
     @inject(TOKENS.Config) private readonly config: RuntimeConfig,
+    @inject(TOKENS.Redis) private readonly redis: Redis,
   ) {}
+
+  private guessKeys(source: string): [string, string] {
+    const base = `${this.config.redisPrefix}:link-code-guesses`;
+    return [`${base}:${source}`, `${base}:all`];
+  }
+
+  /** Refuses (429 RATE_LIMITED) a code attempt from a source, or from anywhere, past its limit of wrong guesses. */
+  async checkCodeAttempts(source: string): Promise<void> {
+    const [mine, all] = this.guessKeys(source);
+    const [[, ownCount], [, allCount], [, ttl]] = (await this.redis.multi().get(mine).get(all).pttl(mine).exec()) as [[null, string | null], [null, string | null], [null, number]];
+    if (Number(ownCount ?? 0) >= CODE_GUESS_LIMITS.perSource || Number(allCount ?? 0) >= CODE_GUESS_LIMITS.all) {
+      throw apiError('RATE_LIMITED', { message: 'Too many wrong link codes; try again later.', retryAfter: Math.max(1, Math.ceil((ttl > 0 ? ttl : CODE_GUESS_LIMITS.windowSeconds * 1000) / 1000)) });
+    }
+  }
+
+  async recordFailedCode(source: string): Promise<void> {
+    const multi = this.redis.multi();
+    for (const key of this.guessKeys(source)) multi.incr(key).expire(key, CODE_GUESS_LIMITS.windowSeconds, 'NX');
+    await multi.exec();
+  }
 
   /** Creates a QR link token (32 random bytes); the plain token is returned only here. */
   async createToken(projectId: string): Promise<{ token: string; expiresAt: string }> {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { inject, injectable } from 'tsyringe';
+import { inject, injectable } from '../di.js';
 import { HealthService } from '../health.js';
 import { TOKENS } from '../tokens.js';
 import { DeviceService } from './devices.js';

@@ -1,6 +1,7 @@
 import { Type } from 'class-transformer';
 import {
   IsArray, IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min, ValidateNested, ArrayMaxSize, IsObject,
+  Matches, ValidateIf,
 } from 'class-validator';
 import { JSONSchema } from 'class-validator-jsonschema';
 import { CODE_TYPES, LANGUAGES, type CodeType, type Language } from '../../services/projects.js';
@@ -141,11 +142,17 @@ export class UpdateDeviceDto {
 }
 
 export class LinkDeviceDto {
-  @JSONSchema({ description: 'The link token from the QR code.' })
+  @JSONSchema({ description: 'The link token from the QR code. Give this or `code`.' })
+  @ValidateIf((o: LinkDeviceDto) => o.code === undefined)
   @IsString()
   @IsNotEmpty()
   @MaxLength(256)
-  token!: string;
+  token?: string;
+
+  @JSONSchema({ description: 'A 6-digit link code typed on the phone (POST /admin/projects/:id/link-codes), instead of `token`.' })
+  @IsOptional()
+  @Matches(/^\d{6}$/, { message: 'code must be 6 digits' })
+  code?: string;
 
   @IsString()
   @IsNotEmpty()

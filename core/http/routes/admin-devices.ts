@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { DependencyContainer } from 'tsyringe';
+import type { DependencyContainer } from '../../di.js';
 import { DeviceService } from '../../services/devices.js';
 import { UpdateDeviceDto } from '../dtos/admin.js';
 import { ok } from '../envelope.js';

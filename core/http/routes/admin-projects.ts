@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { DependencyContainer } from 'tsyringe';
+import type { DependencyContainer } from '../../di.js';
 import type { Endpoints } from '../../endpoints.js';
 import { linkQrPayload, renderQr } from '../../qr.js';
 import { ApiKeyService } from '../../services/api-keys.js';

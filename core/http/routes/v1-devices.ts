@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { DependencyContainer } from 'tsyringe';
+import type { DependencyContainer } from '../../di.js';
 import { DeviceService } from '../../services/devices.js';
 import { LinkDeviceDto } from '../dtos/admin.js';
 import { ok } from '../envelope.js';
@@ -11,12 +11,12 @@ export async function deviceLinkRoutes(app: FastifyInstance, c: DependencyContai
   const devices = c.resolve(DeviceService);
   app.post('/v1/devices/link', {
     schema: {
-      tags: ['devices'], summary: 'Link a phone with a single-use link token (from the QR code)',
-      body: bodySchema(LinkDeviceDto), response: responses({ 201: { type: 'object' } }, [400, 401]),
+      tags: ['devices'], summary: 'Link a phone with a single-use link token (from the QR code) or a 6-digit link code',
+      body: bodySchema(LinkDeviceDto), response: responses({ 201: { type: 'object' } }, [400, 401, 429]),
     },
   }, async (request, reply) => {
     const dto = await validateBody(LinkDeviceDto, request.body);
     const sims = dto.sims?.map((s) => ({ slot: s.slot, number: s.number ?? null, carrier: s.carrier ?? null, rentable: s.rentable ?? false }));
-    return reply.status(201).send(ok(await devices.link({ ...dto, sims })));
+    return reply.status(201).send(ok(await devices.link({ ...dto, sims, source: request.ip })));
   });
 }

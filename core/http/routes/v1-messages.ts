@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { DependencyContainer } from 'tsyringe';
+import type { DependencyContainer } from '../../di.js';
 import { MessageService } from '../../services/messages.js';
 import { projectOf } from '../auth.js';
 import { ok } from '../envelope.js';

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { DependencyContainer } from 'tsyringe';
+import type { DependencyContainer } from '../../di.js';
 import { apiError } from '../../errors.js';
 import { ChallengeService } from '../../services/challenges.js';
 import { IdempotencyService } from '../../services/idempotency.js';

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { DependencyContainer } from 'tsyringe';
+import type { DependencyContainer } from '../../di.js';
 import { StatusService } from '../../services/status.js';
 import { projectOf } from '../auth.js';
 import { ok } from '../envelope.js';
