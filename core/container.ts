@@ -19,13 +19,17 @@ import { DispatchService } from './services/dispatch.js';
 import { IdempotencyService } from './services/idempotency.js';
 import { LinkTokenService } from './services/link-tokens.js';
 import { MessageService } from './services/messages.js';
+import { MessageTransitions } from './services/message-transitions.js';
+import { StatsService } from './services/stats.js';
+import { MessageWriter } from './services/message-writer.js';
+import { SmsService } from './services/sms.js';
 import { ProjectService } from './services/projects.js';
 import { StatusService } from './services/status.js';
 
 /** Every core service, one instance per container. */
 const SERVICES = [
   PresenceStore, HealthService, Router, ProjectService, ApiKeyService, LinkTokenService, DeviceService,
-  MessageService, DispatchService, ChallengeService, IdempotencyService, StatusService,
+  StatsService, MessageService, MessageTransitions, DispatchService, MessageWriter, SmsService, ChallengeService, IdempotencyService, StatusService,
 ] as const;
 
 export interface CoreDependencies {

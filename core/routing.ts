@@ -60,17 +60,25 @@ export class Router {
 
   /** Routes with the project's strategy; an unknown strategy name falls back to `active-device`, logged. */
   async route(message: RoutingMessage, strategyName: string): Promise<RouteDecision> {
+    const [decision] = await this.routeMany(message.projectId, [message], strategyName);
+    return decision!;
+  }
+
+  /** Routes many messages of one project, reading its devices and their presence once. */
+  async routeMany(projectId: string, messages: RoutingMessage[], strategyName: string): Promise<RouteDecision[]> {
     let strategy = this.strategies.get(strategyName);
     if (!strategy) {
-      this.log.warn({ strategy: strategyName, projectId: message.projectId }, 'unknown routing strategy, using active-device');
+      this.log.warn({ strategy: strategyName, projectId }, 'unknown routing strategy, using active-device');
       strategy = activeDevice;
     }
-    const devices = await this.devices.list(message.projectId);
-    const decision = await strategy(message, devices.map(toRoutingDevice));
-    if ('deviceId' in decision && !devices.some((d) => d.id === decision.deviceId)) {
-      return { reason: 'STRATEGY_CHOSE_UNKNOWN_DEVICE' };
+    const devices = (await this.devices.list(projectId)).map(toRoutingDevice);
+    const known = new Set(devices.map((d) => d.id));
+    const decisions: RouteDecision[] = [];
+    for (const message of messages) {
+      const decision = await strategy(message, devices);
+      decisions.push('deviceId' in decision && !known.has(decision.deviceId) ? { reason: 'STRATEGY_CHOSE_UNKNOWN_DEVICE' } : decision);
     }
-    return decision;
+    return decisions;
   }
 }
 

@@ -5,6 +5,7 @@ import type { DevicePublisher } from '../core/publisher.js';
 import type { DispatchJob } from '../core/queues.js';
 import type { DeviceService } from '../core/services/devices.js';
 import type { DispatchService } from '../core/services/dispatch.js';
+import type { MessageTransitions } from '../core/services/message-transitions.js';
 import type { MessageService, OutboundMessage } from '../core/services/messages.js';
 import type { DeviceLocks } from './device-lock.js';
 import type { DevicePacer } from './pacing.js';
@@ -23,6 +24,7 @@ const MAX_ROUNDS_PER_JOB = 50;
 
 export interface DispatcherDeps {
   messages: MessageService;
+  transitions: MessageTransitions;
   devices: DeviceService;
   dispatch: DispatchService;
   presence: PresenceStore;
@@ -68,7 +70,7 @@ export function dispatcherProcessor(deps: DispatcherDeps) {
 }
 
 async function drain(deps: DispatcherDeps, deviceId: string, keepLock: () => Promise<boolean>): Promise<string> {
-  await deps.messages.expireQueuedFor(deviceId);
+  await deps.transitions.expiredQueuedFor(deviceId);
   const device = await deps.devices.find(deviceId);
   if (!device) return reroute(deps, deviceId);
 
@@ -92,7 +94,7 @@ async function drain(deps: DispatcherDeps, deviceId: string, keepLock: () => Pro
     await deps.pacer.refund(deviceId, device.sendRatePerMinute, grant.taken - batch.length);
     if (batch.length === 0) return `dispatched ${sent}`;
     await deps.publisher.publish(deviceId, 'outbox', { messages: batch.map(toOutboxItem) });
-    await deps.messages.markDispatched(batch.map((m) => m.id));
+    await deps.transitions.dispatched(batch.map((m) => m.id));
     sent += batch.length;
     await keepLock();
   }
@@ -112,6 +114,6 @@ async function reroute(deps: DispatcherDeps, deviceId: string): Promise<string> 
     return `re-routed ${moved}`;
   }
   const ids = await deps.messages.queuedFor(deviceId, 100_000);
-  const failed = await deps.messages.markFailed(ids, 'NO_DEVICE');
+  const failed = await deps.transitions.failed(ids, 'NO_DEVICE');
   return `failed ${failed}: no device`;
 }

@@ -3,11 +3,11 @@ import type { Logger } from '../core/logger.js';
 import type { PresenceStore } from '../core/presence.js';
 import type { DeviceEventJob } from '../core/queues.js';
 import type { DispatchService } from '../core/services/dispatch.js';
-import type { MessageService } from '../core/services/messages.js';
+import type { MessageTransitions } from '../core/services/message-transitions.js';
 import { readPresence, readStatusUpdates } from './device-event-payloads.js';
 
 export interface DeviceEventDeps {
-  messages: MessageService;
+  transitions: MessageTransitions;
   dispatch: DispatchService;
   presence: PresenceStore;
   log: Logger;
@@ -25,7 +25,7 @@ export function deviceEventsProcessor(deps: DeviceEventDeps) {
     switch (channel) {
       case 'status': {
         const updates = readStatusUpdates(payload);
-        const changed = await deps.messages.applyStatusUpdates(deviceId, updates, at);
+        const changed = await deps.transitions.reported(deviceId, updates, at);
         return `applied ${changed.length}/${updates.length}`;
       }
       case 'presence': {

@@ -4,10 +4,12 @@ import type { MaintenanceJob, Queues } from '../core/queues.js';
 import type { ChallengeService } from '../core/services/challenges.js';
 import type { DispatchService } from '../core/services/dispatch.js';
 import type { IdempotencyService } from '../core/services/idempotency.js';
+import type { MessageTransitions } from '../core/services/message-transitions.js';
 import type { MessageService } from '../core/services/messages.js';
 
 export interface MaintenanceDeps {
   messages: MessageService;
+  transitions: MessageTransitions;
   dispatch: DispatchService;
   challenges: ChallengeService;
   idempotency: IdempotencyService;
@@ -34,9 +36,9 @@ export function maintenanceProcessor(deps: MaintenanceDeps) {
   return async (job: Job<MaintenanceJob>): Promise<string> => {
     const now = new Date();
     if (job.data.task === 'expire') {
-      const [messages, verifications] = await Promise.all([deps.messages.expireDue(now), deps.challenges.expireDue(now)]);
-      if (messages.length + verifications > 0) deps.log.info({ messages: messages.length, verifications }, 'expired');
-      return `expired ${messages.length} messages, ${verifications} verifications`;
+      const [messages, verifications] = await Promise.all([deps.transitions.expiredDue(now), deps.challenges.expireDue(now)]);
+      if (messages + verifications > 0) deps.log.info({ messages, verifications }, 'expired');
+      return `expired ${messages} messages, ${verifications} verifications`;
     }
     if (job.data.task === 'recover-dispatch') {
       const devices = await deps.messages.devicesWithQueued();

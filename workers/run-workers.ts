@@ -10,6 +10,7 @@ import { ChallengeService } from '../core/services/challenges.js';
 import { DeviceService } from '../core/services/devices.js';
 import { DispatchService } from '../core/services/dispatch.js';
 import { IdempotencyService } from '../core/services/idempotency.js';
+import { MessageTransitions } from '../core/services/message-transitions.js';
 import { MessageService } from '../core/services/messages.js';
 import { TOKENS } from '../core/tokens.js';
 import { deviceEventsProcessor } from './device-events-worker.js';
@@ -33,12 +34,14 @@ export async function startWorkers(c: DependencyContainer): Promise<RunningWorke
   const messages = c.resolve(MessageService);
   const presence = c.resolve(PresenceStore);
   const dispatch = c.resolve(DispatchService);
+  const transitions = c.resolve(MessageTransitions);
 
   const processors: Array<[string, Processor, number]> = [
     [
       QUEUE_NAMES.dispatch,
       dispatcherProcessor({
         messages,
+        transitions,
         devices: c.resolve(DeviceService),
         dispatch,
         presence,
@@ -49,8 +52,8 @@ export async function startWorkers(c: DependencyContainer): Promise<RunningWorke
       }) as Processor,
       config.workerConcurrency,
     ],
-    [QUEUE_NAMES.deviceEvents, deviceEventsProcessor({ messages, dispatch, presence, log }) as Processor, config.workerConcurrency],
-    [QUEUE_NAMES.maintenance, maintenanceProcessor({ messages, dispatch, challenges: c.resolve(ChallengeService), idempotency: c.resolve(IdempotencyService), log }) as Processor, 1],
+    [QUEUE_NAMES.deviceEvents, deviceEventsProcessor({ transitions, dispatch, presence, log }) as Processor, config.workerConcurrency],
+    [QUEUE_NAMES.maintenance, maintenanceProcessor({ messages, transitions, dispatch, challenges: c.resolve(ChallengeService), idempotency: c.resolve(IdempotencyService), log }) as Processor, 1],
   ];
 
   const workers = processors.map(([name, processor, concurrency]) => {

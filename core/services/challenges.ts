@@ -12,8 +12,12 @@ import { countParts } from '../sms-parts.js';
 import { BUILT_IN_TEMPLATES, hasCodePlaceholder, languageForCountry, renderTemplate } from '../templates.js';
 import { TOKENS } from '../tokens.js';
 import { DispatchService } from './dispatch.js';
-import { MessageService } from './messages.js';
+import { MessageWriter } from './message-writer.js';
 import { ProjectService, type CodeType, type Language } from './projects.js';
+import { StatsService } from './stats.js';
+
+/** OTP messages go before custom SMS waiting for the same device (a code is time-critical). */
+export const OTP_PRIORITY = 1;
 
 export type VerificationStatus = 'PENDING' | 'VERIFIED' | 'FAILED' | 'EXPIRED' | 'CANCELED';
 
@@ -81,9 +85,10 @@ export class ChallengeService {
     @inject(TOKENS.Config) private readonly config: RuntimeConfig,
     @inject(TOKENS.Logger) private readonly log: Logger,
     private readonly projects: ProjectService,
-    private readonly messages: MessageService,
+    private readonly writer: MessageWriter,
     private readonly router: Router,
     private readonly dispatch: DispatchService,
+    private readonly stats: StatsService,
   ) {}
 
   /**
@@ -133,13 +138,10 @@ export class ChallengeService {
       expires_at: expiresAt,
       updated_at: now,
     };
-    await this.db.transaction(async (trx) => {
-      await trx('verifications').insert(row);
-      await this.messages.insert(trx, [
-        { id: messageId, projectId, kind: 'otp', verificationId, deviceId: route.deviceId, simSlot: route.simSlot ?? null, to: phone.e164, body, parts: countParts(body).parts, createdAt: now, expiresAt },
-      ]);
+    await this.writer.accept({
+      verification: row,
+      message: { id: messageId, projectId, kind: 'otp', verificationId, deviceId: route.deviceId, simSlot: route.simSlot ?? null, to: phone.e164, body, parts: countParts(body).parts, priority: OTP_PRIORITY, createdAt: now, expiresAt },
     });
-    await this.dispatch.signal([route.deviceId]);
     return toView({ ...row, metadata: input.metadata ?? null, verified_at: null, canceled_at: null });
   }
 
@@ -161,10 +163,14 @@ export class ChallengeService {
     if (!taken) throw await this.whyNotVerifiable(projectId, verificationId, now);
 
     if (sameDigest(this.codeHash(verificationId, normalizeCode(otp)), taken.code_hash)) {
-      const [done] = await this.db('verifications')
-        .where({ id: verificationId, status: 'PENDING' })
-        .update({ status: 'VERIFIED', verified_at: now, updated_at: now })
-        .returning(['verified_at']);
+      const done = await this.db.transaction(async (trx) => {
+        const [row] = await trx('verifications')
+          .where({ id: verificationId, status: 'PENDING' })
+          .update({ status: 'VERIFIED', verified_at: now, updated_at: now })
+          .returning(['verified_at']);
+        if (row) await this.stats.record(trx, [{ projectId, metric: 'otp.verified', at: now }]);
+        return row;
+      });
       if (!done) throw await this.whyNotVerifiable(projectId, verificationId, now);
       return { verified: true, status: 'VERIFIED', verificationId, attempts: taken.attempts, maxAttempts: taken.max_attempts, verifiedAt: now.toISOString() };
     }
@@ -200,7 +206,14 @@ export class ChallengeService {
 
   /** Expires pending challenges whose TTL passed (maintenance queue). */
   async expireDue(now = new Date()): Promise<number> {
-    return this.db('verifications').where({ status: 'PENDING' }).where('expires_at', '<=', now).update({ status: 'EXPIRED', updated_at: now });
+    return this.db.transaction(async (trx) => {
+      const rows: Array<{ project_id: string }> = await trx('verifications')
+        .where({ status: 'PENDING' })
+        .where('expires_at', '<=', now)
+        .update({ status: 'EXPIRED', updated_at: now }, ['project_id']);
+      await this.stats.record(trx, rows.map((r) => ({ projectId: r.project_id, metric: 'otp.expired' as const, at: now })));
+      return rows.length;
+    });
   }
 
   private suppliedCode(code: string, type: CodeType, length: number | undefined): string {

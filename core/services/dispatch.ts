@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import type { DevicePublisher } from '../publisher.js';
 import { dispatchDedupId, type Queues } from '../queues.js';
 import { TOKENS } from '../tokens.js';
+import { MessageTransitions } from './message-transitions.js';
 import { MessageService } from './messages.js';
 
 /** The core's side of delivery: put accepted messages on the dispatch queue, or withdraw them. */
@@ -13,6 +14,7 @@ export class DispatchService {
     @inject(TOKENS.DevicePublisher) private readonly publisher: DevicePublisher,
     @inject(TOKENS.Logger) private readonly log: Logger,
     private readonly messages: MessageService,
+    private readonly transitions: MessageTransitions,
   ) {}
 
   /**
@@ -54,7 +56,7 @@ export class DispatchService {
   async withdraw(messageId: string, reason: string): Promise<void> {
     const [message] = await this.messages.loadOutbound([messageId]);
     if (!message) return;
-    const changed = await this.messages.markFailed([messageId], reason);
+    const changed = await this.transitions.failed([messageId], reason);
     if (changed > 0 && message.deviceId && message.status === 'DISPATCHED') {
       await this.publisher
         .publish(message.deviceId, 'control', { type: 'cancel', ids: [messageId] })

@@ -24,6 +24,8 @@ export interface MessageView {
   kind: MessageKind;
   status: MessageStatus;
   to: string;
+  /** Custom SMS only. */
+  message?: string;
   parts: number;
   deviceId: string | null;
   simSlot: number | null;
@@ -54,6 +56,15 @@ export interface OutboundMessage {
   expiresAt: Date;
 }
 
+export interface MessageQuery {
+  limit?: number;
+  cursor?: string;
+  status?: MessageStatus;
+  kind?: MessageKind;
+  from?: Date;
+  to?: Date;
+}
+
 export interface NewMessage {
   id: string;
   projectId: string;
@@ -71,15 +82,6 @@ export interface NewMessage {
   createdAt: Date;
   expiresAt: Date;
 }
-
-/**
- * Status order for "never backwards": a report applies only to a message that is not final and
- * only moves it forward; FAILED may follow SENT (a failed delivery report).
- * Shared by every statement below so PostgreSQL and PGlite agree.
- */
-const RANK_SQL = `case %s when 'QUEUED' then 0 when 'DISPATCHED' then 1 when 'SENT' then 2 when 'DELIVERED' then 3 else 4 end`;
-const rank = (column: string) => RANK_SQL.replace('%s', column);
-const FINAL = `('DELIVERED', 'FAILED', 'EXPIRED')`;
 
 interface MessageRow {
   id: string;
@@ -154,6 +156,28 @@ export class MessageService {
     return toView(row);
   }
 
+  /**
+   * The project's log, newest first. The cursor is the position (`seq`) of the last message of
+   * the previous page, so pages stay stable while new messages arrive (they sort before it).
+   */
+  async list(projectId: string, query: MessageQuery): Promise<{ messages: MessageView[]; nextCursor: string | null }> {
+    const limit = Math.min(Math.max(query.limit ?? 50, 1), 200);
+    const q = this.db('messages').where({ project_id: projectId }).orderBy('seq', 'desc').limit(limit + 1);
+    if (query.cursor !== undefined) {
+      const seq = decodeCursor(query.cursor);
+      if (seq === null) throw apiError('VALIDATION_FAILED', { details: [{ field: 'cursor', message: 'cursor is not one this API returned' }] });
+      void q.where('seq', '<', seq);
+    }
+    if (query.status) void q.where({ status: query.status });
+    if (query.kind) void q.where({ kind: query.kind });
+    if (query.from) void q.where('created_at', '>=', query.from);
+    if (query.to) void q.where('created_at', '<', query.to);
+    const rows: Array<MessageRow & { seq: number | string }> = await q;
+    const page = rows.slice(0, limit);
+    const next = rows.length > limit ? page[page.length - 1] : undefined;
+    return { messages: page.map(toView), nextCursor: next ? Buffer.from(`s${next.seq}`).toString('base64url') : null };
+  }
+
   /** Messages by id, bodies opened; an empty body means it was wiped (already sent). */
   async loadOutbound(messageIds: string[]): Promise<OutboundMessage[]> {
     if (messageIds.length === 0) return [];
@@ -172,14 +196,6 @@ export class MessageService {
       .orderBy([{ column: 'priority', order: 'desc' }, { column: 'seq', order: 'asc' }])
       .limit(limit);
     return rows.map((r) => this.toOutbound(r));
-  }
-
-  /** Expires the device's QUEUED messages whose TTL passed (they are never handed over). */
-  async expireQueuedFor(deviceId: string, now = new Date()): Promise<number> {
-    return this.db('messages')
-      .where({ device_id: deviceId, status: 'QUEUED' })
-      .where('expires_at', '<=', now)
-      .update({ status: 'EXPIRED', error: 'EXPIRED', updated_at: now, body: null });
   }
 
   /** Devices that have QUEUED messages (the recovery sweep signals each). */
@@ -214,75 +230,11 @@ export class MessageService {
     const rows = await this.db('messages').select('id').where({ device_id: deviceId, status: 'QUEUED' }).orderBy('created_at', 'asc').limit(limit);
     return rows.map((r: { id: string }) => r.id);
   }
+}
 
-  /** QUEUED → DISPATCHED for the given ids (handed to the broker). Returns how many moved. */
-  async markDispatched(messageIds: string[], at = new Date()): Promise<number> {
-    if (messageIds.length === 0) return 0;
-    return this.db('messages').whereIn('id', messageIds).where({ status: 'QUEUED' }).update({ status: 'DISPATCHED', dispatched_at: at, updated_at: at });
-  }
-
-  /** Marks not-yet-final messages FAILED with an error code (no route, canceled, refused by a plugin). */
-  async markFailed(messageIds: string[], error: string, at = new Date()): Promise<number> {
-    if (messageIds.length === 0) return 0;
-    return this.db('messages')
-      .whereIn('id', messageIds)
-      .whereRaw(`status not in ${FINAL}`)
-      .update({ status: 'FAILED', error, failed_at: at, updated_at: at, body: null });
-  }
-
-  /**
-   * Applies a phone's status updates in one statement, idempotently and never backwards: only
-   * messages routed to that device move, duplicates and stale reports change nothing. A sealed
-   * OTP body is wiped once the phone has sent it. Returns the ids that changed, with their new status.
-   */
-  async applyStatusUpdates(deviceId: string, updates: StatusUpdate[], receivedAt = new Date()): Promise<Array<{ id: string; status: MessageStatus }>> {
-    // Keep the furthest report per id: a batch may carry sent and delivered for one message.
-    const latest = new Map<string, { status: MessageStatus; at: Date; error: string | null }>();
-    const order: Record<string, number> = { sent: 2, delivered: 3, failed: 4 };
-    for (const u of updates) {
-      const status = u.state.toUpperCase() as MessageStatus;
-      const at = u.at && !Number.isNaN(Date.parse(u.at)) ? new Date(u.at) : receivedAt;
-      const prev = latest.get(u.id);
-      if (!prev || order[u.state]! > order[prev.status.toLowerCase()]!) latest.set(u.id, { status, at, error: u.state === 'failed' ? (u.error ?? 'UNKNOWN') : null });
-    }
-    if (latest.size === 0) return [];
-    const values = [...latest].map(([id, v]) => [id, v.status, v.at.toISOString(), v.error]);
-    const result = await this.db.raw(
-      `update messages as m set
-         status = v.status,
-         error = coalesce(v.error, m.error),
-         sent_at = case when v.status in ('SENT', 'DELIVERED') then coalesce(m.sent_at, v.at::timestamptz) else m.sent_at end,
-         delivered_at = case when v.status = 'DELIVERED' then v.at::timestamptz else m.delivered_at end,
-         failed_at = case when v.status = 'FAILED' then v.at::timestamptz else m.failed_at end,
-         body = case when m.body_sealed then null else m.body end,
-         updated_at = ?::timestamptz
-       from (values ${values.map(() => '(?, ?, ?, ?)').join(', ')}) as v(id, status, at, error)
-       where m.id = v.id and m.device_id = ? and m.status not in ${FINAL}
-         and (v.status = 'FAILED' or ${rank('v.status')} > ${rank('m.status')})
-       returning m.id, m.status`,
-      [receivedAt.toISOString(), ...values.flat(), deviceId],
-    );
-    return (result.rows as Array<{ id: string; status: MessageStatus }>).map((r) => ({ id: r.id, status: r.status }));
-  }
-
-  /** QUEUED or DISPATCHED → EXPIRED for the given ids. */
-  async expire(messageIds: string[], at = new Date()): Promise<number> {
-    if (messageIds.length === 0) return 0;
-    return this.db('messages').whereIn('id', messageIds).whereIn('status', ['QUEUED', 'DISPATCHED']).update({ status: 'EXPIRED', error: 'EXPIRED', updated_at: at, body: null });
-  }
-
-  /**
-   * Expires messages whose TTL passed before the phone sent them. DISPATCHED ones get a grace
-   * period: the phone may have sent at the last moment and its report be on the way.
-   */
-  async expireDue(now = new Date(), dispatchedGraceMs = 60_000): Promise<string[]> {
-    const rows = await this.db('messages')
-      .where((q) => q.where({ status: 'QUEUED' }).andWhere('expires_at', '<=', now))
-      .orWhere((q) => q.where({ status: 'DISPATCHED' }).andWhere('expires_at', '<=', new Date(now.getTime() - dispatchedGraceMs)))
-      .update({ status: 'EXPIRED', error: 'EXPIRED', updated_at: now, body: null })
-      .returning(['id']);
-    return rows.map((r: { id: string }) => r.id);
-  }
+function decodeCursor(cursor: string): string | null {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  return /^s\d{1,19}$/.test(text) ? text.slice(1) : null;
 }
 
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
@@ -293,6 +245,8 @@ function toView(r: MessageRow): MessageView {
     kind: r.kind,
     status: r.status,
     to: r.to,
+    // A custom SMS shows its text; an OTP message never does (it holds the code).
+    ...(r.kind === 'sms' && !r.body_sealed && r.body !== null ? { message: r.body } : {}),
     parts: r.parts,
     deviceId: r.device_id,
     simSlot: r.sim_slot,

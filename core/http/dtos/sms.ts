@@ -1,0 +1,127 @@
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsISO31661Alpha2, IsISO8601, IsNotEmpty, IsObject, IsOptional, IsString, IsUrl, Length, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
+import { JSONSchema } from 'class-validator-jsonschema';
+import { MESSAGE_STATUSES, type MessageStatus } from '../../services/messages.js';
+import { SMS_LIMITS } from '../../services/sms.js';
+import { MaxJsonBytes } from './validators.js';
+
+export class SendSmsDto {
+  @JSONSchema({ description: 'Destination: E.164, or a national number together with countryCode.', example: '+4915112345678' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(32)
+  to!: string;
+
+  @JSONSchema({ description: 'The text, 1-1600 characters; `parts` in the answer counts GSM-7/UCS-2 segments.' })
+  @IsString()
+  @Length(1, SMS_LIMITS.maxLength)
+  message!: string;
+
+  @IsOptional()
+  @IsISO31661Alpha2()
+  countryCode?: string;
+
+  @JSONSchema({ description: `Seconds the message may wait for its phone, ${SMS_LIMITS.ttl.min}-${SMS_LIMITS.ttl.max}. Default ${SMS_LIMITS.ttl.default}.` })
+  @IsOptional()
+  @IsInt()
+  @Min(SMS_LIMITS.ttl.min)
+  @Max(SMS_LIMITS.ttl.max)
+  ttl?: number;
+
+  @IsOptional()
+  @IsUrl({ protocols: ['https'], require_protocol: true, require_tld: false })
+  callbackUrl?: string;
+
+  @IsOptional()
+  @IsObject()
+  @MaxJsonBytes(SMS_LIMITS.metadataBytes)
+  metadata?: Record<string, unknown>;
+}
+
+export class SendBulkSmsDto {
+  @JSONSchema({ description: 'One entry per recipient: `{ "to", "message", "metadata"? }`. Invalid entries are rejected by index; the others go ahead.' })
+  @ValidateIf((o: SendBulkSmsDto) => o.to === undefined)
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(SMS_LIMITS.maxRecipients)
+  messages?: Array<{ to: unknown; message: unknown; metadata?: unknown }>;
+
+  @JSONSchema({ description: 'Recipients of one `message` (the other body form).' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(SMS_LIMITS.maxRecipients)
+  to?: unknown[];
+
+  @JSONSchema({ description: 'The text for every recipient in `to`.' })
+  @ValidateIf((o: SendBulkSmsDto) => o.to !== undefined)
+  @IsString()
+  @Length(1, SMS_LIMITS.maxLength)
+  message?: string;
+
+  @IsOptional()
+  @IsISO31661Alpha2()
+  countryCode?: string;
+
+  @IsOptional()
+  @IsInt()
+  @Min(SMS_LIMITS.ttl.min)
+  @Max(SMS_LIMITS.ttl.max)
+  ttl?: number;
+
+  @IsOptional()
+  @IsUrl({ protocols: ['https'], require_protocol: true, require_tld: false })
+  callbackUrl?: string;
+
+  @JSONSchema({ description: 'Metadata for every recipient in `to` (<= 1 KiB).' })
+  @IsOptional()
+  @IsObject()
+  @MaxJsonBytes(SMS_LIMITS.metadataBytes)
+  metadata?: Record<string, unknown>;
+}
+
+export class ListMessagesQuery {
+  @JSONSchema({ description: 'Page size, 1-200. Default 50.' })
+  @IsOptional()
+  @Matches(/^\d+$/, { message: 'limit must be a whole number' })
+  limit?: string;
+
+  @JSONSchema({ description: 'The `nextCursor` of the previous page.' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  cursor?: string;
+
+  @IsOptional()
+  @IsIn(MESSAGE_STATUSES)
+  status?: MessageStatus;
+
+  @IsOptional()
+  @IsIn(['otp', 'sms'])
+  kind?: 'otp' | 'sms';
+
+  @JSONSchema({ description: 'Only messages created at or after this ISO-8601 time.' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  from?: string;
+
+  @JSONSchema({ description: 'Only messages created before this ISO-8601 time.' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  to?: string;
+}
+
+export class StatsQuery {
+  @JSONSchema({ description: 'Start (ISO-8601, inclusive). Default: 24 hours (interval=hour) or 30 days (interval=day) before `to`.' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  from?: string;
+
+  @JSONSchema({ description: 'End (ISO-8601, exclusive). Default: now.' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  to?: string;
+
+  @IsOptional()
+  @IsIn(['hour', 'day'])
+  interval?: 'hour' | 'day';
+}

@@ -1,0 +1,55 @@
+import type { FastifyInstance } from 'fastify';
+import type { DependencyContainer } from '../../di.js';
+import { IdempotencyService } from '../../services/idempotency.js';
+import { SmsService } from '../../services/sms.js';
+import { projectOf } from '../auth.js';
+import { SendBulkSmsDto, SendSmsDto } from '../dtos/sms.js';
+import { ok } from '../envelope.js';
+import { runIdempotent } from '../idempotency.js';
+import { bodySchema, responses } from '../openapi.js';
+import { validateBody } from '../validation.js';
+
+/** Bulk bodies may be up to 10 MiB (spec/api.md "Error catalogue", PAYLOAD_TOO_LARGE). */
+export const BULK_BODY_LIMIT = 10 * 1024 * 1024;
+
+const security = [{ apiKey: [] }];
+const idempotencyHeader = { type: 'object', properties: { 'idempotency-key': { type: 'string', maxLength: 255 } } };
+
+/** Custom SMS, one-off and bulk (spec/api.md "Custom SMS"). */
+export async function smsRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
+  const sms = c.resolve(SmsService);
+  const idempotency = c.resolve(IdempotencyService);
+
+  app.post('/v1/send-sms', {
+    schema: {
+      tags: ['sms'], summary: 'Send one SMS', security, headers: idempotencyHeader, body: bodySchema(SendSmsDto),
+      response: responses({ 201: { type: 'object' } }, [400, 401, 409, 413, 422, 429, 503]),
+    },
+  }, async (request, reply) => {
+    const projectId = projectOf(request);
+    return runIdempotent(idempotency, projectId, request, reply, async () => {
+      const dto = await validateBody(SendSmsDto, request.body);
+      return { status: 201, body: ok(await sms.send(projectId, dto)) };
+    });
+  });
+
+  app.post('/v1/send-sms/bulk', {
+    bodyLimit: BULK_BODY_LIMIT,
+    schema: {
+      tags: ['sms'], summary: 'Send one text to many recipients, or many texts (up to 10,000)', security, headers: idempotencyHeader, body: bodySchema(SendBulkSmsDto),
+      response: responses({ 202: { type: 'object' } }, [400, 401, 409, 413, 429, 503]),
+    },
+  }, async (request, reply) => {
+    const projectId = projectOf(request);
+    return runIdempotent(idempotency, projectId, request, reply, async () => {
+      const dto = await validateBody(SendBulkSmsDto, request.body);
+      const entries = dto.messages ?? (dto.to ?? []).map((to) => ({ to, message: dto.message, metadata: dto.metadata }));
+      const result = await sms.sendBulk(projectId, { entries, countryCode: dto.countryCode, ttl: dto.ttl, callbackUrl: dto.callbackUrl });
+      return { status: 202, body: ok(result) };
+    });
+  });
+
+  app.get('/v1/batches/:id', {
+    schema: { tags: ['sms'], summary: 'A bulk request\'s messages counted per status', security, params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } },
+  }, async (request) => ok(await sms.batch(projectOf(request), (request.params as { id: string }).id)));
+}

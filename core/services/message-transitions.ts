@@ -1,0 +1,130 @@
+import type { Knex } from 'knex';
+import { inject, injectable } from '../di.js';
+import { TOKENS } from '../tokens.js';
+import type { MessageKind, MessageStatus, StatusUpdate } from './messages.js';
+import { StatsService, type Metric, type StatEvent } from './stats.js';
+
+/**
+ * Status order for "never backwards": a report applies only to a message that is not final and
+ * only moves it forward; FAILED may follow SENT (a failed delivery report).
+ */
+const RANK_SQL = `case %s when 'QUEUED' then 0 when 'DISPATCHED' then 1 when 'SENT' then 2 when 'DELIVERED' then 3 else 4 end`;
+const rank = (column: string) => RANK_SQL.replace('%s', column);
+const FINAL = `('DELIVERED', 'FAILED', 'EXPIRED')`;
+const REPORT_ORDER: Record<StatusUpdate['state'], number> = { sent: 2, delivered: 3, failed: 4 };
+
+interface Changed {
+  id: string;
+  project_id: string;
+  kind: MessageKind;
+}
+
+/**
+ * Every change of a message's status after it was queued, each in one statement and in one
+ * transaction with the hourly counters it moves (so /v1/stats always adds up to the log).
+ */
+@injectable()
+export class MessageTransitions {
+  constructor(
+    @inject(TOKENS.Knex) private readonly db: Knex,
+    private readonly stats: StatsService,
+  ) {}
+
+  /** QUEUED → DISPATCHED (handed to the phone's broker session). Returns how many moved. */
+  async dispatched(messageIds: string[], at = new Date()): Promise<number> {
+    if (messageIds.length === 0) return 0;
+    return this.db('messages').whereIn('id', messageIds).where({ status: 'QUEUED' }).update({ status: 'DISPATCHED', dispatched_at: at, updated_at: at });
+  }
+
+  /** Not-yet-final messages → FAILED with an error code (no route, canceled, refused). */
+  async failed(messageIds: string[], error: string, at = new Date()): Promise<number> {
+    if (messageIds.length === 0) return 0;
+    return this.counted('failed', at, (q) => q.whereIn('id', messageIds).whereRaw(`status not in ${FINAL}`).update({ status: 'FAILED', error, failed_at: at, updated_at: at, body: null }, ['id', 'project_id', 'kind']));
+  }
+
+  /** QUEUED or DISPATCHED → EXPIRED for the given ids. */
+  async expired(messageIds: string[], at = new Date()): Promise<number> {
+    if (messageIds.length === 0) return 0;
+    return this.counted('expired', at, (q) => q.whereIn('id', messageIds).whereIn('status', ['QUEUED', 'DISPATCHED']).update(expiredColumns(at), ['id', 'project_id', 'kind']));
+  }
+
+  /** A device's QUEUED messages whose TTL passed → EXPIRED (they are never handed over). */
+  async expiredQueuedFor(deviceId: string, now = new Date()): Promise<number> {
+    return this.counted('expired', now, (q) => q.where({ device_id: deviceId, status: 'QUEUED' }).where('expires_at', '<=', now).update(expiredColumns(now), ['id', 'project_id', 'kind']));
+  }
+
+  /**
+   * Expires messages whose TTL passed before the phone sent them (maintenance). DISPATCHED ones
+   * get a grace period: the phone may have sent at the last moment and its report be on the way.
+   */
+  async expiredDue(now = new Date(), dispatchedGraceMs = 60_000): Promise<number> {
+    return this.counted('expired', now, (q) =>
+      q
+        .where((w) => w.where({ status: 'QUEUED' }).andWhere('expires_at', '<=', now))
+        .orWhere((w) => w.where({ status: 'DISPATCHED' }).andWhere('expires_at', '<=', new Date(now.getTime() - dispatchedGraceMs)))
+        .update(expiredColumns(now), ['id', 'project_id', 'kind']),
+    );
+  }
+
+  /**
+   * Applies a phone's status updates in one statement, idempotently and never backwards: only
+   * messages routed to that device move; duplicates and stale reports change nothing. A sealed
+   * OTP body is wiped once the phone has sent it. Returns the ids that changed, with their status.
+   */
+  async reported(deviceId: string, updates: StatusUpdate[], receivedAt = new Date()): Promise<Array<{ id: string; status: MessageStatus }>> {
+    // Keep the furthest report per id: a batch may carry sent and delivered for one message.
+    const latest = new Map<string, { state: StatusUpdate['state']; at: Date; error: string | null }>();
+    for (const u of updates) {
+      const at = u.at && !Number.isNaN(Date.parse(u.at)) ? new Date(u.at) : receivedAt;
+      const prev = latest.get(u.id);
+      if (!prev || REPORT_ORDER[u.state] > REPORT_ORDER[prev.state]) latest.set(u.id, { state: u.state, at, error: u.state === 'failed' ? (u.error ?? 'UNKNOWN') : null });
+    }
+    if (latest.size === 0) return [];
+    const values = [...latest].map(([id, v]) => [id, v.state.toUpperCase(), v.at.toISOString(), v.error]);
+    return this.db.transaction(async (trx) => {
+      const result = await trx.raw(
+        `with v(id, status, at, error) as (values ${values.map(() => '(?, ?, ?::timestamptz, ?)').join(', ')}),
+         prev as (
+           select m.id, m.sent_at as old_sent_at from messages m join v on v.id = m.id
+           where m.device_id = ? and m.status not in ${FINAL} and (v.status = 'FAILED' or ${rank('v.status')} > ${rank('m.status')})
+           for update of m
+         )
+         update messages as m set
+           status = v.status,
+           error = coalesce(v.error, m.error),
+           sent_at = case when v.status in ('SENT', 'DELIVERED') then coalesce(m.sent_at, v.at) else m.sent_at end,
+           delivered_at = case when v.status = 'DELIVERED' then v.at else m.delivered_at end,
+           failed_at = case when v.status = 'FAILED' then v.at else m.failed_at end,
+           body = case when m.body_sealed then null else m.body end,
+           updated_at = ?::timestamptz
+         from v, prev
+         where m.id = v.id and prev.id = m.id
+         returning m.id, m.project_id, m.kind, m.status, prev.old_sent_at is null as newly_sent, v.at`,
+        [...values.flat(), deviceId, receivedAt.toISOString()],
+      );
+      const rows = result.rows as Array<Changed & { status: MessageStatus; newly_sent: boolean; at: Date | string }>;
+      const events: StatEvent[] = [];
+      for (const r of rows) {
+        const at = new Date(r.at);
+        if (r.newly_sent && (r.status === 'SENT' || r.status === 'DELIVERED')) events.push({ projectId: r.project_id, metric: `${r.kind}.sent`, at });
+        if (r.status === 'DELIVERED') events.push({ projectId: r.project_id, metric: `${r.kind}.delivered`, at });
+        if (r.status === 'FAILED') events.push({ projectId: r.project_id, metric: `${r.kind}.failed`, at });
+      }
+      await this.stats.record(trx, events);
+      return rows.map((r) => ({ id: r.id, status: r.status }));
+    });
+  }
+
+  /** Runs one status-changing UPDATE (returning id, project_id, kind) and counts what it changed. */
+  private async counted(what: 'failed' | 'expired', at: Date, update: (q: Knex.QueryBuilder) => Knex.QueryBuilder | Promise<unknown>): Promise<number> {
+    return this.db.transaction(async (trx) => {
+      const rows = (await update(trx('messages'))) as Changed[];
+      await this.stats.record(trx, rows.map((r) => ({ projectId: r.project_id, metric: `${r.kind}.${what}` as Metric, at })));
+      return rows.length;
+    });
+  }
+}
+
+function expiredColumns(at: Date) {
+  return { status: 'EXPIRED', error: 'EXPIRED', updated_at: at, body: null };
+}

@@ -1,0 +1,131 @@
+import type { Knex } from 'knex';
+import { inject, injectable } from '../di.js';
+import { apiError } from '../errors.js';
+import { TOKENS } from '../tokens.js';
+
+/** What is counted, per project and hour. */
+export const METRICS = [
+  'otp.sent', 'otp.delivered', 'otp.failed', 'otp.verified', 'otp.expired',
+  'sms.queued', 'sms.sent', 'sms.delivered', 'sms.failed', 'sms.expired',
+] as const;
+export type Metric = (typeof METRICS)[number];
+
+export interface StatEvent {
+  projectId: string;
+  metric: Metric;
+  at: Date;
+  count?: number;
+}
+
+export type Interval = 'hour' | 'day';
+
+export interface OtpFigures {
+  sent: number;
+  delivered: number;
+  failed: number;
+  verified: number;
+  expired: number;
+  /** verified / sent (0 when nothing was sent). */
+  conversionRate: number;
+}
+
+export interface SmsFigures {
+  queued: number;
+  sent: number;
+  delivered: number;
+  failed: number;
+  expired: number;
+}
+
+export interface StatsReport {
+  from: string;
+  to: string;
+  interval: Interval;
+  totals: { otp: OtpFigures; sms: SmsFigures };
+  series: Array<{ start: string; otp: OtpFigures; sms: SmsFigures }>;
+}
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+/** Longest range per interval, so a series stays a readable size. */
+const MAX_BUCKETS = { hour: 24 * 31, day: 366 } as const;
+
+function hourOf(at: Date): Date {
+  return new Date(Math.floor(at.getTime() / HOUR) * HOUR);
+}
+
+/**
+ * Per-project hourly counters, written in the same transaction as the change they count, so
+ * they always add up to the message log; /v1/stats reads a few rows instead of scanning it.
+ */
+@injectable()
+export class StatsService {
+  constructor(@inject(TOKENS.Knex) private readonly db: Knex) {}
+
+  /** Adds events in one statement (rows sorted, so concurrent writers lock in one order). */
+  async record(trx: Knex | Knex.Transaction, events: StatEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const sums = new Map<string, { project_id: string; hour: Date; metric: Metric; count: number }>();
+    for (const e of events) {
+      const hour = hourOf(e.at);
+      const key = `${e.projectId}|${hour.toISOString()}|${e.metric}`;
+      const row = sums.get(key);
+      if (row) row.count += e.count ?? 1;
+      else sums.set(key, { project_id: e.projectId, hour, metric: e.metric, count: e.count ?? 1 });
+    }
+    const rows = [...sums.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, row]) => row);
+    await trx('stats_hourly')
+      .insert(rows)
+      .onConflict(['project_id', 'hour', 'metric'])
+      .merge({ count: trx.raw('stats_hourly.count + excluded.count') });
+  }
+
+  /** Totals and a series over [from, to) in hourly or daily buckets (UTC). */
+  async report(projectId: string, from: Date, to: Date, interval: Interval): Promise<StatsReport> {
+    const step = interval === 'hour' ? HOUR : DAY;
+    const start = new Date(Math.floor(from.getTime() / step) * step);
+    const buckets = Math.ceil((to.getTime() - start.getTime()) / step);
+    if (!(to > from)) throw apiError('VALIDATION_FAILED', { details: [{ field: 'to', message: 'to must be after from' }] });
+    if (buckets > MAX_BUCKETS[interval]) {
+      throw apiError('VALIDATION_FAILED', { details: [{ field: 'from', message: `at most ${MAX_BUCKETS[interval]} ${interval}s per request; use interval=day or a shorter range` }] });
+    }
+    const rows: Array<{ hour: Date; metric: Metric; count: number | string }> = await this.db('stats_hourly')
+      .select('hour', 'metric', 'count')
+      .where({ project_id: projectId })
+      .where('hour', '>=', hourOf(from))
+      .where('hour', '<', to);
+    const series = Array.from({ length: buckets }, (_, i) => ({ start: new Date(start.getTime() + i * step), counts: new Map<Metric, number>() }));
+    const totals = new Map<Metric, number>();
+    for (const row of rows) {
+      const at = new Date(row.hour).getTime();
+      const index = Math.floor((at - start.getTime()) / step);
+      const n = Number(row.count);
+      totals.set(row.metric, (totals.get(row.metric) ?? 0) + n);
+      const bucket = series[index];
+      if (bucket) bucket.counts.set(row.metric, (bucket.counts.get(row.metric) ?? 0) + n);
+    }
+    return {
+      from: from.toISOString(),
+      to: to.toISOString(),
+      interval,
+      totals: figures(totals),
+      series: series.map((b) => ({ start: b.start.toISOString(), ...figures(b.counts) })),
+    };
+  }
+}
+
+function figures(counts: Map<Metric, number>): { otp: OtpFigures; sms: SmsFigures } {
+  const n = (m: Metric) => counts.get(m) ?? 0;
+  const sent = n('otp.sent');
+  return {
+    otp: {
+      sent,
+      delivered: n('otp.delivered'),
+      failed: n('otp.failed'),
+      verified: n('otp.verified'),
+      expired: n('otp.expired'),
+      conversionRate: sent === 0 ? 0 : Math.round((n('otp.verified') / sent) * 10_000) / 10_000,
+    },
+    sms: { queued: n('sms.queued'), sent: n('sms.sent'), delivered: n('sms.delivered'), failed: n('sms.failed'), expired: n('sms.expired') },
+  };
+}
