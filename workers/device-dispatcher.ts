@@ -93,8 +93,10 @@ async function drain(deps: DispatcherDeps, deviceId: string, keepLock: () => Pro
     const batch = await deps.messages.nextForDevice(deviceId, grant.taken);
     await deps.pacer.refund(deviceId, device.sendRatePerMinute, grant.taken - batch.length);
     if (batch.length === 0) return `dispatched ${sent}`;
+    deps.log.debug({ deviceId, count: batch.length }, 'publishing outbox');
     await deps.publisher.publish(deviceId, 'outbox', { messages: batch.map(toOutboxItem) });
     await deps.transitions.dispatched(batch.map((m) => m.id));
+    deps.log.debug({ deviceId, count: batch.length }, 'outbox published');
     sent += batch.length;
     await keepLock();
   }

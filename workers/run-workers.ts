@@ -47,7 +47,7 @@ export async function startWorkers(c: DependencyContainer): Promise<RunningWorke
         presence,
         publisher: c.resolve<DevicePublisher>(TOKENS.DevicePublisher),
         pacer: new DevicePacer(redis, config.redisPrefix),
-        locks: new DeviceLocks(redis, config.redisPrefix),
+        locks: new DeviceLocks(redis, config.redisPrefix, 10_000),
         log,
       }) as Processor,
       config.workerConcurrency,
@@ -57,7 +57,10 @@ export async function startWorkers(c: DependencyContainer): Promise<RunningWorke
   ];
 
   const workers = processors.map(([name, processor, concurrency]) => {
-    const worker = new Worker(name, processor, { connection: redis, prefix: `${config.redisPrefix}:bull`, concurrency, autorun: true });
+    // A job of a worker that died is taken up again after about lockDuration + stalledInterval:
+    // short, so a crashed process delays its devices' messages by seconds, not a minute.
+    const worker = new Worker(name, processor, { connection: redis, prefix: `${config.redisPrefix}:bull`, concurrency, autorun: true, lockDuration: 10_000, stalledInterval: 5_000 });
+    worker.on('completed', (job, result) => log.debug({ queue: name, jobId: job.id, data: job.data, result }, 'job done'));
     worker.on('failed', (job, error) => log.warn({ queue: name, jobId: job?.id, attempts: job?.attemptsMade, err: error }, 'job failed'));
     worker.on('error', (error) => log.error({ queue: name, err: error }, 'worker error'));
     return worker;

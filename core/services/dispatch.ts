@@ -6,6 +6,12 @@ import { TOKENS } from '../tokens.js';
 import { MessageTransitions } from './message-transitions.js';
 import { MessageService } from './messages.js';
 
+/**
+ * How long a waiting dispatch job absorbs further signals for its device. Bounded, so a job that
+ * can no longer run (its worker died holding it) stops swallowing signals after this long.
+ */
+const SIGNAL_ABSORB_MS = 5_000;
+
 /** The core's side of delivery: put accepted messages on the dispatch queue, or withdraw them. */
 @injectable()
 export class DispatchService {
@@ -29,7 +35,7 @@ export class DispatchService {
       unique.map((deviceId) => ({
         name: 'dispatch',
         data: { deviceId },
-        opts: { deduplication: { id: dispatchDedupId(deviceId) }, ...(delayMs > 0 ? { delay: delayMs } : {}) },
+        opts: { deduplication: { id: dispatchDedupId(deviceId), ttl: SIGNAL_ABSORB_MS }, ...(delayMs > 0 ? { delay: delayMs } : {}) },
       })),
     );
   }

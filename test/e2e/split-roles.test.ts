@@ -2,37 +2,16 @@
  * The process model: `smx migrate`, then `smx broker`, `smx api` and `smx worker` as separate
  * processes against one PostgreSQL schema and one Redis prefix, driven only over HTTP and MQTT.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import type { OutboxMessage } from '../../device/types.js';
 import { linkDevice } from '../../device/link.js';
 import { ReferenceDevice } from '../../device/reference-device.js';
+import { exited, freePort, runSmx as run } from '../helpers/processes.js';
 import { cleanupTestSmx, eventually, PG_URL, REDIS_URL } from '../helpers/smx.js';
-
-const SMX = join(process.cwd(), 'dist/bin/smx.js');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function run(args: string[], env: Record<string, string>): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, [SMX, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  return Object.assign(child, { output: () => output });
-}
-
-const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
 
 test('broker, api and worker in separate processes deliver and verify an OTP, and stop gracefully', async (t) => {
   const id = randomBytes(4).toString('hex');
