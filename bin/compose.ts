@@ -9,6 +9,7 @@ import { MqttPublisher } from '../broker/mqtt-publisher.js';
 import { startExternalBridge } from '../broker/external-bridge.js';
 import { internalCredentials } from '../broker/internal-credentials.js';
 import type { SmxConfig } from '../core/config.js';
+import { CacheBus } from '../core/cache.js';
 import { buildContainer } from '../core/container.js';
 import { createDatabase, migrateLatest } from '../core/db.js';
 import { Endpoints } from '../core/endpoints.js';
@@ -116,6 +117,9 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
     const publisher = new LatePublisher();
     const container = buildContainer({ config, logger, redis, db, queues, publisher, metrics, endpoints });
     registerStateGauges(metrics, { queues, presence: container.resolve(PresenceStore), db });
+    const cacheBus = container.resolve(CacheBus);
+    await cacheBus.start();
+    closers.push(['cache-bus', () => cacheBus.stop()]);
 
     let broker: EmbeddedBroker | null = null;
     if (options.roles.broker && !config.mqttUrl) {

@@ -11,6 +11,7 @@ import type { Endpoints } from './endpoints.js';
 import { TOKENS } from './tokens.js';
 import { HealthService } from './health.js';
 import { PresenceStore } from './presence.js';
+import { CacheBus } from './cache.js';
 import { Router } from './routing.js';
 import { ApiKeyService } from './services/api-keys.js';
 import { ChallengeService } from './services/challenges.js';
@@ -28,7 +29,7 @@ import { StatusService } from './services/status.js';
 
 /** Every core service, one instance per container. */
 const SERVICES = [
-  PresenceStore, HealthService, Router, ProjectService, ApiKeyService, LinkTokenService, DeviceService,
+  CacheBus, PresenceStore, HealthService, Router, ProjectService, ApiKeyService, LinkTokenService, DeviceService,
   StatsService, MessageService, MessageTransitions, DispatchService, MessageWriter, SmsService, ChallengeService, IdempotencyService, StatusService,
 ] as const;
 

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { inject, injectable } from '../di.js';
 import { randomSecret, sha256 } from '../crypto.js';
+import { CacheBus, TtlCache } from '../cache.js';
 import { apiError } from '../errors.js';
 import { newId } from '../ids.js';
 import { TOKENS } from '../tokens.js';
@@ -20,7 +21,16 @@ const KEY_PREFIX = 'smx_';
 /** Project-scoped API keys: 32 random bytes, shown once, stored as SHA-256, revoked at once. */
 @injectable()
 export class ApiKeyService {
-  constructor(@inject(TOKENS.Knex) private readonly db: Knex) {}
+  /** key hash → owner; evicted everywhere on revoke (and when the project goes). */
+  private readonly cache = new TtlCache<{ projectId: string; keyId: string }>(30_000);
+
+  constructor(
+    @inject(TOKENS.Knex) private readonly db: Knex,
+    private readonly bus: CacheBus,
+  ) {
+    bus.on('api-key', (hash) => this.cache.delete(hash));
+    bus.on('project', (projectId) => this.cache.deleteWhere((owner) => owner.projectId === projectId));
+  }
 
   /** Creates a key; the plain key is returned only here. */
   async create(projectId: string, name: string): Promise<{ id: string; key: string; info: ApiKeyInfo }> {
@@ -36,19 +46,22 @@ export class ApiKeyService {
     return rows.map(toInfo);
   }
 
+  /** Revokes at once: the key's cache entry is evicted here and in every other process before this returns. */
   async revoke(projectId: string, keyId: string): Promise<void> {
-    const count = await this.db('api_keys').where({ id: keyId, project_id: projectId }).whereNull('revoked_at').update({ revoked_at: new Date() });
-    if (count === 0) throw apiError('NOT_FOUND', { message: 'No API key with this id in this project.' });
+    const [row] = await this.db('api_keys').where({ id: keyId, project_id: projectId }).whereNull('revoked_at').update({ revoked_at: new Date() }, ['key_hash']);
+    if (!row) throw apiError('NOT_FOUND', { message: 'No API key with this id in this project.' });
+    await this.bus.invalidate('api-key', row.key_hash);
   }
 
-  /**
-   * The project a key belongs to, or null for a malformed, unknown or revoked key.
-   * No cache: revocation takes effect on the very next request, in every process.
-   */
+  /** The project a key belongs to, or null for a malformed, unknown or revoked key. */
   async authenticate(key: string): Promise<{ projectId: string; keyId: string } | null> {
     if (!key.startsWith(KEY_PREFIX) || key.length > 128) return null;
-    const row = await this.db('api_keys').select('id', 'project_id').where({ key_hash: sha256(key) }).whereNull('revoked_at').first();
-    return row ? { projectId: row.project_id, keyId: row.id } : null;
+    const hash = sha256(key);
+    const owner = await this.cache.through(hash, async () => {
+      const row = await this.db('api_keys').select('id', 'project_id').where({ key_hash: hash }).whereNull('revoked_at').first();
+      return row ? { projectId: row.project_id, keyId: row.id } : undefined;
+    });
+    return owner ?? null;
   }
 }
 

@@ -3,6 +3,7 @@ import { inject, injectable } from '../di.js';
 import { randomSecret, sameDigest, sha256 } from '../crypto.js';
 import { deviceTopics } from '../device-topics.js';
 import type { Endpoints } from '../endpoints.js';
+import { CacheBus, TtlCache } from '../cache.js';
 import { apiError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Logger } from '../logger.js';
@@ -86,6 +87,9 @@ interface DeviceRow {
 /** Phones: linking by token, the one active device per project, standby devices, unlinking. */
 @injectable()
 export class DeviceService {
+  private readonly byProject = new TtlCache<Device[]>(5_000);
+  private readonly byId = new TtlCache<Device>(5_000);
+
   constructor(
     @inject(TOKENS.Knex) private readonly db: Knex,
     @inject(TOKENS.DevicePublisher) private readonly publisher: DevicePublisher,
@@ -93,7 +97,17 @@ export class DeviceService {
     @inject(TOKENS.Logger) private readonly log: Logger,
     private readonly presence: PresenceStore,
     private readonly linkTokens: LinkTokenService,
-  ) {}
+    private readonly bus: CacheBus,
+  ) {
+    bus.on('devices', (projectId) => {
+      this.byProject.delete(projectId);
+      this.byId.deleteWhere((d) => d.projectId === projectId);
+    });
+    bus.on('project', (projectId) => {
+      this.byProject.delete(projectId);
+      this.byId.deleteWhere((d) => d.projectId === projectId);
+    });
+  }
 
   /**
    * Links a phone with a single-use link token (device-protocol.md §1). The new device becomes
@@ -130,6 +144,7 @@ export class DeviceService {
       });
       return consumed.projectId;
     });
+    await this.changed(projectId);
     this.log.info({ deviceId, projectId }, 'device linked');
     return {
       deviceId,
@@ -148,11 +163,24 @@ export class DeviceService {
 
   /** The project's linked devices (active first), with live presence. */
   async list(projectId: string): Promise<DeviceWithPresence[]> {
-    const rows: DeviceRow[] = await this.db('devices')
-      .where({ project_id: projectId })
-      .whereNot({ status: 'unlinked' })
-      .orderByRaw(`case when status = 'active' then 0 else 1 end, linked_at desc`);
-    return this.withPresence(rows.map(toDevice));
+    return this.withPresence(await this.linked(projectId));
+  }
+
+  /** The project's linked devices, cached briefly: routing reads them on every send. */
+  private async linked(projectId: string): Promise<Device[]> {
+    const devices = await this.byProject.through(projectId, async () => {
+      const rows: DeviceRow[] = await this.db('devices')
+        .where({ project_id: projectId })
+        .whereNot({ status: 'unlinked' })
+        .orderByRaw(`case when status = 'active' then 0 else 1 end, linked_at desc`);
+      return rows.map(toDevice);
+    });
+    return devices ?? [];
+  }
+
+  /** Every process forgets the project's devices (after link, activate, change, unlink). */
+  private async changed(projectId: string): Promise<void> {
+    await this.bus.invalidate('devices', projectId);
   }
 
   /** The project's active device, or null. */
@@ -161,10 +189,13 @@ export class DeviceService {
     return row ? toDevice(row) : null;
   }
 
-  /** A linked device by id (any project), or null. */
+  /** A linked device by id (any project), or null. Cached briefly: the dispatcher reads it on every run. */
   async find(deviceId: string): Promise<Device | null> {
-    const row: DeviceRow | undefined = await this.db('devices').where({ id: deviceId }).whereNot({ status: 'unlinked' }).first();
-    return row ? toDevice(row) : null;
+    const device = await this.byId.through(deviceId, async () => {
+      const row: DeviceRow | undefined = await this.db('devices').where({ id: deviceId }).whereNot({ status: 'unlinked' }).first();
+      return row ? toDevice(row) : undefined;
+    });
+    return device ?? null;
   }
 
   async get(deviceId: string): Promise<DeviceWithPresence> {
@@ -179,10 +210,13 @@ export class DeviceService {
     await this.db.transaction(async (trx) => {
       const row: DeviceRow | undefined = await trx('devices').where({ id: deviceId }).whereNot({ status: 'unlinked' }).forUpdate().first();
       if (!row) throw apiError('NOT_FOUND', { message: 'No linked device with this id.' });
-      if (row.status === 'active') return;
+      if (row.status === 'active') return null;
       const now = new Date();
       await trx('devices').where({ project_id: row.project_id, status: 'active' }).update({ status: 'standby', updated_at: now });
       await trx('devices').where({ id: deviceId }).update({ status: 'active', updated_at: now });
+      return row.project_id;
+    }).then(async (projectId) => {
+      if (projectId) await this.changed(projectId);
     });
     return this.get(deviceId);
   }
@@ -192,8 +226,9 @@ export class DeviceService {
     if (patch.name !== undefined) changes.name = patch.name;
     if (patch.sendRatePerMinute !== undefined) changes.send_rate_per_minute = patch.sendRatePerMinute;
     if (patch.sims !== undefined) changes.sims = JSON.stringify(patch.sims);
-    const count = await this.db('devices').where({ id: deviceId }).whereNot({ status: 'unlinked' }).update(changes);
-    if (count === 0) throw apiError('NOT_FOUND', { message: 'No linked device with this id.' });
+    const [row] = await this.db('devices').where({ id: deviceId }).whereNot({ status: 'unlinked' }).update(changes, ['project_id']);
+    if (!row) throw apiError('NOT_FOUND', { message: 'No linked device with this id.' });
+    await this.changed(row.project_id);
     return this.get(deviceId);
   }
 
@@ -203,7 +238,7 @@ export class DeviceService {
    */
   async unlink(deviceId: string): Promise<void> {
     const now = new Date();
-    await this.db.transaction(async (trx) => {
+    const projectId = await this.db.transaction(async (trx) => {
       const row: DeviceRow | undefined = await trx('devices').where({ id: deviceId }).whereNot({ status: 'unlinked' }).forUpdate().first();
       if (!row) throw apiError('NOT_FOUND', { message: 'No linked device with this id.' });
       await trx('devices').where({ id: deviceId }).update({ status: 'unlinked', unlinked_at: now, updated_at: now });
@@ -211,7 +246,9 @@ export class DeviceService {
         const standby = await trx('devices').select('id').where({ project_id: row.project_id, status: 'standby' }).orderBy('linked_at', 'desc').first();
         if (standby) await trx('devices').where({ id: standby.id }).update({ status: 'active', updated_at: now });
       }
+      return row.project_id;
     });
+    await this.changed(projectId);
     // The credentials are dead already; telling the phone and kicking it are best effort.
     await this.publisher.publish(deviceId, 'control', { type: 'unlink' }).catch((error) => this.log.warn({ err: error, deviceId }, 'unlink notice not published'));
     await this.publisher.disconnect(deviceId).catch((error) => this.log.warn({ err: error, deviceId }, 'unlinked device not disconnected'));

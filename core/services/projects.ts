@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { inject, injectable } from '../di.js';
+import { CacheBus, TtlCache } from '../cache.js';
 import { apiError } from '../errors.js';
 import { newId } from '../ids.js';
 import { TOKENS } from '../tokens.js';
@@ -58,7 +59,15 @@ export type ProjectSettingsPatch = Partial<Omit<ProjectSettings, 'rateLimits'>> 
 /** Projects (tenants): every other resource belongs to exactly one. */
 @injectable()
 export class ProjectService {
-  constructor(@inject(TOKENS.Knex) private readonly db: Knex) {}
+  /** Settings are read on every send; a change is evicted everywhere (see CacheBus). */
+  private readonly cache = new TtlCache<Project>(10_000);
+
+  constructor(
+    @inject(TOKENS.Knex) private readonly db: Knex,
+    private readonly bus: CacheBus,
+  ) {
+    bus.on('project', (id) => this.cache.delete(id));
+  }
 
   async create(name: string): Promise<Project> {
     const now = new Date();
@@ -74,13 +83,16 @@ export class ProjectService {
 
   /** Throws NOT_FOUND for an unknown id. */
   async get(id: string): Promise<Project> {
-    const row: ProjectRow | undefined = await this.db('projects').where({ id }).first();
-    if (!row) throw apiError('NOT_FOUND', { message: 'No project with this id.' });
-    return toProject(row);
+    const project = await this.cache.through(id, async () => {
+      const row: ProjectRow | undefined = await this.db('projects').where({ id }).first();
+      return row ? toProject(row) : undefined;
+    });
+    if (!project) throw apiError('NOT_FOUND', { message: 'No project with this id.' });
+    return project;
   }
 
   async update(id: string, patch: { name?: string; settings?: ProjectSettingsPatch }): Promise<Project> {
-    return this.db.transaction(async (trx) => {
+    const project = await this.db.transaction(async (trx) => {
       const row: ProjectRow | undefined = await trx('projects').where({ id }).forUpdate().first();
       if (!row) throw apiError('NOT_FOUND', { message: 'No project with this id.' });
       const current = parseSettings(row.settings);
@@ -90,12 +102,15 @@ export class ProjectService {
       await trx('projects').where({ id }).update(updated);
       return toProject({ ...row, ...updated, settings: stored });
     });
+    await this.bus.invalidate('project', id);
+    return project;
   }
 
   /** Deletes the project and, by cascade, everything it owns. */
   async remove(id: string): Promise<void> {
     const count = await this.db('projects').where({ id }).delete();
     if (count === 0) throw apiError('NOT_FOUND', { message: 'No project with this id.' });
+    await this.bus.invalidate('project', id);
   }
 }
 

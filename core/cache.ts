@@ -1,0 +1,108 @@
+import type { Redis } from 'ioredis';
+import { inject, injectable } from './di.js';
+import type { Logger } from './logger.js';
+import type { RuntimeConfig } from './secrets.js';
+import { TOKENS } from './tokens.js';
+
+/** What the hot path caches; each scope is invalidated by the id the change concerns. */
+export type CacheScope = 'api-key' | 'project' | 'devices';
+
+/** A small in-process map with a time to live and a size bound (oldest entries go first). */
+export class TtlCache<V> {
+  private readonly entries = new Map<string, { value: V; expires: number }>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  get(key: string): V | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expires <= Date.now()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  set(key: string, value: V): void {
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(key, { value, expires: Date.now() + this.ttlMs });
+  }
+
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+
+  deleteWhere(matches: (value: V) => boolean): void {
+    for (const [key, entry] of this.entries) if (matches(entry.value)) this.entries.delete(key);
+  }
+
+  /** The cached value, or `load()`'s (cached unless undefined). */
+  async through(key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
+    const hit = this.get(key);
+    if (hit !== undefined) return hit;
+    const value = await load();
+    if (value !== undefined) this.set(key, value);
+    return value;
+  }
+}
+
+/**
+ * Invalidation across processes: a change deletes the entry here at once and tells every other
+ * SMX process over Redis pub/sub, so a revoked key or an unlinked device stops working everywhere
+ * within milliseconds; the TTLs are only the safety net for a lost notice.
+ */
+@injectable()
+export class CacheBus {
+  private readonly handlers = new Map<CacheScope, Array<(id: string) => void>>();
+  private subscriber: Redis | null = null;
+  private readonly channel: string;
+
+  constructor(
+    @inject(TOKENS.Redis) private readonly redis: Redis,
+    @inject(TOKENS.Config) config: RuntimeConfig,
+    @inject(TOKENS.Logger) private readonly log: Logger,
+  ) {
+    this.channel = `${config.redisPrefix}:cache-invalidate`;
+  }
+
+  /** Registers a cache's eviction for a scope. */
+  on(scope: CacheScope, evict: (id: string) => void): void {
+    this.handlers.set(scope, [...(this.handlers.get(scope) ?? []), evict]);
+  }
+
+  /** Evicts here, then tells the other processes. */
+  async invalidate(scope: CacheScope, id: string): Promise<void> {
+    this.evict(scope, id);
+    await this.redis.publish(this.channel, JSON.stringify({ scope, id })).catch((error) => this.log.warn({ err: error }, 'cache invalidation not published'));
+  }
+
+  /** Starts listening to the other processes' invalidations (a dedicated connection). */
+  async start(): Promise<void> {
+    if (this.subscriber) return;
+    this.subscriber = this.redis.duplicate({ lazyConnect: true });
+    this.subscriber.on('error', () => {});
+    this.subscriber.on('message', (_channel: string, text: string) => {
+      try {
+        const { scope, id } = JSON.parse(text) as { scope: CacheScope; id: string };
+        this.evict(scope, id);
+      } catch {
+        // not ours
+      }
+    });
+    await this.subscriber.connect();
+    await this.subscriber.subscribe(this.channel);
+  }
+
+  async stop(): Promise<void> {
+    const subscriber = this.subscriber;
+    this.subscriber = null;
+    if (subscriber) await subscriber.quit().catch(() => subscriber.disconnect());
+  }
+
+  private evict(scope: CacheScope, id: string): void {
+    for (const evict of this.handlers.get(scope) ?? []) evict(id);
+  }
+}
