@@ -19,6 +19,8 @@ export const MAX_PER_PUBLISH = 100;
 export const HOLD_WHILE_OFFLINE_MS = 30_000;
 /** Another dispatcher holds the device: look again this soon. */
 const BUSY_RETRY_MS = 100;
+/** Rounds between extensions of the device lock (its TTL is far longer than this many rounds take). */
+const LOCK_EXTEND_EVERY = 10;
 /** Publishes per job before it yields the worker slot to other devices (and re-signals itself). */
 const MAX_ROUNDS_PER_JOB = 50;
 
@@ -83,22 +85,30 @@ async function drain(deps: DispatcherDeps, deviceId: string, keepLock: () => Pro
     return 'held while offline';
   }
 
+  // Marking a batch DISPATCHED overlaps with reading and publishing the next one (which leaves
+  // out the ids still being marked); at most one mark is outstanding, and each is awaited.
+  let marking: Promise<unknown> = Promise.resolve();
+  let beingMarked: string[] = [];
   let sent = 0;
-  for (let round = 0; round < MAX_ROUNDS_PER_JOB; round++) {
-    const grant = await deps.pacer.take(deviceId, device.sendRatePerMinute, MAX_PER_PUBLISH);
-    if (grant.taken === 0) {
-      await deps.dispatch.signal([deviceId], grant.waitMs);
-      return `dispatched ${sent}, paced`;
+  try {
+    for (let round = 0; round < MAX_ROUNDS_PER_JOB; round++) {
+      const grant = await deps.pacer.take(deviceId, device.sendRatePerMinute, MAX_PER_PUBLISH);
+      if (grant.taken === 0) {
+        await deps.dispatch.signal([deviceId], grant.waitMs);
+        return `dispatched ${sent}, paced`;
+      }
+      const batch = await deps.messages.nextForDevice(deviceId, grant.taken, beingMarked);
+      await deps.pacer.refund(deviceId, device.sendRatePerMinute, grant.taken - batch.length);
+      if (batch.length === 0) return `dispatched ${sent}`;
+      await deps.publisher.publish(deviceId, 'outbox', { messages: batch.map(toOutboxItem) });
+      await marking;
+      beingMarked = batch.map((m) => m.id);
+      marking = deps.transitions.dispatched(beingMarked);
+      sent += batch.length;
+      if (round % LOCK_EXTEND_EVERY === LOCK_EXTEND_EVERY - 1) await keepLock();
     }
-    const batch = await deps.messages.nextForDevice(deviceId, grant.taken);
-    await deps.pacer.refund(deviceId, device.sendRatePerMinute, grant.taken - batch.length);
-    if (batch.length === 0) return `dispatched ${sent}`;
-    deps.log.debug({ deviceId, count: batch.length }, 'publishing outbox');
-    await deps.publisher.publish(deviceId, 'outbox', { messages: batch.map(toOutboxItem) });
-    await deps.transitions.dispatched(batch.map((m) => m.id));
-    deps.log.debug({ deviceId, count: batch.length }, 'outbox published');
-    sent += batch.length;
-    await keepLock();
+  } finally {
+    await marking;
   }
   await deps.dispatch.signal([deviceId]);
   return `dispatched ${sent}, yielding`;

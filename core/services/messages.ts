@@ -189,12 +189,14 @@ export class MessageService {
    * The device's next messages to hand over, in dispatch order: higher priority first, then the
    * order they were accepted in. Only QUEUED ones still within their TTL.
    */
-  async nextForDevice(deviceId: string, limit: number, now = new Date()): Promise<OutboundMessage[]> {
-    const rows: MessageRow[] = await this.db('messages')
+  async nextForDevice(deviceId: string, limit: number, except: string[] = [], now = new Date()): Promise<OutboundMessage[]> {
+    const q = this.db('messages')
       .where({ device_id: deviceId, status: 'QUEUED' })
       .where('expires_at', '>', now)
       .orderBy([{ column: 'priority', order: 'desc' }, { column: 'seq', order: 'asc' }])
       .limit(limit);
+    if (except.length > 0) void q.whereNotIn('id', except);
+    const rows: MessageRow[] = await q;
     return rows.map((r) => this.toOutbound(r));
   }
 
