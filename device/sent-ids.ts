@@ -32,6 +32,8 @@ interface FileShape {
   ids: Record<string, { at: number; reason: SentIdReason }>;
 }
 
+const PRUNE_EVERY_MS = 60_000;
+
 /** A store of message ids already sent (or canceled), pruned after the retention period. */
 export class SentIdStore {
   readonly file: string | undefined;
@@ -40,6 +42,7 @@ export class SentIdStore {
   private readonly entries = new Map<string, Entry>();
   /** Writes are chained so two quick adds never race each other onto the disk. */
   private writing: Promise<void> = Promise.resolve();
+  private lastPrune = 0;
 
   constructor(options: SentIdStoreOptions = {}) {
     const retentionMs = options.retentionMs ?? SENT_ID_RETENTION_MS;
@@ -84,7 +87,8 @@ export class SentIdStore {
   async remember(ids: readonly string[], reason: SentIdReason): Promise<void> {
     const at = this.now();
     for (const id of ids) this.entries.set(id, { at, reason });
-    this.prune();
+    // A full prune scans every id; once a minute keeps remember() cheap at tens of thousands of ids.
+    if (at - this.lastPrune >= PRUNE_EVERY_MS) this.prune();
     await this.persist();
   }
 
@@ -97,7 +101,8 @@ export class SentIdStore {
 
   /** Drops entries older than the retention period; returns how many were dropped. */
   prune(): number {
-    const cutoff = this.now() - this.retentionMs;
+    this.lastPrune = this.now();
+    const cutoff = this.lastPrune - this.retentionMs;
     let dropped = 0;
     for (const [id, entry] of this.entries) {
       if (entry.at < cutoff) {

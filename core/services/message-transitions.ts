@@ -33,7 +33,11 @@ export class MessageTransitions {
   /** QUEUED → DISPATCHED (handed to the phone's broker session). Returns how many moved. */
   async dispatched(messageIds: string[], at = new Date()): Promise<number> {
     if (messageIds.length === 0) return 0;
-    return this.db('messages').whereIn('id', messageIds).where({ status: 'QUEUED' }).update({ status: 'DISPATCHED', dispatched_at: at, updated_at: at });
+    // Rows are locked in id order, as every multi-row status change here does: two statements
+    // touching the same messages (the dispatcher's mark, a phone's report) cannot deadlock.
+    return this.db('messages')
+      .whereIn('id', this.db('messages').select('id').whereIn('id', messageIds).where({ status: 'QUEUED' }).orderBy('id').forUpdate())
+      .update({ status: 'DISPATCHED', dispatched_at: at, updated_at: at });
   }
 
   /** Not-yet-final messages → FAILED with an error code (no route, canceled, refused). */
@@ -87,6 +91,7 @@ export class MessageTransitions {
          prev as (
            select m.id, m.sent_at as old_sent_at from messages m join v on v.id = m.id
            where m.device_id = ? and m.status not in ${FINAL} and (v.status = 'FAILED' or ${rank('v.status')} > ${rank('m.status')})
+           order by m.id
            for update of m
          )
          update messages as m set
