@@ -1,5 +1,6 @@
 import { inject, injectable } from './di.js';
 import type { Sim } from './services/devices.js';
+import { CacheBus, TtlCache } from './cache.js';
 import { DeviceService } from './services/devices.js';
 import type { Logger } from './logger.js';
 import { TOKENS } from './tokens.js';
@@ -43,11 +44,30 @@ export const activeDevice: RoutingStrategy = (_message, devices) => {
 @injectable()
 export class Router {
   private readonly strategies = new Map<string, RoutingStrategy>([['active-device', activeDevice]]);
+  private readonly snapshot = new TtlCache<RoutingDevice[]>(1_000);
 
   constructor(
     private readonly devices: DeviceService,
     @inject(TOKENS.Logger) private readonly log: Logger,
-  ) {}
+    bus: CacheBus,
+  ) {
+    // A link, unlink or activation is seen at once, not a second later.
+    bus.on('devices', (projectId) => this.snapshot.delete(projectId));
+    bus.on('project', (projectId) => this.snapshot.delete(projectId));
+  }
+
+  /**
+   * The project's devices as strategies see them. Read at most once a second per project: on a
+   * busy project every send would otherwise read devices and presence, and a strategy deciding
+   * on presence a second old decides as well (an offline phone's messages wait for it anyway).
+   */
+  private async devicesFor(projectId: string): Promise<RoutingDevice[]> {
+    const cached = this.snapshot.get(projectId);
+    if (cached) return cached;
+    const devices = (await this.devices.list(projectId)).map(toRoutingDevice);
+    this.snapshot.set(projectId, devices);
+    return devices;
+  }
 
   register(name: string, strategy: RoutingStrategy): void {
     if (this.strategies.has(name)) throw new Error(`routing strategy "${name}" is already registered`);
@@ -71,7 +91,7 @@ export class Router {
       this.log.warn({ strategy: strategyName, projectId }, 'unknown routing strategy, using active-device');
       strategy = activeDevice;
     }
-    const devices = (await this.devices.list(projectId)).map(toRoutingDevice);
+    const devices = await this.devicesFor(projectId);
     const known = new Set(devices.map((d) => d.id));
     const decisions: RouteDecision[] = [];
     for (const message of messages) {
