@@ -115,9 +115,6 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('delivered_at', { useTz: true });
     t.timestamp('failed_at', { useTz: true });
     t.timestamp('updated_at', { useTz: true }).notNullable();
-    t.index(['project_id', 'created_at', 'id']);
-    t.index(['device_id', 'status']);
-    t.index(['status', 'expires_at']);
   });
 
   await knex.schema.createTable('idempotency_keys', (t) => {
