@@ -4,18 +4,9 @@ import { MESSAGE_STATUSES, type MessageStatus } from '../../services/messages.js
 import { SMS_LIMITS } from '../../services/sms.js';
 import { MaxJsonBytes } from './validators.js';
 
-export class SendSmsDto {
-  @JSONSchema({ description: 'Destination: E.164, or a national number together with countryCode.', example: '+4915112345678' })
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(32)
-  to!: string;
-
-  @JSONSchema({ description: 'The text, 1-1600 characters; `parts` in the answer counts GSM-7/UCS-2 segments.' })
-  @IsString()
-  @Length(1, SMS_LIMITS.maxLength)
-  message!: string;
-
+/** Options a custom SMS request may set, for one message or every message of a bulk request. */
+export class SmsOptionsDto {
+  @JSONSchema({ description: 'ISO 3166-1 alpha-2 country used to read national numbers.' })
   @IsOptional()
   @IsISO31661Alpha2()
   countryCode?: string;
@@ -27,17 +18,32 @@ export class SendSmsDto {
   @Max(SMS_LIMITS.ttl.max)
   ttl?: number;
 
+  @JSONSchema({ description: 'https URL receiving the message\'s status webhooks.' })
   @IsOptional()
   @IsUrl({ protocols: ['https'], require_protocol: true, require_tld: false })
   callbackUrl?: string;
 
+  @JSONSchema({ description: 'Your JSON object (<= 1 KiB), echoed in webhooks; in bulk, for every recipient in `to`.' })
   @IsOptional()
   @IsObject()
   @MaxJsonBytes(SMS_LIMITS.metadataBytes)
   metadata?: Record<string, unknown>;
 }
 
-export class SendBulkSmsDto {
+export class SendSmsDto extends SmsOptionsDto {
+  @JSONSchema({ description: 'Destination: E.164, or a national number together with countryCode.', example: '+4915112345678' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(32)
+  to!: string;
+
+  @JSONSchema({ description: 'The text, 1-1600 characters; `parts` in the answer counts GSM-7/UCS-2 segments.' })
+  @IsString()
+  @Length(1, SMS_LIMITS.maxLength)
+  message!: string;
+}
+
+export class SendBulkSmsDto extends SmsOptionsDto {
   @JSONSchema({ description: 'One entry per recipient: `{ "to", "message", "metadata"? }`. Invalid entries are rejected by index; the others go ahead.' })
   @ValidateIf((o: SendBulkSmsDto) => o.to === undefined)
   @IsArray()
@@ -57,26 +63,6 @@ export class SendBulkSmsDto {
   @IsString()
   @Length(1, SMS_LIMITS.maxLength)
   message?: string;
-
-  @IsOptional()
-  @IsISO31661Alpha2()
-  countryCode?: string;
-
-  @IsOptional()
-  @IsInt()
-  @Min(SMS_LIMITS.ttl.min)
-  @Max(SMS_LIMITS.ttl.max)
-  ttl?: number;
-
-  @IsOptional()
-  @IsUrl({ protocols: ['https'], require_protocol: true, require_tld: false })
-  callbackUrl?: string;
-
-  @JSONSchema({ description: 'Metadata for every recipient in `to` (<= 1 KiB).' })
-  @IsOptional()
-  @IsObject()
-  @MaxJsonBytes(SMS_LIMITS.metadataBytes)
-  metadata?: Record<string, unknown>;
 }
 
 export class ListMessagesQuery {
