@@ -22,7 +22,7 @@ export interface BatchRow {
   created_at: Date;
 }
 
-/** Rows per INSERT statement: ~20 columns each stays far below PostgreSQL's 65,535 parameters. */
+/** Challenge rows per INSERT statement (VALUES lists: 20 columns each stays below 65,535 parameters). */
 const ROWS_PER_STATEMENT = 1000;
 
 /**
@@ -82,9 +82,7 @@ export class MessageWriter {
   private async insert(trx: Knex.Transaction, entries: AcceptedMessage[]): Promise<void> {
     const verifications = entries.flatMap((e) => (e.verification ? [e.verification] : []));
     for (let i = 0; i < verifications.length; i += ROWS_PER_STATEMENT) await trx('verifications').insert(verifications.slice(i, i + ROWS_PER_STATEMENT));
-    for (let i = 0; i < entries.length; i += ROWS_PER_STATEMENT) {
-      await this.messages.insert(trx, entries.slice(i, i + ROWS_PER_STATEMENT).map((e) => e.message));
-    }
+    await this.messages.insert(trx, entries.map((e) => e.message));
     await this.stats.record(
       trx,
       entries.filter((e) => e.message.kind === 'sms').map((e) => ({ projectId: e.message.projectId, metric: 'sms.queued' as const, at: e.message.createdAt })),

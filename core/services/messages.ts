@@ -120,30 +120,39 @@ export class MessageService {
     this.sealer = new Sealer(config.secret);
   }
 
-  /** Inserts messages in one statement; OTP bodies are sealed. */
+  /**
+   * Inserts messages in one statement, OTP bodies sealed. The rows travel as one array per column
+   * (`unnest`): 18 parameters however many rows, which PostgreSQL parses and plans far faster
+   * than a VALUES list of 10,000 × 18 placeholders.
+   */
   async insert(trx: Knex | Knex.Transaction, messages: NewMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    await trx('messages').insert(
-      messages.map((m) => ({
-        id: m.id,
-        project_id: m.projectId,
-        kind: m.kind,
-        verification_id: m.verificationId ?? null,
-        batch_id: m.batchId ?? null,
-        device_id: m.deviceId,
-        sim_slot: m.simSlot ?? null,
-        to: m.to,
-        body: m.kind === 'otp' ? this.sealer.seal(m.body) : m.body,
-        body_sealed: m.kind === 'otp',
-        parts: m.parts,
-        priority: m.priority ?? 0,
-        status: 'QUEUED',
-        callback_url: m.callbackUrl ?? null,
-        metadata: m.metadata === undefined ? null : JSON.stringify(m.metadata),
-        created_at: m.createdAt,
-        expires_at: m.expiresAt,
-        updated_at: m.createdAt,
-      })),
+    const column = <T>(pick: (m: NewMessage) => T) => messages.map(pick);
+    await trx.raw(
+      `insert into messages (id, project_id, kind, verification_id, batch_id, device_id, sim_slot, "to", body, body_sealed,
+         parts, priority, status, callback_url, metadata, created_at, expires_at, updated_at)
+       select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::text[], ?::text[], ?::bool[],
+         ?::int[], ?::int[], ?::text[], ?::text[], ?::jsonb[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[])`,
+      [
+        column((m) => m.id),
+        column((m) => m.projectId),
+        column((m) => m.kind),
+        column((m) => m.verificationId ?? null),
+        column((m) => m.batchId ?? null),
+        column((m) => m.deviceId),
+        column((m) => m.simSlot ?? null),
+        column((m) => m.to),
+        column((m) => (m.kind === 'otp' ? this.sealer.seal(m.body) : m.body)),
+        column((m) => m.kind === 'otp'),
+        column((m) => m.parts),
+        column((m) => m.priority ?? 0),
+        column(() => 'QUEUED'),
+        column((m) => m.callbackUrl ?? null),
+        column((m) => (m.metadata === undefined ? null : JSON.stringify(m.metadata))),
+        column((m) => m.createdAt),
+        column((m) => m.expiresAt),
+        column((m) => m.createdAt),
+      ] as unknown as Knex.RawBinding[],
     );
   }
 
