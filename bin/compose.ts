@@ -17,6 +17,8 @@ import { buildHttpServer } from '../core/http/server.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { createRegistry, registerStateGauges } from '../core/metrics.js';
 import { PresenceStore } from '../core/presence.js';
+import { PluginHost } from '../core/plugins/plugin-host.js';
+import { BUILTIN_PLUGINS } from '../plugins/index.js';
 import type { DevicePublisher } from '../core/publisher.js';
 import { createQueues, type Queues } from '../core/queues.js';
 import { connectRedis } from '../core/redis.js';
@@ -121,6 +123,11 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
     await cacheBus.start();
     closers.push(['cache-bus', () => cacheBus.stop()]);
 
+    // Every role loads the plugins: the API routes with their strategies, workers run their hooks.
+    const plugins = new PluginHost(container);
+    for (const builtin of BUILTIN_PLUGINS) await plugins.install(builtin, `builtin:${builtin.name}`);
+    await plugins.load(config.plugins);
+
     let broker: EmbeddedBroker | null = null;
     if (options.roles.broker && !config.mqttUrl) {
       const devices = container.resolve(DeviceService);
@@ -150,7 +157,7 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
 
     let http: FastifyInstance | null = null;
     if (options.roles.api) {
-      http = await buildHttpServer(container);
+      http = await buildHttpServer(container, { v1Routes: [plugins.routeModule()] });
       closers.push(['http', () => http!.close()]);
       await http.listen({ port: config.httpPort, host: config.host });
     }

@@ -30,8 +30,10 @@ const ROLES: Record<string, Roles> = {
 
 /** Start-up failures a user can fix print as one line, without a stack trace. */
 function fail(error: unknown): never {
-  const known = error instanceof ConfigError || error instanceof RedisUnreachableError || /^[A-Z_]+: /.test((error as Error)?.message ?? '');
-  const message = known ? (error as Error).message : `unexpected error: ${(error as Error)?.stack ?? String(error)}`;
+  const known = error instanceof ConfigError || error instanceof RedisUnreachableError || (error as Error)?.name === 'PluginError' || /^[A-Z_]+: /.test((error as Error)?.message ?? '');
+  let message = known ? (error as Error).message : `unexpected error: ${(error as Error)?.stack ?? String(error)}`;
+  // A plugin's own error is the useful part of "plugin x failed to set up".
+  for (let cause = (error as Error)?.cause; known && cause; cause = (cause as Error).cause) message += `: ${(cause as Error).message ?? String(cause)}`;
   process.stderr.write(`smx: ${message}\n`);
   process.exit(1);
 }

@@ -13,6 +13,7 @@ import { HealthService } from './health.js';
 import { PresenceStore } from './presence.js';
 import { CacheBus } from './cache.js';
 import { Router } from './routing.js';
+import { HookRunner } from './plugins/hook-runner.js';
 import { ApiKeyService } from './services/api-keys.js';
 import { ChallengeService } from './services/challenges.js';
 import { DeviceService } from './services/devices.js';
@@ -29,7 +30,7 @@ import { StatusService } from './services/status.js';
 
 /** Every core service, one instance per container. */
 const SERVICES = [
-  CacheBus, PresenceStore, HealthService, Router, ProjectService, ApiKeyService, LinkTokenService, DeviceService,
+  CacheBus, PresenceStore, HealthService, Router, HookRunner, ProjectService, ApiKeyService, LinkTokenService, DeviceService,
   StatsService, MessageService, MessageTransitions, DispatchService, MessageWriter, SmsService, ChallengeService, IdempotencyService, StatusService,
 ] as const;
 

@@ -25,3 +25,5 @@ export { MessageService, type MessageView, type StatusUpdate, type MessageStatus
 export { DispatchService } from './services/dispatch.js';
 export { IdempotencyService } from './services/idempotency.js';
 export { StatusService } from './services/status.js';
+export { HookRunner, type BeforeSendResult } from './plugins/hook-runner.js';
+export { PluginHost, PluginError } from './plugins/plugin-host.js';

@@ -61,7 +61,7 @@ export class Router {
    * busy project every send would otherwise read devices and presence, and a strategy deciding
    * on presence a second old decides as well (an offline phone's messages wait for it anyway).
    */
-  private async devicesFor(projectId: string): Promise<RoutingDevice[]> {
+  async devicesOf(projectId: string): Promise<RoutingDevice[]> {
     const cached = this.snapshot.get(projectId);
     if (cached) return cached;
     const devices = (await this.devices.list(projectId)).map(toRoutingDevice);
@@ -78,6 +78,11 @@ export class Router {
     return this.strategies.has(name);
   }
 
+  /** The registered strategy names (for error messages and docs). */
+  names(): string[] {
+    return [...this.strategies.keys()];
+  }
+
   /** Routes with the project's strategy; an unknown strategy name falls back to `active-device`, logged. */
   async route(message: RoutingMessage, strategyName: string): Promise<RouteDecision> {
     const [decision] = await this.routeMany(message.projectId, [message], strategyName);
@@ -91,7 +96,7 @@ export class Router {
       this.log.warn({ strategy: strategyName, projectId }, 'unknown routing strategy, using active-device');
       strategy = activeDevice;
     }
-    const devices = await this.devicesFor(projectId);
+    const devices = await this.devicesOf(projectId);
     const known = new Set(devices.map((d) => d.id));
     const decisions: RouteDecision[] = [];
     for (const message of messages) {

@@ -1,6 +1,16 @@
 /**
- * Plugins: the contract platform teams code against and the built-in plugins arrive with the
- * plugin issue. Until then the one routing seam is core/routing.ts (`Router.register`), which the
- * built-in `active-device` strategy already goes through.
+ * The built-in plugins: each is a plugin on the same contract platform teams use
+ * (core/plugin-api.ts, published as `smx/plugin-api`). `active-device`, the default strategy,
+ * lives in core/routing.ts so the core routes with no plugin loaded.
  */
+import type { SmxPlugin } from '../core/plugin-api.js';
+import failover from './builtin/failover.js';
+import prefix from './builtin/prefix.js';
+import roundRobin from './builtin/round-robin.js';
+
+/** Loaded before `SMX_PLUGINS`, in this order. */
+export const BUILTIN_PLUGINS: readonly SmxPlugin[] = [failover, roundRobin, prefix];
+
+export { failover, prefix, roundRobin };
+export { definePlugin, HOOK_NAMES, type SmxPlugin, type PluginContext, type HookName, type HookHandlers } from '../core/plugin-api.js';
 export { Router, activeDevice, type RoutingStrategy, type RoutingMessage, type RoutingDevice, type RouteDecision } from '../core/routing.js';

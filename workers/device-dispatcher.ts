@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
 import type { Logger } from '../core/logger.js';
+import type { HookRunner } from '../core/plugins/hook-runner.js';
 import type { PresenceStore } from '../core/presence.js';
 import type { DevicePublisher } from '../core/publisher.js';
 import type { DispatchJob } from '../core/queues.js';
@@ -33,6 +34,7 @@ export interface DispatcherDeps {
   publisher: DevicePublisher;
   pacer: DevicePacer;
   locks: DeviceLocks;
+  hooks: HookRunner;
   log: Logger;
 }
 
@@ -100,11 +102,13 @@ async function drain(deps: DispatcherDeps, deviceId: string, keepLock: () => Pro
       const batch = await deps.messages.nextForDevice(deviceId, grant.taken, beingMarked);
       await deps.pacer.refund(deviceId, device.sendRatePerMinute, grant.taken - batch.length);
       if (batch.length === 0) return `dispatched ${sent}`;
-      await deps.publisher.publish(deviceId, 'outbox', { messages: batch.map(toOutboxItem) });
+      const outgoing = await applyBeforeSend(deps, batch);
+      if (outgoing.length < batch.length) await deps.pacer.refund(deviceId, device.sendRatePerMinute, batch.length - outgoing.length);
+      if (outgoing.length > 0) await deps.publisher.publish(deviceId, 'outbox', { messages: outgoing.map(toOutboxItem) });
       await marking;
-      beingMarked = batch.map((m) => m.id);
+      beingMarked = outgoing.map((m) => m.id);
       marking = deps.transitions.dispatched(beingMarked);
-      sent += batch.length;
+      sent += outgoing.length;
       if (round % LOCK_EXTEND_EVERY === LOCK_EXTEND_EVERY - 1) await keepLock();
     }
   } finally {
@@ -112,6 +116,23 @@ async function drain(deps: DispatcherDeps, deviceId: string, keepLock: () => Pro
   }
   await deps.dispatch.signal([deviceId]);
   return `dispatched ${sent}, yielding`;
+}
+
+/**
+ * Runs the plugins' `beforeSend` over a batch: a rewritten `to`/`body` is what the phone gets
+ * (the stored message keeps the original), a refused message is marked FAILED here and left out.
+ */
+async function applyBeforeSend(deps: DispatcherDeps, batch: OutboundMessage[]): Promise<OutboundMessage[]> {
+  if (!deps.hooks.has('beforeSend')) return batch;
+  const outgoing: OutboundMessage[] = [];
+  const refused = new Map<string, string[]>();
+  for (const m of batch) {
+    const result = await deps.hooks.beforeSend({ id: m.id, projectId: m.projectId, to: m.to, body: m.body, kind: m.kind, attempt: m.attempt, deviceId: m.deviceId ?? '', simSlot: m.simSlot });
+    if ('refused' in result) refused.set(result.refused, [...(refused.get(result.refused) ?? []), m.id]);
+    else outgoing.push({ ...m, to: result.message.to, body: result.message.body });
+  }
+  for (const [reason, ids] of refused) await deps.transitions.failed(ids, reason);
+  return outgoing;
 }
 
 /** The device was unlinked: its queued messages go to the project's active device, or fail. */

@@ -42,3 +42,16 @@ export function readPresence(payload: unknown): PresencePayload {
     appVersion: typeof payload.appVersion === 'string' ? payload.appVersion.slice(0, 50) : undefined,
   };
 }
+
+/** The inbox payload's SMS (device-protocol.md §3 InboundSms); malformed items are dropped. */
+export function readInbound(payload: unknown, max = 1000): Array<{ from: string; body: string; receivedAt: string; simSlot: number | null }> {
+  if (!isObject(payload) || !Array.isArray(payload.messages)) return [];
+  const out: Array<{ from: string; body: string; receivedAt: string; simSlot: number | null }> = [];
+  for (const item of payload.messages.slice(0, max)) {
+    if (!isObject(item) || typeof item.from !== 'string' || typeof item.body !== 'string') continue;
+    const receivedAt = typeof item.receivedAt === 'string' && !Number.isNaN(Date.parse(item.receivedAt)) ? new Date(item.receivedAt).toISOString() : new Date().toISOString();
+    const simSlot = typeof item.simSlot === 'number' && Number.isInteger(item.simSlot) && item.simSlot >= 0 && item.simSlot <= 7 ? item.simSlot : null;
+    out.push({ from: item.from.slice(0, 64), body: item.body.slice(0, 10_000), receivedAt, simSlot });
+  }
+  return out;
+}

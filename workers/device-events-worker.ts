@@ -1,15 +1,17 @@
 import type { Job } from 'bullmq';
 import type { Logger } from '../core/logger.js';
+import type { HookRunner } from '../core/plugins/hook-runner.js';
 import type { PresenceStore } from '../core/presence.js';
 import type { DeviceEventJob } from '../core/queues.js';
 import type { DispatchService } from '../core/services/dispatch.js';
 import type { MessageTransitions } from '../core/services/message-transitions.js';
-import { readPresence, readStatusUpdates } from './device-event-payloads.js';
+import { readInbound, readPresence, readStatusUpdates } from './device-event-payloads.js';
 
 export interface DeviceEventDeps {
   transitions: MessageTransitions;
   dispatch: DispatchService;
   presence: PresenceStore;
+  hooks: HookRunner;
   log: Logger;
 }
 
@@ -26,6 +28,14 @@ export function deviceEventsProcessor(deps: DeviceEventDeps) {
       case 'status': {
         const updates = readStatusUpdates(payload);
         const changed = await deps.transitions.reported(deviceId, updates, at);
+        if (changed.length > 0 && deps.hooks.has('afterStatus')) {
+          for (const row of changed) {
+            // The update that applied: reported() keeps the furthest state per id.
+            const mine = updates.filter((u) => u.id === row.id);
+            const update = mine.find((u) => u.state.toUpperCase() === row.status) ?? mine[mine.length - 1]!;
+            await deps.hooks.notify('afterStatus', { id: row.id, deviceId, status: row.status }, update);
+          }
+        }
         return `applied ${changed.length}/${updates.length}`;
       }
       case 'presence': {
@@ -41,8 +51,11 @@ export function deviceEventsProcessor(deps: DeviceEventDeps) {
         return 'presence';
       }
       case 'inbox': {
-        deps.log.info({ deviceId, count: Array.isArray((payload as { messages?: unknown })?.messages) ? (payload as { messages: unknown[] }).messages.length : 0 }, 'inbound SMS received');
-        return 'inbox';
+        // Stored by the inbound feature once it exists; plugins see each SMS now.
+        const inbound = readInbound(payload);
+        deps.log.info({ deviceId, count: inbound.length }, 'inbound SMS received');
+        for (const sms of inbound) await deps.hooks.notify('onInbound', { deviceId, ...sms });
+        return `inbox ${inbound.length}`;
       }
     }
   };

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { DependencyContainer } from '../core/di.js';
 import type { Logger } from '../core/logger.js';
 import { PresenceStore } from '../core/presence.js';
+import { HookRunner } from '../core/plugins/hook-runner.js';
 import type { DevicePublisher } from '../core/publisher.js';
 import { QUEUE_NAMES, type Queues } from '../core/queues.js';
 import type { RuntimeConfig } from '../core/secrets.js';
@@ -35,6 +36,7 @@ export async function startWorkers(c: DependencyContainer): Promise<RunningWorke
   const presence = c.resolve(PresenceStore);
   const dispatch = c.resolve(DispatchService);
   const transitions = c.resolve(MessageTransitions);
+  const hooks = c.resolve(HookRunner);
 
   const processors: Array<[string, Processor, number]> = [
     [
@@ -48,11 +50,12 @@ export async function startWorkers(c: DependencyContainer): Promise<RunningWorke
         publisher: c.resolve<DevicePublisher>(TOKENS.DevicePublisher),
         pacer: new DevicePacer(redis, config.redisPrefix),
         locks: new DeviceLocks(redis, config.redisPrefix, 10_000),
+        hooks,
         log,
       }) as Processor,
       config.workerConcurrency,
     ],
-    [QUEUE_NAMES.deviceEvents, deviceEventsProcessor({ transitions, dispatch, presence, log }) as Processor, config.workerConcurrency],
+    [QUEUE_NAMES.deviceEvents, deviceEventsProcessor({ transitions, dispatch, presence, hooks, log }) as Processor, config.workerConcurrency],
     [QUEUE_NAMES.maintenance, maintenanceProcessor({ messages, transitions, dispatch, challenges: c.resolve(ChallengeService), idempotency: c.resolve(IdempotencyService), log }) as Processor, 1],
   ];
 

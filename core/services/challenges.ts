@@ -6,6 +6,7 @@ import { isId, newId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import { codeFitsType, generateCode, normalizeCode } from '../otp-codes.js';
 import { parsePhone } from '../phone.js';
+import { HookRunner } from '../plugins/hook-runner.js';
 import { Router } from '../routing.js';
 import type { RuntimeConfig } from '../secrets.js';
 import { countParts } from '../sms-parts.js';
@@ -89,7 +90,18 @@ export class ChallengeService {
     private readonly router: Router,
     private readonly dispatch: DispatchService,
     private readonly stats: StatsService,
+    private readonly hooks: HookRunner,
   ) {}
+
+  /**
+   * Tells `onVerification` plugins a challenge reached an end state. Not awaited on request paths
+   * (an observer must not slow or fail the API call); the view never holds the code.
+   */
+  private announce(source: VerificationRow | { projectId: string; verificationId: string }): Promise<void> {
+    if (!this.hooks.has('onVerification')) return Promise.resolve();
+    const view = 'id' in source ? Promise.resolve(toView(source)) : this.get(source.projectId, source.verificationId);
+    return view.then((v) => this.hooks.notify('onVerification', v)).catch((error) => this.log.warn({ err: error }, 'onVerification: cannot read the verification'));
+  }
 
   /**
    * Creates a challenge and queues its SMS to the routed device. With no device to route to:
@@ -172,12 +184,14 @@ export class ChallengeService {
         return row;
       });
       if (!done) throw await this.whyNotVerifiable(projectId, verificationId, now);
+      void this.announce({ projectId, verificationId });
       return { verified: true, status: 'VERIFIED', verificationId, attempts: taken.attempts, maxAttempts: taken.max_attempts, verifiedAt: now.toISOString() };
     }
 
     const remaining = taken.max_attempts - taken.attempts;
     if (remaining <= 0) {
-      await this.db('verifications').where({ id: verificationId, status: 'PENDING' }).update({ status: 'FAILED', updated_at: now });
+      const failed = await this.db('verifications').where({ id: verificationId, status: 'PENDING' }).update({ status: 'FAILED', updated_at: now });
+      if (failed > 0) void this.announce({ projectId, verificationId });
     }
     return { verified: false, status: remaining <= 0 ? 'FAILED' : 'PENDING', verificationId, attempts: taken.attempts, maxAttempts: taken.max_attempts, attemptsRemaining: Math.max(0, remaining) };
   }
@@ -201,19 +215,23 @@ export class ChallengeService {
       throw await this.whyNotVerifiable(projectId, verificationId, now);
     }
     if (row.message_id) await this.dispatch.withdraw(row.message_id, 'CANCELED');
+    void this.announce(row);
     return toView(row);
   }
 
   /** Expires pending challenges whose TTL passed (maintenance queue). */
   async expireDue(now = new Date()): Promise<number> {
-    return this.db.transaction(async (trx) => {
-      const rows: Array<{ project_id: string }> = await trx('verifications')
+    const announce = this.hooks.has('onVerification');
+    const rows = await this.db.transaction(async (trx) => {
+      const expired: VerificationRow[] = await trx('verifications')
         .where({ status: 'PENDING' })
         .where('expires_at', '<=', now)
-        .update({ status: 'EXPIRED', updated_at: now }, ['project_id']);
-      await this.stats.record(trx, rows.map((r) => ({ projectId: r.project_id, metric: 'otp.expired' as const, at: now })));
-      return rows.length;
+        .update({ status: 'EXPIRED', updated_at: now }, announce ? '*' : ['project_id']);
+      await this.stats.record(trx, expired.map((r) => ({ projectId: r.project_id, metric: 'otp.expired' as const, at: now })));
+      return expired;
     });
+    if (announce) for (const row of rows) await this.announce(row);
+    return rows.length;
   }
 
   private suppliedCode(code: string, type: CodeType, length: number | undefined): string {

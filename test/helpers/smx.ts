@@ -151,6 +151,29 @@ export async function cleanupTestSmx(instance: Pick<TestSmx, 'redisPrefix' | 'sm
   await rm(instance.smx.config.dataDir, { recursive: true, force: true });
 }
 
+/**
+ * Starts SMX expecting start to fail (a bad plugin, a bad config) and returns the error. Start
+ * closes what it opened on failure; this removes the Redis keys, schema and data dir it left.
+ */
+export async function startTestSmxExpectingFailure(name: string, options: StartTestSmxOptions = {}): Promise<Error> {
+  const id = isolationId(name);
+  const redisPrefix = `smxt-${id}-${randomBytes(3).toString('hex')}`;
+  const schema = `t_${id}_${randomBytes(3).toString('hex')}`;
+  const dataDir = await mkdtemp(join(tmpdir(), 'smx-test-'));
+  let started: TestSmx | undefined;
+  try {
+    started = await startTestSmx(name, { ...options, reuse: { redisPrefix, schema, dataDir } });
+  } catch (error) {
+    return error as Error;
+  } finally {
+    await started?.close();
+    await deleteRedisPrefix(redisPrefix);
+    if ((options.db ?? 'postgres') === 'postgres') await resetSchema(schema);
+    await rm(dataDir, { recursive: true, force: true });
+  }
+  throw new Error(`${name}: SMX started although it should not have`);
+}
+
 interface HookHost {
   before: (fn: () => Promise<void>) => void;
   after: { always: (fn: () => Promise<void>) => void };

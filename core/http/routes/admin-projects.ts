@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { DependencyContainer } from '../../di.js';
 import type { Endpoints } from '../../endpoints.js';
+import { apiError } from '../../errors.js';
 import { linkQrPayload, renderQr } from '../../qr.js';
+import { Router } from '../../routing.js';
 import { ApiKeyService } from '../../services/api-keys.js';
 import { DeviceService } from '../../services/devices.js';
 import { LinkTokenService } from '../../services/link-tokens.js';
@@ -24,6 +26,7 @@ export async function adminProjectRoutes(app: FastifyInstance, c: DependencyCont
   const keys = c.resolve(ApiKeyService);
   const links = c.resolve(LinkTokenService);
   const devices = c.resolve(DeviceService);
+  const router = c.resolve(Router);
   const endpoints = c.resolve<Endpoints>(TOKENS.Endpoints);
 
   app.post('/admin/projects', { schema: { tags, security, summary: 'Create a project', body: bodySchema(CreateProjectDto), response: responses({ 201: anyObject }, [400, 401]) } }, async (request, reply) => {
@@ -38,6 +41,10 @@ export async function adminProjectRoutes(app: FastifyInstance, c: DependencyCont
   app.patch('/admin/projects/:id', { schema: { tags, security, params: idParam, summary: 'Rename a project or change its OTP defaults, limits and routing', body: bodySchema(UpdateProjectDto) } }, async (request) => {
     const { name, language, rateLimits, ...settings } = await validateBody(UpdateProjectDto, request.body);
     if (language && !settings.defaultLanguage) settings.defaultLanguage = language;
+    // Only a registered strategy (built-in or from a loaded plugin) can be chosen.
+    if (settings.routing !== undefined && !router.has(settings.routing)) {
+      throw apiError('VALIDATION_FAILED', { details: [{ field: 'routing', message: `unknown routing strategy; registered: ${router.names().join(', ')}` }] });
+    }
     return ok(await projects.update((request.params as IdParams).id, { name, settings: { ...settings, ...(rateLimits ? { rateLimits: { ...rateLimits } } : {}) } }));
   });
 
