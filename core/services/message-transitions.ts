@@ -97,6 +97,8 @@ export class MessageTransitions {
          update messages as m set
            status = v.status,
            error = coalesce(v.error, m.error),
+           -- a report can overtake the dispatcher's own mark: it was handed over by then at the latest
+           dispatched_at = coalesce(m.dispatched_at, v.at),
            sent_at = case when v.status in ('SENT', 'DELIVERED') then coalesce(m.sent_at, v.at) else m.sent_at end,
            delivered_at = case when v.status = 'DELIVERED' then v.at else m.delivered_at end,
            failed_at = case when v.status = 'FAILED' then v.at else m.failed_at end,

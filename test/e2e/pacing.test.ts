@@ -31,7 +31,11 @@ test('a paced device gets its messages spread to its rate, in order; rate 0 mean
   await eventually(async () => received.length === 3, 15_000, 'three messages on the phone');
   t.deepEqual(received.map((m) => m.id), ids, 'one device gets its messages in the order they were sent');
 
-  const rows: Array<{ id: string; dispatched_at: Date }> = await db()('messages').whereIn('id', ids).select('id', 'dispatched_at');
+  // The phone can get a message before the dispatcher's mark lands; wait for all three marks.
+  const rows: Array<{ id: string; dispatched_at: Date }> = await eventually(async () => {
+    const found: Array<{ id: string; dispatched_at: Date | null }> = await db()('messages').whereIn('id', ids).select('id', 'dispatched_at');
+    return found.every((r) => r.dispatched_at !== null) ? (found as Array<{ id: string; dispatched_at: Date }>) : null;
+  }, 10_000, 'dispatch marks');
   const at = ids.map((id) => rows.find((r) => r.id === id)!.dispatched_at.getTime());
   // 60 per minute = one message a second, so three take at least two seconds of pacing. (The
   // timestamps are written after each publish, so single gaps jitter; the span cannot shrink.)
