@@ -27,11 +27,19 @@ import { MessageWriter } from './services/message-writer.js';
 import { SmsService } from './services/sms.js';
 import { ProjectService } from './services/projects.js';
 import { StatusService } from './services/status.js';
+import { AbuseLimits } from './services/abuse-limits.js';
+import { TemplateService } from './services/templates.js';
+import { TestNumberService } from './services/test-numbers.js';
+import { SmsGateEvents } from './smsgate/events.js';
+import { SmsGateService } from './smsgate/service.js';
+import { DeviceTransports } from './smsgate/transport.js';
 
 /** Every core service, one instance per container. */
 const SERVICES = [
   CacheBus, PresenceStore, HealthService, Router, HookRunner, ProjectService, ApiKeyService, LinkTokenService, DeviceService,
   StatsService, MessageService, MessageTransitions, DispatchService, MessageWriter, SmsService, ChallengeService, IdempotencyService, StatusService,
+  TemplateService, TestNumberService, AbuseLimits,
+  SmsGateEvents, DeviceTransports, SmsGateService,
 ] as const;
 
 export interface CoreDependencies {

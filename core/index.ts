@@ -27,3 +27,5 @@ export { IdempotencyService } from './services/idempotency.js';
 export { StatusService } from './services/status.js';
 export { HookRunner, type BeforeSendResult } from './plugins/hook-runner.js';
 export { PluginHost, PluginError } from './plugins/plugin-host.js';
+export { DevicePacer, type PaceGrant } from './delivery/pacing.js';
+export { DeviceLocks, type DeviceLock } from './delivery/device-lock.js';

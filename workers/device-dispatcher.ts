@@ -8,8 +8,10 @@ import type { DeviceService } from '../core/services/devices.js';
 import type { DispatchService } from '../core/services/dispatch.js';
 import type { MessageTransitions } from '../core/services/message-transitions.js';
 import type { MessageService, OutboundMessage } from '../core/services/messages.js';
-import type { DeviceLocks } from './device-lock.js';
-import type { DevicePacer } from './pacing.js';
+import type { DeviceTransports } from '../core/smsgate/transport.js';
+import type { DeviceLocks } from '../core/delivery/device-lock.js';
+import type { DevicePacer } from '../core/delivery/pacing.js';
+import { applyBeforeSend } from '../core/plugins/before-send.js';
 
 /** Messages per outbox publish (device-protocol.md §3: 1..100). */
 export const MAX_PER_PUBLISH = 100;
@@ -36,6 +38,8 @@ export interface DispatcherDeps {
   locks: DeviceLocks;
   hooks: HookRunner;
   log: Logger;
+  /** Pull transports (SMSGate): the dispatcher only tells the phone there is work; absent = MQTT only. */
+  transports?: DeviceTransports;
 }
 
 /** The outbox payload item of device-protocol.md §3. */
@@ -87,6 +91,11 @@ async function drain(deps: DispatcherDeps, deviceId: string, keepLock: () => Pro
     return 'held while offline';
   }
 
+  // The transport seam: a pull transport (e.g. SMSGate) is only woken up here; its phone fetches
+  // the messages itself (pacing and DISPATCHED marks happen on that fetch). MQTT goes on below.
+  const transport = deps.transports?.get(device.transport);
+  if (transport) return transport.handOver(device);
+
   // Marking a batch DISPATCHED overlaps with reading and publishing the next one (which leaves
   // out the ids still being marked); at most one mark is outstanding, and each is awaited.
   let marking: Promise<unknown> = Promise.resolve();
@@ -116,23 +125,6 @@ async function drain(deps: DispatcherDeps, deviceId: string, keepLock: () => Pro
   }
   await deps.dispatch.signal([deviceId]);
   return `dispatched ${sent}, yielding`;
-}
-
-/**
- * Runs the plugins' `beforeSend` over a batch: a rewritten `to`/`body` is what the phone gets
- * (the stored message keeps the original), a refused message is marked FAILED here and left out.
- */
-async function applyBeforeSend(deps: DispatcherDeps, batch: OutboundMessage[]): Promise<OutboundMessage[]> {
-  if (!deps.hooks.has('beforeSend')) return batch;
-  const outgoing: OutboundMessage[] = [];
-  const refused = new Map<string, string[]>();
-  for (const m of batch) {
-    const result = await deps.hooks.beforeSend({ id: m.id, projectId: m.projectId, to: m.to, body: m.body, kind: m.kind, attempt: m.attempt, deviceId: m.deviceId ?? '', simSlot: m.simSlot });
-    if ('refused' in result) refused.set(result.refused, [...(refused.get(result.refused) ?? []), m.id]);
-    else outgoing.push({ ...m, to: result.message.to, body: result.message.body });
-  }
-  for (const [reason, ids] of refused) await deps.transitions.failed(ids, reason);
-  return outgoing;
 }
 
 /** The device was unlinked: its queued messages go to the project's active device, or fail. */

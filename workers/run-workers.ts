@@ -16,9 +16,10 @@ import { MessageService } from '../core/services/messages.js';
 import { TOKENS } from '../core/tokens.js';
 import { deviceEventsProcessor } from './device-events-worker.js';
 import { dispatcherProcessor } from './device-dispatcher.js';
-import { DeviceLocks } from './device-lock.js';
+import { DeviceLocks } from '../core/delivery/device-lock.js';
 import { maintenanceProcessor, scheduleMaintenance } from './maintenance-worker.js';
-import { DevicePacer } from './pacing.js';
+import { DevicePacer } from '../core/delivery/pacing.js';
+import { DeviceTransports } from '../core/smsgate/transport.js';
 
 export interface RunningWorkers {
   workers: Worker[];
@@ -52,6 +53,7 @@ export async function startWorkers(c: DependencyContainer): Promise<RunningWorke
         locks: new DeviceLocks(redis, config.redisPrefix, 10_000),
         hooks,
         log,
+        transports: c.resolve(DeviceTransports),
       }) as Processor,
       config.workerConcurrency,
     ],

@@ -13,6 +13,7 @@ import { installErrorHandling } from './error-handler.js';
 import { registerOpenApi } from './openapi.js';
 import { adminDeviceRoutes } from './routes/admin-devices.js';
 import { adminProjectRoutes } from './routes/admin-projects.js';
+import { adminTemplateRoutes } from './routes/admin-templates.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { BULL_BOARD_PATH, queueBoardRoutes } from './routes/queues-board.js';
@@ -21,6 +22,7 @@ import { messageRoutes } from './routes/v1-messages.js';
 import { otpRoutes } from './routes/v1-otp.js';
 import { statusRoutes } from './routes/v1-status.js';
 import { smsRoutes } from './routes/v1-sms.js';
+import { smsgateMobileRoutes } from './routes/smsgate-mobile.js';
 import { statsRoutes } from './routes/v1-stats.js';
 
 /** Body limit of every route but bulk sends (spec/api.md: 1 MiB; bulk 10 MiB). */
@@ -75,6 +77,8 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
 
   await app.register(async (scope) => healthRoutes(scope, c));
   await app.register(async (scope) => deviceLinkRoutes(scope, c));
+  // The SMSGate app's mobile API (device tokens and signed webhooks, no API key).
+  await app.register(async (scope) => smsgateMobileRoutes(scope, c));
 
   const keys = c.resolve(ApiKeyService);
   await app.register(async (v1) => {
@@ -84,7 +88,7 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
 
   await app.register(async (admin) => {
     admin.addHook('onRequest', adminGuard(config.adminToken, BULL_BOARD_PATH));
-    for (const routes of [adminProjectRoutes, adminDeviceRoutes, ...(options.adminRoutes ?? [])]) await routes(admin, c);
+    for (const routes of [adminProjectRoutes, adminDeviceRoutes, adminTemplateRoutes, ...(options.adminRoutes ?? [])]) await routes(admin, c);
     await metricsRoutes(admin, registry);
     await queueBoardRoutes(admin, c.resolve<Queues>(TOKENS.Queues));
   });

@@ -10,12 +10,15 @@ import { HookRunner } from '../plugins/hook-runner.js';
 import { Router } from '../routing.js';
 import type { RuntimeConfig } from '../secrets.js';
 import { countParts } from '../sms-parts.js';
-import { BUILT_IN_TEMPLATES, hasCodePlaceholder, languageForCountry, renderTemplate } from '../templates.js';
+import { hasCodePlaceholder, languageForCountry, renderTemplate } from '../templates.js';
 import { TOKENS } from '../tokens.js';
+import { AbuseLimits } from './abuse-limits.js';
 import { DispatchService } from './dispatch.js';
 import { MessageWriter } from './message-writer.js';
-import { ProjectService, type CodeType, type Language } from './projects.js';
+import { ProjectService, type CodeType, type Language, type ProjectSettings } from './projects.js';
 import { StatsService } from './stats.js';
+import { TemplateService } from './templates.js';
+import { TestNumberService } from './test-numbers.js';
 
 /** OTP messages go before custom SMS waiting for the same device (a code is time-critical). */
 export const OTP_PRIORITY = 1;
@@ -91,6 +94,9 @@ export class ChallengeService {
     private readonly dispatch: DispatchService,
     private readonly stats: StatsService,
     private readonly hooks: HookRunner,
+    private readonly templates: TemplateService,
+    private readonly testNumbers: TestNumberService,
+    private readonly limits: AbuseLimits,
   ) {}
 
   /**
@@ -110,14 +116,19 @@ export class ChallengeService {
   async send(projectId: string, input: SendOtpInput): Promise<VerificationView> {
     const project = await this.projects.get(projectId);
     const s = project.settings;
+    // A test number is matched as given (E.164) before any number checks: it may be fictional.
+    const testCodeHash = await this.testNumbers.match(projectId, input.to);
+    if (testCodeHash !== undefined) return this.sendTest(projectId, s, input, testCodeHash);
     const phone = parsePhone(input.to, input.countryCode);
+    this.limits.checkCountry(s, phone.countryIso);
     const codeType = input.codeType ?? s.codeType;
     const code = input.code !== undefined ? this.suppliedCode(input.code, codeType, input.codeLength) : generateCode(codeType, input.codeLength ?? s.codeLength);
     const language = input.language ?? languageForCountry(phone.countryIso, s.defaultLanguage);
     if (input.template !== undefined && !hasCodePlaceholder(input.template)) {
       throw apiError('VALIDATION_FAILED', { details: [{ field: 'template', message: 'template must contain {{code}} (or {{pin}})' }] });
     }
-    const template = input.template ?? BUILT_IN_TEMPLATES[language];
+    // The request's template, else the project's for this language, else the built-in one.
+    const template = input.template ?? (await this.templates.forLanguage(projectId, language));
     const body = renderTemplate(template, code);
     const now = new Date();
     const ttl = input.ttl ?? s.ttl;
@@ -127,6 +138,8 @@ export class ChallengeService {
 
     const route = await this.router.route({ id: messageId, projectId, to: phone.e164, body, kind: 'otp', attempt: 1 }, s.routing);
     if (!('deviceId' in route)) throw apiError('DEVICE_NOT_LINKED');
+    // Counted only once the send can go ahead, and given back if it is not accepted after all.
+    const ticket = await this.limits.take(projectId, phone.e164, 'otp', s);
 
     const row = {
       id: verificationId,
@@ -153,6 +166,9 @@ export class ChallengeService {
     await this.writer.accept({
       verification: row,
       message: { id: messageId, projectId, kind: 'otp', verificationId, deviceId: route.deviceId, simSlot: route.simSlot ?? null, to: phone.e164, body, parts: countParts(body).parts, priority: OTP_PRIORITY, createdAt: now, expiresAt },
+    }).catch(async (error: unknown) => {
+      await ticket.release().catch(() => undefined);
+      throw error;
     });
     return toView({ ...row, metadata: input.metadata ?? null, verified_at: null, canceled_at: null });
   }
@@ -171,10 +187,12 @@ export class ChallengeService {
       .where('expires_at', '>', now)
       .whereRaw('attempts < max_attempts')
       .update({ attempts: this.db.raw('attempts + 1'), updated_at: now })
-      .returning(['id', 'code_hash', 'attempts', 'max_attempts']);
+      .returning(['id', 'code_hash', 'attempts', 'max_attempts', 'test', 'to']);
     if (!taken) throw await this.whyNotVerifiable(projectId, verificationId, now);
 
-    if (sameDigest(this.codeHash(verificationId, normalizeCode(otp)), taken.code_hash)) {
+    // A test challenge holds its test number's code hash (see TestNumberService), hashed the same way here.
+    const guess = taken.test ? this.testNumbers.testCodeHash(projectId, taken.to, otp) : this.codeHash(verificationId, normalizeCode(otp));
+    if (sameDigest(guess, taken.code_hash)) {
       const done = await this.db.transaction(async (trx) => {
         const [row] = await trx('verifications')
           .where({ id: verificationId, status: 'PENDING' })
@@ -232,6 +250,48 @@ export class ChallengeService {
     });
     if (announce) for (const row of rows) await this.announce(row);
     return rows.length;
+  }
+
+  /**
+   * A challenge to one of the project's test numbers: created like any other but `test: true`,
+   * with no message, no device and no SMS (so no DEVICE_NOT_LINKED and no send limits). Its
+   * code_hash is the test number's (the fixed code is only known as that hash).
+   */
+  private async sendTest(projectId: string, s: ProjectSettings, input: SendOtpInput, testCodeHash: string): Promise<VerificationView> {
+    const to = input.to.trim();
+    let countryIso: string | null = null;
+    let numberValid = false;
+    try {
+      ({ countryIso, valid: numberValid } = parsePhone(to));
+    } catch {
+      // fictional numbers are expected here
+    }
+    const now = new Date();
+    const row = {
+      id: newId('ver'),
+      project_id: projectId,
+      message_id: null,
+      device_id: null,
+      to,
+      country_iso: countryIso,
+      number_valid: numberValid,
+      code_hash: testCodeHash,
+      code_type: input.codeType ?? s.codeType,
+      // The fixed code's length is not known (it is kept hashed); 0 marks "fixed by the test number".
+      code_length: 0,
+      language: input.language ?? languageForCountry(countryIso, s.defaultLanguage),
+      status: 'PENDING' as const,
+      attempts: 0,
+      max_attempts: input.maxAttempts ?? s.maxAttempts,
+      test: true,
+      callback_url: input.callbackUrl ?? null,
+      metadata: input.metadata === undefined ? null : JSON.stringify(input.metadata),
+      created_at: now,
+      expires_at: new Date(now.getTime() + (input.ttl ?? s.ttl) * 1000),
+      updated_at: now,
+    };
+    await this.db('verifications').insert(row);
+    return toView({ ...row, metadata: input.metadata ?? null, verified_at: null, canceled_at: null });
   }
 
   private suppliedCode(code: string, type: CodeType, length: number | undefined): string {

@@ -20,7 +20,8 @@ export interface Sim {
 }
 
 export type DeviceStatus = 'active' | 'standby' | 'unlinked';
-export type Transport = 'mqtt';
+/** How a device gets its messages: the native MQTT protocol, or the SMSGate app's HTTP pull (core/smsgate). */
+export type Transport = 'mqtt' | 'smsgate';
 
 export interface Device {
   id: string;
@@ -54,6 +55,10 @@ export interface LinkRequest {
   model?: string;
   appVersion?: string;
   sims?: Sim[];
+  /** The device's transport (default 'mqtt'). */
+  transport?: Transport;
+  /** Runs in the link transaction once the device row exists (a transport's own credentials). */
+  onLinked?: (trx: Knex.Transaction, deviceId: string, now: Date) => Promise<void>;
 }
 
 export interface LinkResult {
@@ -134,7 +139,7 @@ export class DeviceService {
         name: request.name,
         model: request.model ?? null,
         app_version: request.appVersion ?? null,
-        transport: 'mqtt',
+        transport: request.transport ?? 'mqtt',
         secret_hash: sha256(secret),
         status: 'active',
         send_rate_per_minute: 30,
@@ -142,6 +147,7 @@ export class DeviceService {
         linked_at: now,
         updated_at: now,
       });
+      if (request.onLinked) await request.onLinked(trx, deviceId, now);
       return consumed.projectId;
     });
     await this.changed(projectId);

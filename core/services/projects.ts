@@ -26,6 +26,8 @@ export interface ProjectSettings {
     /** Sends per project per minute; 0 = no limit. */
     perProjectPerMinute: number;
   };
+  /** ISO 3166-1 alpha-2 countries send-otp/send-sms may reach; empty = all. */
+  allowedCountries: readonly string[];
 }
 
 export const DEFAULT_PROJECT_SETTINGS = {
@@ -36,6 +38,7 @@ export const DEFAULT_PROJECT_SETTINGS = {
   defaultLanguage: 'en',
   routing: 'active-device',
   rateLimits: { perNumber: 5, perNumberWindowSeconds: 600, perProjectPerMinute: 0 },
+  allowedCountries: [],
 } as const satisfies ProjectSettings;
 
 export interface Project {

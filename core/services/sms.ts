@@ -3,6 +3,7 @@ import { inject, injectable } from '../di.js';
 import { ApiError, apiError, isApiError, type ErrorCode } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import { parsePhone } from '../phone.js';
+import { AbuseLimits } from './abuse-limits.js';
 import { Router, type RoutingMessage } from '../routing.js';
 import { countParts } from '../sms-parts.js';
 import { TOKENS } from '../tokens.js';
@@ -89,6 +90,7 @@ export class SmsService {
     private readonly projects: ProjectService,
     private readonly router: Router,
     private readonly writer: MessageWriter,
+    private readonly limits: AbuseLimits,
   ) {}
 
   /** One SMS; no device to route to: DEVICE_NOT_LINKED and nothing is created. */
@@ -99,10 +101,15 @@ export class SmsService {
     const now = new Date();
     const expiresAt = new Date(now.getTime() + (input.ttl ?? SMS_LIMITS.ttl.default) * 1000);
     const id = newId('msg');
+    this.limits.checkCountry(project.settings, phone.countryIso);
     const route = await this.router.route({ id, projectId, to: phone.e164, body: input.message, kind: 'sms', attempt: 1 }, project.settings.routing);
     if (!('deviceId' in route)) throw apiError('DEVICE_NOT_LINKED');
+    const ticket = await this.limits.take(projectId, phone.e164, 'sms', project.settings);
     await this.writer.accept({
       message: { id, projectId, kind: 'sms', deviceId: route.deviceId, simSlot: route.simSlot ?? null, to: phone.e164, body: input.message, parts, callbackUrl: input.callbackUrl ?? null, metadata: input.metadata, createdAt: now, expiresAt },
+    }).catch(async (error: unknown) => {
+      await ticket.release().catch(() => undefined);
+      throw error;
     });
     return { messageId: id, status: 'QUEUED', to: phone.e164, parts, deviceId: route.deviceId, createdAt: now.toISOString(), expiresAt: expiresAt.toISOString() };
   }

@@ -1,7 +1,7 @@
 import { Type } from 'class-transformer';
 import {
   IsArray, IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min, ValidateNested, ArrayMaxSize, IsObject,
-  Matches, ValidateIf,
+  Matches, ValidateIf, IsISO31661Alpha2,
 } from 'class-validator';
 import { JSONSchema } from 'class-validator-jsonschema';
 import { CODE_TYPES, LANGUAGES, type CodeType, type Language } from '../../services/projects.js';
@@ -86,6 +86,13 @@ export class UpdateProjectDto {
   @ValidateNested()
   @Type(() => RateLimitsDto)
   rateLimits?: RateLimitsDto;
+
+  @JSONSchema({ description: 'ISO 3166-1 alpha-2 destination countries allowed; empty = all.', example: ['DE', 'AT'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(250)
+  @IsISO31661Alpha2({ each: true })
+  allowedCountries?: string[];
 }
 
 export class CreateApiKeyDto {

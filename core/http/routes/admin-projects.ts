@@ -41,6 +41,7 @@ export async function adminProjectRoutes(app: FastifyInstance, c: DependencyCont
   app.patch('/admin/projects/:id', { schema: { tags, security, params: idParam, summary: 'Rename a project or change its OTP defaults, limits and routing', body: bodySchema(UpdateProjectDto) } }, async (request) => {
     const { name, language, rateLimits, ...settings } = await validateBody(UpdateProjectDto, request.body);
     if (language && !settings.defaultLanguage) settings.defaultLanguage = language;
+    if (settings.allowedCountries) settings.allowedCountries = [...new Set(settings.allowedCountries.map((c) => c.toUpperCase()))];
     // Only a registered strategy (built-in or from a loaded plugin) can be chosen.
     if (settings.routing !== undefined && !router.has(settings.routing)) {
       throw apiError('VALIDATION_FAILED', { details: [{ field: 'routing', message: `unknown routing strategy; registered: ${router.names().join(', ')}` }] });

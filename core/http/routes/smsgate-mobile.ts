@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { PresenceTracker } from '../../../broker/presence.js';
+import type { DependencyContainer } from '../../di.js';
+import { apiError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import { PresenceStore } from '../../presence.js';
+import type { Queues } from '../../queues.js';
+import { KEEPALIVE_MS, SmsGateEvents } from '../../smsgate/events.js';
+import { SMSGATE_BASE_PATH, SmsGateService } from '../../smsgate/service.js';
+import { TOKENS } from '../../tokens.js';
+
+/**
+ * The SMSGate app's mobile API (private-server mode), mounted at `/compat/smsgate/mobile/v1`:
+ * the URL the user types into the app is `{SMX_PUBLIC_URL}/compat/smsgate/mobile/v1`. Errors use
+ * the SMX envelope; the app only looks at status codes (401 makes it register again).
+ */
+export async function smsgateMobileRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
+  await app.register(async (scope) => mobileApi(scope, c), { prefix: SMSGATE_BASE_PATH });
+}
+
+async function mobileApi(app: FastifyInstance, c: DependencyContainer): Promise<void> {
+  const service = c.resolve(SmsGateService);
+  const events = c.resolve(SmsGateEvents);
+  const presence = c.resolve(PresenceStore);
+  const tracker = new PresenceTracker(presence, c.resolve<Queues>(TOKENS.Queues).deviceEvents);
+  const log = c.resolve<Logger>(TOKENS.Logger).child({ component: 'smsgate' });
+
+  // Webhook signatures cover the exact bytes: keep the raw body beside the parsed one.
+  const rawBodies = new WeakMap<FastifyRequest, string>();
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body as string;
+    rawBodies.set(request, text);
+    if (text.length === 0) return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (error) {
+      done(apiError('INVALID_JSON', { cause: error }), undefined);
+    }
+  });
+
+  // Open event streams end on shutdown, and their offline marks finish before Redis closes.
+  const closing = new Set<Promise<unknown>>();
+  app.addHook('preClose', async () => {
+    await events.stop();
+    await Promise.allSettled([...closing]);
+  });
+
+  app.post('/device', { schema: { hide: true } }, async (request, reply) => {
+    return reply.status(201).send(await service.register(request.headers.authorization, request.body, request.ip));
+  });
+
+  app.patch('/device', { schema: { hide: true } }, async (request, reply) => {
+    const device = await service.authenticate(request.headers.authorization);
+    await service.patchDevice(device, request.body);
+    return reply.status(204).send();
+  });
+
+  app.get('/message', { schema: { hide: true } }, async (request) => {
+    const device = await service.authenticate(request.headers.authorization);
+    const order = (request.query as { order?: string }).order === 'lifo' ? 'lifo' : 'fifo';
+    return service.pull(device, order);
+  });
+
+  app.patch('/message', { schema: { hide: true } }, async (request, reply) => {
+    const device = await service.authenticate(request.headers.authorization);
+    await service.report(device, request.body);
+    return reply.status(204).send();
+  });
+
+  app.get('/settings', { schema: { hide: true } }, async (request) => service.settings(await service.authenticate(request.headers.authorization)));
+
+  app.get('/webhooks', { schema: { hide: true } }, async (request) => service.webhooks(await service.authenticate(request.headers.authorization)));
+
+  app.post('/webhooks/:deviceId/sms-received', { schema: { hide: true } }, async (request, reply) => {
+    const header = (name: string) => {
+      const v = request.headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    const result = await service.inbound((request.params as { deviceId: string }).deviceId, rawBodies.get(request) ?? '', header('x-signature'), header('x-timestamp'));
+    request.log.info({ result }, 'smsgate webhook');
+    return reply.status(204).send();
+  });
+
+  /**
+   * `GET /events`: Server-Sent Events. An open stream is the device's connection: online while
+   * it lasts (with the same `{ online, source: 'broker' }` presence events an MQTT connection
+   * makes, so held messages are woken and `device.online/offline` fire alike).
+   */
+  app.get('/events', { schema: { hide: true } }, async (request, reply) => {
+    const device = await service.authenticate(request.headers.authorization);
+    await events.start();
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no', 'x-request-id': request.id });
+    res.write(':connected\n\n');
+    events.attach(device.id, res);
+    const connectionId = `sse:${randomUUID()}`;
+    const opened = tracker.connected(device.id, connectionId).catch((error: unknown) => log.error({ err: error, deviceId: device.id }, 'presence online not recorded'));
+    const keepalive = setInterval(() => {
+      res.write(':keepalive\n\n');
+      presence.report(device.id, {}).catch(() => undefined);
+    }, KEEPALIVE_MS);
+    keepalive.unref();
+    log.info({ deviceId: device.id }, 'smsgate event stream opened');
+    res.on('close', () => {
+      clearInterval(keepalive);
+      events.detach(device.id, res);
+      const offline = opened
+        .then(() => tracker.disconnected(device.id, connectionId))
+        .catch((error: unknown) => log.error({ err: error, deviceId: device.id }, 'presence offline not recorded'))
+        .finally(() => closing.delete(offline));
+      closing.add(offline);
+      log.info({ deviceId: device.id }, 'smsgate event stream closed');
+    });
+  });
+}

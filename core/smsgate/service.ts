@@ -1,0 +1,295 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Knex } from 'knex';
+import { randomSecret, sha256 } from '../crypto.js';
+import { inject, injectable } from '../di.js';
+import type { Endpoints } from '../endpoints.js';
+import { apiError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { HookRunner } from '../plugins/hook-runner.js';
+import type { Queues } from '../queues.js';
+import { Sealer } from '../seal.js';
+import type { RuntimeConfig } from '../secrets.js';
+import { DeviceService, type Device, type Sim } from '../services/devices.js';
+import { DispatchService } from '../services/dispatch.js';
+import { MessageTransitions } from '../services/message-transitions.js';
+import { MessageService, type StatusUpdate } from '../services/messages.js';
+import { TOKENS } from '../tokens.js';
+import { DeviceLocks } from '../delivery/device-lock.js';
+import { DevicePacer } from '../delivery/pacing.js';
+import { applyBeforeSend } from '../plugins/before-send.js';
+
+/** Where the app's mobile API lives; the user types `{public URL}` + this into the app. */
+export const SMSGATE_BASE_PATH = '/compat/smsgate/mobile/v1';
+/** Messages per `GET /message` (the app's limit). */
+export const MAX_PER_PULL = 100;
+/** Inbound webhooks older (or further in the future) than this are refused. */
+export const WEBHOOK_MAX_AGE_MS = 5 * 60 * 1000;
+/** How long a pull waits for the device's dispatch lock (held briefly by the dispatcher). */
+const LOCK_WAIT_MS = 2_000;
+
+/** A message as `GET /message` hands it to the app. */
+export interface SmsGateMessage {
+  id: string;
+  textMessage: { text: string };
+  phoneNumbers: string[];
+  simNumber: number | null;
+  withDeliveryReport: true;
+  isEncrypted: false;
+  priority: number;
+  validUntil: string;
+  createdAt: string;
+  state: 'Pending';
+}
+
+export interface SmsGateRegistration {
+  id: string;
+  token: string;
+  login: string;
+  password: string;
+}
+
+interface SimCard {
+  slotIndex?: unknown;
+  phoneNumber?: unknown;
+  carrierName?: unknown;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown, max: number): string | null => (typeof v === 'string' && v.length > 0 ? v.slice(0, max) : null);
+
+/**
+ * The SMSGate app's private-server protocol (capcom6/android-sms-gateway v1.68): registration
+ * with a project link token or link code, device-token authentication, pull under the device's
+ * pace, state reports and signed inbound webhooks. Everything else (routing, expiry, statuses,
+ * inbox) is the core's, shared with MQTT phones.
+ */
+@injectable()
+export class SmsGateService {
+  private readonly sealer: Sealer;
+  private readonly pacer: DevicePacer;
+  private readonly locks: DeviceLocks;
+
+  constructor(
+    @inject(TOKENS.Knex) private readonly db: Knex,
+    @inject(TOKENS.Config) config: RuntimeConfig,
+    @inject(TOKENS.Redis) redis: Redis,
+    @inject(TOKENS.Queues) private readonly queues: Queues,
+    @inject(TOKENS.Endpoints) private readonly endpoints: Endpoints,
+    @inject(TOKENS.Logger) private readonly log: Logger,
+    private readonly devices: DeviceService,
+    private readonly messages: MessageService,
+    private readonly transitions: MessageTransitions,
+    private readonly dispatch: DispatchService,
+    private readonly hooks: HookRunner,
+  ) {
+    this.sealer = new Sealer(config.secret);
+    // The same bucket and lock the dispatcher uses: a pull is this transport's hand-over.
+    this.pacer = new DevicePacer(redis, config.redisPrefix);
+    this.locks = new DeviceLocks(redis, config.redisPrefix, 10_000);
+  }
+
+  /** `POST /device`: `Authorization: Bearer <link token>` or `Code <link code>`. */
+  async register(authorization: string | undefined, body: unknown, source: string): Promise<SmsGateRegistration> {
+    const auth = /^(Bearer|Code)\s+(\S+)\s*$/i.exec(authorization ?? '');
+    if (!auth) throw apiError('UNAUTHORIZED', { message: 'Send a project link token (Bearer) or link code (Code).' });
+    const byCode = auth[1]!.toLowerCase() === 'code';
+    const b = isObject(body) ? body : {};
+    const name = str(b.name, 100) ?? 'SMSGate phone';
+    const token = randomSecret(32, 'sgd_');
+    const signingKey = randomSecret(24);
+    const linked = await this.devices.link({
+      ...(byCode ? { code: auth[2]! } : { token: auth[2]! }),
+      source,
+      name,
+      appVersion: 'smsgate',
+      sims: readSimCards(b.simCards) ?? [],
+      transport: 'smsgate',
+      onLinked: async (trx, deviceId, now) => {
+        await trx('smsgate_devices').insert({
+          device_id: deviceId,
+          token_hash: sha256(token),
+          signing_key_sealed: this.sealer.seal(signingKey),
+          push_token: str(b.pushToken, 4096),
+          created_at: now,
+          updated_at: now,
+        });
+      },
+    });
+    this.log.info({ deviceId: linked.deviceId, projectId: linked.projectId, byCode }, 'smsgate device registered');
+    // `login`/`password` are the app's credentials for the cloud's third-party API, which SMX
+    // does not offer: the password is random and not kept.
+    return { id: linked.deviceId, token, login: linked.deviceId, password: randomSecret(16) };
+  }
+
+  /** The device behind `Authorization: Bearer <device token>`; unknown or unlinked: 401. */
+  async authenticate(authorization: string | undefined): Promise<Device> {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+    if (!match || match[1]!.length > 256) throw apiError('UNAUTHORIZED', { message: 'Send the device token as Authorization: Bearer <token>.' });
+    const row = await this.db('smsgate_devices').select('device_id').where({ token_hash: sha256(match[1]!) }).first();
+    const device = row ? await this.devices.find(row.device_id) : null;
+    if (!device || device.transport !== 'smsgate') throw apiError('UNAUTHORIZED', { message: 'The device token is unknown or the device was unlinked.' });
+    return device;
+  }
+
+  /** `PATCH /device` `{ id, pushToken?, simCards? }`. Another device's id: 403. */
+  async patchDevice(device: Device, body: unknown): Promise<void> {
+    if (!isObject(body) || typeof body.id !== 'string') throw apiError('VALIDATION_FAILED', { details: [{ field: 'id', message: 'id is required' }] });
+    if (body.id !== device.id) throw apiError('FORBIDDEN', { message: 'The id is not this device token’s device.' });
+    const pushToken = str(body.pushToken, 4096);
+    if (pushToken) await this.db('smsgate_devices').where({ device_id: device.id }).update({ push_token: pushToken, updated_at: new Date() });
+    const sims = readSimCards(body.simCards);
+    if (sims) await this.devices.update(device.id, { sims });
+  }
+
+  /**
+   * `GET /message`: the hand-over. Under the device's dispatch lock (no message handed out twice,
+   * not even to two racing pulls or the dispatcher), takes as many QUEUED messages as its pace
+   * allows (≤ 100) in dispatch order, runs `beforeSend`, marks them DISPATCHED. If more wait, the
+   * dispatcher is signalled (after the pace's wait) so the phone gets another `MessageEnqueued`.
+   * `lifo` returns the same selection newest first.
+   */
+  async pull(device: Device, order: 'lifo' | 'fifo' = 'fifo'): Promise<SmsGateMessage[]> {
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    let lock = await this.locks.acquire(device.id);
+    while (!lock && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      lock = await this.locks.acquire(device.id);
+    }
+    if (!lock) return [];
+    try {
+      await this.transitions.expiredQueuedFor(device.id);
+      const grant = await this.pacer.take(device.id, device.sendRatePerMinute, MAX_PER_PULL);
+      if (grant.taken === 0) {
+        await this.dispatch.signal([device.id], grant.waitMs);
+        return [];
+      }
+      const batch = await this.messages.nextForDevice(device.id, grant.taken);
+      if (batch.length < grant.taken) await this.pacer.refund(device.id, device.sendRatePerMinute, grant.taken - batch.length);
+      if (batch.length === 0) return [];
+      const outgoing = await applyBeforeSend({ hooks: this.hooks, transitions: this.transitions }, batch);
+      if (outgoing.length < batch.length) await this.pacer.refund(device.id, device.sendRatePerMinute, batch.length - outgoing.length);
+      const ids = outgoing.map((m) => m.id);
+      await this.transitions.dispatched(ids);
+      const created = new Map<string, Date>();
+      if (ids.length > 0) {
+        const rows: Array<{ id: string; created_at: Date | string }> = await this.db('messages').select('id', 'created_at').whereIn('id', ids);
+        for (const r of rows) created.set(r.id, new Date(r.created_at));
+      }
+      if (batch.length === grant.taken) {
+        // Maybe more waiting: wake the phone again once the pace allows.
+        const more = await this.messages.nextForDevice(device.id, 1, ids);
+        if (more.length > 0) await this.dispatch.signal([device.id], grant.taken < MAX_PER_PULL ? Math.max(grant.waitMs, 1000) : 0);
+      }
+      const items = outgoing.map((m) => ({
+        id: m.id,
+        textMessage: { text: m.body },
+        phoneNumbers: [m.to],
+        simNumber: m.simSlot === null ? null : m.simSlot + 1,
+        withDeliveryReport: true as const,
+        isEncrypted: false as const,
+        priority: m.priority,
+        validUntil: m.expiresAt.toISOString(),
+        createdAt: (created.get(m.id) ?? new Date()).toISOString(),
+        state: 'Pending' as const,
+      }));
+      return order === 'lifo' ? items.reverse() : items;
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /**
+   * `PATCH /message`: the app's states, mapped and queued as a `status` device event — the same
+   * path (never backwards, idempotent, `afterStatus` hooks) as an MQTT phone's status publish.
+   * Sent → sent, Delivered → delivered, Failed → failed (the first recipient's error),
+   * Cancelled → failed `CANCELED`; Pending, Processed, Cancelling change nothing.
+   */
+  async report(device: Device, body: unknown, receivedAt = new Date()): Promise<number> {
+    const updates = readStates(body);
+    if (updates.length > 0) {
+      await this.queues.deviceEvents.add('status', { deviceId: device.id, channel: 'status', payload: { updates }, receivedAt: receivedAt.toISOString() });
+    }
+    return updates.length;
+  }
+
+  /** `GET /settings`: SSE instead of Firebase, and the key the app signs its webhooks with. */
+  async settings(device: Device): Promise<unknown> {
+    return { gateway: { notification_channel: 'SSE_ONLY' }, webhooks: { signing_key: await this.signingKey(device.id) } };
+  }
+
+  /** `GET /webhooks`: the app posts received SMS to this device's inbound URL. */
+  webhooks(device: Device): unknown[] {
+    return [{ id: 'smx-sms-received', url: `${this.endpoints.publicUrl}${SMSGATE_BASE_PATH}/webhooks/${device.id}/sms-received`, event: 'sms:received' }];
+  }
+
+  private async signingKey(deviceId: string): Promise<string> {
+    const row = await this.db('smsgate_devices').select('signing_key_sealed').where({ device_id: deviceId }).first();
+    if (!row) throw apiError('UNAUTHORIZED');
+    return this.sealer.open(row.signing_key_sealed);
+  }
+
+  /**
+   * An inbound webhook from the app: `X-Signature` = hex HMAC-SHA256(signing key, raw body +
+   * `X-Timestamp`), the timestamp (Unix seconds) within 5 minutes. A received SMS is queued as an
+   * `inbox` device event, exactly like an MQTT phone's inbox publish; the webhook's id
+   * de-duplicates retries. Other events are acknowledged and ignored (states come by PATCH).
+   */
+  async inbound(deviceId: string, rawBody: string, signature: string | undefined, timestamp: string | undefined, now = Date.now()): Promise<string> {
+    const device = await this.devices.find(deviceId);
+    if (!device || device.transport !== 'smsgate' || !signature || !timestamp || !/^\d{1,16}$/.test(timestamp)) throw apiError('UNAUTHORIZED', { message: 'Missing or invalid webhook signature.' });
+    const ts = Number(timestamp);
+    const tsMs = ts > 1e11 ? ts : ts * 1000;
+    if (Math.abs(now - tsMs) > WEBHOOK_MAX_AGE_MS) throw apiError('UNAUTHORIZED', { message: 'The webhook timestamp is too old.' });
+    const expected = createHmac('sha256', await this.signingKey(deviceId)).update(rawBody + timestamp).digest();
+    const given = /^[0-9a-fA-F]{64}$/.test(signature) ? Buffer.from(signature, 'hex') : Buffer.alloc(0);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw apiError('UNAUTHORIZED', { message: 'Missing or invalid webhook signature.' });
+
+    const body = JSON.parse(rawBody) as unknown;
+    if (!isObject(body) || body.event !== 'sms:received') return 'ignored';
+    const p = isObject(body.payload) ? body.payload : {};
+    const from = str(p.sender, 64) ?? str(p.phoneNumber, 64);
+    const text = typeof p.message === 'string' ? p.message : null;
+    if (!from || text === null) throw apiError('VALIDATION_FAILED', { details: [{ field: 'payload', message: 'sms:received needs payload.message and payload.sender/phoneNumber' }] });
+    const simNumber = typeof p.simNumber === 'number' && Number.isInteger(p.simNumber) && p.simNumber >= 1 ? p.simNumber - 1 : null;
+    const receivedAt = typeof p.receivedAt === 'string' && !Number.isNaN(Date.parse(p.receivedAt)) ? new Date(p.receivedAt).toISOString() : new Date(now).toISOString();
+    const dedup = str(body.id, 64) ?? str(p.messageId, 64);
+    await this.queues.deviceEvents.add(
+      'inbox',
+      { deviceId, channel: 'inbox', payload: { messages: [{ from, body: text, receivedAt, simSlot: simNumber }] }, receivedAt: new Date(now).toISOString() },
+      dedup ? { jobId: `smsgate-in-${deviceId}-${dedup.replace(/[^A-Za-z0-9_-]/g, '_')}` } : undefined,
+    );
+    return 'accepted';
+  }
+}
+
+/** The app's `simCards` → `devices.sims`; undefined when absent (apps before v1.65). */
+export function readSimCards(value: unknown): Sim[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const sims: Sim[] = [];
+  for (const card of value.slice(0, 8) as SimCard[]) {
+    if (!isObject(card) || typeof card.slotIndex !== 'number' || !Number.isInteger(card.slotIndex)) continue;
+    sims.push({ slot: Math.max(0, card.slotIndex - 1), number: str(card.phoneNumber, 32), carrier: str(card.carrierName, 64), rentable: false });
+  }
+  return sims;
+}
+
+const STATE_MAP: Record<string, StatusUpdate['state'] | undefined> = { Sent: 'sent', Delivered: 'delivered', Failed: 'failed', Cancelled: 'failed' };
+
+/** `PATCH /message` items → status updates; unknown states, ids and malformed items are dropped. */
+export function readStates(body: unknown, max = 1000): StatusUpdate[] {
+  if (!Array.isArray(body)) throw apiError('VALIDATION_FAILED', { message: 'The body must be an array of message states.' });
+  const updates: StatusUpdate[] = [];
+  for (const item of body.slice(0, max)) {
+    if (!isObject(item) || typeof item.id !== 'string' || !item.id.startsWith('msg_') || typeof item.state !== 'string') continue;
+    const state = STATE_MAP[item.state];
+    if (!state) continue;
+    const states = isObject(item.states) ? item.states : {};
+    const at = typeof states[item.state] === 'string' ? (states[item.state] as string) : undefined;
+    const recipients = Array.isArray(item.recipients) ? item.recipients : [];
+    const firstError = isObject(recipients[0]) && typeof recipients[0].error === 'string' ? recipients[0].error : undefined;
+    const error = item.state === 'Cancelled' ? 'CANCELED' : state === 'failed' ? (firstError ?? 'UNKNOWN') : undefined;
+    updates.push({ id: item.id, state, ...(at ? { at } : {}), ...(error ? { error: error.slice(0, 100) } : {}) });
+  }
+  return updates;
+}
