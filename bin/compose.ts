@@ -187,7 +187,7 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
 function fillEndpoints(endpoints: Endpoints, config: RuntimeConfig, http: FastifyInstance | null, broker: EmbeddedBroker | null): void {
   const httpAddress = http?.server.address();
   const httpPort = httpAddress && typeof httpAddress === 'object' ? httpAddress.port : config.httpPort;
-  endpoints.publicUrl = config.publicUrl ?? `http://localhost:${httpPort}`;
+  endpoints.publicUrl = config.publicUrl ?? `${config.tls ? 'https' : 'http'}://localhost:${httpPort}`;
   const host = new URL(endpoints.publicUrl).hostname;
   const tcpPort = broker?.tcpPort ?? config.mqttPort;
   endpoints.mqttUrl = config.mqttPublicUrl ?? config.mqttUrl ?? `mqtt://${host}:${tcpPort}`;

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+
 /**
  * Typed configuration read from the environment, validated once at start and then frozen.
  * A bad value stops start with the variable's name and what was expected (see {@link ConfigError}).
@@ -34,7 +36,9 @@ export interface SmxConfig {
   adminToken: string | undefined;
   /** Server secret keying OTP-code hashes and internal MQTT credentials; generated under `dataDir` when unset. */
   secret: string | undefined;
-  /** Base URL phones and QR codes use. @defaultValue 'http://localhost:{httpPort}' */
+  /** PEM certificate and key files: set both and the HTTP API serves HTTPS. @defaultValue undefined */
+  tls: { certFile: string; keyFile: string } | undefined;
+  /** Base URL phones and QR codes use. @defaultValue 'http(s)://localhost:{httpPort}' */
   publicUrl: string | undefined;
   /** MQTT URL handed to phones by `/v1/devices/link`. @defaultValue public URL's host with the bound MQTT port */
   mqttPublicUrl: string | undefined;
@@ -61,6 +65,7 @@ export const CONFIG_DEFAULTS = {
   dataDir: './var',
   adminToken: undefined,
   secret: undefined,
+  tls: undefined,
   publicUrl: undefined,
   mqttPublicUrl: undefined,
   plugins: [],
@@ -124,6 +129,19 @@ function secretValue(env: Env, name: string): string | undefined {
   return raw;
 }
 
+/** SMX_TLS_CERT and SMX_TLS_KEY: both or neither, each a readable file. */
+function tlsFiles(env: Env): SmxConfig['tls'] {
+  const certFile = present(env, 'SMX_TLS_CERT');
+  const keyFile = present(env, 'SMX_TLS_KEY');
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile) throw new ConfigError('SMX_TLS_CERT', 'a PEM certificate file (SMX_TLS_KEY is set)', '');
+  if (!keyFile) throw new ConfigError('SMX_TLS_KEY', 'a PEM private key file (SMX_TLS_CERT is set)', '');
+  for (const [name, file] of [['SMX_TLS_CERT', certFile], ['SMX_TLS_KEY', keyFile]] as const) {
+    if (!existsSync(file)) throw new ConfigError(name, 'a readable PEM file', file);
+  }
+  return { certFile, keyFile };
+}
+
 /** Reads, validates and freezes the configuration. Throws {@link ConfigError} on the first bad value. */
 export function loadConfig(env: Env = process.env): Readonly<SmxConfig> {
   const d = CONFIG_DEFAULTS;
@@ -157,6 +175,7 @@ export function loadConfig(env: Env = process.env): Readonly<SmxConfig> {
     dataDir: present(env, 'SMX_DATA_DIR') ?? d.dataDir,
     adminToken: secretValue(env, 'SMX_ADMIN_TOKEN'),
     secret: secretValue(env, 'SMX_SECRET'),
+    tls: tlsFiles(env),
     publicUrl: url(env, 'SMX_PUBLIC_URL', ['http:', 'https:']),
     mqttPublicUrl: url(env, 'SMX_MQTT_PUBLIC_URL', ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:']),
     plugins,

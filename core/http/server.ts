@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { DependencyContainer } from '../di.js';
 import type { Registry } from 'prom-client';
@@ -48,6 +49,7 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
   const registry = c.resolve<Registry>(TOKENS.Metrics);
 
   const app = Fastify({
+    ...(config.tls ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } } : {}),
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
     // One access line per request is written in onResponse (with the route pattern, not the URL).
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
