@@ -25,6 +25,7 @@ import { MessageTransitions } from './services/message-transitions.js';
 import { StatsService } from './services/stats.js';
 import { MessageWriter } from './services/message-writer.js';
 import { SmsService } from './services/sms.js';
+import { InboxService } from './services/inbox.js';
 import { ProjectService } from './services/projects.js';
 import { StatusService } from './services/status.js';
 import { AbuseLimits } from './services/abuse-limits.js';
@@ -37,7 +38,7 @@ import { DeviceTransports } from './smsgate/transport.js';
 /** Every core service, one instance per container. */
 const SERVICES = [
   CacheBus, PresenceStore, HealthService, Router, HookRunner, ProjectService, ApiKeyService, LinkTokenService, DeviceService,
-  StatsService, MessageService, MessageTransitions, DispatchService, MessageWriter, SmsService, ChallengeService, IdempotencyService, StatusService,
+  StatsService, MessageService, MessageTransitions, DispatchService, MessageWriter, SmsService, InboxService, ChallengeService, IdempotencyService, StatusService,
   TemplateService, TestNumberService, AbuseLimits,
   SmsGateEvents, DeviceTransports, SmsGateService,
 ] as const;

@@ -6,10 +6,12 @@ import * as m001 from './001-foundation.js';
 import * as m002 from './002-sms-batches-stats.js';
 import * as m003 from './003-templates-test-numbers.js';
 import * as m004 from './004-device-transport.js';
+import * as m005 from './005-inbound-sms.js';
 
 export const MIGRATIONS = [
   { name: '001-foundation', ...m001 },
   { name: '002-sms-batches-stats', ...m002 },
   { name: '003-templates-test-numbers', ...m003 },
   { name: '004-device-transport', ...m004 },
+  { name: '005-inbound-sms', ...m005 },
 ] as const;

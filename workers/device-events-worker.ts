@@ -4,11 +4,13 @@ import type { HookRunner } from '../core/plugins/hook-runner.js';
 import type { PresenceStore } from '../core/presence.js';
 import type { DeviceEventJob } from '../core/queues.js';
 import type { DispatchService } from '../core/services/dispatch.js';
+import type { InboxService } from '../core/services/inbox.js';
 import type { MessageTransitions } from '../core/services/message-transitions.js';
 import { readInbound, readPresence, readStatusUpdates } from './device-event-payloads.js';
 
 export interface DeviceEventDeps {
   transitions: MessageTransitions;
+  inbox: InboxService;
   dispatch: DispatchService;
   presence: PresenceStore;
   hooks: HookRunner;
@@ -51,11 +53,12 @@ export function deviceEventsProcessor(deps: DeviceEventDeps) {
         return 'presence';
       }
       case 'inbox': {
-        // Stored by the inbound feature once it exists; plugins see each SMS now.
+        // Stored once per SMS (a phone may publish one again); plugins see the new ones.
         const inbound = readInbound(payload);
-        deps.log.info({ deviceId, count: inbound.length }, 'inbound SMS received');
-        for (const sms of inbound) await deps.hooks.notify('onInbound', { deviceId, ...sms });
-        return `inbox ${inbound.length}`;
+        const stored = await deps.inbox.store(deviceId, inbound);
+        deps.log.info({ deviceId, received: inbound.length, stored: stored.length }, 'inbound SMS received');
+        for (const sms of stored) await deps.hooks.notify('onInbound', { deviceId, from: sms.from, body: sms.body, receivedAt: sms.receivedAt, simSlot: sms.simSlot });
+        return `inbox ${stored.length}/${inbound.length}`;
       }
     }
   };

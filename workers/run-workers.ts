@@ -11,6 +11,7 @@ import { ChallengeService } from '../core/services/challenges.js';
 import { DeviceService } from '../core/services/devices.js';
 import { DispatchService } from '../core/services/dispatch.js';
 import { IdempotencyService } from '../core/services/idempotency.js';
+import { InboxService } from '../core/services/inbox.js';
 import { MessageTransitions } from '../core/services/message-transitions.js';
 import { MessageService } from '../core/services/messages.js';
 import { TOKENS } from '../core/tokens.js';
@@ -57,7 +58,7 @@ export async function startWorkers(c: DependencyContainer): Promise<RunningWorke
       }) as Processor,
       config.workerConcurrency,
     ],
-    [QUEUE_NAMES.deviceEvents, deviceEventsProcessor({ transitions, dispatch, presence, hooks, log }) as Processor, config.workerConcurrency],
+    [QUEUE_NAMES.deviceEvents, deviceEventsProcessor({ transitions, inbox: c.resolve(InboxService), dispatch, presence, hooks, log }) as Processor, config.workerConcurrency],
     [QUEUE_NAMES.maintenance, maintenanceProcessor({ messages, transitions, dispatch, challenges: c.resolve(ChallengeService), idempotency: c.resolve(IdempotencyService), log }) as Processor, 1],
   ];
 

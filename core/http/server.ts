@@ -25,6 +25,7 @@ import { statusRoutes } from './routes/v1-status.js';
 import { smsRoutes } from './routes/v1-sms.js';
 import { smsgateMobileRoutes } from './routes/smsgate-mobile.js';
 import { statsRoutes } from './routes/v1-stats.js';
+import { inboxRoutes } from './routes/v1-inbox.js';
 
 /** Body limit of every route but bulk sends (spec/api.md: 1 MiB; bulk 10 MiB). */
 export const BODY_LIMIT = 1024 * 1024;
@@ -85,7 +86,7 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
   const keys = c.resolve(ApiKeyService);
   await app.register(async (v1) => {
     v1.addHook('onRequest', apiKeyGuard(keys));
-    for (const routes of [otpRoutes, smsRoutes, messageRoutes, statusRoutes, statsRoutes, ...(options.v1Routes ?? [])]) await routes(v1, c);
+    for (const routes of [otpRoutes, smsRoutes, messageRoutes, statusRoutes, statsRoutes, inboxRoutes, ...(options.v1Routes ?? [])]) await routes(v1, c);
   });
 
   await app.register(async (admin) => {

@@ -121,7 +121,10 @@ test('throwing observer hooks do not break delivery, verification or inbound SMS
   await eventually(async () => received.find((m) => m.id === sent.body.data.messageId));
   await statusOf(key, sent.body.data.messageId, 'DELIVERED');
   await eventually(async () => hookLog.statuses.find((s) => s.id === sent.body.data.messageId && s.status === 'DELIVERED'));
-  t.deepEqual(hookLog.statuses.find((s) => s.id === sent.body.data.messageId), { id: sent.body.data.messageId, deviceId: credentials.deviceId, status: 'SENT' });
+  // The phone may report sent and delivered in one publish: the first change seen is SENT or DELIVERED.
+  const first = hookLog.statuses.find((s) => s.id === sent.body.data.messageId)!;
+  t.like(first, { id: sent.body.data.messageId, deviceId: credentials.deviceId });
+  t.true(['SENT', 'DELIVERED'].includes(first.status));
 
   const otp = await smx.api(key, 'POST', '/v1/send-otp', { to: '+4915112345678' });
   t.is(otp.status, 201, JSON.stringify(otp.body));
