@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import { sha256 } from '../crypto.js';
 import { inject, injectable } from '../di.js';
-import { apiError } from '../errors.js';
 import { newId } from '../ids.js';
+import { seqPage } from '../pagination.js';
 import { TOKENS } from '../tokens.js';
 
 /** An SMS a phone received, as /v1/inbox shows it. */
@@ -67,17 +67,8 @@ export class InboxService {
 
   /** The project's received SMS, newest first; the cursor is the last item's position. */
   async list(projectId: string, query: { cursor?: string; limit?: number }): Promise<{ messages: InboundSms[]; nextCursor: string | null }> {
-    const limit = Math.min(Math.max(query.limit ?? 50, 1), 200);
-    const q = this.db('inbound_sms').where({ project_id: projectId }).orderBy('seq', 'desc').limit(limit + 1);
-    if (query.cursor !== undefined) {
-      const text = Buffer.from(query.cursor, 'base64url').toString('utf8');
-      if (!/^i\d{1,19}$/.test(text)) throw apiError('VALIDATION_FAILED', { details: [{ field: 'cursor', message: 'cursor is not one this API returned' }] });
-      void q.where('seq', '<', text.slice(1));
-    }
-    const rows: InboundRow[] = await q;
-    const page = rows.slice(0, limit);
-    const next = rows.length > limit ? page[page.length - 1] : undefined;
-    return { messages: page.map(toView), nextCursor: next ? Buffer.from(`i${next.seq}`).toString('base64url') : null };
+    const { rows, nextCursor } = await seqPage<InboundRow>(this.db('inbound_sms').where({ project_id: projectId }), query, 'i');
+    return { messages: rows.map(toView), nextCursor };
   }
 }
 

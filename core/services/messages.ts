@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { inject, injectable } from '../di.js';
 import { apiError } from '../errors.js';
 import { isId } from '../ids.js';
+import { seqPage } from '../pagination.js';
 import type { RuntimeConfig } from '../secrets.js';
 import { Sealer } from '../seal.js';
 import { TOKENS } from '../tokens.js';
@@ -165,26 +166,15 @@ export class MessageService {
     return toView(row);
   }
 
-  /**
-   * The project's log, newest first. The cursor is the position (`seq`) of the last message of
-   * the previous page, so pages stay stable while new messages arrive (they sort before it).
-   */
+  /** The project's log, newest first, in stable cursor pages (see seqPage). */
   async list(projectId: string, query: MessageQuery): Promise<{ messages: MessageView[]; nextCursor: string | null }> {
-    const limit = Math.min(Math.max(query.limit ?? 50, 1), 200);
-    const q = this.db('messages').where({ project_id: projectId }).orderBy('seq', 'desc').limit(limit + 1);
-    if (query.cursor !== undefined) {
-      const seq = decodeCursor(query.cursor);
-      if (seq === null) throw apiError('VALIDATION_FAILED', { details: [{ field: 'cursor', message: 'cursor is not one this API returned' }] });
-      void q.where('seq', '<', seq);
-    }
+    const q = this.db('messages').where({ project_id: projectId });
     if (query.status) void q.where({ status: query.status });
     if (query.kind) void q.where({ kind: query.kind });
     if (query.from) void q.where('created_at', '>=', query.from);
     if (query.to) void q.where('created_at', '<', query.to);
-    const rows: Array<MessageRow & { seq: number | string }> = await q;
-    const page = rows.slice(0, limit);
-    const next = rows.length > limit ? page[page.length - 1] : undefined;
-    return { messages: page.map(toView), nextCursor: next ? Buffer.from(`s${next.seq}`).toString('base64url') : null };
+    const { rows, nextCursor } = await seqPage<MessageRow & { seq: number | string }>(q, query, 's');
+    return { messages: rows.map(toView), nextCursor };
   }
 
   /** Messages by id, bodies opened; an empty body means it was wiped (already sent). */
@@ -241,11 +231,6 @@ export class MessageService {
     const rows = await this.db('messages').select('id').where({ device_id: deviceId, status: 'QUEUED' }).orderBy('created_at', 'asc').limit(limit);
     return rows.map((r: { id: string }) => r.id);
   }
-}
-
-function decodeCursor(cursor: string): string | null {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  return /^s\d{1,19}$/.test(text) ? text.slice(1) : null;
 }
 
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
