@@ -42,17 +42,21 @@ export class DispatchService {
 
   /** True while the device's next dispatch waits on a delay (its pace, or its first connect). */
   async isHeldBack(deviceId: string): Promise<boolean> {
-    const jobId = await this.queues.dispatch.getDeduplicationJobId(dispatchDedupId(deviceId));
-    const job = jobId ? await this.queues.dispatch.getJob(jobId) : undefined;
-    return job ? job.isDelayed() : false;
+    return (await this.delayedJob(deviceId)) !== undefined;
   }
 
   /** Runs a device's waiting (delayed) dispatch job now, e.g. when the phone first connects. */
   async wake(deviceId: string): Promise<void> {
+    const job = await this.delayedJob(deviceId);
+    if (job) await job.promote().catch(() => undefined);
+    else await this.signal([deviceId]);
+  }
+
+  /** The device's waiting dispatch job, if it waits on a delay. */
+  private async delayedJob(deviceId: string) {
     const jobId = await this.queues.dispatch.getDeduplicationJobId(dispatchDedupId(deviceId));
     const job = jobId ? await this.queues.dispatch.getJob(jobId) : undefined;
-    if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
-    else await this.signal([deviceId]);
+    return job && (await job.isDelayed()) ? job : undefined;
   }
 
   /**

@@ -4,6 +4,7 @@ import {
   Matches, ValidateIf, IsISO31661Alpha2,
 } from 'class-validator';
 import { JSONSchema } from 'class-validator-jsonschema';
+import type { Sim } from '../../services/devices.js';
 import { CODE_TYPES, LANGUAGES, type CodeType, type Language } from '../../services/projects.js';
 
 export class CreateProjectDto {
@@ -124,6 +125,11 @@ export class SimDto {
   @IsOptional()
   @IsBoolean()
   rentable?: boolean;
+}
+
+/** SIMs as given, with the optional fields made explicit (the shape devices store). */
+export function toSims(sims: SimDto[] | undefined): Sim[] | undefined {
+  return sims?.map((s) => ({ slot: s.slot, number: s.number ?? null, carrier: s.carrier ?? null, rentable: s.rentable ?? false }));
 }
 
 export class UpdateDeviceDto {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { DependencyContainer } from '../../di.js';
 import { DeviceService } from '../../services/devices.js';
-import { UpdateDeviceDto } from '../dtos/admin.js';
+import { UpdateDeviceDto, toSims } from '../dtos/admin.js';
 import { ok } from '../envelope.js';
 import { bodySchema } from '../openapi.js';
 import { validateBody } from '../validation.js';
@@ -22,7 +22,7 @@ export async function adminDeviceRoutes(app: FastifyInstance, c: DependencyConta
 
   app.patch('/admin/devices/:id', { schema: { tags, security, params: idParam, summary: 'Rename, set the send rate or the SIMs', body: bodySchema(UpdateDeviceDto) } }, async (request) => {
     const dto = await validateBody(UpdateDeviceDto, request.body);
-    const sims = dto.sims?.map((s) => ({ slot: s.slot, number: s.number ?? null, carrier: s.carrier ?? null, rentable: s.rentable ?? false }));
+    const sims = toSims(dto.sims);
     return ok(await devices.update((request.params as IdParams).id, { name: dto.name, sendRatePerMinute: dto.sendRatePerMinute, sims }));
   });
 

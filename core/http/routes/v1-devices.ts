@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { DependencyContainer } from '../../di.js';
 import { DeviceService } from '../../services/devices.js';
-import { LinkDeviceDto } from '../dtos/admin.js';
+import { LinkDeviceDto, toSims } from '../dtos/admin.js';
 import { ok } from '../envelope.js';
 import { bodySchema, responses } from '../openapi.js';
 import { validateBody } from '../validation.js';
@@ -16,7 +16,7 @@ export async function deviceLinkRoutes(app: FastifyInstance, c: DependencyContai
     },
   }, async (request, reply) => {
     const dto = await validateBody(LinkDeviceDto, request.body);
-    const sims = dto.sims?.map((s) => ({ slot: s.slot, number: s.number ?? null, carrier: s.carrier ?? null, rentable: s.rentable ?? false }));
+    const sims = toSims(dto.sims);
     return reply.status(201).send(ok(await devices.link({ ...dto, sims, source: request.ip })));
   });
 }
