@@ -131,8 +131,6 @@ export class ChallengeService {
     const template = input.template ?? (await this.templates.forLanguage(projectId, language));
     const body = renderTemplate(template, code);
     const now = new Date();
-    const ttl = input.ttl ?? s.ttl;
-    const expiresAt = new Date(now.getTime() + ttl * 1000);
     const verificationId = newId('ver');
     const messageId = newId('msg');
 
@@ -141,7 +139,7 @@ export class ChallengeService {
     // Counted only once the send can go ahead, and given back if it is not accepted after all.
     const ticket = await this.limits.take(projectId, phone.e164, 'otp', s);
 
-    const row = {
+    const row = challengeRow(input, s, now, {
       id: verificationId,
       project_id: projectId,
       message_id: messageId,
@@ -153,19 +151,11 @@ export class ChallengeService {
       code_type: codeType,
       code_length: code.length,
       language,
-      status: 'PENDING' as const,
-      attempts: 0,
-      max_attempts: input.maxAttempts ?? s.maxAttempts,
       test: false,
-      callback_url: input.callbackUrl ?? null,
-      metadata: input.metadata === undefined ? null : JSON.stringify(input.metadata),
-      created_at: now,
-      expires_at: expiresAt,
-      updated_at: now,
-    };
+    });
     await this.writer.accept({
       verification: row,
-      message: { id: messageId, projectId, kind: 'otp', verificationId, deviceId: route.deviceId, simSlot: route.simSlot ?? null, to: phone.e164, body, parts: countParts(body).parts, priority: OTP_PRIORITY, createdAt: now, expiresAt },
+      message: { id: messageId, projectId, kind: 'otp', verificationId, deviceId: route.deviceId, simSlot: route.simSlot ?? null, to: phone.e164, body, parts: countParts(body).parts, priority: OTP_PRIORITY, createdAt: now, expiresAt: row.expires_at },
     }).catch(async (error: unknown) => {
       await ticket.release().catch(() => undefined);
       throw error;
@@ -266,8 +256,7 @@ export class ChallengeService {
     } catch {
       // fictional numbers are expected here
     }
-    const now = new Date();
-    const row = {
+    const row = challengeRow(input, s, new Date(), {
       id: newId('ver'),
       project_id: projectId,
       message_id: null,
@@ -280,16 +269,8 @@ export class ChallengeService {
       // The fixed code's length is not known (it is kept hashed); 0 marks "fixed by the test number".
       code_length: 0,
       language: input.language ?? languageForCountry(countryIso, s.defaultLanguage),
-      status: 'PENDING' as const,
-      attempts: 0,
-      max_attempts: input.maxAttempts ?? s.maxAttempts,
       test: true,
-      callback_url: input.callbackUrl ?? null,
-      metadata: input.metadata === undefined ? null : JSON.stringify(input.metadata),
-      created_at: now,
-      expires_at: new Date(now.getTime() + (input.ttl ?? s.ttl) * 1000),
-      updated_at: now,
-    };
+    });
     await this.db('verifications').insert(row);
     return toView({ ...row, metadata: input.metadata ?? null, verified_at: null, canceled_at: null });
   }
@@ -334,6 +315,21 @@ export class ChallengeService {
         return apiError('VERIFICATION_FAILED');
     }
   }
+}
+
+/** A new PENDING challenge row: what differs per kind of send, plus what the request and project settle. */
+function challengeRow<T extends object>(input: SendOtpInput, s: ProjectSettings, now: Date, own: T) {
+  return {
+    ...own,
+    status: 'PENDING' as const,
+    attempts: 0,
+    max_attempts: input.maxAttempts ?? s.maxAttempts,
+    callback_url: input.callbackUrl ?? null,
+    metadata: input.metadata === undefined ? null : JSON.stringify(input.metadata),
+    created_at: now,
+    expires_at: new Date(now.getTime() + (input.ttl ?? s.ttl) * 1000),
+    updated_at: now,
+  };
 }
 
 /** PENDING past its TTL reads as EXPIRED even before the maintenance job writes it. */
