@@ -19,7 +19,7 @@ import type { PresenceStore } from '../core/presence.js';
 import type { DeviceEventJob } from '../core/queues.js';
 import { enqueueDeviceEvent, toDeviceEventJob } from './bridge.js';
 import type { InternalCredentials } from './internal-credentials.js';
-import { serverClientId, serverCredentials } from './mqtt-publisher.js';
+import { serverConnectOptions } from './mqtt-publisher.js';
 import { PresenceTracker } from './presence.js';
 
 /** The connection id presence is recorded under when the broker is external. */
@@ -86,20 +86,12 @@ export async function startExternalBridge(options: ExternalBridgeOptions): Promi
   const mode = options.shared ?? 'auto';
   const group = options.group ?? 'smx';
   const tracker = new PresenceTracker(options.presence, deviceEvents);
-  const { username, password } = serverCredentials(options);
   let sharedInUse: boolean | null = null;
   let subscribed = false;
   const readyWaiters = new Set<() => void>();
 
   const client = mqtt.connect(options.url, {
-    clientId: serverClientId('bridge'),
-    username,
-    password,
-    clean: true,
-    protocolVersion: 4,
-    keepalive: 30,
-    reconnectPeriod: options.reconnectPeriodMs ?? 1000,
-    reconnectOnConnackError: true,
+    ...serverConnectOptions('bridge', options),
     // We subscribe on every (re)connect ourselves, choosing shared or plain filters.
     resubscribe: false,
   });

@@ -1,7 +1,7 @@
 /** The broker module's public surface: the embedded Aedes broker and the clients used when the broker runs elsewhere. */
 export { startEmbeddedBroker, MQTT_WS_PATH, type EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded-broker.js';
 export { EmbeddedPublisher } from './embedded-publisher.js';
-export { MqttPublisher, serverClientId, serverCredentials, type MqttPublisherOptions } from './mqtt-publisher.js';
+export { MqttPublisher, serverClientId, serverConnectOptions, serverCredentials, type MqttPublisherOptions } from './mqtt-publisher.js';
 export { startExternalBridge, copyId, deviceEventFilters, EXTERNAL_CONNECTION_ID, type ExternalBridge, type ExternalBridgeOptions } from './external-bridge.js';
 export { ClientRoles, createAuthenticator, CONNACK, type Authenticator, type AuthenticatorOptions, type DeviceVerifier } from './auth.js';
 export { canPublish, canPublishOrphanWill, canReceive, canSubscribe, createAcl, grantSubscription, type AclHandlers, type ClientRole, type RoleOf } from './acl.js';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { deviceTopic, type ServerChannel } from '../core/device-topics.js';
 import type { Logger } from '../core/logger.js';
 import type { DevicePublisher } from '../core/publisher.js';
@@ -34,6 +34,25 @@ export function serverClientId(role = 'srv'): string {
 }
 
 /**
+ * Connection options of a server-side client (publisher, external bridge): internal credentials,
+ * a clean MQTT 3.1.1 session, and reconnects that keep retrying after "server unavailable" (a
+ * wrong password is logged at every attempt).
+ */
+export function serverConnectOptions(role: string, options: { credentials?: InternalCredentials; secret?: string; reconnectPeriodMs?: number }): IClientOptions {
+  const { username, password } = serverCredentials(options);
+  return {
+    clientId: serverClientId(role),
+    username,
+    password,
+    clean: true,
+    protocolVersion: 4,
+    keepalive: 30,
+    reconnectPeriod: options.reconnectPeriodMs ?? 1000,
+    reconnectOnConnackError: true,
+  };
+}
+
+/**
  * A {@link DevicePublisher} over an MQTT connection with internal credentials, for processes that
  * do not host the broker (split deployments and external brokers). Clean session, automatic
  * reconnect; while disconnected, publishes fail at once so the calling job is retried instead of
@@ -44,21 +63,9 @@ export class MqttPublisher implements DevicePublisher {
   private readonly publishTimeoutMs: number;
 
   constructor(options: MqttPublisherOptions) {
-    const { username, password } = serverCredentials(options);
     const log = options.logger.child({ component: 'mqtt-publisher' });
     this.publishTimeoutMs = options.publishTimeoutMs ?? 10_000;
-    this.client = mqtt.connect(options.url, {
-      clientId: serverClientId('srv'),
-      username,
-      password,
-      clean: true,
-      protocolVersion: 4,
-      keepalive: 30,
-      reconnectPeriod: options.reconnectPeriodMs ?? 1000,
-      // Keep retrying after "server unavailable"; a wrong password is logged at every attempt.
-      reconnectOnConnackError: true,
-      queueQoSZero: false,
-    });
+    this.client = mqtt.connect(options.url, { ...serverConnectOptions('srv', options), queueQoSZero: false });
     this.client.on('error', (error) => log.error({ err: error }, 'mqtt publisher error'));
     this.client.on('connect', () => log.info('mqtt publisher connected'));
     this.client.on('offline', () => log.warn('mqtt publisher offline'));
