@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import mqtt, { ErrorWithSubackPacket, type IPublishPacket, type MqttClient } from 'mqtt';
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { DEVICE_CHANNELS, TOPIC_ROOT } from '../core/device-topics.js';
 import type { Logger } from '../core/logger.js';
 import type { PresenceStore } from '../core/presence.js';
@@ -21,12 +21,11 @@ import { enqueueDeviceEvent, toDeviceEventJob } from './bridge.js';
 import type { InternalCredentials } from './internal-credentials.js';
 import { serverConnectOptions } from './mqtt-publisher.js';
 import { PresenceTracker } from './presence.js';
+import { SUBACK_FAILURE, subscribeCodes } from './suback.js';
 
 /** The connection id presence is recorded under when the broker is external. */
 export const EXTERNAL_CONNECTION_ID = 'external';
 
-/** SUBACK code of a refused subscription. */
-const SUBACK_FAILURE = 128;
 
 export interface ExternalBridgeOptions {
   url: string;
@@ -61,17 +60,6 @@ export interface ExternalBridge {
 export function copyId(topic: string, payload: Buffer, nowMs: number): string {
   const minute = Math.floor(nowMs / 60_000);
   return `ext-${createHash('sha256').update(`${topic}\n${minute}\n`).update(payload).digest('hex')}`;
-}
-
-/** SUBACK return codes, one per filter in order (mqtt.js rejects when any is a failure). */
-async function subscribeCodes(client: MqttClient, filters: string[]): Promise<number[]> {
-  try {
-    const grants = await client.subscribeAsync(filters, { qos: 1 });
-    return filters.map((filter) => grants.find((g) => g.topic === filter)?.qos ?? SUBACK_FAILURE);
-  } catch (error) {
-    if (error instanceof ErrorWithSubackPacket && Array.isArray(error.packet.granted)) return error.packet.granted.map(Number);
-    throw error;
-  }
 }
 
 /** The device topic filters, shared or not. */

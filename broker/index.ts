@@ -10,3 +10,4 @@ export { PresenceTracker, trackConnections, type BrokerPresencePayload, type Tra
 export { DEFAULT_MAX_SESSION_DELIVERY, DEFAULT_SESSION_PACKET_TTL_SECONDS, openSessionStore, sessionKeyPrefix, type SessionStore, type SessionStoreOptions } from './session-store.js';
 export { INTERNAL_CLIENT_ID_PREFIX, INTERNAL_USERNAME, internalCredentials, isInternalCredential, type InternalCredentials } from './internal-credentials.js';
 export { InFlight } from './in-flight.js';
+export { SUBACK_FAILURE, subscribeCodes } from './suback.js';

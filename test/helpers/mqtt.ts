@@ -2,6 +2,7 @@
  * Raw mqtt.js clients for the e2e tests that must see the broker's answers themselves (CONNACK
  * refusals, SUBACK return codes, being disconnected) rather than through the reference device.
  */
+import { subscribeCodes } from '../../broker/suback.js';
 import type { ExecutionContext } from 'ava';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 
@@ -47,17 +48,7 @@ export function deviceOptions(credentials: { mqtt: { clientId: string; username:
   return { clientId: credentials.mqtt.clientId, username: credentials.mqtt.username, password: credentials.mqtt.password, clean: true, ...overrides };
 }
 
-/**
- * Subscribes and returns the SUBACK return codes in order (128 = refused). mqtt.js rejects the
- * whole subscribe when any code is a failure; the codes are then read from the SUBACK it carries.
- */
-export async function subscribeGrants(client: MqttClient, topics: string | string[], qos: 0 | 1 = 1): Promise<number[]> {
-  const map = Object.fromEntries((Array.isArray(topics) ? topics : [topics]).map((topic) => [topic, { qos }]));
-  try {
-    return (await client.subscribeAsync(map)).map((g) => g.qos);
-  } catch (error) {
-    const granted = (error as { packet?: { granted?: number[] } }).packet?.granted;
-    if (!granted) throw error;
-    return granted.map((code) => (typeof code === 'number' ? code : (code as { qos: number }).qos));
-  }
+/** Subscribes and returns the SUBACK return codes in order (128 = refused). */
+export function subscribeGrants(client: MqttClient, topics: string | string[], qos: 0 | 1 = 1): Promise<number[]> {
+  return subscribeCodes(client, topics, qos);
 }
