@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
@@ -15,13 +15,6 @@ export interface DatabaseOptions {
   /** Directory for the embedded database; `':memory:'` keeps it in memory (tests). */
   dataDir: string;
   poolMax?: number;
-}
-
-/** Which engine a knex instance talks to; a few statements differ (advisory locks, SKIP LOCKED). */
-export type DatabaseKind = 'postgres' | 'pglite';
-
-export function databaseKind(db: Knex): DatabaseKind {
-  return db.client.config.client === ClientPgLite ? 'pglite' : 'postgres';
 }
 
 /** Creates the knex instance: PostgreSQL through `pg` when a URL is given, else PGlite under the data dir. */
@@ -61,8 +54,4 @@ export async function migrateLatest(db: Knex, schema: string): Promise<string[]>
 export async function migrateDown(db: Knex, schema: string): Promise<string[]> {
   const [, reverted] = (await db.migrate.rollback({ migrationSource, schemaName: schema, tableName: 'smx_migrations' }, true)) as [number, string[]];
   return reverted;
-}
-
-export function pgliteDir(dataDir: string): string {
-  return join(dataDir, 'pglite');
 }

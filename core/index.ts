@@ -4,7 +4,7 @@ export { resolveSecrets, type RuntimeConfig, type GeneratedSecret } from './secr
 export { TOKENS } from './tokens.js';
 export { buildContainer, type CoreDependencies } from './container.js';
 export { ERROR_CATALOGUE, ApiError, apiError, isApiError, type ErrorCode, type ErrorOrigin, type ErrorDetail } from './errors.js';
-export { createDatabase, migrateLatest, migrateDown, databaseKind, type DatabaseOptions } from './db.js';
+export { createDatabase, migrateLatest, migrateDown, type DatabaseOptions } from './db.js';
 export { connectRedis, RedisUnreachableError, withTimeout, redactUrl } from './redis.js';
 export { createQueues, QUEUE_NAMES, type Queues, type DispatchJob, type DeviceEventJob, type MaintenanceJob } from './queues.js';
 export { deviceTopic, deviceTopics, parseDeviceTopic, TOPIC_ROOT, type Channel, type DeviceChannel, type ServerChannel } from './device-topics.js';

@@ -1,4 +1,4 @@
-import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DeviceChannel } from './device-topics.js';
 
@@ -56,14 +56,8 @@ const DEFAULT_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 
-/** BullMQ connection options sharing the given client's URL options (BullMQ duplicates it for blocking calls). */
-export function bullConnection(redis: Redis): ConnectionOptions {
-  return redis;
-}
-
 export function createQueues(redis: Redis, prefix: string): Queues {
-  const connection = bullConnection(redis);
-  const opts = { connection, prefix: `${prefix}:bull`, defaultJobOptions: DEFAULT_JOB_OPTIONS };
+  const opts = { connection: redis, prefix: `${prefix}:bull`, defaultJobOptions: DEFAULT_JOB_OPTIONS };
   const dispatch = new Queue<DispatchJob>(QUEUE_NAMES.dispatch, opts);
   const deviceEvents = new Queue<DeviceEventJob>(QUEUE_NAMES.deviceEvents, opts);
   const maintenance = new Queue<MaintenanceJob>(QUEUE_NAMES.maintenance, opts);

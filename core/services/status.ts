@@ -42,11 +42,12 @@ export class StatusService {
     ]);
     let waiting = 0;
     let delayed = 0;
-    for (const row of queuedByDevice as Array<{ device_id: string | null; n: number | string }>) {
-      const held = row.device_id ? await this.dispatch.isHeldBack(row.device_id).catch(() => false) : false;
-      if (held) delayed += Number(row.n);
+    const rows = queuedByDevice as Array<{ device_id: string | null; n: number | string }>;
+    const held = await Promise.all(rows.map((row) => (row.device_id ? this.dispatch.isHeldBack(row.device_id).catch(() => false) : false)));
+    rows.forEach((row, i) => {
+      if (held[i]) delayed += Number(row.n);
       else waiting += Number(row.n);
-    }
+    });
     const [device] = active ? await this.devices.withPresence([active]) : [];
     return {
       ready: Boolean(device?.online) && queueUp,
