@@ -48,6 +48,16 @@ export interface SmxConfig {
   workerConcurrency: number;
   /** Pino log level. @defaultValue 'info' */
   logLevel: LogLevel;
+  /** Webhook and callback URLs may resolve to loopback, private, link-local or metadata addresses (SMX_WEBHOOK_ALLOW_PRIVATE; development only). @defaultValue false */
+  webhookAllowPrivate: boolean;
+  /** First retry delay of a failed webhook delivery in ms; later ones grow from it (SMX_WEBHOOK_RETRY_BASE_MS). @defaultValue 10000 */
+  webhookRetryBaseMs: number;
+  /** SMS Verify compatibility surface (`/compat/sms-verify`, `/compat/verify-security-code`). @defaultValue true */
+  compatSmsVerify: boolean;
+  /** OTP-by-id compatibility surface (`/compat/otp`, `/compat/otp/:otpId`, `/compat/oauth/token`). @defaultValue true */
+  compatOtp: boolean;
+  /** Number-rental partner compatibility surface (`/compat/getNumbers`, `/compat/rentNumber`, `/compat/getSMS`, `/compat/cancelNumber`). @defaultValue true */
+  compatNumberRental: boolean;
 }
 
 export const CONFIG_DEFAULTS = {
@@ -71,6 +81,11 @@ export const CONFIG_DEFAULTS = {
   plugins: [],
   workerConcurrency: 16,
   logLevel: 'info',
+  webhookAllowPrivate: false,
+  webhookRetryBaseMs: 10_000,
+  compatSmsVerify: true,
+  compatOtp: true,
+  compatNumberRental: true,
 } as const satisfies SmxConfig;
 
 /** A configuration value that cannot be used; the message names the variable and what was expected. */
@@ -108,6 +123,17 @@ function positiveInt(env: Env, name: string, fallback: number, max: number): num
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || n < 1 || n > max) throw new ConfigError(name, `a whole number from 1 to ${max}`, raw);
   return n;
+}
+
+const TRUE_WORDS = ['true', '1', 'yes', 'on'];
+const FALSE_WORDS = ['false', '0', 'no', 'off'];
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = present(env, name);
+  if (raw === undefined) return fallback;
+  if (TRUE_WORDS.includes(raw.toLowerCase())) return true;
+  if (FALSE_WORDS.includes(raw.toLowerCase())) return false;
+  throw new ConfigError(name, `a boolean (${[...TRUE_WORDS, ...FALSE_WORDS].join(', ')})`, raw);
 }
 
 function url(env: Env, name: string, protocols: string[]): string | undefined {
@@ -181,6 +207,11 @@ export function loadConfig(env: Env = process.env): Readonly<SmxConfig> {
     plugins,
     workerConcurrency: positiveInt(env, 'SMX_WORKER_CONCURRENCY', d.workerConcurrency, 1000),
     logLevel,
+    webhookAllowPrivate: bool(env, 'SMX_WEBHOOK_ALLOW_PRIVATE', d.webhookAllowPrivate),
+    webhookRetryBaseMs: positiveInt(env, 'SMX_WEBHOOK_RETRY_BASE_MS', d.webhookRetryBaseMs, 3_600_000),
+    compatSmsVerify: bool(env, 'SMX_COMPAT_SMS_VERIFY', d.compatSmsVerify),
+    compatOtp: bool(env, 'SMX_COMPAT_OTP', d.compatOtp),
+    compatNumberRental: bool(env, 'SMX_COMPAT_NUMBER_RENTAL', d.compatNumberRental),
   };
   return Object.freeze(config);
 }

@@ -14,6 +14,8 @@ import { PresenceStore } from './presence.js';
 import { CacheBus } from './cache.js';
 import { Router } from './routing.js';
 import { HookRunner } from './plugins/hook-runner.js';
+import { ResendService } from './services/resends.js';
+import { OtpLeases } from './delivery/otp-leases.js';
 import { ApiKeyService } from './services/api-keys.js';
 import { ChallengeService } from './services/challenges.js';
 import { DeviceService } from './services/devices.js';
@@ -26,6 +28,8 @@ import { StatsService } from './services/stats.js';
 import { MessageWriter } from './services/message-writer.js';
 import { SmsService } from './services/sms.js';
 import { InboxService } from './services/inbox.js';
+import { RentalPool } from './services/rental-pool.js';
+import { RentalService } from './services/rentals.js';
 import { ProjectService } from './services/projects.js';
 import { StatusService } from './services/status.js';
 import { AbuseLimits } from './services/abuse-limits.js';
@@ -34,13 +38,22 @@ import { TestNumberService } from './services/test-numbers.js';
 import { SmsGateEvents } from './smsgate/events.js';
 import { SmsGateService } from './smsgate/service.js';
 import { DeviceTransports } from './smsgate/transport.js';
+import { WebhookAttempts } from './webhooks/attempts.js';
+import { WebhookEmitter } from './webhooks/emitter.js';
+import { WebhookEndpoints } from './webhooks/endpoints.js';
+import { CompatTokenService } from './compat/oauth.js';
+import { OtpByIdCompat } from './compat/otp-by-id.js';
+import { SmsVerifyCompat } from './compat/sms-verify.js';
 
 /** Every core service, one instance per container. */
 const SERVICES = [
   CacheBus, PresenceStore, HealthService, Router, HookRunner, ProjectService, ApiKeyService, LinkTokenService, DeviceService,
   StatsService, MessageService, MessageTransitions, DispatchService, MessageWriter, SmsService, InboxService, ChallengeService, IdempotencyService, StatusService,
   TemplateService, TestNumberService, AbuseLimits,
-  SmsGateEvents, DeviceTransports, SmsGateService,
+  SmsGateEvents, DeviceTransports, SmsGateService, OtpLeases, ResendService,
+  RentalPool, RentalService,
+  CompatTokenService, SmsVerifyCompat, OtpByIdCompat,
+  WebhookEndpoints, WebhookEmitter, WebhookAttempts,
 ] as const;
 
 export interface CoreDependencies {

@@ -7,6 +7,7 @@ export const QUEUE_NAMES = {
   dispatch: 'dispatch',
   deviceEvents: 'device-events',
   maintenance: 'maintenance',
+  webhooks: 'webhooks',
 } as const;
 
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
@@ -33,18 +34,34 @@ export interface DeviceEventJob {
   receivedAt: string;
 }
 
-export type MaintenanceJob = { task: 'expire' } | { task: 'sweep-idempotency' } | { task: 'recover-dispatch' };
+export type MaintenanceJob = { task: 'expire' } | { task: 'sweep-idempotency' } | { task: 'recover-dispatch' } | { task: 'otp-leases' };
+
+/**
+ * One event for one receiver (an endpoint, or a per-request callback URL). The body is fixed at
+ * emit time; each attempt signs it anew with its own timestamp under the same `eventId`.
+ */
+export interface WebhookJob {
+  eventId: string;
+  type: string;
+  projectId: string;
+  /** null: a per-request callback URL, signed with the project's callback secret. */
+  endpointId: string | null;
+  url: string;
+  body: string;
+}
 
 export interface JobTypes {
   dispatch: DispatchJob;
   'device-events': DeviceEventJob;
   maintenance: MaintenanceJob;
+  webhooks: WebhookJob;
 }
 
 export interface Queues {
   dispatch: Queue<DispatchJob>;
   deviceEvents: Queue<DeviceEventJob>;
   maintenance: Queue<MaintenanceJob>;
+  webhooks: Queue<WebhookJob>;
   all(): Queue[];
   close(): Promise<void>;
 }
@@ -61,11 +78,14 @@ export function createQueues(redis: Redis, prefix: string): Queues {
   const dispatch = new Queue<DispatchJob>(QUEUE_NAMES.dispatch, opts);
   const deviceEvents = new Queue<DeviceEventJob>(QUEUE_NAMES.deviceEvents, opts);
   const maintenance = new Queue<MaintenanceJob>(QUEUE_NAMES.maintenance, opts);
-  const list = [dispatch, deviceEvents, maintenance] as Queue[];
+  // Retries and their delays are the webhook worker's (workers/webhook-worker.ts): about 24 hours.
+  const webhooks = new Queue<WebhookJob>(QUEUE_NAMES.webhooks, { ...opts, defaultJobOptions: { ...DEFAULT_JOB_OPTIONS, attempts: 1, backoff: undefined } });
+  const list = [dispatch, deviceEvents, maintenance, webhooks] as Queue[];
   return {
     dispatch,
     deviceEvents,
     maintenance,
+    webhooks,
     all: () => list,
     close: async () => {
       await Promise.all(list.map((q) => q.close()));

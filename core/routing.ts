@@ -91,11 +91,7 @@ export class Router {
 
   /** Routes many messages of one project, reading its devices and their presence once. */
   async routeMany(projectId: string, messages: RoutingMessage[], strategyName: string): Promise<RouteDecision[]> {
-    let strategy = this.strategies.get(strategyName);
-    if (!strategy) {
-      this.log.warn({ strategy: strategyName, projectId }, 'unknown routing strategy, using active-device');
-      strategy = activeDevice;
-    }
+    const strategy = this.strategy(strategyName, projectId);
     const devices = await this.devicesOf(projectId);
     const known = new Set(devices.map((d) => d.id));
     const decisions: RouteDecision[] = [];
@@ -105,6 +101,37 @@ export class Router {
     }
     return decisions;
   }
+
+  /**
+   * Routes a message again, away from the route it had (lease re-routing, resends): the strategy
+   * chooses among the project's other devices; when it finds none and the message had a known SIM
+   * slot, another SIM of the same phone is taken. Undefined when no other route exists.
+   */
+  async routeAway(message: RoutingMessage, strategyName: string, avoid: { deviceId: string; simSlot: number | null }): Promise<Route | undefined> {
+    const devices = await this.devicesOf(message.projectId);
+    const others = devices.filter((d) => d.id !== avoid.deviceId);
+    if (others.length > 0) {
+      const decision = await this.strategy(strategyName, message.projectId)(message, others);
+      if ('deviceId' in decision && others.some((d) => d.id === decision.deviceId)) return { deviceId: decision.deviceId, simSlot: decision.simSlot ?? null };
+    }
+    if (avoid.simSlot === null) return undefined;
+    const otherSim = devices.find((d) => d.id === avoid.deviceId)?.sims.find((sim) => sim.slot !== avoid.simSlot);
+    return otherSim ? { deviceId: avoid.deviceId, simSlot: otherSim.slot } : undefined;
+  }
+
+  /** The named strategy; an unknown name falls back to `active-device`, logged. */
+  private strategy(name: string, projectId: string): RoutingStrategy {
+    const strategy = this.strategies.get(name);
+    if (strategy) return strategy;
+    this.log.warn({ strategy: name, projectId }, 'unknown routing strategy, using active-device');
+    return activeDevice;
+  }
+}
+
+/** A concrete route: the device, and the SIM slot (null = the phone's default SIM). */
+export interface Route {
+  deviceId: string;
+  simSlot: number | null;
 }
 
 function toRoutingDevice(d: Awaited<ReturnType<DeviceService['list']>>[number]): RoutingDevice {

@@ -7,6 +7,9 @@ import * as m002 from './002-sms-batches-stats.js';
 import * as m003 from './003-templates-test-numbers.js';
 import * as m004 from './004-device-transport.js';
 import * as m005 from './005-inbound-sms.js';
+import * as m006 from './006-webhooks.js';
+import * as m007 from './007-rentals.js';
+import * as m008 from './008-leases-resends.js';
 
 export const MIGRATIONS = [
   { name: '001-foundation', ...m001 },
@@ -14,4 +17,7 @@ export const MIGRATIONS = [
   { name: '003-templates-test-numbers', ...m003 },
   { name: '004-device-transport', ...m004 },
   { name: '005-inbound-sms', ...m005 },
+  { name: '006-webhooks', ...m006 },
+  { name: '007-rentals', ...m007 },
+  { name: '008-leases-resends', ...m008 },
 ] as const;

@@ -6,6 +6,7 @@ import type { DeviceEventJob } from '../core/queues.js';
 import type { DispatchService } from '../core/services/dispatch.js';
 import type { InboxService } from '../core/services/inbox.js';
 import type { MessageTransitions } from '../core/services/message-transitions.js';
+import type { WebhookEmitter } from '../core/webhooks/emitter.js';
 import { readInbound, readPresence, readStatusUpdates } from './device-event-payloads.js';
 
 export interface DeviceEventDeps {
@@ -14,6 +15,7 @@ export interface DeviceEventDeps {
   dispatch: DispatchService;
   presence: PresenceStore;
   hooks: HookRunner;
+  webhooks: WebhookEmitter;
   log: Logger;
 }
 
@@ -47,6 +49,7 @@ export function deviceEventsProcessor(deps: DeviceEventDeps) {
         if (report.source === 'broker') {
           // A phone that just connected may have messages held for it (see device-dispatcher.ts).
           if (report.online) await deps.dispatch.wake(deviceId);
+          await deps.webhooks.deviceConnection(deviceId, report.online === true, at);
           return `connection ${report.online ? 'up' : 'down'}`;
         }
         if (report.online !== false) await deps.presence.report(deviceId, report, at);

@@ -1,4 +1,4 @@
-import { Worker, type Processor } from 'bullmq';
+import { Worker, type Processor, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DependencyContainer } from '../core/di.js';
 import type { Logger } from '../core/logger.js';
@@ -14,10 +14,16 @@ import { IdempotencyService } from '../core/services/idempotency.js';
 import { InboxService } from '../core/services/inbox.js';
 import { MessageTransitions } from '../core/services/message-transitions.js';
 import { MessageService } from '../core/services/messages.js';
+import { RentalService } from '../core/services/rentals.js';
 import { TOKENS } from '../core/tokens.js';
+import { WebhookEmitter } from '../core/webhooks/emitter.js';
+import { WebhookEndpoints } from '../core/webhooks/endpoints.js';
+import { WebhookAttempts } from '../core/webhooks/attempts.js';
+import { webhookBackoff, webhookProcessor } from './webhook-worker.js';
 import { deviceEventsProcessor } from './device-events-worker.js';
 import { dispatcherProcessor } from './device-dispatcher.js';
 import { DeviceLocks } from '../core/delivery/device-lock.js';
+import { OtpLeases } from '../core/delivery/otp-leases.js';
 import { maintenanceProcessor, scheduleMaintenance } from './maintenance-worker.js';
 import { DevicePacer } from '../core/delivery/pacing.js';
 import { DeviceTransports } from '../core/smsgate/transport.js';
@@ -40,7 +46,7 @@ export async function startWorkers(c: DependencyContainer): Promise<RunningWorke
   const transitions = c.resolve(MessageTransitions);
   const hooks = c.resolve(HookRunner);
 
-  const processors: Array<[string, Processor, number]> = [
+  const processors: Array<[string, Processor, number, WorkerOptions['settings']?]> = [
     [
       QUEUE_NAMES.dispatch,
       dispatcherProcessor({
@@ -58,14 +64,15 @@ export async function startWorkers(c: DependencyContainer): Promise<RunningWorke
       }) as Processor,
       config.workerConcurrency,
     ],
-    [QUEUE_NAMES.deviceEvents, deviceEventsProcessor({ transitions, inbox: c.resolve(InboxService), dispatch, presence, hooks, log }) as Processor, config.workerConcurrency],
-    [QUEUE_NAMES.maintenance, maintenanceProcessor({ messages, transitions, dispatch, challenges: c.resolve(ChallengeService), idempotency: c.resolve(IdempotencyService), log }) as Processor, 1],
+    [QUEUE_NAMES.deviceEvents, deviceEventsProcessor({ transitions, inbox: c.resolve(InboxService), dispatch, presence, hooks, webhooks: c.resolve(WebhookEmitter), log }) as Processor, config.workerConcurrency],
+    [QUEUE_NAMES.webhooks, webhookProcessor({ endpoints: c.resolve(WebhookEndpoints), attempts: c.resolve(WebhookAttempts), config, log }) as Processor, config.workerConcurrency, { backoffStrategy: webhookBackoff(config.webhookRetryBaseMs) }],
+    [QUEUE_NAMES.maintenance, maintenanceProcessor({ messages, transitions, dispatch, challenges: c.resolve(ChallengeService), idempotency: c.resolve(IdempotencyService), leases: c.resolve(OtpLeases), rentals: c.resolve(RentalService), log }) as Processor, 1],
   ];
 
-  const workers = processors.map(([name, processor, concurrency]) => {
+  const workers = processors.map(([name, processor, concurrency, settings]) => {
     // A job of a worker that died is taken up again after about lockDuration + stalledInterval:
     // short, so a crashed process delays its devices' messages by seconds, not a minute.
-    const worker = new Worker(name, processor, { connection: redis, prefix: `${config.redisPrefix}:bull`, concurrency, autorun: true, lockDuration: 10_000, stalledInterval: 5_000 });
+    const worker = new Worker(name, processor, { connection: redis, prefix: `${config.redisPrefix}:bull`, concurrency, autorun: true, lockDuration: 10_000, stalledInterval: 5_000, ...(settings ? { settings } : {}) });
     worker.on('completed', (job, result) => log.debug({ queue: name, jobId: job.id, data: job.data, result }, 'job done'));
     worker.on('failed', (job, error) => log.warn({ queue: name, jobId: job?.id, attempts: job?.attemptsMade, err: error }, 'job failed'));
     worker.on('error', (error) => log.error({ queue: name, err: error }, 'worker error'));

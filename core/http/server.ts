@@ -15,6 +15,8 @@ import { registerOpenApi } from './openapi.js';
 import { adminDeviceRoutes } from './routes/admin-devices.js';
 import { adminProjectRoutes } from './routes/admin-projects.js';
 import { adminTemplateRoutes } from './routes/admin-templates.js';
+import { adminWebhookRoutes } from './routes/admin-webhooks.js';
+import { webhookDeliveryRoutes } from './routes/webhook-deliveries.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { BULL_BOARD_PATH, queueBoardRoutes } from './routes/queues-board.js';
@@ -26,6 +28,10 @@ import { smsRoutes } from './routes/v1-sms.js';
 import { smsgateMobileRoutes } from './routes/smsgate-mobile.js';
 import { statsRoutes } from './routes/v1-stats.js';
 import { inboxRoutes } from './routes/v1-inbox.js';
+import { compatSmsVerifyRoutes } from './routes/compat-sms-verify.js';
+import { compatOtpRoutes } from './routes/compat-otp.js';
+import { compatNumberRentalRoutes } from './routes/compat-number-rental.js';
+import { rentalRoutes } from './routes/v1-rentals.js';
 
 /** Body limit of every route but bulk sends (spec/api.md: 1 MiB; bulk 10 MiB). */
 export const BODY_LIMIT = 1024 * 1024;
@@ -83,15 +89,21 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
   // The SMSGate app's mobile API (device tokens and signed webhooks, no API key).
   await app.register(async (scope) => smsgateMobileRoutes(scope, c));
 
+  // Compatibility surfaces: each authenticates itself, parses forms in its own scope, and is
+  // not registered at all when switched off (its routes are then NOT_FOUND).
+  if (config.compatSmsVerify) await app.register(async (scope) => compatSmsVerifyRoutes(scope, c));
+  if (config.compatOtp) await app.register(async (scope) => compatOtpRoutes(scope, c));
+  if (config.compatNumberRental) await app.register(async (scope) => compatNumberRentalRoutes(scope, c));
+
   const keys = c.resolve(ApiKeyService);
   await app.register(async (v1) => {
     v1.addHook('onRequest', apiKeyGuard(keys));
-    for (const routes of [otpRoutes, smsRoutes, messageRoutes, statusRoutes, statsRoutes, inboxRoutes, ...(options.v1Routes ?? [])]) await routes(v1, c);
+    for (const routes of [otpRoutes, smsRoutes, messageRoutes, statusRoutes, statsRoutes, inboxRoutes, webhookDeliveryRoutes, rentalRoutes, ...(options.v1Routes ?? [])]) await routes(v1, c);
   });
 
   await app.register(async (admin) => {
     admin.addHook('onRequest', adminGuard(config.adminToken, BULL_BOARD_PATH));
-    for (const routes of [adminProjectRoutes, adminDeviceRoutes, adminTemplateRoutes, ...(options.adminRoutes ?? [])]) await routes(admin, c);
+    for (const routes of [adminProjectRoutes, adminDeviceRoutes, adminTemplateRoutes, adminWebhookRoutes, ...(options.adminRoutes ?? [])]) await routes(admin, c);
     await metricsRoutes(admin, registry);
     await queueBoardRoutes(admin, c.resolve<Queues>(TOKENS.Queues));
   });

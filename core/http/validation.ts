@@ -9,7 +9,7 @@ type Dto<T> = new () => T;
  * failing field is listed in `details` (nested as `sims[0].slot`). A NUL character is refused
  * in any kept string (PostgreSQL text and jsonb cannot hold it: it would surface as a 500).
  */
-export async function validateBody<T extends object>(dto: Dto<T>, body: unknown): Promise<T> {
+export async function validateBody<T extends object>(dto: Dto<T>, body: unknown, extraChecks?: (instance: T) => Array<ErrorDetail | null>): Promise<T> {
   const plain = body === undefined || body === null ? {} : body;
   if (typeof plain !== 'object' || Array.isArray(plain)) {
     throw apiError('VALIDATION_FAILED', { details: [{ field: '', message: 'the body must be a JSON object' }] });
@@ -20,6 +20,10 @@ export async function validateBody<T extends object>(dto: Dto<T>, body: unknown)
   const failing = new Set(details.map((d) => d.field));
   for (const field of nulFields(instance)) {
     if (!failing.has(field)) details.push({ field, message: `${field} must not contain NUL characters` });
+  }
+  // Rules that depend on configuration (e.g. callback URL policy), for fields that passed the DTO.
+  for (const detail of extraChecks?.(instance) ?? []) {
+    if (detail && !failing.has(detail.field ?? '')) details.push(detail);
   }
   if (details.length > 0) throw apiError('VALIDATION_FAILED', { details });
   return instance;

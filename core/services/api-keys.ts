@@ -56,7 +56,14 @@ export class ApiKeyService {
   /** The project a key belongs to, or null for a malformed, unknown or revoked key. */
   async authenticate(key: string): Promise<{ projectId: string; keyId: string } | null> {
     if (!key.startsWith(KEY_PREFIX) || key.length > 128) return null;
-    const hash = sha256(key);
+    return this.ownerOfHash(sha256(key));
+  }
+
+  /**
+   * The owner of a key known only by its hash (credentials derived from a key, such as the
+   * compat OAuth tokens, re-check it so revoking the key revokes them), or null once revoked.
+   */
+  async ownerOfHash(hash: string): Promise<{ projectId: string; keyId: string } | null> {
     const owner = await this.cache.through(hash, async () => {
       const row = await this.db('api_keys').select('id', 'project_id').where({ key_hash: hash }).whereNull('revoked_at').first();
       return row ? { projectId: row.project_id, keyId: row.id } : undefined;

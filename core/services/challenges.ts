@@ -19,6 +19,8 @@ import { ProjectService, type CodeType, type Language, type ProjectSettings } fr
 import { StatsService } from './stats.js';
 import { TemplateService } from './templates.js';
 import { TestNumberService } from './test-numbers.js';
+import { WebhookEmitter } from '../webhooks/emitter.js';
+import { WebhookEndpoints } from '../webhooks/endpoints.js';
 
 /** OTP messages go before custom SMS waiting for the same device (a code is time-critical). */
 export const OTP_PRIORITY = 1;
@@ -73,7 +75,9 @@ interface VerificationRow {
   status: VerificationStatus;
   attempts: number;
   max_attempts: number;
+  previous_code_hashes?: string[] | null;
   test: boolean;
+  callback_url: string | null;
   metadata: Record<string, unknown> | null;
   created_at: Date;
   expires_at: Date;
@@ -97,16 +101,27 @@ export class ChallengeService {
     private readonly templates: TemplateService,
     private readonly testNumbers: TestNumberService,
     private readonly limits: AbuseLimits,
+    private readonly webhooks: WebhookEmitter,
+    private readonly webhookEndpoints: WebhookEndpoints,
   ) {}
 
   /**
-   * Tells `onVerification` plugins a challenge reached an end state. Not awaited on request paths
-   * (an observer must not slow or fail the API call); the view never holds the code.
+   * Tells `onVerification` plugins and webhooks (`verification.*`, to the project's endpoints and
+   * the challenge's callbackUrl) that a challenge reached an end state. Not awaited on request
+   * paths (an observer must not slow or fail the API call); the view never holds the code.
    */
-  private announce(source: VerificationRow | { projectId: string; verificationId: string }): Promise<void> {
-    if (!this.hooks.has('onVerification')) return Promise.resolve();
-    const view = 'id' in source ? Promise.resolve(toView(source)) : this.get(source.projectId, source.verificationId);
-    return view.then((v) => this.hooks.notify('onVerification', v)).catch((error) => this.log.warn({ err: error }, 'onVerification: cannot read the verification'));
+  private announce(source: VerificationRow | { projectId: string; verificationId: string; callbackUrl: string | null }): Promise<void> {
+    const projectId = 'id' in source ? source.project_id : source.projectId;
+    const callbackUrl = 'id' in source ? source.callback_url : source.callbackUrl;
+    const hooks = this.hooks.has('onVerification');
+    const run = async () => {
+      const listened = callbackUrl !== null || (await this.webhookEndpoints.subscribers(projectId)).length > 0;
+      if (!hooks && !listened) return;
+      const view = 'id' in source ? toView(source) : await this.get(source.projectId, source.verificationId);
+      if (hooks) await this.hooks.notify('onVerification', view);
+      if (listened) await this.webhooks.emit(projectId, [{ type: `verification.${view.status.toLowerCase()}` as `verification.${'verified' | 'failed' | 'expired' | 'canceled'}`, data: view, callbackUrl }]);
+    };
+    return run().catch((error) => this.log.warn({ err: error }, 'onVerification: cannot read the verification'));
   }
 
   /**
@@ -155,7 +170,8 @@ export class ChallengeService {
     });
     await this.writer.accept({
       verification: row,
-      message: { id: messageId, projectId, kind: 'otp', verificationId, deviceId: route.deviceId, simSlot: route.simSlot ?? null, to: phone.e164, body, parts: countParts(body).parts, priority: OTP_PRIORITY, createdAt: now, expiresAt: row.expires_at },
+      // The challenge's callbackUrl also hears its SMS's progress (message.*).
+      message: { id: messageId, projectId, kind: 'otp', verificationId, deviceId: route.deviceId, simSlot: route.simSlot ?? null, to: phone.e164, body, parts: countParts(body).parts, priority: OTP_PRIORITY, callbackUrl: input.callbackUrl ?? null, createdAt: now, expiresAt: row.expires_at },
     }).catch(async (error: unknown) => {
       await ticket.release().catch(() => undefined);
       throw error;
@@ -177,12 +193,13 @@ export class ChallengeService {
       .where('expires_at', '>', now)
       .whereRaw('attempts < max_attempts')
       .update({ attempts: this.db.raw('attempts + 1'), updated_at: now })
-      .returning(['id', 'code_hash', 'attempts', 'max_attempts', 'test', 'to']);
+      .returning(['id', 'code_hash', 'previous_code_hashes', 'attempts', 'max_attempts', 'test', 'to', 'callback_url']);
     if (!taken) throw await this.whyNotVerifiable(projectId, verificationId, now);
 
     // A test challenge holds its test number's code hash (see TestNumberService), hashed the same way here.
     const guess = taken.test ? this.testNumbers.testCodeHash(projectId, taken.to, otp) : this.codeHash(verificationId, normalizeCode(otp));
-    if (sameDigest(guess, taken.code_hash)) {
+    // Codes of earlier sends stay valid after a resend (the earlier SMS may arrive last).
+    if ([taken.code_hash, ...(taken.previous_code_hashes ?? [])].some((hash) => sameDigest(guess, hash))) {
       const done = await this.db.transaction(async (trx) => {
         const [row] = await trx('verifications')
           .where({ id: verificationId, status: 'PENDING' })
@@ -192,14 +209,14 @@ export class ChallengeService {
         return row;
       });
       if (!done) throw await this.whyNotVerifiable(projectId, verificationId, now);
-      void this.announce({ projectId, verificationId });
+      void this.announce({ projectId, verificationId, callbackUrl: taken.callback_url });
       return { verified: true, status: 'VERIFIED', verificationId, attempts: taken.attempts, maxAttempts: taken.max_attempts, verifiedAt: now.toISOString() };
     }
 
     const remaining = taken.max_attempts - taken.attempts;
     if (remaining <= 0) {
       const failed = await this.db('verifications').where({ id: verificationId, status: 'PENDING' }).update({ status: 'FAILED', updated_at: now });
-      if (failed > 0) void this.announce({ projectId, verificationId });
+      if (failed > 0) void this.announce({ projectId, verificationId, callbackUrl: taken.callback_url });
     }
     return { verified: false, status: remaining <= 0 ? 'FAILED' : 'PENDING', verificationId, attempts: taken.attempts, maxAttempts: taken.max_attempts, attemptsRemaining: Math.max(0, remaining) };
   }
@@ -229,16 +246,15 @@ export class ChallengeService {
 
   /** Expires pending challenges whose TTL passed (maintenance queue). */
   async expireDue(now = new Date()): Promise<number> {
-    const announce = this.hooks.has('onVerification');
     const rows = await this.db.transaction(async (trx) => {
       const expired: VerificationRow[] = await trx('verifications')
         .where({ status: 'PENDING' })
         .where('expires_at', '<=', now)
-        .update({ status: 'EXPIRED', updated_at: now }, announce ? '*' : ['project_id']);
+        .update({ status: 'EXPIRED', updated_at: now }, '*');
       await this.stats.record(trx, expired.map((r) => ({ projectId: r.project_id, metric: 'otp.expired' as const, at: now })));
       return expired;
     });
-    if (announce) for (const row of rows) await this.announce(row);
+    for (const row of rows) await this.announce(row);
     return rows.length;
   }
 
@@ -286,7 +302,8 @@ export class ChallengeService {
   }
 
   /** Keyed with the server secret and bound to the challenge, so equal codes never share a hash. */
-  private codeHash(verificationId: string, code: string): string {
+  /** A code as stored: HMAC with the server secret, bound to its challenge (never the code itself). */
+  codeHash(verificationId: string, code: string): string {
     return hmac(this.config.secret, `otp:${verificationId}:${normalizeCode(code)}`);
   }
 
@@ -298,7 +315,7 @@ export class ChallengeService {
   }
 
   /** The catalogue error that explains why a challenge cannot take an attempt. */
-  private async whyNotVerifiable(projectId: string, verificationId: string, now: Date) {
+  async whyNotVerifiable(projectId: string, verificationId: string, now: Date) {
     const row = await this.row(projectId, verificationId);
     switch (effectiveStatus(row, now)) {
       case 'VERIFIED':

@@ -3,6 +3,8 @@ import type { Logger } from '../logger.js';
 import type { DevicePublisher } from '../publisher.js';
 import { dispatchDedupId, type Queues } from '../queues.js';
 import { TOKENS } from '../tokens.js';
+import { DeviceTransports } from '../smsgate/transport.js';
+import { DeviceService } from './devices.js';
 import { MessageTransitions } from './message-transitions.js';
 import { MessageService } from './messages.js';
 
@@ -21,6 +23,8 @@ export class DispatchService {
     @inject(TOKENS.Logger) private readonly log: Logger,
     private readonly messages: MessageService,
     private readonly transitions: MessageTransitions,
+    private readonly devices: DeviceService,
+    private readonly transports: DeviceTransports,
   ) {}
 
   /**
@@ -67,10 +71,22 @@ export class DispatchService {
     const [message] = await this.messages.loadOutbound([messageId]);
     if (!message) return;
     const changed = await this.transitions.failed([messageId], reason);
-    if (changed > 0 && message.deviceId && message.status === 'DISPATCHED') {
-      await this.publisher
-        .publish(message.deviceId, 'control', { type: 'cancel', ids: [messageId] })
-        .catch((error) => this.log.warn({ err: error, messageId }, 'cancel not published'));
+    if (changed > 0 && message.deviceId && message.status === 'DISPATCHED') await this.cancelOnDevice(message.deviceId, [messageId]);
+  }
+
+  /**
+   * Tells a phone not to send messages it may hold already: a `cancel` on its MQTT control topic,
+   * or its transport's own way (SMSGate: `MessageCancelled`). Best effort, never throws: the
+   * message is already out of that phone's hands in the database, and its late reports are ignored.
+   */
+  async cancelOnDevice(deviceId: string, messageIds: string[]): Promise<void> {
+    try {
+      const device = await this.devices.find(deviceId);
+      const transport = device ? this.transports.get(device.transport) : undefined;
+      if (transport) await transport.cancel(deviceId, messageIds);
+      else await this.publisher.publish(deviceId, 'control', { type: 'cancel', ids: messageIds });
+    } catch (error) {
+      this.log.warn({ err: error, deviceId, messageIds }, 'cancel not delivered to the phone');
     }
   }
 }

@@ -3,7 +3,10 @@ import { sha256 } from '../crypto.js';
 import { inject, injectable } from '../di.js';
 import { newId } from '../ids.js';
 import { seqPage } from '../pagination.js';
+import { extractCode } from '../sms-code.js';
 import { TOKENS } from '../tokens.js';
+import { WebhookEmitter } from '../webhooks/emitter.js';
+import { RentalService } from './rentals.js';
 
 /** An SMS a phone received, as /v1/inbox shows it. */
 export interface InboundSms {
@@ -35,17 +38,24 @@ interface InboundRow {
 /** The SMS the project's phones received: stored once each, listed newest first. */
 @injectable()
 export class InboxService {
-  constructor(@inject(TOKENS.Knex) private readonly db: Knex) {}
+  constructor(
+    @inject(TOKENS.Knex) private readonly db: Knex,
+    private readonly rentals: RentalService,
+    private readonly webhooks: WebhookEmitter,
+  ) {}
 
   /**
    * Stores what a phone forwarded, for the project the device belongs to. Returns only the SMS
-   * that were new (a re-published SMS is stored once), so observers fire once per SMS.
+   * that were new (a re-published SMS is stored once), so observers fire once per SMS. An SMS
+   * received on a rented number is attached to that rental here, for every transport, with the
+   * verification code found in its text.
    */
   async store(deviceId: string, received: ReceivedSms[], now = new Date()): Promise<InboundSms[]> {
     if (received.length === 0) return [];
     const device = await this.db('devices').select('project_id').where({ id: deviceId }).first();
     if (!device) return [];
-    const rows = received.map((sms) => {
+    const rentalIds = await this.rentals.rentalsFor(device.project_id, deviceId, received);
+    const rows = received.map((sms, i) => {
       // PostgreSQL text cannot hold NUL; a phone's SMS text is kept without it.
       const body = sms.body.replace(/\u0000/g, '');
       const from = sms.from.replace(/\u0000/g, '');
@@ -59,10 +69,15 @@ export class InboxService {
         received_at: new Date(sms.receivedAt),
         created_at: now,
         digest: sha256(JSON.stringify([deviceId, from, body, sms.receivedAt])),
+        rental_id: rentalIds[i] ?? null,
+        code: extractCode(body),
       };
     });
     const stored: InboundRow[] = await this.db('inbound_sms').insert(rows).onConflict(['project_id', 'digest']).ignore().returning(['id', 'device_id', 'sim_slot', 'from', 'body', 'received_at', 'seq']);
-    return stored.map(toView);
+    const views = stored.map(toView);
+    // Observers after the insert: `sms.received` webhooks, queued without waiting.
+    void this.webhooks.emit(device.project_id, views.map((sms) => ({ type: 'sms.received' as const, data: sms })));
+    return views;
   }
 
   /** The project's received SMS, newest first; the cursor is the last item's position. */

@@ -3,6 +3,7 @@ import { inject, injectable } from '../di.js';
 import { TOKENS } from '../tokens.js';
 import type { MessageKind, MessageStatus, StatusUpdate } from './messages.js';
 import { StatsService, type Metric, type StatEvent } from './stats.js';
+import { WebhookEmitter } from '../webhooks/emitter.js';
 
 /**
  * Status order for "never backwards": a report applies only to a message that is not final and
@@ -17,7 +18,11 @@ interface Changed {
   id: string;
   project_id: string;
   kind: MessageKind;
+  callback_url: string | null;
 }
+
+/** What each status-changing UPDATE returns: enough for the counters and the webhook events. */
+const RETURNING = ['id', 'project_id', 'kind', 'callback_url'];
 
 /**
  * Every change of a message's status after it was queued, each in one statement and in one
@@ -28,6 +33,7 @@ export class MessageTransitions {
   constructor(
     @inject(TOKENS.Knex) private readonly db: Knex,
     private readonly stats: StatsService,
+    private readonly webhooks: WebhookEmitter,
   ) {}
 
   /** QUEUED → DISPATCHED (handed to the phone's broker session). Returns how many moved. */
@@ -35,26 +41,28 @@ export class MessageTransitions {
     if (messageIds.length === 0) return 0;
     // Rows are locked in id order, as every multi-row status change here does: two statements
     // touching the same messages (the dispatcher's mark, a phone's report) cannot deadlock.
-    return this.db('messages')
+    const rows: Changed[] = await this.db('messages')
       .whereIn('id', this.db('messages').select('id').whereIn('id', messageIds).where({ status: 'QUEUED' }).orderBy('id').forUpdate())
-      .update({ status: 'DISPATCHED', dispatched_at: at, updated_at: at });
+      .update({ status: 'DISPATCHED', dispatched_at: at, updated_at: at }, RETURNING);
+    void this.webhooks.messagesChanged(rows.map((r) => ({ id: r.id, projectId: r.project_id, callbackUrl: r.callback_url, status: 'DISPATCHED', error: null, at })));
+    return rows.length;
   }
 
   /** Not-yet-final messages → FAILED with an error code (no route, canceled, refused). */
   async failed(messageIds: string[], error: string, at = new Date()): Promise<number> {
     if (messageIds.length === 0) return 0;
-    return this.counted('failed', at, (q) => q.whereIn('id', messageIds).whereRaw(`status not in ${FINAL}`).update({ status: 'FAILED', error, failed_at: at, updated_at: at, body: null }, ['id', 'project_id', 'kind']));
+    return this.counted('failed', at, (q) => q.whereIn('id', messageIds).whereRaw(`status not in ${FINAL}`).update({ status: 'FAILED', error, failed_at: at, updated_at: at, body: null }, RETURNING), error);
   }
 
   /** QUEUED or DISPATCHED → EXPIRED for the given ids. */
   async expired(messageIds: string[], at = new Date()): Promise<number> {
     if (messageIds.length === 0) return 0;
-    return this.counted('expired', at, (q) => q.whereIn('id', messageIds).whereIn('status', ['QUEUED', 'DISPATCHED']).update(expiredColumns(at), ['id', 'project_id', 'kind']));
+    return this.counted('expired', at, (q) => q.whereIn('id', messageIds).whereIn('status', ['QUEUED', 'DISPATCHED']).update(expiredColumns(at), RETURNING));
   }
 
   /** A device's QUEUED messages whose TTL passed → EXPIRED (they are never handed over). */
   async expiredQueuedFor(deviceId: string, now = new Date()): Promise<number> {
-    return this.counted('expired', now, (q) => q.where({ device_id: deviceId, status: 'QUEUED' }).where('expires_at', '<=', now).update(expiredColumns(now), ['id', 'project_id', 'kind']));
+    return this.counted('expired', now, (q) => q.where({ device_id: deviceId, status: 'QUEUED' }).where('expires_at', '<=', now).update(expiredColumns(now), RETURNING));
   }
 
   /**
@@ -66,7 +74,7 @@ export class MessageTransitions {
       q
         .where((w) => w.where({ status: 'QUEUED' }).andWhere('expires_at', '<=', now))
         .orWhere((w) => w.where({ status: 'DISPATCHED' }).andWhere('expires_at', '<=', new Date(now.getTime() - dispatchedGraceMs)))
-        .update(expiredColumns(now), ['id', 'project_id', 'kind']),
+        .update(expiredColumns(now), RETURNING),
     );
   }
 
@@ -85,7 +93,7 @@ export class MessageTransitions {
     }
     if (latest.size === 0) return [];
     const values = [...latest].map(([id, v]) => [id, v.state.toUpperCase(), v.at.toISOString(), v.error]);
-    return this.db.transaction(async (trx) => {
+    const changed = await this.db.transaction(async (trx) => {
       const result = await trx.raw(
         `with v(id, status, at, error) as (values ${values.map(() => '(?, ?, ?::timestamptz, ?)').join(', ')}),
          prev as (
@@ -106,10 +114,10 @@ export class MessageTransitions {
            updated_at = ?::timestamptz
          from v, prev
          where m.id = v.id and prev.id = m.id
-         returning m.id, m.project_id, m.kind, m.status, prev.old_sent_at is null as newly_sent, v.at`,
+         returning m.id, m.project_id, m.kind, m.callback_url, m.status, m.error, prev.old_sent_at is null as newly_sent, v.at`,
         [...values.flat(), deviceId, receivedAt.toISOString()],
       );
-      const rows = result.rows as Array<Changed & { status: MessageStatus; newly_sent: boolean; at: Date | string }>;
+      const rows = result.rows as Array<Changed & { status: MessageStatus; error: string | null; newly_sent: boolean; at: Date | string }>;
       const events: StatEvent[] = [];
       for (const r of rows) {
         const at = new Date(r.at);
@@ -118,17 +126,22 @@ export class MessageTransitions {
         if (r.status === 'FAILED') events.push({ projectId: r.project_id, metric: `${r.kind}.failed`, at });
       }
       await this.stats.record(trx, events);
-      return rows.map((r) => ({ id: r.id, status: r.status }));
+      return rows;
     });
+    void this.webhooks.messagesChanged(changed.map((r) => ({ id: r.id, projectId: r.project_id, callbackUrl: r.callback_url, status: r.status, error: r.status === 'FAILED' ? r.error : null, at: new Date(r.at) })));
+    return changed.map((r) => ({ id: r.id, status: r.status }));
   }
 
-  /** Runs one status-changing UPDATE (returning id, project_id, kind) and counts what it changed. */
-  private async counted(what: 'failed' | 'expired', at: Date, update: (q: Knex.QueryBuilder) => Knex.QueryBuilder | Promise<unknown>): Promise<number> {
-    return this.db.transaction(async (trx) => {
-      const rows = (await update(trx('messages'))) as Changed[];
-      await this.stats.record(trx, rows.map((r) => ({ projectId: r.project_id, metric: `${r.kind}.${what}` as Metric, at })));
-      return rows.length;
+  /** Runs one status-changing UPDATE (returning {@link RETURNING}), counts what it changed and, once committed, tells webhooks. */
+  private async counted(what: 'failed' | 'expired', at: Date, update: (q: Knex.QueryBuilder) => Knex.QueryBuilder | Promise<unknown>, error: string = 'EXPIRED'): Promise<number> {
+    const rows = await this.db.transaction(async (trx) => {
+      const changed = (await update(trx('messages'))) as Changed[];
+      await this.stats.record(trx, changed.map((r) => ({ projectId: r.project_id, metric: `${r.kind}.${what}` as Metric, at })));
+      return changed;
     });
+    const status = what === 'failed' ? 'FAILED' : 'EXPIRED';
+    void this.webhooks.messagesChanged(rows.map((r) => ({ id: r.id, projectId: r.project_id, callbackUrl: r.callback_url, status, error, at })));
+    return rows.length;
   }
 }
 

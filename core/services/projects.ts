@@ -25,7 +25,12 @@ export interface ProjectSettings {
     perNumberWindowSeconds: number;
     /** Sends per project per minute; 0 = no limit. */
     perProjectPerMinute: number;
+    /** Resends per verification, and the least time between two sends of its SMS. */
+    resendsPerVerification: number;
+    resendIntervalSeconds: number;
   };
+  /** Seconds a phone has to report a dispatched OTP sent before it is re-routed; 0 = never. */
+  otpLeaseSeconds: number;
   /** ISO 3166-1 alpha-2 countries send-otp/send-sms may reach; empty = all. */
   allowedCountries: readonly string[];
 }
@@ -37,7 +42,8 @@ export const DEFAULT_PROJECT_SETTINGS = {
   maxAttempts: 5,
   defaultLanguage: 'en',
   routing: 'active-device',
-  rateLimits: { perNumber: 5, perNumberWindowSeconds: 600, perProjectPerMinute: 0 },
+  rateLimits: { perNumber: 5, perNumberWindowSeconds: 600, perProjectPerMinute: 0, resendsPerVerification: 3, resendIntervalSeconds: 30 },
+  otpLeaseSeconds: 30,
   allowedCountries: [],
 } as const satisfies ProjectSettings;
 

@@ -17,6 +17,8 @@ import { SmsGateEvents } from './events.js';
 export interface DeviceTransport {
   readonly name: Transport;
   handOver(device: Device): Promise<string>;
+  /** Tells the phone not to send these messages (withdrawn, or re-routed to another phone). */
+  cancel(deviceId: string, messageIds: string[]): Promise<void>;
 }
 
 /**
@@ -32,6 +34,11 @@ export class SmsGatePullTransport implements DeviceTransport {
   async handOver(device: Device): Promise<string> {
     await this.events.publish(device.id, 'MessageEnqueued');
     return 'smsgate: woken';
+  }
+
+  /** One `MessageCancelled` per message: that is the event the app understands. */
+  async cancel(deviceId: string, messageIds: string[]): Promise<void> {
+    for (const messageId of messageIds) await this.events.publish(deviceId, 'MessageCancelled', { messageId });
   }
 }
 

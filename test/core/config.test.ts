@@ -29,3 +29,13 @@ test('a bad value throws a ConfigError naming the variable', (t) => {
   t.throws(() => loadConfig({ SMX_REDIS_PREFIX: 'has space' }), { message: /SMX_REDIS_PREFIX/ });
   t.throws(() => loadConfig({ SMX_DATABASE_SCHEMA: 'Drop;Table' }), { message: /SMX_DATABASE_SCHEMA/ });
 });
+
+test('compatibility surfaces are on by default; SMX_COMPAT_* read booleans and refuse anything else', (t) => {
+  t.deepEqual([loadConfig({}).compatSmsVerify, loadConfig({}).compatOtp], [true, true]);
+  const off = loadConfig({ SMX_COMPAT_SMS_VERIFY: 'false', SMX_COMPAT_OTP: 'OFF' });
+  t.deepEqual([off.compatSmsVerify, off.compatOtp], [false, false]);
+  t.true(loadConfig({ SMX_COMPAT_OTP: '1' }).compatOtp);
+  const error = t.throws(() => loadConfig({ SMX_COMPAT_OTP: 'maybe' }), { instanceOf: ConfigError });
+  t.is(error?.variable, 'SMX_COMPAT_OTP');
+  t.regex(error?.message ?? '', /^SMX_COMPAT_OTP: expected a boolean/);
+});

@@ -34,6 +34,20 @@ export class RateLimitsDto {
   @Min(0)
   @Max(1000000)
   perProjectPerMinute?: number;
+
+  @JSONSchema({ description: 'Resends allowed per verification (POST /v1/verifications/:id/resend).' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(20)
+  resendsPerVerification?: number;
+
+  @JSONSchema({ description: 'Seconds a verification waits between two sends of its SMS.' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(3600)
+  resendIntervalSeconds?: number;
 }
 
 export class UpdateProjectDto {
@@ -81,6 +95,13 @@ export class UpdateProjectDto {
   @IsNotEmpty()
   @MaxLength(100)
   routing?: string;
+
+  @JSONSchema({ description: 'Seconds a phone has to report an OTP sent before it is re-routed to another device or SIM; 0 = never.' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(3600)
+  otpLeaseSeconds?: number;
 
   @IsOptional()
   @IsObject()

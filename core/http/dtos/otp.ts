@@ -60,9 +60,11 @@ export class SendOtpDto {
   @Max(10)
   maxAttempts?: number;
 
-  @JSONSchema({ description: 'https URL receiving this challenge\'s status webhooks.' })
+  @JSONSchema({ description: 'https URL receiving this challenge\'s webhooks (verification.* and its SMS\'s message.*), signed with the project\'s callback secret. http only when the operator set SMX_WEBHOOK_ALLOW_PRIVATE=true.' })
   @IsOptional()
-  @IsUrl({ protocols: ['https'], require_protocol: true, require_tld: false })
+  @IsString()
+  @MaxLength(2000)
+  @IsUrl({ protocols: ['https', 'http'], require_protocol: true, require_tld: false })
   callbackUrl?: string;
 
   @JSONSchema({ description: 'Your JSON object (<= 1 KiB), echoed in webhooks.' })

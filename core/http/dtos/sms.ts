@@ -18,9 +18,11 @@ export class SmsOptionsDto {
   @Max(SMS_LIMITS.ttl.max)
   ttl?: number;
 
-  @JSONSchema({ description: 'https URL receiving the message\'s status webhooks.' })
+  @JSONSchema({ description: 'https URL receiving the message\'s webhooks (message.*), signed with the project\'s callback secret. http only when the operator set SMX_WEBHOOK_ALLOW_PRIVATE=true.' })
   @IsOptional()
-  @IsUrl({ protocols: ['https'], require_protocol: true, require_tld: false })
+  @IsString()
+  @MaxLength(2000)
+  @IsUrl({ protocols: ['https', 'http'], require_protocol: true, require_tld: false })
   callbackUrl?: string;
 
   @JSONSchema({ description: 'Your JSON object (<= 1 KiB), echoed in webhooks; in bulk, for every recipient in `to`.' })

@@ -3,6 +3,8 @@ import type { DependencyContainer } from '../../di.js';
 import { apiError } from '../../errors.js';
 import { ChallengeService } from '../../services/challenges.js';
 import { IdempotencyService } from '../../services/idempotency.js';
+import { ResendService } from '../../services/resends.js';
+import { WebhookEndpoints } from '../../webhooks/endpoints.js';
 import { projectOf } from '../auth.js';
 import { SendOtpDto, VerifyOtpDto } from '../dtos/otp.js';
 import { ok } from '../envelope.js';
@@ -27,6 +29,8 @@ const security = [{ apiKey: [] }];
 export async function otpRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
   const challenges = c.resolve(ChallengeService);
   const idempotency = c.resolve(IdempotencyService);
+  const resends = c.resolve(ResendService);
+  const webhooks = c.resolve(WebhookEndpoints);
 
   app.post('/v1/send-otp', {
     schema: {
@@ -37,7 +41,7 @@ export async function otpRoutes(app: FastifyInstance, c: DependencyContainer): P
   }, async (request, reply) => {
     const projectId = projectOf(request);
     return runIdempotent(idempotency, projectId, request, reply, async () => {
-      const dto = await validateBody(SendOtpDto, request.body);
+      const dto = await validateBody(SendOtpDto, request.body, (d) => [webhooks.callbackProblem(d.callbackUrl)]);
       return { status: 201, body: ok(await challenges.send(projectId, dto)) };
     });
   });
@@ -58,4 +62,11 @@ export async function otpRoutes(app: FastifyInstance, c: DependencyContainer): P
   app.post('/v1/verifications/:id/cancel', {
     schema: { tags: ['otp'], summary: 'Cancel a pending challenge', security, params: idParam, response: responses({ 200: verification }, [401, 404, 409, 410]) },
   }, async (request) => ok(await challenges.cancel(projectOf(request), (request.params as { id: string }).id)));
+
+  app.post('/v1/verifications/:id/resend', {
+    schema: {
+      tags: ['otp'], security, params: idParam, response: responses({ 200: verification }, [401, 404, 409, 410, 429]),
+      summary: 'Send a pending challenge again (a new code; earlier codes stay valid), preferring another device or SIM',
+    },
+  }, async (request) => ok(await resends.resend(projectOf(request), (request.params as { id: string }).id)));
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DependencyContainer } from '../../di.js';
 import { IdempotencyService } from '../../services/idempotency.js';
 import { SmsService } from '../../services/sms.js';
+import { WebhookEndpoints } from '../../webhooks/endpoints.js';
 import { projectOf } from '../auth.js';
 import { SendBulkSmsDto, SendSmsDto } from '../dtos/sms.js';
 import { ok } from '../envelope.js';
@@ -19,6 +20,7 @@ const idempotencyHeader = { type: 'object', properties: { 'idempotency-key': { t
 export async function smsRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
   const sms = c.resolve(SmsService);
   const idempotency = c.resolve(IdempotencyService);
+  const webhooks = c.resolve(WebhookEndpoints);
 
   app.post('/v1/send-sms', {
     schema: {
@@ -28,7 +30,7 @@ export async function smsRoutes(app: FastifyInstance, c: DependencyContainer): P
   }, async (request, reply) => {
     const projectId = projectOf(request);
     return runIdempotent(idempotency, projectId, request, reply, async () => {
-      const dto = await validateBody(SendSmsDto, request.body);
+      const dto = await validateBody(SendSmsDto, request.body, (d) => [webhooks.callbackProblem(d.callbackUrl)]);
       return { status: 201, body: ok(await sms.send(projectId, dto)) };
     });
   });
@@ -42,7 +44,7 @@ export async function smsRoutes(app: FastifyInstance, c: DependencyContainer): P
   }, async (request, reply) => {
     const projectId = projectOf(request);
     return runIdempotent(idempotency, projectId, request, reply, async () => {
-      const dto = await validateBody(SendBulkSmsDto, request.body);
+      const dto = await validateBody(SendBulkSmsDto, request.body, (d) => [webhooks.callbackProblem(d.callbackUrl)]);
       const entries = dto.messages ?? (dto.to ?? []).map((to) => ({ to, message: dto.message, metadata: dto.metadata }));
       const result = await sms.sendBulk(projectId, { entries, countryCode: dto.countryCode, ttl: dto.ttl, callbackUrl: dto.callbackUrl });
       return { status: 202, body: ok(result) };

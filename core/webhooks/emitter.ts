@@ -1,0 +1,129 @@
+import type { Knex } from 'knex';
+import { inject, injectable } from '../di.js';
+import { newId } from '../ids.js';
+import type { Logger } from '../logger.js';
+import type { Queues, WebhookJob } from '../queues.js';
+import { TOKENS } from '../tokens.js';
+import { WebhookEndpoints } from './endpoints.js';
+import { webhookBody, type DeviceEventData, type MessageEventData, type WebhookEvent, type WebhookEventType } from './events.js';
+import { BACKOFF_TYPE, WEBHOOK_ATTEMPTS } from './retry.js';
+
+/** A message status change, as the UPDATE that made it returns it. */
+export interface MessageChange {
+  id: string;
+  projectId: string;
+  callbackUrl: string | null;
+  status: string;
+  error: string | null;
+  at: Date;
+}
+
+const MESSAGE_EVENT: Record<string, WebhookEventType | undefined> = {
+  DISPATCHED: 'message.dispatched', SENT: 'message.sent', DELIVERED: 'message.delivered', FAILED: 'message.failed', EXPIRED: 'message.expired',
+};
+
+interface MessageFacts {
+  id: string;
+  kind: 'otp' | 'sms';
+  to: string;
+  verification_id: string | null;
+  batch_id: string | null;
+  device_id: string | null;
+  metadata: Record<string, unknown> | string | null;
+}
+
+/**
+ * Turns what happened into webhook deliveries: each event gets an `evt_` id and one job per
+ * receiver (the project's subscribed endpoints, and the callback URL of the message or challenge
+ * it concerns) on the `webhooks` queue. Callers emit after their transaction committed and do
+ * not wait: emitting never fails or slows them (failures are logged). A project with no
+ * endpoint and an event with no callback URL cost a cached lookup and nothing else.
+ */
+@injectable()
+export class WebhookEmitter {
+  private readonly log: Logger;
+
+  constructor(
+    @inject(TOKENS.Knex) private readonly db: Knex,
+    @inject(TOKENS.Queues) private readonly queues: Queues,
+    @inject(TOKENS.Logger) logger: Logger,
+    private readonly endpoints: WebhookEndpoints,
+  ) {
+    this.log = logger.child({ component: 'webhooks' });
+  }
+
+  /** Emits one project's events; resolves when they are queued, never rejects. */
+  emit(projectId: string, events: WebhookEvent[]): Promise<void> {
+    return this.enqueue(projectId, events).catch((error: unknown) => this.log.error({ err: error, projectId, events: events.length }, 'webhook events not queued'));
+  }
+
+  /** Message status changes (any projects). Reads the messages' fixed facts only when someone listens. */
+  messagesChanged(changes: MessageChange[]): Promise<void> {
+    if (changes.length === 0) return Promise.resolve();
+    return this.messageEvents(changes).catch((error: unknown) => this.log.error({ err: error, changes: changes.length }, 'message webhook events not queued'));
+  }
+
+  /** A device's connection went up or down (MQTT session or SMSGate event stream). */
+  deviceConnection(deviceId: string, online: boolean, at: Date): Promise<void> {
+    const run = async () => {
+      const device: { project_id: string } | undefined = await this.db('devices').select('project_id').where({ id: deviceId }).first();
+      if (!device) return;
+      const data: DeviceEventData = { deviceId, online, at: at.toISOString() };
+      await this.enqueue(device.project_id, [{ type: online ? 'device.online' : 'device.offline', data }]);
+    };
+    return run().catch((error: unknown) => this.log.error({ err: error, deviceId }, 'device webhook event not queued'));
+  }
+
+  private async messageEvents(changes: MessageChange[]): Promise<void> {
+    const byProject = new Map<string, MessageChange[]>();
+    for (const c of changes) byProject.set(c.projectId, [...(byProject.get(c.projectId) ?? []), c]);
+    for (const [projectId, list] of byProject) {
+      const subscribers = await this.endpoints.subscribers(projectId);
+      const wanted = list.filter((c) => {
+        const type = MESSAGE_EVENT[c.status];
+        return type !== undefined && (c.callbackUrl || subscribers.some((s) => s.wants(type)));
+      });
+      if (wanted.length === 0) continue;
+      const facts = new Map<string, MessageFacts>();
+      for (let i = 0; i < wanted.length; i += 1000) {
+        const ids = wanted.slice(i, i + 1000).map((c) => c.id);
+        const rows: MessageFacts[] = await this.db('messages').whereIn('id', ids).select('id', 'kind', 'to', 'verification_id', 'batch_id', 'device_id', 'metadata');
+        for (const r of rows) facts.set(r.id, r);
+      }
+      const events: WebhookEvent[] = [];
+      for (const c of wanted) {
+        const m = facts.get(c.id);
+        if (!m) continue;
+        const data: MessageEventData = {
+          messageId: c.id, kind: m.kind, status: c.status, to: m.to, error: c.error, verificationId: m.verification_id, batchId: m.batch_id, deviceId: m.device_id,
+          metadata: typeof m.metadata === 'string' ? (JSON.parse(m.metadata) as Record<string, unknown>) : m.metadata, at: c.at.toISOString(),
+        };
+        events.push({ type: MESSAGE_EVENT[c.status]!, data, callbackUrl: c.callbackUrl });
+      }
+      await this.enqueue(projectId, events, subscribers);
+    }
+  }
+
+  private async enqueue(projectId: string, events: WebhookEvent[], known?: Awaited<ReturnType<WebhookEndpoints['subscribers']>>): Promise<void> {
+    if (events.length === 0) return;
+    const subscribers = known ?? (await this.endpoints.subscribers(projectId));
+    const now = new Date();
+    const jobs: Array<{ name: string; data: WebhookJob; opts: { jobId: string; attempts: number; backoff: { type: string } } }> = [];
+    for (const event of events) {
+      const receivers = subscribers.filter((s) => s.wants(event.type)).map((s) => ({ endpointId: s.id as string | null, url: s.url }));
+      if (event.callbackUrl) receivers.push({ endpointId: null, url: event.callbackUrl });
+      if (receivers.length === 0) continue;
+      const eventId = newId('evt');
+      const body = webhookBody(event, now);
+      for (const r of receivers) {
+        jobs.push({
+          name: event.type,
+          data: { eventId, type: event.type, projectId, endpointId: r.endpointId, url: r.url, body },
+          opts: { jobId: `${eventId}.${r.endpointId ?? 'callback'}`, attempts: WEBHOOK_ATTEMPTS, backoff: { type: BACKOFF_TYPE } },
+        });
+      }
+    }
+    for (let i = 0; i < jobs.length; i += 1000) await this.queues.webhooks.addBulk(jobs.slice(i, i + 1000));
+    if (jobs.length > 0) this.log.debug({ projectId, jobs: jobs.length }, 'webhook deliveries queued');
+  }
+}
