@@ -113,6 +113,9 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     await aedes.listen();
     cleanup.push(() => new Promise<void>((resolve) => aedes.close(() => resolve())));
 
+    // Connection ids start with aedes.id: if this node dies silently, its phones are reaped offline.
+    const releaseHolder = options.presence.holdConnections(aedes.id);
+    cleanup.push(releaseHolder);
     const detachPresence = trackConnections(aedes, {
       roles,
       tracker: new PresenceTracker(options.presence, options.deviceEvents),
@@ -152,6 +155,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       await new Promise<void>((resolve) => (wss ? wss.close(() => resolve()) : resolve()));
       if (!(await inFlight.settle())) log.warn({ pending: inFlight.size }, 'mqtt broker closing with work still pending');
       detachPresence();
+      await releaseHolder();
       await sessions.close();
       // aedes.close() quits the emitter's connections; make sure of it if it did not get there.
       for (const redis of emitterConnections) if (redis.status !== 'end') redis.disconnect();

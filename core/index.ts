@@ -25,6 +25,8 @@ export { MessageService, type MessageView, type StatusUpdate, type MessageStatus
 export { DispatchService } from './services/dispatch.js';
 export { IdempotencyService } from './services/idempotency.js';
 export { StatusService } from './services/status.js';
+export { RentalService, RENTAL_LIMITS, type RentalView, type RentalMessage, type RentalStatus, type NumberAvailability } from './services/rentals.js';
+export { extractCode } from './sms-code.js';
 export { HookRunner, type BeforeSendResult } from './plugins/hook-runner.js';
 export { PluginHost, PluginError } from './plugins/plugin-host.js';
 export { DevicePacer, type PaceGrant } from './delivery/pacing.js';

@@ -38,7 +38,20 @@ if redis.call('HGET', KEYS[1], 'conn') == ARGV[2] then
 end
 return 0`;
 
-/** Stores device presence in Redis, shared by every broker node, worker and API replica. */
+/** How often a connection holder renews its liveness key, and how long the key outlives a silent holder. */
+export const HOLDER_HEARTBEAT_MS = 10_000;
+export const HOLDER_TTL_MS = 30_000;
+
+/**
+ * Stores device presence in Redis, shared by every broker node, worker and API replica.
+ *
+ * A connection id is `<holder>:<unique>`, the holder being the process that keeps the connection
+ * (a broker node, an API process serving SSE streams). Each holder renews a liveness key; when a
+ * holder dies without a word (SIGKILL, power loss), {@link reapOrphans} finds the devices it left
+ * "online" and the maintenance job marks them offline, so routing and /v1/status do not trust a
+ * connection that no longer exists. Ids without a holder part (the external broker's bridge,
+ * whose phones' presence comes from their last will) are left alone.
+ */
 @injectable()
 export class PresenceStore {
   private readonly prefix: string;
@@ -101,6 +114,41 @@ export class PresenceStore {
 
   async countOnline(): Promise<number> {
     return this.redis.scard(this.onlineSet);
+  }
+
+  private holderKey(holderId: string): string {
+    return `${this.prefix}:presence:holder:${holderId}`;
+  }
+
+  /** Keeps `holderId`'s connections alive until the returned stop function runs (or the process dies). */
+  holdConnections(holderId: string): () => Promise<void> {
+    const renew = () => this.redis.set(this.holderKey(holderId), '1', 'PX', HOLDER_TTL_MS).catch(() => undefined);
+    void renew();
+    const timer = setInterval(renew, HOLDER_HEARTBEAT_MS);
+    timer.unref();
+    return async () => {
+      clearInterval(timer);
+      await this.redis.del(this.holderKey(holderId)).catch(() => undefined);
+    };
+  }
+
+  /** Online devices whose connection's holder stopped renewing its key: the connections the dead left behind. */
+  async reapOrphans(): Promise<Array<{ deviceId: string; connectionId: string }>> {
+    const online = await this.redis.smembers(this.onlineSet);
+    if (online.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of online) pipeline.hget(this.key(id), 'conn');
+    const conns = ((await pipeline.exec()) ?? []).map(([, value]) => value as string | null);
+    const held = online.flatMap((deviceId, i) => {
+      const connectionId = conns[i];
+      const colon = connectionId?.indexOf(':') ?? -1;
+      return connectionId && colon > 0 ? [{ deviceId, connectionId, holder: connectionId.slice(0, colon) }] : [];
+    });
+    const holders = [...new Set(held.map((h) => h.holder))];
+    if (holders.length === 0) return [];
+    const alive = await Promise.all(holders.map((h) => this.redis.exists(this.holderKey(h))));
+    const dead = new Set(holders.filter((_, i) => alive[i] === 0));
+    return held.filter((h) => dead.has(h.holder)).map(({ deviceId, connectionId }) => ({ deviceId, connectionId }));
   }
 
   /** Forgets an unlinked device. */

@@ -34,7 +34,7 @@ export interface DeviceEventJob {
   receivedAt: string;
 }
 
-export type MaintenanceJob = { task: 'expire' } | { task: 'sweep-idempotency' } | { task: 'recover-dispatch' } | { task: 'otp-leases' };
+export type MaintenanceJob = { task: 'expire' } | { task: 'sweep-idempotency' } | { task: 'recover-dispatch' } | { task: 'otp-leases' } | { task: 'reap-presence' };
 
 /**
  * One event for one receiver (an endpoint, or a per-request callback URL). The body is fixed at

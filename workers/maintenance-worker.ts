@@ -1,6 +1,8 @@
 import type { Job } from 'bullmq';
 import type { OtpLeases } from '../core/delivery/otp-leases.js';
 import type { Logger } from '../core/logger.js';
+import type { PresenceStore } from '../core/presence.js';
+import type { PresenceTracker } from '../broker/presence.js';
 import type { MaintenanceJob, Queues } from '../core/queues.js';
 import type { ChallengeService } from '../core/services/challenges.js';
 import type { DispatchService } from '../core/services/dispatch.js';
@@ -16,6 +18,8 @@ export interface MaintenanceDeps {
   challenges: ChallengeService;
   idempotency: IdempotencyService;
   leases: OtpLeases;
+  presence: PresenceStore;
+  presenceTracker: PresenceTracker;
   rentals: RentalService;
   log: Logger;
 }
@@ -27,11 +31,14 @@ export const SWEEP_IDEMPOTENCY_EVERY_MS = 10 * 60_000;
 export const RECOVER_DISPATCH_EVERY_MS = 10_000;
 /** How often OTP leases are checked: a lease runs out at most this much later than its length. */
 export const OTP_LEASES_EVERY_MS = 2_000;
+/** How often connections left by a dead broker node or API process are marked offline. */
+export const REAP_PRESENCE_EVERY_MS = 10_000;
 
 /** Registers the repeatable maintenance jobs (idempotent: a scheduler id is upserted, never duplicated). */
 export async function scheduleMaintenance(queues: Queues): Promise<void> {
   await queues.maintenance.upsertJobScheduler('expire', { every: EXPIRE_EVERY_MS }, { name: 'expire', data: { task: 'expire' } });
   await queues.maintenance.upsertJobScheduler('recover-dispatch', { every: RECOVER_DISPATCH_EVERY_MS }, { name: 'recover-dispatch', data: { task: 'recover-dispatch' } });
+  await queues.maintenance.upsertJobScheduler('reap-presence', { every: REAP_PRESENCE_EVERY_MS }, { name: 'reap-presence', data: { task: 'reap-presence' } });
   await queues.maintenance.upsertJobScheduler('otp-leases', { every: OTP_LEASES_EVERY_MS }, { name: 'otp-leases', data: { task: 'otp-leases' } });
   // And once now: messages committed by a process that died before it signalled go out on start.
   await queues.maintenance.add('recover-dispatch', { task: 'recover-dispatch' });
@@ -46,6 +53,13 @@ export function maintenanceProcessor(deps: MaintenanceDeps) {
       const [messages, verifications, rentals] = await Promise.all([deps.transitions.expiredDue(now), deps.challenges.expireDue(now), deps.rentals.expireDue(now)]);
       if (messages + verifications + rentals > 0) deps.log.info({ messages, verifications, rentals }, 'expired');
       return `expired ${messages} messages, ${verifications} verifications, ${rentals} rentals`;
+    }
+    if (job.data.task === 'reap-presence') {
+      const orphans = await deps.presence.reapOrphans();
+      let reaped = 0;
+      for (const { deviceId, connectionId } of orphans) if (await deps.presenceTracker.disconnected(deviceId, connectionId, now)) reaped++;
+      if (reaped > 0) deps.log.warn({ reaped }, 'phones marked offline: the process holding their connections is gone');
+      return `reaped ${reaped} connections`;
     }
     if (job.data.task === 'otp-leases') {
       const { rerouted, kept } = await deps.leases.sweep(now);

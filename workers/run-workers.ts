@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { DependencyContainer } from '../core/di.js';
 import type { Logger } from '../core/logger.js';
 import { PresenceStore } from '../core/presence.js';
+import { PresenceTracker } from '../broker/presence.js';
 import { HookRunner } from '../core/plugins/hook-runner.js';
 import type { DevicePublisher } from '../core/publisher.js';
 import { QUEUE_NAMES, type Queues } from '../core/queues.js';
@@ -66,7 +67,7 @@ export async function startWorkers(c: DependencyContainer): Promise<RunningWorke
     ],
     [QUEUE_NAMES.deviceEvents, deviceEventsProcessor({ transitions, inbox: c.resolve(InboxService), dispatch, presence, hooks, webhooks: c.resolve(WebhookEmitter), log }) as Processor, config.workerConcurrency],
     [QUEUE_NAMES.webhooks, webhookProcessor({ endpoints: c.resolve(WebhookEndpoints), attempts: c.resolve(WebhookAttempts), config, log }) as Processor, config.workerConcurrency, { backoffStrategy: webhookBackoff(config.webhookRetryBaseMs) }],
-    [QUEUE_NAMES.maintenance, maintenanceProcessor({ messages, transitions, dispatch, challenges: c.resolve(ChallengeService), idempotency: c.resolve(IdempotencyService), leases: c.resolve(OtpLeases), rentals: c.resolve(RentalService), log }) as Processor, 1],
+    [QUEUE_NAMES.maintenance, maintenanceProcessor({ messages, transitions, dispatch, challenges: c.resolve(ChallengeService), idempotency: c.resolve(IdempotencyService), leases: c.resolve(OtpLeases), presence, presenceTracker: new PresenceTracker(presence, queues.deviceEvents), rentals: c.resolve(RentalService), log }) as Processor, 1],
   ];
 
   const workers = processors.map(([name, processor, concurrency, settings]) => {

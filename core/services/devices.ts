@@ -3,6 +3,7 @@ import { inject, injectable } from '../di.js';
 import { randomSecret, sameDigest, sha256 } from '../crypto.js';
 import { deviceTopics } from '../device-topics.js';
 import type { Endpoints } from '../endpoints.js';
+import { DeviceTransports } from '../smsgate/transport.js';
 import { CacheBus, TtlCache } from '../cache.js';
 import { apiError } from '../errors.js';
 import { newId } from '../ids.js';
@@ -103,6 +104,7 @@ export class DeviceService {
     private readonly presence: PresenceStore,
     private readonly linkTokens: LinkTokenService,
     private readonly bus: CacheBus,
+    private readonly transports: DeviceTransports,
   ) {
     bus.on('devices', (projectId) => {
       this.byProject.delete(projectId);
@@ -244,7 +246,7 @@ export class DeviceService {
    */
   async unlink(deviceId: string): Promise<void> {
     const now = new Date();
-    const projectId = await this.db.transaction(async (trx) => {
+    const unlinked = await this.db.transaction(async (trx) => {
       const row: DeviceRow | undefined = await trx('devices').where({ id: deviceId }).whereNot({ status: 'unlinked' }).forUpdate().first();
       if (!row) throw apiError('NOT_FOUND', { message: 'No linked device with this id.' });
       await trx('devices').where({ id: deviceId }).update({ status: 'unlinked', unlinked_at: now, updated_at: now });
@@ -252,12 +254,16 @@ export class DeviceService {
         const standby = await trx('devices').select('id').where({ project_id: row.project_id, status: 'standby' }).orderBy('linked_at', 'desc').first();
         if (standby) await trx('devices').where({ id: standby.id }).update({ status: 'active', updated_at: now });
       }
-      return row.project_id;
+      return row;
     });
-    await this.changed(projectId);
+    await this.changed(unlinked.project_id);
     // The credentials are dead already; telling the phone and kicking it are best effort.
-    await this.publisher.publish(deviceId, 'control', { type: 'unlink' }).catch((error) => this.log.warn({ err: error, deviceId }, 'unlink notice not published'));
-    await this.publisher.disconnect(deviceId).catch((error) => this.log.warn({ err: error, deviceId }, 'unlinked device not disconnected'));
+    const transport = this.transports.get(unlinked.transport);
+    if (transport) await transport.disconnect(deviceId).catch((error) => this.log.warn({ err: error, deviceId }, 'unlinked device not disconnected'));
+    else {
+      await this.publisher.publish(deviceId, 'control', { type: 'unlink' }).catch((error) => this.log.warn({ err: error, deviceId }, 'unlink notice not published'));
+      await this.publisher.disconnect(deviceId).catch((error) => this.log.warn({ err: error, deviceId }, 'unlinked device not disconnected'));
+    }
     await this.presence.remove(deviceId);
     this.log.info({ deviceId }, 'device unlinked');
   }

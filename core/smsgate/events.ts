@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
 import { inject, injectable } from '../di.js';
 import type { Logger } from '../logger.js';
 import type { RuntimeConfig } from '../secrets.js';
+import { PresenceStore } from '../presence.js';
 import { TOKENS } from '../tokens.js';
 
 /** The Server-Sent Events the SMSGate app understands (it ignores the others). */
@@ -22,11 +24,15 @@ export class SmsGateEvents {
   private readonly streams = new Map<string, Set<ServerResponse>>();
   private subscriber: Redis | null = null;
   private starting: Promise<void> | null = null;
+  private releaseHolder: (() => Promise<void>) | null = null;
+  /** This process as the holder of its event streams' connections (see PresenceStore). */
+  readonly holderId = `sse-${randomUUID()}`;
 
   constructor(
     @inject(TOKENS.Redis) private readonly redis: Redis,
     @inject(TOKENS.Config) config: RuntimeConfig,
     @inject(TOKENS.Logger) private readonly log: Logger,
+    private readonly presence: PresenceStore,
   ) {
     this.channel = `${config.redisPrefix}:smsgate-events`;
   }
@@ -36,6 +42,11 @@ export class SmsGateEvents {
     await this.redis.publish(this.channel, JSON.stringify({ deviceId, event, data }));
   }
 
+  /** Ends the device's event streams wherever they are held (the device was unlinked). */
+  async disconnect(deviceId: string): Promise<void> {
+    await this.redis.publish(this.channel, JSON.stringify({ deviceId, close: true }));
+  }
+
   /** Starts listening (once, lazily: only processes that serve event streams need it). */
   async start(): Promise<void> {
     this.starting ??= (async () => {
@@ -43,8 +54,9 @@ export class SmsGateEvents {
       subscriber.on('error', (error) => this.log.warn({ err: error }, 'smsgate events subscriber error'));
       subscriber.on('message', (_channel: string, text: string) => {
         try {
-          const { deviceId, event, data } = JSON.parse(text) as { deviceId: string; event: SmsGateEvent; data: unknown };
-          this.deliver(deviceId, event, data);
+          const { deviceId, event, data, close } = JSON.parse(text) as { deviceId: string; event: SmsGateEvent; data: unknown; close?: true };
+          if (close) for (const stream of this.streams.get(deviceId) ?? []) stream.end();
+          else this.deliver(deviceId, event, data);
         } catch {
           // not ours
         }
@@ -52,6 +64,7 @@ export class SmsGateEvents {
       await subscriber.connect();
       await subscriber.subscribe(this.channel);
       this.subscriber = subscriber;
+      this.releaseHolder = this.presence.holdConnections(this.holderId);
     })();
     await this.starting;
   }
@@ -63,6 +76,8 @@ export class SmsGateEvents {
     const subscriber = this.subscriber;
     this.subscriber = null;
     this.starting = null;
+    await this.releaseHolder?.();
+    this.releaseHolder = null;
     if (subscriber) await subscriber.quit().catch(() => subscriber.disconnect());
   }
 

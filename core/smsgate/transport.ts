@@ -19,6 +19,8 @@ export interface DeviceTransport {
   handOver(device: Device): Promise<string>;
   /** Tells the phone not to send these messages (withdrawn, or re-routed to another phone). */
   cancel(deviceId: string, messageIds: string[]): Promise<void>;
+  /** Drops the phone's connections (it was unlinked; its credentials are dead already). */
+  disconnect(deviceId: string): Promise<void>;
 }
 
 /**
@@ -34,6 +36,10 @@ export class SmsGatePullTransport implements DeviceTransport {
   async handOver(device: Device): Promise<string> {
     await this.events.publish(device.id, 'MessageEnqueued');
     return 'smsgate: woken';
+  }
+
+  async disconnect(deviceId: string): Promise<void> {
+    await this.events.disconnect(deviceId);
   }
 
   /** One `MessageCancelled` per message: that is the event the app understands. */

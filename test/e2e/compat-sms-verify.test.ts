@@ -84,6 +84,8 @@ test('JSON with X-SMX-API-Key: own security-code (TOTP style), national number w
   t.deepEqual(verified.body, { verified: true });
   const verifiedNumeric = await post(smx, '/compat/verify-security-code', { 'security-code': Number(byQuery.body['security-code']) }, { json: true, headers: { 'x-smx-api-key': p.key } });
   t.deepEqual(verifiedNumeric.body, { verified: byQuery.body['security-code'][0] !== '0' }, 'a JSON number is read as the code (leading zeros cannot survive a number)');
+  t.false(smx.logs().includes(p.key), 'an api-key given in the query string never reaches the logs');
+  t.false(smx.logs().includes('482913'), 'nor does the code');
 });
 
 test('an invalid number answers sent: false, number-valid: false (not an error) and sends nothing', async (t) => {

@@ -31,6 +31,8 @@ export interface Res<T = any> {
 export interface EventStream {
   events: Array<{ event: string; data: string }>;
   comments: string[];
+  /** True once the stream ended (the server closed it, or close() was called). */
+  ended: boolean;
   waitFor(event: string, timeoutMs?: number, after?: number): Promise<{ event: string; data: string }>;
   close(): void;
 }
@@ -117,6 +119,7 @@ export class SmsGateApp {
     const stream: EventStream = {
       events: [],
       comments: [],
+      ended: false,
       waitFor: async (event, timeoutMs = 10_000, after = 0) => {
         const deadline = Date.now() + timeoutMs;
         for (;;) {
@@ -150,6 +153,8 @@ export class SmsGateApp {
         }
       } catch {
         // aborted
+      } finally {
+        stream.ended = true;
       }
     })();
     return stream;

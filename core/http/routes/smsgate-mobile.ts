@@ -96,7 +96,7 @@ async function mobileApi(app: FastifyInstance, c: DependencyContainer): Promise<
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no', 'x-request-id': request.id });
     res.write(':connected\n\n');
     events.attach(device.id, res);
-    const connectionId = `sse:${randomUUID()}`;
+    const connectionId = `${events.holderId}:${randomUUID()}`;
     const opened = tracker.connected(device.id, connectionId).catch((error: unknown) => log.error({ err: error, deviceId: device.id }, 'presence online not recorded'));
     const keepalive = setInterval(() => {
       res.write(':keepalive\n\n');
