@@ -128,7 +128,11 @@ export class MessageTransitions {
       await this.stats.record(trx, events);
       return rows;
     });
-    void this.webhooks.messagesChanged(changed.map((r) => ({ id: r.id, projectId: r.project_id, callbackUrl: r.callback_url, status: r.status, error: r.status === 'FAILED' ? r.error : null, at: new Date(r.at) })));
+    // A report that jumps to DELIVERED also makes the message sent: `message.sent` comes too (as the counters count it).
+    void this.webhooks.messagesChanged(changed.flatMap((r) => {
+      const change = { id: r.id, projectId: r.project_id, callbackUrl: r.callback_url, status: r.status as string, error: r.status === 'FAILED' ? r.error : null, at: new Date(r.at) };
+      return r.newly_sent && r.status === 'DELIVERED' ? [{ ...change, status: 'SENT' }, change] : [change];
+    }));
     return changed.map((r) => ({ id: r.id, status: r.status }));
   }
 

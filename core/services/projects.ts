@@ -25,6 +25,12 @@ export interface ProjectSettings {
     perNumberWindowSeconds: number;
     /** Sends per project per minute; 0 = no limit. */
     perProjectPerMinute: number;
+    /**
+     * OTP sends per destination prefix (`"+234": 100`, the longest matching prefix counts) per
+     * window, across the project: the SMS pumping guard for expensive or abused destinations.
+     */
+    perCountryPrefix: Readonly<Record<string, number>>;
+    perCountryPrefixWindowSeconds: number;
     /** Resends per verification, and the least time between two sends of its SMS. */
     resendsPerVerification: number;
     resendIntervalSeconds: number;
@@ -42,7 +48,7 @@ export const DEFAULT_PROJECT_SETTINGS = {
   maxAttempts: 5,
   defaultLanguage: 'en',
   routing: 'active-device',
-  rateLimits: { perNumber: 5, perNumberWindowSeconds: 600, perProjectPerMinute: 0, resendsPerVerification: 3, resendIntervalSeconds: 30 },
+  rateLimits: { perNumber: 5, perNumberWindowSeconds: 600, perProjectPerMinute: 0, perCountryPrefix: {}, perCountryPrefixWindowSeconds: 3600, resendsPerVerification: 3, resendIntervalSeconds: 30 },
   otpLeaseSeconds: 30,
   allowedCountries: [],
 } as const satisfies ProjectSettings;

@@ -77,6 +77,7 @@ export interface BatchView {
 interface Prepared {
   index: number;
   to: string;
+  countryIso: string | null;
   body: string;
   parts: number;
   metadata?: unknown;
@@ -124,7 +125,9 @@ export class SmsService {
     const prepared: Prepared[] = [];
     input.entries.forEach((entry, index) => {
       try {
-        prepared.push(prepareEntry(entry, index, input.countryCode));
+        const p = prepareEntry(entry, index, input.countryCode);
+        this.limits.checkCountry(project.settings, p.countryIso, `messages[${index}].to`);
+        prepared.push(p);
       } catch (error) {
         const e = isApiError(error) ? error : apiError('VALIDATION_FAILED', { message: (error as Error).message });
         rejected.push({ index, code: e.code, message: e.details[0]?.message ?? e.message });
@@ -139,18 +142,33 @@ export class SmsService {
 
     const batchId = newId('bat');
     const accepted: AcceptedMessage[] = [];
+    const acceptedIndexes: number[] = [];
     prepared.forEach((p, i) => {
       const decision = decisions[i]!;
       if (!('deviceId' in decision)) {
         rejected.push({ index: p.index, code: 'DEVICE_NOT_LINKED', message: `No device could take this message (${decision.reason}).` });
         return;
       }
+      acceptedIndexes.push(p.index);
       accepted.push({
         message: { id: routing[i]!.id, projectId, kind: 'sms', batchId, deviceId: decision.deviceId, simSlot: decision.simSlot ?? null, to: p.to, body: p.body, parts: p.parts, callbackUrl: input.callbackUrl ?? null, metadata: p.metadata, createdAt: now, expiresAt },
       });
     });
+    // The project's per-minute limit counts every message: those over it are rejected by index.
+    const quota = await this.limits.takeMany(projectId, accepted.length, project.settings);
+    if (quota.taken < accepted.length) {
+      const message = `Over this project's per-minute send limit; retry in ${quota.retryAfter} s.`;
+      if (quota.taken === 0) throw apiError('RATE_LIMITED', { message, retryAfter: quota.retryAfter });
+      accepted.splice(quota.taken);
+      for (const index of acceptedIndexes.splice(quota.taken)) rejected.push({ index, code: 'RATE_LIMITED', message });
+    }
     rejected.sort((a, b) => a.index - b.index);
-    await this.writer.acceptMany(accepted, { id: batchId, project_id: projectId, total: input.entries.length, accepted: accepted.length, rejected: rejected.length, created_at: now });
+    await this.writer
+      .acceptMany(accepted, { id: batchId, project_id: projectId, total: input.entries.length, accepted: accepted.length, rejected: rejected.length, created_at: now })
+      .catch(async (error: unknown) => {
+        await quota.release().catch(() => undefined);
+        throw error;
+      });
     return { batchId, accepted: accepted.length, rejected };
   }
 
@@ -181,5 +199,5 @@ function prepareEntry(entry: BulkEntry, index: number, countryCode: string | und
     if (Buffer.byteLength(json, 'utf8') > SMS_LIMITS.metadataBytes || json.includes('\\u0000')) throw invalid('metadata', `metadata must serialize to at most ${SMS_LIMITS.metadataBytes} bytes of JSON`);
   }
   const phone = parsePhone(entry.to, countryCode, `messages[${index}].to`);
-  return { index, to: phone.e164, body: entry.message, parts: countParts(entry.message).parts, metadata: entry.metadata };
+  return { index, to: phone.e164, countryIso: phone.countryIso, body: entry.message, parts: countParts(entry.message).parts, metadata: entry.metadata };
 }

@@ -139,7 +139,7 @@ export class SmsGateService {
     const pushToken = str(body.pushToken, 4096);
     if (pushToken) await this.db('smsgate_devices').where({ device_id: device.id }).update({ push_token: pushToken, updated_at: new Date() });
     const sims = readSimCards(body.simCards);
-    if (sims) await this.devices.update(device.id, { sims });
+    if (sims) await this.devices.update(device.id, { sims: keepOperatorSims(sims, device.sims) });
   }
 
   /**
@@ -261,6 +261,21 @@ export class SmsGateService {
     );
     return 'accepted';
   }
+}
+
+/**
+ * The app reports its SIMs on every start, often with a masked number (`******5678`) and never
+ * with the operator's `rentable` flag: per slot, the operator's full number is kept unless the app
+ * reports another full one, and `rentable` is kept while the number stays the same.
+ */
+export function keepOperatorSims(reported: Sim[], current: Sim[]): Sim[] {
+  return reported.map((sim) => {
+    const before = current.find((c) => c.slot === sim.slot);
+    if (!before) return sim;
+    const full = sim.number !== null && !sim.number.includes('*');
+    const number = full ? sim.number : before.number ?? sim.number;
+    return { ...sim, number, rentable: before.rentable && number === before.number };
+  });
 }
 
 /** The app's `simCards` → `devices.sims`; undefined when absent (apps before v1.65). */

@@ -100,3 +100,54 @@ test('allowedCountries: validated, normalized, and destinations outside it are r
   t.deepEqual(cleared.body.data.settings.allowedCountries, []);
   t.is((await smx.api(key, 'POST', '/v1/send-otp', { to: '+14155550199' })).status, 201);
 });
+
+test('per country prefix: concurrent OTP sends across numbers of one prefix stop at its limit; the longest prefix counts; 0 blocks', async (t) => {
+  const smx = current();
+  const { key } = await project(smx, { rateLimits: { perCountryPrefix: { '+234': 4, '+2348': 0, '+44': 100 } } });
+  // Nigerian numbers outside +2348: 12 concurrent sends to 12 different numbers, 4 accepted.
+  const numbers = Array.from({ length: 12 }, (_, i) => `+23470312345${String(i).padStart(2, '0')}`);
+  const results = await Promise.all(numbers.map((to) => smx.api(key, 'POST', '/v1/send-otp', { to })));
+  t.is(results.filter((r) => r.status === 201).length, 4, JSON.stringify(results.map((r) => r.body.error?.code ?? r.status)));
+  for (const r of results.filter((r) => r.status !== 201)) {
+    t.is(r.body.error.code, 'RATE_LIMITED');
+    t.true(Number(r.headers.get('retry-after')) > 0);
+  }
+  const blocked = await smx.api(key, 'POST', '/v1/send-otp', { to: '+2348031234567' });
+  t.is(blocked.status, 429, 'the longer prefix +2348 (0 = blocked) wins over +234');
+  t.is((await smx.api(key, 'POST', '/v1/send-otp', { to: '+447911123456' })).status, 201, 'another prefix has its own budget');
+  t.is((await smx.api(key, 'POST', '/v1/send-sms', { to: '+2347031234599', message: 'custom SMS are not OTP-pumping targets' })).status, 201);
+});
+
+test('per country prefix limits are validated', async (t) => {
+  const smx = current();
+  const { projectId } = await project(smx);
+  const bad = await smx.admin('PATCH', `/admin/projects/${projectId}`, { rateLimits: { perCountryPrefix: { '234': 5, '+1': -1, '+44': 'x' } } });
+  t.is(bad.status, 400);
+  t.is(bad.body.error.code, 'VALIDATION_FAILED');
+  t.deepEqual(bad.body.error.details.map((d: { field?: string }) => d.field).sort(), ['rateLimits.perCountryPrefix.+1', 'rateLimits.perCountryPrefix.+44', 'rateLimits.perCountryPrefix.234']);
+});
+
+test('bulk counts every message against the per-minute project limit; the ones over it are rejected by index; allowedCountries applies per entry', async (t) => {
+  const smx = current();
+  const { key } = await project(smx, { rateLimits: { perProjectPerMinute: 5 }, allowedCountries: ['DE'] });
+  const messages = [
+    { to: '+4915112345601', message: 'a' },
+    { to: '+14155550123', message: 'US is not allowed' },
+    { to: '+4915112345602', message: 'b' },
+    { to: '+4915112345603', message: 'c' },
+    { to: '+4915112345604', message: 'd' },
+    { to: '+4915112345605', message: 'e' },
+    { to: '+4915112345606', message: 'over the limit' },
+    { to: '+4915112345607', message: 'over the limit' },
+  ];
+  const res = await smx.api(key, 'POST', '/v1/send-sms/bulk', { messages });
+  t.is(res.status, 202);
+  t.is(res.body.data.accepted, 5);
+  t.deepEqual(res.body.data.rejected.map((r: { index: number; code: string }) => [r.index, r.code]), [[1, 'VALIDATION_FAILED'], [6, 'RATE_LIMITED'], [7, 'RATE_LIMITED']]);
+
+  const none = await smx.api(key, 'POST', '/v1/send-sms/bulk', { to: ['+4915112345608'], message: 'no budget left' });
+  t.is(none.status, 429);
+  t.is(none.body.error.code, 'RATE_LIMITED');
+  t.true(Number(none.headers.get('retry-after')) > 0);
+  t.is((await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345609', message: 'single' })).status, 429, 'the same budget');
+});

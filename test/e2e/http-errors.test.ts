@@ -281,5 +281,5 @@ test('/admin/queues (Bull Board) answers 200 HTML with the admin token', async (
   const api = await raw(smx, 'GET', '/admin/queues/api/queues', { headers: { authorization: `Bearer ${smx.adminToken}` } });
   t.is(api.status, 200, api.text.slice(0, 200));
   const names = (JSON.parse(api.text) as { queues: Array<{ name: string }> }).queues.map((q) => q.name).sort();
-  t.deepEqual(names, ['device-events', 'dispatch', 'maintenance']);
+  t.deepEqual(names, ['device-events', 'dispatch', 'maintenance', 'webhooks']);
 });

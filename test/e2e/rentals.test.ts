@@ -8,6 +8,7 @@ import test, { type ExecutionContext } from 'ava';
 import type { Knex } from 'knex';
 import { TOKENS } from '../../core/tokens.js';
 import type { ReferenceDevice } from '../../device/reference-device.js';
+import { SmsGateApp } from '../helpers/smsgate-app.js';
 import { createProject, eventually, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
 
 const current = useSmx(test, 'rentals');
@@ -169,6 +170,25 @@ test('two projects never see each other\'s numbers, rentals or messages', async 
   t.false((await smx.api(b.key, 'GET', '/v1/inbox')).body.data.messages.some((m: { body: string }) => m.body.includes('314159')));
   t.is((await smx.api(a.key, 'GET', '/v1/rentals/rnt_doesnotexist0000000000')).body.error.code, 'RENTAL_NOT_FOUND');
   t.is((await smx.api(a.key, 'GET', '/v1/rentals/nope/messages')).body.error.code, 'RENTAL_NOT_FOUND');
+});
+
+test('an SMSGate phone\'s SIM rents too: its signed inbound webhook lands in the rental, and the app\'s SIM report keeps the operator\'s number and flag', async (t) => {
+  const smx = current();
+  const { projectId, key } = await createProject(smx);
+  const token = JSON.parse((await smx.admin('POST', `/admin/projects/${projectId}/link-tokens`)).body.data.qr.payload).token as string;
+  const app = new SmsGateApp(smx.url);
+  t.is((await app.register({ token })).status, 201);
+  await smx.admin('PATCH', `/admin/devices/${app.id}`, { sims: [{ slot: 0, number: DE, carrier: 'Telekom', rentable: true }] });
+  t.is((await app.patchDevice()).status, 204, 'the app reports its SIM again (masked number, no flag)');
+  t.like((await smx.admin('GET', `/admin/devices/${app.id}`)).body.data.sims[0], { slot: 0, number: DE, rentable: true });
+
+  const rental = (await smx.api(key, 'POST', '/v1/rentals', { country: 'DE' })).body.data;
+  t.is(rental.number, DE);
+  const hooks = await app.webhooks();
+  const signingKey = (await app.settings()).body.webhooks.signing_key as string;
+  t.is(await app.receivedSms(hooks.body[0].url, signingKey, { sender: 'WhatsApp', message: 'WhatsApp code 271-828' }), 204);
+  const got = await eventually(async () => (await smx.api(key, 'GET', `/v1/rentals/${rental.rentalId}/messages`)).body.data.messages[0], 15_000, 'the SMSGate SMS in the rental');
+  t.like(got, { sender: 'WhatsApp', text: 'WhatsApp code 271-828', code: '271828' });
 });
 
 test('the rental endpoints are in /openapi.json', async (t) => {

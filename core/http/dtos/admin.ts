@@ -35,6 +35,20 @@ export class RateLimitsDto {
   @Max(1000000)
   perProjectPerMinute?: number;
 
+  @JSONSchema({
+    description: 'OTP sends per destination prefix per window (perCountryPrefixWindowSeconds), across the project; the longest matching prefix counts. Keys are "+" and 1-6 digits; a value of 0 refuses the prefix.',
+    type: 'object', additionalProperties: { type: 'integer', minimum: 0, maximum: 1000000 }, example: { '+234': 50, '+7': 100 },
+  })
+  @IsOptional()
+  @IsObject()
+  perCountryPrefix?: Record<string, number>;
+
+  @IsOptional()
+  @IsInt()
+  @Min(60)
+  @Max(86400)
+  perCountryPrefixWindowSeconds?: number;
+
   @JSONSchema({ description: 'Resends allowed per verification (POST /v1/verifications/:id/resend).' })
   @IsOptional()
   @IsInt()

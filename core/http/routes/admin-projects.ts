@@ -42,6 +42,7 @@ export async function adminProjectRoutes(app: FastifyInstance, c: DependencyCont
     const { name, language, rateLimits, ...settings } = await validateBody(UpdateProjectDto, request.body);
     if (language && !settings.defaultLanguage) settings.defaultLanguage = language;
     if (settings.allowedCountries) settings.allowedCountries = [...new Set(settings.allowedCountries.map((c) => c.toUpperCase()))];
+    if (rateLimits?.perCountryPrefix) checkPrefixLimits(rateLimits.perCountryPrefix);
     // Only a registered strategy (built-in or from a loaded plugin) can be chosen.
     if (settings.routing !== undefined && !router.has(settings.routing)) {
       throw apiError('VALIDATION_FAILED', { details: [{ field: 'routing', message: `unknown routing strategy; registered: ${router.names().join(', ')}` }] });
@@ -95,4 +96,16 @@ export async function adminProjectRoutes(app: FastifyInstance, c: DependencyCont
     await projects.get(id);
     return ok({ devices: await devices.list(id) });
   });
+}
+
+/** `rateLimits.perCountryPrefix`: keys "+" and 1-6 digits, values whole numbers 0..1,000,000. */
+function checkPrefixLimits(limits: Record<string, unknown>): void {
+  const details = Object.entries(limits).flatMap(([prefix, limit]) => {
+    const field = `rateLimits.perCountryPrefix.${prefix}`;
+    if (!/^\+[1-9]\d{0,5}$/.test(prefix)) return [{ field, message: 'a prefix is "+" and 1-6 digits, e.g. "+234"' }];
+    if (!Number.isInteger(limit) || (limit as number) < 0 || (limit as number) > 1_000_000) return [{ field, message: 'a limit is a whole number from 0 to 1000000' }];
+    return [];
+  });
+  if (Object.keys(limits).length > 300) details.push({ field: 'rateLimits.perCountryPrefix', message: 'at most 300 prefixes' });
+  if (details.length > 0) throw apiError('VALIDATION_FAILED', { details });
 }
