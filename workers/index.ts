@@ -4,3 +4,4 @@ export { dispatcherProcessor, toOutboxItem, HOLD_WHILE_OFFLINE_MS, MAX_PER_PUBLI
 export { deviceEventsProcessor, type DeviceEventDeps } from './device-events-worker.js';
 export { maintenanceProcessor, scheduleMaintenance, EXPIRE_EVERY_MS } from './maintenance-worker.js';
 export { readStatusUpdates, readPresence } from './device-event-payloads.js';
+export { webhookProcessor, webhookBackoff, type WebhookWorkerDeps } from './webhook-worker.js';

@@ -76,7 +76,11 @@ export class WebhookEmitter {
 
   private async messageEvents(changes: MessageChange[]): Promise<void> {
     const byProject = new Map<string, MessageChange[]>();
-    for (const c of changes) byProject.set(c.projectId, [...(byProject.get(c.projectId) ?? []), c]);
+    for (const c of changes) {
+      const list = byProject.get(c.projectId);
+      if (list) list.push(c);
+      else byProject.set(c.projectId, [c]);
+    }
     for (const [projectId, list] of byProject) {
       const subscribers = await this.endpoints.subscribers(projectId);
       const wanted = list.filter((c) => {
