@@ -76,7 +76,9 @@ export class SmxProcess {
       SMX_DATA_DIR: dataDir,
       LOG_LEVEL: options.logLevel ?? 'warn',
     };
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/bin/smx.js'), 'start'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // BENCH_SMX_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`): node flags for SMX only, to profile it under the bench's load.
+    const nodeArgs = (process.env.BENCH_SMX_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, join(REPO_ROOT, 'dist/bin/smx.js'), 'start'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const smx = new SmxProcess(child, options, dataDir);
     const ready = await waitFor(async () => {
       if (!smx.running) throw new Error('exited');

@@ -221,3 +221,32 @@ test('round-robin spreads messages over an MQTT phone and an SMSGate phone', asy
   for (const id of toApp) t.is((await app.report(id, 'Sent', '+4915112345678')).status, 204);
   for (const id of toApp) await eventually(async () => ((await message(key, id)).status === 'SENT' ? true : undefined), 10_000, 'SMSGate report applied');
 });
+
+test('failover: an SMSGate active phone without an open event stream is offline, the MQTT standby sends; with the stream open the SMSGate phone gets it', async (t) => {
+  const smx = current();
+  const { projectId, key } = await createProject(smx, 'Failover mixed');
+  await smx.admin('PATCH', `/admin/projects/${projectId}`, { routing: 'failover' });
+  const standbyCredentials = await linkNewDevice(smx, projectId, 'mqtt standby');
+  await smx.admin('PATCH', `/admin/devices/${standbyCredentials.deviceId}`, { sendRatePerMinute: 0 });
+  const standbyReceived: OutboxMessage[] = [];
+  await startPhone(t, standbyCredentials, { onSend: (m) => void standbyReceived.push(m) });
+  const app = new SmsGateApp(smx.url);
+  const token = JSON.parse((await smx.admin('POST', `/admin/projects/${projectId}/link-tokens`)).body.data.qr.payload).token as string;
+  t.is((await app.register({ token })).status, 201);
+  t.is((await app.patchDevice()).status, 204);
+  await waitOnline(projectId, [standbyCredentials.deviceId]);
+
+  const whileAway = await sendOtp(key);
+  t.is(whileAway.deviceId, standbyCredentials.deviceId, 'the SMSGate phone is active but has no stream open');
+  await eventually(async () => standbyReceived.find((m) => m.id === whileAway.messageId), 10_000, 'the MQTT standby sent it');
+
+  const stream = await app.events();
+  t.teardown(() => stream.close());
+  await waitOnline(projectId, [app.id]);
+  // Routing reads devices at most a second old; changing the project drops that snapshot now.
+  await smx.admin('PATCH', `/admin/projects/${projectId}`, { routing: 'failover' });
+  const whileThere = await sendOtp(key);
+  t.is(whileThere.deviceId, app.id);
+  await stream.waitFor('MessageEnqueued');
+  t.deepEqual((await app.pull()).body.map((m) => m.id), [whileThere.messageId]);
+});
