@@ -56,7 +56,7 @@ export function webhookProcessor(deps: WebhookWorkerDeps) {
     };
 
     const problem = secret === undefined
-      ? 'the project has no callback secret (POST /admin/projects/:id/webhook-callback-secret)'
+      ? 'the project no longer exists'
       : urlProblem(url, { allowPrivate, httpsOnly: !d.endpointId && !allowPrivate });
     if (problem) {
       await log({ ok: false, statusCode: null, durationMs: 0, error: `refused: ${problem}`, refused: true }, false);

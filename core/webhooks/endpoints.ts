@@ -138,9 +138,20 @@ export class WebhookEndpoints {
     return { secret, createdAt: now.toISOString() };
   }
 
-  /** The project's callback secret, if the operator created one. */
+  /**
+   * The project's callback secret. Made on first use if the operator has not made one, so a
+   * callback is always delivered and signed; the operator learns it by rotating it (shown once).
+   * Undefined only when the project is gone.
+   */
   async callbackSecret(projectId: string): Promise<string | undefined> {
-    const row: { secret_sealed: string } | undefined = await this.db('webhook_callback_secrets').where({ project_id: projectId }).first();
+    const read = async () => (await this.db('webhook_callback_secrets').where({ project_id: projectId }).first()) as { secret_sealed: string } | undefined;
+    let row = await read();
+    if (!row) {
+      if (!(await this.db('projects').where({ id: projectId }).first('id'))) return undefined;
+      // Concurrent first uses agree on one secret: the first insert wins, the others read it.
+      await this.db('webhook_callback_secrets').insert({ project_id: projectId, secret_sealed: this.sealer.seal(newSigningSecret()), created_at: new Date() }).onConflict('project_id').ignore();
+      row = await read();
+    }
     return row ? this.sealer.open(row.secret_sealed) : undefined;
   }
 

@@ -221,6 +221,21 @@ test('a per-request callbackUrl gets its challenge\'s and its SMS\'s events, sig
   }
 });
 
+test('a callbackUrl before any callback secret exists is still delivered, signed with one made on first use; rotating shows the one to verify with', async (t) => {
+  const smx = current();
+  const callback = await receiver(t);
+  const { projectId, key } = await createProject(smx, 'No secret yet');
+  await linkNewDevice(smx, projectId);
+  await cancelAChallenge(smx, key, { callbackUrl: `${callback.url}/first` });
+  await eventually(async () => callback.received.length >= 2, 15_000, 'delivered without a secret made by the operator');
+  for (const r of callback.received) t.regex(String(r.headers['webhook-signature']), /^v1,/);
+
+  const secret = (await smx.admin('POST', `/admin/projects/${projectId}/webhook-callback-secret`)).body.data.secret as string;
+  await cancelAChallenge(smx, key, { callbackUrl: `${callback.url}/second` });
+  await eventually(async () => callback.received.length >= 4, 15_000, 'delivered after rotation');
+  for (const r of callback.received.slice(2)) t.true(verifyStandardWebhook(secret, r.headers, r.body));
+});
+
 test('webhook admin paths: validation from the catalogue, and another project\'s webhook is NOT_FOUND', async (t) => {
   const smx = current();
   const hooks = await receiver(t);
