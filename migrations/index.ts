@@ -10,6 +10,7 @@ import * as m005 from './005-inbound-sms.js';
 import * as m006 from './006-webhooks.js';
 import * as m007 from './007-rentals.js';
 import * as m008 from './008-leases-resends.js';
+import * as m009 from './009-stats-shards.js';
 
 export const MIGRATIONS = [
   { name: '001-foundation', ...m001 },
@@ -20,4 +21,5 @@ export const MIGRATIONS = [
   { name: '006-webhooks', ...m006 },
   { name: '007-rentals', ...m007 },
   { name: '008-leases-resends', ...m008 },
+  { name: '009-stats-shards', ...m009 },
 ] as const;

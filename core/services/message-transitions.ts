@@ -39,10 +39,12 @@ export class MessageTransitions {
   /** QUEUED → DISPATCHED (handed to the phone's broker session). Returns how many moved. */
   async dispatched(messageIds: string[], at = new Date()): Promise<number> {
     if (messageIds.length === 0) return 0;
-    // Rows are locked in id order, as every multi-row status change here does: two statements
-    // touching the same messages (the dispatcher's mark, a phone's report) cannot deadlock.
+    // Rows are locked in id order, as every multi-row status change here does. A row another
+    // statement holds is skipped, not waited for: the phone's report that holds it moves it past
+    // DISPATCHED itself (its dispatched_at included), and a row left QUEUED by anything else is
+    // handed over again later, which the phone de-duplicates by id.
     const rows: Changed[] = await this.db('messages')
-      .whereIn('id', this.db('messages').select('id').whereIn('id', messageIds).where({ status: 'QUEUED' }).orderBy('id').forUpdate())
+      .whereIn('id', this.db('messages').select('id').whereIn('id', messageIds).where({ status: 'QUEUED' }).orderBy('id').forUpdate().skipLocked())
       .update({ status: 'DISPATCHED', dispatched_at: at, updated_at: at }, RETURNING);
     void this.webhooks.messagesChanged(rows.map((r) => ({ id: r.id, projectId: r.project_id, callbackUrl: r.callback_url, status: 'DISPATCHED', error: null, at })));
     return rows.length;

@@ -50,6 +50,9 @@ const DAY = 24 * HOUR;
 /** Longest range per interval, so a series stays a readable size. */
 const MAX_BUCKETS = { hour: 24 * 31, day: 366 } as const;
 
+/** Rows each counter is spread over (see migrations/009-stats-shards.ts). */
+const STATS_SHARDS = 8;
+
 function hourOf(at: Date): Date {
   return new Date(Math.floor(at.getTime() / HOUR) * HOUR);
 }
@@ -62,21 +65,25 @@ function hourOf(at: Date): Date {
 export class StatsService {
   constructor(@inject(TOKENS.Knex) private readonly db: Knex) {}
 
-  /** Adds events in one statement (rows sorted, so concurrent writers lock in one order). */
+  /**
+   * Adds events in one statement, to one shard picked at random (concurrent writers rarely
+   * wait on each other's counter rows); rows sorted, so writers lock in one order.
+   */
   async record(trx: Knex | Knex.Transaction, events: StatEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const sums = new Map<string, { project_id: string; hour: Date; metric: Metric; count: number }>();
+    const shard = Math.floor(Math.random() * STATS_SHARDS);
+    const sums = new Map<string, { project_id: string; hour: Date; metric: Metric; shard: number; count: number }>();
     for (const e of events) {
       const hour = hourOf(e.at);
       const key = `${e.projectId}|${hour.toISOString()}|${e.metric}`;
       const row = sums.get(key);
       if (row) row.count += e.count ?? 1;
-      else sums.set(key, { project_id: e.projectId, hour, metric: e.metric, count: e.count ?? 1 });
+      else sums.set(key, { project_id: e.projectId, hour, metric: e.metric, shard, count: e.count ?? 1 });
     }
     const rows = [...sums.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, row]) => row);
     await trx('stats_hourly')
       .insert(rows)
-      .onConflict(['project_id', 'hour', 'metric'])
+      .onConflict(['project_id', 'hour', 'metric', 'shard'])
       .merge({ count: trx.raw('stats_hourly.count + excluded.count') });
   }
 
