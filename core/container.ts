@@ -16,6 +16,7 @@ import { Router } from './routing.js';
 import { HookRunner } from './plugins/hook-runner.js';
 import { ResendService } from './services/resends.js';
 import { OtpLeases } from './delivery/otp-leases.js';
+import { StatusReports } from './delivery/status-reports.js';
 import { ApiKeyService } from './services/api-keys.js';
 import { ChallengeService } from './services/challenges.js';
 import { DeviceService } from './services/devices.js';
@@ -50,7 +51,7 @@ const SERVICES = [
   CacheBus, PresenceStore, HealthService, Router, HookRunner, ProjectService, ApiKeyService, LinkTokenService, DeviceService,
   StatsService, MessageService, MessageTransitions, DispatchService, MessageWriter, SmsService, InboxService, ChallengeService, IdempotencyService, StatusService,
   TemplateService, TestNumberService, AbuseLimits,
-  SmsGateEvents, DeviceTransports, SmsGateService, OtpLeases, ResendService,
+  SmsGateEvents, DeviceTransports, SmsGateService, OtpLeases, ResendService, StatusReports,
   RentalPool, RentalService,
   CompatTokenService, SmsVerifyCompat, OtpByIdCompat,
   WebhookEndpoints, WebhookEmitter, WebhookAttempts,

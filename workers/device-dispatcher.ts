@@ -15,6 +15,8 @@ import { applyBeforeSend } from '../core/plugins/before-send.js';
 
 /** Messages per outbox publish (device-protocol.md §3: 1..100). */
 export const MAX_PER_PUBLISH = 100;
+/** Messages read, published (in payloads of MAX_PER_PUBLISH) and marked per round: fewer round trips per message. */
+export const MAX_PER_ROUND = 500;
 /**
  * How long messages for an offline phone wait before the dispatcher looks again. The phone's
  * connect wakes the dispatcher at once; this is only the safety net for a missed presence event.
@@ -51,7 +53,7 @@ export function toOutboxItem(m: OutboundMessage) {
  * Hands one device its QUEUED messages. The database rows are the queue; a job only says "look
  * at this device". One dispatcher per device at a time (a Redis lock) reads the next messages in
  * order (priority, then acceptance), takes as many as the device's pace allows, publishes them in
- * one outbox payload of up to 100 at QoS 1, and marks them DISPATCHED — repeating until the
+ * outbox payloads of up to 100 at QoS 1 (up to 500 a round), and marks them DISPATCHED — repeating until the
  * device has nothing left or must wait for its pace, when the job re-signals itself delayed.
  *
  * Nothing is lost and nothing is sent twice: a crash after the publish and before the mark
@@ -103,7 +105,7 @@ async function drain(deps: DispatcherDeps, deviceId: string, keepLock: () => Pro
   let sent = 0;
   try {
     for (let round = 0; round < MAX_ROUNDS_PER_JOB; round++) {
-      const grant = await deps.pacer.take(deviceId, device.sendRatePerMinute, MAX_PER_PUBLISH);
+      const grant = await deps.pacer.take(deviceId, device.sendRatePerMinute, MAX_PER_ROUND);
       if (grant.taken === 0) {
         await deps.dispatch.signal([deviceId], grant.waitMs);
         return `dispatched ${sent}, paced`;
@@ -113,7 +115,9 @@ async function drain(deps: DispatcherDeps, deviceId: string, keepLock: () => Pro
       if (batch.length === 0) return `dispatched ${sent}`;
       const outgoing = await applyBeforeSend(deps, batch);
       if (outgoing.length < batch.length) await deps.pacer.refund(deviceId, device.sendRatePerMinute, batch.length - outgoing.length);
-      if (outgoing.length > 0) await deps.publisher.publish(deviceId, 'outbox', { messages: outgoing.map(toOutboxItem) });
+      for (let i = 0; i < outgoing.length; i += MAX_PER_PUBLISH) {
+        await deps.publisher.publish(deviceId, 'outbox', { messages: outgoing.slice(i, i + MAX_PER_PUBLISH).map(toOutboxItem) });
+      }
       await marking;
       beingMarked = outgoing.map((m) => m.id);
       marking = deps.transitions.dispatched(beingMarked);

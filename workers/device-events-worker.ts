@@ -5,12 +5,12 @@ import type { PresenceStore } from '../core/presence.js';
 import type { DeviceEventJob } from '../core/queues.js';
 import type { DispatchService } from '../core/services/dispatch.js';
 import type { InboxService } from '../core/services/inbox.js';
-import type { MessageTransitions } from '../core/services/message-transitions.js';
+import type { StatusReports } from '../core/delivery/status-reports.js';
 import type { WebhookEmitter } from '../core/webhooks/emitter.js';
 import { readInbound, readPresence, readStatusUpdates } from './device-event-payloads.js';
 
 export interface DeviceEventDeps {
-  transitions: MessageTransitions;
+  reports: StatusReports;
   inbox: InboxService;
   dispatch: DispatchService;
   presence: PresenceStore;
@@ -31,14 +31,9 @@ export function deviceEventsProcessor(deps: DeviceEventDeps) {
     switch (channel) {
       case 'status': {
         const updates = readStatusUpdates(payload);
-        const changed = await deps.transitions.reported(deviceId, updates, at);
-        if (changed.length > 0 && deps.hooks.has('afterStatus')) {
-          for (const row of changed) {
-            // The update that applied: reported() keeps the furthest state per id.
-            const mine = updates.filter((u) => u.id === row.id);
-            const update = mine.find((u) => u.state.toUpperCase() === row.status) ?? mine[mine.length - 1]!;
-            await deps.hooks.notify('afterStatus', { id: row.id, deviceId, status: row.status }, update);
-          }
+        const changed = await deps.reports.apply(deviceId, updates, at);
+        if (deps.hooks.has('afterStatus')) {
+          for (const row of changed) await deps.hooks.notify('afterStatus', { id: row.id, deviceId, status: row.status }, row.update);
         }
         return `applied ${changed.length}/${updates.length}`;
       }

@@ -25,6 +25,7 @@ import { deviceEventsProcessor } from './device-events-worker.js';
 import { dispatcherProcessor } from './device-dispatcher.js';
 import { DeviceLocks } from '../core/delivery/device-lock.js';
 import { OtpLeases } from '../core/delivery/otp-leases.js';
+import { StatusReports } from '../core/delivery/status-reports.js';
 import { maintenanceProcessor, scheduleMaintenance } from './maintenance-worker.js';
 import { DevicePacer } from '../core/delivery/pacing.js';
 import { DeviceTransports } from '../core/smsgate/transport.js';
@@ -65,7 +66,7 @@ export async function startWorkers(c: DependencyContainer): Promise<RunningWorke
       }) as Processor,
       config.workerConcurrency,
     ],
-    [QUEUE_NAMES.deviceEvents, deviceEventsProcessor({ transitions, inbox: c.resolve(InboxService), dispatch, presence, hooks, webhooks: c.resolve(WebhookEmitter), log }) as Processor, config.workerConcurrency],
+    [QUEUE_NAMES.deviceEvents, deviceEventsProcessor({ reports: c.resolve(StatusReports), inbox: c.resolve(InboxService), dispatch, presence, hooks, webhooks: c.resolve(WebhookEmitter), log }) as Processor, config.workerConcurrency],
     [QUEUE_NAMES.webhooks, webhookProcessor({ endpoints: c.resolve(WebhookEndpoints), attempts: c.resolve(WebhookAttempts), config, log }) as Processor, config.workerConcurrency, { backoffStrategy: webhookBackoff(config.webhookRetryBaseMs) }],
     [QUEUE_NAMES.maintenance, maintenanceProcessor({ messages, transitions, dispatch, challenges: c.resolve(ChallengeService), idempotency: c.resolve(IdempotencyService), leases: c.resolve(OtpLeases), presence, presenceTracker: new PresenceTracker(presence, queues.deviceEvents), rentals: c.resolve(RentalService), log }) as Processor, 1],
   ];

@@ -86,18 +86,21 @@ export class MessageTransitions {
    * OTP body is wiped once the phone has sent it. Returns the ids that changed, with their status.
    */
   async reported(deviceId: string, updates: StatusUpdate[], receivedAt = new Date()): Promise<Array<{ id: string; status: MessageStatus }>> {
-    // Keep the furthest report per id: a batch may carry sent and delivered for one message.
-    const latest = new Map<string, { state: StatusUpdate['state']; at: Date; error: string | null }>();
+    // Keep the furthest report per id: a batch may carry sent and delivered for one message
+    // (and when it does, the time it was sent).
+    const latest = new Map<string, { state: StatusUpdate['state']; at: Date; error: string | null; sentAt: Date | null }>();
     for (const u of updates) {
       const at = u.at && !Number.isNaN(Date.parse(u.at)) ? new Date(u.at) : receivedAt;
       const prev = latest.get(u.id);
-      if (!prev || REPORT_ORDER[u.state] > REPORT_ORDER[prev.state]) latest.set(u.id, { state: u.state, at, error: u.state === 'failed' ? (u.error ?? 'UNKNOWN') : null });
+      const sentAt = u.state === 'sent' ? at : (prev?.sentAt ?? null);
+      if (!prev || REPORT_ORDER[u.state] > REPORT_ORDER[prev.state]) latest.set(u.id, { state: u.state, at, error: u.state === 'failed' ? (u.error ?? 'UNKNOWN') : null, sentAt });
+      else if (sentAt) prev.sentAt = sentAt;
     }
     if (latest.size === 0) return [];
-    const values = [...latest].map(([id, v]) => [id, v.state.toUpperCase(), v.at.toISOString(), v.error]);
+    const values = [...latest].map(([id, v]) => [id, v.state.toUpperCase(), v.at.toISOString(), v.error, v.sentAt?.toISOString() ?? null]);
     const changed = await this.db.transaction(async (trx) => {
       const result = await trx.raw(
-        `with v(id, status, at, error) as (values ${values.map(() => '(?, ?, ?::timestamptz, ?)').join(', ')}),
+        `with v(id, status, at, error, sent_at) as (values ${values.map(() => '(?, ?, ?::timestamptz, ?, ?::timestamptz)').join(', ')}),
          prev as (
            select m.id, m.sent_at as old_sent_at from messages m join v on v.id = m.id
            where m.device_id = ? and m.status not in ${FINAL} and (v.status = 'FAILED' or ${rank('v.status')} > ${rank('m.status')})
@@ -109,21 +112,21 @@ export class MessageTransitions {
            error = coalesce(v.error, m.error),
            -- a report can overtake the dispatcher's own mark: it was handed over by then at the latest
            dispatched_at = coalesce(m.dispatched_at, v.at),
-           sent_at = case when v.status in ('SENT', 'DELIVERED') then coalesce(m.sent_at, v.at) else m.sent_at end,
+           sent_at = case when v.status in ('SENT', 'DELIVERED') then coalesce(m.sent_at, v.sent_at, v.at) else m.sent_at end,
            delivered_at = case when v.status = 'DELIVERED' then v.at else m.delivered_at end,
            failed_at = case when v.status = 'FAILED' then v.at else m.failed_at end,
            body = case when m.body_sealed then null else m.body end,
            updated_at = ?::timestamptz
          from v, prev
          where m.id = v.id and prev.id = m.id
-         returning m.id, m.project_id, m.kind, m.callback_url, m.status, m.error, prev.old_sent_at is null as newly_sent, v.at`,
+         returning m.id, m.project_id, m.kind, m.callback_url, m.status, m.error, prev.old_sent_at is null as newly_sent, v.at, m.sent_at`,
         [...values.flat(), deviceId, receivedAt.toISOString()],
       );
-      const rows = result.rows as Array<Changed & { status: MessageStatus; error: string | null; newly_sent: boolean; at: Date | string }>;
+      const rows = result.rows as Array<Changed & { status: MessageStatus; error: string | null; newly_sent: boolean; at: Date | string; sent_at: Date | string | null }>;
       const events: StatEvent[] = [];
       for (const r of rows) {
         const at = new Date(r.at);
-        if (r.newly_sent && (r.status === 'SENT' || r.status === 'DELIVERED')) events.push({ projectId: r.project_id, metric: `${r.kind}.sent`, at });
+        if (r.newly_sent && (r.status === 'SENT' || r.status === 'DELIVERED')) events.push({ projectId: r.project_id, metric: `${r.kind}.sent`, at: new Date(r.sent_at ?? r.at) });
         if (r.status === 'DELIVERED') events.push({ projectId: r.project_id, metric: `${r.kind}.delivered`, at });
         if (r.status === 'FAILED') events.push({ projectId: r.project_id, metric: `${r.kind}.failed`, at });
       }

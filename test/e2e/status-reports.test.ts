@@ -1,0 +1,49 @@
+/**
+ * Status reports written as a group: a `sent` and a `delivered` report of the same messages that
+ * arrive together are applied in one write, keeping both times, counting each once, and each
+ * report is answered with the changes its own updates made.
+ */
+import test from 'ava';
+import type { Knex } from 'knex';
+import { StatusReports } from '../../core/delivery/status-reports.js';
+import { TOKENS } from '../../core/tokens.js';
+import { createProject, linkNewDevice, useSmx } from '../helpers/smx.js';
+
+const current = useSmx(test, 'status-reports');
+
+test('sent and delivered reports arriving together: one group, both times kept, each counted once, each change owned by its report', async (t) => {
+  const smx = current();
+  const { projectId, key } = await createProject(smx);
+  const device = await linkNewDevice(smx, projectId);
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i++) ids.push((await smx.api(key, 'POST', '/v1/send-sms', { to: `+491511234560${i}`, message: `m${i}` })).body.data.messageId);
+
+  const reports = smx.smx.container.resolve(StatusReports);
+  const sentAt = '2026-11-22T10:00:00.000Z';
+  const deliveredAt = '2026-11-22T10:00:05.000Z';
+  const [sent, delivered, foreign] = await Promise.all([
+    reports.apply(device.deviceId, ids.map((id) => ({ id, state: 'sent' as const, at: sentAt })), new Date()),
+    reports.apply(device.deviceId, ids.slice(0, 2).map((id) => ({ id, state: 'delivered' as const, at: deliveredAt })), new Date()),
+    reports.apply('dev_someoneelse000000000000', ids.map((id) => ({ id, state: 'failed' as const, error: 'X' })), new Date()),
+  ]);
+  t.deepEqual(foreign, [], "another device's reports move nothing");
+  t.deepEqual(delivered.map((c) => c.id).sort(), ids.slice(0, 2).sort());
+  t.true(delivered.every((c) => c.status === 'DELIVERED' && c.update.state === 'delivered'));
+  t.deepEqual(sent.map((c) => [c.id, c.status]), [[ids[2], 'SENT']], 'the sent report owns only the change its update made');
+
+  const db = smx.smx.container.resolve<Knex>(TOKENS.Knex);
+  const rows: Array<{ id: string; status: string; sent_at: Date; delivered_at: Date | null }> = await db('messages').whereIn('id', ids).select('id', 'status', 'sent_at', 'delivered_at');
+  for (const row of rows) {
+    t.is(new Date(row.sent_at).toISOString(), sentAt, 'the sent time survives the merge');
+    if (row.id === ids[2]) t.is(row.status, 'SENT');
+    else {
+      t.is(row.status, 'DELIVERED');
+      t.is(new Date(row.delivered_at!).toISOString(), deliveredAt);
+    }
+  }
+  const stats = (await smx.api(key, 'GET', `/v1/stats?from=2026-11-22T00:00:00.000Z&to=2026-11-23T00:00:00.000Z&interval=day`)).body.data.totals.sms;
+  t.like(stats, { sent: 3, delivered: 2, failed: 0 });
+
+  // Replaying both reports changes nothing (idempotent, never backwards).
+  t.deepEqual(await reports.apply(device.deviceId, ids.map((id) => ({ id, state: 'sent' as const, at: sentAt })), new Date()), []);
+});
