@@ -17,6 +17,18 @@ export interface DatabaseOptions {
   poolMax?: number;
 }
 
+/**
+ * knex-pglite names a statement's command after knex's method, and a delete's method is `del`:
+ * knex then answers a delete with the raw result instead of the number of rows deleted (so
+ * "nothing deleted" checks never saw 0). Named `delete` here, as knex's PostgreSQL client expects.
+ */
+type ResponseProcessor = { processResponse(obj: { method?: string }, runner: unknown): unknown };
+class PgLiteClient extends ClientPgLite {}
+const pgliteProcess = (ClientPgLite.prototype as unknown as ResponseProcessor).processResponse;
+(PgLiteClient.prototype as unknown as ResponseProcessor).processResponse = function (this: unknown, obj, runner) {
+  return pgliteProcess.call(this, obj.method === 'del' ? { ...obj, method: 'delete' } : obj, runner);
+};
+
 /** Creates the knex instance: PostgreSQL through `pg` when a URL is given, else PGlite under the data dir. */
 export function createDatabase(options: DatabaseOptions): Knex {
   if (options.url) {
@@ -34,7 +46,7 @@ export function createDatabase(options: DatabaseOptions): Knex {
     mkdirSync(dir, { recursive: true });
     connection = { filename: dir };
   }
-  return knexFactory({ client: ClientPgLite, dialect: 'postgres', connection, searchPath: [options.schema] });
+  return knexFactory({ client: PgLiteClient, dialect: 'postgres', connection, searchPath: [options.schema] });
 }
 
 /** knex migration source over the frozen list in migrations/index.ts (no file globbing, same in src and dist). */
