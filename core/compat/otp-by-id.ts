@@ -28,6 +28,8 @@ export interface CompatOtpView {
   phoneNumber: string;
   countryIso: string | null;
   status: 'PENDING' | 'VERIFIED' | 'FAILED' | 'EXPIRED' | 'CANCELED';
+  /** The provider's price of the SMS; always 0 (a self-hosted SMX does not bill). */
+  cost: number;
   parts: number;
   maxAttempts: number;
   attempts: number;
@@ -98,6 +100,7 @@ function toCompatView(view: VerificationView, parts: number, otpCallbackUrl: str
     phoneNumber: view.to,
     countryIso: view.countryIso,
     status: view.status,
+    cost: 0,
     parts,
     maxAttempts: view.maxAttempts,
     attempts: view.attempts,

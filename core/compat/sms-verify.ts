@@ -100,7 +100,7 @@ export class SmsVerifyCompat {
     let view: VerificationView;
     try {
       view = await this.challenges.send(projectId, {
-        to: input.number,
+        to: international(input.number, input.countryCode),
         countryCode: input.countryCode,
         codeType: 'numeric',
         code,
@@ -182,4 +182,13 @@ export class SmsVerifyCompat {
   private guessKey(projectId: string): string {
     return `${this.config.redisPrefix}:compat:sv:guesses:${projectId}`;
   }
+}
+
+/**
+ * The provider reads a number without `country-code` as international "with or without the
+ * leading + sign": `14155550123` is `+14155550123`.
+ */
+function international(number: string, countryCode: string | undefined): string {
+  const trimmed = number.trim();
+  return countryCode === undefined && /^\d/.test(trimmed) ? `+${trimmed}` : trimmed;
 }

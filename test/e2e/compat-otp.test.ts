@@ -102,7 +102,7 @@ test('the documented flow: POST /otp {to, from} then POST /otp/{otpId} {pin} wit
   const created = await postJson(smx, '/compat/otp', { to: '+33612424100', from: 'Verify' }, bearer);
   t.is(created.status, 201, JSON.stringify(created.body));
   const otp = created.body;
-  t.deepEqual(Object.keys(otp).sort(), ['attempts', 'countryIso', 'dateCreated', 'dateExpires', 'maxAttempts', 'otpCallbackUrl', 'otpId', 'parts', 'phoneNumber', 'status', 'ttl']);
+  t.deepEqual(Object.keys(otp).sort(), ['attempts', 'cost', 'countryIso', 'dateCreated', 'dateExpires', 'maxAttempts', 'otpCallbackUrl', 'otpId', 'parts', 'phoneNumber', 'status', 'ttl']);
   t.like(otp, { phoneNumber: '+33612424100', countryIso: 'FR', status: 'PENDING', parts: 1, maxAttempts: 5, attempts: 0, ttl: 300, otpCallbackUrl: null });
   t.regex(otp.otpId, /^ver_/);
   t.regex(otp.dateCreated, PROVIDER_DATE);

@@ -86,6 +86,13 @@ test('JSON with X-SMX-API-Key: own security-code (TOTP style), national number w
   t.deepEqual(verifiedNumeric.body, { verified: byQuery.body['security-code'][0] !== '0' }, 'a JSON number is read as the code (leading zeros cannot survive a number)');
   t.false(smx.logs().includes(p.key), 'an api-key given in the query string never reaches the logs');
   t.false(smx.logs().includes('482913'), 'nor does the code');
+
+  // Without country-code a number is international "with or without the leading + sign", also as a JSON number.
+  for (const number of ['4915112345604', 4915112345605]) {
+    const plain = await post(smx, '/compat/sms-verify', { number }, { json: true, headers: { 'x-smx-api-key': p.key } });
+    t.like(plain.body, { sent: true, 'number-valid': true }, String(number));
+    t.true((await p.smsTo(`+${number}`)).body.endsWith(plain.body['security-code']));
+  }
 });
 
 test('an invalid number answers sent: false, number-valid: false (not an error) and sends nothing', async (t) => {

@@ -91,9 +91,11 @@ export class CompatOtpDto {
   @Max(10)
   maxAttempts?: number;
 
-  @JSONSchema({ description: 'https URL for this OTP\'s status updates (stored as the challenge\'s callback URL).' })
+  @JSONSchema({ description: 'URL for this OTP\'s status updates (stored as the challenge\'s callback URL): https, or http where SMX_WEBHOOK_ALLOW_PRIVATE=true.' })
   @IsOptional()
-  @IsUrl({ protocols: ['https'], require_protocol: true, require_tld: false })
+  @IsString()
+  @MaxLength(2000)
+  @IsUrl({ protocols: ['https', 'http'], require_protocol: true, require_tld: false })
   otpCallbackUrl?: string;
 }
 

@@ -5,6 +5,7 @@ import type { DependencyContainer } from '../../di.js';
 import { apiError } from '../../errors.js';
 import { ApiKeyService } from '../../services/api-keys.js';
 import { acceptFormBodies, basicCredentials, bearerCredential, header, requestParams, withStrings } from '../compat-input.js';
+import { WebhookEndpoints } from '../../webhooks/endpoints.js';
 import { CompatOtpCheckDto, CompatOtpDto, OAuthTokenDto } from '../dtos/compat.js';
 import { bodySchema, responses } from '../openapi.js';
 import { validateBody } from '../validation.js';
@@ -18,7 +19,7 @@ const otpObject = {
   properties: {
     otpId: { type: 'string', description: 'The SMX verification id (ver_...).' }, phoneNumber: { type: 'string' }, countryIso: { type: 'string', nullable: true },
     status: { type: 'string', enum: ['PENDING', 'VERIFIED', 'FAILED', 'EXPIRED', 'CANCELED'] }, parts: { type: 'integer' }, maxAttempts: { type: 'integer' },
-    attempts: { type: 'integer' }, ttl: { type: 'integer', description: 'Seconds.' }, otpCallbackUrl: { type: 'string', nullable: true },
+    attempts: { type: 'integer' }, cost: { type: 'number', description: 'Always 0: a self-hosted SMX does not bill.' }, ttl: { type: 'integer', description: 'Seconds.' }, otpCallbackUrl: { type: 'string', nullable: true },
     dateCreated: { type: 'string', example: '2022-10-18 09:01:47', description: 'UTC.' }, dateExpires: { type: 'string', example: '2022-10-18 09:06:47', description: 'UTC.' },
   },
 };
@@ -36,6 +37,7 @@ export async function compatOtpRoutes(app: FastifyInstance, c: DependencyContain
   const keys = c.resolve(ApiKeyService);
   const tokens = c.resolve(CompatTokenService);
   const otp = c.resolve(OtpByIdCompat);
+  const webhooks = c.resolve(WebhookEndpoints);
   acceptFormBodies(app);
 
   /** The project of an access token, or of an API key given directly. */
@@ -76,7 +78,8 @@ export async function compatOtpRoutes(app: FastifyInstance, c: DependencyContain
     const projectId = await projectOf(request);
     const body = requestParams(request);
     if (typeof body.pinType === 'string') body.pinType = body.pinType.toUpperCase();
-    const dto = await validateBody(CompatOtpDto, body);
+    // The same callback URL policy as /v1's callbackUrl (https unless private targets are allowed).
+    const dto = await validateBody(CompatOtpDto, body, (d) => [webhooks.callbackProblem(d.otpCallbackUrl, 'otpCallbackUrl')]);
     return reply.status(201).send(await otp.create(projectId, dto));
   });
 
