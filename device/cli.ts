@@ -5,7 +5,7 @@
  */
 import { readFile, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiError, apiUrl, callApi, isRecord } from './api-client.js';
 import { DEFAULT_CREDENTIALS_PATH, deleteCredentials, loadCredentials, saveCredentials, sentIdsPathFor } from './credentials-file.js';
@@ -23,7 +23,8 @@ export const DEVICE_RUN_USAGE =
 export const LINK_QR_USAGE = 'smx link <projectId> [--server URL] [--admin-token T]';
 
 const DEFAULT_SERVER = 'http://localhost:8080';
-const ADMIN_TOKEN_FILE = './var/admin-token';
+/** Where `smx start` keeps its data (and the generated admin token) unless SMX_DATA_DIR says otherwise. */
+const DEFAULT_DATA_DIR = './var';
 const APP_VERSION = '0.1.0';
 
 /** Where a command writes, and what it reads from its environment; tests pass their own. */
@@ -166,10 +167,12 @@ export function linkQrCommand(argv: string[], io: CliIo = processIo()): Promise<
     });
     const projectId = positionals[0];
     if (projectId === undefined || positionals.length > 1) throw new UsageError(LINK_QR_USAGE);
-    const server = values.server ?? io.env.SMX_PUBLIC_URL ?? DEFAULT_SERVER;
-    const token = values['admin-token'] ?? io.env.SMX_ADMIN_TOKEN ?? (await readAdminTokenFile(io));
+    // The same environment as `smx start` finds the same server and admin token.
+    const server = values.server ?? io.env.SMX_PUBLIC_URL ?? (io.env.SMX_HTTP_PORT ? `http://localhost:${io.env.SMX_HTTP_PORT}` : DEFAULT_SERVER);
+    const tokenFile = join(io.env.SMX_DATA_DIR ?? DEFAULT_DATA_DIR, 'admin-token');
+    const token = values['admin-token'] ?? io.env.SMX_ADMIN_TOKEN ?? (await readAdminTokenFile(io, tokenFile));
     if (token === undefined || token.length === 0) {
-      throw new UsageError(`No admin token: pass --admin-token, set SMX_ADMIN_TOKEN or write it to ${ADMIN_TOKEN_FILE}`);
+      throw new UsageError(`No admin token: pass --admin-token, set SMX_ADMIN_TOKEN or run where ${tokenFile} exists (SMX_DATA_DIR)`);
     }
     const data = await callApi<unknown>(apiUrl(server, `/admin/projects/${encodeURIComponent(projectId)}/link-tokens`), {
       method: 'POST',
@@ -223,9 +226,9 @@ async function readLinkInput(input: string, io: CliIo): Promise<string> {
   }
 }
 
-async function readAdminTokenFile(io: CliIo): Promise<string | undefined> {
+async function readAdminTokenFile(io: CliIo, file: string): Promise<string | undefined> {
   try {
-    return (await readFile(resolve(io.cwd ?? process.cwd(), ADMIN_TOKEN_FILE), 'utf8')).trim();
+    return (await readFile(resolve(io.cwd ?? process.cwd(), file), 'utf8')).trim();
   } catch {
     return undefined;
   }

@@ -52,15 +52,25 @@ function basicPassword(request: FastifyRequest): string | undefined {
  * password is accepted too, and a refusal asks the browser for it. The refusal is sent here rather
  * than thrown: Bull Board installs its own error handler in its scope.
  */
-export function adminGuard(adminToken: string, browserPrefix?: string) {
+export function adminGuard(adminToken: string, keys: ApiKeyService, browserPrefix?: string) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | void> => {
     const forBrowser = browserPrefix !== undefined && request.url.startsWith(browserPrefix);
     const token = bearer(request) ?? (forBrowser ? basicPassword(request) : undefined);
     if (!token || !sameSecret(token, adminToken)) {
+      // A project API key is a valid credential without rights here: FORBIDDEN, not UNAUTHORIZED.
+      const apiKey = bearer(request) ?? header(request, 'x-smx-api-key');
+      if (apiKey && (await keys.authenticate(apiKey.trim()))) {
+        return sendError(request, reply, apiError('FORBIDDEN', { message: 'A project API key cannot use the admin API; send the admin token.' }));
+      }
       if (forBrowser) void reply.header('www-authenticate', 'Basic realm="SMX admin (password: the admin token)", charset="UTF-8"');
       return sendError(request, reply, apiError('UNAUTHORIZED', { message: 'Send the admin token as Authorization: Bearer <token>.' }));
     }
   };
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
 }
 
 /** The project id a /v1 guard established (routes behind apiKeyGuard only). */

@@ -71,6 +71,14 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
   // JSON in (spec/api.md "Conventions"): Fastify's default text/plain parser would hand a string
   // to the handlers; without it any other content type is 415, answered as INVALID_JSON.
   app.removeContentTypeParser('text/plain');
+  // An empty body sent with Content-Type: application/json (many clients do, on POSTs that take
+  // no body such as /cancel) is no body; anything else is parsed as Fastify does by default.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if ((body as string).trim() === '') return done(null, undefined);
+    return json(request, body as string, done);
+  });
 
   const duration = httpDurationHistogram(registry);
   app.addHook('onRequest', async (request, reply) => {
@@ -102,7 +110,7 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
   });
 
   await app.register(async (admin) => {
-    admin.addHook('onRequest', adminGuard(config.adminToken, BULL_BOARD_PATH));
+    admin.addHook('onRequest', adminGuard(config.adminToken, keys, BULL_BOARD_PATH));
     for (const routes of [adminProjectRoutes, adminDeviceRoutes, adminTemplateRoutes, adminWebhookRoutes, ...(options.adminRoutes ?? [])]) await routes(admin, c);
     await metricsRoutes(admin, registry);
     await queueBoardRoutes(admin, c.resolve<Queues>(TOKENS.Queues));

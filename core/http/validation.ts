@@ -1,6 +1,7 @@
 import { plainToInstance } from 'class-transformer';
 import { validate, type ValidationError } from 'class-validator';
 import { apiError, type ErrorDetail } from '../errors.js';
+import { validateFast } from './fast-validation.js';
 
 type Dto<T> = new () => T;
 
@@ -9,10 +10,21 @@ type Dto<T> = new () => T;
  * failing field is listed in `details` (nested as `sims[0].slot`). A NUL character is refused
  * in any kept string (PostgreSQL text and jsonb cannot hold it: it would surface as a 500).
  */
-export async function validateBody<T extends object>(dto: Dto<T>, body: unknown, extraChecks?: (instance: T) => Array<ErrorDetail | null>): Promise<T> {
+export async function validateBody<T extends object>(
+  dto: Dto<T>,
+  body: unknown,
+  extraChecks?: (instance: T) => Array<ErrorDetail | null>,
+  options: { fast?: boolean } = {},
+): Promise<T> {
   const plain = body === undefined || body === null ? {} : body;
   if (typeof plain !== 'object' || Array.isArray(plain)) {
     throw apiError('VALIDATION_FAILED', { details: [{ field: '', message: 'the body must be a JSON object' }] });
+  }
+  // Hot routes: a valid body is accepted without class-transformer (see validateFast); any
+  // problem goes through the full path below, which alone words the details.
+  if (options.fast) {
+    const instance = validateFast(dto, plain as Record<string, unknown>);
+    if (instance && nulFields(instance).length === 0 && !(extraChecks?.(instance) ?? []).some(Boolean)) return instance;
   }
   const instance = plainToInstance(dto, plain, { enableImplicitConversion: false });
   const errors = await validate(instance, { whitelist: true, forbidUnknownValues: false, validationError: { target: false, value: false } });

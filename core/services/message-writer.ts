@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { columnInsert, type InsertColumn } from '../batching/column-insert.js';
 import { MicroBatcher } from '../batching/micro-batcher.js';
 import { inject, injectable } from '../di.js';
 import type { Logger } from '../logger.js';
@@ -22,12 +23,22 @@ export interface BatchRow {
   created_at: Date;
 }
 
-/** Challenge rows per INSERT statement (VALUES lists: 20 columns each stays below 65,535 parameters). */
-const ROWS_PER_STATEMENT = 1000;
+type Row = Record<string, unknown>;
+const column = (name: string, type: InsertColumn<Row>['type'] = 'text'): InsertColumn<Row> => ({ name, type, value: (r) => (r[name] ?? null) as string | number | boolean | Date | null });
+
+/** The columns of a new challenge row (as ChallengeService builds it). */
+const VERIFICATION_COLUMNS = [
+  column('id'), column('project_id'), column('message_id'), column('device_id'), column('to'), column('country_iso'),
+  column('number_valid', 'bool'), column('code_hash'), column('code_type'), column('code_length', 'int'), column('language'),
+  column('test', 'bool'), column('status'), column('attempts', 'int'), column('max_attempts', 'int'), column('callback_url'),
+  column('metadata', 'jsonb'), column('created_at', 'timestamptz'), column('expires_at', 'timestamptz'), column('updated_at', 'timestamptz'),
+];
+const BATCH_COLUMNS = [column('id'), column('project_id'), column('total', 'int'), column('accepted', 'int'), column('rejected', 'int'), column('created_at', 'timestamptz')];
 
 /**
- * The accept path's one writer: messages (and their challenges) are inserted with multi-row
- * statements in one transaction, then their devices are signalled. Single requests arriving
+ * The accept path's one writer: messages (and their challenges, batch row and counters) are
+ * inserted by ONE statement (data-modifying CTEs; a statement is atomic, so no BEGIN/COMMIT
+ * round trips), then their devices are signalled. Single requests arriving
  * together are grouped (group commit); a group that fails is retried item by item, so a bad
  * request fails alone.
  */
@@ -48,18 +59,15 @@ export class MessageWriter {
     return this.batcher.add(entry);
   }
 
-  /** Accepts a bulk request's messages and its batch row in one transaction. */
+  /** Accepts a bulk request's messages and its batch row in one statement (so all or none). */
   async acceptMany(entries: AcceptedMessage[], batch?: BatchRow): Promise<void> {
-    await this.db.transaction(async (trx) => {
-      if (batch) await trx('batches').insert(batch);
-      await this.insert(trx, entries);
-    });
+    await this.insert(entries, batch);
     await this.signal(entries);
   }
 
   private async flushGroup(items: AcceptedMessage[]): Promise<Array<void | Error>> {
     try {
-      await this.db.transaction((trx) => this.insert(trx, items));
+      await this.insert(items);
       await this.signal(items);
       return items.map(() => undefined);
     } catch (error) {
@@ -68,7 +76,7 @@ export class MessageWriter {
       const results: Array<void | Error> = [];
       for (const item of items) {
         try {
-          await this.db.transaction((trx) => this.insert(trx, [item]));
+          await this.insert([item]);
           results.push(undefined);
         } catch (itemError) {
           results.push(itemError as Error);
@@ -79,14 +87,20 @@ export class MessageWriter {
     }
   }
 
-  private async insert(trx: Knex.Transaction, entries: AcceptedMessage[]): Promise<void> {
+  /** Writes everything in one statement: the last part is the main statement, the others its CTEs. */
+  private async insert(entries: AcceptedMessage[], batch?: BatchRow): Promise<void> {
+    const parts: Array<{ sql: string; bindings: readonly Knex.Value[] }> = [];
+    if (batch) parts.push(columnInsert<Row>('batches', BATCH_COLUMNS, [batch as unknown as Row]));
     const verifications = entries.flatMap((e) => (e.verification ? [e.verification] : []));
-    for (let i = 0; i < verifications.length; i += ROWS_PER_STATEMENT) await trx('verifications').insert(verifications.slice(i, i + ROWS_PER_STATEMENT));
-    await this.messages.insert(trx, entries.map((e) => e.message));
-    await this.stats.record(
-      trx,
-      entries.filter((e) => e.message.kind === 'sms').map((e) => ({ projectId: e.message.projectId, metric: 'sms.queued' as const, at: e.message.createdAt })),
-    );
+    if (verifications.length > 0) parts.push(columnInsert<Row>('verifications', VERIFICATION_COLUMNS, verifications));
+    if (entries.length > 0) parts.push(this.messages.insertSql(entries.map((e) => e.message)));
+    const counted = entries.filter((e) => e.message.kind === 'sms').map((e) => ({ projectId: e.message.projectId, metric: 'sms.queued' as const, at: e.message.createdAt }));
+    const stats = this.stats.recordSql(this.db, counted);
+    if (stats) parts.push(stats);
+    if (parts.length === 0) return;
+    const main = parts.pop()!;
+    const sql = parts.length === 0 ? main.sql : `with ${parts.map((p, i) => `w${i} as (${p.sql})`).join(', ')} ${main.sql}`;
+    await this.db.raw(sql, [...parts.flatMap((p) => p.bindings), ...main.bindings] as Knex.RawBinding[]);
   }
 
   /** The rows are committed: a failed signal only delays them until the recovery sweep. */

@@ -6,6 +6,7 @@ import { seqPage } from '../pagination.js';
 import type { RuntimeConfig } from '../secrets.js';
 import { Sealer } from '../seal.js';
 import { TOKENS } from '../tokens.js';
+import { columnInsert, type InsertColumn, type SqlPart } from '../batching/column-insert.js';
 
 export const MESSAGE_STATUSES = ['QUEUED', 'DISPATCHED', 'SENT', 'DELIVERED', 'FAILED', 'EXPIRED'] as const;
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
@@ -109,6 +110,27 @@ interface MessageRow {
   failed_at: Date | null;
 }
 
+/** The columns of a new QUEUED message, but its body (sealed when it is an OTP). */
+const MESSAGE_COLUMNS: ReadonlyArray<InsertColumn<NewMessage>> = [
+  { name: 'id', type: 'text', value: (m) => m.id },
+  { name: 'project_id', type: 'text', value: (m) => m.projectId },
+  { name: 'kind', type: 'text', value: (m) => m.kind },
+  { name: 'verification_id', type: 'text', value: (m) => m.verificationId ?? null },
+  { name: 'batch_id', type: 'text', value: (m) => m.batchId ?? null },
+  { name: 'device_id', type: 'text', value: (m) => m.deviceId },
+  { name: 'sim_slot', type: 'int', value: (m) => m.simSlot ?? null },
+  { name: 'to', type: 'text', value: (m) => m.to },
+  { name: 'body_sealed', type: 'bool', value: (m) => m.kind === 'otp' },
+  { name: 'parts', type: 'int', value: (m) => m.parts },
+  { name: 'priority', type: 'int', value: (m) => m.priority ?? 0 },
+  { name: 'status', type: 'text', value: () => 'QUEUED' },
+  { name: 'callback_url', type: 'text', value: (m) => m.callbackUrl ?? null },
+  { name: 'metadata', type: 'jsonb', value: (m) => (m.metadata === undefined ? null : JSON.stringify(m.metadata)) },
+  { name: 'created_at', type: 'timestamptz', value: (m) => m.createdAt },
+  { name: 'expires_at', type: 'timestamptz', value: (m) => m.expiresAt },
+  { name: 'updated_at', type: 'timestamptz', value: (m) => m.createdAt },
+];
+
 /** The message log: creation, the status machine, and what workers need to deliver. */
 @injectable()
 export class MessageService {
@@ -121,40 +143,20 @@ export class MessageService {
     this.sealer = new Sealer(config.secret);
   }
 
-  /**
-   * Inserts messages in one statement, OTP bodies sealed. The rows travel as one array per column
-   * (`unnest`): 18 parameters however many rows, which PostgreSQL parses and plans far faster
-   * than a VALUES list of 10,000 × 18 placeholders.
-   */
+  /** Inserts messages in one statement, OTP bodies sealed (see insertSql). */
   async insert(trx: Knex | Knex.Transaction, messages: NewMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    const column = <T>(pick: (m: NewMessage) => T) => messages.map(pick);
-    await trx.raw(
-      `insert into messages (id, project_id, kind, verification_id, batch_id, device_id, sim_slot, "to", body, body_sealed,
-         parts, priority, status, callback_url, metadata, created_at, expires_at, updated_at)
-       select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::text[], ?::text[], ?::bool[],
-         ?::int[], ?::int[], ?::text[], ?::text[], ?::jsonb[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[])`,
-      [
-        column((m) => m.id),
-        column((m) => m.projectId),
-        column((m) => m.kind),
-        column((m) => m.verificationId ?? null),
-        column((m) => m.batchId ?? null),
-        column((m) => m.deviceId),
-        column((m) => m.simSlot ?? null),
-        column((m) => m.to),
-        column((m) => (m.kind === 'otp' ? this.sealer.seal(m.body) : m.body)),
-        column((m) => m.kind === 'otp'),
-        column((m) => m.parts),
-        column((m) => m.priority ?? 0),
-        column(() => 'QUEUED'),
-        column((m) => m.callbackUrl ?? null),
-        column((m) => (m.metadata === undefined ? null : JSON.stringify(m.metadata))),
-        column((m) => m.createdAt),
-        column((m) => m.expiresAt),
-        column((m) => m.createdAt),
-      ] as unknown as Knex.RawBinding[],
-    );
+    const { sql, bindings } = this.insertSql(messages);
+    await trx.raw(sql, bindings);
+  }
+
+  /**
+   * The INSERT of new QUEUED messages, OTP bodies sealed, as SQL to run alone or inside a larger
+   * statement (the accept path writes a group's challenges and messages in one statement).
+   */
+  insertSql(messages: NewMessage[]): SqlPart {
+    const sealed = messages.map((m) => (m.kind === 'otp' ? this.sealer.seal(m.body) : m.body));
+    return columnInsert<NewMessage>('messages', [...MESSAGE_COLUMNS, { name: 'body', type: 'text', value: (_, i) => sealed[i]! }], messages);
   }
 
   /** One message of a project; another project's id answers NOT_FOUND. */

@@ -70,21 +70,29 @@ export class StatsService {
    * wait on each other's counter rows); rows sorted, so writers lock in one order.
    */
   async record(trx: Knex | Knex.Transaction, events: StatEvent[]): Promise<void> {
-    if (events.length === 0) return;
+    const upsert = this.recordSql(trx, events);
+    if (upsert) await trx.raw(upsert.sql, upsert.bindings);
+  }
+
+  /** record()'s statement as SQL with `?` bindings (to embed in a larger statement), or undefined for no events. */
+  recordSql(db: Knex | Knex.Transaction, events: StatEvent[]): { sql: string; bindings: readonly Knex.Value[] } | undefined {
+    if (events.length === 0) return undefined;
     const shard = Math.floor(Math.random() * STATS_SHARDS);
     const sums = new Map<string, { project_id: string; hour: Date; metric: Metric; shard: number; count: number }>();
     for (const e of events) {
-      const hour = hourOf(e.at);
-      const key = `${e.projectId}|${hour.toISOString()}|${e.metric}`;
+      // Keyed by the hour's epoch ms (all 13 digits, so the keys sort like the times they are).
+      const hourMs = Math.floor(e.at.getTime() / HOUR) * HOUR;
+      const key = `${e.projectId}|${hourMs}|${e.metric}`;
       const row = sums.get(key);
       if (row) row.count += e.count ?? 1;
-      else sums.set(key, { project_id: e.projectId, hour, metric: e.metric, shard, count: e.count ?? 1 });
+      else sums.set(key, { project_id: e.projectId, hour: new Date(hourMs), metric: e.metric, shard, count: e.count ?? 1 });
     }
     const rows = [...sums.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, row]) => row);
-    await trx('stats_hourly')
+    return db('stats_hourly')
       .insert(rows)
       .onConflict(['project_id', 'hour', 'metric', 'shard'])
-      .merge({ count: trx.raw('stats_hourly.count + excluded.count') });
+      .merge({ count: db.raw('stats_hourly.count + excluded.count') })
+      .toSQL();
   }
 
   /** Totals and a series over [from, to) in hourly or daily buckets (UTC). */

@@ -99,6 +99,14 @@ test('link: creates a link token with the admin token and prints the QR, payload
   await writeFile(join(dir, 'var/admin-token'), 'adm_file\n');
   t.is(await linkQrCommand(['prj_x', '--server', http.url], captureIo(dir)), 0);
   t.is(http.requests[1]?.headers.authorization, 'Bearer adm_file');
+
+  // The environment `smx start` ran with: SMX_DATA_DIR holds the token, SMX_HTTP_PORT finds the server.
+  await mkdir(join(dir, 'data'));
+  await writeFile(join(dir, 'data/admin-token'), 'adm_datadir\n');
+  const port = new URL(http.url).port;
+  t.is(await linkQrCommand(['prj_y'], captureIo(dir, { SMX_DATA_DIR: join(dir, 'data'), SMX_HTTP_PORT: port })), 0);
+  t.is(http.requests[2]?.headers.authorization, 'Bearer adm_datadir');
+  t.is(http.requests[2]?.url, '/admin/projects/prj_y/link-tokens');
 });
 
 test('link: no admin token, or a refused one, is one error line and exit 1', async (t) => {

@@ -75,13 +75,19 @@ test('an unknown route is 404 NOT_FOUND in the envelope, for any method', async 
   assertErrorEnvelope(t, await raw(smx, 'POST', '/nope', { headers: { 'content-type': 'application/json' }, body: '{}' }), 404, 'NOT_FOUND', 'client');
 });
 
-test('malformed JSON, an empty JSON body and a non-JSON content type are 400 INVALID_JSON', async (t) => {
+test('malformed JSON and a non-JSON content type are 400 INVALID_JSON; an empty JSON body is no body', async (t) => {
   const smx = current();
   const { key } = await createProject(smx);
   const json = { 'x-smx-api-key': key, 'content-type': 'application/json' };
   assertErrorEnvelope(t, await raw(smx, 'POST', '/v1/send-otp', { headers: json, body: '{"to": "+14155550100",' }), 400, 'INVALID_JSON', 'client');
   assertErrorEnvelope(t, await raw(smx, 'POST', '/v1/send-otp', { headers: json, body: "{'to': 1}" }), 400, 'INVALID_JSON', 'client');
-  assertErrorEnvelope(t, await raw(smx, 'POST', '/v1/send-otp', { headers: json, body: '' }), 400, 'INVALID_JSON', 'client');
+  // No body where one is needed: the fields it lacks, by name.
+  const empty = await raw(smx, 'POST', '/v1/send-otp', { headers: json, body: '' });
+  assertErrorEnvelope(t, empty, 400, 'VALIDATION_FAILED', 'client');
+  t.true((JSON.parse(empty.text) as ApiResponse['body']).error.details.some((d: { field?: string }) => d.field === 'to'));
+  // No body where none is needed (a cancel sent by a client that always sets Content-Type).
+  const cancel = await raw(smx, 'POST', '/v1/verifications/ver_AAAAAAAAAAAAAAAAAAAAAA/cancel', { headers: json, body: '' });
+  assertErrorEnvelope(t, cancel, 404, 'VERIFICATION_NOT_FOUND', 'client');
   const text = { 'x-smx-api-key': key, 'content-type': 'text/plain' };
   assertErrorEnvelope(t, await raw(smx, 'POST', '/v1/send-otp', { headers: text, body: JSON.stringify({ to: '+14155550100' }) }), 400, 'INVALID_JSON', 'client');
   const form = { 'x-smx-api-key': key, 'content-type': 'application/x-www-form-urlencoded' };
@@ -191,14 +197,15 @@ test('Authorization: Bearer <key> is accepted as an alias of X-SMX-API-Key', asy
   t.is(lowerCase.status, 200, lowerCase.text);
 });
 
-test('admin endpoints, /metrics and Bull Board answer 401 without or with a wrong admin token', async (t) => {
+test('admin endpoints, /metrics and Bull Board answer 401 without or with a wrong admin token, 403 to a project API key', async (t) => {
   const smx = current();
   const { key } = await createProject(smx);
   for (const path of ['/admin/projects', '/metrics', '/admin/queues']) {
     assertErrorEnvelope(t, await raw(smx, 'GET', path), 401, 'UNAUTHORIZED', 'auth');
     assertErrorEnvelope(t, await raw(smx, 'GET', path, { headers: { authorization: `Bearer ${smx.adminToken}x` } }), 401, 'UNAUTHORIZED', 'auth');
-    assertErrorEnvelope(t, await raw(smx, 'GET', path, { headers: { authorization: `Bearer ${key}` } }), 401, 'UNAUTHORIZED', 'auth');
-    assertErrorEnvelope(t, await raw(smx, 'GET', path, { headers: { 'x-smx-api-key': key } }), 401, 'UNAUTHORIZED', 'auth');
+    // A valid credential without rights to this resource family (spec/api.md catalogue: FORBIDDEN).
+    assertErrorEnvelope(t, await raw(smx, 'GET', path, { headers: { authorization: `Bearer ${key}` } }), 403, 'FORBIDDEN', 'auth');
+    assertErrorEnvelope(t, await raw(smx, 'GET', path, { headers: { 'x-smx-api-key': key } }), 403, 'FORBIDDEN', 'auth');
   }
   assertErrorEnvelope(
     t,

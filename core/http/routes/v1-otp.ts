@@ -41,7 +41,7 @@ export async function otpRoutes(app: FastifyInstance, c: DependencyContainer): P
   }, async (request, reply) => {
     const projectId = projectOf(request);
     return runIdempotent(idempotency, projectId, request, reply, async () => {
-      const dto = await validateBody(SendOtpDto, request.body, (d) => [webhooks.callbackProblem(d.callbackUrl)]);
+      const dto = await validateBody(SendOtpDto, request.body, (d) => [webhooks.callbackProblem(d.callbackUrl)], { fast: true });
       return { status: 201, body: ok(await challenges.send(projectId, dto)) };
     });
   });
@@ -49,7 +49,7 @@ export async function otpRoutes(app: FastifyInstance, c: DependencyContainer): P
   app.post('/v1/verify-otp', {
     schema: { tags: ['otp'], summary: 'Verify a code', security, body: bodySchema(VerifyOtpDto), response: responses({ 200: { type: 'object' } }, [400, 401, 404, 409, 410]) },
   }, async (request) => {
-    const dto = await validateBody(VerifyOtpDto, request.body);
+    const dto = await validateBody(VerifyOtpDto, request.body, undefined, { fast: true });
     const otp = dto.otp ?? dto.code;
     if (otp === undefined) throw apiError('VALIDATION_FAILED', { details: [{ field: 'otp', message: 'otp is required' }] });
     return ok(await challenges.verify(projectOf(request), dto.verificationId, otp));
