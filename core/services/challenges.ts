@@ -171,7 +171,7 @@ export class ChallengeService {
     await this.writer.accept({
       verification: row,
       // The challenge's callbackUrl also hears its SMS's progress (message.*).
-      message: { id: messageId, projectId, kind: 'otp', verificationId, deviceId: route.deviceId, simSlot: route.simSlot ?? null, to: phone.e164, body, parts: countParts(body).parts, priority: OTP_PRIORITY, callbackUrl: input.callbackUrl ?? null, createdAt: now, expiresAt: row.expires_at },
+      message: { id: messageId, projectId, kind: 'otp', verificationId, deviceId: route.deviceId, simSlot: route.simSlot ?? null, to: phone.e164, body, parts: countParts(body).parts, priority: OTP_PRIORITY, callbackUrl: input.callbackUrl ?? null, metadata: input.metadata, createdAt: now, expiresAt: row.expires_at },
     }).catch(async (error: unknown) => {
       await ticket.release().catch(() => undefined);
       throw error;
@@ -193,7 +193,7 @@ export class ChallengeService {
       .where('expires_at', '>', now)
       .whereRaw('attempts < max_attempts')
       .update({ attempts: this.db.raw('attempts + 1'), updated_at: now })
-      .returning(['id', 'code_hash', 'previous_code_hashes', 'attempts', 'max_attempts', 'test', 'to', 'callback_url']);
+      .returning(['id', 'message_id', 'code_hash', 'previous_code_hashes', 'attempts', 'max_attempts', 'test', 'to', 'callback_url']);
     if (!taken) throw await this.whyNotVerifiable(projectId, verificationId, now);
 
     // A test challenge holds its test number's code hash (see TestNumberService), hashed the same way here.
@@ -209,6 +209,8 @@ export class ChallengeService {
         return row;
       });
       if (!done) throw await this.whyNotVerifiable(projectId, verificationId, now);
+      // An SMS still waiting for its phone (a resend, an offline phone) is not needed any more.
+      if (taken.message_id) void this.dispatch.withdrawIfQueued(taken.message_id, 'VERIFICATION_VERIFIED');
       void this.announce({ projectId, verificationId, callbackUrl: taken.callback_url });
       return { verified: true, status: 'VERIFIED', verificationId, attempts: taken.attempts, maxAttempts: taken.max_attempts, verifiedAt: now.toISOString() };
     }
@@ -216,7 +218,10 @@ export class ChallengeService {
     const remaining = taken.max_attempts - taken.attempts;
     if (remaining <= 0) {
       const failed = await this.db('verifications').where({ id: verificationId, status: 'PENDING' }).update({ status: 'FAILED', updated_at: now });
-      if (failed > 0) void this.announce({ projectId, verificationId, callbackUrl: taken.callback_url });
+      if (failed > 0) {
+        if (taken.message_id) void this.dispatch.withdrawIfQueued(taken.message_id, 'VERIFICATION_FAILED');
+        void this.announce({ projectId, verificationId, callbackUrl: taken.callback_url });
+      }
     }
     return { verified: false, status: remaining <= 0 ? 'FAILED' : 'PENDING', verificationId, attempts: taken.attempts, maxAttempts: taken.max_attempts, attemptsRemaining: Math.max(0, remaining) };
   }
@@ -287,7 +292,10 @@ export class ChallengeService {
       language: input.language ?? languageForCountry(countryIso, s.defaultLanguage),
       test: true,
     });
-    await this.db('verifications').insert(row);
+    await this.db.transaction(async (trx) => {
+      await trx('verifications').insert(row);
+      await this.stats.record(trx, [{ projectId, metric: 'otp.requested', at: row.created_at }]);
+    });
     return toView({ ...row, metadata: input.metadata ?? null, verified_at: null, canceled_at: null });
   }
 

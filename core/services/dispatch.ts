@@ -75,6 +75,14 @@ export class DispatchService {
   }
 
   /**
+   * Withdraws a message that is no longer needed only if it never left the server (QUEUED), e.g.
+   * its challenge was verified through an earlier SMS. Never throws: it is an optimisation.
+   */
+  async withdrawIfQueued(messageId: string, reason: string): Promise<void> {
+    await this.transitions.failedIfQueued([messageId], reason).catch((error) => this.log.warn({ err: error, messageId }, 'queued message not withdrawn'));
+  }
+
+  /**
    * Tells a phone not to send messages it may hold already: a `cancel` on its MQTT control topic,
    * or its transport's own way (SMSGate: `MessageCancelled`). Best effort, never throws: the
    * message is already out of that phone's hands in the database, and its late reports are ignored.

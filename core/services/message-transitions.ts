@@ -56,6 +56,12 @@ export class MessageTransitions {
     return this.counted('failed', at, (q) => q.whereIn('id', messageIds).whereRaw(`status not in ${FINAL}`).update({ status: 'FAILED', error, failed_at: at, updated_at: at, body: null }, RETURNING), error);
   }
 
+  /** QUEUED (never handed to a phone) → FAILED with an error code; others stay as they are. */
+  async failedIfQueued(messageIds: string[], error: string, at = new Date()): Promise<number> {
+    if (messageIds.length === 0) return 0;
+    return this.counted('failed', at, (q) => q.whereIn('id', messageIds).where({ status: 'QUEUED' }).update({ status: 'FAILED', error, failed_at: at, updated_at: at, body: null }, RETURNING), error);
+  }
+
   /** QUEUED or DISPATCHED → EXPIRED for the given ids. */
   async expired(messageIds: string[], at = new Date()): Promise<number> {
     if (messageIds.length === 0) return 0;
@@ -145,7 +151,9 @@ export class MessageTransitions {
   private async counted(what: 'failed' | 'expired', at: Date, update: (q: Knex.QueryBuilder) => Knex.QueryBuilder | Promise<unknown>, error: string = 'EXPIRED'): Promise<number> {
     const rows = await this.db.transaction(async (trx) => {
       const changed = (await update(trx('messages'))) as Changed[];
-      await this.stats.record(trx, changed.map((r) => ({ projectId: r.project_id, metric: `${r.kind}.${what}` as Metric, at })));
+      // An OTP's expiry is counted once, as its verification's (ChallengeService.expireDue), not per message.
+      const counted = what === 'expired' ? changed.filter((r) => r.kind === 'sms') : changed;
+      await this.stats.record(trx, counted.map((r) => ({ projectId: r.project_id, metric: `${r.kind}.${what}` as Metric, at })));
       return changed;
     });
     const status = what === 'failed' ? 'FAILED' : 'EXPIRED';

@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import { TOKENS } from '../tokens.js';
 import { DispatchService } from './dispatch.js';
 import { MessageService, type NewMessage } from './messages.js';
-import { StatsService } from './stats.js';
+import { StatsService, type StatEvent } from './stats.js';
 
 /** A message to accept, with the challenge row it belongs to (OTP) if any. */
 export interface AcceptedMessage {
@@ -94,7 +94,11 @@ export class MessageWriter {
     const verifications = entries.flatMap((e) => (e.verification ? [e.verification] : []));
     if (verifications.length > 0) parts.push(columnInsert<Row>('verifications', VERIFICATION_COLUMNS, verifications));
     if (entries.length > 0) parts.push(this.messages.insertSql(entries.map((e) => e.message)));
-    const counted = entries.filter((e) => e.message.kind === 'sms').map((e) => ({ projectId: e.message.projectId, metric: 'sms.queued' as const, at: e.message.createdAt }));
+    const counted = entries.flatMap((e): StatEvent[] => {
+      const { projectId, createdAt: at } = e.message;
+      if (e.message.kind === 'sms') return [{ projectId, metric: 'sms.queued', at }];
+      return e.verification ? [{ projectId, metric: 'otp.requested', at }] : [];
+    });
     const stats = this.stats.recordSql(this.db, counted);
     if (stats) parts.push(stats);
     if (parts.length === 0) return;

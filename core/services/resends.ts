@@ -27,6 +27,8 @@ interface PendingChallenge {
   created_at: Date;
   last_sent_at: Date | null;
   expires_at: Date;
+  callback_url: string | null;
+  metadata: Record<string, unknown> | string | null;
 }
 
 /**
@@ -81,7 +83,9 @@ export class ResendService {
           device_id: route.deviceId,
         });
         await this.messages.insert(trx, [
-          { id: messageId, projectId, kind: 'otp', verificationId, deviceId: route.deviceId, simSlot: route.simSlot, to: challenge.to, body, parts: countParts(body).parts, priority: OTP_PRIORITY, createdAt: now, expiresAt: new Date(challenge.expires_at) },
+          { id: messageId, projectId, kind: 'otp', verificationId, deviceId: route.deviceId, simSlot: route.simSlot, to: challenge.to, body, parts: countParts(body).parts, priority: OTP_PRIORITY,
+            callbackUrl: challenge.callback_url, metadata: typeof challenge.metadata === 'string' ? JSON.parse(challenge.metadata) : (challenge.metadata ?? undefined),
+            createdAt: now, expiresAt: new Date(challenge.expires_at) },
         ]);
       });
     } catch (error) {

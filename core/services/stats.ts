@@ -5,7 +5,7 @@ import { TOKENS } from '../tokens.js';
 
 /** What is counted, per project and hour. */
 export const METRICS = [
-  'otp.sent', 'otp.delivered', 'otp.failed', 'otp.verified', 'otp.expired',
+  'otp.requested', 'otp.sent', 'otp.delivered', 'otp.failed', 'otp.verified', 'otp.expired',
   'sms.queued', 'sms.sent', 'sms.delivered', 'sms.failed', 'sms.expired',
 ] as const;
 export type Metric = (typeof METRICS)[number];
@@ -20,12 +20,17 @@ export interface StatEvent {
 export type Interval = 'hour' | 'day';
 
 export interface OtpFigures {
+  /** Challenges created (send-otp, compat surfaces, test numbers). */
+  requested: number;
   sent: number;
   delivered: number;
   failed: number;
   verified: number;
   expired: number;
-  /** verified / sent (0 when nothing was sent). */
+  /**
+   * verified / requested (0 when none was requested; at most 1 — a challenge created before the
+   * range may be verified in it).
+   */
   conversionRate: number;
 }
 
@@ -131,15 +136,16 @@ export class StatsService {
 
 function figures(counts: Map<Metric, number>): { otp: OtpFigures; sms: SmsFigures } {
   const n = (m: Metric) => counts.get(m) ?? 0;
-  const sent = n('otp.sent');
+  const requested = n('otp.requested');
   return {
     otp: {
-      sent,
+      requested,
+      sent: n('otp.sent'),
       delivered: n('otp.delivered'),
       failed: n('otp.failed'),
       verified: n('otp.verified'),
       expired: n('otp.expired'),
-      conversionRate: sent === 0 ? 0 : Math.round((n('otp.verified') / sent) * 10_000) / 10_000,
+      conversionRate: requested === 0 ? 0 : Math.min(1, Math.round((n('otp.verified') / requested) * 10_000) / 10_000),
     },
     sms: { queued: n('sms.queued'), sent: n('sms.sent'), delivered: n('sms.delivered'), failed: n('sms.failed'), expired: n('sms.expired') },
   };

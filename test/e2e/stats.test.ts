@@ -37,7 +37,7 @@ test('totals match the message log and the challenges; the series sums to the to
   t.is(stats.status, 200, JSON.stringify(stats.body));
   const { totals, series } = stats.body.data;
   t.deepEqual(totals.sms, { queued: 7, sent: 7, delivered: 7, failed: 0, expired: 0 });
-  t.like(totals.otp, { sent: 4, delivered: 4, failed: 0, verified: 2, expired: 0, conversionRate: 0.5 });
+  t.like(totals.otp, { requested: 4, sent: 4, delivered: 4, failed: 0, verified: 2, expired: 0, conversionRate: 0.5 });
   const buckets = (from: string, to: string, step: number) => Math.ceil((Date.parse(to) - Math.floor(Date.parse(from) / step) * step) / step);
   t.is(series.length, buckets(stats.body.data.from, stats.body.data.to, 3_600_000), 'one bucket per (partial) hour of the last 24 hours');
   const sum = (path: (s: any) => number) => series.reduce((n: number, s: any) => n + path(s), 0);
@@ -87,4 +87,23 @@ test('stats input is validated', async (t) => {
   t.is(backwards.body.error.code, 'VALIDATION_FAILED');
   const tooLong = await smx.api(key, 'GET', '/v1/stats?interval=hour&from=2025-01-01T00:00:00Z&to=2026-01-01T00:00:00Z');
   t.is(tooLong.status, 400);
+});
+
+test('an OTP that expires before its phone sent it counts once as expired (its challenge), not again for its message', async (t) => {
+  const smx = current();
+  const { projectId, key } = await createProject(smx);
+  await linkNewDevice(smx, projectId); // never connects: the message waits QUEUED
+  const otp = await smx.api(key, 'POST', '/v1/send-otp', { to: '+14155550303', ttl: 60 });
+  const db = smx.smx.container.resolve<Knex>(Symbol.for('smx.Knex'));
+  const past = new Date(Date.now() - 1000);
+  await db('verifications').where({ id: otp.body.data.verificationId }).update({ expires_at: past });
+  await db('messages').where({ id: otp.body.data.messageId }).update({ expires_at: past });
+  // Both written EXPIRED by the maintenance job (a read would show EXPIRED before that).
+  await eventually(async () => {
+    const message = await db('messages').where({ id: otp.body.data.messageId, status: 'EXPIRED' }).first('id');
+    const verification = await db('verifications').where({ id: otp.body.data.verificationId, status: 'EXPIRED' }).first('id');
+    return message && verification;
+  }, 20_000, 'both expired by the maintenance job');
+  const totals = (await smx.api(key, 'GET', '/v1/stats')).body.data.totals.otp;
+  t.like(totals, { requested: 1, expired: 1, verified: 0, conversionRate: 0 });
 });
