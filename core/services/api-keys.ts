@@ -17,12 +17,15 @@ export interface ApiKeyInfo {
 }
 
 const KEY_PREFIX = 'smx_';
+/** `lastUsedAt` is kept to the minute. */
+const LAST_USED_PRECISION_MS = 60_000;
 
 /** Project-scoped API keys: 32 random bytes, shown once, stored as SHA-256, revoked at once. */
 @injectable()
 export class ApiKeyService {
   /** key hash → owner; evicted everywhere on revoke (and when the project goes). */
   private readonly cache = new TtlCache<{ projectId: string; keyId: string }>(30_000);
+  private readonly lastTouched = new Map<string, number>();
 
   constructor(
     @inject(TOKENS.Knex) private readonly db: Knex,
@@ -56,7 +59,20 @@ export class ApiKeyService {
   /** The project a key belongs to, or null for a malformed, unknown or revoked key. */
   async authenticate(key: string): Promise<{ projectId: string; keyId: string } | null> {
     if (!key.startsWith(KEY_PREFIX) || key.length > 128) return null;
-    return this.ownerOfHash(sha256(key));
+    const owner = await this.ownerOfHash(sha256(key));
+    if (owner) this.touch(owner.keyId);
+    return owner;
+  }
+
+  /**
+   * Records `lastUsedAt`, at most once a minute per key and process (not a write per request),
+   * and never on the request's path: a failed write only leaves the time a little older.
+   */
+  private touch(keyId: string): void {
+    const now = Date.now();
+    if (now - (this.lastTouched.get(keyId) ?? 0) < LAST_USED_PRECISION_MS) return;
+    this.lastTouched.set(keyId, now);
+    void this.db('api_keys').where({ id: keyId }).update({ last_used_at: new Date(now) }).catch(() => this.lastTouched.delete(keyId));
   }
 
   /**
