@@ -22,8 +22,6 @@ export const MAX_PER_ROUND = 500;
  * connect wakes the dispatcher at once; this is only the safety net for a missed presence event.
  */
 export const HOLD_WHILE_OFFLINE_MS = 30_000;
-/** Another dispatcher holds the device: look again this soon. */
-const BUSY_RETRY_MS = 100;
 /** Rounds between extensions of the device lock (its TTL is far longer than this many rounds take). */
 const LOCK_EXTEND_EVERY = 10;
 /** Publishes per job before it yields the worker slot to other devices (and re-signals itself). */
@@ -67,20 +65,20 @@ export function dispatcherProcessor(deps: DispatcherDeps) {
     await job.removeDeduplicationKey();
     const { deviceId } = job.data;
     const lock = await deps.locks.acquire(deviceId);
-    if (!lock) {
-      await deps.dispatch.signal([deviceId], BUSY_RETRY_MS);
-      return 'busy';
-    }
+    // The holder looks again when it lets go (see DeviceLocks): nothing to wait for here.
+    if (!lock) return 'busy: left to the holder';
+    let result: string;
     try {
-      return await drain(deps, deviceId, () => lock.extend());
+      result = await drain(deps, deviceId, () => lock.extend());
     } finally {
-      await lock.release();
+      if (await lock.release()) await deps.dispatch.signal([deviceId]);
     }
+    return result;
   };
 }
 
 async function drain(deps: DispatcherDeps, deviceId: string, keepLock: () => Promise<boolean>): Promise<string> {
-  await deps.transitions.expiredQueuedFor(deviceId);
+  // Messages past their TTL are not read (nextForDevice) and the maintenance job expires them.
   const device = await deps.devices.find(deviceId);
   if (!device) return reroute(deps, deviceId);
 

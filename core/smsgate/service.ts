@@ -195,7 +195,8 @@ export class SmsGateService {
       }));
       return order === 'lifo' ? items.reverse() : items;
     } finally {
-      await lock.release();
+      // A dispatcher that found the lock taken left it to us: let it look now.
+      if (await lock.release()) await this.dispatch.signal([device.id]);
     }
   }
 
