@@ -149,23 +149,31 @@ test('resend: too soon is 429 with Retry-After (default interval); unknown or fo
   t.is((await smx.api(key, 'POST', '/v1/verifications/ver_nope/resend')).status, 404);
 });
 
-test('an SMSGate phone that pulled an OTP and stays silent gets MessageCancelled; the MQTT standby sends it', async (t) => {
+/**
+ * A project with an MQTT phone linked first (online, collecting what it receives) and then an
+ * SMSGate app (the active device, registered and started, no event stream open yet); both unpaced.
+ */
+async function mixedProject(t: ExecutionContext, name: string, settings: Record<string, unknown>) {
   const smx = current();
-  const { projectId, key } = await createProject(smx, 'Mixed transports');
-  await smx.admin('PATCH', `/admin/projects/${projectId}`, { routing: 'failover', otpLeaseSeconds: 1 });
-  const standbyCredentials = await linkNewDevice(smx, projectId, 'mqtt standby');
-  await smx.admin('PATCH', `/admin/devices/${standbyCredentials.deviceId}`, { sendRatePerMinute: 0 });
-  const standbyReceived: OutboxMessage[] = [];
-  await startPhone(t, standbyCredentials, { onSend: (m) => void standbyReceived.push(m) });
-
+  const { projectId, key } = await createProject(smx, name);
+  await smx.admin('PATCH', `/admin/projects/${projectId}`, settings);
+  const mqttCredentials = await linkNewDevice(smx, projectId, 'mqtt phone');
+  await smx.admin('PATCH', `/admin/devices/${mqttCredentials.deviceId}`, { sendRatePerMinute: 0 });
+  const received: OutboxMessage[] = [];
+  await startPhone(t, mqttCredentials, { onSend: (m) => void received.push(m) });
   const app = new SmsGateApp(smx.url);
   const token = JSON.parse((await smx.admin('POST', `/admin/projects/${projectId}/link-tokens`)).body.data.qr.payload).token as string;
   t.is((await app.register({ token })).status, 201);
   await smx.admin('PATCH', `/admin/devices/${app.id}`, { sendRatePerMinute: 0 });
   t.is((await app.patchDevice()).status, 204);
+  return { projectId, key, mqtt: { deviceId: mqttCredentials.deviceId, received }, app };
+}
+
+test('an SMSGate phone that pulled an OTP and stays silent gets MessageCancelled; the MQTT standby sends it', async (t) => {
+  const { projectId, key, mqtt: standby, app } = await mixedProject(t, 'Mixed transports', { routing: 'failover', otpLeaseSeconds: 1 });
   const stream = await app.events();
   t.teardown(() => stream.close());
-  await waitOnline(projectId, [standbyCredentials.deviceId, app.id]);
+  await waitOnline(projectId, [standby.deviceId, app.id]);
 
   const sent = await sendOtp(key);
   t.is(sent.deviceId, app.id, 'the SMSGate phone is the active device');
@@ -175,32 +183,22 @@ test('an SMSGate phone that pulled an OTP and stays silent gets MessageCancelled
 
   const cancelled = await stream.waitFor('MessageCancelled', 15_000);
   t.deepEqual(JSON.parse(cancelled.data), { messageId: sent.messageId });
-  await eventually(async () => standbyReceived.find((m) => m.id === sent.messageId), 10_000, 'the MQTT standby got it');
+  await eventually(async () => standby.received.find((m) => m.id === sent.messageId), 10_000, 'the MQTT standby got it');
   await eventually(async () => ((await message(key, sent.messageId)).status === 'DELIVERED' ? true : undefined), 10_000, 'delivered');
 
   // The SMSGate phone's late report no longer applies: the message is the standby's.
   t.is((await app.report(sent.messageId, 'Failed', '+4915112345678', 'late')).status, 204);
   const after = await message(key, sent.messageId);
   t.is(after.status, 'DELIVERED');
-  t.is(after.deviceId, standbyCredentials.deviceId);
+  t.is(after.deviceId, standby.deviceId);
 });
 
 test('round-robin spreads messages over an MQTT phone and an SMSGate phone', async (t) => {
   const smx = current();
-  const { projectId, key } = await createProject(smx, 'Round robin mixed');
-  await smx.admin('PATCH', `/admin/projects/${projectId}`, { routing: 'round-robin' });
-  const mqttCredentials = await linkNewDevice(smx, projectId, 'mqtt');
-  await smx.admin('PATCH', `/admin/devices/${mqttCredentials.deviceId}`, { sendRatePerMinute: 0 });
-  const mqttReceived: OutboxMessage[] = [];
-  await startPhone(t, mqttCredentials, { onSend: (m) => void mqttReceived.push(m) });
-  const app = new SmsGateApp(smx.url);
-  const token = JSON.parse((await smx.admin('POST', `/admin/projects/${projectId}/link-tokens`)).body.data.qr.payload).token as string;
-  t.is((await app.register({ token })).status, 201);
-  await smx.admin('PATCH', `/admin/devices/${app.id}`, { sendRatePerMinute: 0 });
-  t.is((await app.patchDevice()).status, 204);
+  const { projectId, key, mqtt, app } = await mixedProject(t, 'Round robin mixed', { routing: 'round-robin' });
   const stream = await app.events();
   t.teardown(() => stream.close());
-  await waitOnline(projectId, [mqttCredentials.deviceId, app.id]);
+  await waitOnline(projectId, [mqtt.deviceId, app.id]);
 
   const sent = [];
   for (let i = 0; i < 4; i++) {
@@ -209,10 +207,10 @@ test('round-robin spreads messages over an MQTT phone and an SMSGate phone', asy
     sent.push(res.body.data as { messageId: string; deviceId: string });
   }
   const toApp = sent.filter((s) => s.deviceId === app.id).map((s) => s.messageId);
-  const toMqtt = sent.filter((s) => s.deviceId === mqttCredentials.deviceId).map((s) => s.messageId);
+  const toMqtt = sent.filter((s) => s.deviceId === mqtt.deviceId).map((s) => s.messageId);
   t.is(toApp.length, 2);
   t.is(toMqtt.length, 2);
-  await eventually(async () => toMqtt.every((id) => mqttReceived.some((m) => m.id === id)), 10_000, 'MQTT phone got its two');
+  await eventually(async () => toMqtt.every((id) => mqtt.received.some((m) => m.id === id)), 10_000, 'MQTT phone got its two');
   const pulled = await eventually(async () => {
     const res = await app.pull();
     return res.body.length > 0 ? res.body : undefined;
@@ -224,21 +222,12 @@ test('round-robin spreads messages over an MQTT phone and an SMSGate phone', asy
 
 test('failover: an SMSGate active phone without an open event stream is offline, the MQTT standby sends; with the stream open the SMSGate phone gets it', async (t) => {
   const smx = current();
-  const { projectId, key } = await createProject(smx, 'Failover mixed');
-  await smx.admin('PATCH', `/admin/projects/${projectId}`, { routing: 'failover' });
-  const standbyCredentials = await linkNewDevice(smx, projectId, 'mqtt standby');
-  await smx.admin('PATCH', `/admin/devices/${standbyCredentials.deviceId}`, { sendRatePerMinute: 0 });
-  const standbyReceived: OutboxMessage[] = [];
-  await startPhone(t, standbyCredentials, { onSend: (m) => void standbyReceived.push(m) });
-  const app = new SmsGateApp(smx.url);
-  const token = JSON.parse((await smx.admin('POST', `/admin/projects/${projectId}/link-tokens`)).body.data.qr.payload).token as string;
-  t.is((await app.register({ token })).status, 201);
-  t.is((await app.patchDevice()).status, 204);
-  await waitOnline(projectId, [standbyCredentials.deviceId]);
+  const { projectId, key, mqtt: standby, app } = await mixedProject(t, 'Failover mixed', { routing: 'failover' });
+  await waitOnline(projectId, [standby.deviceId]);
 
   const whileAway = await sendOtp(key);
-  t.is(whileAway.deviceId, standbyCredentials.deviceId, 'the SMSGate phone is active but has no stream open');
-  await eventually(async () => standbyReceived.find((m) => m.id === whileAway.messageId), 10_000, 'the MQTT standby sent it');
+  t.is(whileAway.deviceId, standby.deviceId, 'the SMSGate phone is active but has no stream open');
+  await eventually(async () => standby.received.find((m) => m.id === whileAway.messageId), 10_000, 'the MQTT standby sent it');
 
   const stream = await app.events();
   t.teardown(() => stream.close());
