@@ -96,7 +96,7 @@ export class MessageTransitions {
     // (and when it does, the time it was sent).
     const latest = new Map<string, { state: StatusUpdate['state']; at: Date; error: string | null; sentAt: Date | null }>();
     for (const u of updates) {
-      const at = u.at && !Number.isNaN(Date.parse(u.at)) ? new Date(u.at) : receivedAt;
+      const at = phoneTime(u.at, receivedAt);
       const prev = latest.get(u.id);
       const sentAt = u.state === 'sent' ? at : (prev?.sentAt ?? null);
       if (!prev || REPORT_ORDER[u.state] > REPORT_ORDER[prev.state]) latest.set(u.id, { state: u.state, at, error: u.state === 'failed' ? (u.error ?? 'UNKNOWN') : null, sentAt });
@@ -164,4 +164,18 @@ export class MessageTransitions {
 
 function expiredColumns(at: Date) {
   return { status: 'EXPIRED', error: 'EXPIRED', updated_at: at, body: null };
+}
+
+/** How far a phone's own clock may be from the receipt time before its time is not believed. */
+const PHONE_CLOCK_AHEAD_MS = 5 * 60_000;
+const PHONE_REPORT_LATE_MS = 24 * 3_600_000;
+
+/**
+ * The time a phone gives for a report, if it is believable: a wrong phone clock (or a report
+ * claiming the future) would put the message's times and the hourly counters out of place.
+ */
+function phoneTime(at: string | undefined, receivedAt: Date): Date {
+  const t = at === undefined ? Number.NaN : Date.parse(at);
+  if (Number.isNaN(t) || t > receivedAt.getTime() + PHONE_CLOCK_AHEAD_MS || t < receivedAt.getTime() - PHONE_REPORT_LATE_MS) return receivedAt;
+  return new Date(t);
 }

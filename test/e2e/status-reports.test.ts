@@ -19,8 +19,8 @@ test('sent and delivered reports arriving together: one group, both times kept, 
   for (let i = 0; i < 3; i++) ids.push((await smx.api(key, 'POST', '/v1/send-sms', { to: `+491511234560${i}`, message: `m${i}` })).body.data.messageId);
 
   const reports = smx.smx.container.resolve(StatusReports);
-  const sentAt = '2026-11-22T10:00:00.000Z';
-  const deliveredAt = '2026-11-22T10:00:05.000Z';
+  const sentAt = new Date(Date.now() - 60_000).toISOString();
+  const deliveredAt = new Date(Date.now() - 55_000).toISOString();
   const [sent, delivered, foreign] = await Promise.all([
     reports.apply(device.deviceId, ids.map((id) => ({ id, state: 'sent' as const, at: sentAt })), new Date()),
     reports.apply(device.deviceId, ids.slice(0, 2).map((id) => ({ id, state: 'delivered' as const, at: deliveredAt })), new Date()),
@@ -41,9 +41,22 @@ test('sent and delivered reports arriving together: one group, both times kept, 
       t.is(new Date(row.delivered_at!).toISOString(), deliveredAt);
     }
   }
-  const stats = (await smx.api(key, 'GET', `/v1/stats?from=2026-11-22T00:00:00.000Z&to=2026-11-23T00:00:00.000Z&interval=day`)).body.data.totals.sms;
+  const stats = (await smx.api(key, 'GET', '/v1/stats')).body.data.totals.sms;
   t.like(stats, { sent: 3, delivered: 2, failed: 0 });
 
   // Replaying both reports changes nothing (idempotent, never backwards).
   t.deepEqual(await reports.apply(device.deviceId, ids.map((id) => ({ id, state: 'sent' as const, at: sentAt })), new Date()), []);
+});
+
+test('a report time the phone\'s clock cannot have (hours ahead) is replaced by the time SMX received it', async (t) => {
+  const smx = current();
+  const { projectId, key } = await createProject(smx);
+  const device = await linkNewDevice(smx, projectId);
+  const id = (await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345699', message: 'clock' })).body.data.messageId as string;
+  const receivedAt = new Date();
+  const ahead = new Date(receivedAt.getTime() + 6 * 3_600_000).toISOString();
+  await smx.smx.container.resolve(StatusReports).apply(device.deviceId, [{ id, state: 'sent', at: ahead }], receivedAt);
+  const message = (await smx.api(key, 'GET', `/v1/messages/${id}`)).body.data;
+  t.is(message.sentAt, receivedAt.toISOString());
+  t.is((await smx.api(key, 'GET', '/v1/stats')).body.data.totals.sms.sent, 1, 'counted in the range, not six hours ahead');
 });
