@@ -32,3 +32,13 @@ export function codeFitsType(code: string, type: CodeType): boolean {
 export function normalizeCode(code: string): string {
   return code.trim().toUpperCase();
 }
+
+/** What is wrong with a caller-supplied code for this type and (given) length; empty when it fits. */
+export function suppliedCodeProblems(code: string, type: CodeType, length: number | undefined): string[] {
+  const normalized = normalizeCode(code);
+  const problems: string[] = [];
+  if (!codeFitsType(normalized, type)) problems.push(`code must contain only ${type} characters`);
+  if (length !== undefined && normalized.length !== length) problems.push(`code must be ${length} characters long (codeLength)`);
+  if (normalized.length < 4 || normalized.length > 12) problems.push('code must be 4 to 12 characters long');
+  return problems;
+}

@@ -78,12 +78,26 @@ export async function registerOpenApi(app: FastifyInstance, publicUrl: string): 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 }
 
-/** Response schema map for docs: the success data schema plus the error envelope. */
+/** The catalogue codes answered with an HTTP status, for an error response's description. */
+function codesOf(status: number): string {
+  const codes = Object.values(ERROR_CATALOGUE).filter((e) => e.status === status).map((e) => e.code);
+  return codes.length > 0 ? `Error envelope: ${codes.join(', ')}` : 'Error envelope';
+}
+
+/**
+ * Response schema map for docs: each success status with the envelope `{ success: true, data }`
+ * around its data schema, and each error status as the error envelope (named by its codes).
+ */
 export function responses(success: Record<number, object>, errors: number[] = []): Record<number, object> {
   const out: Record<number, object> = {};
   for (const [status, data] of Object.entries(success)) {
-    out[Number(status)] = { type: 'object', properties: { success: { type: 'boolean', enum: [true] }, data } };
+    out[Number(status)] = {
+      description: 'Success: `{ "success": true, "data": ... }`',
+      type: 'object',
+      required: ['success', 'data'],
+      properties: { success: { type: 'boolean', enum: [true] }, data },
+    };
   }
-  for (const status of errors) out[status] = { $ref: `${REF_PREFIX}ErrorEnvelope` };
+  for (const status of errors) out[status] = { description: codesOf(status), $ref: `${REF_PREFIX}ErrorEnvelope` };
   return out;
 }

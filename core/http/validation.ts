@@ -6,6 +6,13 @@ import { validateFast } from './fast-validation.js';
 type Dto<T> = new () => T;
 
 /**
+ * A route's rules beyond the DTO's decorators (cross-field, configuration, a path parameter, a
+ * check that needs I/O), as details that join the DTO's in one VALIDATION_FAILED. A detail for a
+ * field the DTO already refused is dropped (one field, one story).
+ */
+export type ExtraChecks<T> = (instance: T) => Array<ErrorDetail | null> | Promise<Array<ErrorDetail | null>>;
+
+/**
  * Validates a request body against a class-validator DTO. Unknown fields are dropped; every
  * failing field is listed in `details` (nested as `sims[0].slot`). A NUL character is refused
  * in any kept string (PostgreSQL text and jsonb cannot hold it: it would surface as a 500).
@@ -13,7 +20,7 @@ type Dto<T> = new () => T;
 export async function validateBody<T extends object>(
   dto: Dto<T>,
   body: unknown,
-  extraChecks?: (instance: T) => Array<ErrorDetail | null>,
+  extraChecks?: ExtraChecks<T>,
   options: { fast?: boolean } = {},
 ): Promise<T> {
   const plain = body === undefined || body === null ? {} : body;
@@ -24,7 +31,7 @@ export async function validateBody<T extends object>(
   // problem goes through the full path below, which alone words the details.
   if (options.fast) {
     const instance = validateFast(dto, plain as Record<string, unknown>);
-    if (instance && nulFields(instance).length === 0 && !(extraChecks?.(instance) ?? []).some(Boolean)) return instance;
+    if (instance && nulFields(instance).length === 0 && !((await extraChecks?.(instance)) ?? []).some(Boolean)) return instance;
   }
   const instance = plainToInstance(dto, plain, { enableImplicitConversion: false });
   const errors = await validate(instance, { whitelist: true, forbidUnknownValues: false, validationError: { target: false, value: false } });
@@ -34,11 +41,24 @@ export async function validateBody<T extends object>(
     if (!failing.has(field)) details.push({ field, message: `${field} must not contain NUL characters` });
   }
   // Rules that depend on configuration (e.g. callback URL policy), for fields that passed the DTO.
-  for (const detail of extraChecks?.(instance) ?? []) {
+  for (const detail of (await extraChecks?.(instance)) ?? []) {
     if (detail && !failing.has(detail.field ?? '')) details.push(detail);
   }
   if (details.length > 0) throw apiError('VALIDATION_FAILED', { details });
   return instance;
+}
+
+/**
+ * Validates a query string against a class-validator DTO, like validateBody: every failing field
+ * is listed at once, `extraChecks` (cross-field or configuration rules) joining the DTO's details.
+ * Values are the query's strings (an array when a name repeats); unknown names are dropped.
+ */
+export async function validateQuery<T extends object>(
+  dto: Dto<T>,
+  query: unknown,
+  extraChecks?: ExtraChecks<T>,
+): Promise<T> {
+  return validateBody(dto, query ?? {}, extraChecks);
 }
 
 /** Top-level fields whose value holds a NUL character anywhere (in a string or an object key). */

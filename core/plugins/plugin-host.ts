@@ -11,8 +11,11 @@ import type { RuntimeConfig } from '../secrets.js';
 import { TOKENS } from '../tokens.js';
 import { projectOf } from '../http/auth.js';
 import { ok } from '../http/envelope.js';
+import { responses } from '../http/openapi.js';
 import type { RouteModule } from '../http/server.js';
 import { HookRunner } from './hook-runner.js';
+
+const PLUGIN_ANSWER = { nullable: true, description: 'What the plugin\'s handler returned (null for nothing).' };
 
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
 /** Plugin names become URL segments and log fields: keep them plain. */
@@ -92,7 +95,8 @@ export class PluginHost {
         app.route({
           method: route.method,
           url: `/plugins/${route.plugin}${route.url === '/' ? '' : route.url}`,
-          schema: { tags: ['plugins'], security: [{ apiKey: [] }], ...(route.schema ?? {}) },
+          // The plugin's answer is documented as any JSON unless its schema says more.
+          schema: { tags: ['plugins'], security: [{ apiKey: [] }], response: responses({ 200: PLUGIN_ANSWER }, [400, 401, 404]), ...(route.schema ?? {}) },
           handler: async (request) => ok((await route.handler(toPluginRequest(request))) ?? null),
         });
       }

@@ -4,7 +4,7 @@ import { hmac, sameDigest } from '../crypto.js';
 import { apiError } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import type { Logger } from '../logger.js';
-import { codeFitsType, generateCode, normalizeCode } from '../otp-codes.js';
+import { generateCode, normalizeCode, suppliedCodeProblems } from '../otp-codes.js';
 import { parsePhone } from '../phone.js';
 import { HookRunner } from '../plugins/hook-runner.js';
 import { Router } from '../routing.js';
@@ -300,13 +300,9 @@ export class ChallengeService {
   }
 
   private suppliedCode(code: string, type: CodeType, length: number | undefined): string {
-    const normalized = normalizeCode(code);
-    const problems: string[] = [];
-    if (!codeFitsType(normalized, type)) problems.push(`code must contain only ${type} characters`);
-    if (length !== undefined && normalized.length !== length) problems.push(`code must be ${length} characters long (codeLength)`);
-    if (normalized.length < 4 || normalized.length > 12) problems.push('code must be 4 to 12 characters long');
+    const problems = suppliedCodeProblems(code, type, length);
     if (problems.length > 0) throw apiError('VALIDATION_FAILED', { details: problems.map((message) => ({ field: 'code', message })) });
-    return normalized;
+    return normalizeCode(code);
   }
 
   /** Keyed with the server secret and bound to the challenge, so equal codes never share a hash. */

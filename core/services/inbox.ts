@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { sha256 } from '../crypto.js';
 import { inject, injectable } from '../di.js';
 import { newId } from '../ids.js';
-import { seqPage } from '../pagination.js';
+import { PAGE_TAGS, seqPage } from '../pagination.js';
 import { extractCode } from '../sms-code.js';
 import { TOKENS } from '../tokens.js';
 import { WebhookEmitter } from '../webhooks/emitter.js';
@@ -82,7 +82,7 @@ export class InboxService {
 
   /** The project's received SMS, newest first; the cursor is the last item's position. */
   async list(projectId: string, query: { cursor?: string; limit?: number }): Promise<{ messages: InboundSms[]; nextCursor: string | null }> {
-    const { rows, nextCursor } = await seqPage<InboundRow>(this.db('inbound_sms').where({ project_id: projectId }), query, 'i');
+    const { rows, nextCursor } = await seqPage<InboundRow>(this.db('inbound_sms').where({ project_id: projectId }), query, PAGE_TAGS.inbox);
     return { messages: rows.map(toView), nextCursor };
   }
 }

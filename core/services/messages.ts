@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { inject, injectable } from '../di.js';
 import { apiError } from '../errors.js';
 import { isId } from '../ids.js';
-import { seqPage } from '../pagination.js';
+import { PAGE_TAGS, seqPage } from '../pagination.js';
 import type { RuntimeConfig } from '../secrets.js';
 import { Sealer } from '../seal.js';
 import { TOKENS } from '../tokens.js';
@@ -175,7 +175,7 @@ export class MessageService {
     if (query.kind) void q.where({ kind: query.kind });
     if (query.from) void q.where('created_at', '>=', query.from);
     if (query.to) void q.where('created_at', '<', query.to);
-    const { rows, nextCursor } = await seqPage<MessageRow & { seq: number | string }>(q, query, 's');
+    const { rows, nextCursor } = await seqPage<MessageRow & { seq: number | string }>(q, query, PAGE_TAGS.messages);
     return { messages: rows.map(toView), nextCursor };
   }
 

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { inject, injectable } from '../di.js';
 import { apiError } from '../errors.js';
+import { statsRangeProblems } from '../stats-range.js';
 import { TOKENS } from '../tokens.js';
 
 /** What is counted, per project and hour. */
@@ -52,8 +53,6 @@ export interface StatsReport {
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-/** Longest range per interval, so a series stays a readable size. */
-const MAX_BUCKETS = { hour: 24 * 31, day: 366 } as const;
 
 /** Rows each counter is spread over (see migrations/009-stats-shards.ts). */
 const STATS_SHARDS = 8;
@@ -105,10 +104,9 @@ export class StatsService {
     const step = interval === 'hour' ? HOUR : DAY;
     const start = new Date(Math.floor(from.getTime() / step) * step);
     const buckets = Math.ceil((to.getTime() - start.getTime()) / step);
-    if (!(to > from)) throw apiError('VALIDATION_FAILED', { details: [{ field: 'to', message: 'to must be after from' }] });
-    if (buckets > MAX_BUCKETS[interval]) {
-      throw apiError('VALIDATION_FAILED', { details: [{ field: 'from', message: `at most ${MAX_BUCKETS[interval]} ${interval}s per request; use interval=day or a shorter range` }] });
-    }
+    // The route reports these with the other fields' problems; a direct caller gets them here.
+    const problems = statsRangeProblems(from, to, interval);
+    if (problems.length > 0) throw apiError('VALIDATION_FAILED', { details: problems });
     const rows: Array<{ hour: Date; metric: Metric; count: number | string }> = await this.db('stats_hourly')
       .select('hour', 'metric', 'count')
       .where({ project_id: projectId })

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { inject, injectable } from '../di.js';
-import { seqPage } from '../pagination.js';
+import { PAGE_TAGS, seqPage } from '../pagination.js';
 import { TOKENS } from '../tokens.js';
 
 /** One delivery attempt, as the admin and /v1 listings show it. */
@@ -69,7 +69,7 @@ export class WebhookAttempts {
     const q = this.db('webhook_attempts').where({ project_id: projectId });
     if (query.endpointId) void q.where({ endpoint_id: query.endpointId });
     if (query.eventId) void q.where({ event_id: query.eventId });
-    const { rows, nextCursor } = await seqPage<AttemptRow & { seq: number | string }>(q, query, 'w');
+    const { rows, nextCursor } = await seqPage<AttemptRow & { seq: number | string }>(q, query, PAGE_TAGS.webhookAttempts);
     return { deliveries: rows.map(toView), nextCursor };
   }
 }

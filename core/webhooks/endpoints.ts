@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { CacheBus, TtlCache } from '../cache.js';
 import { inject, injectable } from '../di.js';
-import { apiError } from '../errors.js';
+import { apiError, type ErrorDetail } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import { Sealer } from '../seal.js';
 import type { RuntimeConfig } from '../secrets.js';
@@ -161,14 +161,21 @@ export class WebhookEndpoints {
    * checked against DNS at every send.
    */
   async checkUrl(url: string, field: string, callback: boolean): Promise<void> {
+    const detail = await this.urlProblem(url, field, callback);
+    if (detail) throw apiError('VALIDATION_FAILED', { details: [detail] });
+  }
+
+  /** checkUrl's finding as a validation detail (null when the URL is fine), to join a request's other details. */
+  async urlProblem(url: string, field: string, callback: boolean): Promise<ErrorDetail | null> {
     const problem = urlProblem(url, { allowPrivate: this.config.webhookAllowPrivate, httpsOnly: callback && !this.config.webhookAllowPrivate });
-    if (problem) throw apiError('VALIDATION_FAILED', { details: [{ field, message: `${field} ${problem}` }] });
-    if (callback) return;
+    if (problem) return { field, message: `${field} ${problem}` };
+    if (callback) return null;
     try {
       await resolveTarget(new URL(url), this.config.webhookAllowPrivate);
+      return null;
     } catch (error) {
       if (!(error instanceof UrlRefusedError)) throw error;
-      throw apiError('VALIDATION_FAILED', { details: [{ field, message: `${field} is refused: ${error.message}` }], cause: error });
+      return { field, message: `${field} is refused: ${error.message}` };
     }
   }
 

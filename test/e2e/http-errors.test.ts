@@ -140,6 +140,46 @@ test('VALIDATION_FAILED lists every failing field in details at once', async (t)
   t.deepEqual(new Set(fine.body.error.details.map((d) => d.field)), new Set(['to', 'codeLength']));
 });
 
+/** The fields VALIDATION_FAILED names, sorted. */
+function failingFields(response: { status: number; text: string }): string[] {
+  const body = json(response.text);
+  return body.error.details.map((d: { field?: string }) => d.field ?? '').sort();
+}
+
+test('VALIDATION_FAILED: the checks beyond the DTO (ranges, cursors, placeholders, supplied codes, path parameters) join its details', async (t) => {
+  const smx = current();
+  const { projectId, key } = await createProject(smx);
+  const api = { 'x-smx-api-key': key };
+  const post = (path: string, body: unknown) => raw(smx, 'POST', path, { headers: { ...api, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const admin = (method: string, path: string, body: unknown) =>
+    raw(smx, method, path, { headers: { authorization: `Bearer ${smx.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const cases: Array<[string, Promise<{ status: number; headers: Headers; text: string }>, string[]]> = [
+    ['messages: a bad status and an out-of-range limit', raw(smx, 'GET', '/v1/messages?status=bogus&limit=0', { headers: api }), ['limit', 'status']],
+    ['messages: a foreign cursor and a bad kind', raw(smx, 'GET', `/v1/messages?kind=fax&cursor=${Buffer.from('i12').toString('base64url')}`, { headers: api }), ['cursor', 'kind']],
+    ['inbox: limit and cursor', raw(smx, 'GET', '/v1/inbox?limit=0&cursor=nope', { headers: api }), ['cursor', 'limit']],
+    ['webhook deliveries: limit, cursor and eventId', raw(smx, 'GET', '/v1/webhook-deliveries?limit=500&cursor=x&eventId=evt_1', { headers: api }), ['cursor', 'eventId', 'limit']],
+    ['stats: a bad interval and a reversed range', raw(smx, 'GET', '/v1/stats?interval=week&from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z', { headers: api }), ['interval', 'to']],
+    ['stats: a bad from is reported once', raw(smx, 'GET', '/v1/stats?from=yesterday&interval=hour', { headers: api }), ['from']],
+    ['send-otp: no placeholder, a code of the wrong type, a bad ttl', post('/v1/send-otp', { to: '+4915112345678', template: 'no placeholder', code: 'ABCD', ttl: 1 }), ['code', 'template', 'ttl']],
+    ['send-otp: a code longer than codeLength and a bad language', post('/v1/send-otp', { to: '+4915112345678', code: '1234567', codeLength: 6, language: 'xx' }), ['code', 'language']],
+    ['PUT template: unknown language and no placeholder', admin('PUT', `/admin/projects/${projectId}/templates/xx`, { text: 'no placeholder' }), ['language', 'text']],
+    ['PATCH project: unknown routing, a bad prefix limit, a bad codeLength', admin('PATCH', `/admin/projects/${projectId}`, { routing: 'nope', codeLength: 3, rateLimits: { perCountryPrefix: { '+1': -1 } } }), ['codeLength', 'rateLimits.perCountryPrefix.+1', 'routing']],
+    ['webhook: a refused URL and bad events', admin('POST', `/admin/projects/${projectId}/webhooks`, { url: 'http://127.0.0.1:9/hook', events: ['nope'] }), ['events', 'url']],
+  ];
+  for (const [what, pending, fields] of cases) {
+    const response = await pending;
+    assertErrorEnvelope(t, response, 400, 'VALIDATION_FAILED', 'client');
+    t.deepEqual(failingFields(response), fields, `${what}: ${response.text}`);
+  }
+  // Each second-stage rule still holds alone.
+  t.deepEqual(failingFields(await raw(smx, 'GET', '/v1/messages?limit=0', { headers: api })), ['limit']);
+  t.deepEqual(failingFields(await post('/v1/send-otp', { to: '+4915112345678', template: 'no placeholder' })), ['template']);
+  t.deepEqual(failingFields(await raw(smx, 'GET', '/v1/stats?from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z', { headers: api })), ['from'], 'over 31 days of hours');
+  // A phone number problem stays its own error once the fields are valid.
+  const phone = await post('/v1/send-otp', { to: '+1', template: 'Code {{code}}' });
+  assertErrorEnvelope(t, phone, 422, 'INVALID_PHONE_NUMBER', 'client');
+});
+
 test('a body that is JSON but not an object is VALIDATION_FAILED, not a crash', async (t) => {
   const smx = current();
   const { key } = await createProject(smx);

@@ -124,4 +124,9 @@ test('the log: newest first, filters, and cursor pages stay stable while message
   t.is(badCursor.status, 400);
   const badStatus = await smx.api(key, 'GET', '/v1/messages?status=LOST');
   t.is(badStatus.status, 400);
+  // Every bad parameter at once, the range of limit and the cursor's list included.
+  const many = await smx.api(key, 'GET', `/v1/messages?status=bogus&limit=0&from=yesterday&cursor=${Buffer.from('w5').toString('base64url')}`);
+  t.is(many.status, 400);
+  t.is(many.body.error.code, 'VALIDATION_FAILED');
+  t.deepEqual(many.body.error.details.map((d) => d.field).sort(), ['cursor', 'from', 'limit', 'status']);
 });

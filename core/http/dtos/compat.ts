@@ -4,6 +4,7 @@ import {
 import { JSONSchema } from 'class-validator-jsonschema';
 import { PIN_TYPES, type PinType } from '../../compat/otp-by-id.js';
 import { LANGUAGES, type Language } from '../../services/projects.js';
+import { HasCodePlaceholder } from './validators.js';
 
 // Field names are the providers' own (reference/sms-verify-api.txt, reference/otp-by-id-api.txt).
 
@@ -63,6 +64,7 @@ export class CompatOtpDto {
   @IsOptional()
   @IsString()
   @Length(1, 1000)
+  @HasCodePlaceholder({ message: 'template must contain {{pin}} (or {{code}})' })
   template?: string;
 
   @JSONSchema({ description: 'NUMERIC (default), ALPHA or ALPHANUMERIC.' })

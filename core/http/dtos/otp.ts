@@ -3,7 +3,7 @@ import {
 } from 'class-validator';
 import { JSONSchema } from 'class-validator-jsonschema';
 import { CODE_TYPES, LANGUAGES, type CodeType, type Language } from '../../services/projects.js';
-import { MaxJsonBytes } from './validators.js';
+import { HasCodePlaceholder, MaxJsonBytes } from './validators.js';
 
 export class SendOtpDto {
   @JSONSchema({ description: 'Destination: E.164, or a national number together with countryCode.', example: '+4915112345678' })
@@ -44,6 +44,7 @@ export class SendOtpDto {
   @IsOptional()
   @IsString()
   @Length(1, 1000)
+  @HasCodePlaceholder()
   template?: string;
 
   @JSONSchema({ description: 'Seconds the code is valid, 60-1800. Default 300.' })

@@ -1,7 +1,8 @@
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsISO31661Alpha2, IsISO8601, IsNotEmpty, IsObject, IsOptional, IsString, IsUrl, Length, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsISO31661Alpha2, IsISO8601, IsNotEmpty, IsObject, IsOptional, IsString, IsUrl, Length, Max, MaxLength, Min, ValidateIf } from 'class-validator';
 import { JSONSchema } from 'class-validator-jsonschema';
 import { MESSAGE_STATUSES, type MessageStatus } from '../../services/messages.js';
 import { SMS_LIMITS } from '../../services/sms.js';
+import { PageQuery } from './pages.js';
 import { MaxJsonBytes } from './validators.js';
 
 /** Options a custom SMS request may set, for one message or every message of a bulk request. */
@@ -67,18 +68,7 @@ export class SendBulkSmsDto extends SmsOptionsDto {
   message?: string;
 }
 
-export class ListMessagesQuery {
-  @JSONSchema({ description: 'Page size, 1-200. Default 50.' })
-  @IsOptional()
-  @Matches(/^\d+$/, { message: 'limit must be a whole number' })
-  limit?: string;
-
-  @JSONSchema({ description: 'The `nextCursor` of the previous page.' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(64)
-  cursor?: string;
-
+export class ListMessagesQuery extends PageQuery {
   @IsOptional()
   @IsIn(MESSAGE_STATUSES)
   status?: MessageStatus;

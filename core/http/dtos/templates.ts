@@ -2,12 +2,14 @@ import { IsNotEmpty, IsString, Matches, MaxLength } from 'class-validator';
 import { JSONSchema } from 'class-validator-jsonschema';
 import { TEMPLATE_MAX_LENGTH } from '../../services/templates.js';
 import { TEST_CODE_PATTERN, TEST_NUMBER_PATTERN } from '../../services/test-numbers.js';
+import { HasCodePlaceholder } from './validators.js';
 
 export class SetTemplateDto {
   @JSONSchema({ description: 'OTP text; must contain {{code}} ({{pin}} accepted as alias).', example: 'Your ACME code: {{code}}' })
   @IsString()
   @IsNotEmpty()
   @MaxLength(TEMPLATE_MAX_LENGTH)
+  @HasCodePlaceholder()
   text!: string;
 }
 

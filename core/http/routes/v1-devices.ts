@@ -4,6 +4,7 @@ import { DeviceService } from '../../services/devices.js';
 import { LinkDeviceDto, toSims } from '../dtos/admin.js';
 import { ok } from '../envelope.js';
 import { bodySchema, responses } from '../openapi.js';
+import { linkResultSchema } from '../response-schemas.js';
 import { validateBody } from '../validation.js';
 
 /** The phone's side of linking (device-protocol.md §1): no API key, the link token is the credential. */
@@ -12,7 +13,7 @@ export async function deviceLinkRoutes(app: FastifyInstance, c: DependencyContai
   app.post('/v1/devices/link', {
     schema: {
       tags: ['devices'], summary: 'Link a phone with a single-use link token (from the QR code) or a 6-digit link code',
-      body: bodySchema(LinkDeviceDto), response: responses({ 201: { type: 'object' } }, [400, 401, 429]),
+      body: bodySchema(LinkDeviceDto), response: responses({ 201: linkResultSchema }, [400, 401, 429]),
     },
   }, async (request, reply) => {
     const dto = await validateBody(LinkDeviceDto, request.body);

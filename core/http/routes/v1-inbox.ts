@@ -1,9 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { DependencyContainer } from '../../di.js';
-import { apiError } from '../../errors.js';
+import { PAGE_TAGS, pageProblems } from '../../pagination.js';
 import { InboxService } from '../../services/inbox.js';
 import { projectOf } from '../auth.js';
+import { PageQuery } from '../dtos/pages.js';
 import { ok } from '../envelope.js';
+import { bodySchema, responses } from '../openapi.js';
+import { inboxSchema } from '../response-schemas.js';
+import { validateQuery } from '../validation.js';
 
 /** The SMS the project's phones received (spec/api.md "Inbound SMS and number rental"). */
 export async function inboxRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
@@ -11,13 +15,10 @@ export async function inboxRoutes(app: FastifyInstance, c: DependencyContainer):
   app.get('/v1/inbox', {
     schema: {
       tags: ['inbound'], summary: 'Received SMS, newest first, cursor-paginated', security: [{ apiKey: [] }],
-      querystring: { type: 'object', properties: { cursor: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 200 } } },
+      querystring: bodySchema(PageQuery), response: responses({ 200: inboxSchema }, [400, 401]),
     },
   }, async (request) => {
-    const { cursor, limit } = request.query as { cursor?: string; limit?: string };
-    const n = limit === undefined ? undefined : Number(limit);
-    if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 200)) throw apiError('VALIDATION_FAILED', { details: [{ field: 'limit', message: 'limit must be a whole number from 1 to 200' }] });
-    if (cursor !== undefined && (typeof cursor !== 'string' || cursor.length > 64)) throw apiError('VALIDATION_FAILED', { details: [{ field: 'cursor', message: 'cursor is not one this API returned' }] });
-    return ok(await inbox.list(projectOf(request), { cursor, limit: n }));
+    const q = await validateQuery(PageQuery, request.query, (page) => pageProblems(page, PAGE_TAGS.inbox));
+    return ok(await inbox.list(projectOf(request), { cursor: q.cursor, limit: q.limit === undefined ? undefined : Number(q.limit) }));
   });
 }

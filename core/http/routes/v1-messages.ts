@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { DependencyContainer } from '../../di.js';
+import { PAGE_TAGS, pageProblems } from '../../pagination.js';
 import { MessageService } from '../../services/messages.js';
 import { projectOf } from '../auth.js';
 import { ok } from '../envelope.js';
-import { apiError } from '../../errors.js';
 import { ListMessagesQuery } from '../dtos/sms.js';
 import { bodySchema, responses } from '../openapi.js';
-import { validateBody } from '../validation.js';
+import { validateQuery } from '../validation.js';
 
 const message = {
   type: 'object',
@@ -15,6 +15,7 @@ const message = {
     status: { type: 'string', enum: ['QUEUED', 'DISPATCHED', 'SENT', 'DELIVERED', 'FAILED', 'EXPIRED'] },
     to: { type: 'string' }, message: { type: 'string', description: 'custom SMS only' }, parts: { type: 'integer' }, deviceId: { type: 'string', nullable: true }, simSlot: { type: 'integer', nullable: true },
     verificationId: { type: 'string', nullable: true }, batchId: { type: 'string', nullable: true }, error: { type: 'string', nullable: true },
+    metadata: { type: 'object', nullable: true, description: 'Your metadata, as sent.' },
     createdAt: { type: 'string' }, expiresAt: { type: 'string' }, dispatchedAt: { type: 'string', nullable: true },
     sentAt: { type: 'string', nullable: true }, deliveredAt: { type: 'string', nullable: true }, failedAt: { type: 'string', nullable: true },
   },
@@ -30,9 +31,8 @@ export async function messageRoutes(app: FastifyInstance, c: DependencyContainer
       response: responses({ 200: { type: 'object', properties: { messages: { type: 'array', items: message }, nextCursor: { type: 'string', nullable: true } } } }, [400, 401]),
     },
   }, async (request) => {
-    const q = await validateBody(ListMessagesQuery, request.query);
+    const q = await validateQuery(ListMessagesQuery, request.query, (d) => pageProblems(d, PAGE_TAGS.messages));
     const limit = q.limit === undefined ? undefined : Number(q.limit);
-    if (limit !== undefined && (limit < 1 || limit > 200)) throw apiError('VALIDATION_FAILED', { details: [{ field: 'limit', message: 'limit must be from 1 to 200' }] });
     return ok(await messages.list(projectOf(request), { limit, cursor: q.cursor, status: q.status, kind: q.kind, from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined }));
   });
 

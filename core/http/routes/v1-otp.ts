@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { DependencyContainer } from '../../di.js';
-import { apiError } from '../../errors.js';
+import { apiError, type ErrorDetail } from '../../errors.js';
+import { suppliedCodeProblems } from '../../otp-codes.js';
 import { ChallengeService } from '../../services/challenges.js';
 import { IdempotencyService } from '../../services/idempotency.js';
+import { CODE_TYPES, ProjectService, type CodeType } from '../../services/projects.js';
 import { ResendService } from '../../services/resends.js';
 import { WebhookEndpoints } from '../../webhooks/endpoints.js';
 import { projectOf } from '../auth.js';
@@ -10,6 +12,7 @@ import { SendOtpDto, VerifyOtpDto } from '../dtos/otp.js';
 import { ok } from '../envelope.js';
 import { runIdempotent } from '../idempotency.js';
 import { bodySchema, responses } from '../openapi.js';
+import { verifyResultSchema } from '../response-schemas.js';
 import { validateBody } from '../validation.js';
 
 const verification = {
@@ -25,12 +28,26 @@ const verification = {
 const idParam = { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] };
 const security = [{ apiKey: [] }];
 
+function suppliesCode(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && typeof (body as { code?: unknown }).code === 'string';
+}
+
+/** A caller-supplied code against codeType (else the project's) and codeLength, as details. */
+function codeProblems(dto: SendOtpDto, projectCodeType: CodeType | undefined): ErrorDetail[] {
+  if (typeof dto.code !== 'string' || projectCodeType === undefined) return [];
+  // Against a codeType or codeLength that is itself refused, the code cannot be judged yet.
+  if (dto.codeType !== undefined && !(CODE_TYPES as readonly unknown[]).includes(dto.codeType)) return [];
+  if (dto.codeLength !== undefined && !(Number.isInteger(dto.codeLength) && dto.codeLength >= 4 && dto.codeLength <= 12)) return [];
+  return suppliedCodeProblems(dto.code, dto.codeType ?? projectCodeType, dto.codeLength).map((message) => ({ field: 'code', message }));
+}
+
 /** OTP challenges: send, verify, read, cancel (spec/api.md "OTP verification"). */
 export async function otpRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
   const challenges = c.resolve(ChallengeService);
   const idempotency = c.resolve(IdempotencyService);
   const resends = c.resolve(ResendService);
   const webhooks = c.resolve(WebhookEndpoints);
+  const projects = c.resolve(ProjectService);
 
   app.post('/v1/send-otp', {
     schema: {
@@ -41,13 +58,15 @@ export async function otpRoutes(app: FastifyInstance, c: DependencyContainer): P
   }, async (request, reply) => {
     const projectId = projectOf(request);
     return runIdempotent(idempotency, projectId, request, reply, async () => {
-      const dto = await validateBody(SendOtpDto, request.body, (d) => [webhooks.callbackProblem(d.callbackUrl)], { fast: true });
+      // A supplied code must fit codeType, whose default is the project's (read only when needed).
+      const codeType = suppliesCode(request.body) ? (await projects.get(projectId)).settings.codeType : undefined;
+      const dto = await validateBody(SendOtpDto, request.body, (d) => [webhooks.callbackProblem(d.callbackUrl), ...codeProblems(d, codeType)], { fast: true });
       return { status: 201, body: ok(await challenges.send(projectId, dto)) };
     });
   });
 
   app.post('/v1/verify-otp', {
-    schema: { tags: ['otp'], summary: 'Verify a code', security, body: bodySchema(VerifyOtpDto), response: responses({ 200: { type: 'object' } }, [400, 401, 404, 409, 410]) },
+    schema: { tags: ['otp'], summary: 'Verify a code', security, body: bodySchema(VerifyOtpDto), response: responses({ 200: verifyResultSchema }, [400, 401, 404, 409, 410]) },
   }, async (request) => {
     const dto = await validateBody(VerifyOtpDto, request.body, undefined, { fast: true });
     const otp = dto.otp ?? dto.code;

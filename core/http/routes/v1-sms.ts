@@ -8,6 +8,7 @@ import { SendBulkSmsDto, SendSmsDto } from '../dtos/sms.js';
 import { ok } from '../envelope.js';
 import { runIdempotent } from '../idempotency.js';
 import { bodySchema, responses } from '../openapi.js';
+import { batchSchema, bulkAcceptedSchema, smsAcceptedSchema } from '../response-schemas.js';
 import { validateBody } from '../validation.js';
 
 /** Bulk bodies may be up to 10 MiB (spec/api.md "Error catalogue", PAYLOAD_TOO_LARGE). */
@@ -25,7 +26,7 @@ export async function smsRoutes(app: FastifyInstance, c: DependencyContainer): P
   app.post('/v1/send-sms', {
     schema: {
       tags: ['sms'], summary: 'Send one SMS', security, headers: idempotencyHeader, body: bodySchema(SendSmsDto),
-      response: responses({ 201: { type: 'object' } }, [400, 401, 409, 413, 422, 429, 503]),
+      response: responses({ 201: smsAcceptedSchema }, [400, 401, 409, 413, 422, 429, 503]),
     },
   }, async (request, reply) => {
     const projectId = projectOf(request);
@@ -39,7 +40,7 @@ export async function smsRoutes(app: FastifyInstance, c: DependencyContainer): P
     bodyLimit: BULK_BODY_LIMIT,
     schema: {
       tags: ['sms'], summary: 'Send one text to many recipients, or many texts (up to 10,000)', security, headers: idempotencyHeader, body: bodySchema(SendBulkSmsDto),
-      response: responses({ 202: { type: 'object' } }, [400, 401, 409, 413, 429, 503]),
+      response: responses({ 202: bulkAcceptedSchema }, [400, 401, 409, 413, 422, 429, 503]),
     },
   }, async (request, reply) => {
     const projectId = projectOf(request);
@@ -52,6 +53,8 @@ export async function smsRoutes(app: FastifyInstance, c: DependencyContainer): P
   });
 
   app.get('/v1/batches/:id', {
-    schema: { tags: ['sms'], summary: 'A bulk request\'s messages counted per status', security, params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } },
+    schema: { tags: ['sms'], summary: 'A bulk request\'s messages counted per status', security, params: { type: 'object', properties: { id: { type: 'string', description: 'bat_...' } }, required: ['id'] },
+      response: responses({ 200: batchSchema }, [401, 404]),
+    },
   }, async (request) => ok(await sms.batch(projectOf(request), (request.params as { id: string }).id)));
 }

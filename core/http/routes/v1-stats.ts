@@ -1,24 +1,32 @@
 import type { FastifyInstance } from 'fastify';
 import type { DependencyContainer } from '../../di.js';
 import { StatsService } from '../../services/stats.js';
+import { statsRange, statsRangeProblems } from '../../stats-range.js';
 import { projectOf } from '../auth.js';
 import { StatsQuery } from '../dtos/sms.js';
 import { ok } from '../envelope.js';
-import { bodySchema } from '../openapi.js';
-import { validateBody } from '../validation.js';
+import { bodySchema, responses } from '../openapi.js';
+import { statsSchema } from '../response-schemas.js';
+import { validateQuery } from '../validation.js';
 
-const DEFAULT_SPAN = { hour: 24 * 3_600_000, day: 30 * 24 * 3_600_000 } as const;
+const INTERVALS: readonly unknown[] = ['hour', 'day'];
 
 /** Aggregate OTP and SMS counts, totals and a series (spec/api.md "Readiness and stats"). */
 export async function statsRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
   const stats = c.resolve(StatsService);
   app.get('/v1/stats', {
-    schema: { tags: ['status'], summary: 'Totals and an hourly or daily series of OTP and SMS counts (UTC buckets)', security: [{ apiKey: [] }], querystring: bodySchema(StatsQuery) },
+    schema: {
+      tags: ['status'], summary: 'Totals and an hourly or daily series of OTP and SMS counts (UTC buckets)', security: [{ apiKey: [] }],
+      querystring: bodySchema(StatsQuery), response: responses({ 200: statsSchema }, [400, 401]),
+    },
   }, async (request) => {
-    const q = await validateBody(StatsQuery, request.query);
-    const interval = q.interval ?? 'hour';
-    const to = q.to ? new Date(q.to) : new Date();
-    const from = q.from ? new Date(q.from) : new Date(to.getTime() - DEFAULT_SPAN[interval]);
+    // The range's order and size are checked with the fields, so every problem is listed at once.
+    const q = await validateQuery(StatsQuery, request.query, (d) => {
+      const known = d.interval === undefined || INTERVALS.includes(d.interval);
+      const { from, to, interval } = statsRange({ ...d, interval: known ? d.interval : undefined });
+      return statsRangeProblems(from, to, known ? interval : undefined);
+    });
+    const { from, to, interval } = statsRange(q);
     return ok(await stats.report(projectOf(request), from, to, interval));
   });
 }

@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { DependencyContainer } from '../../di.js';
-import { apiError } from '../../errors.js';
 import { isId } from '../../ids.js';
 import { WebhookAttempts } from '../../webhooks/attempts.js';
 import { projectOf } from '../auth.js';
 import { ok } from '../envelope.js';
-import { responses } from '../openapi.js';
-
-export const pageQuerySchema = { type: 'object', properties: { cursor: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 200 } } };
+import { PAGE_TAGS, pageProblems } from '../../pagination.js';
+import { PageQuery, WebhookDeliveriesQuery } from '../dtos/pages.js';
+import { bodySchema, responses } from '../openapi.js';
+import { validateQuery } from '../validation.js';
 
 export const attemptList = {
   type: 'object',
@@ -27,13 +27,10 @@ export const attemptList = {
   },
 };
 
-/** `?cursor=&limit=` of an attempt listing, checked. */
-export function pageQuery(query: unknown): { cursor?: string; limit?: number } {
-  const { cursor, limit } = (query ?? {}) as { cursor?: unknown; limit?: unknown };
-  const n = limit === undefined ? undefined : Number(limit);
-  if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 200)) throw apiError('VALIDATION_FAILED', { details: [{ field: 'limit', message: 'limit must be a whole number from 1 to 200' }] });
-  if (cursor !== undefined && (typeof cursor !== 'string' || cursor.length > 64)) throw apiError('VALIDATION_FAILED', { details: [{ field: 'cursor', message: 'cursor is not one this API returned' }] });
-  return { cursor: cursor as string | undefined, limit: n };
+/** `?cursor=&limit=` of an attempt listing, checked (every problem at once). */
+export async function pageQuery(query: unknown): Promise<{ cursor?: string; limit?: number }> {
+  const q = await validateQuery(PageQuery, query, (page) => pageProblems(page, PAGE_TAGS.webhookAttempts));
+  return { cursor: q.cursor, limit: q.limit === undefined ? undefined : Number(q.limit) };
 }
 
 /** The project's webhook delivery attempts, endpoints and callback URLs alike (an API user's view). */
@@ -42,11 +39,14 @@ export async function webhookDeliveryRoutes(app: FastifyInstance, c: DependencyC
   app.get('/v1/webhook-deliveries', {
     schema: {
       tags: ['webhooks'], summary: 'Every webhook delivery attempt of the project, newest first, cursor-paginated', security: [{ apiKey: [] }],
-      querystring: { ...pageQuerySchema, properties: { ...pageQuerySchema.properties, eventId: { type: 'string' } } }, response: responses({ 200: attemptList }, [400, 401]),
+      querystring: bodySchema(WebhookDeliveriesQuery), response: responses({ 200: attemptList }, [400, 401]),
     },
   }, async (request) => {
-    const { eventId } = request.query as { eventId?: unknown };
-    if (eventId !== undefined && !isId('evt', eventId)) throw apiError('VALIDATION_FAILED', { details: [{ field: 'eventId', message: 'eventId must be an evt_ id' }] });
-    return ok(await attempts.list(projectOf(request), { ...pageQuery(request.query), eventId: eventId as string | undefined }));
+    const q = await validateQuery(WebhookDeliveriesQuery, request.query, (d) => [
+      ...pageProblems(d, PAGE_TAGS.webhookAttempts),
+      d.eventId === undefined || isId('evt', d.eventId) ? null : { field: 'eventId', message: 'eventId must be an evt_ id' },
+    ]);
+    const page = { cursor: q.cursor, limit: q.limit === undefined ? undefined : Number(q.limit) };
+    return ok(await attempts.list(projectOf(request), { ...page, eventId: q.eventId }));
   });
 }
