@@ -17,6 +17,7 @@ import { connectRedis } from '../core/redis.js';
 import { canSubscribe } from './acl.js';
 import type { ClientRoles } from './auth.js';
 import type { InFlight } from './in-flight.js';
+import { useFastOutgoing } from './outgoing-qos1.js';
 
 /**
  * Offline packets a phone gets per CONNECT. The library reads `LRANGE outgoing:{id} 0 N` once
@@ -76,6 +77,8 @@ export async function openSessionStore(options: SessionStoreOptions): Promise<Se
   });
 
   const methods = persistence as unknown as Record<string, (...args: unknown[]) => unknown>;
+  // QoS 1 packets to phones: one Redis round trip where the library makes four (see outgoing-qos1.ts).
+  useFastOutgoing(methods, redis, ttl);
   for (const name of TRACKED_METHODS) {
     const original = methods[name]!.bind(persistence);
     methods[name] = (...args: unknown[]) => {

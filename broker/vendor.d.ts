@@ -22,3 +22,9 @@ declare module 'aedes-persistence-redis' {
   function aedesPersistenceRedis(options?: aedesPersistenceRedis.Options): aedesPersistenceRedis.Persistence;
   export = aedesPersistenceRedis;
 }
+
+/** Typings for msgpack-lite (aedes-persistence-redis's encoding of stored packets; only what broker/ uses). */
+declare module 'msgpack-lite' {
+  export function encode(value: unknown): Buffer;
+  export function decode(buffer: Buffer | Uint8Array): unknown;
+}

@@ -21,6 +21,7 @@ import { ApiKeyService } from './services/api-keys.js';
 import { ChallengeService } from './services/challenges.js';
 import { DeviceService } from './services/devices.js';
 import { DispatchService } from './services/dispatch.js';
+import { DispatchWakeups } from './delivery/dispatch-wakeups.js';
 import { IdempotencyService } from './services/idempotency.js';
 import { LinkTokenService } from './services/link-tokens.js';
 import { MessageService } from './services/messages.js';
@@ -49,7 +50,7 @@ import { SmsVerifyCompat } from './compat/sms-verify.js';
 /** Every core service, one instance per container. */
 const SERVICES = [
   CacheBus, PresenceStore, HealthService, Router, HookRunner, ProjectService, ApiKeyService, LinkTokenService, DeviceService,
-  StatsService, MessageService, MessageTransitions, DispatchService, MessageWriter, SmsService, InboxService, ChallengeService, IdempotencyService, StatusService,
+  StatsService, MessageService, MessageTransitions, DispatchWakeups, DispatchService, MessageWriter, SmsService, InboxService, ChallengeService, IdempotencyService, StatusService,
   TemplateService, TestNumberService, AbuseLimits,
   SmsGateEvents, DeviceTransports, SmsGateService, OtpLeases, ResendService, StatusReports,
   RentalPool, RentalService,

@@ -11,7 +11,9 @@ import type { MessageService, OutboundMessage } from '../core/services/messages.
 import type { DeviceTransports } from '../core/smsgate/transport.js';
 import type { DeviceLocks } from '../core/delivery/device-lock.js';
 import type { DevicePacer } from '../core/delivery/pacing.js';
+import type { DispatchHolder, DispatchWakeups } from '../core/delivery/dispatch-wakeups.js';
 import { applyBeforeSend } from '../core/plugins/before-send.js';
+import { DispatchPipeline } from './dispatch-pipeline.js';
 
 /** Messages per outbox publish (device-protocol.md §3: 1..100). */
 export const MAX_PER_PUBLISH = 100;
@@ -22,10 +24,16 @@ export const MAX_PER_ROUND = 500;
  * connect wakes the dispatcher at once; this is only the safety net for a missed presence event.
  */
 export const HOLD_WHILE_OFFLINE_MS = 30_000;
-/** Rounds between extensions of the device lock (its TTL is far longer than this many rounds take). */
-const LOCK_EXTEND_EVERY = 10;
-/** Publishes per job before it yields the worker slot to other devices (and re-signals itself). */
-const MAX_ROUNDS_PER_JOB = 50;
+/** Time between extensions of the device lock (its TTL is several times longer). */
+const LOCK_EXTEND_MS = 2_000;
+/** How long a job hands out a device's messages before it yields the worker slot to other devices (and re-signals itself). */
+const JOB_BUDGET_MS = 5_000;
+/**
+ * How long a dispatcher with nothing left waits for a poke (DispatchWakeups) before it ends its
+ * job, once pokes have shown that messages for this device are accepted in this process: the
+ * next message then costs one read, not a new job's start-up.
+ */
+export const LINGER_MS = 200;
 
 export interface DispatcherDeps {
   messages: MessageService;
@@ -37,6 +45,8 @@ export interface DispatcherDeps {
   pacer: DevicePacer;
   locks: DeviceLocks;
   hooks: HookRunner;
+  /** The in-process fast path from accepted messages to a running dispatcher. */
+  wakeups: DispatchWakeups;
   log: Logger;
   /** Pull transports (SMSGate): the dispatcher only tells the phone there is work; absent = MQTT only. */
   transports?: DeviceTransports;
@@ -52,7 +62,9 @@ export function toOutboxItem(m: OutboundMessage) {
  * at this device". One dispatcher per device at a time (a Redis lock) reads the next messages in
  * order (priority, then acceptance), takes as many as the device's pace allows, publishes them in
  * outbox payloads of up to 100 at QoS 1 (up to 500 a round), and marks them DISPATCHED — repeating until the
- * device has nothing left or must wait for its pace, when the job re-signals itself delayed.
+ * device has nothing left or must wait for its pace, when the job re-signals itself delayed. The
+ * next round's read runs while this round's publish is in flight (DispatchPipeline), and signals
+ * from this process reach the running dispatcher directly (DispatchWakeups).
  *
  * Nothing is lost and nothing is sent twice: a crash after the publish and before the mark
  * republishes the same ids, which the phone de-duplicates; a broker error throws and BullMQ
@@ -64,6 +76,8 @@ export function dispatcherProcessor(deps: DispatcherDeps) {
     // this one: a message committed after our last read is never left waiting.
     await job.removeDeduplicationKey();
     const { deviceId } = job.data;
+    // The device's dispatcher runs in this process and will read again: no lock round trip.
+    if (deps.wakeups.poke(deviceId)) return 'busy: woke the holder in this process';
     const lock = await deps.locks.acquire(deviceId);
     // The holder looks again when it lets go (see DeviceLocks): nothing to wait for here.
     if (!lock) return 'busy: left to the holder';
@@ -96,37 +110,72 @@ async function drain(deps: DispatcherDeps, deviceId: string, keepLock: () => Pro
   const transport = deps.transports?.get(device.transport);
   if (transport) return transport.handOver(device);
 
-  // Marking a batch DISPATCHED overlaps with reading and publishing the next one (which leaves
-  // out the ids still being marked); at most one mark is outstanding, and each is awaited.
-  let marking: Promise<unknown> = Promise.resolve();
-  let beingMarked: string[] = [];
-  let sent = 0;
+  const holder = deps.wakeups.hold(deviceId);
+  let result: string;
   try {
-    for (let round = 0; round < MAX_ROUNDS_PER_JOB; round++) {
+    result = await handOut(deps, device, holder, keepLock);
+  } finally {
+    // A poke this dispatcher took but did not answer with a read (it is paced, or failed): the
+    // queue makes sure someone looks.
+    if (holder.close()) await deps.dispatch.signal([deviceId]);
+  }
+  return result;
+}
+
+async function handOut(deps: DispatcherDeps, device: { id: string; sendRatePerMinute: number }, holder: DispatchHolder, keepLock: () => Promise<boolean>): Promise<string> {
+  const deviceId = device.id;
+  // Reading the next batch overlaps publishing the previous one, and marking a batch DISPATCHED
+  // (only once its publish resolved) overlaps the next publish: see DispatchPipeline.
+  const pipeline = new DispatchPipeline<OutboundMessage>(
+    (batch) => publishBatch(deps, deviceId, batch),
+    (ids) => deps.transitions.dispatched(ids),
+  );
+  let sent = 0;
+  let result: string | undefined;
+  const yieldAt = Date.now() + JOB_BUDGET_MS;
+  let extendedAt = Date.now();
+  try {
+    while (result === undefined && Date.now() < yieldAt) {
+      if (Date.now() - extendedAt >= LOCK_EXTEND_MS) {
+        await keepLock();
+        extendedAt = Date.now();
+      }
       const grant = await deps.pacer.take(deviceId, device.sendRatePerMinute, MAX_PER_ROUND);
       if (grant.taken === 0) {
         await deps.dispatch.signal([deviceId], grant.waitMs);
-        return `dispatched ${sent}, paced`;
+        result = 'paced';
+        break;
       }
-      const batch = await deps.messages.nextForDevice(deviceId, grant.taken, beingMarked);
+      holder.beforeRead();
+      const batch = await deps.messages.nextForDevice(deviceId, grant.taken, pipeline.unmarkedIds());
       await deps.pacer.refund(deviceId, device.sendRatePerMinute, grant.taken - batch.length);
-      if (batch.length === 0) return `dispatched ${sent}`;
+      if (batch.length === 0) {
+        // Messages may have come while the last batch was going out: look again once it is marked.
+        if (!pipeline.idle) await pipeline.settle();
+        else if (!(holder.everPoked && (await holder.wait(LINGER_MS)))) result = 'done';
+        continue;
+      }
       const outgoing = await applyBeforeSend(deps, batch);
       if (outgoing.length < batch.length) await deps.pacer.refund(deviceId, device.sendRatePerMinute, batch.length - outgoing.length);
-      for (let i = 0; i < outgoing.length; i += MAX_PER_PUBLISH) {
-        await deps.publisher.publish(deviceId, 'outbox', { messages: outgoing.slice(i, i + MAX_PER_PUBLISH).map(toOutboxItem) });
-      }
-      await marking;
-      beingMarked = outgoing.map((m) => m.id);
-      marking = deps.transitions.dispatched(beingMarked);
+      if (outgoing.length > 0) await pipeline.push(outgoing);
       sent += outgoing.length;
-      if (round % LOCK_EXTEND_EVERY === LOCK_EXTEND_EVERY - 1) await keepLock();
     }
-  } finally {
-    await marking;
+  } catch (error) {
+    await pipeline.quiesce();
+    throw error;
   }
+  await pipeline.settle();
+  if (result === 'done') return `dispatched ${sent}`;
+  if (result === 'paced') return `dispatched ${sent}, paced`;
   await deps.dispatch.signal([deviceId]);
   return `dispatched ${sent}, yielding`;
+}
+
+/** One batch in outbox payloads of up to MAX_PER_PUBLISH, one publish after the other. */
+async function publishBatch(deps: DispatcherDeps, deviceId: string, batch: OutboundMessage[]): Promise<void> {
+  for (let i = 0; i < batch.length; i += MAX_PER_PUBLISH) {
+    await deps.publisher.publish(deviceId, 'outbox', { messages: batch.slice(i, i + MAX_PER_PUBLISH).map(toOutboxItem) });
+  }
 }
 
 /** The device was unlinked: its queued messages go to the project's active device, or fail. */

@@ -28,6 +28,7 @@ import { OtpLeases } from '../core/delivery/otp-leases.js';
 import { StatusReports } from '../core/delivery/status-reports.js';
 import { maintenanceProcessor, scheduleMaintenance } from './maintenance-worker.js';
 import { DevicePacer } from '../core/delivery/pacing.js';
+import { DispatchWakeups } from '../core/delivery/dispatch-wakeups.js';
 import { DeviceTransports } from '../core/smsgate/transport.js';
 
 export interface RunningWorkers {
@@ -61,6 +62,7 @@ export async function startWorkers(c: DependencyContainer): Promise<RunningWorke
         pacer: new DevicePacer(redis, config.redisPrefix),
         locks: new DeviceLocks(redis, config.redisPrefix, 10_000),
         hooks,
+        wakeups: c.resolve(DispatchWakeups),
         log,
         transports: c.resolve(DeviceTransports),
       }) as Processor,

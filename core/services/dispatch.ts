@@ -4,6 +4,7 @@ import type { DevicePublisher } from '../publisher.js';
 import { dispatchDedupId, type Queues } from '../queues.js';
 import { TOKENS } from '../tokens.js';
 import { DeviceTransports } from '../smsgate/transport.js';
+import { DispatchWakeups } from '../delivery/dispatch-wakeups.js';
 import { DeviceService } from './devices.js';
 import { MessageTransitions } from './message-transitions.js';
 import { MessageService } from './messages.js';
@@ -25,16 +26,19 @@ export class DispatchService {
     private readonly transitions: MessageTransitions,
     private readonly devices: DeviceService,
     private readonly transports: DeviceTransports,
+    private readonly wakeups: DispatchWakeups,
   ) {}
 
   /**
    * Tells the dispatcher that these devices may have QUEUED messages. At most one job waits per
    * device (deduplicated), so signalling after every accepted message costs one Redis call.
-   * `delayMs` postpones the look (pacing, a phone that never connected).
+   * `delayMs` postpones the look (pacing, a phone that never connected). Without a delay, a
+   * device's dispatcher running in this process is also poked directly (DispatchWakeups).
    */
   async signal(deviceIds: Iterable<string>, delayMs = 0): Promise<void> {
     const unique = [...new Set(deviceIds)];
     if (unique.length === 0) return;
+    if (delayMs === 0) for (const deviceId of unique) this.wakeups.poke(deviceId);
     await this.queues.dispatch.addBulk(
       unique.map((deviceId) => ({
         name: 'dispatch',

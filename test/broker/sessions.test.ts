@@ -1,7 +1,7 @@
 import test from 'ava';
 import { deviceTopic } from '../../core/device-topics.js';
 import { sessionKeyPrefix } from '../../broker/session-store.js';
-import { Harness, listKeys, received, testPrefix, waitFor } from './_helpers.js';
+import { Harness, closed, listKeys, received, testPrefix, waitFor } from './_helpers.js';
 
 // Serial: the restart test closes a broker other tests would otherwise share.
 let h: Harness;
@@ -91,5 +91,40 @@ test.serial('session state lives under {prefix}:mqtt: and a clean session forget
   const clean = await h.phone(broker, device, { clean: true });
   await clean.endAsync();
   t.is(await h.redis.exists(`${sessionKeyPrefix(h.prefix)}client:${device.deviceId}`), 0);
+  await broker.close();
+});
+
+test.serial('a delivered QoS 1 packet stays in the session until its PUBACK (redelivered after a reconnect), then leaves no key behind', async (t) => {
+  const broker = await h.startBroker();
+  const device = h.devices.add();
+  const outbox = deviceTopic(device.deviceId, 'outbox');
+  const keyPrefix = sessionKeyPrefix(h.prefix);
+  const queued = () => h.redis.llen(`${keyPrefix}outgoing:${device.deviceId}`);
+  const packetKeys = async () => (await listKeys(h.redis, `${h.prefix}:mqtt`)).filter((key) => key.startsWith(`${keyPrefix}packet:`));
+
+  // A phone that never acknowledges: the packet reaches it and stays queued.
+  const silent = await h.phone(broker, device);
+  const unacked: string[] = [];
+  silent.handleMessage = (packet) => void unacked.push(packet.payload.toString());
+  await silent.subscribeAsync(outbox, { qos: 1 });
+  await broker.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: 'msg_unacked' }] });
+  await waitFor(() => unacked.length === 1, 3000, 'the first delivery');
+  t.is(await queued(), 1);
+  t.is((await packetKeys()).length, 2); // the packet and its subscriber count
+  silent.end(true);
+  await closed(silent);
+
+  // Back with an acknowledging client: redelivered, then cleared.
+  const back = await h.phone(broker, device);
+  await waitFor(() => received(back, outbox).length === 1, 3000, 'the redelivery');
+  t.deepEqual(received(back, outbox), [{ messages: [{ id: 'msg_unacked' }] }]);
+  await waitFor(async () => (await queued()) === 0 && (await packetKeys()).length === 0, 3000, 'the session to be empty');
+
+  // Live deliveries are cleared on PUBACK too, and arrive in publish order.
+  await Promise.all([1, 2, 3].map((n) => broker.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: `msg_live_${n}` }] })));
+  await waitFor(() => received(back, outbox).length === 4, 3000, 'the live deliveries');
+  t.deepEqual(received(back, outbox).slice(1), [1, 2, 3].map((n) => ({ messages: [{ id: `msg_live_${n}` }] })));
+  await waitFor(async () => (await queued()) === 0 && (await packetKeys()).length === 0, 3000, 'the session to be empty again');
+  await back.endAsync();
   await broker.close();
 });

@@ -1,0 +1,84 @@
+/**
+ * The dispatcher's two stages per device: while batch k is being published, batch k+1 is read.
+ *
+ * - Publishes go out one at a time, in the order the batches were pushed: batch k+1's publish
+ *   starts only once batch k's resolved, so the phone gets them in read order. After a failed
+ *   publish no later one starts (a later batch never overtakes a failed one).
+ * - A batch is marked (DISPATCHED) only after its publish resolved, i.e. once the broker stored
+ *   it in the phone's session; marks run one after another, overlapping the next publish.
+ * - Until its mark is done a batch's ids are `unmarked`: the next read leaves them out (they are
+ *   still QUEUED in the database).
+ */
+export class DispatchPipeline<T extends { id: string }> {
+  private publishing: Promise<void> = Promise.resolve();
+  private marking: Promise<void> = Promise.resolve();
+  /** The marking chain as it stood before each of the last two pushes (bounds the marks behind). */
+  private marksBehind: Array<Promise<void>> = [];
+  private readonly unmarked = new Set<string>();
+  private failure: { error: unknown } | undefined;
+
+  constructor(
+    private readonly publish: (batch: T[]) => Promise<void>,
+    private readonly mark: (ids: string[]) => Promise<unknown>,
+  ) {}
+
+  /** Ids pushed and not yet marked (to leave out of the next read). */
+  unmarkedIds(): string[] {
+    return [...this.unmarked];
+  }
+
+  /** True when every pushed batch is published and marked. */
+  get idle(): boolean {
+    return this.unmarked.size === 0;
+  }
+
+  /**
+   * Queues the batch's publish (after the previous one) and its mark (after its publish), then
+   * waits until the previous batch is published and the one before it marked: at most one
+   * publish is in flight while the caller reads the next batch. Throws an earlier failure.
+   */
+  async push(batch: T[]): Promise<void> {
+    this.throwIfFailed();
+    const ids = batch.map((m) => m.id);
+    for (const id of ids) this.unmarked.add(id);
+    const previousPublish = this.publishing;
+    const previousMark = this.marking;
+    const published = previousPublish.then(() => this.publish(batch));
+    const marked = Promise.all([published, previousMark])
+      .then(() => this.mark(ids))
+      .then(() => {
+        for (const id of ids) this.unmarked.delete(id);
+      });
+    // Failures surface through push()/settle(); these handlers only record them (and keep
+    // Node from reporting a rejection nobody awaits yet).
+    published.catch((error: unknown) => this.fail(error));
+    marked.catch((error: unknown) => this.fail(error));
+    this.publishing = published;
+    this.marking = marked;
+    this.marksBehind.push(previousMark);
+    const markBeforeLast = this.marksBehind.length > 1 ? this.marksBehind.shift() : undefined;
+    await previousPublish;
+    await markBeforeLast;
+    this.throwIfFailed();
+  }
+
+  /** Waits until everything pushed is published and marked; throws the first failure. */
+  async settle(): Promise<void> {
+    await this.publishing;
+    await this.marking;
+    this.throwIfFailed();
+  }
+
+  /** Waits for whatever is still running, ignoring failures (the caller is throwing already). */
+  async quiesce(): Promise<void> {
+    await Promise.allSettled([this.publishing, this.marking]);
+  }
+
+  private fail(error: unknown): void {
+    this.failure ??= { error };
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure.error;
+  }
+}
