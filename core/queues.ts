@@ -62,6 +62,8 @@ export interface Queues {
   deviceEvents: Queue<DeviceEventJob>;
   maintenance: Queue<MaintenanceJob>;
   webhooks: Queue<WebhookJob>;
+  /** The queues' own Redis connection; workers use it too (see createQueues). */
+  connection: Redis;
   all(): Queue[];
   close(): Promise<void>;
 }
@@ -73,8 +75,15 @@ const DEFAULT_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 
+/**
+ * The queues, on a connection of their own: BullMQ defines its ~50 Lua scripts on the connection
+ * it is given, and on the shared auto-pipelining connection every pipeline (one per event-loop
+ * turn) would copy them all.
+ */
 export function createQueues(redis: Redis, prefix: string): Queues {
-  const opts = { connection: redis, prefix: `${prefix}:bull`, defaultJobOptions: DEFAULT_JOB_OPTIONS };
+  const connection = redis.duplicate({ enableAutoPipelining: false, lazyConnect: false });
+  connection.on('error', () => {}); // reconnects are automatic; readiness reports failures
+  const opts = { connection, prefix: `${prefix}:bull`, defaultJobOptions: DEFAULT_JOB_OPTIONS };
   const dispatch = new Queue<DispatchJob>(QUEUE_NAMES.dispatch, opts);
   const deviceEvents = new Queue<DeviceEventJob>(QUEUE_NAMES.deviceEvents, opts);
   const maintenance = new Queue<MaintenanceJob>(QUEUE_NAMES.maintenance, opts);
@@ -86,9 +95,11 @@ export function createQueues(redis: Redis, prefix: string): Queues {
     deviceEvents,
     maintenance,
     webhooks,
+    connection,
     all: () => list,
     close: async () => {
       await Promise.all(list.map((q) => q.close()));
+      await connection.quit().catch(() => connection.disconnect());
     },
   };
 }

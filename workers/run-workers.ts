@@ -76,7 +76,7 @@ export async function startWorkers(c: DependencyContainer): Promise<RunningWorke
   const workers = processors.map(([name, processor, concurrency, settings]) => {
     // A job of a worker that died is taken up again after about lockDuration + stalledInterval:
     // short, so a crashed process delays its devices' messages by seconds, not a minute.
-    const worker = new Worker(name, processor, { connection: redis, prefix: `${config.redisPrefix}:bull`, concurrency, autorun: true, lockDuration: 10_000, stalledInterval: 5_000, ...(settings ? { settings } : {}) });
+    const worker = new Worker(name, processor, { connection: queues.connection, prefix: `${config.redisPrefix}:bull`, concurrency, autorun: true, lockDuration: 10_000, stalledInterval: 5_000, ...(settings ? { settings } : {}) });
     worker.on('completed', (job, result) => log.debug({ queue: name, jobId: job.id, data: job.data, result }, 'job done'));
     worker.on('failed', (job, error) => log.warn({ queue: name, jobId: job?.id, attempts: job?.attemptsMade, err: error }, 'job failed'));
     worker.on('error', (error) => log.error({ queue: name, err: error }, 'worker error'));
