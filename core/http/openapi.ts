@@ -74,6 +74,14 @@ export async function registerOpenApi(app: FastifyInstance, publicUrl: string): 
       'x-error-catalogue': Object.values(ERROR_CATALOGUE),
     } as never,
   });
+  // Any route that reads a body can answer INVALID_JSON (400) and PAYLOAD_TOO_LARGE (413) before
+  // its handler runs: documented on each, so route modules need not list them.
+  app.addHook('onRoute', (route) => {
+    const methods = [route.method].flat();
+    const response = route.schema?.response as Record<number, object> | undefined;
+    if (!response || !methods.some((m) => m === 'POST' || m === 'PUT' || m === 'PATCH')) return;
+    for (const status of [400, 413]) response[status] ??= { description: codesOf(status), $ref: `${REF_PREFIX}ErrorEnvelope` };
+  });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 }

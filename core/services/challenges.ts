@@ -209,8 +209,8 @@ export class ChallengeService {
         return row;
       });
       if (!done) throw await this.whyNotVerifiable(projectId, verificationId, now);
-      // An SMS still waiting for its phone (a resend, an offline phone) is not needed any more.
-      if (taken.message_id) void this.dispatch.withdrawIfQueued(taken.message_id, 'VERIFICATION_VERIFIED');
+      // An SMS its phone has not sent yet (a resend, an offline or slow phone) is not needed any more.
+      if (taken.message_id) void this.dispatch.withdraw(taken.message_id, 'VERIFICATION_VERIFIED');
       void this.announce({ projectId, verificationId, callbackUrl: taken.callback_url });
       return { verified: true, status: 'VERIFIED', verificationId, attempts: taken.attempts, maxAttempts: taken.max_attempts, verifiedAt: now.toISOString() };
     }
@@ -219,7 +219,7 @@ export class ChallengeService {
     if (remaining <= 0) {
       const failed = await this.db('verifications').where({ id: verificationId, status: 'PENDING' }).update({ status: 'FAILED', updated_at: now });
       if (failed > 0) {
-        if (taken.message_id) void this.dispatch.withdrawIfQueued(taken.message_id, 'VERIFICATION_FAILED');
+        if (taken.message_id) void this.dispatch.withdraw(taken.message_id, 'VERIFICATION_FAILED');
         void this.announce({ projectId, verificationId, callbackUrl: taken.callback_url });
       }
     }

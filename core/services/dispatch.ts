@@ -7,7 +7,6 @@ import { DeviceTransports } from '../smsgate/transport.js';
 import { DispatchWakeups } from '../delivery/dispatch-wakeups.js';
 import { DeviceService } from './devices.js';
 import { MessageTransitions } from './message-transitions.js';
-import { MessageService } from './messages.js';
 
 /**
  * How long a waiting dispatch job absorbs further signals for its device. Bounded, so a job that
@@ -22,7 +21,6 @@ export class DispatchService {
     @inject(TOKENS.Queues) private readonly queues: Queues,
     @inject(TOKENS.DevicePublisher) private readonly publisher: DevicePublisher,
     @inject(TOKENS.Logger) private readonly log: Logger,
-    private readonly messages: MessageService,
     private readonly transitions: MessageTransitions,
     private readonly devices: DeviceService,
     private readonly transports: DeviceTransports,
@@ -68,22 +66,16 @@ export class DispatchService {
   }
 
   /**
-   * Withdraws a message that should no longer be sent: FAILED with `reason` unless already final,
-   * and a `cancel` on the device's control topic in case the phone has it already.
+   * Withdraws a message that is no longer needed (its challenge was canceled, verified or failed;
+   * it was resent): FAILED with `reason` unless the phone already sent it, and a `cancel` to the
+   * phone if it holds it already. Never throws: the caller's own change is done.
    */
   async withdraw(messageId: string, reason: string): Promise<void> {
-    const [message] = await this.messages.loadOutbound([messageId]);
-    if (!message) return;
-    const changed = await this.transitions.failed([messageId], reason);
-    if (changed > 0 && message.deviceId && message.status === 'DISPATCHED') await this.cancelOnDevice(message.deviceId, [messageId]);
-  }
-
-  /**
-   * Withdraws a message that is no longer needed only if it never left the server (QUEUED), e.g.
-   * its challenge was verified through an earlier SMS. Never throws: it is an optimisation.
-   */
-  async withdrawIfQueued(messageId: string, reason: string): Promise<void> {
-    await this.transitions.failedIfQueued([messageId], reason).catch((error) => this.log.warn({ err: error, messageId }, 'queued message not withdrawn'));
+    try {
+      for (const { id, deviceId } of await this.transitions.withdrawn([messageId], reason)) await this.cancelOnDevice(deviceId, [id]);
+    } catch (error) {
+      this.log.warn({ err: error, messageId }, 'message not withdrawn');
+    }
   }
 
   /**

@@ -56,10 +56,23 @@ export class MessageTransitions {
     return this.counted('failed', at, (q) => q.whereIn('id', messageIds).whereRaw(`status not in ${FINAL}`).update({ status: 'FAILED', error, failed_at: at, updated_at: at, body: null }, RETURNING), error);
   }
 
-  /** QUEUED (never handed to a phone) → FAILED with an error code; others stay as they are. */
-  async failedIfQueued(messageIds: string[], error: string, at = new Date()): Promise<number> {
-    if (messageIds.length === 0) return 0;
-    return this.counted('failed', at, (q) => q.whereIn('id', messageIds).where({ status: 'QUEUED' }).update({ status: 'FAILED', error, failed_at: at, updated_at: at, body: null }, RETURNING), error);
+  /**
+   * Withdrawn messages (not needed any more: the challenge was canceled, verified or failed, or
+   * resent) → FAILED with `reason`, if the phone has not sent them yet (QUEUED or DISPATCHED).
+   * Not counted as failed in the stats: nothing went wrong with the delivery. Returns those that
+   * were DISPATCHED, with their device (whose phone should be told to cancel them).
+   */
+  async withdrawn(messageIds: string[], reason: string, at = new Date()): Promise<Array<{ id: string; deviceId: string }>> {
+    if (messageIds.length === 0) return [];
+    const rows: Array<Changed & { was: MessageStatus; device_id: string | null }> = await this.db.raw(
+      `update messages as m set status = 'FAILED', error = ?, failed_at = ?, updated_at = ?, body = null
+       from (select id, status from messages where id = any(?) and status in ('QUEUED', 'DISPATCHED') order by id for update) as old
+       where m.id = old.id
+       returning m.id, m.project_id, m.kind, m.callback_url, m.device_id, old.status as was`,
+      [reason, at, at, messageIds],
+    ).then((result: { rows: Array<Changed & { was: MessageStatus; device_id: string | null }> }) => result.rows);
+    void this.webhooks.messagesChanged(rows.map((r) => ({ id: r.id, projectId: r.project_id, callbackUrl: r.callback_url, status: 'FAILED', error: reason, at })));
+    return rows.flatMap((r) => (r.was === 'DISPATCHED' && r.device_id ? [{ id: r.id, deviceId: r.device_id }] : []));
   }
 
   /** QUEUED or DISPATCHED → EXPIRED for the given ids. */

@@ -112,7 +112,8 @@ export class ProjectService {
       if (!row) throw apiError('NOT_FOUND', { message: 'No project with this id.' });
       const current = parseSettings(row.settings);
       const { rateLimits, ...rest } = patch.settings ?? {};
-      const stored = { ...current, ...rest, rateLimits: { ...current.rateLimits, ...rateLimits } };
+      // A field the patch does not set (present as undefined on a validated DTO) changes nothing.
+      const stored = { ...current, ...definedOnly(rest), rateLimits: { ...current.rateLimits, ...definedOnly(rateLimits ?? {}) } };
       const updated = { name: patch.name ?? row.name, settings: JSON.stringify(stored), updated_at: new Date() };
       await trx('projects').where({ id }).update(updated);
       return toProject({ ...row, ...updated, settings: stored });
@@ -127,6 +128,10 @@ export class ProjectService {
     if (count === 0) throw apiError('NOT_FOUND', { message: 'No project with this id.' });
     await this.bus.invalidate('project', id);
   }
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function parseSettings(raw: ProjectRow['settings']): ProjectSettings {

@@ -146,6 +146,8 @@ test.serial('every documented operation has a success response with a JSON schem
       operations++;
       const success = Object.entries(op.responses ?? {}).filter(([status]) => /^2\d\d$/.test(status));
       if (success.length === 0) lacking.push(`${method.toUpperCase()} ${path}: no success response`);
+      // A body that is not JSON, or too large, is refused before any handler runs.
+      if (['post', 'put', 'patch'].includes(method)) for (const status of ['400', '413']) if (!op.responses?.[status]) lacking.push(`${method.toUpperCase()} ${path}: no ${status}`);
       for (const [status, response] of success) {
         const schema = response.content?.['application/json']?.schema;
         if (!schema) lacking.push(`${method.toUpperCase()} ${path} ${status}: no schema`);
