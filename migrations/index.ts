@@ -11,6 +11,7 @@ import * as m006 from './006-webhooks.js';
 import * as m007 from './007-rentals.js';
 import * as m008 from './008-leases-resends.js';
 import * as m009 from './009-stats-shards.js';
+import * as m010 from './010-idempotency-json.js';
 
 export const MIGRATIONS = [
   { name: '001-foundation', ...m001 },
@@ -22,4 +23,5 @@ export const MIGRATIONS = [
   { name: '007-rentals', ...m007 },
   { name: '008-leases-resends', ...m008 },
   { name: '009-stats-shards', ...m009 },
+  { name: '010-idempotency-json', ...m010 },
 ] as const;

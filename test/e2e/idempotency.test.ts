@@ -198,3 +198,20 @@ test('a key that is not 1-255 printable ASCII is 400 VALIDATION_FAILED and nothi
   t.is(printable.status, 201, JSON.stringify(printable.body));
   t.is(await verificationCount(smx, projectId, '+14155550108'), 2);
 });
+
+test('a replay is the first body byte for byte (keys in the same order)', async (t) => {
+  const smx = current();
+  const { key } = await projectWithPhone(t, smx);
+  const post = async () => {
+    const response = await fetch(`${smx.url}/v1/send-otp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-smx-api-key': key, 'idempotency-key': 'bytes-1' },
+      body: JSON.stringify({ to: '+14155550109', metadata: { zeta: 1, alpha: 2 } }),
+    });
+    return { replayed: response.headers.get('idempotent-replayed'), text: await response.text() };
+  };
+  const first = await post();
+  const replay = await post();
+  t.is(replay.replayed, 'true');
+  t.is(replay.text, first.text);
+});
