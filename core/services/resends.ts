@@ -98,10 +98,19 @@ export class ResendService {
     return this.challenges.get(projectId, verificationId);
   }
 
-  /** Another route than the last one if the strategy has one; else the strategy's usual choice. */
+  /**
+   * Another route than the last one when one exists: the strategy's, else another online device
+   * of the project (e.g. a standby under `active-device`, whose strategy only knows the active
+   * phone: the user asked again because the first SMS did not arrive); else the strategy's usual.
+   */
   private async route(message: Parameters<Router['route']>[0], strategy: string, last: Route | undefined): Promise<Route> {
     const away = last ? await this.router.routeAway(message, strategy, last) : undefined;
     if (away) return away;
+    if (last) {
+      const online = (await this.router.devicesOf(message.projectId)).filter((d) => d.online && d.id !== last.deviceId);
+      online.sort((a, b) => (b.lastSeenAt ?? '').localeCompare(a.lastSeenAt ?? ''));
+      if (online[0]) return { deviceId: online[0].id, simSlot: null };
+    }
     const decision = await this.router.route(message, strategy);
     if (!('deviceId' in decision)) throw apiError('DEVICE_NOT_LINKED');
     return { deviceId: decision.deviceId, simSlot: decision.simSlot ?? null };

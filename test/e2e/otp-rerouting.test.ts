@@ -134,6 +134,23 @@ test('resend goes through another device with a new code; the first code still v
   t.is(again.body.error.code, 'VERIFICATION_ALREADY_VERIFIED');
 });
 
+test('resend under active-device: an online standby sends the second SMS; with a single phone it sends it again', async (t) => {
+  const smx = current();
+  const { key, phones } = await project(t, [{ name: 'standby' }, { name: 'active' }], { rateLimits: { resendIntervalSeconds: 0 } });
+  const sent = await sendOtp(key);
+  t.is(sent.deviceId, phones.active!.credentials.deviceId);
+  const resent = await smx.api(key, 'POST', `/v1/verifications/${sent.verificationId}/resend`);
+  t.is(resent.status, 200, JSON.stringify(resent.body));
+  t.is(resent.body.data.deviceId, phones.standby!.credentials.deviceId, 'the other online phone');
+  await eventually(async () => phones.standby!.received.find((m) => m.id === resent.body.data.messageId), 10_000, 'sent by the standby');
+
+  const single = await project(t, [{ name: 'only' }], { rateLimits: { resendIntervalSeconds: 0 } });
+  const first = await sendOtp(single.key);
+  const again = await smx.api(single.key, 'POST', `/v1/verifications/${first.verificationId}/resend`);
+  t.is(again.body.data.deviceId, single.phones.only!.credentials.deviceId);
+  await eventually(async () => single.phones.only!.received.find((m) => m.id === again.body.data.messageId), 10_000, 'sent again by the only phone');
+});
+
 test('resend: too soon is 429 with Retry-After (default interval); unknown or foreign ids are 404', async (t) => {
   const smx = current();
   const { key, phones } = await project(t, [{ name: 'only' }], {});
