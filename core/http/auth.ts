@@ -11,18 +11,21 @@ declare module 'fastify' {
   }
 }
 
-function bearer(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  if (!header) return undefined;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return match?.[1];
+/** A request header's (first) value. */
+export function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The credential of `Authorization: Bearer <credential>`. */
+export function bearer(request: FastifyRequest): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(header(request, 'authorization') ?? '')?.[1];
 }
 
 /** `X-SMX-API-Key`, or `Authorization: Bearer` as an alias. */
 export function apiKeyGuard(keys: ApiKeyService) {
   return async (request: FastifyRequest): Promise<void> => {
-    const header = request.headers['x-smx-api-key'];
-    const key = (Array.isArray(header) ? header[0] : header) ?? bearer(request);
+    const key = header(request, 'x-smx-api-key') ?? bearer(request);
     if (!key) throw apiError('UNAUTHORIZED', { message: 'Send your project API key in the X-SMX-API-Key header.' });
     const auth = await keys.authenticate(key.trim());
     if (!auth) throw apiError('UNAUTHORIZED', { message: 'The API key is unknown or revoked.' });
@@ -68,10 +71,6 @@ export function adminGuard(adminToken: string, keys: ApiKeyService, browserPrefi
   };
 }
 
-function header(request: FastifyRequest, name: string): string | undefined {
-  const value = request.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
 
 /** The project id a /v1 guard established (routes behind apiKeyGuard only). */
 export function projectOf(request: FastifyRequest): string {

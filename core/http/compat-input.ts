@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { apiError } from '../errors.js';
+import { header } from './auth.js';
 
 /**
  * What the compatibility surfaces read besides JSON: providers' clients send HTML-form bodies
@@ -40,17 +41,6 @@ export function withStrings(params: Record<string, unknown>, fields: string[]): 
     if (typeof out[field] === 'number' && Number.isSafeInteger(out[field])) out[field] = String(out[field]);
   }
   return out;
-}
-
-/** A single header value. */
-export function header(request: FastifyRequest, name: string): string | undefined {
-  const value = request.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** The credential of `Authorization: Bearer`. */
-export function bearerCredential(request: FastifyRequest): string | undefined {
-  return /^Bearer\s+(\S+)\s*$/i.exec(header(request, 'authorization') ?? '')?.[1];
 }
 
 /** User and password of `Authorization: Basic` (RFC 6749 §2.3.1: each form-urlencoded before encoding). */

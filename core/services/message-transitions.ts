@@ -81,11 +81,6 @@ export class MessageTransitions {
     return this.counted('expired', at, (q) => q.whereIn('id', messageIds).whereIn('status', ['QUEUED', 'DISPATCHED']).update(expiredColumns(at), RETURNING));
   }
 
-  /** A device's QUEUED messages whose TTL passed → EXPIRED (they are never handed over). */
-  async expiredQueuedFor(deviceId: string, now = new Date()): Promise<number> {
-    return this.counted('expired', now, (q) => q.where({ device_id: deviceId, status: 'QUEUED' }).where('expires_at', '<=', now).update(expiredColumns(now), RETURNING));
-  }
-
   /**
    * Expires messages whose TTL passed before the phone sent them (maintenance). DISPATCHED ones
    * get a grace period: the phone may have sent at the last moment and its report be on the way.

@@ -158,7 +158,7 @@ export class SmsGateService {
     }
     if (!lock) return [];
     try {
-      await this.transitions.expiredQueuedFor(device.id);
+      // Messages past their TTL are not read (nextForDevice) and the maintenance job expires them.
       const grant = await this.pacer.take(device.id, device.sendRatePerMinute, MAX_PER_PULL);
       if (grant.taken === 0) {
         await this.dispatch.signal([device.id], grant.waitMs);

@@ -4,7 +4,8 @@ import { OtpByIdCompat } from '../../compat/otp-by-id.js';
 import type { DependencyContainer } from '../../di.js';
 import { apiError } from '../../errors.js';
 import { ApiKeyService } from '../../services/api-keys.js';
-import { acceptFormBodies, basicCredentials, bearerCredential, header, requestParams, withStrings } from '../compat-input.js';
+import { bearer, header } from '../auth.js';
+import { acceptFormBodies, basicCredentials, requestParams, withStrings } from '../compat-input.js';
 import { WebhookEndpoints } from '../../webhooks/endpoints.js';
 import { CompatOtpCheckDto, CompatOtpDto, OAuthTokenDto } from '../dtos/compat.js';
 import { bodySchema, responses } from '../openapi.js';
@@ -42,7 +43,7 @@ export async function compatOtpRoutes(app: FastifyInstance, c: DependencyContain
 
   /** The project of an access token, or of an API key given directly. */
   const projectOf = async (request: FastifyRequest): Promise<string> => {
-    const credential = bearerCredential(request) ?? header(request, 'x-smx-api-key');
+    const credential = bearer(request) ?? header(request, 'x-smx-api-key');
     if (!credential) throw apiError('UNAUTHORIZED', { message: 'Send Authorization: Bearer <access_token> (POST /compat/oauth/token).' });
     const owner = tokens.isAccessToken(credential) ? await tokens.authenticate(credential) : await keys.authenticate(credential.trim());
     if (!owner) throw apiError('UNAUTHORIZED', { message: 'The access token is unknown, expired or revoked.' });

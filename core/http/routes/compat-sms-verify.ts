@@ -3,7 +3,8 @@ import { SmsVerifyCompat } from '../../compat/sms-verify.js';
 import type { DependencyContainer } from '../../di.js';
 import { apiError } from '../../errors.js';
 import { ApiKeyService } from '../../services/api-keys.js';
-import { acceptFormBodies, bearerCredential, header, requestParams, withIntegers, withStrings } from '../compat-input.js';
+import { bearer, header } from '../auth.js';
+import { acceptFormBodies, requestParams, withIntegers, withStrings } from '../compat-input.js';
 import { SmsVerifyDto, VerifySecurityCodeDto } from '../dtos/compat.js';
 import { bodySchema, responses } from '../openapi.js';
 import { validateBody } from '../validation.js';
@@ -23,7 +24,7 @@ function rawResponses(success: object, errors: number[]): Record<number, object>
 /** The project of the `api-key` parameter or the X-SMX-API-Key header (or a Bearer key). */
 async function projectOf(keys: ApiKeyService, request: FastifyRequest, params: Record<string, unknown>): Promise<string> {
   const given = params['api-key'];
-  const key = (typeof given === 'string' ? given : undefined) ?? header(request, 'x-smx-api-key') ?? bearerCredential(request);
+  const key = (typeof given === 'string' ? given : undefined) ?? header(request, 'x-smx-api-key') ?? bearer(request);
   if (!key) throw apiError('UNAUTHORIZED', { message: 'Send your project API key as api-key or in the X-SMX-API-Key header.' });
   const owner = await keys.authenticate(key.trim());
   if (!owner) throw apiError('UNAUTHORIZED', { message: 'The API key is unknown or revoked.' });

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { PresenceTracker } from '../../../broker/presence.js';
 import type { DependencyContainer } from '../../di.js';
 import { apiError } from '../../errors.js';
+import { header } from '../auth.js';
 import type { Logger } from '../../logger.js';
 import { PresenceStore } from '../../presence.js';
 import type { Queues } from '../../queues.js';
@@ -74,11 +75,7 @@ async function mobileApi(app: FastifyInstance, c: DependencyContainer): Promise<
   app.get('/webhooks', { schema: { hide: true } }, async (request) => service.webhooks(await service.authenticate(request.headers.authorization)));
 
   app.post('/webhooks/:deviceId/sms-received', { schema: { hide: true } }, async (request, reply) => {
-    const header = (name: string) => {
-      const v = request.headers[name];
-      return Array.isArray(v) ? v[0] : v;
-    };
-    const result = await service.inbound((request.params as { deviceId: string }).deviceId, rawBodies.get(request) ?? '', header('x-signature'), header('x-timestamp'));
+    const result = await service.inbound((request.params as { deviceId: string }).deviceId, rawBodies.get(request) ?? '', header(request, 'x-signature'), header(request, 'x-timestamp'));
     request.log.info({ result }, 'smsgate webhook');
     return reply.status(204).send();
   });
