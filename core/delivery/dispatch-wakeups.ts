@@ -3,10 +3,9 @@ import { injectable } from '../di.js';
 /**
  * The fast path between an accepted message and its device's dispatcher when both run in one
  * process (`smx start`): the dispatcher holding a device registers here, and a signal for that
- * device pokes it directly — no queue job, no Redis round trip. The queue signal is still sent
- * (see DispatchService.signal); this only makes the running dispatcher look again sooner, and
- * lets it linger briefly for more messages instead of ending its job and paying a new job's
- * start-up (pickup, lock, device and presence reads) for the next one.
+ * device pokes it directly instead of queueing a job (see DispatchService.signal): no Redis round
+ * trip, no job pickup, and the dispatcher lingers briefly for more messages instead of ending its
+ * job and paying a new job's start-up (pickup, lock, device and presence reads) for the next one.
  *
  * Nothing is missed: a poke is consumed by the next read (which sees every message committed
  * before the poke), and a holder that stops waiting unregisters in the same step, so a poke

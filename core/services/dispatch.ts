@@ -28,17 +28,18 @@ export class DispatchService {
   ) {}
 
   /**
-   * Tells the dispatcher that these devices may have QUEUED messages. At most one job waits per
-   * device (deduplicated), so signalling after every accepted message costs one Redis call.
-   * `delayMs` postpones the look (pacing, a phone that never connected). Without a delay, a
-   * device's dispatcher running in this process is also poked directly (DispatchWakeups).
+   * Tells the dispatcher that these devices may have QUEUED messages. A device whose dispatcher
+   * runs in this process and will read again takes a direct poke (DispatchWakeups) and needs no
+   * job; for the others one job waits per device (deduplicated), so signalling after every
+   * accepted message costs at most one Redis call. `delayMs` postpones the look (pacing, a phone
+   * that never connected) and always goes through the queue.
    */
   async signal(deviceIds: Iterable<string>, delayMs = 0): Promise<void> {
     const unique = [...new Set(deviceIds)];
-    if (unique.length === 0) return;
-    if (delayMs === 0) for (const deviceId of unique) this.wakeups.poke(deviceId);
+    const queued = delayMs === 0 ? unique.filter((deviceId) => !this.wakeups.poke(deviceId)) : unique;
+    if (queued.length === 0) return;
     await this.queues.dispatch.addBulk(
-      unique.map((deviceId) => ({
+      queued.map((deviceId) => ({
         name: 'dispatch',
         data: { deviceId },
         opts: { deduplication: { id: dispatchDedupId(deviceId), ttl: SIGNAL_ABSORB_MS }, ...(delayMs > 0 ? { delay: delayMs } : {}) },

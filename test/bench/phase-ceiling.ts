@@ -1,6 +1,7 @@
 /**
  * 2. The naive ceiling: the same autocannon settings against ceiling-server.ts (one Redis SET and
- * one PostgreSQL INSERT per request) in a child process of its own, while SMX idles.
+ * one PostgreSQL INSERT per request) in a child process of its own, while SMX idles, after the
+ * same warm-up as send-otp.
  */
 import { JSON_HEADERS, observe, sendOtpRequest, type BenchContext } from './context.js';
 import { IpcChild } from './ipc.js';
@@ -27,12 +28,13 @@ export async function ceilingPhase(ctx: BenchContext): Promise<CeilingResult> {
   });
   try {
     await child.request('start');
+    const request = { url: `http://127.0.0.1:${port}`, connections: SEND_OTP.connections, headers: { ...JSON_HEADERS, 'x-smx-api-key': ctx.apiKey } };
+    if (SEND_OTP.warmUpS > 0) await runLoad({ ...request, title: 'ceiling warm-up', durationS: SEND_OTP.warmUpS, requests: [sendOtpRequest(ctx, () => undefined)] });
     const watch = await observe(ctx, { ceiling: child.pid });
     const load = await runLoad({
+      ...request,
       title: 'ceiling',
-      url: `http://127.0.0.1:${port}`,
-      ...SEND_OTP,
-      headers: { ...JSON_HEADERS, 'x-smx-api-key': ctx.apiKey },
+      durationS: SEND_OTP.durationS,
       // The same request builder as send-otp (fresh numbers), minus nothing: same body size.
       requests: [sendOtpRequest(ctx, () => undefined)],
     });

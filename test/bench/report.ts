@@ -61,6 +61,18 @@ const cpu = (c: Record<string, number> | undefined) =>
         .join(' · ')
     : '';
 
+/**
+ * CPU time per answered request, in µs, per process and for the whole machine ("smx 537 · postgres 290 ·
+ * … · machine 1,024"): what one send-otp costs against one ceiling request, wherever it is spent.
+ */
+const perRequest = (c: Record<string, number> | undefined, okRps: number) =>
+  c && okRps > 0
+    ? Object.entries(c)
+        .filter(([k, v]) => v > 0 && k !== 'other')
+        .map(([k, v]) => `${k} ${n(Math.round((v / 100) * (1e6 / okRps)))}`)
+        .join(' · ')
+    : '';
+
 /** "avg 9.8 active: Lock:transactionid 61% · CPU 25% · …" */
 const waits = (w: PgWaits | undefined) => {
   if (!w || w.samples === 0) return 'not sampled';
@@ -82,12 +94,14 @@ export function renderTable(r: BenchReport): string {
     // The phone may get a few more than autocannon counted: requests in flight when it stopped were still accepted.
     rows.push(['  phone received', `${n(s.delivery.received)} messages for ${n(s.accepted)} counted 201s, all within ${(s.delivery.waitedMs / 1000).toFixed(1)} s after the load${s.delivery.complete ? '' : ' (INCOMPLETE)'}`]);
     rows.push(['  cpu (1 core = 100%)', cpu(s.cpuPercent)]);
+    rows.push(['  cpu µs per request', perRequest(s.cpuPercent, s.load.okRps)]);
     rows.push(['  postgres backends', waits(s.pgWaits)]);
   }
   if (r.ceiling) {
     const c = r.ceiling;
     rows.push([`ceiling SET+INSERT (${c.load.connections} conn)`, `${n(c.load.okRps)} req/s · p50 ${ms(c.load.latencyMs.p50)} · p99 ${ms(c.load.latencyMs.p99)} · ${n(c.rowsInserted)} rows`]);
     rows.push(['  cpu (1 core = 100%)', cpu(c.cpuPercent)]);
+    rows.push(['  cpu µs per request', perRequest(c.cpuPercent, c.load.okRps)]);
     rows.push(['  postgres backends', waits(c.pgWaits)]);
   }
   if (r.sendOtpToCeiling !== undefined) rows.push(['send-otp / ceiling', `${(r.sendOtpToCeiling * 100).toFixed(1)} %`]);
