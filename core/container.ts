@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { container as rootContainer, type DependencyContainer } from './di.js';
+import { container as rootContainer, instanceCachingFactory, type DependencyContainer } from './di.js';
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
@@ -22,6 +22,8 @@ import { ChallengeService } from './services/challenges.js';
 import { DeviceService } from './services/devices.js';
 import { DispatchService } from './services/dispatch.js';
 import { DispatchWakeups } from './delivery/dispatch-wakeups.js';
+import { DeviceLocks } from './delivery/device-lock.js';
+import { DevicePacer } from './delivery/pacing.js';
 import { IdempotencyService } from './services/idempotency.js';
 import { LinkTokenService } from './services/link-tokens.js';
 import { MessageService } from './services/messages.js';
@@ -83,6 +85,10 @@ export function buildContainer(deps: CoreDependencies): DependencyContainer {
   c.register(TOKENS.DevicePublisher, { useValue: deps.publisher });
   c.register(TOKENS.Metrics, { useValue: deps.metrics });
   c.register(TOKENS.Endpoints, { useValue: deps.endpoints });
+  // Plain classes (their tests build them with their own connection and prefix), one per
+  // container: the dispatcher and the SMSGate pull must share the same pace and lock.
+  c.register(DevicePacer, { useFactory: instanceCachingFactory(() => new DevicePacer(deps.redis, deps.config.redisPrefix)) });
+  c.register(DeviceLocks, { useFactory: instanceCachingFactory(() => new DeviceLocks(deps.redis, deps.config.redisPrefix)) });
   for (const service of SERVICES) c.registerSingleton(service as new (...args: never[]) => unknown);
   return c;
 }

@@ -4,4 +4,4 @@
  */
 import 'reflect-metadata';
 
-export { container, inject, injectable, type DependencyContainer } from 'tsyringe';
+export { container, inject, injectable, instanceCachingFactory, type DependencyContainer } from 'tsyringe';

@@ -15,7 +15,7 @@ import { deviceTopics, type Channel } from '../core/device-topics.js';
 import { isExpired, parseControl, parseJsonObject, parseOutbox } from './payloads.js';
 import { ReferenceDeviceError, type ReferenceDeviceEvents, type ReferenceDeviceOptions, type ReportOptions } from './reference-device-options.js';
 import { SentIdStore } from './sent-ids.js';
-import type { InboundSms, OutboxMessage, PresencePayload, StatusUpdate } from './types.js';
+import type { InboundSms, PresencePayload, StatusUpdate } from './types.js';
 
 // The options, events and error live in their own file to keep this one about behaviour;
 // they are re-exported so importers of the device module find them here too.

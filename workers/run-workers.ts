@@ -1,5 +1,4 @@
 import { Worker, type Processor, type WorkerOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { DependencyContainer } from '../core/di.js';
 import type { Logger } from '../core/logger.js';
 import { PresenceStore } from '../core/presence.js';
@@ -41,7 +40,6 @@ export interface RunningWorkers {
 export async function startWorkers(c: DependencyContainer): Promise<RunningWorkers> {
   const config = c.resolve<RuntimeConfig>(TOKENS.Config);
   const log = c.resolve<Logger>(TOKENS.Logger).child({ component: 'workers' });
-  const redis = c.resolve<Redis>(TOKENS.Redis);
   const queues = c.resolve<Queues>(TOKENS.Queues);
   const messages = c.resolve(MessageService);
   const presence = c.resolve(PresenceStore);
@@ -59,8 +57,8 @@ export async function startWorkers(c: DependencyContainer): Promise<RunningWorke
         dispatch,
         presence,
         publisher: c.resolve<DevicePublisher>(TOKENS.DevicePublisher),
-        pacer: new DevicePacer(redis, config.redisPrefix),
-        locks: new DeviceLocks(redis, config.redisPrefix, 10_000),
+        pacer: c.resolve(DevicePacer),
+        locks: c.resolve(DeviceLocks),
         hooks,
         wakeups: c.resolve(DispatchWakeups),
         log,

@@ -20,6 +20,9 @@ return 0`;
 /** KEYS[1] lock; ARGV[1] owner token, ARGV[2] ttl ms. Extends only the owner's lock. */
 const EXTEND = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 
+/** How long a dispatcher's lock outlives its last extension (the holder extends it every 2 s). */
+export const DISPATCH_LOCK_TTL_MS = 10_000;
+
 /**
  * A per-device mutual exclusion across worker processes: one dispatcher at a time hands a
  * device its messages, which keeps their order. The TTL frees the lock of a crashed process.
@@ -32,7 +35,7 @@ export class DeviceLocks {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-    private readonly ttlMs = 30_000,
+    private readonly ttlMs = DISPATCH_LOCK_TTL_MS,
   ) {}
 
   /** The lock, or null after leaving the holder the pending flag. */

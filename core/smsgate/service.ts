@@ -1,5 +1,4 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import { randomSecret, sha256 } from '../crypto.js';
 import { inject, injectable } from '../di.js';
@@ -67,13 +66,10 @@ const str = (v: unknown, max: number): string | null => (typeof v === 'string' &
 @injectable()
 export class SmsGateService {
   private readonly sealer: Sealer;
-  private readonly pacer: DevicePacer;
-  private readonly locks: DeviceLocks;
 
   constructor(
     @inject(TOKENS.Knex) private readonly db: Knex,
     @inject(TOKENS.Config) config: RuntimeConfig,
-    @inject(TOKENS.Redis) redis: Redis,
     @inject(TOKENS.Queues) private readonly queues: Queues,
     @inject(TOKENS.Endpoints) private readonly endpoints: Endpoints,
     @inject(TOKENS.Logger) private readonly log: Logger,
@@ -82,11 +78,11 @@ export class SmsGateService {
     private readonly transitions: MessageTransitions,
     private readonly dispatch: DispatchService,
     private readonly hooks: HookRunner,
+    // The same pace and lock as the dispatcher's (one per container): a pull is this transport's hand-over.
+    private readonly pacer: DevicePacer,
+    private readonly locks: DeviceLocks,
   ) {
     this.sealer = new Sealer(config.secret);
-    // The same bucket and lock the dispatcher uses: a pull is this transport's hand-over.
-    this.pacer = new DevicePacer(redis, config.redisPrefix);
-    this.locks = new DeviceLocks(redis, config.redisPrefix, 10_000);
   }
 
   /** `POST /device`: `Authorization: Bearer <link token>` or `Code <link code>`. */

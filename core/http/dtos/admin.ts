@@ -167,6 +167,12 @@ export function toSims(sims: SimDto[] | undefined): Sim[] | undefined {
   return sims?.map((s) => ({ slot: s.slot, number: s.number ?? null, carrier: s.carrier ?? null, rentable: s.rentable ?? false }));
 }
 
+/** A device's optional `sims` (on link and on update): up to 8, each a valid SimDto. */
+function SimsField(): PropertyDecorator {
+  const decorators = [IsOptional(), IsArray(), ArrayMaxSize(8), ValidateNested({ each: true }), Type(() => SimDto)];
+  return (target, key) => decorators.forEach((decorate) => decorate(target, key));
+}
+
 export class UpdateDeviceDto {
   @IsOptional()
   @IsString()
@@ -181,11 +187,7 @@ export class UpdateDeviceDto {
   @Max(100000)
   sendRatePerMinute?: number;
 
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(8)
-  @ValidateNested({ each: true })
-  @Type(() => SimDto)
+  @SimsField()
   sims?: SimDto[];
 }
 
@@ -217,10 +219,6 @@ export class LinkDeviceDto {
   @MaxLength(50)
   appVersion?: string;
 
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(8)
-  @ValidateNested({ each: true })
-  @Type(() => SimDto)
+  @SimsField()
   sims?: SimDto[];
 }
