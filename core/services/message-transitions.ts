@@ -12,7 +12,6 @@ import { WebhookEmitter } from '../webhooks/emitter.js';
 const RANK_SQL = `case %s when 'QUEUED' then 0 when 'DISPATCHED' then 1 when 'SENT' then 2 when 'DELIVERED' then 3 else 4 end`;
 const rank = (column: string) => RANK_SQL.replace('%s', column);
 const FINAL = `('DELIVERED', 'FAILED', 'EXPIRED')`;
-const REPORT_ORDER: Record<StatusUpdate['state'], number> = { sent: 2, delivered: 3, failed: 4 };
 
 interface Changed {
   id: string;
@@ -100,14 +99,16 @@ export class MessageTransitions {
    * OTP body is wiped once the phone has sent it. Returns the ids that changed, with their status.
    */
   async reported(deviceId: string, updates: StatusUpdate[], receivedAt = new Date()): Promise<Array<{ id: string; status: MessageStatus }>> {
-    // Keep the furthest report per id: a batch may carry sent and delivered for one message
-    // (and when it does, the time it was sent).
+    // Fold the updates per id in the order given, as if each came in its own publish: `sent`
+    // moves on to `delivered` or `failed`, and the first of those is final (a `failed` after a
+    // `delivered` is backwards, like one in a later publish). A batch may carry sent and
+    // delivered for one message, and then the time it was sent.
     const latest = new Map<string, { state: StatusUpdate['state']; at: Date; error: string | null; sentAt: Date | null }>();
     for (const u of updates) {
       const at = phoneTime(u.at, receivedAt);
       const prev = latest.get(u.id);
       const sentAt = u.state === 'sent' ? at : (prev?.sentAt ?? null);
-      if (!prev || REPORT_ORDER[u.state] > REPORT_ORDER[prev.state]) latest.set(u.id, { state: u.state, at, error: u.state === 'failed' ? (u.error ?? 'UNKNOWN') : null, sentAt });
+      if (!prev || (prev.state === 'sent' && u.state !== 'sent')) latest.set(u.id, { state: u.state, at, error: u.state === 'failed' ? (u.error ?? 'UNKNOWN') : null, sentAt });
       else if (sentAt) prev.sentAt = sentAt;
     }
     if (latest.size === 0) return [];

@@ -60,3 +60,25 @@ test('a report time the phone\'s clock cannot have (hours ahead) is replaced by 
   t.is(message.sentAt, receivedAt.toISOString());
   t.is((await smx.api(key, 'GET', '/v1/stats')).body.data.totals.sms.sent, 1, 'counted in the range, not six hours ahead');
 });
+
+test('one report read in order, as separate reports would be: the first of delivered/failed is final', async (t) => {
+  const smx = current();
+  const { projectId, key } = await createProject(smx);
+  const device = await linkNewDevice(smx, projectId);
+  const send = async (n: number) => (await smx.api(key, 'POST', '/v1/send-sms', { to: `+491511234570${n}`, message: `order ${n}` })).body.data.messageId as string;
+  const [a, b, c] = [await send(1), await send(2), await send(3)];
+  await smx.smx.container.resolve(StatusReports).apply(
+    device.deviceId,
+    [
+      { id: a, state: 'delivered' }, { id: a, state: 'failed', error: 'LATE' }, // failed after delivered: backwards
+      { id: b, state: 'failed', error: 'RADIO_OFF' }, { id: b, state: 'delivered' }, // delivered after failed: too
+      { id: c, state: 'sent' }, { id: c, state: 'delivered' }, { id: c, state: 'sent' },
+    ],
+    new Date(),
+  );
+  const status = async (id: string) => (await smx.api(key, 'GET', `/v1/messages/${id}`)).body.data;
+  t.like(await status(a), { status: 'DELIVERED' });
+  t.is((await status(a)).error ?? null, null);
+  t.like(await status(b), { status: 'FAILED', error: 'RADIO_OFF' });
+  t.like(await status(c), { status: 'DELIVERED' });
+});
