@@ -1,7 +1,8 @@
 /**
  * Counts SMS segments as a phone does (3GPP TS 23.038): GSM-7 when every character is in the
  * default alphabet or its extension table (extension characters take two septets), else UCS-2.
- * Single part: 160 septets / 70 UTF-16 units; concatenated: 153 / 67 per part (the UDH takes room).
+ * Single part: 160 septets / 70 UTF-16 units; concatenated: 153 / 67 per part (the UDH takes room),
+ * and a character is never split across parts.
  */
 const GSM_BASIC =
   '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\u001bÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà';
@@ -18,16 +19,35 @@ export interface SmsParts {
 }
 
 export function countParts(text: string): SmsParts {
-  let septets = 0;
+  const sizes: number[] = [];
   for (const ch of text) {
-    if (basic.has(ch)) septets += 1;
-    else if (extension.has(ch)) septets += 2;
+    if (basic.has(ch)) sizes.push(1);
+    else if (extension.has(ch)) sizes.push(2);
     else return ucs2(text);
   }
-  return { encoding: 'GSM-7', units: septets, parts: septets <= 160 ? 1 : Math.ceil(septets / 153) };
+  return { encoding: 'GSM-7', ...segments(sizes, 160, 153) };
 }
 
 function ucs2(text: string): SmsParts {
-  const units = text.length; // UTF-16 code units; a surrogate pair (emoji) takes two, as on the air
-  return { encoding: 'UCS-2', units, parts: units <= 70 ? 1 : Math.ceil(units / 67) };
+  // UTF-16 code units; a surrogate pair (emoji) takes two, as on the air.
+  return { encoding: 'UCS-2', ...segments(Array.from(text, (ch) => ch.length), 70, 67) };
+}
+
+/**
+ * Units and parts of characters of the given sizes. A phone never splits a character across two
+ * parts (an escape pair such as €, a surrogate pair): one that does not fit opens the next part.
+ */
+function segments(sizes: number[], single: number, perPart: number): { units: number; parts: number } {
+  const units = sizes.reduce((a, b) => a + b, 0);
+  if (units <= single) return { units, parts: 1 };
+  let parts = 1;
+  let used = 0;
+  for (const size of sizes) {
+    if (used + size > perPart) {
+      parts++;
+      used = 0;
+    }
+    used += size;
+  }
+  return { units, parts };
 }

@@ -50,6 +50,15 @@ test('SMS parts: GSM-7 160/153 with double-counted extension characters, UCS-2 7
   t.is(countParts('😀').units, 2);
 });
 
+test('SMS parts: a character is never split across parts (escape pairs, surrogate pairs), as a phone splits', (t) => {
+  // 306 septets fit 2 × 153 only if € (2 septets) could straddle the boundary at septet 153.
+  t.deepEqual(countParts(`${'a'.repeat(152)}€${'a'.repeat(152)}`), { encoding: 'GSM-7', units: 306, parts: 3 });
+  t.is(countParts(`${'a'.repeat(151)}€${'a'.repeat(153)}`).parts, 2, '€ ends the first part exactly');
+  t.deepEqual(countParts('😀'.repeat(67)), { encoding: 'UCS-2', units: 134, parts: 3 }, '33 emoji per 67-unit part');
+  t.is(countParts(`${'a'.repeat(66)}😀${'a'.repeat(66)}`).parts, 3);
+  t.is(countParts(`${'ж'.repeat(65)}😀${'ж'.repeat(67)}`).parts, 2, 'the pair ends the first part exactly');
+});
+
 test('sealed bodies open only with the same secret and are not plain text', (t) => {
   const sealer = new Sealer('secret-one-0123456789');
   const sealed = sealer.seal('Your code is 482913');
