@@ -99,19 +99,25 @@ export class StatsService {
       .toSQL();
   }
 
-  /** Totals and a series over [from, to) in hourly or daily buckets (UTC). */
+  /**
+   * Totals and a series over [from, to) in hourly or daily buckets (UTC). The counters are kept
+   * per hour, so the window counted is [from, to) widened to whole hours; the answer's `from` and
+   * `to` are that window, never the bounds as given.
+   */
   async report(projectId: string, from: Date, to: Date, interval: Interval): Promise<StatsReport> {
-    const step = interval === 'hour' ? HOUR : DAY;
-    const start = new Date(Math.floor(from.getTime() / step) * step);
-    const buckets = Math.ceil((to.getTime() - start.getTime()) / step);
     // The route reports these with the other fields' problems; a direct caller gets them here.
     const problems = statsRangeProblems(from, to, interval);
     if (problems.length > 0) throw apiError('VALIDATION_FAILED', { details: problems });
+    const windowFrom = hourOf(from);
+    const windowTo = new Date(Math.ceil(to.getTime() / HOUR) * HOUR);
+    const step = interval === 'hour' ? HOUR : DAY;
+    const start = new Date(Math.floor(from.getTime() / step) * step);
+    const buckets = Math.ceil((windowTo.getTime() - start.getTime()) / step);
     const rows: Array<{ hour: Date; metric: Metric; count: number | string }> = await this.db('stats_hourly')
       .select('hour', 'metric', 'count')
       .where({ project_id: projectId })
-      .where('hour', '>=', hourOf(from))
-      .where('hour', '<', to);
+      .where('hour', '>=', windowFrom)
+      .where('hour', '<', windowTo);
     const series = Array.from({ length: buckets }, (_, i) => ({ start: new Date(start.getTime() + i * step), counts: new Map<Metric, number>() }));
     const totals = new Map<Metric, number>();
     for (const row of rows) {
@@ -123,8 +129,8 @@ export class StatsService {
       if (bucket) bucket.counts.set(row.metric, (bucket.counts.get(row.metric) ?? 0) + n);
     }
     return {
-      from: from.toISOString(),
-      to: to.toISOString(),
+      from: windowFrom.toISOString(),
+      to: windowTo.toISOString(),
       interval,
       totals: figures(totals),
       series: series.map((b) => ({ start: b.start.toISOString(), ...figures(b.counts) })),

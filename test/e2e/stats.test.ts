@@ -2,6 +2,8 @@
 import test from 'ava';
 import type { Knex } from 'knex';
 import type { OutboxMessage } from '../../device/types.js';
+import { StatsService } from '../../core/services/stats.js';
+import { TOKENS } from '../../core/tokens.js';
 import { createProject, eventually, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
 
 const current = useSmx(test, 'stats');
@@ -106,4 +108,29 @@ test('an OTP that expires before its phone sent it counts once as expired (its c
   }, 20_000, 'both expired by the maintenance job');
   const totals = (await smx.api(key, 'GET', '/v1/stats')).body.data.totals.otp;
   t.like(totals, { requested: 1, expired: 1, verified: 0, conversionRate: 0 });
+});
+
+test('counters are hourly: the window counted is from/to widened to whole hours, and the answer says which', async (t) => {
+  const smx = current();
+  const { projectId, key } = await createProject(smx);
+  const stats = smx.smx.container.resolve(StatsService);
+  const db = smx.smx.container.resolve<Knex>(TOKENS.Knex);
+  const at = (iso: string) => new Date(iso);
+  await stats.record(db, [
+    { projectId, metric: 'sms.queued', at: at('2026-03-01T09:59:59Z') },
+    { projectId, metric: 'sms.queued', at: at('2026-03-01T10:05:00Z') },
+    { projectId, metric: 'sms.queued', at: at('2026-03-01T10:45:00Z') },
+    { projectId, metric: 'sms.queued', at: at('2026-03-01T11:00:00Z') },
+  ]);
+  const window = (await smx.api(key, 'GET', '/v1/stats?from=2026-03-01T10:30:00Z&to=2026-03-01T10:31:00Z')).body.data;
+  t.like(window, { from: '2026-03-01T10:00:00.000Z', to: '2026-03-01T11:00:00.000Z' });
+  t.is(window.totals.sms.queued, 2, 'both events of the 10:00 hour, nothing of 09:00 or 11:00');
+  t.deepEqual(window.series.map((b: { start: string }) => b.start), ['2026-03-01T10:00:00.000Z']);
+  const aligned = (await smx.api(key, 'GET', '/v1/stats?from=2026-03-01T10:00:00Z&to=2026-03-01T12:00:00Z')).body.data;
+  t.like(aligned, { from: '2026-03-01T10:00:00.000Z', to: '2026-03-01T12:00:00.000Z' });
+  t.deepEqual(aligned.series.map((b: { sms: { queued: number } }) => b.sms.queued), [2, 1]);
+  const daily = (await smx.api(key, 'GET', '/v1/stats?interval=day&from=2026-03-01T10:00:00Z&to=2026-03-01T10:00:01Z')).body.data;
+  t.like(daily, { from: '2026-03-01T10:00:00.000Z', to: '2026-03-01T11:00:00.000Z' });
+  t.is(daily.totals.sms.queued, 2);
+  t.is(daily.series[0].sms.queued, 2, 'a day bucket holds only the window');
 });

@@ -89,12 +89,12 @@ export class ListMessagesQuery extends PageQuery {
 }
 
 export class StatsQuery {
-  @JSONSchema({ description: 'Start (ISO-8601, inclusive). Default: 24 hours (interval=hour) or 30 days (interval=day) before `to`.' })
+  @JSONSchema({ description: 'Start (ISO-8601, inclusive), rounded down to the hour (counters are hourly; the answer gives the window counted). Default: 24 hours (interval=hour) or 30 days (interval=day) before `to`.' })
   @IsOptional()
   @IsISO8601({ strict: true })
   from?: string;
 
-  @JSONSchema({ description: 'End (ISO-8601, exclusive). Default: now.' })
+  @JSONSchema({ description: 'End (ISO-8601, exclusive), rounded up to the hour (counters are hourly; the answer gives the window counted). Default: now.' })
   @IsOptional()
   @IsISO8601({ strict: true })
   to?: string;
