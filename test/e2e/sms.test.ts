@@ -97,6 +97,9 @@ test('bulk: the to[] form, and a project without a device is DEVICE_NOT_LINKED',
   const tooMany = await smx.api(key, 'POST', '/v1/send-sms/bulk', { to: Array.from({ length: 10_001 }, () => '+14155550001'), message: 'x' });
   t.is(tooMany.status, 400);
   t.is(tooMany.body.error.details[0]!.field, 'to');
+  const both = await smx.api(key, 'POST', '/v1/send-sms/bulk', { messages: [{ to: '+14155550001', message: 'a' }], to: ['+14155550002'], message: 'b' });
+  t.is(both.status, 400, 'both body forms: one would be dropped silently');
+  t.like(both.body.error, { code: 'VALIDATION_FAILED', details: [{ field: 'messages' }] });
 });
 
 test('the log: newest first, filters, and cursor pages stay stable while messages arrive', async (t) => {

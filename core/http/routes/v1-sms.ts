@@ -45,7 +45,7 @@ export async function smsRoutes(app: FastifyInstance, c: DependencyContainer): P
   }, async (request, reply) => {
     const projectId = projectOf(request);
     return runIdempotent(idempotency, projectId, request, reply, async () => {
-      const dto = await validateBody(SendBulkSmsDto, request.body, (d) => [webhooks.callbackProblem(d.callbackUrl)], { fast: true });
+      const dto = await validateBody(SendBulkSmsDto, request.body, (d) => [webhooks.callbackProblem(d.callbackUrl), bothBodyForms(d)], { fast: true });
       const entries = dto.messages ?? (dto.to ?? []).map((to) => ({ to, message: dto.message, metadata: dto.metadata }));
       const result = await sms.sendBulk(projectId, { entries, countryCode: dto.countryCode, ttl: dto.ttl, callbackUrl: dto.callbackUrl });
       return { status: 202, body: ok(result) };
@@ -57,4 +57,10 @@ export async function smsRoutes(app: FastifyInstance, c: DependencyContainer): P
       response: responses({ 200: batchSchema }, [401, 404]),
     },
   }, async (request) => ok(await sms.batch(projectOf(request), (request.params as { id: string }).id)));
+}
+
+/** The bulk body is `messages`, or `to` with `message`: never both (one would be dropped silently). */
+function bothBodyForms(dto: SendBulkSmsDto): { field: string; message: string } | null {
+  if (dto.messages === undefined || (dto.to === undefined && dto.message === undefined)) return null;
+  return { field: 'messages', message: 'give either messages, or to with message, not both' };
 }
