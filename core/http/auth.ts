@@ -23,13 +23,18 @@ export function bearer(request: FastifyRequest): string | undefined {
 }
 
 /** `X-SMX-API-Key`, or `Authorization: Bearer` as an alias. */
-export function apiKeyGuard(keys: ApiKeyService) {
+export function apiKeyGuard(keys: ApiKeyService, adminToken: string) {
   return async (request: FastifyRequest): Promise<void> => {
     const key = header(request, 'x-smx-api-key') ?? bearer(request);
     if (!key) throw apiError('UNAUTHORIZED', { message: 'Send your project API key in the X-SMX-API-Key header.' });
     const auth = await keys.authenticate(key.trim());
-    if (!auth) throw apiError('UNAUTHORIZED', { message: 'The API key is unknown or revoked.' });
-    request.projectId = auth.projectId;
+    if (auth) {
+      request.projectId = auth.projectId;
+      return;
+    }
+    // The admin token is a valid credential without rights here (as an API key is on /admin).
+    if (sameSecret(key.trim(), adminToken)) throw apiError('FORBIDDEN', { message: 'The admin token cannot use the project API; send a project API key.' });
+    throw apiError('UNAUTHORIZED', { message: 'The API key is unknown or revoked.' });
   };
 }
 

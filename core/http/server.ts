@@ -105,7 +105,7 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
 
   const keys = c.resolve(ApiKeyService);
   await app.register(async (v1) => {
-    v1.addHook('onRequest', apiKeyGuard(keys));
+    v1.addHook('onRequest', apiKeyGuard(keys, config.adminToken));
     for (const routes of [otpRoutes, smsRoutes, messageRoutes, statusRoutes, statsRoutes, inboxRoutes, webhookDeliveryRoutes, rentalRoutes, ...(options.v1Routes ?? [])]) await routes(v1, c);
   });
 

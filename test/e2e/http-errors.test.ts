@@ -214,7 +214,7 @@ test('a missing, unknown, malformed or revoked API key is 401 UNAUTHORIZED with 
   assertErrorEnvelope(t, await raw(smx, 'GET', '/v1/status', { headers: { 'x-smx-api-key': 'smx_unknownunknownunknownunknownunknown' } }), 401, 'UNAUTHORIZED', 'auth');
   assertErrorEnvelope(t, await raw(smx, 'GET', '/v1/status', { headers: { 'x-smx-api-key': 'not-even-a-key' } }), 401, 'UNAUTHORIZED', 'auth');
   assertErrorEnvelope(t, await raw(smx, 'GET', '/v1/status', { headers: { authorization: 'Basic Zm9vOmJhcg==' } }), 401, 'UNAUTHORIZED', 'auth');
-  assertErrorEnvelope(t, await raw(smx, 'GET', '/v1/status', { headers: { authorization: `Bearer ${smx.adminToken}` } }), 401, 'UNAUTHORIZED', 'auth');
+  assertErrorEnvelope(t, await raw(smx, 'GET', '/v1/status', { headers: { authorization: `Bearer ${smx.adminToken}x` } }), 401, 'UNAUTHORIZED', 'auth');
   // Auth runs before the body is read: a bad body with no key is still 401, not 400.
   assertErrorEnvelope(t, await raw(smx, 'POST', '/v1/send-otp', { headers: { 'content-type': 'application/json' }, body: '{' }), 401, 'UNAUTHORIZED', 'auth');
 
@@ -235,6 +235,9 @@ test('Authorization: Bearer <key> is accepted as an alias of X-SMX-API-Key', asy
   t.true(json(viaBearer.text).success);
   const lowerCase = await raw(smx, 'GET', '/v1/status', { headers: { authorization: `bearer ${key}` } });
   t.is(lowerCase.status, 200, lowerCase.text);
+  // The admin token is a valid credential without rights to /v1 (as an API key is on /admin).
+  assertErrorEnvelope(t, await raw(smx, 'GET', '/v1/status', { headers: { authorization: `Bearer ${smx.adminToken}` } }), 403, 'FORBIDDEN', 'auth');
+  assertErrorEnvelope(t, await raw(smx, 'GET', '/v1/status', { headers: { 'x-smx-api-key': smx.adminToken } }), 403, 'FORBIDDEN', 'auth');
 });
 
 test('admin endpoints, /metrics and Bull Board answer 401 without or with a wrong admin token, 403 to a project API key', async (t) => {
