@@ -124,7 +124,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     });
     await handleKicks(aedes, log);
 
-    const tcp = createTcpServer(aedes.handle);
+    // No Nagle: an outbox publish is small and latency-bound (it must not wait for the ACK of the last one).
+    const tcp = createTcpServer({ noDelay: true }, aedes.handle);
     await listen(tcp, config.mqttPort, config.host);
     cleanup.push(() => closeServer(tcp));
     const tcpPort = (tcp.address() as AddressInfo).port;

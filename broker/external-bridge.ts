@@ -15,6 +15,7 @@ import type { Queue } from 'bullmq';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { DEVICE_CHANNELS, TOPIC_ROOT } from '../core/device-topics.js';
 import type { Logger } from '../core/logger.js';
+import { noDelayOnConnect } from '../core/mqtt-no-delay.js';
 import type { PresenceStore } from '../core/presence.js';
 import type { DeviceEventJob } from '../core/queues.js';
 import { enqueueDeviceEvent, toDeviceEventJob } from './bridge.js';
@@ -78,11 +79,11 @@ export async function startExternalBridge(options: ExternalBridgeOptions): Promi
   let subscribed = false;
   const readyWaiters = new Set<() => void>();
 
-  const client = mqtt.connect(options.url, {
+  const client = noDelayOnConnect(mqtt.connect(options.url, {
     ...serverConnectOptions('bridge', options),
     // We subscribe on every (re)connect ourselves, choosing shared or plain filters.
     resubscribe: false,
-  });
+  }));
   client.on('error', (error) => log.error({ err: error }, 'external bridge error'));
   client.on('close', () => {
     subscribed = false;

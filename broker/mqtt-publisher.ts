@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { deviceTopic, type ServerChannel } from '../core/device-topics.js';
 import type { Logger } from '../core/logger.js';
+import { noDelayOnConnect } from '../core/mqtt-no-delay.js';
 import type { DevicePublisher } from '../core/publisher.js';
 import { withTimeout } from '../core/redis.js';
 import { KICK_TOPIC, kickPayload } from './bridge.js';
@@ -65,7 +66,7 @@ export class MqttPublisher implements DevicePublisher {
   constructor(options: MqttPublisherOptions) {
     const log = options.logger.child({ component: 'mqtt-publisher' });
     this.publishTimeoutMs = options.publishTimeoutMs ?? 10_000;
-    this.client = mqtt.connect(options.url, { ...serverConnectOptions('srv', options), queueQoSZero: false });
+    this.client = noDelayOnConnect(mqtt.connect(options.url, { ...serverConnectOptions('srv', options), queueQoSZero: false }));
     this.client.on('error', (error) => log.error({ err: error }, 'mqtt publisher error'));
     this.client.on('connect', () => log.info('mqtt publisher connected'));
     this.client.on('offline', () => log.warn('mqtt publisher offline'));

@@ -12,6 +12,7 @@
 import { EventEmitter } from 'node:events';
 import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
 import { deviceTopics, type Channel } from '../core/device-topics.js';
+import { noDelayOnConnect } from '../core/mqtt-no-delay.js';
 import { isExpired, parseControl, parseJsonObject, parseOutbox } from './payloads.js';
 import { ReferenceDeviceError, type ReferenceDeviceEvents, type ReferenceDeviceOptions, type ReportOptions } from './reference-device-options.js';
 import { SentIdStore } from './sent-ids.js';
@@ -68,7 +69,7 @@ export class ReferenceDevice extends EventEmitter<ReferenceDeviceEvents> {
     if (this.client !== undefined) return Promise.reject(new Error('ReferenceDevice already started'));
     const { mqtt } = this.options.credentials;
     const url = this.options.url ?? (this.options.transport === 'ws' ? mqtt.wsUrl : mqtt.url);
-    const client = connect(url, {
+    const client = noDelayOnConnect(connect(url, {
       clientId: mqtt.clientId,
       username: mqtt.username,
       password: mqtt.password,
@@ -79,7 +80,7 @@ export class ReferenceDevice extends EventEmitter<ReferenceDeviceEvents> {
       connectTimeout: 10_000,
       resubscribe: false, // we subscribe on every connect ourselves and check the grants.
       will: { topic: this.topics.presence, payload: Buffer.from(OFFLINE_PAYLOAD), qos: 1, retain: true },
-    });
+    }));
     this.client = client;
     client.handleMessage = (packet, done) => {
       const work = this.handlePublish(packet).catch((err: unknown) => this.log(`error handling ${packet.topic}: ${(err as Error).message}`));
