@@ -45,7 +45,11 @@ test('a killed process loses no accepted message and sends none twice', async (t
   });
   const start = async () => {
     server = runSmx(['start'], env);
-    await eventually(async () => (await fetch(`${base}/health/ready`).catch(() => null))?.status === 200, 30_000, `smx to start:\n${server.output()}`);
+    const ready = async () => (await fetch(`${base}/health/ready`, { signal: AbortSignal.timeout(5_000) }).catch(() => null))?.status === 200;
+    // The output as it is when waiting fails (not when it starts) tells why.
+    await eventually(ready, 60_000, 'smx to start').catch((error: Error) => {
+      throw new Error(`${error.message}; its output:\n${server!.output()}`);
+    });
   };
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const response = await fetch(`${base}${path}`, { method, headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...headers }, body: body ? JSON.stringify(body) : undefined });
