@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { inject, injectable } from '../di.js';
 import { TOKENS } from '../tokens.js';
 import type { MessageKind, MessageStatus, StatusUpdate } from './messages.js';
-import { StatsService, type Metric, type StatEvent } from './stats.js';
+import { StatsService, type Metric } from './stats.js';
 import { WebhookEmitter } from '../webhooks/emitter.js';
 
 /**
@@ -24,8 +24,8 @@ interface Changed {
 const RETURNING = ['id', 'project_id', 'kind', 'callback_url'];
 
 /**
- * Every change of a message's status after it was queued, each in one statement and in one
- * transaction with the hourly counters it moves (so /v1/stats always adds up to the log).
+ * Every change of a message's status after it was queued, each in one statement and atomic with
+ * the hourly counters it moves (so /v1/stats always adds up to the log).
  */
 @injectable()
 export class MessageTransitions {
@@ -113,15 +113,18 @@ export class MessageTransitions {
     }
     if (latest.size === 0) return [];
     const values = [...latest].map(([id, v]) => [id, v.state.toUpperCase(), v.at.toISOString(), v.error, v.sentAt?.toISOString() ?? null]);
-    const changed = await this.db.transaction(async (trx) => {
-      const result = await trx.raw(
-        `with v(id, status, at, error, sent_at) as (values ${values.map(() => '(?, ?, ?::timestamptz, ?, ?::timestamptz)').join(', ')}),
-         prev as (
-           select m.id, m.sent_at as old_sent_at from messages m join v on v.id = m.id
-           where m.device_id = ? and m.status not in ${FINAL} and (v.status = 'FAILED' or ${rank('v.status')} > ${rank('m.status')})
-           order by m.id
-           for update of m
-         )
+    // One statement, so atomic without a transaction: the update, and the counters it moves
+    // (a jump to DELIVERED counts the message sent too, at the time it was sent).
+    const counters = this.stats.countEventsSql('events');
+    const result = await this.db.raw(
+      `with v(id, status, at, error, sent_at) as (values ${values.map(() => '(?, ?, ?::timestamptz, ?, ?::timestamptz)').join(', ')}),
+       prev as (
+         select m.id, m.sent_at as old_sent_at from messages m join v on v.id = m.id
+         where m.device_id = ? and m.status not in ${FINAL} and (v.status = 'FAILED' or ${rank('v.status')} > ${rank('m.status')})
+         order by m.id
+         for update of m
+       ),
+       changed as (
          update messages as m set
            status = v.status,
            error = coalesce(v.error, m.error),
@@ -134,20 +137,21 @@ export class MessageTransitions {
            updated_at = ?::timestamptz
          from v, prev
          where m.id = v.id and prev.id = m.id
-         returning m.id, m.project_id, m.kind, m.callback_url, m.status, m.error, prev.old_sent_at is null as newly_sent, v.at, m.sent_at`,
-        [...values.flat(), deviceId, receivedAt.toISOString()],
-      );
-      const rows = result.rows as Array<Changed & { status: MessageStatus; error: string | null; newly_sent: boolean; at: Date | string; sent_at: Date | string | null }>;
-      const events: StatEvent[] = [];
-      for (const r of rows) {
-        const at = new Date(r.at);
-        if (r.newly_sent && (r.status === 'SENT' || r.status === 'DELIVERED')) events.push({ projectId: r.project_id, metric: `${r.kind}.sent`, at: new Date(r.sent_at ?? r.at) });
-        if (r.status === 'DELIVERED') events.push({ projectId: r.project_id, metric: `${r.kind}.delivered`, at });
-        if (r.status === 'FAILED') events.push({ projectId: r.project_id, metric: `${r.kind}.failed`, at });
-      }
-      await this.stats.record(trx, events);
-      return rows;
-    });
+         returning m.id, m.project_id, m.kind, m.callback_url, m.status, m.error, prev.old_sent_at is null as newly_sent, v.at, m.sent_at
+       ),
+       events(project_id, metric, at) as (
+         select c.project_id, e.metric, e.at from changed c cross join lateral (values
+           (case when c.newly_sent and c.status in ('SENT', 'DELIVERED') then c.kind || '.sent' end, coalesce(c.sent_at, c.at)),
+           (case when c.status = 'DELIVERED' then c.kind || '.delivered' end, c.at),
+           (case when c.status = 'FAILED' then c.kind || '.failed' end, c.at)
+         ) as e(metric, at)
+         where e.metric is not null
+       ),
+       counted as (${counters.sql})
+       select * from changed`,
+      [...values.flat(), deviceId, receivedAt.toISOString(), ...counters.bindings],
+    );
+    const changed = result.rows as Array<Changed & { status: MessageStatus; error: string | null; newly_sent: boolean; at: Date | string; sent_at: Date | string | null }>;
     // A report that jumps to DELIVERED also makes the message sent: `message.sent` comes too (as the counters count it).
     void this.webhooks.messagesChanged(changed.flatMap((r) => {
       const change = { id: r.id, projectId: r.project_id, callbackUrl: r.callback_url, status: r.status as string, error: r.status === 'FAILED' ? r.error : null, at: new Date(r.at) };

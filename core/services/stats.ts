@@ -78,6 +78,21 @@ export class StatsService {
     if (upsert) await trx.raw(upsert.sql, upsert.bindings);
   }
 
+  /**
+   * record() for events a statement computes itself: SQL with `?` bindings for a data-modifying
+   * CTE that adds up the rows of `events` (a CTE of project_id, metric, at) into the counters, to
+   * one random shard, locking counter rows in record()'s order (project, hour, metric).
+   */
+  countEventsSql(events: string): { sql: string; bindings: readonly Knex.Value[] } {
+    return {
+      sql: `insert into stats_hourly (project_id, hour, metric, shard, count)
+        select project_id, to_timestamp(floor(extract(epoch from at) / 3600) * 3600), metric, ?::int, count(*) from ${events}
+        group by 1, 2, 3 order by project_id collate "C", 2, metric collate "C"
+        on conflict (project_id, hour, metric, shard) do update set count = stats_hourly.count + excluded.count`,
+      bindings: [Math.floor(Math.random() * STATS_SHARDS)],
+    };
+  }
+
   /** record()'s statement as SQL with `?` bindings (to embed in a larger statement), or undefined for no events. */
   recordSql(db: Knex | Knex.Transaction, events: StatEvent[]): { sql: string; bindings: readonly Knex.Value[] } | undefined {
     if (events.length === 0) return undefined;
