@@ -2,7 +2,7 @@
  * Counts SMS segments as a phone does (3GPP TS 23.038): GSM-7 when every character is in the
  * default alphabet or its extension table (extension characters take two septets), else UCS-2.
  * Single part: 160 septets / 70 UTF-16 units; concatenated: 153 / 67 per part (the UDH takes room),
- * and a character is never split across parts.
+ * and a character is never split across parts (for UCS-2: a visible character, as Android splits).
  */
 const GSM_BASIC =
   '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\u001bÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà';
@@ -28,9 +28,15 @@ export function countParts(text: string): SmsParts {
   return { encoding: 'GSM-7', ...segments(sizes, 160, 153) };
 }
 
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
 function ucs2(text: string): SmsParts {
   // UTF-16 code units; a surrogate pair (emoji) takes two, as on the air.
-  return { encoding: 'UCS-2', ...segments(Array.from(text, (ch) => ch.length), 70, 67) };
+  if (text.length <= 70) return { encoding: 'UCS-2', units: text.length, parts: 1 };
+  // Android splits between whole visible characters (an emoji with a skin tone, a ZWJ sequence,
+  // a letter with combining marks), and within one only if it alone is longer than a part.
+  const sizes = Array.from(graphemes.segment(text), ({ segment }) => (segment.length <= 67 ? [segment.length] : Array.from(segment, (ch) => ch.length))).flat();
+  return { encoding: 'UCS-2', ...segments(sizes, 70, 67) };
 }
 
 /**

@@ -109,7 +109,7 @@ export class MessageTransitions {
       const prev = latest.get(u.id);
       const sentAt = u.state === 'sent' ? at : (prev?.sentAt ?? null);
       if (!prev || (prev.state === 'sent' && u.state !== 'sent')) latest.set(u.id, { state: u.state, at, error: u.state === 'failed' ? (u.error ?? 'UNKNOWN') : null, sentAt });
-      else if (sentAt) prev.sentAt = sentAt;
+      else if (u.state === 'sent') prev.sentAt ??= at; // a later `sent` repeats; the first time stands
     }
     if (latest.size === 0) return [];
     const values = [...latest].map(([id, v]) => [id, v.state.toUpperCase(), v.at.toISOString(), v.error, v.sentAt?.toISOString() ?? null]);

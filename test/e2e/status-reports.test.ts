@@ -82,3 +82,14 @@ test('one report read in order, as separate reports would be: the first of deliv
   t.like(await status(b), { status: 'FAILED', error: 'RADIO_OFF' });
   t.like(await status(c), { status: 'DELIVERED' });
 });
+
+test('a sent repeated in one report keeps the first time, as separate reports would', async (t) => {
+  const smx = current();
+  const { projectId, key } = await createProject(smx);
+  const device = await linkNewDevice(smx, projectId);
+  const id = (await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345711', message: 'twice' })).body.data.messageId as string;
+  const first = new Date(Date.now() - 120_000).toISOString();
+  const again = new Date(Date.now() - 60_000).toISOString();
+  await smx.smx.container.resolve(StatusReports).apply(device.deviceId, [{ id, state: 'sent', at: first }, { id, state: 'sent', at: again }], new Date());
+  t.is((await smx.api(key, 'GET', `/v1/messages/${id}`)).body.data.sentAt, first);
+});
