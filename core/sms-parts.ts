@@ -19,33 +19,34 @@ export interface SmsParts {
 }
 
 export function countParts(text: string): SmsParts {
-  const sizes: number[] = [];
+  let septets = 0;
   for (const ch of text) {
-    if (basic.has(ch)) sizes.push(1);
-    else if (extension.has(ch)) sizes.push(2);
+    if (basic.has(ch)) septets += 1;
+    else if (extension.has(ch)) septets += 2;
     else return ucs2(text);
   }
-  return { encoding: 'GSM-7', ...segments(sizes, 160, 153) };
+  if (septets <= 160) return { encoding: 'GSM-7', units: septets, parts: 1 };
+  return { encoding: 'GSM-7', units: septets, parts: partsOf(Array.from(text, (ch) => (extension.has(ch) ? 2 : 1)), 153) };
 }
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
 function ucs2(text: string): SmsParts {
   // UTF-16 code units; a surrogate pair (emoji) takes two, as on the air.
-  if (text.length <= 70) return { encoding: 'UCS-2', units: text.length, parts: 1 };
+  const units = text.length;
+  if (units <= 70) return { encoding: 'UCS-2', units, parts: 1 };
   // Android splits between whole visible characters (an emoji with a skin tone, a ZWJ sequence,
   // a letter with combining marks), and within one only if it alone is longer than a part.
   const sizes = Array.from(graphemes.segment(text), ({ segment }) => (segment.length <= 67 ? [segment.length] : Array.from(segment, (ch) => ch.length))).flat();
-  return { encoding: 'UCS-2', ...segments(sizes, 70, 67) };
+  return { encoding: 'UCS-2', units, parts: partsOf(sizes, 67) };
 }
 
 /**
- * Units and parts of characters of the given sizes. A phone never splits a character across two
- * parts (an escape pair such as €, a surrogate pair): one that does not fit opens the next part.
+ * Parts of a concatenated message of characters of the given sizes. A phone never splits a
+ * character across two parts (an escape pair such as €, a surrogate pair): one that does not fit
+ * opens the next part.
  */
-function segments(sizes: number[], single: number, perPart: number): { units: number; parts: number } {
-  const units = sizes.reduce((a, b) => a + b, 0);
-  if (units <= single) return { units, parts: 1 };
+function partsOf(sizes: number[], perPart: number): number {
   let parts = 1;
   let used = 0;
   for (const size of sizes) {
@@ -55,5 +56,5 @@ function segments(sizes: number[], single: number, perPart: number): { units: nu
     }
     used += size;
   }
-  return { units, parts };
+  return parts;
 }
