@@ -58,6 +58,20 @@ export interface SmxConfig {
   compatOtp: boolean;
   /** Number-rental partner compatibility surface (`/compat/getNumbers`, `/compat/rentNumber`, `/compat/getSMS`, `/compat/cancelNumber`). @defaultValue true */
   compatNumberRental: boolean;
+  /**
+   * Which proxies' `X-Forwarded-For` to believe for the client address (per-source limits, logs):
+   * false, true (any), a hop count, or a comma list of addresses/CIDRs (Fastify `trustProxy`).
+   * @defaultValue false
+   */
+  trustProxy: boolean | number | string[];
+  /** Milliseconds a new MQTT connection has to send an accepted CONNECT before it is closed. @defaultValue 10000 */
+  mqttConnectTimeoutMs: number;
+  /** MQTT connections from one source address that have not completed CONNECT yet; more are closed at once. @defaultValue 64 */
+  mqttMaxPendingPerSource: number;
+  /** New MQTT connections per second from one source address (token bucket, bursts up to 10 s of it). @defaultValue 200 */
+  mqttConnectRatePerSource: number;
+  /** Milliseconds a request waits for Redis or PostgreSQL before it is answered 503 UNAVAILABLE. @defaultValue 2000 */
+  dependencyTimeoutMs: number;
 }
 
 export const CONFIG_DEFAULTS = {
@@ -86,6 +100,11 @@ export const CONFIG_DEFAULTS = {
   compatSmsVerify: true,
   compatOtp: true,
   compatNumberRental: true,
+  trustProxy: false,
+  mqttConnectTimeoutMs: 10_000,
+  mqttMaxPendingPerSource: 64,
+  mqttConnectRatePerSource: 200,
+  dependencyTimeoutMs: 2_000,
 } as const satisfies SmxConfig;
 
 /** A configuration value that cannot be used; the message names the variable and what was expected. */
@@ -168,6 +187,21 @@ function tlsFiles(env: Env): SmxConfig['tls'] {
   return { certFile, keyFile };
 }
 
+/** SMX_TRUST_PROXY: a boolean, a hop count, or a comma list of proxy addresses / CIDRs. */
+function trustProxy(env: Env): SmxConfig['trustProxy'] {
+  const raw = present(env, 'SMX_TRUST_PROXY');
+  if (raw === undefined) return CONFIG_DEFAULTS.trustProxy;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  const word = raw.toLowerCase();
+  if (TRUE_WORDS.includes(word) && word !== '1') return true;
+  if (FALSE_WORDS.includes(word) && word !== '0') return false;
+  const list = raw.split(',').map((part) => part.trim()).filter(Boolean);
+  if (list.length === 0 || !list.every((part) => /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(part))) {
+    throw new ConfigError('SMX_TRUST_PROXY', 'true, false, a hop count, or a comma list of addresses/CIDRs', raw);
+  }
+  return list;
+}
+
 /** Reads, validates and freezes the configuration. Throws {@link ConfigError} on the first bad value. */
 export function loadConfig(env: Env = process.env): Readonly<SmxConfig> {
   const d = CONFIG_DEFAULTS;
@@ -212,6 +246,11 @@ export function loadConfig(env: Env = process.env): Readonly<SmxConfig> {
     compatSmsVerify: bool(env, 'SMX_COMPAT_SMS_VERIFY', d.compatSmsVerify),
     compatOtp: bool(env, 'SMX_COMPAT_OTP', d.compatOtp),
     compatNumberRental: bool(env, 'SMX_COMPAT_NUMBER_RENTAL', d.compatNumberRental),
+    trustProxy: trustProxy(env),
+    mqttConnectTimeoutMs: positiveInt(env, 'SMX_MQTT_CONNECT_TIMEOUT_MS', d.mqttConnectTimeoutMs, 600_000),
+    mqttMaxPendingPerSource: positiveInt(env, 'SMX_MQTT_MAX_PENDING_PER_SOURCE', d.mqttMaxPendingPerSource, 1_000_000),
+    mqttConnectRatePerSource: positiveInt(env, 'SMX_MQTT_CONNECT_RATE_PER_SOURCE', d.mqttConnectRatePerSource, 1_000_000),
+    dependencyTimeoutMs: positiveInt(env, 'SMX_DEPENDENCY_TIMEOUT_MS', d.dependencyTimeoutMs, 60_000),
   };
   return Object.freeze(config);
 }
