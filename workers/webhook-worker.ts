@@ -64,6 +64,8 @@ export function webhookProcessor(deps: WebhookWorkerDeps) {
     }
 
     const result = await sendWebhook(url, d.body, webhookHeaders(secret!, d.eventId, d.body, new Date()), { allowPrivate });
+    // The tenant's log says only "connection failed" / "refused"; the operator's says why.
+    if (result.detail) deps.log.info({ projectId: d.projectId, endpointId: d.endpointId, eventId: d.eventId, attempt, reason: result.detail }, 'webhook attempt failed');
     const gone = result.statusCode === 410;
     await log(result, !result.ok && !result.refused && !gone && !last);
     if (result.ok) return `delivered (${result.statusCode})`;

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { inject, injectable } from '../di.js';
 import { PAGE_TAGS, seqPage } from '../pagination.js';
 import { TOKENS } from '../tokens.js';
+import { DELIVERY_ERRORS } from './sender.js';
 
 /** One delivery attempt, as the admin and /v1 listings show it. */
 export interface WebhookAttemptView {
@@ -59,7 +60,7 @@ export class WebhookAttempts {
   async record(a: NewAttempt): Promise<void> {
     const row: AttemptRow = {
       project_id: a.projectId, endpoint_id: a.endpointId, event_id: a.eventId, event_type: a.type, url: a.url, attempt: a.attempt,
-      status_code: a.statusCode, duration_ms: a.durationMs, error: a.error?.slice(0, 500) ?? null, succeeded: a.succeeded, next_attempt_at: a.nextAttemptAt, at: a.at,
+      status_code: a.statusCode, duration_ms: a.durationMs, error: tenantError(a.error)?.slice(0, 500) ?? null, succeeded: a.succeeded, next_attempt_at: a.nextAttemptAt, at: a.at,
     };
     await this.db('webhook_attempts').insert(row);
   }
@@ -74,9 +75,21 @@ export class WebhookAttempts {
   }
 }
 
+/**
+ * The attempt's error as tenants may see it. Rows written before delivery errors were made coarse
+ * say `connection failed (ECONNREFUSED)` or name the address a host resolved to; they are shown
+ * in the coarse form too (see DELIVERY_ERRORS in sender.ts).
+ */
+export function tenantError(error: string | null): string | null {
+  if (error === null) return null;
+  if (/^connection failed\b/.test(error)) return DELIVERY_ERRORS.connection;
+  if (/^refused: the host /.test(error)) return DELIVERY_ERRORS.refused;
+  return error;
+}
+
 function toView(r: AttemptRow): WebhookAttemptView {
   return {
     eventId: r.event_id, type: r.event_type, webhookId: r.endpoint_id, url: r.url, attempt: r.attempt, succeeded: r.succeeded,
-    statusCode: r.status_code, durationMs: r.duration_ms, error: r.error, nextAttemptAt: r.next_attempt_at ? new Date(r.next_attempt_at).toISOString() : null, at: new Date(r.at).toISOString(),
+    statusCode: r.status_code, durationMs: r.duration_ms, error: tenantError(r.error), nextAttemptAt: r.next_attempt_at ? new Date(r.next_attempt_at).toISOString() : null, at: new Date(r.at).toISOString(),
   };
 }

@@ -13,10 +13,23 @@ export interface SendResult {
   ok: boolean;
   statusCode: number | null;
   durationMs: number;
+  /** What the tenant may see in the delivery log (see {@link DELIVERY_ERRORS}). */
   error: string | null;
   /** The URL is refused by the SSRF guard (no request was made). */
   refused: boolean;
+  /** The low-level reason (errno, refused address), for the server log only. */
+  detail?: string;
 }
+
+/**
+ * The errors a tenant sees in delivery logs. Deliberately coarse: per-port errno codes
+ * (ECONNREFUSED / ECONNRESET / EPROTO) or the address a name resolved to would turn the log into
+ * a port scanner or an internal-DNS oracle. The detail goes to the server log instead.
+ */
+export const DELIVERY_ERRORS = {
+  refused: 'refused: address not allowed',
+  connection: 'connection failed',
+} as const;
 
 /**
  * POSTs one signed body. The host is resolved and checked first and the socket connects to that
@@ -31,8 +44,9 @@ export async function sendWebhook(rawUrl: string, body: string, headers: Record<
   try {
     target = await resolveTarget(url, options.allowPrivate);
   } catch (error) {
+    // Not resolving and resolving to a refused address read the same to the tenant (no DNS oracle).
     const refused = error instanceof UrlRefusedError;
-    return { ok: false, statusCode: null, durationMs: elapsed(), error: refused ? `refused: ${error.message}` : 'cannot resolve the host', refused };
+    return { ok: false, statusCode: null, durationMs: elapsed(), error: refused ? DELIVERY_ERRORS.refused : 'cannot resolve the host', refused, detail: error instanceof Error ? error.message : String(error) };
   }
   const pinned: LookupFunction = (_host, opts, callback) => {
     if ((opts as { all?: boolean }).all) (callback as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [{ address: target.address, family: target.family }]);
@@ -63,9 +77,13 @@ export async function sendWebhook(rawUrl: string, body: string, headers: Record<
       res.on('close', done);
       res.on('error', done);
     });
+    // Connected: a timeout from here on is the receiver's slowness, worth telling the tenant.
+    let connected = false;
+    req.on('socket', (socket) => socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => (connected = true)));
     req.on('error', (error: Error & { code?: string }) => {
       const timedOut = error.name === 'AbortError' || error.name === 'TimeoutError' || error.code === 'ABORT_ERR';
-      resolve({ ok: false, statusCode: null, durationMs: elapsed(), error: timedOut ? `no answer within ${(options.timeoutMs ?? SEND_TIMEOUT_MS) / 1000} s` : `connection failed (${error.code ?? error.name})`, refused: false });
+      const detail = `${error.code ?? error.name} (${target.address})`;
+      resolve({ ok: false, statusCode: null, durationMs: elapsed(), error: timedOut && connected ? `no answer within ${(options.timeoutMs ?? SEND_TIMEOUT_MS) / 1000} s` : DELIVERY_ERRORS.connection, refused: false, detail });
     });
     req.end(body);
   });
