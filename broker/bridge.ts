@@ -12,6 +12,7 @@
 import type { Aedes, AedesOptions, AedesPublishPacket, Client, PublishPacket } from 'aedes';
 import type { JobsOptions, Queue } from 'bullmq';
 import { DEVICE_CHANNELS, parseDeviceTopic, type Channel, type DeviceChannel } from '../core/device-topics.js';
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../core/json-depth.js';
 import type { Logger } from '../core/logger.js';
 import type { DeviceEventJob } from '../core/queues.js';
 import type { ClientRoles } from './auth.js';
@@ -31,8 +32,10 @@ const isDeviceChannel = (channel: Channel): channel is DeviceChannel => (DEVICE_
 
 /**
  * Turns a publish on `smx/v1/devices/{id}/{status|inbox|presence}` into a job, or null when it is
- * not a device channel or not a JSON object (logged and dropped: one bad phone must not stop the
- * bridge). The one "publish -> job" function for the embedded and the external bridge.
+ * not a device channel, too large, not a JSON object or nested deeper than MAX_JSON_DEPTH (logged
+ * and dropped: one bad phone must not stop the bridge). Dropped publishes are still acknowledged:
+ * the phone would resend an unacknowledged one on every reconnect. The one "publish -> job"
+ * function for the embedded and the external bridge.
  */
 export function toDeviceEventJob(topic: string, payload: Buffer | string, receivedAt: Date, log?: Logger): DeviceEventJob | null {
   const parsed = parseDeviceTopic(topic);
@@ -53,6 +56,11 @@ export function toDeviceEventJob(topic: string, payload: Buffer | string, receiv
   // §3: every payload is a JSON object; arrays and scalars are not.
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     log?.warn({ deviceId, channel }, 'device publish dropped: payload is not a JSON object');
+    return null;
+  }
+  // The queue (JSON.stringify) and the workers walk payloads recursively: a deep one overflows the stack.
+  if (exceedsJsonDepth(value)) {
+    log?.warn({ deviceId, channel, bytes, maxDepth: MAX_JSON_DEPTH }, 'device publish dropped: payload nested too deep');
     return null;
   }
   return { deviceId, channel, payload: value, receivedAt: receivedAt.toISOString() };

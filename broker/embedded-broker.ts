@@ -1,7 +1,8 @@
 /**
  * The embedded Aedes broker: TCP and MQTT-over-WebSocket listeners, device authentication, the
  * per-device ACL, sessions in Redis, presence, the bridge into the device-events queue and the
- * kick listener, wired together and closed together.
+ * kick listener, wired together and closed together. Every connection passes the connection gate
+ * first (per-source limits, packet sizes; connection-gate.ts).
  */
 import { once, type EventEmitter } from 'node:events';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
@@ -11,6 +12,7 @@ import type { Queue } from 'bullmq';
 import mqemitterRedis from 'mqemitter-redis';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Redis } from 'ioredis';
+import { CONFIG_DEFAULTS } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import type { PresenceStore } from '../core/presence.js';
 import type { DevicePublisher } from '../core/publisher.js';
@@ -20,17 +22,28 @@ import type { RuntimeConfig } from '../core/secrets.js';
 import { createAcl } from './acl.js';
 import { ClientRoles, createAuthenticator, type DeviceVerifier } from './auth.js';
 import { bridgePublishes, handleKicks } from './bridge.js';
+import { ConnectionGate } from './connection-gate.js';
 import { EmbeddedPublisher } from './embedded-publisher.js';
+import { forwardedAddress } from './forwarded-address.js';
 import { InFlight } from './in-flight.js';
+import { MAX_DEVICE_PACKET_BYTES } from './packet-guard.js';
 import { PresenceTracker, trackConnections } from './presence.js';
+import { limitRetained, purgeRetained } from './retain-policy.js';
 import { openSessionStore, sessionKeyPrefix } from './session-store.js';
 
 /** Path of the MQTT-over-WebSocket endpoint (the `wsUrl` handed to phones ends with it). */
 export const MQTT_WS_PATH = '/mqtt';
 
+/** The connection limits of {@link EmbeddedBrokerOptions.config}; CONFIG_DEFAULTS where left out. */
+type ConnectionLimits = 'mqttConnectTimeoutMs' | 'mqttMaxPendingPerSource' | 'mqttConnectRatePerSource' | 'trustProxy';
+
 export interface EmbeddedBrokerOptions {
-  /** Listen addresses (`host`, `mqttPort`, `mqttWsPort`; 0 picks a free port), Redis, and the secret of the internal credentials. */
-  config: Pick<RuntimeConfig, 'host' | 'mqttPort' | 'mqttWsPort' | 'redisUrl' | 'redisPrefix' | 'secret'>;
+  /**
+   * Listen addresses (`host`, `mqttPort`, `mqttWsPort`; 0 picks a free port), Redis, the secret of
+   * the internal credentials and of the sealed session payloads, and the connection limits
+   * (CONNECT timeout, per-source caps; `trustProxy` picks a WebSocket client's address).
+   */
+  config: Pick<RuntimeConfig, 'host' | 'mqttPort' | 'mqttWsPort' | 'redisUrl' | 'redisPrefix' | 'secret'> & Partial<Pick<RuntimeConfig, ConnectionLimits>>;
   /** Checks a device's credentials (`deviceService.verifyCredentials.bind(deviceService)`). */
   verifyDevice: DeviceVerifier;
   /** Where device publishes and presence changes are queued. */
@@ -41,7 +54,7 @@ export interface EmbeddedBrokerOptions {
   cluster?: boolean;
   /** Offline packets delivered per CONNECT. @defaultValue 100 000 (see session-store.ts) */
   maxSessionDelivery?: number;
-  /** Seconds a packet queued for an offline phone is kept; 0 = forever. @defaultValue 7 days */
+  /** Seconds a packet queued for an offline phone is kept; 0 = forever. @defaultValue 3 days (the longest message TTL) */
   sessionPacketTtlSeconds?: number;
   /** A client whose socket does not drain within this is disconnected. @defaultValue 30 000 */
   drainTimeoutMs?: number;
@@ -57,6 +70,8 @@ export interface EmbeddedBroker {
   tcpPort: number;
   /** The bound WebSocket port, or null when WebSocket is off. */
   wsPort: number | null;
+  /** Per-source admission and packet size limits of both listeners. */
+  gate: ConnectionGate;
   /** Publishes in-process; `disconnect` reaches every node through the kick topic. */
   publisher: DevicePublisher;
   /** True while the listeners are up, aedes is open and its Redis connections are ready. */
@@ -82,10 +97,13 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       redisPrefix: config.redisPrefix,
       roles,
       inFlight,
+      secret: config.secret,
+      log,
       maxSessionDelivery: options.maxSessionDelivery,
       packetTtlSeconds: options.sessionPacketTtlSeconds,
     });
     cleanup.push(() => sessions.close());
+    await purgeRetained(sessions.redis, log);
     const emitterConnections = options.cluster ? await openEmitterConnections(config.redisUrl, cleanup) : [];
 
     const acl = createAcl((client) => roles.get(client));
@@ -96,20 +114,29 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       preConnect: auth.preConnect,
       authenticate: auth.authenticate,
       authorizeSubscribe: acl.authorizeSubscribe,
-      authorizePublish: bridgePublishes(acl.authorizePublish, { queue: options.deviceEvents, roles, log, track: inFlight.track }),
+      authorizePublish: bridgePublishes(limitRetained(acl.authorizePublish, log), { queue: options.deviceEvents, roles, log, track: inFlight.track }),
       authorizeForward: acl.authorizeForward,
       drainTimeout: options.drainTimeoutMs ?? 30_000,
       heartbeatInterval: options.heartbeatIntervalMs ?? 60_000,
       // Device ids are 26 characters; MQTT 3.1 (protocol level 3) clients would be cut at 23.
       maxClientsIdLength: 64,
       // keepaliveLimit stays 0: the phone's own keepalive (30 s per §2) is respected.
+      connectTimeout: config.mqttConnectTimeoutMs ?? CONFIG_DEFAULTS.mqttConnectTimeoutMs,
     };
+    const gate = new ConnectionGate({
+      maxPendingPerSource: config.mqttMaxPendingPerSource ?? CONFIG_DEFAULTS.mqttMaxPendingPerSource,
+      connectRatePerSource: config.mqttConnectRatePerSource ?? CONFIG_DEFAULTS.mqttConnectRatePerSource,
+      roles,
+      log,
+    });
+    cleanup.push(async () => gate.close());
     const aedes = new Aedes(aedesOptions);
     // aedes emits 'error' for persistence failures (e.g. publishing the wills of a dead node);
     // an EventEmitter without a listener would throw it and end the process.
     (aedes as EventEmitter).on('error', (error: Error) => log.error({ err: error }, 'mqtt broker error'));
     aedes.on('clientError', (client, error) => log.debug({ clientId: client.id, err: error }, 'mqtt client error'));
     aedes.on('connectionError', (_client, error) => log.debug({ err: error }, 'mqtt connection error'));
+    aedes.on('client', (client) => gate.authenticated(client));
     await aedes.listen();
     cleanup.push(() => new Promise<void>((resolve) => aedes.close(() => resolve())));
 
@@ -125,7 +152,12 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     await handleKicks(aedes, log);
 
     // No Nagle: an outbox publish is small and latency-bound (it must not wait for the ACK of the last one).
-    const tcp = createTcpServer({ noDelay: true }, aedes.handle);
+    const tcp = createTcpServer({ noDelay: true }, (socket) => {
+      const admission = gate.admit(socket.remoteAddress, socket);
+      if (!admission) return void socket.destroy();
+      gate.guard(socket, admission);
+      aedes.handle(socket);
+    });
     await listen(tcp, config.mqttPort, config.host);
     cleanup.push(() => closeServer(tcp));
     const tcpPort = (tcp.address() as AddressInfo).port;
@@ -133,12 +165,26 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     let http: HttpServer | undefined;
     let wss: WebSocketServer | undefined;
     if (options.websocket ?? true) {
-      http = createHttpServer((_req, res) => res.writeHead(404).end());
-      wss = new WebSocketServer({ server: http, path: MQTT_WS_PATH });
-      wss.on('connection', (socket, req) => {
-        const stream = createWebSocketStream(socket);
-        stream.on('error', () => {}); // aedes closes the client; nothing else to do
-        aedes.handle(stream, req);
+      const connectTimeoutMs = config.mqttConnectTimeoutMs ?? CONFIG_DEFAULTS.mqttConnectTimeoutMs;
+      // The upgrade request must arrive within the CONNECT timeout too (Node's default is 60 s).
+      http = createHttpServer({ headersTimeout: connectTimeoutMs, requestTimeout: connectTimeoutMs, connectionsCheckingInterval: Math.min(connectTimeoutMs, 1000) }, (_req, res) =>
+        res.writeHead(404).end(),
+      );
+      // ws buffers a whole message before the packet guard sees it: at most one device packet
+      // (its default is 100 MiB). No compression (the default on a server; no inflate bombs).
+      const server = new WebSocketServer({ noServer: true, path: MQTT_WS_PATH, maxPayload: MAX_DEVICE_PACKET_BYTES + 5, perMessageDeflate: false });
+      wss = server;
+      const clientAddress = forwardedAddress(config.trustProxy ?? CONFIG_DEFAULTS.trustProxy);
+      http.on('upgrade', (req, socket, head) => {
+        if (!server.shouldHandle(req)) return void socket.destroy();
+        const admission = gate.admit(clientAddress(req), socket);
+        if (!admission) return void socket.destroy();
+        server.handleUpgrade(req, socket, head, (ws) => {
+          const stream = createWebSocketStream(ws);
+          stream.on('error', () => {}); // aedes closes the client; nothing else to do
+          gate.guard(stream, admission);
+          aedes.handle(stream, req);
+        });
       });
       await listen(http, config.mqttWsPort, config.host);
     }
@@ -158,6 +204,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       detachPresence();
       await releaseHolder();
       await sessions.close();
+      gate.close();
       // aedes.close() quits the emitter's connections; make sure of it if it did not get there.
       for (const redis of emitterConnections) if (redis.status !== 'end') redis.disconnect();
       await Promise.all([tcpClosed, httpClosed]);
@@ -168,6 +215,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       aedes,
       tcpPort,
       wsPort,
+      gate,
       publisher: new EmbeddedPublisher(aedes),
       ready: () =>
         !aedes.closed && tcp.listening && (http?.listening ?? true) && sessions.redis.status === 'ready' && emitterConnections.every((r) => r.status === 'ready'),

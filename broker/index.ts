@@ -11,3 +11,9 @@ export { DEFAULT_MAX_SESSION_DELIVERY, DEFAULT_SESSION_PACKET_TTL_SECONDS, openS
 export { INTERNAL_CLIENT_ID_PREFIX, INTERNAL_USERNAME, internalCredentials, isInternalCredential, type InternalCredentials } from './internal-credentials.js';
 export { InFlight } from './in-flight.js';
 export { SUBACK_FAILURE, subscribeCodes } from './suback.js';
+export { ConnectionGate, type ConnectionGateOptions } from './connection-gate.js';
+export { FrameScanner, MAX_DEVICE_PACKET_BYTES, MAX_INTERNAL_PACKET_BYTES, MAX_PACKET_BYTES_BEFORE_AUTH, PacketGuardError, guardPacketSizes, type FrameViolation } from './packet-guard.js';
+export { CONNECT_BURST_SECONDS, RefusalLog, SourceLimits, sourceKey, type Admission, type Refusal, type SourceLimitsOptions } from './source-limits.js';
+export { forwardedAddress, type TrustProxy } from './forwarded-address.js';
+export { MAX_RETAINED_PAYLOAD_BYTES, limitRetained, mayRetain, purgeRetained } from './retain-policy.js';
+export { PayloadSealer, isSealed, sealSessionPayloads } from './session-seal.js';

@@ -43,8 +43,11 @@ type Method = (...args: unknown[]) => Promise<unknown>;
 const packetKey = (p: StoredPacket) => `packet:${p.brokerId}:${p.brokerCounter}`;
 const outgoingKey = (clientId: string) => `outgoing:${encodeURIComponent(clientId)}`;
 
-/** Replaces the QoS 1 outgoing methods of an aedes-persistence-redis instance using `redis`, its own connection. */
-export function useFastOutgoing(persistence: Record<string, unknown>, redis: Redis, ttlSeconds: number): void {
+/**
+ * Replaces the QoS 1 outgoing methods of an aedes-persistence-redis instance using `redis`, its own
+ * connection. `seal` turns a payload into what is stored (session-seal.ts: never the plain body).
+ */
+export function useFastOutgoing(persistence: Record<string, unknown>, redis: Redis, ttlSeconds: number, seal: (payload: Buffer) => Buffer): void {
   const original = (name: string): Method => (persistence[name] as Method).bind(persistence);
   const enqueueCombi = original('outgoingEnqueueCombi');
   const update = original('outgoingUpdate');
@@ -55,7 +58,7 @@ export function useFastOutgoing(persistence: Record<string, unknown>, redis: Red
     if (!subs || subs.length === 0) return;
     if (packet.qos !== 1) return enqueueCombi(subs, packet);
     const key = packetKey(packet);
-    const encoded = msgpack.encode(toStored(packet));
+    const encoded = msgpack.encode(toStored(packet, seal));
     const multi = redis.multi();
     if (ttlSeconds > 0) multi.set(key, encoded, 'EX', ttlSeconds).set(`${key}:offlineCount`, subs.length, 'EX', ttlSeconds);
     else multi.set(key, encoded).set(`${key}:offlineCount`, subs.length);
@@ -83,8 +86,8 @@ export function useFastOutgoing(persistence: Record<string, unknown>, redis: Red
   };
 }
 
-/** What aedes-persistence stores for a queued packet (aedes-packet's copy: no packet id yet). */
-function toStored(p: StoredPacket): StoredPacket {
+/** What aedes-persistence stores for a queued packet (aedes-packet's copy: no packet id yet), its payload sealed. */
+function toStored(p: StoredPacket, seal: (payload: Buffer) => Buffer): StoredPacket {
   const stored: StoredPacket = {};
   for (const field of ['clientId', 'nl', 'properties', 'messageExpiry']) if (Object.prototype.hasOwnProperty.call(p, field)) stored[field] = p[field];
   Object.assign(stored, {
@@ -92,13 +95,18 @@ function toStored(p: StoredPacket): StoredPacket {
     brokerId: p.brokerId,
     brokerCounter: p.brokerCounter,
     topic: p.topic,
-    payload: p.payload || Buffer.alloc(0),
+    payload: seal(toBuffer(p.payload)),
     qos: p.qos || 0,
     retain: p.retain || false,
     dup: p.dup || false,
     messageId: undefined,
   });
   return stored;
+}
+
+function toBuffer(payload: unknown): Buffer {
+  if (Buffer.isBuffer(payload)) return payload;
+  return typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.alloc(0);
 }
 
 function throwFirstError(results: Array<[Error | null, unknown]> | null): void {

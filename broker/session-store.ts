@@ -9,15 +9,19 @@
  * and `will` lists) it only ever reads them back to use them as keys again. So an ioredis
  * `keyPrefix` on its dedicated connection namespaces everything transparently:
  * `{redisPrefix}:mqtt:clients`, `{redisPrefix}:mqtt:outgoing:dev_...`, and so on.
+ *
+ * Payloads rest sealed (session-seal.ts): a queued outbox publish holds an OTP.
  */
 import aedesPersistenceRedis from 'aedes-persistence-redis';
 import type { Client } from 'aedes';
 import type { Redis } from 'ioredis';
+import type { Logger } from '../core/logger.js';
 import { connectRedis } from '../core/redis.js';
 import { canSubscribe } from './acl.js';
 import type { ClientRoles } from './auth.js';
 import type { InFlight } from './in-flight.js';
 import { useFastOutgoing } from './outgoing-qos1.js';
+import { PayloadSealer, sealSessionPayloads } from './session-seal.js';
 
 /**
  * Offline packets a phone gets per CONNECT. The library reads `LRANGE outgoing:{id} 0 N` once
@@ -28,11 +32,13 @@ import { useFastOutgoing } from './outgoing-qos1.js';
 export const DEFAULT_MAX_SESSION_DELIVERY = 100_000;
 
 /**
- * Seconds a queued packet survives in Redis. Bounds the session of a phone that never returns
- * (an unlinked device can no longer connect); messages are long expired by then.
- * @defaultValue 7 days
+ * Seconds a queued packet survives in Redis: the longest a message may wait for its phone (a
+ * custom SMS's `ttl`, SMS_LIMITS.ttl.max in core/services/sms.ts; an OTP's is at most 30 min).
+ * After that the phone would report it EXPIRED anyway. Bounds the session of a phone that never
+ * returns (an unlinked device can no longer connect). Payloads are sealed for all of it.
+ * @defaultValue 3 days
  */
-export const DEFAULT_SESSION_PACKET_TTL_SECONDS = 7 * 24 * 3600;
+export const DEFAULT_SESSION_PACKET_TTL_SECONDS = 3 * 24 * 3600;
 
 /** The persistence methods aedes calls and awaits; each is tracked so close() can wait for it. */
 const TRACKED_METHODS = [
@@ -47,6 +53,9 @@ export interface SessionStoreOptions {
   redisPrefix: string;
   roles: ClientRoles;
   inFlight: InFlight;
+  /** The server secret the payload sealing key is derived from (the same on every broker node). */
+  secret: string;
+  log?: Logger;
   maxSessionDelivery?: number;
   /** 0 keeps queued packets forever. */
   packetTtlSeconds?: number;
@@ -77,8 +86,13 @@ export async function openSessionStore(options: SessionStoreOptions): Promise<Se
   });
 
   const methods = persistence as unknown as Record<string, (...args: unknown[]) => unknown>;
+  // Sealing hooks the inner instance the callback wrapper delegates to, so every path is covered.
+  const sealer = new PayloadSealer(options.secret);
+  const inner = (persistence as unknown as { asyncPersistence?: Record<string, unknown> }).asyncPersistence;
+  if (!inner) throw new Error('aedes-persistence-redis without asyncPersistence: the session sealing hooks need updating');
+  sealSessionPayloads(inner, sealer, (error, method) => options.log?.warn({ err: error, method }, 'mqtt session packet could not be opened; skipped'));
   // QoS 1 packets to phones: one Redis round trip where the library makes four (see outgoing-qos1.ts).
-  useFastOutgoing(methods, redis, ttl);
+  useFastOutgoing(methods, redis, ttl, (payload) => sealer.seal(payload));
   for (const name of TRACKED_METHODS) {
     const original = methods[name]!.bind(persistence);
     methods[name] = (...args: unknown[]) => {
