@@ -147,7 +147,7 @@ async function handOut(deps: DispatcherDeps, device: { id: string; sendRatePerMi
         break;
       }
       holder.beforeRead();
-      const batch = await deps.messages.nextForDevice(deviceId, grant.taken, pipeline.unmarkedIds());
+      const batch = await deps.messages.nextForDevice(deviceId, grant.taken, pipeline.handedOutIds());
       await deps.pacer.refund(deviceId, device.sendRatePerMinute, grant.taken - batch.length);
       if (batch.length === 0) {
         // Messages may have come while the last batch was going out: look again once it is marked.

@@ -7,7 +7,9 @@
  * - A batch is marked (DISPATCHED) only after its publish resolved, i.e. once the broker stored
  *   it in the phone's session; marks run one after another, overlapping the next publish.
  * - Until its mark is done a batch's ids are `unmarked`: the next read leaves them out (they are
- *   still QUEUED in the database).
+ *   still QUEUED in the database). So are ids the mark left QUEUED (`skipped`): a phone's report
+ *   held their rows, and until it commits they still read QUEUED — reading them again would
+ *   publish them twice.
  */
 export class DispatchPipeline<T extends { id: string }> {
   private publishing: Promise<void> = Promise.resolve();
@@ -15,16 +17,19 @@ export class DispatchPipeline<T extends { id: string }> {
   /** The marking chain as it stood before each of the last two pushes (bounds the marks behind). */
   private marksBehind: Array<Promise<void>> = [];
   private readonly unmarked = new Set<string>();
+  /** Published ids whose mark left them QUEUED (a phone's report held the row). */
+  private readonly skipped = new Set<string>();
   private failure: { error: unknown } | undefined;
 
   constructor(
     private readonly publish: (batch: T[]) => Promise<void>,
-    private readonly mark: (ids: string[]) => Promise<unknown>,
+    /** Marks the ids DISPATCHED; resolves with those that moved. */
+    private readonly mark: (ids: string[]) => Promise<readonly string[]>,
   ) {}
 
-  /** Ids pushed and not yet marked (to leave out of the next read). */
-  unmarkedIds(): string[] {
-    return [...this.unmarked];
+  /** Ids the next read must leave out: pushed and not yet marked, or published and left QUEUED by their mark. */
+  handedOutIds(): string[] {
+    return [...this.unmarked, ...this.skipped];
   }
 
   /** True when every pushed batch is published and marked. */
@@ -46,8 +51,12 @@ export class DispatchPipeline<T extends { id: string }> {
     const published = previousPublish.then(() => this.publish(batch));
     const marked = Promise.all([published, previousMark])
       .then(() => this.mark(ids))
-      .then(() => {
-        for (const id of ids) this.unmarked.delete(id);
+      .then((moved) => {
+        const movedIds = new Set(moved);
+        for (const id of ids) {
+          this.unmarked.delete(id);
+          if (!movedIds.has(id)) this.skipped.add(id);
+        }
       });
     // Failures surface through push()/settle(); these handlers only record them (and keep
     // Node from reporting a rejection nobody awaits yet).

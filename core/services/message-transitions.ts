@@ -35,18 +35,23 @@ export class MessageTransitions {
     private readonly webhooks: WebhookEmitter,
   ) {}
 
-  /** QUEUED → DISPATCHED (handed to the phone's broker session). Returns how many moved. */
-  async dispatched(messageIds: string[], at = new Date()): Promise<number> {
-    if (messageIds.length === 0) return 0;
+  /**
+   * QUEUED → DISPATCHED (handed to the phone's broker session). Returns the ids that moved; the
+   * others were skipped (see below) and the caller must not hand them out again while it runs.
+   */
+  async dispatched(messageIds: string[], at = new Date()): Promise<string[]> {
+    if (messageIds.length === 0) return [];
     // Rows are locked in id order, as every multi-row status change here does. A row another
     // statement holds is skipped, not waited for: the phone's report that holds it moves it past
-    // DISPATCHED itself (its dispatched_at included), and a row left QUEUED by anything else is
-    // handed over again later, which the phone de-duplicates by id.
+    // DISPATCHED itself (its dispatched_at included). Until that report commits the row still
+    // reads QUEUED, so the dispatcher keeps skipped ids out of its next reads (DispatchPipeline);
+    // a row left QUEUED by anything else is handed over again by a later dispatcher run, which
+    // the phone de-duplicates by id.
     const rows: Changed[] = await this.db('messages')
       .whereIn('id', this.db('messages').select('id').whereIn('id', messageIds).where({ status: 'QUEUED' }).orderBy('id').forUpdate().skipLocked())
       .update({ status: 'DISPATCHED', dispatched_at: at, updated_at: at }, RETURNING);
     void this.webhooks.messagesChanged(rows.map((r) => ({ id: r.id, projectId: r.project_id, callbackUrl: r.callback_url, status: 'DISPATCHED', error: null, at })));
-    return rows.length;
+    return rows.map((r) => r.id);
   }
 
   /** Not-yet-final messages → FAILED with an error code (no route, canceled, refused). */

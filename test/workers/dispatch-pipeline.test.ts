@@ -20,7 +20,7 @@ const batch = (...ids: string[]) => ids.map((id) => ({ id }));
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 /** A pipeline whose publishes finish when the test says so; `log` records what happened, in order. */
-function harness() {
+function harness(leftQueued: string[] = []) {
   const log: string[] = [];
   const publishes = new Map<string, Deferred>();
   const pipeline = new DispatchPipeline<{ id: string }>(
@@ -31,7 +31,10 @@ function harness() {
       publishes.set(key, d);
       return d.promise.then(() => void log.push(`published ${key}`));
     },
-    async (ids) => void log.push(`mark ${ids.join(',')}`),
+    async (ids) => {
+      log.push(`mark ${ids.join(',')}`);
+      return ids.filter((id) => !leftQueued.includes(id));
+    },
   );
   return { log, publishes, pipeline };
 }
@@ -40,7 +43,7 @@ test('publishes go one at a time in push order, each batch is marked after its p
   const { log, publishes, pipeline } = harness();
   await pipeline.push(batch('a', 'b'));
   t.deepEqual(log, ['publish a,b'], 'push returns before its own publish is done (the caller reads meanwhile)');
-  t.deepEqual(pipeline.unmarkedIds(), ['a', 'b']);
+  t.deepEqual(pipeline.handedOutIds(), ['a', 'b']);
 
   const second = pipeline.push(batch('c'));
   await tick();
@@ -50,7 +53,7 @@ test('publishes go one at a time in push order, each batch is marked after its p
   await tick();
   t.deepEqual(log.slice(0, 2), ['publish a,b', 'published a,b']);
   t.deepEqual(log.slice(2).sort(), ['mark a,b', 'publish c'], 'c goes out and a,b is marked once a,b is published');
-  t.deepEqual(pipeline.unmarkedIds(), ['c']);
+  t.deepEqual(pipeline.handedOutIds(), ['c']);
   t.false(pipeline.idle);
 
   publishes.get('c')!.resolve();
@@ -69,5 +72,14 @@ test('after a failed publish no later batch is published or marked, and the fail
   await t.throwsAsync(pipeline.settle(), { message: 'broker down' });
   await pipeline.quiesce();
   t.deepEqual(log, ['publish a'], 'neither b nor c went out, nothing was marked');
-  t.deepEqual(pipeline.unmarkedIds().sort(), ['a', 'b'], 'still QUEUED: left to the retry (c was refused)');
+  t.deepEqual(pipeline.handedOutIds().sort(), ['a', 'b'], 'still QUEUED: left to the retry (c was refused)');
+});
+
+test('ids the mark left QUEUED (a phone report held their rows) stay out of later reads: published once', async (t) => {
+  const { publishes, pipeline } = harness(['b']);
+  await pipeline.push(batch('a', 'b'));
+  publishes.get('a,b')!.resolve();
+  await pipeline.settle();
+  t.true(pipeline.idle, 'nothing is waiting to be published or marked');
+  t.deepEqual(pipeline.handedOutIds(), ['b'], 'b still reads QUEUED until the report commits, so the next read must skip it');
 });
