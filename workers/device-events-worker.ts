@@ -1,11 +1,11 @@
-import type { Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from '../core/logger.js';
 import type { HookRunner } from '../core/plugins/hook-runner.js';
 import type { PresenceStore } from '../core/presence.js';
 import type { DeviceEventJob } from '../core/queues.js';
 import type { DispatchService } from '../core/services/dispatch.js';
 import type { InboxService } from '../core/services/inbox.js';
-import type { StatusReports } from '../core/delivery/status-reports.js';
+import { countProblems, DatabaseFailure, type StatusReports } from '../core/delivery/status-reports.js';
 import type { WebhookEmitter } from '../core/webhooks/emitter.js';
 import { readInbound, readPresence, readStatusUpdates } from './device-event-payloads.js';
 
@@ -30,8 +30,10 @@ export function deviceEventsProcessor(deps: DeviceEventDeps) {
     const at = new Date(job.data.receivedAt);
     switch (channel) {
       case 'status': {
-        const updates = readStatusUpdates(payload);
-        const changed = await deps.reports.apply(deviceId, updates, at);
+        const dropped: string[] = [];
+        const updates = readStatusUpdates(payload, undefined, (problem) => dropped.push(problem));
+        if (dropped.length > 0) deps.log.warn({ deviceId, dropped: dropped.length, problems: countProblems(dropped) }, 'status updates dropped: malformed');
+        const changed = await deps.reports.apply(deviceId, updates, at).catch(rethrowSafely);
         if (deps.hooks.has('afterStatus')) {
           for (const row of changed) await deps.hooks.notify('afterStatus', { id: row.id, deviceId, status: row.status }, row.update);
         }
@@ -52,8 +54,10 @@ export function deviceEventsProcessor(deps: DeviceEventDeps) {
       }
       case 'inbox': {
         // Stored once per SMS (a phone may publish one again); plugins see the new ones.
-        const inbound = readInbound(payload);
-        const stored = await deps.inbox.store(deviceId, inbound);
+        const dropped: string[] = [];
+        const inbound = readInbound(payload, undefined, (problem) => dropped.push(problem), at);
+        if (dropped.length > 0) deps.log.warn({ deviceId, dropped: dropped.length, problems: countProblems(dropped) }, 'inbound SMS dropped: malformed');
+        const stored = await deps.inbox.store(deviceId, inbound).catch((error: unknown) => rethrowSafely(DatabaseFailure.from('inbound SMS not stored', error)));
         deps.log.info({ deviceId, received: inbound.length, stored: stored.length }, 'inbound SMS received');
         for (const sms of stored) await deps.hooks.notify('onInbound', { deviceId, from: sms.from, body: sms.body, receivedAt: sms.receivedAt, simSlot: sms.simSlot });
         return `inbox ${stored.length}/${inbound.length}`;
@@ -62,3 +66,13 @@ export function deviceEventsProcessor(deps: DeviceEventDeps) {
   };
 }
 
+
+/**
+ * Rethrows a failed write without its SQL (the job's error is logged and kept in Redis): a
+ * {@link DatabaseFailure} that will fail the same way again is not retried.
+ */
+function rethrowSafely(error: unknown): never {
+  const failure = DatabaseFailure.from('device event not applied', error);
+  if (failure.permanent) throw new UnrecoverableError(failure.message);
+  throw failure;
+}

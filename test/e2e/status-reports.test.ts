@@ -7,7 +7,8 @@ import test from 'ava';
 import type { Knex } from 'knex';
 import { StatusReports } from '../../core/delivery/status-reports.js';
 import { TOKENS } from '../../core/tokens.js';
-import { createProject, linkNewDevice, useSmx } from '../helpers/smx.js';
+import { connectRaw, deviceOptions } from '../helpers/mqtt.js';
+import { createProject, eventually, linkNewDevice, useSmx, type TestSmx } from '../helpers/smx.js';
 
 const current = useSmx(test, 'status-reports');
 
@@ -92,4 +93,79 @@ test('a sent repeated in one report keeps the first time, as separate reports wo
   const again = new Date(Date.now() - 60_000).toISOString();
   await smx.smx.container.resolve(StatusReports).apply(device.deviceId, [{ id, state: 'sent', at: first }, { id, state: 'sent', at: again }], new Date());
   t.is((await smx.api(key, 'GET', `/v1/messages/${id}`)).body.data.sentAt, first);
+});
+
+/** SQL as knex puts it into an error's message (statement text, values included). */
+const SQL_TEXT = /with v\(id|update messages|insert into|values \(|invalid byte sequence/i;
+
+/** The log lines written since `from` (a position in smx.logs()). */
+const logsSince = (smx: TestSmx, from: number) => smx.logs().slice(from);
+
+test('a poison update (NUL in its id, a control character in its error) is dropped alone over real MQTT: its neighbours apply, nothing is retried, no SQL in the log', async (t) => {
+  const smx = current();
+  const { projectId, key } = await createProject(smx);
+  const device = await linkNewDevice(smx, projectId);
+  const send = async (n: number) => (await smx.api(key, 'POST', '/v1/send-sms', { to: `+491511234580${n}`, message: `poison ${n}` })).body.data.messageId as string;
+  const [good, failed, other] = [await send(1), await send(2), await send(3)];
+  const from = smx.logs().length;
+
+  const phone = await connectRaw(t, device.mqtt.url, deviceOptions(device));
+  await phone.publishAsync(device.topics.status, JSON.stringify({
+    updates: [
+      { id: `msg_\u0000${good.slice(5)}`, state: 'sent' },
+      { id: good, state: 'sent', at: new Date().toISOString() },
+      { id: good, state: 'delivered' },
+      { id: failed, state: 'failed', error: 'RADIO_OFF' },
+      { id: other, state: 'failed', error: 'BAD\u0000CODE' },
+      { id: `${other}${'x'.repeat(10_000)}`, state: 'sent' },
+      { id: other.replace('msg_', 'ver_'), state: 'sent' },
+      { id: other, state: 'exploded' },
+    ],
+  }), { qos: 1 });
+
+  const status = async (id: string) => (await smx.api(key, 'GET', `/v1/messages/${id}`)).body.data;
+  await eventually(async () => (await status(good)).status === 'DELIVERED', 10_000, 'the valid update next to the poison one to apply');
+  t.like(await status(failed), { status: 'FAILED', error: 'RADIO_OFF' });
+  t.not((await status(other)).status, 'FAILED', 'the failed update with a NUL in its error is dropped');
+  const logs = await eventually(async () => {
+    const text = logsSince(smx, from);
+    return text.includes('status updates dropped') ? text : null;
+  }, 5_000, 'the warn line');
+  t.regex(logs, /"dropped":5/);
+  t.regex(logs, /"problems":\{"id":3,"error":1,"state":1\}/);
+  t.notRegex(logs, SQL_TEXT);
+  t.false(logs.includes('"job failed"'), 'no failed (and retried) job');
+  // Info and above (what production writes): the drop is one line of counts, never the payload.
+  const written = logs.split('\n').filter((l) => /"level":([3-9]\d)/.test(l));
+  t.false(written.some((l) => l.includes('BAD') || l.includes('xxxxxxxx')), 'the payload is not dumped');
+});
+
+test('inbound SMS over real MQTT: a NUL sender or a receipt time PostgreSQL cannot store does not take the other SMS down', async (t) => {
+  const smx = current();
+  const { projectId, key } = await createProject(smx);
+  const device = await linkNewDevice(smx, projectId);
+  const from = smx.logs().length;
+  const phone = await connectRaw(t, device.mqtt.url, deviceOptions(device));
+  const receivedAt = new Date(Date.now() - 60_000).toISOString();
+  await phone.publishAsync(device.topics.inbox, JSON.stringify({
+    messages: [
+      { from: '+4915100\u000011111', body: 'nul sender', receivedAt, simSlot: 0 },
+      { from: '+4915100000001', body: 'ancient', receivedAt: '-200000-01-01T00:00:00.000Z', simSlot: 0 },
+      { from: '+4915100000002', body: 'with a \u0000 inside', receivedAt, simSlot: 99 },
+      { from: 42, body: 'not a sender' },
+    ],
+  }), { qos: 1 });
+  const inbox = await eventually(async () => {
+    const page = (await smx.api(key, 'GET', '/v1/inbox')).body.data;
+    const list = page.messages as Array<{ from: string; body: string; receivedAt: string; simSlot: number | null }> | undefined;
+    return list && list.length >= 2 ? list : null;
+  }, 10_000, 'the good SMS in the inbox');
+  const byBody = new Map(inbox.map((m) => [m.body, m]));
+  t.deepEqual([...byBody.keys()].sort(), ['ancient', 'with a  inside']);
+  t.like(byBody.get('with a  inside'), { from: '+4915100000002', receivedAt, simSlot: null });
+  t.true(Math.abs(Date.parse(byBody.get('ancient')!.receivedAt) - Date.now()) < 60_000, 'an impossible time is replaced by the receipt time');
+  const logs = logsSince(smx, from);
+  t.regex(logs, /inbound SMS dropped: malformed/);
+  t.notRegex(logs, SQL_TEXT);
+  t.false(logs.includes('"job failed"'));
 });
