@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import { randomSecret, sha256 } from '../crypto.js';
 import { inject, injectable } from '../di.js';
@@ -15,6 +16,7 @@ import { MessageTransitions } from '../services/message-transitions.js';
 import { MessageService, type StatusUpdate } from '../services/messages.js';
 import { TOKENS } from '../tokens.js';
 import { DeviceLocks } from '../delivery/device-lock.js';
+import { CONTROL_CHARS, countProblems, STATUS_AT_MAX, STATUS_ERROR_MAX, statusUpdateProblem } from '../delivery/status-reports.js';
 import { DevicePacer } from '../delivery/pacing.js';
 import { applyBeforeSend } from '../plugins/before-send.js';
 
@@ -24,6 +26,8 @@ export const SMSGATE_BASE_PATH = '/compat/smsgate/mobile/v1';
 export const MAX_PER_PULL = 100;
 /** Inbound webhooks older (or further in the future) than this are refused. */
 export const WEBHOOK_MAX_AGE_MS = 5 * 60 * 1000;
+/** Longest sender kept from an inbound webhook (as for MQTT phones). */
+const INBOUND_SENDER_MAX = 64;
 /** How long a pull waits for the device's dispatch lock (held briefly by the dispatcher). */
 const LOCK_WAIT_MS = 2_000;
 
@@ -66,10 +70,12 @@ const str = (v: unknown, max: number): string | null => (typeof v === 'string' &
 @injectable()
 export class SmsGateService {
   private readonly sealer: Sealer;
+  private readonly replayPrefix: string;
 
   constructor(
     @inject(TOKENS.Knex) private readonly db: Knex,
     @inject(TOKENS.Config) config: RuntimeConfig,
+    @inject(TOKENS.Redis) private readonly redis: Redis,
     @inject(TOKENS.Queues) private readonly queues: Queues,
     @inject(TOKENS.Endpoints) private readonly endpoints: Endpoints,
     @inject(TOKENS.Logger) private readonly log: Logger,
@@ -83,6 +89,7 @@ export class SmsGateService {
     private readonly locks: DeviceLocks,
   ) {
     this.sealer = new Sealer(config.secret);
+    this.replayPrefix = `${config.redisPrefix}:smsgate-webhook-seen`;
   }
 
   /** `POST /device`: `Authorization: Bearer <link token>` or `Code <link code>`. */
@@ -203,7 +210,9 @@ export class SmsGateService {
    * Cancelled → failed `CANCELED`; Pending, Processed, Cancelling change nothing.
    */
   async report(device: Device, body: unknown, receivedAt = new Date()): Promise<number> {
-    const updates = readStates(body);
+    const dropped: string[] = [];
+    const updates = readStates(body, undefined, (problem) => dropped.push(problem));
+    if (dropped.length > 0) this.log.warn({ deviceId: device.id, dropped: dropped.length, problems: countProblems(dropped) }, 'smsgate states dropped: malformed');
     if (updates.length > 0) {
       await this.queues.deviceEvents.add('status', { deviceId: device.id, channel: 'status', payload: { updates }, receivedAt: receivedAt.toISOString() });
     }
@@ -229,10 +238,15 @@ export class SmsGateService {
   /**
    * An inbound webhook from the app: `X-Signature` = hex HMAC-SHA256(signing key, raw body +
    * `X-Timestamp`), the timestamp (Unix seconds) within 5 minutes. A received SMS is queued as an
-   * `inbox` device event, exactly like an MQTT phone's inbox publish; the webhook's id
-   * de-duplicates retries. Other events are acknowledged and ignored (states come by PATCH).
+   * `inbox` device event, exactly like an MQTT phone's inbox publish. Other events are
+   * acknowledged and ignored (states come by PATCH).
+   *
+   * Replays: a signed body is accepted once. Its SHA-256 is set in Redis (SET NX) for as long as
+   * any copy of it could pass the timestamp check, so a second post of the same body (a replay,
+   * or the app's own retry) answers `duplicate` and queues nothing. This holds whether or not the
+   * body has an `id`/`messageId` (which also name the queued job, as before).
    */
-  async inbound(deviceId: string, rawBody: string, signature: string | undefined, timestamp: string | undefined, now = Date.now()): Promise<string> {
+  async inbound(deviceId: string, rawBody: string, signature: string | undefined, timestamp: string | undefined, now = Date.now()): Promise<'accepted' | 'duplicate' | 'ignored'> {
     const device = await this.devices.find(deviceId);
     if (!device || device.transport !== 'smsgate' || !signature || !timestamp || !/^\d{1,16}$/.test(timestamp)) throw apiError('UNAUTHORIZED', { message: 'Missing or invalid webhook signature.' });
     const ts = Number(timestamp);
@@ -245,17 +259,29 @@ export class SmsGateService {
     const body = JSON.parse(rawBody) as unknown;
     if (!isObject(body) || body.event !== 'sms:received') return 'ignored';
     const p = isObject(body.payload) ? body.payload : {};
-    const from = str(p.sender, 64) ?? str(p.phoneNumber, 64);
+    const from = str(p.sender, INBOUND_SENDER_MAX) ?? str(p.phoneNumber, INBOUND_SENDER_MAX);
     const text = typeof p.message === 'string' ? p.message : null;
     if (!from || text === null) throw apiError('VALIDATION_FAILED', { details: [{ field: 'payload', message: 'sms:received needs payload.message and payload.sender/phoneNumber' }] });
-    const simNumber = typeof p.simNumber === 'number' && Number.isInteger(p.simNumber) && p.simNumber >= 1 ? p.simNumber - 1 : null;
-    const receivedAt = typeof p.receivedAt === 'string' && !Number.isNaN(Date.parse(p.receivedAt)) ? new Date(p.receivedAt).toISOString() : new Date(now).toISOString();
+    if (CONTROL_CHARS.test(from)) throw apiError('VALIDATION_FAILED', { details: [{ field: 'payload.sender', message: 'the sender must not contain control characters' }] });
+    const simNumber = typeof p.simNumber === 'number' && Number.isInteger(p.simNumber) && p.simNumber >= 1 && p.simNumber <= 8 ? p.simNumber - 1 : null;
+    const receivedAt = typeof p.receivedAt === 'string' && p.receivedAt.length <= STATUS_AT_MAX && !Number.isNaN(Date.parse(p.receivedAt)) ? p.receivedAt : new Date(now).toISOString();
     const dedup = str(body.id, 64) ?? str(p.messageId, 64);
-    await this.queues.deviceEvents.add(
-      'inbox',
-      { deviceId, channel: 'inbox', payload: { messages: [{ from, body: text, receivedAt, simSlot: simNumber }] }, receivedAt: new Date(now).toISOString() },
-      dedup ? { jobId: `smsgate-in-${deviceId}-${dedup.replace(/[^A-Za-z0-9_-]/g, '_')}` } : undefined,
-    );
+
+    // A timestamp may be up to the window ahead and is accepted up to the window behind: a copy
+    // of this body can pass for twice the window after the first one was seen.
+    const seen = `${this.replayPrefix}:${deviceId}:${sha256(rawBody)}`;
+    if ((await this.redis.set(seen, '1', 'PX', 2 * WEBHOOK_MAX_AGE_MS, 'NX')) !== 'OK') return 'duplicate';
+    try {
+      await this.queues.deviceEvents.add(
+        'inbox',
+        { deviceId, channel: 'inbox', payload: { messages: [{ from, body: text, receivedAt, simSlot: simNumber }] }, receivedAt: new Date(now).toISOString() },
+        dedup ? { jobId: `smsgate-in-${deviceId}-${dedup.replace(/[^A-Za-z0-9_-]/g, '_')}` } : undefined,
+      );
+    } catch (error) {
+      // Not queued: the app's retry must not be taken for a replay.
+      await this.redis.del(seen).catch(() => undefined);
+      throw error;
+    }
     return 'accepted';
   }
 }
@@ -288,20 +314,35 @@ export function readSimCards(value: unknown): Sim[] | undefined {
 
 const STATE_MAP: Record<string, StatusUpdate['state'] | undefined> = { Sent: 'sent', Delivered: 'delivered', Failed: 'failed', Cancelled: 'failed' };
 
-/** `PATCH /message` items → status updates; unknown states, ids and malformed items are dropped. */
-export function readStates(body: unknown, max = 1000): StatusUpdate[] {
+/**
+ * `PATCH /message` items → status updates. Unknown states and malformed items are dropped, each
+ * on its own (the same checks as an MQTT phone's updates, statusUpdateProblem), so one bad item
+ * never holds back the others; `onDrop` names why.
+ */
+export function readStates(body: unknown, max = 1000, onDrop?: (problem: string) => void): StatusUpdate[] {
   if (!Array.isArray(body)) throw apiError('VALIDATION_FAILED', { message: 'The body must be an array of message states.' });
+  if (body.length > max) onDrop?.('too-many');
   const updates: StatusUpdate[] = [];
   for (const item of body.slice(0, max)) {
-    if (!isObject(item) || typeof item.id !== 'string' || !item.id.startsWith('msg_') || typeof item.state !== 'string') continue;
+    if (!isObject(item) || typeof item.state !== 'string') {
+      onDrop?.('shape');
+      continue;
+    }
     const state = STATE_MAP[item.state];
-    if (!state) continue;
+    if (!state) continue; // Pending, Processed, Cancelling: nothing to report
     const states = isObject(item.states) ? item.states : {};
-    const at = typeof states[item.state] === 'string' ? (states[item.state] as string) : undefined;
+    const when = states[item.state];
+    const at = typeof when === 'string' && when.length <= STATUS_AT_MAX ? when : undefined;
     const recipients = Array.isArray(item.recipients) ? item.recipients : [];
     const firstError = isObject(recipients[0]) && typeof recipients[0].error === 'string' ? recipients[0].error : undefined;
     const error = item.state === 'Cancelled' ? 'CANCELED' : state === 'failed' ? (firstError ?? 'UNKNOWN') : undefined;
-    updates.push({ id: item.id, state, ...(at ? { at } : {}), ...(error ? { error: error.slice(0, 100) } : {}) });
+    const update: StatusUpdate = { id: item.id as string, state, ...(at ? { at } : {}), ...(error ? { error: error.slice(0, STATUS_ERROR_MAX) } : {}) };
+    const problem = statusUpdateProblem(update);
+    if (problem) {
+      onDrop?.(problem);
+      continue;
+    }
+    updates.push(update);
   }
   return updates;
 }

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import test from 'ava';
 import { SmsGateApp } from '../helpers/smsgate-app.js';
 import { createProject, eventually, useSmx, type TestSmx } from '../helpers/smx.js';
@@ -149,4 +150,74 @@ test('an older app without simCards and without SSE works by polling', async (t)
   t.is((await app.report(pulled[0].id, 'Sent', '+4915112345679')).status, 204);
   await eventually(async () => (await smx.api(key, 'GET', `/v1/messages/${pulled[0].id}`)).body.data.status === 'SENT', 10_000, 'SENT');
   t.pass();
+});
+
+/** An `sms:received` webhook as the app signs it; `payload` exactly as given (no id, no messageId unless given). */
+async function postSigned(url: string, signingKey: string, payload: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<{ body: string; timestamp: string; status: number }> {
+  const body = JSON.stringify({ webhookId: 'smx-sms-received', event: 'sms:received', ...extra, payload });
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const status = await resend(url, signingKey, body, timestamp);
+  return { body, timestamp, status };
+}
+
+async function resend(url: string, signingKey: string, body: string, timestamp: string): Promise<number> {
+  const signature = createHmac('sha256', signingKey).update(body + timestamp).digest('hex');
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': signature, 'x-timestamp': timestamp }, body });
+  await response.text();
+  return response.status;
+}
+
+test('PATCH /message: a state with a NUL in its id is dropped alone; the valid one next to it applies, and no SQL reaches the log', async (t) => {
+  const smx = current();
+  const { key, app } = await registered(smx, { legacy: true });
+  const sent = await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345690', message: 'poison neighbour' });
+  t.true(sent.status === 201 || sent.status === 202, JSON.stringify(sent.body));
+  const pulled = await eventually(async () => {
+    const r = await app.pull();
+    return r.body.length > 0 ? r.body : null;
+  }, 10_000, 'the pull');
+  const id = pulled[0]!.id;
+  const from = smx.logs().length;
+  const now = new Date().toISOString();
+  const patched = await fetch(`${smx.url}/compat/smsgate/mobile/v1/message`, {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${app.token}` },
+    body: JSON.stringify([
+      { id: `msg_\u0000${id.slice(5)}`, state: 'Sent', recipients: [{ phoneNumber: '+4915112345690', state: 'Sent' }], states: { Sent: now } },
+      { id, state: 'Sent', recipients: [{ phoneNumber: '+4915112345690', state: 'Sent' }], states: { Sent: now } },
+      { id, state: 'Failed', recipients: [{ phoneNumber: '+4915112345690', state: 'Failed', error: 'NUL\u0000INSIDE' }] },
+    ]),
+  });
+  t.is(patched.status, 204);
+  await eventually(async () => (await smx.api(key, 'GET', `/v1/messages/${id}`)).body.data.status === 'SENT', 10_000, 'the valid state to apply');
+  const logs = smx.logs().slice(from);
+  t.regex(logs, /"dropped":2,"problems":\{"id":1,"error":1\},"msg":"smsgate states dropped: malformed"/);
+  t.notRegex(logs, /with v\(id|update messages|invalid byte sequence/i);
+  t.false(logs.includes('"job failed"'));
+  t.is((await smx.api(key, 'GET', `/v1/messages/${id}`)).body.data.status, 'SENT', 'the Failed state with a NUL in its error was dropped too');
+});
+
+test('a signed inbound webhook without id or messageId is stored once, however often it is replayed within the window', async (t) => {
+  const smx = current();
+  const { key, app } = await registered(smx);
+  const url = (await app.webhooks()).body[0].url as string;
+  const signingKey = (await app.settings()).body.webhooks.signing_key as string;
+  // No id, no messageId, no receivedAt: nothing in it de-duplicates it but its content.
+  const first = await postSigned(url, signingKey, { message: 'replay me 4711', sender: '+4915177777777', simNumber: 1 });
+  t.is(first.status, 204);
+  t.is(await resend(url, signingKey, first.body, first.timestamp), 204, 'a replay answers like a success');
+  t.is(await resend(url, signingKey, first.body, first.timestamp), 204);
+  // The same content signed again with a fresh timestamp (the app's retry, or a replay a second later).
+  t.is(await resend(url, signingKey, first.body, String(Number(first.timestamp) + 1)), 204);
+  // Another SMS is not a replay.
+  t.is((await postSigned(url, signingKey, { message: 'another one', sender: '+4915177777777', simNumber: 1 })).status, 204);
+  const inbox = await eventually(async () => {
+    const list = (await smx.api(key, 'GET', '/v1/inbox')).body.data.messages as Array<{ body: string }>;
+    return list.some((m) => m.body === 'another one') ? list : null;
+  }, 10_000, 'the inbox');
+  await new Promise((r) => setTimeout(r, 500)); // let any late duplicate land before counting
+  const again = (await smx.api(key, 'GET', '/v1/inbox')).body.data.messages as Array<{ body: string }>;
+  t.is(again.filter((m) => m.body === 'replay me 4711').length, 1, 'stored once');
+  t.is(inbox.filter((m) => m.body === 'another one').length, 1);
+  t.regex(smx.logs(), /"result":"duplicate"/);
 });
