@@ -1,13 +1,19 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { apiError } from '../errors.js';
+import { exceedsJsonDepth } from '../json-depth.js';
 import { header } from './auth.js';
+import { tooDeep } from './validation.js';
 
 /**
  * What the compatibility surfaces read besides JSON: providers' clients send HTML-form bodies
  * and query parameters. Registered per route scope only (the server refuses non-JSON elsewhere).
  */
 
-/** Parses `application/x-www-form-urlencoded` bodies in this scope (repeated fields: the last wins). */
+/**
+ * Parses `application/x-www-form-urlencoded` bodies in this scope (repeated fields: the last
+ * wins). A form is flat (name=value pairs; no `a[b][c]` nesting is read), so it cannot be deep;
+ * JSON bodies in these scopes go through the server's JSON parser and its depth limit.
+ */
 export function acceptFormBodies(app: FastifyInstance): void {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
@@ -21,6 +27,8 @@ export function requestParams(request: FastifyRequest): Record<string, unknown> 
   if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) {
     throw apiError('VALIDATION_FAILED', { details: [{ field: '', message: 'the body must be an object of fields' }] });
   }
+  // The parsers already refuse deep input; this keeps any other way in (a plugin's parser) from reaching validation deep.
+  if (exceedsJsonDepth(body) || exceedsJsonDepth(query)) throw tooDeep();
   return { ...query, ...(body as Record<string, unknown> | undefined) };
 }
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { DependencyContainer } from '../di.js';
 import type { Registry } from 'prom-client';
-import { newId } from '../ids.js';
+import { exceedsJsonDepth } from '../json-depth.js';
 import type { Logger } from '../logger.js';
 import { httpDurationHistogram } from '../metrics.js';
 import type { Queues } from '../queues.js';
@@ -10,8 +10,10 @@ import type { RuntimeConfig } from '../secrets.js';
 import { ApiKeyService } from '../services/api-keys.js';
 import { TOKENS } from '../tokens.js';
 import { adminGuard, apiKeyGuard } from './auth.js';
-import { installErrorHandling } from './error-handler.js';
+import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './error-handler.js';
+import { htmlHeaders, requestIdOf, setBaseHeaders } from './response-headers.js';
 import { registerOpenApi } from './openapi.js';
+import { tooDeep } from './validation.js';
 import { adminDeviceRoutes } from './routes/admin-devices.js';
 import { adminProjectRoutes } from './routes/admin-projects.js';
 import { adminTemplateRoutes } from './routes/admin-templates.js';
@@ -36,6 +38,11 @@ import { rentalRoutes } from './routes/v1-rentals.js';
 /** Body limit of every route but bulk sends (spec/api.md: 1 MiB; bulk 10 MiB). */
 export const BODY_LIMIT = 1024 * 1024;
 
+/** SMX_TRUST_PROXY as a hop count: trust the nearest `hops` proxies (what Fastify does with a number, typed as its function form). */
+function trustHops(hops: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < hops;
+}
+
 /** A route module: registers its routes on the (encapsulated) instance it is given. */
 export type RouteModule = (app: FastifyInstance, c: DependencyContainer) => Promise<void>;
 
@@ -55,15 +62,21 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
   const logger = c.resolve<Logger>(TOKENS.Logger);
   const registry = c.resolve<Registry>(TOKENS.Metrics);
 
+  const httpLog = logger.child({ component: 'http' }) as FastifyBaseLogger;
   const app = Fastify({
     ...(config.tls ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } } : {}),
-    loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
+    loggerInstance: httpLog,
     // One access line per request is written in onResponse (with the route pattern, not the URL).
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
-    genReqId: () => newId('req'),
+    genReqId: requestIdOf,
     bodyLimit: BODY_LIMIT,
     return503OnClosing: true,
+    // Behind a proxy the client address (per-source limits, logs) is X-Forwarded-For, from the proxies trusted here only.
+    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     routerOptions: { ignoreTrailingSlash: true },
+    // Router and HTTP-parser errors come before any hook: answered in the envelope with a request id too.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler: clientErrorHandler(httpLog),
   });
   // class-validator does the validating; route schemas feed the OpenAPI document only.
   app.setValidatorCompiler(() => () => true);
@@ -75,14 +88,24 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
   // no body such as /cancel) is no body; anything else is parsed as Fastify does by default.
   const json = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
+  // JSON.parse itself does not recurse; the depth is checked here, once for every JSON route,
+  // before validation (which does).
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if ((body as string).trim() === '') return done(null, undefined);
-    return json(request, body as string, done);
+    return json(request, body as string, (error, parsed) => {
+      if (error) return done(error, undefined);
+      return exceedsJsonDepth(parsed) ? done(tooDeep(), undefined) : done(null, parsed);
+    });
   });
 
   const duration = httpDurationHistogram(registry);
+  const html = htmlHeaders(config.publicUrl);
   app.addHook('onRequest', async (request, reply) => {
-    void reply.header('x-request-id', request.id);
+    setBaseHeaders(reply.raw, request.id, request.url);
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (/^text\/html/i.test(String(reply.getHeader('content-type') ?? ''))) void reply.headers(html);
+    return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -110,7 +133,7 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
   });
 
   await app.register(async (admin) => {
-    admin.addHook('onRequest', adminGuard(config.adminToken, keys, BULL_BOARD_PATH));
+    admin.addHook('onRequest', adminGuard(config.adminToken, keys, { browserPrefix: BULL_BOARD_PATH, publicUrl: config.publicUrl }));
     for (const routes of [adminProjectRoutes, adminDeviceRoutes, adminTemplateRoutes, adminWebhookRoutes, ...(options.adminRoutes ?? [])]) await routes(admin, c);
     await metricsRoutes(admin, registry);
     await queueBoardRoutes(admin, c.resolve<Queues>(TOKENS.Queues));

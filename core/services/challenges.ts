@@ -14,6 +14,7 @@ import { hasCodePlaceholder, languageForCountry, renderTemplate } from '../templ
 import { TOKENS } from '../tokens.js';
 import { AbuseLimits } from './abuse-limits.js';
 import { DispatchService } from './dispatch.js';
+import { answerOnAccept } from './idempotency.js';
 import { MessageWriter } from './message-writer.js';
 import { ProjectService, type CodeType, type Language, type ProjectSettings } from './projects.js';
 import { StatsService } from './stats.js';
@@ -168,7 +169,9 @@ export class ChallengeService {
       language,
       test: false,
     });
+    const view = toView({ ...row, metadata: input.metadata ?? null, verified_at: null, canceled_at: null });
     await this.writer.accept({
+      answer: answerOnAccept(view),
       verification: row,
       // The challenge's callbackUrl also hears its SMS's progress (message.*).
       message: { id: messageId, projectId, kind: 'otp', verificationId, deviceId: route.deviceId, simSlot: route.simSlot ?? null, to: phone.e164, body, parts: countParts(body).parts, priority: OTP_PRIORITY, callbackUrl: input.callbackUrl ?? null, metadata: input.metadata, createdAt: now, expiresAt: row.expires_at },
@@ -176,52 +179,55 @@ export class ChallengeService {
       await ticket.release().catch(() => undefined);
       throw error;
     });
-    return toView({ ...row, metadata: input.metadata ?? null, verified_at: null, canceled_at: null });
+    return view;
   }
 
   /**
    * Checks a code. The attempt is taken in one UPDATE that also checks status, expiry and the
    * attempt budget, so N concurrent guesses consume N attempts and never more than maxAttempts
-   * codes are ever compared.
+   * codes are ever compared. That UPDATE's row lock is held until the outcome (VERIFIED, FAILED
+   * or still PENDING) is committed in the same transaction: a concurrent verify of the same
+   * challenge waits for it and then sees the settled state, so the losers of N concurrent right
+   * codes get VERIFICATION_ALREADY_VERIFIED (never VERIFICATION_FAILED from a half-done race),
+   * and a wrong code that takes the last attempt cannot fail a right one that came first.
    */
   async verify(projectId: string, verificationId: string, otp: string): Promise<VerifyResult> {
     // An id of another shape cannot exist (and a NUL byte in it would make PostgreSQL throw).
     if (!isId('ver', verificationId)) throw apiError('VERIFICATION_NOT_FOUND');
     const now = new Date();
-    const [taken]: VerificationRow[] = await this.db('verifications')
-      .where({ id: verificationId, project_id: projectId, status: 'PENDING' })
-      .where('expires_at', '>', now)
-      .whereRaw('attempts < max_attempts')
-      .update({ attempts: this.db.raw('attempts + 1'), updated_at: now })
-      .returning(['id', 'message_id', 'code_hash', 'previous_code_hashes', 'attempts', 'max_attempts', 'test', 'to', 'callback_url']);
-    if (!taken) throw await this.whyNotVerifiable(projectId, verificationId, now);
+    const outcome = await this.db.transaction(async (trx) => {
+      const [taken]: VerificationRow[] = await trx('verifications')
+        .where({ id: verificationId, project_id: projectId, status: 'PENDING' })
+        .where('expires_at', '>', now)
+        .whereRaw('attempts < max_attempts')
+        .update({ attempts: trx.raw('attempts + 1'), updated_at: now })
+        .returning(['id', 'message_id', 'code_hash', 'previous_code_hashes', 'attempts', 'max_attempts', 'test', 'to', 'callback_url']);
+      if (!taken) return null;
+      // A test challenge holds its test number's code hash (see TestNumberService), hashed the same way here.
+      const guess = taken.test ? this.testNumbers.testCodeHash(projectId, taken.to, otp) : this.codeHash(verificationId, normalizeCode(otp));
+      // Codes of earlier sends stay valid after a resend (the earlier SMS may arrive last).
+      if ([taken.code_hash, ...(taken.previous_code_hashes ?? [])].some((hash) => sameDigest(guess, hash))) {
+        await trx('verifications').where({ id: verificationId }).update({ status: 'VERIFIED', verified_at: now, updated_at: now });
+        await this.stats.record(trx, [{ projectId, metric: 'otp.verified', at: now }]);
+        return { taken, verified: true, remaining: taken.max_attempts - taken.attempts };
+      }
+      const remaining = taken.max_attempts - taken.attempts;
+      if (remaining <= 0) await trx('verifications').where({ id: verificationId }).update({ status: 'FAILED', updated_at: now });
+      return { taken, verified: false, remaining };
+    });
+    // Read after the commit (and after any concurrent verify's): the settled state explains the refusal.
+    if (!outcome) throw await this.whyNotVerifiable(projectId, verificationId, now);
 
-    // A test challenge holds its test number's code hash (see TestNumberService), hashed the same way here.
-    const guess = taken.test ? this.testNumbers.testCodeHash(projectId, taken.to, otp) : this.codeHash(verificationId, normalizeCode(otp));
-    // Codes of earlier sends stay valid after a resend (the earlier SMS may arrive last).
-    if ([taken.code_hash, ...(taken.previous_code_hashes ?? [])].some((hash) => sameDigest(guess, hash))) {
-      const done = await this.db.transaction(async (trx) => {
-        const [row] = await trx('verifications')
-          .where({ id: verificationId, status: 'PENDING' })
-          .update({ status: 'VERIFIED', verified_at: now, updated_at: now })
-          .returning(['verified_at']);
-        if (row) await this.stats.record(trx, [{ projectId, metric: 'otp.verified', at: now }]);
-        return row;
-      });
-      if (!done) throw await this.whyNotVerifiable(projectId, verificationId, now);
+    const { taken, verified, remaining } = outcome;
+    if (verified) {
       // An SMS its phone has not sent yet (a resend, an offline or slow phone) is not needed any more.
       if (taken.message_id) void this.dispatch.withdraw(taken.message_id, 'VERIFICATION_VERIFIED');
       void this.announce({ projectId, verificationId, callbackUrl: taken.callback_url });
       return { verified: true, status: 'VERIFIED', verificationId, attempts: taken.attempts, maxAttempts: taken.max_attempts, verifiedAt: now.toISOString() };
     }
-
-    const remaining = taken.max_attempts - taken.attempts;
     if (remaining <= 0) {
-      const failed = await this.db('verifications').where({ id: verificationId, status: 'PENDING' }).update({ status: 'FAILED', updated_at: now });
-      if (failed > 0) {
-        if (taken.message_id) void this.dispatch.withdraw(taken.message_id, 'VERIFICATION_FAILED');
-        void this.announce({ projectId, verificationId, callbackUrl: taken.callback_url });
-      }
+      if (taken.message_id) void this.dispatch.withdraw(taken.message_id, 'VERIFICATION_FAILED');
+      void this.announce({ projectId, verificationId, callbackUrl: taken.callback_url });
     }
     return { verified: false, status: remaining <= 0 ? 'FAILED' : 'PENDING', verificationId, attempts: taken.attempts, maxAttempts: taken.max_attempts, attemptsRemaining: Math.max(0, remaining) };
   }
@@ -331,8 +337,9 @@ export class ChallengeService {
       case 'FAILED':
         return apiError('VERIFICATION_FAILED');
       default:
-        // PENDING with attempts used up by a concurrent request that has not marked it FAILED yet.
-        this.log.debug({ verificationId }, 'attempt budget exhausted concurrently');
+        // PENDING with its attempts used up: verify settles FAILED in the transaction that takes
+        // the last attempt, so only a row written elsewhere looks like this.
+        this.log.debug({ verificationId }, 'attempt budget exhausted but not settled');
         return apiError('VERIFICATION_FAILED');
     }
   }

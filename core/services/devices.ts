@@ -125,13 +125,13 @@ export class DeviceService {
     const deviceId = newId('dev');
     const now = new Date();
     const byCode = request.token === undefined && request.code !== undefined;
-    if (byCode) await this.linkTokens.checkCodeAttempts(request.source ?? 'unknown');
+    // A code's attempt is taken before it is compared (concurrent guesses cannot overrun the limit).
+    const attempt = byCode ? await this.linkTokens.takeCodeAttempt(request.source) : undefined;
     const projectId = await this.db.transaction(async (trx) => {
       const consumed = byCode
         ? await this.linkTokens.consume(trx, request.code!, deviceId, now, 'code')
         : await this.linkTokens.consume(trx, request.token ?? '', deviceId, now);
       if (!consumed) {
-        if (byCode) await this.linkTokens.recordFailedCode(request.source ?? 'unknown');
         throw apiError('UNAUTHORIZED', { message: `The link ${byCode ? 'code' : 'token'} is unknown, used or expired.` });
       }
       await trx('devices').where({ project_id: consumed.projectId, status: 'active' }).update({ status: 'standby', updated_at: now });
@@ -152,6 +152,7 @@ export class DeviceService {
       if (request.onLinked) await request.onLinked(trx, deviceId, now);
       return consumed.projectId;
     });
+    await attempt?.succeeded();
     await this.changed(projectId);
     this.log.info({ deviceId, projectId }, 'device linked');
     return {

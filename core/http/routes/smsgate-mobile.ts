@@ -4,6 +4,8 @@ import { PresenceTracker } from '../../../broker/presence.js';
 import type { DependencyContainer } from '../../di.js';
 import { apiError } from '../../errors.js';
 import { header } from '../auth.js';
+import { exceedsJsonDepth } from '../../json-depth.js';
+import { tooDeep } from '../validation.js';
 import type { Logger } from '../../logger.js';
 import { PresenceStore } from '../../presence.js';
 import type { Queues } from '../../queues.js';
@@ -34,11 +36,14 @@ async function mobileApi(app: FastifyInstance, c: DependencyContainer): Promise<
     const text = body as string;
     rawBodies.set(request, text);
     if (text.length === 0) return done(null, undefined);
+    let parsed: unknown;
     try {
-      done(null, JSON.parse(text));
+      parsed = JSON.parse(text);
     } catch (error) {
-      done(apiError('INVALID_JSON', { cause: error }), undefined);
+      return done(apiError('INVALID_JSON', { cause: error }), undefined);
     }
+    // As the server's own JSON parser: deep nesting is refused before anything walks it.
+    return exceedsJsonDepth(parsed) ? done(tooDeep(), undefined) : done(null, parsed);
   });
 
   // Open event streams end on shutdown, and their offline marks finish before Redis closes.
