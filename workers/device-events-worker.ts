@@ -25,6 +25,19 @@ export interface DeviceEventDeps {
  * inbound feature once it exists.
  */
 export function deviceEventsProcessor(deps: DeviceEventDeps) {
+  const handle = processEvent(deps);
+  return async (job: Job<DeviceEventJob>): Promise<string> => {
+    try {
+      return await handle(job);
+    } catch (error) {
+      // The job's error is logged and kept in Redis: a database error goes without its SQL.
+      if (error instanceof DatabaseFailure || DatabaseFailure.isDatabaseError(error)) rethrowSafely(error);
+      throw error;
+    }
+  };
+}
+
+function processEvent(deps: DeviceEventDeps) {
   return async (job: Job<DeviceEventJob>): Promise<string> => {
     const { deviceId, channel, payload } = job.data;
     const at = new Date(job.data.receivedAt);

@@ -76,6 +76,16 @@ export class DatabaseFailure extends Error {
     return this.dbCode !== null && /^2[23][0-9A-Z]{3}$/.test(this.dbCode);
   }
 
+  /**
+   * An error from the database driver (node-postgres and PGlite errors carry `severity` and a
+   * SQLSTATE `code`; knex has prefixed its message with the statement) or knex's pool timeout.
+   */
+  static isDatabaseError(error: unknown): boolean {
+    if (typeof error !== 'object' || error === null) return false;
+    const e = error as { severity?: unknown; code?: unknown; name?: unknown };
+    return (typeof e.severity === 'string' && typeof e.code === 'string') || e.name === 'KnexTimeoutError';
+  }
+
   /** `error` as a DatabaseFailure (itself if it already is one). */
   static from(what: string, error: unknown): DatabaseFailure {
     return error instanceof DatabaseFailure ? error : new DatabaseFailure(what, error);

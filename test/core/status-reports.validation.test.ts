@@ -10,6 +10,11 @@ import { createLogger } from '../../core/logger.js';
 import type { MessageTransitions } from '../../core/services/message-transitions.js';
 import type { StatusUpdate } from '../../core/services/messages.js';
 import { PassThrough } from 'node:stream';
+import { UnrecoverableError, type Job } from 'bullmq';
+import knex from 'knex';
+import type { DeviceEventJob } from '../../core/queues.js';
+import { deviceEventsProcessor, type DeviceEventDeps } from '../../workers/device-events-worker.js';
+import { PG_URL } from '../helpers/smx.js';
 
 test('statusUpdateProblem: an id SMX made, a known state, a short error without control characters', (t) => {
   const id = newId('msg');
@@ -100,4 +105,37 @@ test('apply drops unusable updates before the statement and logs counts, not the
   t.false(text.includes('SECRET'));
   t.deepEqual(await reports.apply('dev_a', [{ id: 'nope', state: 'sent' }], new Date()), [], 'nothing usable: no statement');
   t.is(seen.length, 1);
+});
+
+test('a real knex/PostgreSQL error (a NUL byte in a value) is recognised and reduced to its SQLSTATE', async (t) => {
+  const db = knex({ client: 'pg', connection: PG_URL, pool: { min: 0, max: 1 } });
+  t.teardown(() => db.destroy());
+  const error = await db.raw('select ?::text as v', ['msg_\u0000secret']).then(() => null, (e: unknown) => e as Error);
+  t.truthy(error);
+  t.regex(error!.message, /select/, 'knex puts the statement into the message');
+  t.true(DatabaseFailure.isDatabaseError(error));
+  const failure = DatabaseFailure.from('status report not applied', error);
+  t.is(failure.message, 'status report not applied: database error 22021');
+  t.true(failure.permanent);
+  t.false(DatabaseFailure.isDatabaseError(new Error('a plugin failed')));
+});
+
+test('the device-events job fails without SQL: a data exception is not retried, a lost connection is', async (t) => {
+  const db = knex({ client: 'pg', connection: PG_URL, pool: { min: 0, max: 1 } });
+  t.teardown(() => db.destroy());
+  const dataError = await db.raw('select ?::text as v', ['\u0000secret-sms']).then(() => null, (e: unknown) => e);
+  let failWith: unknown = dataError;
+  const deps = {
+    inbox: { store: async () => { throw failWith; } },
+    hooks: { has: () => false, notify: async () => undefined },
+    log: createLogger('silent'),
+  } as unknown as DeviceEventDeps;
+  const job = { data: { deviceId: 'dev_a', channel: 'inbox', payload: { messages: [{ from: '+4915100000000', body: 'secret-sms' }] }, receivedAt: new Date().toISOString() } } as Job<DeviceEventJob>;
+  const permanent = await t.throwsAsync(deviceEventsProcessor(deps)(job));
+  t.true(permanent instanceof UnrecoverableError);
+  t.is(permanent!.message, 'inbound SMS not stored: database error 22021');
+  failWith = Object.assign(new Error('select * from secret - Connection terminated unexpectedly'), { severity: 'FATAL', code: '57P01' });
+  const transient = await t.throwsAsync(deviceEventsProcessor(deps)(job));
+  t.false(transient instanceof UnrecoverableError, 'retried');
+  t.is(transient!.message, 'inbound SMS not stored: database error 57P01');
 });
