@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { apiError } from '../errors.js';
-import { requestFingerprint, type IdempotencyService } from '../services/idempotency.js';
+import { requestFingerprint, runUnderKey, type IdempotencyService } from '../services/idempotency.js';
+import { ok } from './envelope.js';
 import { toApiError } from './error-handler.js';
 
 export interface HandlerResult {
@@ -13,12 +14,18 @@ const PRINTABLE_ASCII = /^[\x20-\x7E]{1,255}$/;
 /**
  * Runs a POST handler under the request's Idempotency-Key (spec/api.md "Idempotency"): a replay
  * returns the stored status and body with `Idempotent-Replayed: true`; a 5xx is not stored.
+ *
+ * An accepted request's answer (`acceptedStatus`, the data in the success envelope) is stored by
+ * the statement that accepts it (see answerOnAccept), so the answer and the accept commit or fail
+ * together: a request that committed although its client got a 503 (the connection dropped after
+ * the commit) is replayed on retry, never run twice.
  */
 export async function runIdempotent(
   service: IdempotencyService,
   projectId: string,
   request: FastifyRequest,
   reply: FastifyReply,
+  acceptedStatus: number,
   handler: () => Promise<HandlerResult>,
 ): Promise<FastifyReply> {
   const header = request.headers['idempotency-key'];
@@ -34,14 +41,15 @@ export async function runIdempotent(
   if (start.kind === 'replay') {
     return reply.header('idempotent-replayed', 'true').status(start.status).send(start.body);
   }
-  let result: HandlerResult;
+  let outcome: { result: HandlerResult; answered: boolean };
   try {
-    result = await handler();
+    outcome = await runUnderKey({ projectId, key, acceptedStatus, envelope: ok }, handler);
   } catch (error) {
     const apiErr = toApiError(error);
     await service.finish(projectId, key, apiErr.status, { success: false, error: apiErr.toJSON(), requestId: request.id });
     throw error;
   }
-  await service.finish(projectId, key, result.status, result.body);
+  const { result, answered } = outcome;
+  if (!answered) await service.finish(projectId, key, result.status, result.body);
   return reply.status(result.status).send(result.body);
 }

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Knex } from 'knex';
 import { inject, injectable } from '../di.js';
 import { sha256 } from '../crypto.js';
@@ -23,6 +24,59 @@ function canonicalJson(value: unknown): string {
     return `{${entries.sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
+}
+
+/** The answer of a request under an Idempotency-Key, stored by the same statement that accepts it. */
+export interface IdempotentAnswer {
+  projectId: string;
+  key: string;
+  status: number;
+  body: unknown;
+}
+
+/** The request running under an Idempotency-Key (see {@link runUnderKey}). */
+interface KeyedRequest {
+  projectId: string;
+  key: string;
+  /** The answer if the request is accepted: its status and how its data is enveloped. */
+  acceptedStatus: number;
+  envelope: (data: unknown) => unknown;
+  /** Set once an accept carried the answer into its statement. */
+  answered: boolean;
+}
+
+const keyedRequest = new AsyncLocalStorage<KeyedRequest>();
+
+/**
+ * Runs `work` (an HTTP handler) so that an accept inside it can store the request's answer in its
+ * own statement ({@link answerOnAccept}). Resolves with the work's result and whether that happened.
+ */
+export async function runUnderKey<T>(request: Omit<KeyedRequest, 'answered'>, work: () => Promise<T>): Promise<{ result: T; answered: boolean }> {
+  const context: KeyedRequest = { ...request, answered: false };
+  const result = await keyedRequest.run(context, work);
+  return { result, answered: context.answered };
+}
+
+/**
+ * The answer to store with an accept whose result is `data`, when the current request runs under an
+ * Idempotency-Key; undefined otherwise. Committing the answer with the accept means a request
+ * whose outcome the client never saw (a 503 after the commit) is replayed on retry, not run twice.
+ */
+export function answerOnAccept(data: unknown): IdempotentAnswer | undefined {
+  const context = keyedRequest.getStore();
+  if (!context) return undefined;
+  context.answered = true;
+  return { projectId: context.projectId, key: context.key, status: context.acceptedStatus, body: context.envelope(data) };
+}
+
+/** A CTE body that marks the keys done with their answers (only while their first request still runs). */
+export function answersSql(answers: IdempotentAnswer[]): { sql: string; bindings: Knex.Value[] } {
+  return {
+    sql: `update idempotency_keys as k set state = 'done', response_status = v.status, response_body = v.body
+      from (values ${answers.map(() => '(?, ?, ?::int, ?::json)').join(', ')}) as v(project_id, key, status, body)
+      where k.project_id = v.project_id and k.key = v.key and k.state = 'running'`,
+    bindings: answers.flatMap((a) => [a.projectId, a.key, a.status, JSON.stringify(a.body)]),
+  };
 }
 
 /**
@@ -74,6 +128,8 @@ export class IdempotencyService {
 
   async finish(projectId: string, key: string, status: number, body: unknown): Promise<void> {
     if (status >= 500) {
+      // Only a record still running is dropped: one whose accept committed is 'done' (its answer
+      // went in with the accept). If that accept is still in flight, this waits for its row lock.
       await this.db('idempotency_keys').where({ project_id: projectId, key, state: 'running' }).delete();
       return;
     }

@@ -5,6 +5,7 @@ import { inject, injectable } from '../di.js';
 import type { Logger } from '../logger.js';
 import { TOKENS } from '../tokens.js';
 import { DispatchService } from './dispatch.js';
+import { answersSql, type IdempotentAnswer } from './idempotency.js';
 import { MessageService, type NewMessage } from './messages.js';
 import { StatsService, type StatEvent } from './stats.js';
 
@@ -12,6 +13,8 @@ import { StatsService, type StatEvent } from './stats.js';
 export interface AcceptedMessage {
   message: NewMessage;
   verification?: Record<string, unknown>;
+  /** The request's answer under its Idempotency-Key, committed with the message. */
+  answer?: IdempotentAnswer;
 }
 
 export interface BatchRow {
@@ -59,9 +62,9 @@ export class MessageWriter {
     return this.batcher.add(entry);
   }
 
-  /** Accepts a bulk request's messages and its batch row in one statement (so all or none). */
-  async acceptMany(entries: AcceptedMessage[], batch?: BatchRow): Promise<void> {
-    await this.insert(entries, batch);
+  /** Accepts a bulk request's messages and its batch row (and its answer) in one statement (so all or none). */
+  async acceptMany(entries: AcceptedMessage[], batch?: BatchRow, answer?: IdempotentAnswer): Promise<void> {
+    await this.insert(entries, batch, answer);
     await this.signal(entries);
   }
 
@@ -88,8 +91,11 @@ export class MessageWriter {
   }
 
   /** Writes everything in one statement: the last part is the main statement, the others its CTEs. */
-  private async insert(entries: AcceptedMessage[], batch?: BatchRow): Promise<void> {
+  private async insert(entries: AcceptedMessage[], batch?: BatchRow, batchAnswer?: IdempotentAnswer): Promise<void> {
     const parts: Array<{ sql: string; bindings: readonly Knex.Value[] }> = [];
+    const answers = entries.flatMap((e) => (e.answer ? [e.answer] : []));
+    if (batchAnswer) answers.push(batchAnswer);
+    if (answers.length > 0) parts.push(answersSql(answers));
     if (batch) parts.push(columnInsert<Row>('batches', BATCH_COLUMNS, [batch as unknown as Row]));
     const verifications = entries.flatMap((e) => (e.verification ? [e.verification] : []));
     if (verifications.length > 0) parts.push(columnInsert<Row>('verifications', VERIFICATION_COLUMNS, verifications));

@@ -7,6 +7,7 @@ import { AbuseLimits } from './abuse-limits.js';
 import { Router, type RoutingMessage } from '../routing.js';
 import { countParts } from '../sms-parts.js';
 import { TOKENS } from '../tokens.js';
+import { answerOnAccept } from './idempotency.js';
 import { MessageWriter, type AcceptedMessage } from './message-writer.js';
 import { MESSAGE_STATUSES, type MessageStatus } from './messages.js';
 import { ProjectService } from './projects.js';
@@ -106,13 +107,15 @@ export class SmsService {
     const route = await this.router.route({ id, projectId, to: phone.e164, body: input.message, kind: 'sms', attempt: 1 }, project.settings.routing);
     if (!('deviceId' in route)) throw apiError('DEVICE_NOT_LINKED');
     const ticket = await this.limits.take(projectId, phone.e164, 'sms', project.settings);
+    const accepted: SmsAccepted = { messageId: id, status: 'QUEUED', to: phone.e164, parts, deviceId: route.deviceId, createdAt: now.toISOString(), expiresAt: expiresAt.toISOString() };
     await this.writer.accept({
+      answer: answerOnAccept(accepted),
       message: { id, projectId, kind: 'sms', deviceId: route.deviceId, simSlot: route.simSlot ?? null, to: phone.e164, body: input.message, parts, callbackUrl: input.callbackUrl ?? null, metadata: input.metadata, createdAt: now, expiresAt },
     }).catch(async (error: unknown) => {
       await ticket.release().catch(() => undefined);
       throw error;
     });
-    return { messageId: id, status: 'QUEUED', to: phone.e164, parts, deviceId: route.deviceId, createdAt: now.toISOString(), expiresAt: expiresAt.toISOString() };
+    return accepted;
   }
 
   /**
@@ -170,13 +173,14 @@ export class SmsService {
       for (const index of acceptedIndexes.splice(quota.taken)) rejected.push({ index, code: 'RATE_LIMITED', message });
     }
     rejected.sort((a, b) => a.index - b.index);
+    const result: BulkAccepted = { batchId, accepted: accepted.length, rejected };
     await this.writer
-      .acceptMany(accepted, { id: batchId, project_id: projectId, total: input.entries.length, accepted: accepted.length, rejected: rejected.length, created_at: now })
+      .acceptMany(accepted, { id: batchId, project_id: projectId, total: input.entries.length, accepted: accepted.length, rejected: rejected.length, created_at: now }, answerOnAccept(result))
       .catch(async (error: unknown) => {
         await quota.release().catch(() => undefined);
         throw error;
       });
-    return { batchId, accepted: accepted.length, rejected };
+    return result;
   }
 
   /** A batch's counts per status; another project's batch answers NOT_FOUND. */

@@ -57,7 +57,7 @@ export async function otpRoutes(app: FastifyInstance, c: DependencyContainer): P
     },
   }, async (request, reply) => {
     const projectId = projectOf(request);
-    return runIdempotent(idempotency, projectId, request, reply, async () => {
+    return runIdempotent(idempotency, projectId, request, reply, 201, async () => {
       // A supplied code must fit codeType, whose default is the project's (read only when needed).
       const codeType = suppliesCode(request.body) ? (await projects.get(projectId)).settings.codeType : undefined;
       const dto = await validateBody(SendOtpDto, request.body, (d) => [webhooks.callbackProblem(d.callbackUrl), ...codeProblems(d, codeType)], { fast: true });

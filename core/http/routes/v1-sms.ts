@@ -30,7 +30,7 @@ export async function smsRoutes(app: FastifyInstance, c: DependencyContainer): P
     },
   }, async (request, reply) => {
     const projectId = projectOf(request);
-    return runIdempotent(idempotency, projectId, request, reply, async () => {
+    return runIdempotent(idempotency, projectId, request, reply, 201, async () => {
       const dto = await validateBody(SendSmsDto, request.body, (d) => [webhooks.callbackProblem(d.callbackUrl)], { fast: true });
       return { status: 201, body: ok(await sms.send(projectId, dto)) };
     });
@@ -44,7 +44,7 @@ export async function smsRoutes(app: FastifyInstance, c: DependencyContainer): P
     },
   }, async (request, reply) => {
     const projectId = projectOf(request);
-    return runIdempotent(idempotency, projectId, request, reply, async () => {
+    return runIdempotent(idempotency, projectId, request, reply, 202, async () => {
       const dto = await validateBody(SendBulkSmsDto, request.body, (d) => [webhooks.callbackProblem(d.callbackUrl), bothBodyForms(d)], { fast: true });
       const entries = dto.messages ?? (dto.to ?? []).map((to) => ({ to, message: dto.message, metadata: dto.metadata }));
       const result = await sms.sendBulk(projectId, { entries, countryCode: dto.countryCode, ttl: dto.ttl, callbackUrl: dto.callbackUrl });
