@@ -3,6 +3,7 @@ import test from 'ava';
 import { deviceTopic } from '../../core/device-topics.js';
 import { hmac } from '../../core/crypto.js';
 import { MAX_EVENT_PAYLOAD_BYTES, kickPayload, toDeviceEventJob } from '../../broker/bridge.js';
+import { MAX_JSON_DEPTH } from '../../core/json-depth.js';
 import { INTERNAL_USERNAME, internalCredentials, isInternalCredential } from '../../broker/internal-credentials.js';
 
 const me = 'dev_AAAAAAAAAAAAAAAAAAAAAA';
@@ -31,6 +32,14 @@ test('server channels, foreign topics and bad payloads give no job', (t) => {
   t.is(toDeviceEventJob(deviceTopic(me, 'status'), '42', at), null);
   const huge = JSON.stringify({ pad: 'x'.repeat(MAX_EVENT_PAYLOAD_BYTES) });
   t.is(toDeviceEventJob(deviceTopic(me, 'inbox'), huge, at), null);
+});
+
+test('a payload nested deeper than MAX_JSON_DEPTH gives no job; one at the limit does', (t) => {
+  const nested = (depth: number) => `${'{"a":'.repeat(depth - 1)}{}${'}'.repeat(depth - 1)}`;
+  t.truthy(toDeviceEventJob(deviceTopic(me, 'status'), nested(MAX_JSON_DEPTH), at));
+  t.is(toDeviceEventJob(deviceTopic(me, 'status'), nested(MAX_JSON_DEPTH + 1), at), null);
+  t.is(toDeviceEventJob(deviceTopic(me, 'inbox'), `[${'['.repeat(100_000)}${']'.repeat(100_000)}]`, at), null);
+  t.is(toDeviceEventJob(deviceTopic(me, 'presence'), `{"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, at), null);
 });
 
 test('the kick payload names the device', (t) => {

@@ -66,6 +66,33 @@ test('a QoS 0 publish is bridged too', async (t) => {
   t.is(jobs[0]!.channel, 'status');
 });
 
+/** Resolves with the publish's outcome: 'acked' on PUBACK, 'closed' when the connection went first, 'timeout'. */
+function acked(phone: mqtt.MqttClient, topic: string, payload: string): Promise<'acked' | 'closed' | 'timeout'> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve('timeout'), 5000);
+    const done = (outcome: 'acked' | 'closed') => {
+      clearTimeout(timer);
+      phone.off('close', onClose);
+      resolve(outcome);
+    };
+    const onClose = () => done('closed');
+    phone.once('close', onClose);
+    phone.publish(topic, payload, { qos: 1 }, (error) => done(error ? 'closed' : 'acked'));
+  });
+}
+
+test('a status nested 5,000 levels deep is acknowledged and dropped; the connection stays up and the next publish is bridged', async (t) => {
+  const device = h.devices.add();
+  const phone = await h.phone(broker, device);
+  const status = deviceTopic(device.deviceId, 'status');
+  const deep = `{"updates":[${'{"a":['.repeat(5000)}${']}'.repeat(5000)}]}`;
+  t.is(await acked(phone, status, deep), 'acked', 'PUBACK, so a real phone does not resend it on every reconnect');
+  t.true(phone.connected);
+  const valid = { updates: [{ id: 'msg_after_deep', state: 'sent', at: '2025-01-01T00:00:00.000Z' }] };
+  t.is(await acked(phone, status, JSON.stringify(valid)), 'acked');
+  t.deepEqual((await deviceJobs(device.deviceId)).map((job) => job.payload), [valid], 'only the valid publish became a job');
+});
+
 test('invalid JSON and non-object payloads are dropped without closing the connection', async (t) => {
   const device = h.devices.add();
   const phone = await h.phone(broker, device);
