@@ -49,7 +49,7 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     const apiErr = toApiError(error);
     if (apiErr.status >= 500) request.log.error({ err: error }, `request failed: ${apiErr.code}`);
-    else if (!isApiError(error)) request.log.info({ code: apiErr.code, reason: (error as Error).message }, 'request refused');
+    else if (!isApiError(error)) request.log.info({ errorCode: apiErr.code, reason: (error as Error).message }, 'request refused');
     return sendError(request, reply, apiErr);
   });
   app.setNotFoundHandler((request, reply) => sendError(request, reply, apiError('NOT_FOUND', { message: `No route ${request.method} ${request.url.split('?')[0]}.` })));
@@ -63,7 +63,7 @@ export function installErrorHandling(app: FastifyInstance): void {
 export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   setBaseHeaders(reply.raw, request.id, request.url);
   const apiErr = toApiError(error);
-  request.log.info({ method: request.method, route: 'unmatched', status: apiErr.status, code: apiErr.code, reason: error.code }, 'request refused');
+  request.log.info({ method: request.method, route: 'unmatched', status: apiErr.status, errorCode: apiErr.code, reason: error.code }, 'request refused');
   void sendError(request, reply, apiErr);
 }
 
@@ -93,7 +93,7 @@ export function clientErrorHandler(log: FastifyBaseLogger): (error: Error & { co
     }
     const apiErr = clientErrorOf(error);
     const requestId = newId('req');
-    log.debug({ requestId, code: apiErr.code, reason: error.code }, 'malformed request refused');
+    log.debug({ requestId, errorCode: apiErr.code, reason: error.code }, 'malformed request refused');
     const body = JSON.stringify({ success: false, error: apiErr.toJSON(), requestId });
     const head = [
       `HTTP/1.1 ${apiErr.status} ${STATUS_CODES[apiErr.status] ?? ''}`,

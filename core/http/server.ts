@@ -38,7 +38,12 @@ import { rentalRoutes } from './routes/v1-rentals.js';
 /** Body limit of every route but bulk sends (spec/api.md: 1 MiB; bulk 10 MiB). */
 export const BODY_LIMIT = 1024 * 1024;
 
-/** SMX_TRUST_PROXY as a hop count: trust the nearest `hops` proxies (what Fastify does with a number, typed as its function form). */
+/**
+ * SMX_TRUST_PROXY as a hop count: the client address is the one `hops` proxies back in
+ * X-Forwarded-For (Express semantics). Fastify 5.12 trusts nothing when given a bare number (a
+ * client reaching the server directly could forge the header); a hop count in SMX's config is
+ * the operator's word that that many proxies stand in front, so its function form is used.
+ */
 function trustHops(hops: number): (address: string, hop: number) => boolean {
   return (_address, hop) => hop < hops;
 }

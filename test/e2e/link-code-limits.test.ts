@@ -9,12 +9,13 @@ import { CODE_GUESS_LIMITS, LinkTokenService, sourceOf } from '../../core/servic
 import { createProject, useSmx, type TestSmx } from '../helpers/smx.js';
 
 const current = useSmx(test, 'link-code-limits', { env: { SMX_TRUST_PROXY: 'true' } });
+const oneHop = useSmx(test, 'link-code-limits-one-hop', { env: { SMX_TRUST_PROXY: '1' } });
 
 /** Each test uses its own block of source addresses, so tests in this file do not share budgets. */
-const link = (smx: TestSmx, source: string, body: object) =>
+const link = (smx: TestSmx, forwardedFor: string, body: object) =>
   fetch(`${smx.url}/v1/devices/link`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-forwarded-for': source },
+    headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor },
     body: JSON.stringify(body),
   }).then(async (r) => ({ status: r.status, headers: r.headers, body: (await r.json()) as any }));
 
@@ -87,6 +88,17 @@ test.serial('X-Forwarded-For is honoured with SMX_TRUST_PROXY; IPv6 sources coun
   t.true(answers.filter((a) => a.status === 401).length <= CODE_GUESS_LIMITS.perSource);
   t.true(answers.some((a) => a.status === 429));
   t.is((await link(smx, '2001:db8:1:3::1', { code: right, name: 'another /64' })).status, 201);
+});
+
+test('SMX_TRUST_PROXY as a hop count: the address one proxy back is the source, whatever the client wrote before it', async (t) => {
+  const smx = oneHop();
+  const right = await newCode(smx);
+  const answers: number[] = [];
+  for (let i = 0; i < CODE_GUESS_LIMITS.perSource; i++) answers.push((await link(smx, `10.9.${i}.1, 203.0.113.50`, { code: wrongCode(right, i), name: 'guess' })).status);
+  t.deepEqual([...new Set(answers)], [401]);
+  // Forged entries before the trusted hop change nothing: still the same source.
+  t.is((await link(smx, '198.18.0.1, 203.0.113.50', { code: right, name: 'forged' })).status, 429);
+  t.is((await link(smx, '203.0.113.50, 203.0.113.51', { code: right, name: 'next client' })).status, 201);
 });
 
 test('sourceOf: IPv4 as is, IPv4-mapped IPv6 as IPv4, IPv6 per /64, junk as unknown', (t) => {

@@ -71,4 +71,11 @@ test.serial('wrong codes from one source are limited: then 429 RATE_LIMITED with
   t.is(limited.body.error.code, 'RATE_LIMITED');
   t.is(limited.body.error.origin, 'project');
   t.true(Number(limited.headers.get('retry-after')) > 0);
+  // Without SMX_TRUST_PROXY an X-Forwarded-For header is the client's word only: it changes no source.
+  const forged = await fetch(`${smx.url}/v1/devices/link`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-forwarded-for': '192.0.2.200' },
+    body: JSON.stringify({ code: right, name: 'forged' }),
+  });
+  t.is(forged.status, 429);
 });
