@@ -31,14 +31,24 @@ export const SWEEP_IDEMPOTENCY_EVERY_MS = 10 * 60_000;
 export const RECOVER_DISPATCH_EVERY_MS = 10_000;
 /** How often OTP leases are checked: a lease runs out at most this much later than its length. */
 export const OTP_LEASES_EVERY_MS = 2_000;
-/** How often connections left by a dead broker node or API process are marked offline. */
-export const REAP_PRESENCE_EVERY_MS = 10_000;
+/**
+ * How often connections left by a dead broker node or API process are marked offline (and
+ * `device.offline` fires). A holder is dead HOLDER_TTL_MS (3 s) after its last renewal, so a
+ * phone is announced offline 2 to 4 s after its node died; reads show it offline from 3 s on.
+ * A healthy run is one sorted-set read (PresenceStore.reapDeadHolders) plus the job's own upkeep.
+ */
+export const REAP_PRESENCE_EVERY_MS = 1_000;
 
 /** Registers the repeatable maintenance jobs (idempotent: a scheduler id is upserted, never duplicated). */
 export async function scheduleMaintenance(queues: Queues): Promise<void> {
   await queues.maintenance.upsertJobScheduler('expire', { every: EXPIRE_EVERY_MS }, { name: 'expire', data: { task: 'expire' } });
   await queues.maintenance.upsertJobScheduler('recover-dispatch', { every: RECOVER_DISPATCH_EVERY_MS }, { name: 'recover-dispatch', data: { task: 'recover-dispatch' } });
-  await queues.maintenance.upsertJobScheduler('reap-presence', { every: REAP_PRESENCE_EVERY_MS }, { name: 'reap-presence', data: { task: 'reap-presence' } });
+  // Every second: a finished run is not kept (3,600 an hour would say nothing), failures are (a few).
+  await queues.maintenance.upsertJobScheduler(
+    'reap-presence',
+    { every: REAP_PRESENCE_EVERY_MS },
+    { name: 'reap-presence', data: { task: 'reap-presence' }, opts: { removeOnComplete: true, removeOnFail: { count: 100 } } },
+  );
   await queues.maintenance.upsertJobScheduler('otp-leases', { every: OTP_LEASES_EVERY_MS }, { name: 'otp-leases', data: { task: 'otp-leases' } });
   // And once now: messages committed by a process that died before it signalled go out on start.
   await queues.maintenance.add('recover-dispatch', { task: 'recover-dispatch' });
@@ -55,9 +65,7 @@ export function maintenanceProcessor(deps: MaintenanceDeps) {
       return `expired ${messages} messages, ${verifications} verifications, ${rentals} rentals`;
     }
     if (job.data.task === 'reap-presence') {
-      const orphans = await deps.presence.reapOrphans();
-      let reaped = 0;
-      for (const { deviceId, connectionId } of orphans) if (await deps.presenceTracker.disconnected(deviceId, connectionId, now)) reaped++;
+      const reaped = await deps.presenceTracker.reapDeadHolders(now);
       if (reaped > 0) deps.log.warn({ reaped }, 'phones marked offline: the process holding their connections is gone');
       return `reaped ${reaped} connections`;
     }
