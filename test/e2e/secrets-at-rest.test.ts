@@ -11,6 +11,7 @@ import type { Queues } from '../../core/queues.js';
 import type { OutboxMessage } from '../../device/types.js';
 import { linkDevice } from '../../device/link.js';
 import { dumpDatabase, dumpRedis } from '../helpers/dump.js';
+import { connectRaw, deviceOptions } from '../helpers/mqtt.js';
 import { createProject, eventually, startPhone, useSmx } from '../helpers/smx.js';
 
 const current = useSmx(test, 'secrets-at-rest');
@@ -110,4 +111,30 @@ test('while a phone with a persistent session is away, its OTP is not stored in 
   await eventually(async () => Object.values(await dispatch.getJobCounts('waiting', 'active', 'prioritized')).every((n) => n === 0), 10_000, 'the dispatcher to settle');
   t.false((await dumpRedis(smx.redisPrefix)).bytes.includes(code), 'the code is not in Redis');
   t.false((await dumpDatabase(smx)).text.includes(code), 'the code is not in the database');
+});
+
+// A phone that got its OTP publish but has not acknowledged it (it crashed, lost the network
+// before its PUBACK): the broker keeps the packet in the MQTT session store in Redis until the
+// PUBACK, to redeliver it. It rests sealed there (broker/session-seal.ts), never in plain text.
+test('an OTP publish the phone has not acknowledged is not stored in plain text in Redis', async (t) => {
+  const smx = current();
+  const { projectId, key } = await createProject(smx, 'Unacknowledged');
+  const token = await smx.admin('POST', `/admin/projects/${projectId}/link-tokens`);
+  const credentials = await linkDevice({ server: smx.url, token: token.body.data.token, name: 'Never acks' });
+  const phone = await connectRaw(t, `mqtt://127.0.0.1:${smx.smx.broker!.tcpPort}`, deviceOptions(credentials, { clean: false }));
+  const delivered: string[] = [];
+  // mqtt.js sends the PUBACK when handleMessage calls back; this one never does.
+  phone.handleMessage = (packet) => void delivered.push(String((packet as { payload: Buffer }).payload));
+  await phone.subscribeAsync(credentials.topics.outbox, { qos: 1 });
+  await eventually(async () => (await smx.api(key, 'GET', '/v1/status')).body.data.device.online, 10_000, 'online');
+
+  const code = '61739502';
+  const sent = await smx.api(key, 'POST', '/v1/send-otp', { to: '+14155550154', code });
+  t.is(sent.status, 201, JSON.stringify(sent.body));
+  await eventually(async () => delivered.some((payload) => payload.includes(code)), 10_000, 'the unacknowledged delivery');
+
+  const redis = await dumpRedis(smx.redisPrefix);
+  t.true(redis.keys.some((k) => /:mqtt:packet:[^:]+:\d+$/.test(k)), 'the unacknowledged packet is kept in the session store');
+  t.false(redis.bytes.includes(code), 'the code is not in Redis');
+  t.false(smx.logs().includes(code), 'nothing logged holds the code');
 });
