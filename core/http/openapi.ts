@@ -61,6 +61,8 @@ export async function registerOpenApi(app: FastifyInstance, publicUrl: string): 
         description:
           'Self-hosted OTP and SMS delivered by your Android phones.\n\n' +
           'Every response is an envelope: `{ "success": true, "data": ... }` or `{ "success": false, "error": { code, message, origin, details }, "requestId" }`.\n\n' +
+          'Every response carries `X-Request-Id`: the request\'s own `X-Request-Id` when it is 1-128 characters of `[A-Za-z0-9._:-]`, else a new `req_...` id. ' +
+          'Answers are `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`. A JSON body nested deeper than 32 levels is 400 `VALIDATION_FAILED` (field `body`).\n\n' +
           `## Error catalogue (closed)\n\n${catalogueMarkdown()}`,
       },
       servers: [{ url: publicUrl }],

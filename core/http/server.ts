@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { DependencyContainer } from '../di.js';
 import type { Registry } from 'prom-client';
+import { apiError } from '../errors.js';
 import { exceedsJsonDepth } from '../json-depth.js';
 import type { Logger } from '../logger.js';
 import { httpDurationHistogram } from '../metrics.js';
@@ -139,6 +140,15 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
 
   await app.register(async (admin) => {
     admin.addHook('onRequest', adminGuard(config.adminToken, keys, { browserPrefix: BULL_BOARD_PATH, publicUrl: config.publicUrl }));
+    // No id, name or number SMX stores holds a NUL character, and PostgreSQL refuses one in a
+    // query (a 500): an admin path parameter with one names nothing. (The /v1 routes check their
+    // ids' shape themselves and answer their own *_NOT_FOUND codes.)
+    admin.addHook('preValidation', async (request) => {
+      const params = request.params as Record<string, unknown> | undefined;
+      if (params && Object.values(params).some((value) => typeof value === 'string' && value.includes('\u0000'))) {
+        throw apiError('NOT_FOUND', { message: 'No such resource.' });
+      }
+    });
     for (const routes of [adminProjectRoutes, adminDeviceRoutes, adminTemplateRoutes, adminWebhookRoutes, ...(options.adminRoutes ?? [])]) await routes(admin, c);
     await metricsRoutes(admin, registry);
     await queueBoardRoutes(admin, c.resolve<Queues>(TOKENS.Queues));

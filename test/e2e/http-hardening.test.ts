@@ -107,6 +107,14 @@ test('router errors are in the envelope with x-request-id: bad percent-encoding,
   t.is(tooLong.headers.get('cache-control'), 'no-store');
 });
 
+test('a NUL character in a path parameter is 404 NOT_FOUND, never a database error', async (t) => {
+  const smx = current();
+  const admin = { authorization: `Bearer ${smx.adminToken}` };
+  for (const [method, path] of [['GET', '/admin/projects/%00/templates'], ['GET', '/admin/devices/%00'], ['GET', '/admin/projects/prj_%00abc/api-keys'], ['POST', '/admin/projects/prj_%00/link-tokens']] as const) {
+    assertEnvelope(t, await raw(smx, method, path, { headers: admin }), 404, 'NOT_FOUND');
+  }
+});
+
 test('a Content-Length shorter than the body, and malformed HTTP, are answered in the envelope with a request id', async (t) => {
   const smx = current();
   const body = '{"code":"123456","name":"x"}GARBAGE-THAT-IS-NOT-HTTP';
