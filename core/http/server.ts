@@ -76,7 +76,8 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     genReqId: requestIdOf,
     bodyLimit: BODY_LIMIT,
-    return503OnClosing: true,
+    // Fastify's own 503 while closing is outside the envelope: the onRequest hook below answers it.
+    return503OnClosing: false,
     // Behind a proxy the client address (per-source limits, logs) is X-Forwarded-For, from the proxies trusted here only.
     trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     routerOptions: { ignoreTrailingSlash: true },
@@ -106,8 +107,18 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
 
   const duration = httpDurationHistogram(registry);
   const html = htmlHeaders(config.publicUrl);
+  // Requests still arriving on open connections while the server drains: 503 UNAVAILABLE, so a
+  // load balancer retries them elsewhere.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (request, reply) => {
     setBaseHeaders(reply.raw, request.id, request.url);
+    if (closing) {
+      void reply.header('connection', 'close');
+      throw apiError('UNAVAILABLE', { message: 'The server is shutting down; retry the request.', retryAfter: 1 });
+    }
   });
   app.addHook('onSend', async (_request, reply, payload) => {
     if (/^text\/html/i.test(String(reply.getHeader('content-type') ?? ''))) void reply.headers(html);

@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import { ERROR_CATALOGUE } from '../../core/errors.js';
 import { MAX_JSON_DEPTH } from '../../core/json-depth.js';
-import { createProject, useSmx, type TestSmx } from '../helpers/smx.js';
+import { cleanupTestSmx, createProject, startTestSmx, useSmx, type TestSmx } from '../helpers/smx.js';
 
 const current = useSmx(test, 'http-hardening');
 
@@ -137,6 +137,39 @@ test('a Content-Length shorter than the body, and malformed HTTP, are answered i
   const huge = responsesIn(await rawHttp(smx, `GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`));
   t.is(huge[0]?.status, 413);
   t.is(JSON.parse(huge[0]!.body).error.code, 'PAYLOAD_TOO_LARGE');
+});
+
+test('a request still arriving on an open connection while the server closes is 503 UNAVAILABLE in the envelope', async (t) => {
+  const smx = await startTestSmx('http-hardening-closing', { roles: { api: true, worker: false, broker: false } });
+  t.teardown(async () => {
+    await smx.close();
+    await cleanupTestSmx(smx);
+  });
+  const { hostname, port } = new URL(smx.url);
+  const socket = connect(Number(port), hostname);
+  await new Promise((resolve) => socket.once('connect', resolve));
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk) => chunks.push(chunk));
+  const ended = new Promise((resolve) => socket.once('close', resolve));
+  // A request in flight (its body not sent yet) keeps the connection busy while the server starts to close…
+  socket.write('POST /v1/devices/link HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const closing = smx.smx.http!.close();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  // …then its body and a second, pipelined request arrive.
+  socket.write('{}GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n');
+  const timer = setTimeout(() => socket.destroy(), 5000);
+  await ended;
+  clearTimeout(timer);
+  await closing;
+  const answers = responsesIn(Buffer.concat(chunks).toString('utf8'));
+  t.is(answers.length, 2, Buffer.concat(chunks).toString('utf8'));
+  const late = answers[1]!;
+  t.is(late.status, 503);
+  const body = JSON.parse(late.body);
+  t.is(body.error.code, 'UNAVAILABLE');
+  t.is(body.requestId, late.headers['x-request-id']);
+  t.truthy(late.headers['retry-after']);
 });
 
 test('an incoming X-Request-Id is kept when it is 1-128 of [A-Za-z0-9._:-]; anything else gets a new req_ id', async (t) => {
