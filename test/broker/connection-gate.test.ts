@@ -208,8 +208,13 @@ test('over WebSocket the same limits hold, and ws buffers no message over one de
 
 // ---- time and count limits --------------------------------------------------------------------
 
-test('a connection that sends no complete CONNECT within the CONNECT timeout is closed', async (t) => {
-  const own = await h.startBroker({ websocket: false, config: { ...h.config(), mqttConnectTimeoutMs: 300 } });
+test('a connection that sends no complete CONNECT within the CONNECT timeout is closed; an authenticated one stays', async (t) => {
+  const own = await h.startBroker({ config: { ...h.config(), mqttConnectTimeoutMs: 300 } });
+  const device = h.devices.add();
+  const overWs = await RawClient.ws(`ws://127.0.0.1:${own.wsPort}${MQTT_WS_PATH}`);
+  overWs.send(connectPacket(deviceConnect(device)));
+  t.is((await overWs.next('connack'))?.returnCode, 0);
+  const overTcp = await rawDevice(own.tcpPort, deviceConnect(h.devices.add()));
   const idle = await RawClient.tcp(own.tcpPort);
   const drip = await RawClient.tcp(own.tcpPort);
   const connect = connectPacket({ clientId: 'dev_drip', username: 'dev_drip', password: 'x' });
@@ -225,6 +230,13 @@ test('a connection that sends no complete CONNECT within the CONNECT timeout is 
   t.true(await drip.closesWithin(3000), 'one byte every 100 ms');
   t.true(Date.now() - started < 3000);
   await dripping;
+  // Well past the timeout (and the HTTP server's request timeouts, set to it): still served.
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  for (const client of [overWs, overTcp]) {
+    client.send(PINGREQ);
+    t.truthy(await client.next('pingresp'), 'an authenticated connection is not timed out');
+    client.destroy();
+  }
   await own.close();
 });
 
