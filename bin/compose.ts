@@ -100,10 +100,13 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
         closers.push(['local-redis', async () => localRedis?.kill('SIGTERM')]);
       }
     }
-    const redis: Redis = await connectRedis(config.redisUrl);
+    // Commands on the shared connection (limits, presence, caches) fail at once while Redis is
+    // unreachable (no offline queue) and after the dependency timeout when it hangs: requests
+    // answer 503 within the bound instead of waiting for Redis to come back.
+    const redis: Redis = await connectRedis(config.redisUrl, { commandTimeout: config.dependencyTimeoutMs, enableOfflineQueue: false });
     closers.push(['redis', () => redis.quit()]);
 
-    const db: Knex = createDatabase({ url: config.databaseUrl, schema: config.databaseSchema, dataDir: config.dataDir });
+    const db: Knex = createDatabase({ url: config.databaseUrl, schema: config.databaseSchema, dataDir: config.dataDir, acquireTimeoutMs: config.dependencyTimeoutMs });
     closers.push(['database', () => db.destroy()]);
     if (options.migrate ?? true) {
       const applied = await migrateLatest(db, config.databaseSchema).catch((error: Error) => {

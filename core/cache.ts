@@ -82,7 +82,7 @@ export class CacheBus {
   /** Starts listening to the other processes' invalidations (a dedicated connection). */
   async start(): Promise<void> {
     if (this.subscriber) return;
-    this.subscriber = this.redis.duplicate({ lazyConnect: true });
+    this.subscriber = this.redis.duplicate({ lazyConnect: true, enableOfflineQueue: true, commandTimeout: undefined });
     this.subscriber.on('error', () => {});
     this.subscriber.on('message', (_channel: string, text: string) => {
       try {

@@ -15,6 +15,8 @@ export interface DatabaseOptions {
   /** Directory for the embedded database; `':memory:'` keeps it in memory (tests). */
   dataDir: string;
   poolMax?: number;
+  /** How long a query waits for a pool connection (PostgreSQL down or saturated) before it fails. @defaultValue 10 000 */
+  acquireTimeoutMs?: number;
 }
 
 /**
@@ -37,7 +39,7 @@ export function createDatabase(options: DatabaseOptions): Knex {
       connection: options.url,
       searchPath: [options.schema],
       pool: { min: 0, max: options.poolMax ?? 10 },
-      acquireConnectionTimeout: 10_000,
+      acquireConnectionTimeout: options.acquireTimeoutMs ?? 10_000,
     });
   }
   let connection: object = {};

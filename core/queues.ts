@@ -81,7 +81,9 @@ const DEFAULT_JOB_OPTIONS: JobsOptions = {
  * turn) would copy them all.
  */
 export function createQueues(redis: Redis, prefix: string): Queues {
-  const connection = redis.duplicate({ enableAutoPipelining: false, lazyConnect: false });
+  // Not the shared connection's fail-fast settings: BullMQ's workers block on this connection's
+  // duplicates, and a job added while Redis reconnects waits for it (the accept path bounds that wait).
+  const connection = redis.duplicate({ enableAutoPipelining: false, lazyConnect: false, commandTimeout: undefined, enableOfflineQueue: true });
   connection.on('error', () => {}); // reconnects are automatic; readiness reports failures
   const opts = { connection, prefix: `${prefix}:bull`, defaultJobOptions: DEFAULT_JOB_OPTIONS };
   const dispatch = new Queue<DispatchJob>(QUEUE_NAMES.dispatch, opts);

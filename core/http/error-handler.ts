@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, apiError, isApiError } from '../errors.js';
+import { isDependencyDown } from '../unavailable.js';
 import { newId } from '../ids.js';
 import { setBaseHeaders } from './response-headers.js';
 
@@ -20,21 +21,13 @@ const FASTIFY_ERRORS: Record<string, () => ApiError> = {
   FST_ERR_ASYNC_CONSTRAINT: () => apiError('NOT_FOUND'),
 };
 
-/** Errors whose cause is a dependency being down: the client should retry (503 UNAVAILABLE). */
-function isUnavailable(error: unknown): boolean {
-  const e = error as { code?: string; name?: string; message?: string };
-  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P03', '08006', '08001', '08003'].includes(e.code ?? '')) return true;
-  if (e.name === 'KnexTimeoutError' || e.name === 'MaxRetriesPerRequestError') return true;
-  return /Connection is closed|Stream isn't writeable|Connection terminated/i.test(e.message ?? '');
-}
-
 /** Maps anything thrown to a catalogue error. Never lets a stack, SQL or library text through. */
 export function toApiError(error: unknown): ApiError {
   if (isApiError(error)) return error;
   const fe = error as FastifyError;
   if (fe.code && FASTIFY_ERRORS[fe.code]) return FASTIFY_ERRORS[fe.code]!();
   if (error instanceof SyntaxError && (fe.statusCode === 400 || /JSON/.test(error.message))) return apiError('INVALID_JSON', { cause: error });
-  if (isUnavailable(error)) return apiError('UNAVAILABLE', { retryAfter: 5, cause: error });
+  if (isDependencyDown(error)) return apiError('UNAVAILABLE', { retryAfter: 5, cause: error });
   return apiError('INTERNAL', { cause: error });
 }
 

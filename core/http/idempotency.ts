@@ -43,7 +43,7 @@ export async function runIdempotent(
   }
   let outcome: { result: HandlerResult; answered: boolean };
   try {
-    outcome = await runUnderKey({ projectId, key, acceptedStatus, envelope: ok }, handler);
+    outcome = await runUnderKey({ projectId, key, acceptedStatus, envelope: ok, leaseUntil: start.leaseUntil }, handler);
   } catch (error) {
     const apiErr = toApiError(error);
     await service.finish(projectId, key, apiErr.status, { success: false, error: apiErr.toJSON(), requestId: request.id });

@@ -3,14 +3,23 @@ import type { Knex } from 'knex';
 import { inject, injectable } from '../di.js';
 import { sha256 } from '../crypto.js';
 import { apiError } from '../errors.js';
+import type { RuntimeConfig } from '../secrets.js';
 import { TOKENS } from '../tokens.js';
+import { DependencyTimeoutError } from '../unavailable.js';
 
 /** Records live 24 hours (spec/api.md "Idempotency"). */
 export const IDEMPOTENCY_RETENTION_MS = 24 * 3600 * 1000;
-/** A first request that has not finished in this time is presumed dead; a retry may take over. */
-const LOCK_MS = 60_000;
+/**
+ * How long a first request owns its key. After that it is presumed dead and a retry may take it
+ * over, so the request itself gives up before accepting once its lease has run out (see
+ * answerOnAccept). Every dependency call a request makes is bounded by SMX_DEPENDENCY_TIMEOUT_MS,
+ * so five of them fit in a lease, and never less than 10 s.
+ */
+export function idempotencyLeaseMs(dependencyTimeoutMs: number): number {
+  return Math.max(10_000, 5 * dependencyTimeoutMs);
+}
 
-export type IdempotencyStart = { kind: 'new' } | { kind: 'replay'; status: number; body: unknown };
+export type IdempotencyStart = { kind: 'new'; leaseUntil: Date } | { kind: 'replay'; status: number; body: unknown };
 
 /** Stable hash of what makes two requests "the same": method, route and the JSON body, keys sorted. */
 export function requestFingerprint(method: string, route: string, body: unknown): string {
@@ -40,6 +49,8 @@ interface KeyedRequest {
   key: string;
   /** The answer if the request is accepted: its status and how its data is enveloped. */
   acceptedStatus: number;
+  /** When the key may be taken over by a retry: the request must not accept after this. */
+  leaseUntil: Date;
   envelope: (data: unknown) => unknown;
   /** Set once an accept carried the answer into its statement. */
   answered: boolean;
@@ -65,6 +76,8 @@ export async function runUnderKey<T>(request: Omit<KeyedRequest, 'answered'>, wo
 export function answerOnAccept(data: unknown): IdempotentAnswer | undefined {
   const context = keyedRequest.getStore();
   if (!context) return undefined;
+  // Past its lease a retry may already run under this key: accepting now could send twice.
+  if (Date.now() >= context.leaseUntil.getTime()) throw new DependencyTimeoutError('the request outlived its Idempotency-Key lease');
   context.answered = true;
   return { projectId: context.projectId, key: context.key, status: context.acceptedStatus, body: context.envelope(data) };
 }
@@ -85,7 +98,11 @@ export function answersSql(answers: IdempotentAnswer[]): { sql: string; bindings
  */
 @injectable()
 export class IdempotencyService {
-  constructor(@inject(TOKENS.Knex) private readonly db: Knex) {}
+  private readonly leaseMs: number;
+
+  constructor(@inject(TOKENS.Knex) private readonly db: Knex, @inject(TOKENS.Config) config: RuntimeConfig) {
+    this.leaseMs = idempotencyLeaseMs(config.dependencyTimeoutMs);
+  }
 
   async begin(projectId: string, key: string, fingerprint: string, now = new Date()): Promise<IdempotencyStart> {
     for (let tries = 0; tries < 3; tries++) {
@@ -96,13 +113,14 @@ export class IdempotencyService {
           request_hash: fingerprint,
           state: 'running',
           created_at: now,
-          locked_until: new Date(now.getTime() + LOCK_MS),
+          locked_until: new Date(now.getTime() + this.leaseMs),
           expires_at: new Date(now.getTime() + IDEMPOTENCY_RETENTION_MS),
         })
         .onConflict(['project_id', 'key'])
         .ignore()
         .returning(['key']);
-      if (claimed.length > 0) return { kind: 'new' };
+      const leaseUntil = new Date(now.getTime() + this.leaseMs);
+      if (claimed.length > 0) return { kind: 'new', leaseUntil };
 
       const row = await this.db('idempotency_keys').where({ project_id: projectId, key }).first();
       if (!row) continue; // deleted between the two statements (a 5xx finished): claim again
@@ -119,8 +137,8 @@ export class IdempotencyService {
       // The first request died without finishing: take the key over, if nobody else just did.
       const taken = await this.db('idempotency_keys')
         .where({ project_id: projectId, key, state: 'running', locked_until: row.locked_until })
-        .update({ locked_until: new Date(now.getTime() + LOCK_MS) });
-      if (taken > 0) return { kind: 'new' };
+        .update({ locked_until: leaseUntil });
+      if (taken > 0) return { kind: 'new', leaseUntil };
       throw apiError('IDEMPOTENCY_IN_PROGRESS');
     }
     throw apiError('IDEMPOTENCY_IN_PROGRESS');

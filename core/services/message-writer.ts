@@ -8,6 +8,8 @@ import { DispatchService } from './dispatch.js';
 import { answersSql, type IdempotentAnswer } from './idempotency.js';
 import { MessageService, type NewMessage } from './messages.js';
 import { StatsService, type StatEvent } from './stats.js';
+import type { RuntimeConfig } from '../secrets.js';
+import { isDependencyDown, withinDeadline } from '../unavailable.js';
 
 /** A message to accept, with the challenge row it belongs to (OTP) if any. */
 export interface AcceptedMessage {
@@ -52,6 +54,7 @@ export class MessageWriter {
   constructor(
     @inject(TOKENS.Knex) private readonly db: Knex,
     @inject(TOKENS.Logger) private readonly log: Logger,
+    @inject(TOKENS.Config) private readonly config: RuntimeConfig,
     private readonly messages: MessageService,
     private readonly stats: StatsService,
     private readonly dispatch: DispatchService,
@@ -74,7 +77,9 @@ export class MessageWriter {
       await this.signal(items);
       return items.map(() => undefined);
     } catch (error) {
-      if (items.length === 1) return [error as Error];
+      // A dependency that is down fails every item alike: retrying them one by one would only make
+      // each request wait for the outage again.
+      if (items.length === 1 || isDependencyDown(error)) return items.map(() => error as Error);
       // Find the request(s) the failure concerns; the others still go ahead.
       const results: Array<void | Error> = [];
       for (const item of items) {
@@ -113,9 +118,14 @@ export class MessageWriter {
     await this.db.raw(sql, [...parts.flatMap((p) => p.bindings), ...main.bindings] as Knex.RawBinding[]);
   }
 
-  /** The rows are committed: a failed signal only delays them until the recovery sweep. */
+  /**
+   * The rows are committed: a failed or slow signal (Redis down) only delays them until the
+   * recovery sweep, so the request's answer does not wait for it beyond the dependency timeout.
+   */
   private async signal(entries: AcceptedMessage[]): Promise<void> {
     const devices = entries.flatMap((e) => (e.message.deviceId ? [e.message.deviceId] : []));
-    await this.dispatch.signal(devices).catch((error) => this.log.warn({ err: error }, 'dispatch signal failed; the recovery sweep will send these'));
+    await withinDeadline(this.dispatch.signal(devices), this.config.dependencyTimeoutMs, 'dispatch signal').catch((error) =>
+      this.log.warn({ err: error }, 'dispatch signal failed; the recovery sweep will send these'),
+    );
   }
 }

@@ -50,7 +50,7 @@ export class SmsGateEvents {
   /** Starts listening (once, lazily: only processes that serve event streams need it). */
   async start(): Promise<void> {
     this.starting ??= (async () => {
-      const subscriber = this.redis.duplicate({ lazyConnect: true });
+      const subscriber = this.redis.duplicate({ lazyConnect: true, enableOfflineQueue: true, commandTimeout: undefined });
       subscriber.on('error', (error) => this.log.warn({ err: error }, 'smsgate events subscriber error'));
       subscriber.on('message', (_channel: string, text: string) => {
         try {
