@@ -9,7 +9,7 @@ import type { DispatchService } from '../core/services/dispatch.js';
 import type { MessageTransitions } from '../core/services/message-transitions.js';
 import type { MessageService, OutboundMessage } from '../core/services/messages.js';
 import type { DeviceTransports } from '../core/smsgate/transport.js';
-import type { DeviceLocks } from '../core/delivery/device-lock.js';
+import type { DeviceLock, DeviceLocks } from '../core/delivery/device-lock.js';
 import type { DevicePacer } from '../core/delivery/pacing.js';
 import type { DispatchHolder, DispatchWakeups } from '../core/delivery/dispatch-wakeups.js';
 import { applyBeforeSend } from '../core/plugins/before-send.js';
@@ -24,8 +24,6 @@ export const MAX_PER_ROUND = 500;
  * connect wakes the dispatcher at once; this is only the safety net for a missed presence event.
  */
 export const HOLD_WHILE_OFFLINE_MS = 30_000;
-/** Time between extensions of the device lock (its TTL is several times longer). */
-const LOCK_EXTEND_MS = 2_000;
 /** How long a job hands out a device's messages before it yields the worker slot to other devices (and re-signals itself). */
 const JOB_BUDGET_MS = 5_000;
 /**
@@ -78,12 +76,16 @@ export function dispatcherProcessor(deps: DispatcherDeps) {
     const { deviceId } = job.data;
     // The device's dispatcher runs in this process and will read again: no lock round trip.
     if (deps.wakeups.poke(deviceId)) return 'busy: woke the holder in this process';
-    const lock = await deps.locks.acquire(deviceId);
-    // The holder looks again when it lets go (see DeviceLocks): nothing to wait for here.
-    if (!lock) return 'busy: left to the holder';
+    const { lock, expiresInMs } = await deps.locks.tryAcquire(deviceId);
+    if (!lock) {
+      // The holder looks again when it lets go (see DeviceLocks). If it died it never will: make
+      // sure someone looks once its lock can have run out (one deduplicated delayed job).
+      await deps.dispatch.signalTakeover(deviceId, expiresInMs);
+      return 'busy: left to the holder';
+    }
     let result: string;
     try {
-      result = await drain(deps, deviceId, () => lock.extend());
+      result = await drain(deps, deviceId, lock);
     } finally {
       if (await lock.release()) await deps.dispatch.signal([deviceId]);
     }
@@ -91,7 +93,7 @@ export function dispatcherProcessor(deps: DispatcherDeps) {
   };
 }
 
-async function drain(deps: DispatcherDeps, deviceId: string, keepLock: () => Promise<boolean>): Promise<string> {
+async function drain(deps: DispatcherDeps, deviceId: string, lock: DeviceLock): Promise<string> {
   // Messages past their TTL are not read (nextForDevice) and the maintenance job expires them.
   const device = await deps.devices.find(deviceId);
   if (!device) return reroute(deps, deviceId);
@@ -113,7 +115,7 @@ async function drain(deps: DispatcherDeps, deviceId: string, keepLock: () => Pro
   const holder = deps.wakeups.hold(deviceId);
   let result: string;
   try {
-    result = await handOut(deps, device, holder, keepLock);
+    result = await handOut(deps, device, holder, lock);
   } finally {
     // A poke this dispatcher took but did not answer with a read (it is paced, or failed): the
     // queue makes sure someone looks.
@@ -122,7 +124,7 @@ async function drain(deps: DispatcherDeps, deviceId: string, keepLock: () => Pro
   return result;
 }
 
-async function handOut(deps: DispatcherDeps, device: { id: string; sendRatePerMinute: number }, holder: DispatchHolder, keepLock: () => Promise<boolean>): Promise<string> {
+async function handOut(deps: DispatcherDeps, device: { id: string; sendRatePerMinute: number }, holder: DispatchHolder, lock: DeviceLock): Promise<string> {
   const deviceId = device.id;
   // Reading the next batch overlaps publishing the previous one, and marking a batch DISPATCHED
   // (only once its publish resolved) overlaps the next publish: see DispatchPipeline.
@@ -133,12 +135,12 @@ async function handOut(deps: DispatcherDeps, device: { id: string; sendRatePerMi
   let sent = 0;
   let result: string | undefined;
   const yieldAt = Date.now() + JOB_BUDGET_MS;
-  let extendedAt = Date.now();
   try {
     while (result === undefined && Date.now() < yieldAt) {
-      if (Date.now() - extendedAt >= LOCK_EXTEND_MS) {
-        await keepLock();
-        extendedAt = Date.now();
+      // The lock renews itself (DeviceLocks); if a renewal failed, another dispatcher may hold it now.
+      if (!lock.held) {
+        result = 'lost the lock';
+        break;
       }
       const grant = await deps.pacer.take(deviceId, device.sendRatePerMinute, MAX_PER_ROUND);
       if (grant.taken === 0) {
@@ -167,7 +169,12 @@ async function handOut(deps: DispatcherDeps, device: { id: string; sendRatePerMi
   await pipeline.settle();
   if (result === 'done') return `dispatched ${sent}`;
   if (result === 'paced') return `dispatched ${sent}, paced`;
+  // Out of time (or the lock): a new job goes on, behind other devices' jobs (or behind the new holder).
   await deps.dispatch.signal([deviceId]);
+  if (result === 'lost the lock') {
+    deps.log.warn({ deviceId, sent }, 'dispatch lock lost (renewal failed); the device is looked at again');
+    return `dispatched ${sent}, lost the lock`;
+  }
   return `dispatched ${sent}, yielding`;
 }
 

@@ -10,9 +10,17 @@ import { MessageTransitions } from './message-transitions.js';
 
 /**
  * How long a waiting dispatch job absorbs further signals for its device. Bounded, so a job that
- * can no longer run (its worker died holding it) stops swallowing signals after this long.
+ * can no longer run (its worker died between taking it and starting it) stops swallowing signals
+ * after this long; about the dispatch lock's TTL, so such a death costs no more than a lock's.
  */
-const SIGNAL_ABSORB_MS = 5_000;
+const SIGNAL_ABSORB_MS = 2_000;
+/** A takeover look runs this long after the holder's lock would run out (clock and pickup slack). */
+const TAKEOVER_SLACK_MS = 50;
+
+/** At most one takeover look waits per device (apart from the ordinary signals' job). */
+function takeoverDedupId(deviceId: string): string {
+  return `dispatch-takeover:${deviceId}`;
+}
 
 /** The core's side of delivery: put accepted messages on the dispatch queue, or withdraw them. */
 @injectable()
@@ -45,6 +53,18 @@ export class DispatchService {
         opts: { deduplication: { id: dispatchDedupId(deviceId), ttl: SIGNAL_ABSORB_MS }, ...(delayMs > 0 ? { delay: delayMs } : {}) },
       })),
     );
+  }
+
+  /**
+   * A dispatcher found the device's lock taken: makes sure someone looks when the lock runs out
+   * (`lockExpiresInMs`), in case its holder died and never releases it. One delayed job per device
+   * at a time (deduplicated for its delay, apart from the ordinary signals so it absorbs none of
+   * them); if the holder is alive then, that look is refused in turn and schedules the next one.
+   * Only contention costs this call: a device served by one dispatcher at a time never pays it.
+   */
+  async signalTakeover(deviceId: string, lockExpiresInMs: number): Promise<void> {
+    const delay = Math.max(0, lockExpiresInMs) + TAKEOVER_SLACK_MS;
+    await this.queues.dispatch.add('dispatch', { deviceId }, { delay, deduplication: { id: takeoverDedupId(deviceId), ttl: delay } });
   }
 
   /** True while the device's next dispatch waits on a delay (its pace, or its first connect). */
