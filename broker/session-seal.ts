@@ -14,6 +14,8 @@
  * fast path (outgoing-qos1.ts) writes packets itself and seals them with {@link PayloadSealer.seal}.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import msgpack from 'msgpack-lite';
 
 /** Leads a sealed payload: a NUL never starts the JSON payloads of SMX. `\0SX1`. */
 const MAGIC = Buffer.from([0x00, 0x53, 0x58, 0x31]);
@@ -140,4 +142,48 @@ async function* openEach(source: AsyncIterable<unknown>, open: (packet: unknown)
     const result = open(packet);
     if (result !== null) yield result;
   }
+}
+
+/**
+ * KEYS[1] a stored packet; ARGV[1] its value as read, ARGV[2] the sealed value, ARGV[3] the TTL
+ * cap in seconds (0: none). Replaces the value only if it is still the one read (a PUBACK may
+ * have deleted it meanwhile), keeps its TTL and lowers it to the cap.
+ */
+const RESEAL = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local ttl = redis.call('TTL', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+local cap = tonumber(ARGV[3])
+if cap > 0 and (ttl < 0 or ttl > cap) then redis.call('EXPIRE', KEYS[1], cap) end
+return 1`;
+
+/**
+ * Seals the queued packets an older SMX stored in plain text (with its 7-day TTL), once at start:
+ * SCANs `{keyPrefix}packet:*` (the only keys holding outbox bodies) on the session store's
+ * connection, whose ioredis `keyPrefix` is `keyPrefix`. Resolves with how many it sealed.
+ */
+export async function sealStoredPackets(redis: Redis, keyPrefix: string, sealer: PayloadSealer, ttlCapSeconds: number): Promise<number> {
+  let cursor = '0';
+  let sealed = 0;
+  do {
+    // SCAN patterns and the keys it returns are not prefixed by ioredis; commands' keys are.
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}packet:*`, 'COUNT', 1000);
+    cursor = next;
+    for (const fullKey of keys) {
+      if (fullKey.endsWith(':offlineCount')) continue;
+      const key = fullKey.slice(keyPrefix.length);
+      const stored = await redis.getBuffer(key);
+      if (!stored) continue;
+      let packet: StoredPacket;
+      try {
+        packet = msgpack.decode(stored) as StoredPacket;
+      } catch {
+        continue;
+      }
+      if (!hasPayload(packet) || typeof packet.payload === 'string' || packet.payload.length === 0 || isSealed(packet.payload)) continue;
+      const value = msgpack.encode({ ...packet, payload: sealer.seal(packet.payload) });
+      sealed += Number(await redis.eval(RESEAL, 1, key, stored, value, ttlCapSeconds));
+    }
+  } while (cursor !== '0');
+  return sealed;
 }

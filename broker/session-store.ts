@@ -21,7 +21,7 @@ import { canSubscribe } from './acl.js';
 import type { ClientRoles } from './auth.js';
 import type { InFlight } from './in-flight.js';
 import { useFastOutgoing } from './outgoing-qos1.js';
-import { PayloadSealer, sealSessionPayloads } from './session-seal.js';
+import { PayloadSealer, sealSessionPayloads, sealStoredPackets } from './session-seal.js';
 
 /**
  * Offline packets a phone gets per CONNECT. The library reads `LRANGE outgoing:{id} 0 N` once
@@ -93,6 +93,12 @@ export async function openSessionStore(options: SessionStoreOptions): Promise<Se
   sealSessionPayloads(inner, sealer, (error, method) => options.log?.warn({ err: error, method }, 'mqtt session packet could not be opened; skipped'));
   // QoS 1 packets to phones: one Redis round trip where the library makes four (see outgoing-qos1.ts).
   useFastOutgoing(methods, redis, ttl, (payload) => sealer.seal(payload));
+  // Packets an older SMX queued rest in plain text for up to 7 days: seal them now.
+  const resealed = await sealStoredPackets(redis, sessionKeyPrefix(options.redisPrefix), sealer, ttl).catch(async (error: unknown) => {
+    redis.disconnect();
+    throw error;
+  });
+  if (resealed > 0) options.log?.info({ packets: resealed }, 'mqtt session packets stored in plain text were sealed');
   for (const name of TRACKED_METHODS) {
     const original = methods[name]!.bind(persistence);
     methods[name] = (...args: unknown[]) => {

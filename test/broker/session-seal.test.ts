@@ -5,12 +5,13 @@
  */
 import test from 'ava';
 import mqtt from 'mqtt';
+import msgpack from 'msgpack-lite';
 import { deviceTopic } from '../../core/device-topics.js';
 import { SMS_LIMITS } from '../../core/services/sms.js';
 import type { EmbeddedBroker } from '../../broker/embedded-broker.js';
 import { INTERNAL_CLIENT_ID_PREFIX, internalCredentials } from '../../broker/internal-credentials.js';
 import { PayloadSealer, isSealed } from '../../broker/session-seal.js';
-import { DEFAULT_SESSION_PACKET_TTL_SECONDS } from '../../broker/session-store.js';
+import { DEFAULT_SESSION_PACKET_TTL_SECONDS, sessionKeyPrefix } from '../../broker/session-store.js';
 import { Harness, SECRET, listKeys, received, testPrefix, waitFor, type TestDevice } from './_helpers.js';
 import { RawClient, connectPacket, publishPacket, subscribePacket } from './_raw-mqtt.js';
 
@@ -118,7 +119,9 @@ test('retained presence and wills rest sealed and are read back whole', async (t
   t.pass();
 });
 
-test('a stored packet sealed under another secret is skipped, and the phone stays connected', async (t) => {
+// Serial (ava runs serial tests first, one at a time): a node started with another secret would seal
+// the legacy packet of the test below under that secret.
+test.serial('a stored packet sealed under another secret is skipped, and the phone stays connected', async (t) => {
   const device = h.devices.add();
   const outbox = deviceTopic(device.deviceId, 'outbox');
   const other = await h.startBroker({ websocket: false, config: { ...h.config(), secret: 'a-different-server-secret-0123456789' } });
@@ -154,4 +157,32 @@ test('the QoS 1 fast path and the library path both seal (a publish to two persi
   t.false(bytes.includes('ctl-99120'));
   silentA.destroy();
   internal.destroy();
+});
+
+test.serial('packets an older SMX stored in plain text are sealed at start, their TTL cut to 3 days, and still delivered', async (t) => {
+  const device = h.devices.add();
+  const outbox = deviceTopic(device.deviceId, 'outbox');
+  // The phone's persistent session (its subscription), then a queued packet as the library stored it before sealing.
+  const phone = await h.phone(broker, device);
+  await phone.subscribeAsync(outbox, { qos: 1 });
+  await phone.endAsync();
+  const prefix = sessionKeyPrefix(h.prefix);
+  const packetKey = `packet:legacy-broker:1`;
+  const body = { messages: [{ id: 'msg_legacy', body: 'Your code is 33920471' }] };
+  const legacy = { cmd: 'publish', brokerId: 'legacy-broker', brokerCounter: 1, topic: outbox, payload: Buffer.from(JSON.stringify(body)), qos: 1, retain: false, dup: false };
+  await h.redis.set(`${prefix}${packetKey}`, msgpack.encode(legacy), 'EX', 7 * 24 * 3600);
+  await h.redis.set(`${prefix}${packetKey}:offlineCount`, 1, 'EX', 7 * 24 * 3600);
+  await h.redis.rpush(`${prefix}outgoing:${device.deviceId}`, packetKey);
+  t.true((await sessionBytes()).bytes.includes('33920471'), 'stored in plain text, as before');
+
+  const restarted = await h.startBroker({ websocket: false });
+  t.false((await sessionBytes()).bytes.includes('33920471'), 'sealed at start');
+  const ttl = await h.redis.ttl(`${prefix}${packetKey}`);
+  t.true(ttl > 0 && ttl <= DEFAULT_SESSION_PACKET_TTL_SECONDS, `ttl ${ttl}`);
+
+  const back = await h.phone(restarted, device);
+  await waitFor(() => received(back, outbox).length === 1, 3000, 'the legacy packet');
+  t.deepEqual(received(back, outbox), [body]);
+  await back.endAsync();
+  await restarted.close();
 });
