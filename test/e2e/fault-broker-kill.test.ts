@@ -2,12 +2,14 @@
  * A broker node dies without a word (SIGKILL) under split roles: its phone must read offline on
  * `/v1/status` (`device.online: false`, `ready: false`) within seconds, and `device.offline` must
  * fire, although no disconnect was ever recorded (the node's liveness runs out; see core/presence.ts).
+ * A node that only stalled past its liveness is taken for dead too, and re-asserts its phones
+ * when it comes back.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { linkDevice } from '../../device/link.js';
 import { ReferenceDevice } from '../../device/reference-device.js';
 import { HOLDER_TTL_MS } from '../../core/presence.js';
@@ -15,7 +17,8 @@ import { exited, freePort, runSmx, type SmxProcess } from '../helpers/processes.
 import { cleanupTestSmx, eventually, PG_URL, REDIS_URL } from '../helpers/smx.js';
 import { startReceiver } from '../helpers/webhook-receiver.js';
 
-test('a SIGKILLed broker node: its phone reads offline on /v1/status within 5 s and device.offline fires', async (t) => {
+/** Split roles as child processes (migrate, broker, api, worker), a project with a webhook receiver and a connected phone. */
+async function splitWithPhone(t: ExecutionContext, name: string) {
   const id = randomBytes(4).toString('hex');
   const dataDir = await mkdtemp(join(tmpdir(), 'smx-broker-kill-'));
   const admin = `adm_${randomBytes(16).toString('hex')}`;
@@ -57,7 +60,7 @@ test('a SIGKILLed broker node: its phone reads offline on /v1/status within 5 s 
     return { status: response.status, body: (await response.json()) as any };
   };
   const auth = { authorization: `Bearer ${admin}` };
-  const projectId = (await call('POST', '/admin/projects', { name: 'broker kill' }, auth)).body.data.id as string;
+  const projectId = (await call('POST', '/admin/projects', { name }, auth)).body.data.id as string;
   const key = { 'x-smx-api-key': (await call('POST', `/admin/projects/${projectId}/api-keys`, { name: 'k' }, auth)).body.data.key as string };
   t.is((await call('POST', `/admin/projects/${projectId}/webhooks`, { url: `${hooks.url}/hooks`, events: ['device.online', 'device.offline'] }, auth)).status, 201);
   const token = (await call('POST', `/admin/projects/${projectId}/link-tokens`, undefined, auth)).body.data.token as string;
@@ -76,6 +79,11 @@ test('a SIGKILLed broker node: its phone reads offline on /v1/status within 5 s 
   await eventually(async () => (await status()).ready, 15_000, '/v1/status ready');
   await eventually(async () => hookAt.has('device.online'), 15_000, 'device.online');
 
+  return { base, broker, status, hookAt, seen: (type: string) => hooks.received.filter((r) => r.json.type === type && r.json.data.deviceId === credentials.deviceId).length };
+}
+
+test.serial('a SIGKILLed broker node: its phone reads offline on /v1/status within 5 s and device.offline fires', async (t) => {
+  const { base, broker, status, hookAt } = await splitWithPhone(t, 'broker kill');
   // Healthy for longer than a holder's TTL: the short liveness must not flap a live node's phone.
   const steadyUntil = Date.now() + HOLDER_TTL_MS + 1_500;
   while (Date.now() < steadyUntil) {
@@ -103,4 +111,19 @@ test('a SIGKILLed broker node: its phone reads offline on /v1/status within 5 s 
   t.true(webhookMs <= 8_000, `device.offline after ${webhookMs} ms`);
   const health = await fetch(`${base}/health/ready`);
   t.log(`/health/ready with the broker dead: ${health.status}`);
+});
+
+test.serial('a broker node that stalls past its liveness is reaped, then re-asserts its phone when it comes back', async (t) => {
+  const { broker, status, hookAt, seen } = await splitWithPhone(t, 'broker stall');
+  broker.kill('SIGSTOP');
+  const stoppedAt = Date.now();
+  await eventually(async () => !(await status()).device.online, 10_000, 'the stalled node\'s phone read offline');
+  await eventually(async () => hookAt.has('device.offline'), 15_000, 'device.offline');
+  t.log(`broker SIGSTOP -> device.offline received: ${hookAt.get('device.offline')! - stoppedAt} ms`);
+  // The phone's TCP connection outlives the stall (keepalive 30 s): the node still serves it.
+  broker.kill('SIGCONT');
+  const resumedAt = Date.now();
+  await eventually(async () => (await status()).ready, 10_000, 'the phone online again');
+  await eventually(async () => seen('device.online') === 2, 15_000, 'a second device.online');
+  t.log(`broker SIGCONT -> /v1/status ready again: within ${Date.now() - resumedAt} ms`);
 });
