@@ -180,6 +180,9 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
         const admission = gate.admit(clientAddress(req), socket);
         if (!admission) return void socket.destroy();
         server.handleUpgrade(req, socket, head, (ws) => {
+          // A protocol error (a message over maxPayload above all) ends the connection at once:
+          // ws would otherwise start a close handshake and read and drop data for up to 30 s.
+          ws.on('error', () => ws.terminate());
           const stream = createWebSocketStream(ws);
           stream.on('error', () => {}); // aedes closes the client; nothing else to do
           gate.guard(stream, admission);
