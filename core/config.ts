@@ -72,6 +72,12 @@ export interface SmxConfig {
   mqttConnectRatePerSource: number;
   /** Milliseconds a request waits for Redis or PostgreSQL before it is answered 503 UNAVAILABLE. @defaultValue 2000 */
   dependencyTimeoutMs: number;
+  /**
+   * On SIGTERM, how long open keep-alive connections are still answered (503 UNAVAILABLE with
+   * `Connection: close`) before the listener closes, so clients learn it from an answer, not a reset.
+   * @defaultValue 1000
+   */
+  shutdownGraceMs: number;
 }
 
 export const CONFIG_DEFAULTS = {
@@ -105,6 +111,7 @@ export const CONFIG_DEFAULTS = {
   mqttMaxPendingPerSource: 64,
   mqttConnectRatePerSource: 200,
   dependencyTimeoutMs: 2_000,
+  shutdownGraceMs: 1_000,
 } as const satisfies SmxConfig;
 
 /** A configuration value that cannot be used; the message names the variable and what was expected. */
@@ -141,6 +148,14 @@ function positiveInt(env: Env, name: string, fallback: number, max: number): num
   if (raw === undefined) return fallback;
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || n < 1 || n > max) throw new ConfigError(name, `a whole number from 1 to ${max}`, raw);
+  return n;
+}
+
+function wholeNumber(env: Env, name: string, fallback: number, max: number): number {
+  const raw = present(env, name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n > max) throw new ConfigError(name, `a whole number from 0 to ${max}`, raw);
   return n;
 }
 
@@ -251,6 +266,7 @@ export function loadConfig(env: Env = process.env): Readonly<SmxConfig> {
     mqttMaxPendingPerSource: positiveInt(env, 'SMX_MQTT_MAX_PENDING_PER_SOURCE', d.mqttMaxPendingPerSource, 1_000_000),
     mqttConnectRatePerSource: positiveInt(env, 'SMX_MQTT_CONNECT_RATE_PER_SOURCE', d.mqttConnectRatePerSource, 1_000_000),
     dependencyTimeoutMs: positiveInt(env, 'SMX_DEPENDENCY_TIMEOUT_MS', d.dependencyTimeoutMs, 60_000),
+    shutdownGraceMs: wholeNumber(env, 'SMX_SHUTDOWN_GRACE_MS', d.shutdownGraceMs, 60_000),
   };
   return Object.freeze(config);
 }

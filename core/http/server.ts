@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { Server as NetServer, type Socket } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { DependencyContainer } from '../di.js';
 import type { Registry } from 'prom-client';
@@ -35,6 +36,9 @@ import { compatSmsVerifyRoutes } from './routes/compat-sms-verify.js';
 import { compatOtpRoutes } from './routes/compat-otp.js';
 import { compatNumberRentalRoutes } from './routes/compat-number-rental.js';
 import { rentalRoutes } from './routes/v1-rentals.js';
+
+/** How long shutdown waits for requests in flight after the grace (their own dependency timeouts bound them). */
+const IN_FLIGHT_DRAIN_MS = 15_000;
 
 /** Body limit of every route but bulk sends (spec/api.md: 1 MiB; bulk 10 MiB). */
 export const BODY_LIMIT = 1024 * 1024;
@@ -110,8 +114,23 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
   // Requests still arriving on open connections while the server drains: 503 UNAVAILABLE, so a
   // load balancer retries them elsewhere.
   let closing = false;
+  const open = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  });
   app.addHook('preClose', async () => {
     closing = true;
+    // Stop accepting first (new connections are refused, a load balancer moves on), but not the
+    // way http.Server#close does it: that also drops idle keep-alive connections at once, and a
+    // client writing on one at that moment sees a reset. For a short grace those connections are
+    // answered (503 with Connection: close) instead; then the idle rest are closed and the
+    // requests in flight finish with their real answers.
+    const drained = new Promise<void>((resolve) => NetServer.prototype.close.call(app.server, () => resolve()));
+    const graceEnds = Date.now() + config.shutdownGraceMs;
+    while (open.size > 0 && Date.now() < graceEnds) await new Promise((resolve) => setTimeout(resolve, 25));
+    app.server.closeIdleConnections();
+    await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, IN_FLIGHT_DRAIN_MS).unref())]);
   });
   app.addHook('onRequest', async (request, reply) => {
     setBaseHeaders(reply.raw, request.id, request.url);

@@ -106,6 +106,8 @@ export async function startTestSmx(name: string, options: StartTestSmxOptions = 
     SMX_ADMIN_TOKEN: adminToken,
     SMX_SECRET: `test-secret-${id}-0123456789abcdef`,
     SMX_WORKER_CONCURRENCY: '8',
+    // Test files close their server at once; the shutdown grace is tested with a real process.
+    SMX_SHUTDOWN_GRACE_MS: '0',
     LOG_LEVEL: 'debug',
     ...(db === 'postgres' ? { DATABASE_URL: PG_URL, SMX_DATABASE_SCHEMA: schema } : {}),
     ...options.env,
