@@ -15,6 +15,8 @@ export interface PhoneCount {
   count: number;
   /** onSend calls for an id already received (should stay 0: the device de-duplicates). */
   duplicates: number;
+  /** Outbox copies of an id the phone had already taken (it skips them): publishes the server sent twice. */
+  copies: number;
   firstAt: number | null;
   lastAt: number | null;
   /** Of the ids given to `expect` since the last reset, how many were received. */
@@ -24,6 +26,7 @@ export interface PhoneCount {
 const devices: ReferenceDevice[] = [];
 let received = new Map<string, number>();
 let duplicates = 0;
+let copies = 0;
 let firstAt: number | null = null;
 let lastAt: number | null = null;
 let expected = new Set<string>();
@@ -51,6 +54,7 @@ serveIpc({
         report: { sent: true, delivered: true },
         onSend: (message) => onSend(message.id),
         log: (line) => {
+          if (line.startsWith('skipped ')) copies++;
           logLines.push(`${credentials.deviceId}: ${line}`);
           if (logLines.length > 200) logLines.shift();
         },
@@ -63,6 +67,7 @@ serveIpc({
   reset() {
     received = new Map();
     duplicates = 0;
+    copies = 0;
     firstAt = null;
     lastAt = null;
     expected = new Set();
@@ -79,7 +84,7 @@ serveIpc({
     return expected.size;
   },
   count(): PhoneCount {
-    return { count: received.size, duplicates, firstAt, lastAt, expectedReceived };
+    return { count: received.size, duplicates, copies, firstAt, lastAt, expectedReceived };
   },
   /** Every (id, receivedAt) since the last reset. */
   dump(): Array<[string, number]> {

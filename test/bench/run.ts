@@ -15,10 +15,10 @@
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { linkDevice } from '../../device/link.js';
 import { deleteRedisPrefix, dropSchema } from './cleanup.js';
 import type { BenchContext } from './context.js';
 import { SmxClient, waitFor } from './http-client.js';
+import { setupProject } from './setup.js';
 import { machineInfo } from './machine.js';
 import { NumberSource } from './numbers.js';
 import { BULK, bulkPhase } from './phase-bulk.js';
@@ -46,17 +46,6 @@ const ALL_PHASES = ['send-otp', 'ceiling', 'e2e', 'bulk', 'verify-otp'];
 const PHASES = process.env.BENCH_PHASES ? process.env.BENCH_PHASES.split(',').map((p) => p.trim()) : ALL_PHASES;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function setup(smx: SmxProcess, client: SmxClient): Promise<{ projectId: string; apiKey: string; credentials: Awaited<ReturnType<typeof linkDevice>> }> {
-  const project = SmxClient.expect('create project', await client.admin<{ id: string }>('POST', '/admin/projects', { name: 'bench' }), 201);
-  const key = SmxClient.expect('create api key', await client.admin<{ key: string }>('POST', `/admin/projects/${project.id}/api-keys`, { name: 'bench' }), 201);
-  const link = SmxClient.expect('link token', await client.admin<{ qr: { payload: string } }>('POST', `/admin/projects/${project.id}/link-tokens`), 201);
-  const qr = JSON.parse(link.qr.payload) as { server: string; token: string };
-  const credentials = await linkDevice({ server: qr.server, token: qr.token, name: 'bench phone' });
-  SmxClient.expect('unlimited send rate', await client.admin('PATCH', `/admin/devices/${credentials.deviceId}`, { sendRatePerMinute: 0 }), 200);
-  void smx;
-  return { projectId: project.id, apiKey: key.key, credentials };
-}
 
 async function main(): Promise<number> {
   const unknown = PHASES.filter((p) => !ALL_PHASES.includes(p));
@@ -124,7 +113,7 @@ async function main(): Promise<number> {
     report.rss.idleAfterStartMiB = round(rss.medianBetween(idleFrom) ?? Number.NaN);
 
     const client = new SmxClient(smx.url, smx.options.adminToken);
-    const { projectId, apiKey, credentials } = await setup(smx, client);
+    const { projectId, apiKey, credentials } = await setupProject(client);
     phones = await PhoneFleet.start([credentials]);
     const online = await waitFor(async () => (await client.api<{ ready: boolean }>(apiKey, 'GET', '/v1/status')).body?.data.ready === true, 15_000);
     if (!online) throw new Error('the phone did not show as online in /v1/status within 15 s');
