@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { Aedes, Client } from 'aedes';
 import type { Queue } from 'bullmq';
 import type { Logger } from '../core/logger.js';
-import type { PresenceStore } from '../core/presence.js';
+import { holderOf, type PresenceStore } from '../core/presence.js';
 import type { DeviceEventJob } from '../core/queues.js';
 import type { ClientRoles } from './auth.js';
 import { enqueueDeviceEvent, type Track } from './bridge.js';
@@ -23,8 +23,15 @@ export interface BrokerPresencePayload {
   source: 'broker';
 }
 
-/** Records connection changes in the {@link PresenceStore} and queues an event when the state changed. */
+/**
+ * Records connection changes in the {@link PresenceStore} and queues an event when the state
+ * changed. It remembers the connections it recorded as up, by holder: if their holder is taken
+ * for dead while it only stalled (PresenceStore.onRevived), those still up are re-asserted
+ * (online again, announced) — for broker nodes and SSE-serving API processes alike.
+ */
 export class PresenceTracker {
+  private readonly live = new Map<string, { connections: Map<string, string>; stop: () => void }>();
+
   constructor(
     private readonly presence: PresenceStore,
     private readonly queue: Queue<DeviceEventJob>,
@@ -32,6 +39,7 @@ export class PresenceTracker {
 
   /** The device connected with `connectionId`; resolves true when it was offline before. */
   async connected(deviceId: string, connectionId: string, at = new Date()): Promise<boolean> {
+    this.remember(deviceId, connectionId);
     const changed = await this.presence.markOnline(deviceId, connectionId, at);
     if (changed) await this.emit(deviceId, true, at);
     return changed;
@@ -39,6 +47,7 @@ export class PresenceTracker {
 
   /** The connection `connectionId` ended; resolves true when that made the device offline. */
   async disconnected(deviceId: string, connectionId: string, at = new Date()): Promise<boolean> {
+    this.forget(connectionId);
     const changed = await this.presence.markOffline(deviceId, connectionId, at);
     if (changed) await this.emit(deviceId, false, at);
     return changed;
@@ -54,16 +63,37 @@ export class PresenceTracker {
     return reaped.length;
   }
 
-  /** A revived holder's connection that is still up: online again (announced) unless another connection took the device. */
-  async reclaim(deviceId: string, connectionId: string, at = new Date()): Promise<boolean> {
-    const changed = await this.presence.reclaim(deviceId, connectionId, at);
-    if (changed) await this.emit(deviceId, true, at);
-    return changed;
+  private remember(deviceId: string, connectionId: string): void {
+    const holder = holderOf(connectionId);
+    if (!holder) return;
+    let entry = this.live.get(holder);
+    if (!entry) {
+      const connections = new Map<string, string>();
+      entry = { connections, stop: this.presence.onRevived(holder, () => void this.reassert(connections)) };
+      this.live.set(holder, entry);
+    }
+    entry.connections.set(connectionId, deviceId);
   }
 
-  /** See PresenceStore.onRevived. */
-  onRevived(holderId: string, listener: () => void): () => void {
-    return this.presence.onRevived(holderId, listener);
+  private forget(connectionId: string): void {
+    const holder = holderOf(connectionId);
+    const entry = this.live.get(holder);
+    if (!entry?.connections.delete(connectionId) || entry.connections.size > 0) return;
+    entry.stop();
+    this.live.delete(holder);
+  }
+
+  /**
+   * Each connection still up: online again unless another connection took the device. Every
+   * reclaim is issued before this returns to the event loop, so a disconnect recorded after this
+   * point reaches Redis after the reclaim (one connection, calls in order) and wins.
+   */
+  private async reassert(connections: Map<string, string>): Promise<void> {
+    const at = new Date();
+    const work = [...connections].map(async ([connectionId, deviceId]) => {
+      if (await this.presence.reclaim(deviceId, connectionId, at)) await this.emit(deviceId, true, at);
+    });
+    await Promise.allSettled(work);
   }
 
   private async emit(deviceId: string, online: boolean, at: Date): Promise<void> {
@@ -83,15 +113,13 @@ export interface TrackConnectionsOptions {
  * Follows the broker's device connections: `client` (authenticated and registered, before
  * CONNACK) marks online, `clientDisconnect` marks offline with the same connection id. The
  * Redis calls are issued in event order on one connection, so a same-node takeover (aedes closes
- * the old connection before registering the new one) ends online. If this node was reaped (it
- * stalled past its liveness, see PresenceStore), the connections it still has are re-asserted.
- * Returns a detach function.
+ * the old connection before registering the new one) ends online. If this node is taken for dead
+ * after a stall, the tracker re-asserts the connections it still has. Returns a detach function.
  */
 export function trackConnections(aedes: Aedes, options: TrackConnectionsOptions): () => void {
   const { roles, tracker, log } = options;
   const track: Track = options.track ?? ((work) => work);
-  // Deleted on disconnect, which aedes emits for every client it registered.
-  const connections = new Map<Client, string>();
+  const connections = new WeakMap<Client, string>();
 
   const onClient = (client: Client): void => {
     const deviceId = roles.deviceId(client);
@@ -108,23 +136,10 @@ export function trackConnections(aedes: Aedes, options: TrackConnectionsOptions)
     track(tracker.disconnected(deviceId, connectionId)).catch((error: unknown) => log.error({ err: error, deviceId }, 'presence offline not recorded'));
   };
 
-  const onRevived = (): void => {
-    log.warn({ connections: connections.size }, 'this broker node was taken for dead (it stalled); re-asserting its connections');
-    for (const [client, connectionId] of connections) {
-      const deviceId = roles.deviceId(client);
-      // A closed client whose disconnect was never announced is not re-asserted (nor kept).
-      if (client.closed) connections.delete(client);
-      if (!deviceId || client.closed) continue;
-      track(tracker.reclaim(deviceId, connectionId)).catch((error: unknown) => log.error({ err: error, deviceId }, 'presence online not re-asserted'));
-    }
-  };
-
   aedes.on('client', onClient);
   aedes.on('clientDisconnect', onDisconnect);
-  const stopRevivals = tracker.onRevived(aedes.id, onRevived);
   return () => {
     aedes.off('client', onClient);
     aedes.off('clientDisconnect', onDisconnect);
-    stopRevivals();
   };
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { inject, injectable } from './di.js';
+import type { Logger } from './logger.js';
 import type { RuntimeConfig } from './secrets.js';
 import { TOKENS } from './tokens.js';
 
@@ -174,7 +175,7 @@ const SCRIPTS = {
 };
 
 /** The holder part of a connection id (`<holder>:<unique>`), or '' for ids without one. */
-function holderOf(connectionId: string): string {
+export function holderOf(connectionId: string): string {
   const colon = connectionId.indexOf(':');
   return colon > 0 ? connectionId.slice(0, colon) : '';
 }
@@ -204,6 +205,7 @@ export class PresenceStore {
   constructor(
     @inject(TOKENS.Redis) private readonly redis: Redis,
     @inject(TOKENS.Config) config: RuntimeConfig,
+    @inject(TOKENS.Logger) private readonly log?: Logger,
   ) {
     this.prefix = config.redisPrefix;
   }
@@ -289,7 +291,10 @@ export class PresenceStore {
     const keys = [this.holders, `${this.base}reaped:${holderId}`];
     const renew = async () => {
       const revived = await SCRIPTS.heartbeat.run(this.redis, keys, [holderId, HOLDER_TTL_MS]).catch(() => 0);
-      if (Number(revived) === 1) for (const listener of this.revivalListeners.get(holderId) ?? []) listener();
+      if (Number(revived) !== 1) return;
+      const listeners = this.revivalListeners.get(holderId) ?? new Set();
+      if (listeners.size > 0) this.log?.warn({ holderId }, 'this process was taken for dead (it stalled past its liveness); re-asserting its connections');
+      for (const listener of listeners) listener();
     };
     void renew();
     const timer = setInterval(() => void renew(), HOLDER_HEARTBEAT_MS);
