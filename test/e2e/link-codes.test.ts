@@ -37,6 +37,12 @@ test.serial('neither token nor code is VALIDATION_FAILED; a malformed code too',
   const bad = await link({ code: '12ab', name: 'x' });
   t.is(bad.status, 400);
   t.true(bad.body.error.details.some((d: { field: string }) => d.field === 'code'));
+  // Found by the HTTP fuzz: a token of another type beside a code went unchecked to the hash (500).
+  for (const body of [{ code: '123456', token: -5e-323, name: 'x' }, { code: 123456, name: 'x' }, { token: ['lt_x'], name: 'x' }]) {
+    const typed = await link(body);
+    t.is(typed.status, 400, JSON.stringify(body));
+    t.is(typed.body.error.code, 'VALIDATION_FAILED');
+  }
 });
 
 test.serial('Bull Board accepts the admin token as a Basic password and asks browsers for it', async (t) => {

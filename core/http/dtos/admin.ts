@@ -193,7 +193,8 @@ export class UpdateDeviceDto {
 
 export class LinkDeviceDto {
   @JSONSchema({ description: 'The link token from the QR code. Give this or `code`.' })
-  @ValidateIf((o: LinkDeviceDto) => o.code === undefined)
+  // Required without a code, and checked whenever it is given (a token beside a code too).
+  @ValidateIf((o: LinkDeviceDto) => o.code === undefined || o.token !== undefined)
   @IsString()
   @IsNotEmpty()
   @MaxLength(256)
@@ -201,6 +202,7 @@ export class LinkDeviceDto {
 
   @JSONSchema({ description: 'A 6-digit link code typed on the phone (POST /admin/projects/:id/link-codes), instead of `token`.' })
   @IsOptional()
+  @IsString()
   @Matches(/^\d{6}$/, { message: 'code must be 6 digits' })
   code?: string;
 
