@@ -134,6 +134,7 @@ export class DeviceService {
       if (!consumed) {
         throw apiError('UNAUTHORIZED', { message: `The link ${byCode ? 'code' : 'token'} is unknown, used or expired.` });
       }
+      await lockActiveRole(trx, consumed.projectId);
       await trx('devices').where({ project_id: consumed.projectId, status: 'active' }).update({ status: 'standby', updated_at: now });
       await trx('devices').insert({
         id: deviceId,
@@ -221,6 +222,7 @@ export class DeviceService {
       if (!row) throw apiError('NOT_FOUND', { message: 'No linked device with this id.' });
       if (row.status === 'active') return null;
       const now = new Date();
+      await lockActiveRole(trx, row.project_id);
       await trx('devices').where({ project_id: row.project_id, status: 'active' }).update({ status: 'standby', updated_at: now });
       await trx('devices').where({ id: deviceId }).update({ status: 'active', updated_at: now });
       return row.project_id;
@@ -252,6 +254,7 @@ export class DeviceService {
       if (!row) throw apiError('NOT_FOUND', { message: 'No linked device with this id.' });
       await trx('devices').where({ id: deviceId }).update({ status: 'unlinked', unlinked_at: now, updated_at: now });
       if (row.status === 'active') {
+        await lockActiveRole(trx, row.project_id);
         const standby = await trx('devices').select('id').where({ project_id: row.project_id, status: 'standby' }).orderBy('linked_at', 'desc').first();
         if (standby) await trx('devices').where({ id: standby.id }).update({ status: 'active', updated_at: now });
       }
@@ -294,4 +297,14 @@ function toDevice(row: DeviceRow): Device {
     linkedAt: new Date(row.linked_at).toISOString(),
     unlinkedAt: row.unlinked_at ? new Date(row.unlinked_at).toISOString() : null,
   };
+}
+
+/**
+ * Serializes the changes of a project's active device (link, activate, unlink): two links at
+ * once would each demote the old active device and insert an active one, and the second commit
+ * would break the one-active-device index (a 500). The project row is locked FOR NO KEY UPDATE,
+ * which does not block inserts that reference the project.
+ */
+async function lockActiveRole(trx: Knex.Transaction, projectId: string): Promise<void> {
+  await trx('projects').select('id').where({ id: projectId }).forNoKeyUpdate().first();
 }

@@ -292,3 +292,24 @@ test('send-otp with no device linked is 409 DEVICE_NOT_LINKED and creates nothin
   t.is(afterUnlink.body.error.code, 'DEVICE_NOT_LINKED');
   t.is((await db('verifications').where({ project_id: projectId }).select('id')).length, 1, 'only the one sent while linked');
 });
+
+test('phones linking in parallel to one project all link (no 500): the last one is active, the others standby', async (t) => {
+  const smx = current();
+  const { projectId } = await createProject(smx, 'Parallel links');
+  const tokens = await Promise.all(Array.from({ length: 24 }, async () => (await smx.admin('POST', `/admin/projects/${projectId}/link-tokens`)).body.data.token as string));
+  const answers: number[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 12 }, async () => {
+      while (next < tokens.length) {
+        const token = tokens[next++]!;
+        const response = await fetch(`${smx.url}/v1/devices/link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, name: 'fleet phone' }) });
+        answers.push(response.status);
+      }
+    }),
+  );
+  t.deepEqual(answers, tokens.map(() => 201), 'every link answered 201');
+  const devices = (await smx.admin('GET', `/admin/projects/${projectId}/devices`)).body.data.devices as Array<{ status: string }>;
+  t.is(devices.length, 24);
+  t.is(devices.filter((d) => d.status === 'active').length, 1, 'one active device');
+});
