@@ -9,10 +9,13 @@
  * unchanged. The MULTI and the script touch several keys: fine on the one Redis server the
  * session store connects to (not Redis Cluster, which SMX does not use).
  *
- * Deviation: the stored copy of a delivered packet keeps no MQTT packet id, so a redelivery after
- * a reconnect carries a new one (QoS 1 receivers treat it as a new publish either way; phones
- * de-duplicate by message id). QoS 2 packets and anything unexpected go to the library.
+ * A delivered packet's MQTT packet id is not re-stored with the packet: it goes into a per-client
+ * hash (`outgoing-ids:{client}`, packet key → id) with a write that is pipelined, not awaited, and
+ * the PUBACK script removes it again. A packet redelivered on reconnect (it was sent and not
+ * acknowledged) goes out with DUP=1 and its original packet id, as MQTT 3.1.1 §4.4 requires
+ * [MQTT-3.3.1-1]. QoS 2 packets and anything unexpected go to the library.
  */
+import { Readable } from 'node:stream';
 import msgpack from 'msgpack-lite';
 import type { Redis } from 'ioredis';
 
@@ -20,11 +23,13 @@ import type { Redis } from 'ioredis';
 const MAX_AWAITING_ACK = 100_000;
 
 /**
- * KEYS[1] the client's outgoing list, KEYS[2] the packet, KEYS[3] its subscriber count; ARGV[1]
- * the packet key as stored in the list (the list holds key names without the connection prefix).
+ * KEYS[1] the client's outgoing list, KEYS[2] the packet, KEYS[3] its subscriber count, KEYS[4]
+ * the client's packet ids; ARGV[1] the packet key as stored in the list (the list holds key names
+ * without the connection prefix).
  */
 const CLEAR = `
 redis.call('LREM', KEYS[1], 0, ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[1])
 local remaining = redis.call('DECR', KEYS[3])
 if remaining <= 0 then redis.call('DEL', KEYS[2], KEYS[3]) end
 return remaining`;
@@ -42,6 +47,8 @@ type Method = (...args: unknown[]) => Promise<unknown>;
 // The library's key names (aedes-persistence-redis asyncPersistence.js).
 const packetKey = (p: StoredPacket) => `packet:${p.brokerId}:${p.brokerCounter}`;
 const outgoingKey = (clientId: string) => `outgoing:${encodeURIComponent(clientId)}`;
+/** SMX's own: the packet ids delivered packets went out with, by packet key. */
+const sentIdsKey = (clientId: string) => `outgoing-ids:${encodeURIComponent(clientId)}`;
 
 /**
  * Replaces the QoS 1 outgoing methods of an aedes-persistence-redis instance using `redis`, its own
@@ -52,6 +59,7 @@ export function useFastOutgoing(persistence: Record<string, unknown>, redis: Red
   const enqueueCombi = original('outgoingEnqueueCombi');
   const update = original('outgoingUpdate');
   const clear = original('outgoingClearMessageId');
+  const stream = (persistence.outgoingStream as (client: { id: string }) => Readable).bind(persistence);
   const awaitingAck = new Map<string, string>();
 
   persistence.outgoingEnqueueCombi = async (subs: Array<{ clientId: string }> | undefined, packet: StoredPacket) => {
@@ -69,17 +77,34 @@ export function useFastOutgoing(persistence: Record<string, unknown>, redis: Red
   persistence.outgoingUpdate = async (client: { id: string }, packet: StoredPacket) => {
     if (packet.cmd !== 'publish' || packet.qos !== 1 || packet.brokerId === undefined || packet.messageId === undefined) return update(client, packet);
     const id = `${client.id}:${packet.messageId}`;
+    const key = packetKey(packet);
     awaitingAck.delete(id); // re-inserted last: the oldest entry is first when the map is full
-    awaitingAck.set(id, packetKey(packet));
+    awaitingAck.set(id, key);
     if (awaitingAck.size > MAX_AWAITING_ACK) awaitingAck.delete(awaitingAck.keys().next().value!);
+    // Not awaited: the publish does not wait for it; it only matters if the phone reconnects unacknowledged.
+    const ids = sentIdsKey(client.id);
+    redis.hset(ids, key, packet.messageId).catch(() => undefined);
+    if (ttlSeconds > 0) redis.expire(ids, ttlSeconds).catch(() => undefined);
   };
+
+  // Packets redelivered on CONNECT that went out before keep their packet id and carry DUP=1.
+  persistence.outgoingStream = (client: { id: string }) =>
+    Readable.from(
+      (async function* redeliveries() {
+        const sentIds = await redis.hgetall(sentIdsKey(client.id)).catch(() => ({}) as Record<string, string>);
+        for await (const packet of stream(client) as AsyncIterable<StoredPacket>) {
+          const messageId = packet.cmd === 'publish' && packet.qos === 1 ? sentIds[packetKey(packet)] : undefined;
+          yield messageId === undefined ? packet : { ...packet, messageId: Number(messageId), dup: true };
+        }
+      })(),
+    );
 
   persistence.outgoingClearMessageId = async (client: { id: string }, packet: { messageId?: number }) => {
     const id = `${client.id}:${packet.messageId}`;
     const key = awaitingAck.get(id);
     if (key === undefined) return clear(client, packet);
     awaitingAck.delete(id);
-    await redis.eval(CLEAR, 3, outgoingKey(client.id), key, `${key}:offlineCount`, key);
+    await redis.eval(CLEAR, 4, outgoingKey(client.id), key, `${key}:offlineCount`, sentIdsKey(client.id), key);
     // The library resolves with the stored packet, which aedes only passes to its 'ack' event;
     // nothing here listens to it, so the packet is not read back.
     return undefined;

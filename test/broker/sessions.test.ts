@@ -128,3 +128,37 @@ test.serial('a delivered QoS 1 packet stays in the session until its PUBACK (red
   await back.endAsync();
   await broker.close();
 });
+
+test.serial('a QoS 1 message the phone did not acknowledge is resent on reconnect with DUP=1 and its original packet id', async (t) => {
+  const broker = await h.startBroker();
+  const device = h.devices.add();
+  const outbox = deviceTopic(device.deviceId, 'outbox');
+  // The first connection takes the publish and never answers PUBACK (mqtt.js acks after handleMessage's callback).
+  const first = await h.phone(broker, device, { reconnectPeriod: 0 });
+  const firstCopies: Array<{ messageId?: number; dup: boolean }> = [];
+  first.handleMessage = (packet, _callback) => {
+    if (packet.cmd === 'publish') firstCopies.push({ messageId: packet.messageId, dup: packet.dup });
+  };
+  await first.subscribeAsync(outbox, { qos: 1 });
+  await broker.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: 'msg_unacked' }] });
+  await waitFor(() => firstCopies.length === 1, 3000, 'the first copy');
+  first.end(true);
+  await closed(first);
+
+  const second = await h.phone(broker, device, { reconnectPeriod: 0 });
+  const copies: Array<{ messageId?: number; dup: boolean; payload: string }> = [];
+  second.on('message', (_topic, payload, packet) => copies.push({ messageId: packet.messageId, dup: packet.dup, payload: payload.toString() }));
+  await waitFor(() => copies.length === 1, 3000, 'the redelivered copy');
+  t.false(firstCopies[0]!.dup, 'the first delivery is not a duplicate');
+  t.true(copies[0]!.dup, 'the redelivery carries DUP=1 [MQTT-3.3.1-1]');
+  t.is(copies[0]!.messageId, firstCopies[0]!.messageId, 'with its original packet id');
+  t.deepEqual(JSON.parse(copies[0]!.payload), { messages: [{ id: 'msg_unacked' }] });
+
+  // Acknowledged now (mqtt.js acks the second copy): not delivered a third time.
+  await second.endAsync();
+  const third = await h.phone(broker, device, { reconnectPeriod: 0 });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.deepEqual(received(third, outbox), []);
+  await third.endAsync();
+  await broker.close();
+});
