@@ -169,3 +169,31 @@ test('inbound SMS over real MQTT: a NUL sender or a receipt time PostgreSQL cann
   t.notRegex(logs, SQL_TEXT);
   t.false(logs.includes('"job failed"'));
 });
+
+test("a message's times never run backwards: a phone clock a little behind still gives dispatched <= sent <= delivered", async (t) => {
+  const smx = current();
+  const { projectId, key } = await createProject(smx, 'Clock behind');
+  const device = await linkNewDevice(smx, projectId, 'Slow clock');
+  await smx.admin('PATCH', `/admin/devices/${device.deviceId}`, { sendRatePerMinute: 0 });
+  const phone = await connectRaw(t, device.mqtt.url, deviceOptions(device, { clean: false }));
+  phone.on('message', (topic, payload) => {
+    if (!topic.endsWith('/outbox')) return;
+    const { messages } = JSON.parse(payload.toString()) as { messages: Array<{ id: string }> };
+    // This phone's clock runs 3 s behind the server's (well within what is believed), and it
+    // reports delivery at once, with a time earlier still than its sent time.
+    const sentAt = new Date(Date.now() - 3000).toISOString();
+    const deliveredAt = new Date(Date.now() - 4000).toISOString();
+    const updates = messages.flatMap(({ id }) => [{ id, state: 'sent', at: sentAt }, { id, state: 'delivered', at: deliveredAt }]);
+    phone.publish(device.topics.status, JSON.stringify({ updates }), { qos: 1 });
+  });
+  await phone.subscribeAsync(device.topics.outbox, { qos: 1 });
+  const sent = await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345699', message: 'times' });
+  const message = await eventually(async () => {
+    const m = (await smx.api(key, 'GET', `/v1/messages/${sent.body.data.messageId}`)).body.data;
+    return m.status === 'DELIVERED' ? m : undefined;
+  }, 10_000, 'DELIVERED');
+  const [created, dispatched, sentTime, delivered] = [message.createdAt, message.dispatchedAt, message.sentAt, message.deliveredAt].map((v: string) => Date.parse(v));
+  t.true(created! <= dispatched!, `created ${message.createdAt} <= dispatched ${message.dispatchedAt}`);
+  t.true(dispatched! <= sentTime!, `dispatched ${message.dispatchedAt} <= sent ${message.sentAt}`);
+  t.true(sentTime! <= delivered!, `sent ${message.sentAt} <= delivered ${message.deliveredAt}`);
+});
