@@ -16,6 +16,7 @@ import { Endpoints } from '../core/endpoints.js';
 import { buildHttpServer } from '../core/http/server.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { createRegistry, registerStateGauges } from '../core/metrics.js';
+import { SmxMetrics } from '../core/smx-metrics.js';
 import { PresenceStore } from '../core/presence.js';
 import { PluginHost } from '../core/plugins/plugin-host.js';
 import { BUILTIN_PLUGINS } from '../plugins/index.js';
@@ -121,6 +122,8 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
     const endpoints = new Endpoints();
     const publisher = new LatePublisher();
     const container = buildContainer({ config, logger, redis, db, queues, publisher, metrics, endpoints });
+    container.registerSingleton(SmxMetrics);
+    const counters = container.resolve(SmxMetrics);
     registerStateGauges(metrics, { queues, presence: container.resolve(PresenceStore), db });
     const cacheBus = container.resolve(CacheBus);
     await cacheBus.start();
@@ -140,6 +143,8 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
         deviceEvents: queues.deviceEvents,
         presence: container.resolve(PresenceStore),
         logger,
+        cluster: config.brokerCluster,
+        connections: counters.deviceConnections.labels({ transport: 'mqtt' }),
       });
       closers.push(['broker', () => broker!.close()]);
     }
@@ -154,7 +159,7 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
       publisher.target = client;
     }
     if (config.mqttUrl && options.roles.worker) {
-      const bridge = await startExternalBridge({ url: config.mqttUrl, credentials: internalCredentials(config.secret), deviceEvents: queues.deviceEvents, presence: container.resolve(PresenceStore), logger });
+      const bridge = await startExternalBridge({ url: config.mqttUrl, credentials: internalCredentials(config.secret), deviceEvents: queues.deviceEvents, presence: container.resolve(PresenceStore), logger, connections: counters.deviceConnections.labels({ transport: 'mqtt' }) });
       closers.push(['external-bridge', () => bridge.close()]);
     }
 

@@ -10,6 +10,11 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 export interface SmxConfig {
   /** HTTP port; 0 picks a free one. @defaultValue 8080 */
   httpPort: number;
+  /**
+   * A port of its own for `/metrics` and `/health/*` (SMX_METRICS_PORT): how `smx worker` and
+   * `smx broker`, which serve no HTTP API, are scraped and health-checked. Unset: none. @defaultValue undefined
+   */
+  metricsPort: number | undefined;
   /** Address the HTTP, MQTT and WebSocket listeners bind. @defaultValue '0.0.0.0' */
   host: string;
   /** Embedded broker TCP port; 0 picks a free one. @defaultValue 1883 */
@@ -20,6 +25,12 @@ export interface SmxConfig {
   mqttUrl: string | undefined;
   /** Where `smx api` / `smx worker` reach an `smx broker` node. @defaultValue 'mqtt://127.0.0.1:{mqttPort}' */
   brokerUrl: string | undefined;
+  /**
+   * Broker nodes share messages over Redis pub/sub (aedes + mqemitter-redis): a publish on any node
+   * reaches a phone connected to any other, and a phone connecting to another node takes its session
+   * over. Set it on every `smx broker` node of a multi-node deployment. @defaultValue false
+   */
+  brokerCluster: boolean;
   /** Redis for queues, presence, idempotency and rate state. @defaultValue 'redis://127.0.0.1:6379' */
   redisUrl: string;
   /** True when REDIS_URL was not given, so `smx start` may start a local redis-server. */
@@ -82,11 +93,13 @@ export interface SmxConfig {
 
 export const CONFIG_DEFAULTS = {
   httpPort: 8080,
+  metricsPort: undefined,
   host: '0.0.0.0',
   mqttPort: 1883,
   mqttWsPort: 8083,
   mqttUrl: undefined,
   brokerUrl: undefined,
+  brokerCluster: false,
   redisUrl: 'redis://127.0.0.1:6379',
   redisUrlDefaulted: true,
   redisPrefix: 'smx',
@@ -237,11 +250,13 @@ export function loadConfig(env: Env = process.env): Readonly<SmxConfig> {
     .filter(Boolean);
   const config: SmxConfig = {
     httpPort: port(env, 'SMX_HTTP_PORT', d.httpPort),
+    metricsPort: present(env, 'SMX_METRICS_PORT') === undefined ? d.metricsPort : port(env, 'SMX_METRICS_PORT', 0),
     host: present(env, 'SMX_HOST') ?? d.host,
     mqttPort: port(env, 'SMX_MQTT_PORT', d.mqttPort),
     mqttWsPort: port(env, 'SMX_MQTT_WS_PORT', d.mqttWsPort),
     mqttUrl: url(env, 'SMX_MQTT_URL', ['mqtt:', 'mqtts:', 'tcp:', 'ws:', 'wss:']),
     brokerUrl: url(env, 'SMX_BROKER_URL', ['mqtt:', 'mqtts:', 'tcp:', 'ws:', 'wss:']),
+    brokerCluster: bool(env, 'SMX_BROKER_CLUSTER', d.brokerCluster),
     redisUrl: redisUrl ?? d.redisUrl,
     redisUrlDefaulted: redisUrl === undefined,
     redisPrefix,
