@@ -62,6 +62,8 @@ export interface EmbeddedBrokerOptions {
   heartbeatIntervalMs?: number;
   /** Listen for MQTT over WebSocket on `mqttWsPort`. @defaultValue true */
   websocket?: boolean;
+  /** Counts each device connection (`smx_device_connections_total{transport="mqtt"}`). */
+  connections?: { inc(): void };
 }
 
 export interface EmbeddedBroker {
@@ -145,7 +147,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     cleanup.push(releaseHolder);
     const detachPresence = trackConnections(aedes, {
       roles,
-      tracker: new PresenceTracker(options.presence, options.deviceEvents),
+      tracker: new PresenceTracker(options.presence, options.deviceEvents, options.connections),
       log,
       track: inFlight.track,
     });

@@ -42,6 +42,8 @@ export interface ExternalBridgeOptions {
   reconnectPeriodMs?: number;
   /** How long start waits for the first CONNACK and SUBACK. @defaultValue 10 000 */
   startTimeoutMs?: number;
+  /** Counts each phone's connection the external broker reports (`smx_device_connections_total{transport="mqtt"}`). */
+  connections?: { inc(): void };
 }
 
 export interface ExternalBridge {
@@ -74,7 +76,7 @@ export async function startExternalBridge(options: ExternalBridgeOptions): Promi
   const log = options.logger.child({ component: 'external-bridge' });
   const mode = options.shared ?? 'auto';
   const group = options.group ?? 'smx';
-  const tracker = new PresenceTracker(options.presence, deviceEvents);
+  const tracker = new PresenceTracker(options.presence, deviceEvents, options.connections);
   let sharedInUse: boolean | null = null;
   let subscribed = false;
   const readyWaiters = new Set<() => void>();

@@ -32,13 +32,16 @@ export interface BrokerPresencePayload {
 export class PresenceTracker {
   private readonly live = new Map<string, { connections: Map<string, string>; stop: () => void }>();
 
+  /** `connections` counts each connection recorded (`smx_device_connections_total` of the holder's transport). */
   constructor(
     private readonly presence: PresenceStore,
     private readonly queue: Queue<DeviceEventJob>,
+    private readonly connections?: { inc(): void },
   ) {}
 
   /** The device connected with `connectionId`; resolves true when it was offline before. */
   async connected(deviceId: string, connectionId: string, at = new Date()): Promise<boolean> {
+    this.connections?.inc();
     this.remember(deviceId, connectionId);
     const changed = await this.presence.markOnline(deviceId, connectionId, at);
     if (changed) await this.emit(deviceId, true, at);

@@ -283,6 +283,11 @@ export class PresenceStore {
     return this.redis.scard(this.onlineSet);
   }
 
+  /** The ids in the online set (as {@link countOnline} counts them): the metrics split them by transport. */
+  async onlineIds(): Promise<string[]> {
+    return this.redis.smembers(this.onlineSet);
+  }
+
   /**
    * Keeps `holderId`'s connections alive until the returned stop function runs (or the process
    * dies). Stopping marks the holder dead at once: whatever connection it still had is reaped.

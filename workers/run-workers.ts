@@ -29,6 +29,7 @@ import { maintenanceProcessor, scheduleMaintenance } from './maintenance-worker.
 import { DevicePacer } from '../core/delivery/pacing.js';
 import { DispatchWakeups } from '../core/delivery/dispatch-wakeups.js';
 import { DeviceTransports } from '../core/smsgate/transport.js';
+import { SmxMetrics } from '../core/smx-metrics.js';
 
 export interface RunningWorkers {
   workers: Worker[];
@@ -67,7 +68,7 @@ export async function startWorkers(c: DependencyContainer): Promise<RunningWorke
       config.workerConcurrency,
     ],
     [QUEUE_NAMES.deviceEvents, deviceEventsProcessor({ reports: c.resolve(StatusReports), inbox: c.resolve(InboxService), dispatch, presence, hooks, webhooks: c.resolve(WebhookEmitter), log }) as Processor, config.workerConcurrency],
-    [QUEUE_NAMES.webhooks, webhookProcessor({ endpoints: c.resolve(WebhookEndpoints), attempts: c.resolve(WebhookAttempts), config, log }) as Processor, config.workerConcurrency, { backoffStrategy: webhookBackoff(config.webhookRetryBaseMs) }],
+    [QUEUE_NAMES.webhooks, webhookProcessor({ endpoints: c.resolve(WebhookEndpoints), attempts: c.resolve(WebhookAttempts), config, log, metrics: c.resolve(SmxMetrics) }) as Processor, config.workerConcurrency, { backoffStrategy: webhookBackoff(config.webhookRetryBaseMs) }],
     [QUEUE_NAMES.maintenance, maintenanceProcessor({ messages, transitions, dispatch, challenges: c.resolve(ChallengeService), idempotency: c.resolve(IdempotencyService), leases: c.resolve(OtpLeases), presence, presenceTracker: new PresenceTracker(presence, queues.deviceEvents), rentals: c.resolve(RentalService), log }) as Processor, 1],
   ];
 

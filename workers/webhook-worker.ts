@@ -2,6 +2,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from '../core/logger.js';
 import type { WebhookJob } from '../core/queues.js';
 import type { RuntimeConfig } from '../core/secrets.js';
+import type { SmxMetrics } from '../core/smx-metrics.js';
 import type { WebhookAttempts } from '../core/webhooks/attempts.js';
 import type { WebhookEndpoints } from '../core/webhooks/endpoints.js';
 import { BACKOFF_TYPE, retryDelayMs, WEBHOOK_ATTEMPTS } from '../core/webhooks/retry.js';
@@ -14,6 +15,8 @@ export interface WebhookWorkerDeps {
   attempts: WebhookAttempts;
   config: Pick<RuntimeConfig, 'webhookAllowPrivate' | 'webhookRetryBaseMs'>;
   log: Logger;
+  /** Counts each attempt (`smx_webhook_deliveries_total`); absent in tests that build the processor alone. */
+  metrics?: SmxMetrics;
 }
 
 /** BullMQ's `backoffStrategy` for the webhooks queue: the schedule of core/webhooks/retry.ts. */
@@ -48,6 +51,7 @@ export function webhookProcessor(deps: WebhookWorkerDeps) {
     }
 
     const log = async (result: SendResult, retry: boolean) => {
+      deps.metrics?.webhookDeliveries.inc({ result: result.ok ? 'delivered' : result.refused ? 'refused' : 'failed' });
       await deps.attempts.record({
         projectId: d.projectId, endpointId: d.endpointId, eventId: d.eventId, type: d.type, url, attempt, statusCode: result.statusCode,
         durationMs: result.durationMs, error: result.error, succeeded: result.ok, at,

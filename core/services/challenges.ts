@@ -22,6 +22,7 @@ import { TemplateService } from './templates.js';
 import { TestNumberService } from './test-numbers.js';
 import { WebhookEmitter } from '../webhooks/emitter.js';
 import { WebhookEndpoints } from '../webhooks/endpoints.js';
+import { SmxMetrics } from '../smx-metrics.js';
 
 /** OTP messages go before custom SMS waiting for the same device (a code is time-critical). */
 export const OTP_PRIORITY = 1;
@@ -104,6 +105,7 @@ export class ChallengeService {
     private readonly limits: AbuseLimits,
     private readonly webhooks: WebhookEmitter,
     private readonly webhookEndpoints: WebhookEndpoints,
+    private readonly metrics: SmxMetrics,
   ) {}
 
   /**
@@ -122,7 +124,8 @@ export class ChallengeService {
       if (hooks) await this.hooks.notify('onVerification', view);
       if (listened) await this.webhooks.emit(projectId, [{ type: `verification.${view.status.toLowerCase()}` as `verification.${'verified' | 'failed' | 'expired' | 'canceled'}`, data: view, callbackUrl }]);
     };
-    return run().catch((error) => this.log.warn({ err: error }, 'onVerification: cannot read the verification'));
+    const verificationId = 'id' in source ? source.id : source.verificationId;
+    return run().catch((error) => this.log.warn({ err: error, projectId, verificationId }, 'onVerification: cannot read the verification'));
   }
 
   /**
@@ -179,6 +182,7 @@ export class ChallengeService {
       await ticket.release().catch(() => undefined);
       throw error;
     });
+    this.metrics.otpRequests.inc();
     return view;
   }
 
@@ -216,9 +220,13 @@ export class ChallengeService {
       return { taken, verified: false, remaining };
     });
     // Read after the commit (and after any concurrent verify's): the settled state explains the refusal.
-    if (!outcome) throw await this.whyNotVerifiable(projectId, verificationId, now);
+    if (!outcome) {
+      this.metrics.otpVerifications.inc({ result: 'refused' });
+      throw await this.whyNotVerifiable(projectId, verificationId, now);
+    }
 
     const { taken, verified, remaining } = outcome;
+    this.metrics.otpVerifications.inc({ result: verified ? 'verified' : remaining <= 0 ? 'failed' : 'wrong_code' });
     if (verified) {
       // An SMS its phone has not sent yet (a resend, an offline or slow phone) is not needed any more.
       if (taken.message_id) void this.dispatch.withdraw(taken.message_id, 'VERIFICATION_VERIFIED');
@@ -302,6 +310,7 @@ export class ChallengeService {
       await trx('verifications').insert(row);
       await this.stats.record(trx, [{ projectId, metric: 'otp.requested', at: row.created_at }]);
     });
+    this.metrics.otpRequests.inc();
     return toView({ ...row, metadata: input.metadata ?? null, verified_at: null, canceled_at: null });
   }
 
@@ -339,7 +348,7 @@ export class ChallengeService {
       default:
         // PENDING with its attempts used up: verify settles FAILED in the transaction that takes
         // the last attempt, so only a row written elsewhere looks like this.
-        this.log.debug({ verificationId }, 'attempt budget exhausted but not settled');
+        this.log.debug({ projectId, verificationId }, 'attempt budget exhausted but not settled');
         return apiError('VERIFICATION_FAILED');
     }
   }

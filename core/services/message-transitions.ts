@@ -3,6 +3,7 @@ import { inject, injectable } from '../di.js';
 import { TOKENS } from '../tokens.js';
 import type { MessageKind, MessageStatus, StatusUpdate } from './messages.js';
 import { StatsService, type Metric } from './stats.js';
+import { SmxMetrics } from '../smx-metrics.js';
 import { WebhookEmitter } from '../webhooks/emitter.js';
 
 /**
@@ -33,6 +34,7 @@ export class MessageTransitions {
     @inject(TOKENS.Knex) private readonly db: Knex,
     private readonly stats: StatsService,
     private readonly webhooks: WebhookEmitter,
+    private readonly metrics: SmxMetrics,
   ) {}
 
   /**
@@ -50,6 +52,8 @@ export class MessageTransitions {
     const rows: Changed[] = await this.db('messages')
       .whereIn('id', this.db('messages').select('id').whereIn('id', messageIds).where({ status: 'QUEUED' }).orderBy('id').forUpdate().skipLocked())
       .update({ status: 'DISPATCHED', dispatched_at: at, updated_at: at }, RETURNING);
+    this.metrics.dispatchBatchSize.observe(messageIds.length);
+    this.metrics.messagesMoved(rows, 'DISPATCHED');
     void this.webhooks.messagesChanged(rows.map((r) => ({ id: r.id, projectId: r.project_id, callbackUrl: r.callback_url, status: 'DISPATCHED', error: null, at })));
     return rows.map((r) => r.id);
   }
@@ -145,7 +149,7 @@ export class MessageTransitions {
            updated_at = ?::timestamptz
          from v, prev
          where m.id = v.id and prev.id = m.id
-         returning m.id, m.project_id, m.kind, m.callback_url, m.status, m.error, prev.old_sent_at is null as newly_sent, v.at, m.sent_at
+         returning m.id, m.project_id, m.kind, m.callback_url, m.status, m.error, prev.old_sent_at is null as newly_sent, v.at, m.sent_at, m.created_at
        ),
        events(project_id, metric, at) as (
          select c.project_id, e.metric, e.at from changed c cross join lateral (values
@@ -159,7 +163,15 @@ export class MessageTransitions {
        select * from changed`,
       [...values.flat(), deviceId, receivedAt.toISOString(), ...counters.bindings],
     );
-    const changed = result.rows as Array<Changed & { status: MessageStatus; error: string | null; newly_sent: boolean; at: Date | string; sent_at: Date | string | null }>;
+    const changed = result.rows as Array<Changed & { status: MessageStatus; error: string | null; newly_sent: boolean; at: Date | string; sent_at: Date | string | null; created_at: Date | string }>;
+    for (const r of changed) {
+      // As the counters above: a jump to DELIVERED is also the message's `sent`.
+      if (r.newly_sent && (r.status === 'SENT' || r.status === 'DELIVERED')) {
+        this.metrics.messages.inc({ kind: r.kind, status: 'SENT' });
+        this.metrics.sent(r.kind, r.created_at, r.sent_at ?? r.at);
+      }
+      if (r.status !== 'SENT') this.metrics.messages.inc({ kind: r.kind, status: r.status });
+    }
     // A report that jumps to DELIVERED also makes the message sent: `message.sent` comes too (as the counters count it).
     void this.webhooks.messagesChanged(changed.flatMap((r) => {
       const change = { id: r.id, projectId: r.project_id, callbackUrl: r.callback_url, status: r.status as string, error: r.status === 'FAILED' ? r.error : null, at: new Date(r.at) };
@@ -178,6 +190,7 @@ export class MessageTransitions {
       return changed;
     });
     const status = what === 'failed' ? 'FAILED' : 'EXPIRED';
+    this.metrics.messagesMoved(rows, status);
     void this.webhooks.messagesChanged(rows.map((r) => ({ id: r.id, projectId: r.project_id, callbackUrl: r.callback_url, status, error, at })));
     return rows.length;
   }

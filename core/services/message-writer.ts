@@ -10,6 +10,7 @@ import { MessageService, type NewMessage } from './messages.js';
 import { StatsService, type StatEvent } from './stats.js';
 import type { RuntimeConfig } from '../secrets.js';
 import { isDependencyDown, withinDeadline } from '../unavailable.js';
+import { SmxMetrics } from '../smx-metrics.js';
 
 /** A message to accept, with the challenge row it belongs to (OTP) if any. */
 export interface AcceptedMessage {
@@ -58,6 +59,7 @@ export class MessageWriter {
     private readonly messages: MessageService,
     private readonly stats: StatsService,
     private readonly dispatch: DispatchService,
+    private readonly metrics: SmxMetrics,
   ) {}
 
   /** Accepts one message; resolves once it is committed and its device signalled. */
@@ -116,6 +118,7 @@ export class MessageWriter {
     const main = parts.pop()!;
     const sql = parts.length === 0 ? main.sql : `with ${parts.map((p, i) => `w${i} as (${p.sql})`).join(', ')} ${main.sql}`;
     await this.db.raw(sql, [...parts.flatMap((p) => p.bindings), ...main.bindings] as Knex.RawBinding[]);
+    this.metrics.messagesMoved(entries.map((e) => e.message), 'QUEUED');
   }
 
   /**

@@ -13,6 +13,7 @@ import { DispatchService } from './dispatch.js';
 import { MessageService } from './messages.js';
 import { ProjectService, type CodeType, type Language, type ProjectSettings } from './projects.js';
 import { TemplateService } from './templates.js';
+import { SmxMetrics } from '../smx-metrics.js';
 
 interface PendingChallenge {
   id: string;
@@ -49,6 +50,7 @@ export class ResendService {
     private readonly dispatch: DispatchService,
     private readonly templates: TemplateService,
     private readonly limits: AbuseLimits,
+    private readonly metrics: SmxMetrics,
   ) {}
 
   async resend(projectId: string, verificationId: string): Promise<VerificationView> {
@@ -92,6 +94,7 @@ export class ResendService {
       await ticket.release().catch(() => undefined);
       throw error;
     }
+    this.metrics.messages.inc({ kind: 'otp', status: 'QUEUED' });
     await this.dispatch.signal([route.deviceId]);
     // The earlier SMS, if it never left the server, is not sent any more: the new one replaces it.
     if (last?.status === 'QUEUED') await this.dispatch.withdraw(last.id, 'RESENT');

@@ -12,6 +12,7 @@ import type { Queues } from '../../queues.js';
 import { KEEPALIVE_MS, SmsGateEvents } from '../../smsgate/events.js';
 import { SMSGATE_BASE_PATH, SmsGateService } from '../../smsgate/service.js';
 import { TOKENS } from '../../tokens.js';
+import { SmxMetrics } from '../../smx-metrics.js';
 
 /**
  * The SMSGate app's mobile API (private-server mode), mounted at `/compat/smsgate/mobile/v1`:
@@ -26,7 +27,7 @@ async function mobileApi(app: FastifyInstance, c: DependencyContainer): Promise<
   const service = c.resolve(SmsGateService);
   const events = c.resolve(SmsGateEvents);
   const presence = c.resolve(PresenceStore);
-  const tracker = new PresenceTracker(presence, c.resolve<Queues>(TOKENS.Queues).deviceEvents);
+  const tracker = new PresenceTracker(presence, c.resolve<Queues>(TOKENS.Queues).deviceEvents, c.resolve(SmxMetrics).deviceConnections.labels({ transport: 'smsgate' }));
   const log = c.resolve<Logger>(TOKENS.Logger).child({ component: 'smsgate' });
 
   // Webhook signatures cover the exact bytes: keep the raw body beside the parsed one.
