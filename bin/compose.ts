@@ -14,6 +14,8 @@ import { buildContainer } from '../core/container.js';
 import { createDatabase, migrateLatest } from '../core/db.js';
 import { Endpoints } from '../core/endpoints.js';
 import { buildHttpServer } from '../core/http/server.js';
+import { startOpsServer, type OpsServer } from '../core/http/ops-server.js';
+import { HealthService } from '../core/health.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { createRegistry, registerStateGauges } from '../core/metrics.js';
 import { SmxMetrics } from '../core/smx-metrics.js';
@@ -54,6 +56,8 @@ export interface Smx {
   broker: EmbeddedBroker | null;
   workers: RunningWorkers | null;
   endpoints: Endpoints;
+  /** The `/metrics` and `/health` listener of SMX_METRICS_PORT, if set. */
+  ops: OpsServer | null;
   /** Secrets generated under the data dir on this start (the admin token is printed once). */
   generatedSecrets: GeneratedSecret[];
   /** Graceful shutdown: stop HTTP, drain in-flight jobs, close the broker and every connection. */
@@ -177,14 +181,24 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
       closers.push(['workers', () => workers!.close()]);
     }
 
+    let ops: OpsServer | null = null;
+    if (config.metricsPort !== undefined) {
+      const health = container.resolve(HealthService);
+      // A broker-only node publishes nothing itself: its broker check is its own listener.
+      const ready = async () => ({ ...(await health.check()), ...(publisher.target ? {} : { broker: broker ? ('up' as const) : ('down' as const) }) });
+      const started = await startOpsServer({ port: config.metricsPort, host: config.host, registry: metrics, adminToken: config.adminToken, ready });
+      ops = started;
+      closers.push(['ops', () => started.close()]);
+    }
+
     // Shutdown order: HTTP first (no new work), then workers drain, then broker and connections.
     const ordered = [...closers];
     closers.length = 0;
     const first = ['http', 'workers'];
     closers.push(...ordered.filter(([n]) => !first.includes(n)), ...ordered.filter(([n]) => n === 'workers'), ...ordered.filter(([n]) => n === 'http'));
 
-    logger.info({ http: endpoints.publicUrl || null, mqtt: endpoints.mqttUrl || null, roles: options.roles }, 'SMX started');
-    return { config, logger, container, http, broker, workers, endpoints, generatedSecrets: generated, close: closeAll };
+    logger.info({ http: endpoints.publicUrl || null, mqtt: endpoints.mqttUrl || null, metricsPort: ops?.port ?? null, roles: options.roles }, 'SMX started');
+    return { config, logger, container, http, broker, workers, endpoints, ops, generatedSecrets: generated, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;
