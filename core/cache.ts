@@ -10,6 +10,8 @@ export type CacheScope = 'api-key' | 'project' | 'devices' | 'templates' | 'test
 /** A small in-process map with a time to live and a size bound (oldest entries go first). */
 export class TtlCache<V> {
   private readonly entries = new Map<string, { value: V; expires: number }>();
+  /** Loads in flight: concurrent misses of one key share one load (a reload storm is one read). */
+  private readonly loading = new Map<string, Promise<V | undefined>>();
 
   constructor(
     private readonly ttlMs: number,
@@ -33,19 +35,35 @@ export class TtlCache<V> {
 
   delete(key: string): void {
     this.entries.delete(key);
+    // A load that started before the change must not put the old value back.
+    this.loading.delete(key);
   }
 
   deleteWhere(matches: (value: V) => boolean): void {
-    for (const [key, entry] of this.entries) if (matches(entry.value)) this.entries.delete(key);
+    for (const [key, entry] of this.entries) {
+      if (matches(entry.value)) {
+        this.entries.delete(key);
+        this.loading.delete(key);
+      }
+    }
   }
 
-  /** The cached value, or `load()`'s (cached unless undefined). */
+  /** The cached value, or `load()`'s (cached unless undefined); concurrent misses share one load. */
   async through(key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
     const hit = this.get(key);
     if (hit !== undefined) return hit;
-    const value = await load();
-    if (value !== undefined) this.set(key, value);
-    return value;
+    const pending = this.loading.get(key);
+    if (pending) return pending;
+    const loaded = load();
+    this.loading.set(key, loaded);
+    try {
+      const value = await loaded;
+      // Cached only if nothing invalidated the key meanwhile (delete() drops the pending load).
+      if (value !== undefined && this.loading.get(key) === loaded) this.set(key, value);
+      return value;
+    } finally {
+      if (this.loading.get(key) === loaded) this.loading.delete(key);
+    }
   }
 }
 

@@ -44,7 +44,7 @@ export const activeDevice: RoutingStrategy = (_message, devices) => {
 @injectable()
 export class Router {
   private readonly strategies = new Map<string, RoutingStrategy>([['active-device', activeDevice]]);
-  private readonly snapshot = new TtlCache<RoutingDevice[]>(1_000);
+  private readonly snapshot = new TtlCache<ProjectDevices>(1_000);
 
   constructor(
     private readonly devices: DeviceService,
@@ -62,11 +62,17 @@ export class Router {
    * on presence a second old decides as well (an offline phone's messages wait for it anyway).
    */
   async devicesOf(projectId: string): Promise<RoutingDevice[]> {
-    const cached = this.snapshot.get(projectId);
-    if (cached) return cached;
-    const devices = (await this.devices.list(projectId)).map(toRoutingDevice);
-    this.snapshot.set(projectId, devices);
-    return devices;
+    return (await this.prepared(projectId)).devices;
+  }
+
+  /** The project's devices and their ids, built once per snapshot (not per message), loads shared. */
+  private async prepared(projectId: string): Promise<ProjectDevices> {
+    const view = await this.snapshot.through(projectId, async () => {
+      // Every strategy call gets this same array for a second, so a strategy may memoize on it.
+      const devices = (await this.devices.list(projectId)).map(toRoutingDevice);
+      return { devices, ids: new Set(devices.map((d) => d.id)) };
+    });
+    return view!;
   }
 
   register(name: string, strategy: RoutingStrategy): void {
@@ -92,8 +98,7 @@ export class Router {
   /** Routes many messages of one project, reading its devices and their presence once. */
   async routeMany(projectId: string, messages: RoutingMessage[], strategyName: string): Promise<RouteDecision[]> {
     const strategy = this.strategy(strategyName, projectId);
-    const devices = await this.devicesOf(projectId);
-    const known = new Set(devices.map((d) => d.id));
+    const { devices, ids: known } = await this.prepared(projectId);
     const decisions: RouteDecision[] = [];
     for (const message of messages) {
       const decision = await strategy(message, devices);
@@ -126,6 +131,12 @@ export class Router {
     this.log.warn({ strategy: name, projectId }, 'unknown routing strategy, using active-device');
     return activeDevice;
   }
+}
+
+/** A project's devices as strategies see them, with their ids for checking a strategy's choice. */
+interface ProjectDevices {
+  devices: RoutingDevice[];
+  ids: Set<string>;
 }
 
 /** A concrete route: the device, and the SIM slot (null = the phone's default SIM). */
