@@ -10,6 +10,9 @@ import { toApiError } from '../error-handler.js';
 import { validateBody } from '../validation.js';
 
 const tags = ['compat: number rental'];
+// GET: `api_key` in the query; POST: a body field (no security scheme can say so) or the X-SMX-API-Key header.
+const querySecurity: Array<Record<string, string[]>> = [{ apiKeyQuery: [] }, { apiKey: [] }];
+const bodySecurity: Array<Record<string, string[]>> = [{ apiKey: [] }, {}];
 const consumes = ['application/json', 'application/x-www-form-urlencoded'];
 const auth =
   'Authenticate with your SMX project API key as `api_key`: in the query string for GET, in the body (JSON or form) for POST. ' +
@@ -69,7 +72,7 @@ export async function compatNumberRentalRoutes(app: FastifyInstance, c: Dependen
 
   app.get('/compat/getNumbers', {
     schema: {
-      tags, summary: 'Available numbers, countries and quantities', description: auth,
+      tags, security: querySecurity, summary: 'Available numbers, countries and quantities', description: auth,
       querystring: { type: 'object', required: ['api_key'], properties: { ...keyQuery, country: { ...str, description: 'ISO country code filter (e.g. US, GB, DE).' } } },
       response: answers({ numbers: { type: 'array', items: { type: 'object', properties: { country: str, country_name: str, available: { type: 'integer' }, price_per_sms: { type: 'number' } } } } }, [400, 401]),
     },
@@ -85,7 +88,7 @@ export async function compatNumberRentalRoutes(app: FastifyInstance, c: Dependen
 
   app.post('/compat/rentNumber', {
     schema: {
-      tags, summary: 'Rent a number for SMS verification', description: auth, consumes,
+      tags, security: bodySecurity, summary: 'Rent a number for SMS verification', description: auth, consumes,
       body: { type: 'object', required: ['api_key', 'country'], properties: { ...keyQuery, country: { ...str, description: 'ISO country code (e.g. US, GB, DE).' }, service: { ...str, description: 'Optional service identifier.' } } },
       response: answers({ number: str, rental_id: str, expires_at: str, country: str }, [400, 401, 409]),
     },
@@ -98,7 +101,7 @@ export async function compatNumberRentalRoutes(app: FastifyInstance, c: Dependen
 
   app.get('/compat/getSMS', {
     schema: {
-      tags, summary: 'SMS received on a rented number', description: `${auth} Poll until a message arrives.`,
+      tags, security: querySecurity, summary: 'SMS received on a rented number', description: `${auth} Poll until a message arrives.`,
       querystring: { type: 'object', required: ['api_key', 'rental_id'], properties: { ...keyQuery, rental_id: { ...str, description: 'The rental_id rentNumber returned.' } } },
       response: answers({ messages: { type: 'array', items: { type: 'object', properties: { sender: str, text: str, received_at: str } } }, number: str }, [400, 401, 404]),
     },
@@ -114,7 +117,7 @@ export async function compatNumberRentalRoutes(app: FastifyInstance, c: Dependen
 
   app.post('/compat/cancelNumber', {
     schema: {
-      tags, summary: 'Cancel a rental and free its number', description: auth, consumes,
+      tags, security: bodySecurity, summary: 'Cancel a rental and free its number', description: auth, consumes,
       body: { type: 'object', required: ['api_key', 'rental_id'], properties: { ...keyQuery, rental_id: str } },
       response: answers({ message: str, rental_id: str, refund_amount: { type: 'number' } }, [400, 401, 404]),
     },

@@ -12,6 +12,7 @@ import { bodySchema, responses } from '../openapi.js';
 import { validateBody } from '../validation.js';
 
 const tags = ['compat: OTP by id'];
+const security: Array<Record<string, string[]>> = [{ compatOAuth: [] }, { apiKey: [] }];
 const auth =
   'Authenticate with `Authorization: Bearer <access_token>` from `POST /compat/oauth/token` (or the project API key in `X-SMX-API-Key`). ' +
   'Success bodies are the provider\'s (no SMX envelope); errors are the SMX error envelope.';
@@ -52,7 +53,7 @@ export async function compatOtpRoutes(app: FastifyInstance, c: DependencyContain
 
   app.post('/compat/oauth/token', {
     schema: {
-      tags, summary: 'Get an access token (OAuth2 client credentials)',
+      tags, security: [], summary: 'Get an access token (OAuth2 client credentials)',
       description: `Application id = an SMX API key id (key_...), application secret = that API key. Send them as client_id/client_secret (form or JSON) or with HTTP Basic auth. Tokens live ${ACCESS_TOKEN_TTL_SECONDS} s and die with the key.`,
       consumes: ['application/x-www-form-urlencoded', 'application/json'], body: bodySchema(OAuthTokenDto),
       response: rawResponses(200, {
@@ -72,7 +73,7 @@ export async function compatOtpRoutes(app: FastifyInstance, c: DependencyContain
 
   app.post('/compat/otp', {
     schema: {
-      tags, summary: 'Send an OTP (OTP-by-id style)', description: auth, body: bodySchema(CompatOtpDto),
+      tags, security, summary: 'Send an OTP (OTP-by-id style)', description: auth, body: bodySchema(CompatOtpDto),
       response: rawResponses(201, otpObject, [400, 401, 409, 413, 422, 429, 503]),
     },
   }, async (request, reply) => {
@@ -86,7 +87,7 @@ export async function compatOtpRoutes(app: FastifyInstance, c: DependencyContain
 
   app.post('/compat/otp/:otpId', {
     schema: {
-      tags, summary: 'Check a PIN', description: `${auth} A wrong PIN with attempts left is PENDING; the last wrong one FAILED; after the TTL EXPIRED.`,
+      tags, security, summary: 'Check a PIN', description: `${auth} A wrong PIN with attempts left is PENDING; the last wrong one FAILED; after the TTL EXPIRED.`,
       params: { type: 'object', properties: { otpId: { type: 'string' } }, required: ['otpId'] }, body: bodySchema(CompatOtpCheckDto),
       response: rawResponses(200, { type: 'object', properties: { status: { type: 'string', enum: ['VERIFIED', 'PENDING', 'FAILED', 'EXPIRED'] } } }, [400, 401, 404, 409, 413, 503]),
     },

@@ -10,6 +10,8 @@ import { bodySchema, responses } from '../openapi.js';
 import { validateBody } from '../validation.js';
 
 const tags = ['compat: SMS Verify'];
+// The key as a query parameter or header; as a form or JSON field (no security scheme can say so) the call carries none.
+const security: Array<Record<string, string[]>> = [{ apiKeyParam: [] }, { apiKey: [] }, {}];
 const consumes = ['application/json', 'application/x-www-form-urlencoded'];
 const auth =
   'Authenticate with your SMX project API key as `api-key` (form field, JSON field or query parameter; `user-id` is accepted and ignored) ' +
@@ -42,7 +44,7 @@ export async function compatSmsVerifyRoutes(app: FastifyInstance, c: DependencyC
 
   app.post('/compat/sms-verify', {
     schema: {
-      tags, summary: 'Send a security code by SMS (SMS Verify style)', description: auth, consumes, body: bodySchema(SmsVerifyDto),
+      tags, security, summary: 'Send a security code by SMS (SMS Verify style)', description: auth, consumes, body: bodySchema(SmsVerifyDto),
       response: rawResponses({
         type: 'object',
         properties: {
@@ -67,7 +69,7 @@ export async function compatSmsVerifyRoutes(app: FastifyInstance, c: DependencyC
 
   app.post('/compat/verify-security-code', {
     schema: {
-      tags, summary: 'Verify a security code sent by /compat/sms-verify', description: `${auth} A code verifies once.`, consumes, body: bodySchema(VerifySecurityCodeDto),
+      tags, security, summary: 'Verify a security code sent by /compat/sms-verify', description: `${auth} A code verifies once.`, consumes, body: bodySchema(VerifySecurityCodeDto),
       response: rawResponses({ type: 'object', properties: { verified: { type: 'boolean' } } }, [400, 401, 413, 429, 503]),
     },
   }, async (request) => {

@@ -13,7 +13,7 @@ export async function deviceLinkRoutes(app: FastifyInstance, c: DependencyContai
   const devices = c.resolve(DeviceService);
   app.post('/v1/devices/link', {
     schema: {
-      tags: ['devices'], summary: 'Link a phone with a single-use link token (from the QR code) or a 6-digit link code',
+      tags: ['devices'], security: [], summary: 'Link a phone with a single-use link token (from the QR code) or a 6-digit link code',
       description:
         'Link codes are limited per client address (IPv6: per /64; behind proxies the address SMX_TRUST_PROXY trusts): ' +
         `${CODE_GUESS_LIMITS.perSource} attempts per ${CODE_GUESS_LIMITS.windowSeconds / 60} minutes, taken before the code is compared; a code that links gives its attempt back. ` +

@@ -6,19 +6,25 @@ import { projectOf } from '../auth.js';
 import { ok } from '../envelope.js';
 import { ListMessagesQuery } from '../dtos/sms.js';
 import { bodySchema, responses } from '../openapi.js';
+import { EXAMPLES } from '../response-schemas.js';
 import { validateQuery } from '../validation.js';
 
+const at = (example: string | null) => ({ type: 'string', format: 'date-time', nullable: true, example });
 const message = {
   type: 'object',
   properties: {
-    messageId: { type: 'string' }, kind: { type: 'string', enum: ['otp', 'sms'] },
-    status: { type: 'string', enum: ['QUEUED', 'DISPATCHED', 'SENT', 'DELIVERED', 'FAILED', 'EXPIRED'] },
-    to: { type: 'string' }, message: { type: 'string', description: 'custom SMS only' }, parts: { type: 'integer' }, deviceId: { type: 'string', nullable: true }, simSlot: { type: 'integer', nullable: true },
-    verificationId: { type: 'string', nullable: true }, batchId: { type: 'string', nullable: true }, error: { type: 'string', nullable: true },
-    metadata: { type: 'object', nullable: true, description: 'Your metadata, as sent.' },
-    createdAt: { type: 'string' }, expiresAt: { type: 'string' }, dispatchedAt: { type: 'string', nullable: true },
-    sentAt: { type: 'string', nullable: true }, deliveredAt: { type: 'string', nullable: true }, failedAt: { type: 'string', nullable: true },
+    messageId: { type: 'string', example: EXAMPLES.messageId }, kind: { type: 'string', enum: ['otp', 'sms'], example: 'sms' },
+    status: { type: 'string', enum: ['QUEUED', 'DISPATCHED', 'SENT', 'DELIVERED', 'FAILED', 'EXPIRED'], example: 'DELIVERED' },
+    to: { type: 'string', example: EXAMPLES.phone }, message: { type: 'string', description: 'Custom SMS only (an OTP\'s text, which holds its code, is never shown).', example: 'Your parcel arrives today between 2 and 4 pm.' },
+    parts: { type: 'integer', example: 1 }, deviceId: { type: 'string', nullable: true, example: EXAMPLES.deviceId }, simSlot: { type: 'integer', nullable: true, example: 0 },
+    verificationId: { type: 'string', nullable: true, example: null }, batchId: { type: 'string', nullable: true, example: null },
+    error: { type: 'string', nullable: true, description: 'Why it FAILED (e.g. RADIO_OFF, EXPIRED).', example: null },
+    metadata: { type: 'object', nullable: true, description: 'Your metadata, as sent.', example: { orderId: 'A-1042' } },
+    createdAt: { type: 'string', format: 'date-time', example: EXAMPLES.createdAt }, expiresAt: { type: 'string', format: 'date-time', example: '2026-11-22T10:00:00.000Z' },
+    dispatchedAt: at('2026-11-21T10:00:00.060Z'), sentAt: at('2026-11-21T10:00:02.410Z'), deliveredAt: at('2026-11-21T10:00:04.180Z'), failedAt: at(null),
   },
+  // `message` is left out of OTP messages.
+  required: ['messageId', 'kind', 'status', 'to', 'parts', 'deviceId', 'simSlot', 'verificationId', 'batchId', 'error', 'metadata', 'createdAt', 'expiresAt', 'dispatchedAt', 'sentAt', 'deliveredAt', 'failedAt'],
 };
 
 /** The message log (spec/api.md "Custom SMS"). */

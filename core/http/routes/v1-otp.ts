@@ -12,20 +12,15 @@ import { SendOtpDto, VerifyOtpDto } from '../dtos/otp.js';
 import { ok } from '../envelope.js';
 import { runIdempotent } from '../idempotency.js';
 import { bodySchema, responses } from '../openapi.js';
-import { verifyResultSchema } from '../response-schemas.js';
+import { EXAMPLES, verificationSchema, verifyResultSchema } from '../response-schemas.js';
 import { validateBody } from '../validation.js';
 
-const verification = {
+const verification = verificationSchema;
+const idParam = { type: 'object', properties: { id: { type: 'string', description: 'ver_...', example: EXAMPLES.verificationId } }, required: ['id'] };
+const idempotencyKey = {
   type: 'object',
-  properties: {
-    verificationId: { type: 'string' }, status: { type: 'string', enum: ['PENDING', 'VERIFIED', 'FAILED', 'EXPIRED', 'CANCELED'] },
-    to: { type: 'string' }, countryIso: { type: 'string', nullable: true }, numberValid: { type: 'boolean' }, test: { type: 'boolean' },
-    messageId: { type: 'string', nullable: true }, deviceId: { type: 'string', nullable: true }, attempts: { type: 'integer' },
-    maxAttempts: { type: 'integer' }, createdAt: { type: 'string', format: 'date-time' }, expiresAt: { type: 'string', format: 'date-time' },
-    verifiedAt: { type: 'string', nullable: true }, canceledAt: { type: 'string', nullable: true }, metadata: { type: 'object', nullable: true },
-  },
+  properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 255, description: 'Retry safely: the same key and body answer the first response again (24 hours).', example: 'order-A-1042-otp' } },
 };
-const idParam = { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] };
 const security = [{ apiKey: [] }];
 
 function suppliesCode(body: unknown): boolean {
@@ -52,7 +47,7 @@ export async function otpRoutes(app: FastifyInstance, c: DependencyContainer): P
   app.post('/v1/send-otp', {
     schema: {
       tags: ['otp'], summary: 'Send an OTP challenge', security,
-      headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', maxLength: 255 } } },
+      headers: idempotencyKey,
       body: bodySchema(SendOtpDto), response: responses({ 201: verification }, [400, 401, 409, 413, 422, 429, 503]),
     },
   }, async (request, reply) => {

@@ -15,7 +15,10 @@ import { validateBody } from '../validation.js';
 export const BULK_BODY_LIMIT = 10 * 1024 * 1024;
 
 const security = [{ apiKey: [] }];
-const idempotencyHeader = { type: 'object', properties: { 'idempotency-key': { type: 'string', maxLength: 255 } } };
+const idempotencyHeader = {
+  type: 'object',
+  properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 255, description: 'Retry safely: the same key and body answer the first response again (24 hours).', example: 'newsletter-2026-11-21' } },
+};
 
 /** Custom SMS, one-off and bulk (spec/api.md "Custom SMS"). */
 export async function smsRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
