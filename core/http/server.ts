@@ -36,6 +36,7 @@ import { compatSmsVerifyRoutes } from './routes/compat-sms-verify.js';
 import { compatOtpRoutes } from './routes/compat-otp.js';
 import { compatNumberRentalRoutes } from './routes/compat-number-rental.js';
 import { rentalRoutes } from './routes/v1-rentals.js';
+import { installLogContext } from './log-context.js';
 
 /** How long shutdown waits for requests in flight after the grace (their own dependency timeouts bound them). */
 const IN_FLIGHT_DRAIN_MS = 15_000;
@@ -148,6 +149,8 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
     duration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
     request.log.info({ method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
   });
+  // The access line (and any other line of the request) names the project and the challenge or message.
+  installLogContext(app);
   installErrorHandling(app);
   await registerOpenApi(app, config.publicUrl ?? '/');
 
