@@ -4,15 +4,12 @@
  * and started again while they are connected: every phone reconnects in the storm and nothing
  * accepted is lost. The phones are plain mqtt.js clients speaking device-protocol.md.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import test from 'ava';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { LinkResult } from '../../device/types.js';
-import { exited, freePort, runSmx, type SmxProcess } from '../helpers/processes.js';
-import { cleanupTestSmx, eventually, PG_URL, REDIS_URL } from '../helpers/smx.js';
+import { Deployment } from '../helpers/deployment.js';
+import { exited } from '../helpers/processes.js';
+import { eventually } from '../helpers/smx.js';
 
 const PHONES = Number(process.env.FLEET_PHONES ?? 300);
 const PARALLEL = 16;
@@ -70,48 +67,14 @@ function connectPhone(credentials: LinkResult): Promise<Phone> {
 
 test(`${PHONES} phones: parallel linking without 500s, round-robin gives every phone its share, a restart storm loses nothing`, async (t) => {
   t.timeout(180_000);
-  const id = randomBytes(4).toString('hex');
-  const [httpPort, mqttPort, wsPort] = [await freePort(), await freePort(), await freePort()];
-  const dataDir = await mkdtemp(join(tmpdir(), 'smx-fleet-'));
-  const admin = `adm_${randomBytes(16).toString('hex')}`;
-  const env = {
-    DATABASE_URL: PG_URL,
-    SMX_DATABASE_SCHEMA: `t_fleet_${id}`,
-    REDIS_URL,
-    SMX_REDIS_PREFIX: `smxt-fleet-${id}`,
-    SMX_SECRET: `fleet-secret-${id}-0123456789`,
-    SMX_ADMIN_TOKEN: admin,
-    SMX_HOST: '127.0.0.1',
-    SMX_HTTP_PORT: String(httpPort),
-    SMX_MQTT_PORT: String(mqttPort),
-    SMX_MQTT_WS_PORT: String(wsPort),
-    SMX_DATA_DIR: dataDir,
-    // Every phone of this test connects from 127.0.0.1.
-    SMX_MQTT_MAX_PENDING_PER_SOURCE: '5000',
-    SMX_MQTT_CONNECT_RATE_PER_SOURCE: '10000',
-    LOG_LEVEL: 'warn',
-  };
-  let server: SmxProcess | undefined;
+  // Every phone of this test connects from 127.0.0.1.
+  const deployment = await Deployment.create(t, 'fleet', { SMX_MQTT_MAX_PENDING_PER_SOURCE: '5000', SMX_MQTT_CONNECT_RATE_PER_SOURCE: '10000' });
   const phones: Phone[] = [];
-  t.teardown(async () => {
-    await Promise.all(phones.map((p) => p.client.endAsync(true).catch(() => undefined)));
-    if (server && server.exitCode === null) server.kill('SIGKILL');
-    await cleanupTestSmx({ redisPrefix: env.SMX_REDIS_PREFIX, smx: { config: { databaseUrl: PG_URL, databaseSchema: env.SMX_DATABASE_SCHEMA, dataDir } } } as never);
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  const base = `http://127.0.0.1:${httpPort}`;
-  const start = async () => {
-    server = runSmx(['start'], env);
-    await eventually(async () => (await fetch(`${base}/health/ready`, { signal: AbortSignal.timeout(5000) }).catch(() => null))?.status === 200, 60_000, 'smx to start').catch((error: Error) => {
-      throw new Error(`${error.message}; its output:\n${server!.output()}`);
-    });
-  };
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = { authorization: `Bearer ${admin}` }) => {
-    const response = await fetch(`${base}${path}`, { method, headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: response.status, body: (await response.json()) as any };
-  };
-
-  await start();
+  t.teardown(() => Promise.all(phones.map((p) => p.client.endAsync(true).catch(() => undefined))));
+  const { base } = deployment;
+  const call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => (headers ? deployment.call(method, path, body, headers) : deployment.admin(method, path, body));
+  let server = deployment.start('start');
+  await deployment.ready();
   const project = (await call('POST', '/admin/projects', { name: 'fleet' })).body.data;
   t.is((await call('PATCH', `/admin/projects/${project.id}`, { routing: 'round-robin' })).status, 200);
   const key = (await call('POST', `/admin/projects/${project.id}/api-keys`, { name: 'k' })).body.data.key as string;
@@ -147,10 +110,11 @@ test(`${PHONES} phones: parallel linking without 500s, round-robin gives every p
   t.is(Math.max(...shares), 3, 'and no phone more');
 
   // Restart under the fleet: kill -9, start again; the phones reconnect on their own.
-  server!.kill('SIGKILL');
-  await exited(server!);
+  server.kill('SIGKILL');
+  await exited(server);
   const queuedDuringRestart = recipients.length;
-  await start();
+  server = deployment.start('start');
+  await deployment.ready();
   started = Date.now();
   await eventually(async () => phones.every((p) => p.client.connected) && (await onlineCount()) === PHONES, 60_000, 'every phone back');
   const stormSeconds = (Date.now() - started) / 1000;

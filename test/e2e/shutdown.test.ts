@@ -4,16 +4,12 @@
  * x-request-id, and once the listener is closed new connections are refused (a load balancer moves
  * on). Nothing ends in a reset connection, and every 201 reaches the phone.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest, Agent } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import test from 'ava';
-import { linkDevice } from '../../device/link.js';
 import { ReferenceDevice } from '../../device/reference-device.js';
-import { exited, freePort, runSmx, type SmxProcess } from '../helpers/processes.js';
-import { cleanupTestSmx, eventually, PG_URL, REDIS_URL } from '../helpers/smx.js';
+import { Deployment } from '../helpers/deployment.js';
+import { exited, type SmxProcess } from '../helpers/processes.js';
+import { eventually } from '../helpers/smx.js';
 
 interface Answer {
   status: number;
@@ -48,49 +44,12 @@ function post(agent: Agent, port: number, path: string, body: unknown, headers: 
 
 test('SIGTERM under load: in-flight requests answered, the rest 503 in the envelope or refused, none reset; every 201 delivered', async (t) => {
   t.timeout(90_000);
-  const id = randomBytes(4).toString('hex');
-  const dataDir = await mkdtemp(join(tmpdir(), 'smx-shutdown-'));
-  const admin = `adm_${randomBytes(16).toString('hex')}`;
-  const port = await freePort();
-  const env = {
-    DATABASE_URL: PG_URL,
-    SMX_DATABASE_SCHEMA: `t_shutdown_${id}`,
-    REDIS_URL,
-    SMX_REDIS_PREFIX: `smxt-shutdown-${id}`,
-    SMX_SECRET: `shutdown-secret-${id}-0123456789`,
-    SMX_ADMIN_TOKEN: admin,
-    SMX_HOST: '127.0.0.1',
-    SMX_HTTP_PORT: String(port),
-    SMX_MQTT_PORT: String(await freePort()),
-    SMX_MQTT_WS_PORT: String(await freePort()),
-    SMX_DATA_DIR: dataDir,
-    LOG_LEVEL: 'warn',
-  };
-  const base = `http://127.0.0.1:${port}`;
-  let server: SmxProcess | undefined;
-  t.teardown(async () => {
-    if (server && server.exitCode === null) server.kill('SIGKILL');
-    await cleanupTestSmx({ redisPrefix: env.SMX_REDIS_PREFIX, smx: { config: { databaseUrl: PG_URL, databaseSchema: env.SMX_DATABASE_SCHEMA, dataDir } } } as never);
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  const start = async () => {
-    server = runSmx(['start'], env);
-    await eventually(async () => (await fetch(`${base}/health/ready`, { signal: AbortSignal.timeout(5000) }).catch(() => null))?.status === 200, 60_000, 'smx to start').catch((error: Error) => {
-      throw new Error(`${error.message}; its output:\n${server!.output()}`);
-    });
-  };
-  const call = async (path: string, body: unknown, headers: Record<string, string>) => {
-    const response = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
-    return (await response.json()) as any;
-  };
-
-  await start();
-  const auth = { authorization: `Bearer ${admin}` };
-  const project = (await call('/admin/projects', { name: 'shutdown' }, auth)).data;
-  const key = (await call(`/admin/projects/${project.id}/api-keys`, { name: 'k' }, auth)).data.key;
-  const token = (await call(`/admin/projects/${project.id}/link-tokens`, undefined, auth)).data.token;
-  const credentials = await linkDevice({ server: base, token, name: 'phone' });
-  await fetch(`${base}/admin/devices/${credentials.deviceId}`, { method: 'PATCH', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ sendRatePerMinute: 0 }) });
+  const deployment = await Deployment.create(t, 'shutdown');
+  const port = Number(deployment.env.SMX_HTTP_PORT);
+  let server: SmxProcess = deployment.start('start');
+  await deployment.ready();
+  const { projectId, key } = await deployment.project('shutdown');
+  const credentials = await deployment.linkPhone(projectId, 'phone');
   const received = new Set<string>();
   const phone = new ReferenceDevice({ credentials, reconnectPeriodMs: 200, report: { sent: true, delivered: true }, onSend: (m) => void received.add(m.id) });
   t.teardown(() => phone.stop());
@@ -111,8 +70,8 @@ test('SIGTERM under load: in-flight requests answered, the rest 503 in the envel
   });
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const beforeTerm = answers.length;
-  server!.kill('SIGTERM');
-  const code = await exited(server!);
+  server.kill('SIGTERM');
+  const code = await exited(server);
   stop = true;
   await Promise.all(clients);
 
@@ -132,10 +91,11 @@ test('SIGTERM under load: in-flight requests answered, the rest 503 in the envel
   }
 
   // Every 201 was committed: after a restart the phone gets each.
-  await start();
+  server = deployment.start('start');
+  await deployment.ready();
   const ids = accepted.map((a) => a.body.data.messageId as string);
   await eventually(async () => ids.every((messageId) => received.has(messageId)), 30_000, 'every accepted SMS at the phone');
-  server!.kill('SIGTERM');
-  await exited(server!);
+  server.kill('SIGTERM');
+  await exited(server);
   t.pass();
 });
