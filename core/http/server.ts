@@ -3,6 +3,7 @@ import { Server as NetServer, type Socket } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { DependencyContainer } from '../di.js';
 import type { Registry } from 'prom-client';
+import type { Redis } from 'ioredis';
 import { apiError } from '../errors.js';
 import { exceedsJsonDepth } from '../json-depth.js';
 import type { Logger } from '../logger.js';
@@ -15,6 +16,7 @@ import { adminGuard, apiKeyGuard } from './auth.js';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './error-handler.js';
 import { htmlHeaders, requestIdOf, setBaseHeaders } from './response-headers.js';
 import { registerOpenApi } from './openapi.js';
+import { registerRateLimits } from './rate-limits.js';
 import { tooDeep } from './validation.js';
 import { adminDeviceRoutes } from './routes/admin-devices.js';
 import { adminProjectRoutes } from './routes/admin-projects.js';
@@ -153,6 +155,8 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
   installLogContext(app);
   installErrorHandling(app);
   await registerOpenApi(app, config.publicUrl ?? '/');
+  // Per-source limits on the link and token routes (rate-limits.ts); before the routes, which they attach to.
+  await registerRateLimits(app, c.resolve<Redis>(TOKENS.Redis), config.redisPrefix);
 
   await app.register(async (scope) => healthRoutes(scope, c));
   await app.register(async (scope) => deviceLinkRoutes(scope, c));
