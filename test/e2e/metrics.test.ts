@@ -5,6 +5,7 @@
  * `smx_*`, and the counters and histograms move when an OTP goes through a real phone. The same
  * registry is served by the SMX_METRICS_PORT listener, which `smx worker` and `smx broker` use.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import test from 'ava';
 import { startReceiver } from '../helpers/webhook-receiver.js';
@@ -131,6 +132,31 @@ test('an OTP through a real phone moves the counters and histograms; the log lin
   t.true(access('/v1/verify-otp').length === 3 && access('/v1/verify-otp').every((l) => l.verificationId === verificationId));
   t.like(access('/v1/messages/:id')[0], { messageId });
   t.false(smx.logs().includes('482913'), 'never the code');
+});
+
+/** The metric names a PromQL text uses (SMX's own, the Node/process defaults, and Prometheus' `up`). */
+function metricNames(promql: string): string[] {
+  return [...promql.matchAll(/\b((?:smx|process|nodejs)_[A-Za-z0-9_]+|up)\b(?=\s*[{[)]|\s*$|\s*[=!<>]|\s)/g)].map((m) => m[1]!);
+}
+
+test('every metric the Grafana dashboard and the alert rules use is one SMX exposes', async (t) => {
+  const families = await metricsOf(current());
+  const root = new URL('../../../', import.meta.url);
+  const dashboard = JSON.parse(readFileSync(new URL('deploy/grafana/smx-dashboard.json', root), 'utf8')) as { panels: Array<{ targets?: Array<{ expr: string }> }>; templating: { list: Array<{ definition?: string }> } };
+  const exprs = [
+    ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((target) => target.expr)),
+    ...dashboard.templating.list.flatMap((v) => (v.definition ? [v.definition] : [])),
+    ...[...readFileSync(new URL('deploy/prometheus/smx-alerts.yml', root), 'utf8').matchAll(/^\s+expr: (?:\|\n)?([\s\S]*?)\n\s+for:/gm)].map((m) => m[1]!),
+  ];
+  t.true(exprs.length > 20, `${exprs.length} expressions`);
+  const used = new Set(exprs.flatMap(metricNames));
+  for (const name of ['smx_devices_offline', 'smx_messages_queued', 'smx_queue_jobs', 'smx_messages_total', 'process_cpu_seconds_total']) t.true(used.has(name), `${name} is used`);
+  for (const name of used) {
+    if (name === 'up') continue; // Prometheus' own, per target
+    const family = name.replace(/_(bucket|sum|count)$/, '');
+    const exposed = families.has(name) || (families.get(family)?.type === 'HISTOGRAM' && family !== name);
+    t.true(exposed, `${name} is exposed`);
+  }
 });
 
 test('the SMX_METRICS_PORT listener serves the same registry, health, and wants the admin token', async (t) => {
