@@ -15,7 +15,7 @@ import { responses } from './openapi.js';
  * per source per 10 minutes, taken atomically) is what bounds guessing; these bound the work one
  * address can cause on a route that hashes, queries and writes before it knows the caller,
  * without getting in the way of an office that links a fleet of phones from behind one NAT
- * address (the fleet test links 300 in about 20 s) or an OAuth client that fetches a token per
+ * address (the fleet test links 300 phones in a few seconds) or an OAuth client that fetches a token per
  * request. A source is `request.ip` (through the proxies SMX_TRUST_PROXY names), IPv6 per /64,
  * as for link codes. Counters live in Redis, so every API replica shares them; while Redis is
  * unreachable the limit steps aside (the route itself then answers 503).

@@ -51,11 +51,11 @@ export const projectSchema = {
       properties: {
         codeLength: { ...int, example: 6 }, codeType: { type: 'string', enum: ['numeric', 'alpha', 'alphanumeric'], example: 'numeric' }, ttl: { ...int, example: 300 },
         maxAttempts: { ...int, example: 5 }, defaultLanguage: { type: 'string', example: 'en' }, routing: { type: 'string', example: 'active-device' },
-        otpLeaseSeconds: { ...int, example: 60 }, allowedCountries: { type: 'array', items: str, example: [] },
+        otpLeaseSeconds: { ...int, example: 30 }, allowedCountries: { type: 'array', items: str, example: [] },
         rateLimits: {
           type: 'object',
           properties: {
-            perNumber: { ...int, example: 5 }, perNumberWindowSeconds: { ...int, example: 3600 }, perProjectPerMinute: { ...int, example: 600 },
+            perNumber: { ...int, example: 5 }, perNumberWindowSeconds: { ...int, example: 600 }, perProjectPerMinute: { ...int, example: 600 },
             perCountryPrefix: { ...counts, example: { '+234': 50 } }, perCountryPrefixWindowSeconds: { ...int, example: 3600 },
             resendsPerVerification: { ...int, example: 3 }, resendIntervalSeconds: { ...int, example: 30 },
           },

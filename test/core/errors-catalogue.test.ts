@@ -1,21 +1,21 @@
 /**
  * The error catalogue is closed and documented (STYLE.md habit 1, like fastify's
  * test/internals/errors.test.js): core/errors.ts holds exactly the codes of the table in
- * spec/api.md, each with the same HTTP status and origin, and the served OpenAPI document lists
- * every one of them. The spec is read from the shared folder next to the repository; a missing
- * spec fails the test rather than skipping it.
+ * docs/api.md (the project's copy of the contract), each with the same HTTP status and origin, and
+ * the served OpenAPI document lists every one of them. A missing table fails the test rather than
+ * skipping it.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { ERROR_CATALOGUE, type CatalogueEntry } from '../../core/errors.js';
 import { useSmx } from '../helpers/smx.js';
 
-/** How many codes spec/api.md defines; a new code changes the spec, the catalogue and this number together. */
+/** How many codes docs/api.md defines; a new code changes the contract, the catalogue and this number together. */
 const EXPECTED_COUNT = 20;
 
-/** spec/api.md lives in the shared folder beside the repository (/work/shared/spec next to /work/main). */
-const SPEC_PATH = resolve(process.cwd(), '../shared/spec/api.md');
+/** The contract, in the repository (this file runs as dist/test/core/errors-catalogue.test.js). */
+const SPEC_PATH = fileURLToPath(new URL('../../../docs/api.md', import.meta.url));
 
 interface SpecRow {
   code: string;
@@ -25,10 +25,10 @@ interface SpecRow {
 
 /** The rows of the "Error catalogue" table: `| CODE | HTTP | origin | when |`. */
 function specCatalogue(): SpecRow[] {
-  if (!existsSync(SPEC_PATH)) throw new Error(`spec/api.md not found at ${SPEC_PATH} (run the tests from the repository root)`);
+  if (!existsSync(SPEC_PATH)) throw new Error(`docs/api.md not found at ${SPEC_PATH}`);
   const text = readFileSync(SPEC_PATH, 'utf8');
   const start = text.search(/^#+ Error catalogue/m);
-  if (start < 0) throw new Error('spec/api.md has no "Error catalogue" heading');
+  if (start < 0) throw new Error('docs/api.md has no "Error catalogue" heading');
   const section = text.slice(start).split('\n').slice(1);
   const end = section.findIndex((line) => /^#+ /.test(line));
   const rows: SpecRow[] = [];
@@ -42,17 +42,17 @@ function specCatalogue(): SpecRow[] {
 
 const catalogue = ERROR_CATALOGUE as Record<string, CatalogueEntry>;
 
-test('the spec table is found and has the fixed number of codes', (t) => {
+test('the docs/api.md table is found and has the fixed number of codes', (t) => {
   const rows = specCatalogue();
   t.is(rows.length, EXPECTED_COUNT, rows.map((r) => r.code).join(', '));
-  t.is(new Set(rows.map((r) => r.code)).size, rows.length, 'no code twice in the spec');
+  t.is(new Set(rows.map((r) => r.code)).size, rows.length, 'no code twice in docs/api.md');
   for (const row of rows) {
     t.true(Number.isInteger(row.status) && row.status >= 400 && row.status <= 599, `${row.code}: HTTP ${row.status}`);
     t.true(['client', 'auth', 'project', 'device', 'server'].includes(row.origin), `${row.code}: origin ${row.origin}`);
   }
 });
 
-test('core/errors.ts has exactly the codes of the spec, each with its HTTP status and origin', (t) => {
+test('core/errors.ts has exactly the codes of docs/api.md, each with its HTTP status and origin', (t) => {
   const rows = specCatalogue();
   t.is(Object.keys(catalogue).length, EXPECTED_COUNT);
   t.deepEqual(Object.keys(catalogue).sort(), rows.map((r) => r.code).sort());

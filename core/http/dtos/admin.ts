@@ -24,7 +24,7 @@ export class RateLimitsDto {
   @Max(100000)
   perNumber?: number;
 
-  @JSONSchema({ example: 3600 })
+  @JSONSchema({ example: 600 })
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -120,7 +120,7 @@ export class UpdateProjectDto {
   @MaxLength(100)
   routing?: string;
 
-  @JSONSchema({ description: 'Seconds a phone has to report an OTP sent before it is re-routed to another device or SIM; 0 = never.', example: 60 })
+  @JSONSchema({ description: 'Seconds a phone has to report an OTP sent before it is re-routed to another device or SIM; 0 = never.', example: 30 })
   @IsOptional()
   @IsInt()
   @Min(0)
