@@ -39,6 +39,10 @@ import { compatOtpRoutes } from './routes/compat-otp.js';
 import { compatNumberRentalRoutes } from './routes/compat-number-rental.js';
 import { rentalRoutes } from './routes/v1-rentals.js';
 import { installLogContext } from './log-context.js';
+import { consoleRoutes } from './routes/console.js';
+import { adminProjectActivityRoutes } from './routes/admin-project-activity.js';
+import { adminProjectTryRoutes } from './routes/admin-project-try.js';
+import { adminWebhookStateRoutes } from './routes/admin-webhook-state.js';
 
 /** How long shutdown waits for requests in flight after the grace (their own dependency timeouts bound them). */
 const IN_FLIGHT_DRAIN_MS = 15_000;
@@ -159,6 +163,7 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
   await registerRateLimits(app, c.resolve<Redis>(TOKENS.Redis), config.redisPrefix);
 
   await app.register(async (scope) => healthRoutes(scope, c));
+  await app.register(async (scope) => consoleRoutes(scope, c));
   await app.register(async (scope) => deviceLinkRoutes(scope, c));
   // The SMSGate app's mobile API (device tokens and signed webhooks, no API key).
   await app.register(async (scope) => smsgateMobileRoutes(scope, c));
@@ -187,6 +192,9 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
       }
     });
     for (const routes of [adminProjectRoutes, adminDeviceRoutes, adminTemplateRoutes, adminWebhookRoutes, ...(options.adminRoutes ?? [])]) await routes(admin, c);
+    await adminProjectActivityRoutes(admin, c);
+    await adminProjectTryRoutes(admin, c);
+    await adminWebhookStateRoutes(admin, c);
     await metricsRoutes(admin, registry);
     await queueBoardRoutes(admin, c.resolve<Queues>(TOKENS.Queues));
   });

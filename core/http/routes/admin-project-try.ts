@@ -1,0 +1,67 @@
+import type { FastifyInstance } from 'fastify';
+import type { DependencyContainer } from '../../di.js';
+import type { ErrorDetail } from '../../errors.js';
+import { suppliedCodeProblems } from '../../otp-codes.js';
+import { ChallengeService } from '../../services/challenges.js';
+import { CODE_TYPES, ProjectService, type CodeType } from '../../services/projects.js';
+import { SmsService } from '../../services/sms.js';
+import { WebhookEndpoints } from '../../webhooks/endpoints.js';
+import { SendOtpDto } from '../dtos/otp.js';
+import { SendSmsDto } from '../dtos/sms.js';
+import { ok } from '../envelope.js';
+import { bodySchema, responses } from '../openapi.js';
+import { smsAcceptedSchema } from '../response-schemas.js';
+import { validateBody } from '../validation.js';
+import { verificationSchema } from './admin-project-activity.js';
+
+/**
+ * "Try it" for the operator (issue 14): send an OTP or an SMS on a project's behalf with the
+ * admin token, through the very services /v1/send-otp and /v1/send-sms use (same DTOs, routing,
+ * limits, templates, test numbers, stats and webhooks), so the console needs no API key of the
+ * project. No Idempotency-Key here: an operator's test send is not retried by a machine.
+ */
+
+const security = [{ adminToken: [] }];
+const tags = ['admin', 'activity'];
+const idParam = { type: 'object', properties: { id: { type: 'string', description: 'prj_...' } }, required: ['id'] };
+
+/** A caller-supplied code against codeType (else the project's) and codeLength, as /v1/send-otp checks it. */
+function codeProblems(dto: SendOtpDto, projectCodeType: CodeType): ErrorDetail[] {
+  if (typeof dto.code !== 'string') return [];
+  // Against a codeType or codeLength that is itself refused, the code cannot be judged yet.
+  if (dto.codeType !== undefined && !(CODE_TYPES as readonly unknown[]).includes(dto.codeType)) return [];
+  if (dto.codeLength !== undefined && !(Number.isInteger(dto.codeLength) && dto.codeLength >= 4 && dto.codeLength <= 12)) return [];
+  return suppliedCodeProblems(dto.code, dto.codeType ?? projectCodeType, dto.codeLength).map((message) => ({ field: 'code', message }));
+}
+
+/** Admin sends for one project, for the console's "Try it". */
+export async function adminProjectTryRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
+  const projects = c.resolve(ProjectService);
+  const challenges = c.resolve(ChallengeService);
+  const sms = c.resolve(SmsService);
+  const webhooks = c.resolve(WebhookEndpoints);
+
+  app.post('/admin/projects/:id/send-otp', {
+    schema: {
+      tags, security, params: idParam, body: bodySchema(SendOtpDto),
+      summary: 'Send an OTP challenge for a project (as POST /v1/send-otp; the code is never in the answer)',
+      response: responses({ 201: verificationSchema }, [400, 401, 403, 404, 409, 422, 429, 503]),
+    },
+  }, async (request, reply) => {
+    const project = await projects.get((request.params as { id: string }).id);
+    const dto = await validateBody(SendOtpDto, request.body, (d) => [webhooks.callbackProblem(d.callbackUrl), ...codeProblems(d, project.settings.codeType)]);
+    return reply.status(201).send(ok(await challenges.send(project.id, dto)));
+  });
+
+  app.post('/admin/projects/:id/send-sms', {
+    schema: {
+      tags, security, params: idParam, body: bodySchema(SendSmsDto),
+      summary: 'Send one SMS for a project (as POST /v1/send-sms)',
+      response: responses({ 201: smsAcceptedSchema }, [400, 401, 403, 404, 409, 422, 429, 503]),
+    },
+  }, async (request, reply) => {
+    const project = await projects.get((request.params as { id: string }).id);
+    const dto = await validateBody(SendSmsDto, request.body, (d) => [webhooks.callbackProblem(d.callbackUrl)]);
+    return reply.status(201).send(ok(await sms.send(project.id, dto)));
+  });
+}
