@@ -28,6 +28,7 @@ import { connectRedis } from '../core/redis.js';
 import { resolveSecrets, type GeneratedSecret, type RuntimeConfig } from '../core/secrets.js';
 import { DeviceService } from '../core/services/devices.js';
 import { startWorkers, type RunningWorkers } from '../workers/run-workers.js';
+import { OutboxRelay } from '../core/webhooks/outbox.js';
 import { isListening, startLocalRedis } from './local-redis.js';
 
 /** Which parts of SMX this process runs (`smx start` runs all three). */
@@ -179,6 +180,12 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
     if (options.roles.worker) {
       workers = await startWorkers(container);
       closers.push(['workers', () => workers!.close()]);
+    }
+    if (options.roles.api || options.roles.worker) {
+      // Webhook events written by a process that died before relaying them are picked up here.
+      const outbox = container.resolve(OutboxRelay);
+      outbox.start();
+      closers.push(['outbox', () => outbox.stop()]);
     }
 
     let ops: OpsServer | null = null;

@@ -45,6 +45,7 @@ import { DeviceTransports } from './smsgate/transport.js';
 import { WebhookAttempts } from './webhooks/attempts.js';
 import { WebhookEmitter } from './webhooks/emitter.js';
 import { WebhookEndpoints } from './webhooks/endpoints.js';
+import { OutboxRelay } from './webhooks/outbox.js';
 import { CompatTokenService } from './compat/oauth.js';
 import { OtpByIdCompat } from './compat/otp-by-id.js';
 import { SmsVerifyCompat } from './compat/sms-verify.js';
@@ -57,7 +58,7 @@ const SERVICES = [
   SmsGateEvents, DeviceTransports, SmsGateService, OtpLeases, ResendService, StatusReports,
   RentalPool, RentalService,
   CompatTokenService, SmsVerifyCompat, OtpByIdCompat,
-  WebhookEndpoints, WebhookEmitter, WebhookAttempts,
+  WebhookEndpoints, WebhookEmitter, WebhookAttempts, OutboxRelay,
 ] as const;
 
 export interface CoreDependencies {

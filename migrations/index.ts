@@ -12,6 +12,7 @@ import * as m007 from './007-rentals.js';
 import * as m008 from './008-leases-resends.js';
 import * as m009 from './009-stats-shards.js';
 import * as m010 from './010-idempotency-json.js';
+import * as m011 from './011-outbox.js';
 
 export const MIGRATIONS = [
   { name: '001-foundation', ...m001 },
@@ -24,4 +25,5 @@ export const MIGRATIONS = [
   { name: '008-leases-resends', ...m008 },
   { name: '009-stats-shards', ...m009 },
   { name: '010-idempotency-json', ...m010 },
+  { name: '011-outbox', ...m011 },
 ] as const;

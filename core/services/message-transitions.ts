@@ -4,7 +4,7 @@ import { TOKENS } from '../tokens.js';
 import type { MessageKind, MessageStatus, StatusUpdate } from './messages.js';
 import { StatsService, type Metric } from './stats.js';
 import { SmxMetrics } from '../smx-metrics.js';
-import { WebhookEmitter } from '../webhooks/emitter.js';
+import { OutboxRelay, outboxInsertSql, writeOutbox } from '../webhooks/outbox.js';
 
 /**
  * Status order for "never backwards": a report applies only to a message that is not final and
@@ -26,14 +26,15 @@ const RETURNING = ['id', 'project_id', 'kind', 'callback_url'];
 
 /**
  * Every change of a message's status after it was queued, each in one statement and atomic with
- * the hourly counters it moves (so /v1/stats always adds up to the log).
+ * the hourly counters it moves (so /v1/stats always adds up to the log) and with its webhook
+ * events (written to the outbox by the same statement or transaction; relayed once committed).
  */
 @injectable()
 export class MessageTransitions {
   constructor(
     @inject(TOKENS.Knex) private readonly db: Knex,
     private readonly stats: StatsService,
-    private readonly webhooks: WebhookEmitter,
+    private readonly outbox: OutboxRelay,
     private readonly metrics: SmxMetrics,
   ) {}
 
@@ -49,12 +50,20 @@ export class MessageTransitions {
     // reads QUEUED, so the dispatcher keeps skipped ids out of its next reads (DispatchPipeline);
     // a row left QUEUED by anything else is handed over again by a later dispatcher run, which
     // the phone de-duplicates by id.
-    const rows: Changed[] = await this.db('messages')
-      .whereIn('id', this.db('messages').select('id').whereIn('id', messageIds).where({ status: 'QUEUED' }).orderBy('id').forUpdate().skipLocked())
-      .update({ status: 'DISPATCHED', dispatched_at: at, updated_at: at }, RETURNING);
+    const result = await this.db.raw(
+      `with moved as (
+         update messages set status = 'DISPATCHED', dispatched_at = ?, updated_at = ?
+         where id in (select id from messages where id = any(?) and status = 'QUEUED' order by id for update skip locked)
+         returning ${RETURNING.join(', ')}
+       ),
+       outboxed as (${outboxInsertSql(`(select id, project_id, callback_url, 'DISPATCHED' as status, null::text as error, ?::timestamptz as at from moved)`)})
+       select * from moved`,
+      [at, at, messageIds, at.toISOString()],
+    );
+    const rows = result.rows as Changed[];
     this.metrics.dispatchBatchSize.observe(messageIds.length);
     this.metrics.messagesMoved(rows, 'DISPATCHED');
-    void this.webhooks.messagesChanged(rows.map((r) => ({ id: r.id, projectId: r.project_id, callbackUrl: r.callback_url, status: 'DISPATCHED', error: null, at })));
+    if (rows.length > 0) this.outbox.poke();
     return rows.map((r) => r.id);
   }
 
@@ -73,13 +82,17 @@ export class MessageTransitions {
   async withdrawn(messageIds: string[], reason: string, at = new Date()): Promise<Array<{ id: string; deviceId: string }>> {
     if (messageIds.length === 0) return [];
     const rows: Array<Changed & { was: MessageStatus; device_id: string | null }> = await this.db.raw(
-      `update messages as m set status = 'FAILED', error = ?, failed_at = ?, updated_at = ?, body = null
-       from (select id, status from messages where id = any(?) and status in ('QUEUED', 'DISPATCHED') order by id for update) as old
-       where m.id = old.id
-       returning m.id, m.project_id, m.kind, m.callback_url, m.device_id, old.status as was`,
-      [reason, at, at, messageIds],
+      `with withdrawn as (
+         update messages as m set status = 'FAILED', error = ?, failed_at = ?, updated_at = ?, body = null
+         from (select id, status from messages where id = any(?) and status in ('QUEUED', 'DISPATCHED') order by id for update) as old
+         where m.id = old.id
+         returning m.id, m.project_id, m.kind, m.callback_url, m.device_id, old.status as was
+       ),
+       outboxed as (${outboxInsertSql(`(select id, project_id, callback_url, 'FAILED' as status, ?::text as error, ?::timestamptz as at from withdrawn)`)})
+       select * from withdrawn`,
+      [reason, at, at, messageIds, reason, at.toISOString()],
     ).then((result: { rows: Array<Changed & { was: MessageStatus; device_id: string | null }> }) => result.rows);
-    void this.webhooks.messagesChanged(rows.map((r) => ({ id: r.id, projectId: r.project_id, callbackUrl: r.callback_url, status: 'FAILED', error: reason, at })));
+    if (rows.length > 0) this.outbox.poke();
     return rows.flatMap((r) => (r.was === 'DISPATCHED' && r.device_id ? [{ id: r.id, deviceId: r.device_id }] : []));
   }
 
@@ -159,7 +172,13 @@ export class MessageTransitions {
          ) as e(metric, at)
          where e.metric is not null
        ),
-       counted as (${counters.sql})
+       counted as (${counters.sql}),
+       -- Its webhook events, as the counters count them: a jump to DELIVERED is also a message.sent.
+       outboxed as (${outboxInsertSql(`(
+         select id, project_id, callback_url, 'SENT' as status, null::text as error, at from changed where newly_sent and status = 'DELIVERED'
+         union all
+         select id, project_id, callback_url, status, case when status = 'FAILED' then error end, at from changed
+       )`)})
        select * from changed`,
       [...values.flat(), deviceId, receivedAt.toISOString(), ...counters.bindings],
     );
@@ -172,26 +191,23 @@ export class MessageTransitions {
       }
       if (r.status !== 'SENT') this.metrics.messages.inc({ kind: r.kind, status: r.status });
     }
-    // A report that jumps to DELIVERED also makes the message sent: `message.sent` comes too (as the counters count it).
-    void this.webhooks.messagesChanged(changed.flatMap((r) => {
-      const change = { id: r.id, projectId: r.project_id, callbackUrl: r.callback_url, status: r.status as string, error: r.status === 'FAILED' ? r.error : null, at: new Date(r.at) };
-      return r.newly_sent && r.status === 'DELIVERED' ? [{ ...change, status: 'SENT' }, change] : [change];
-    }));
+    if (changed.length > 0) this.outbox.poke();
     return changed.map((r) => ({ id: r.id, status: r.status }));
   }
 
-  /** Runs one status-changing UPDATE (returning {@link RETURNING}), counts what it changed and, once committed, tells webhooks. */
+  /** Runs one status-changing UPDATE (returning {@link RETURNING}) with the counters and webhook events it moves, in one transaction. */
   private async counted(what: 'failed' | 'expired', at: Date, update: (q: Knex.QueryBuilder) => Knex.QueryBuilder | Promise<unknown>, error: string = 'EXPIRED'): Promise<number> {
+    const status = what === 'failed' ? 'FAILED' : 'EXPIRED';
     const rows = await this.db.transaction(async (trx) => {
       const changed = (await update(trx('messages'))) as Changed[];
       // An OTP's expiry is counted once, as its verification's (ChallengeService.expireDue), not per message.
       const counted = what === 'expired' ? changed.filter((r) => r.kind === 'sms') : changed;
       await this.stats.record(trx, counted.map((r) => ({ projectId: r.project_id, metric: `${r.kind}.${what}` as Metric, at })));
+      await writeOutbox(trx, changed.map((r) => ({ id: r.id, projectId: r.project_id, callbackUrl: r.callback_url, status, error, at })));
       return changed;
     });
-    const status = what === 'failed' ? 'FAILED' : 'EXPIRED';
     this.metrics.messagesMoved(rows, status);
-    void this.webhooks.messagesChanged(rows.map((r) => ({ id: r.id, projectId: r.project_id, callbackUrl: r.callback_url, status, error, at })));
+    if (rows.length > 0) this.outbox.poke();
     return rows.length;
   }
 }

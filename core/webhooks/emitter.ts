@@ -35,9 +35,11 @@ interface MessageFacts {
 /**
  * Turns what happened into webhook deliveries: each event gets an `evt_` id and one job per
  * receiver (the project's subscribed endpoints, and the callback URL of the message or challenge
- * it concerns) on the `webhooks` queue. Callers emit after their transaction committed and do
- * not wait: emitting never fails or slows them (failures are logged). A project with no
- * endpoint and an event with no callback URL cost a cached lookup and nothing else.
+ * it concerns) on the `webhooks` queue. Message status changes come through the outbox (see
+ * outbox.ts: written by the statement that makes the change, relayed after it); the other events
+ * are emitted after their transaction committed, without waiting: emitting never fails or slows
+ * the caller (failures are logged). A project with no endpoint and an event with no callback URL
+ * cost a cached lookup and nothing else.
  */
 @injectable()
 export class WebhookEmitter {
@@ -57,10 +59,15 @@ export class WebhookEmitter {
     return this.enqueue(projectId, events).catch((error: unknown) => this.log.error({ err: error, projectId, events: events.length }, 'webhook events not queued'));
   }
 
-  /** Message status changes (any projects). Reads the messages' fixed facts only when someone listens. */
-  messagesChanged(changes: MessageChange[]): Promise<void> {
-    if (changes.length === 0) return Promise.resolve();
-    return this.messageEvents(changes).catch((error: unknown) => this.log.error({ err: error, changes: changes.length }, 'message webhook events not queued'));
+  /**
+   * Message status changes (any projects), as the outbox relay hands them over: each event's id
+   * is derived from the change, so relaying the same outbox row again repeats the same
+   * `webhook-id` (and the queue's job ids dedupe it). Reads the messages' fixed facts only when
+   * someone listens. Rejects when the events could not be queued (the relay retries).
+   */
+  async messagesChanged(changes: MessageChange[], eventIdOf: (change: MessageChange) => string): Promise<void> {
+    if (changes.length === 0) return;
+    await this.messageEvents(changes, eventIdOf);
   }
 
   /** A device's connection went up or down (MQTT session or SMSGate event stream). */
@@ -74,7 +81,7 @@ export class WebhookEmitter {
     return run().catch((error: unknown) => this.log.error({ err: error, deviceId }, 'device webhook event not queued'));
   }
 
-  private async messageEvents(changes: MessageChange[]): Promise<void> {
+  private async messageEvents(changes: MessageChange[], eventIdOf: (change: MessageChange) => string): Promise<void> {
     const byProject = new Map<string, MessageChange[]>();
     for (const c of changes) {
       const list = byProject.get(c.projectId);
@@ -102,7 +109,7 @@ export class WebhookEmitter {
           messageId: c.id, kind: m.kind, status: c.status, to: m.to, error: c.error, verificationId: m.verification_id, batchId: m.batch_id, deviceId: m.device_id,
           metadata: typeof m.metadata === 'string' ? (JSON.parse(m.metadata) as Record<string, unknown>) : m.metadata, at: c.at.toISOString(),
         };
-        events.push({ type: MESSAGE_EVENT[c.status]!, data, callbackUrl: c.callbackUrl });
+        events.push({ id: eventIdOf(c), type: MESSAGE_EVENT[c.status]!, data, callbackUrl: c.callbackUrl });
       }
       await this.enqueue(projectId, events, subscribers);
     }
@@ -117,7 +124,7 @@ export class WebhookEmitter {
       const receivers = subscribers.filter((s) => s.wants(event.type)).map((s) => ({ endpointId: s.id as string | null, url: s.url }));
       if (event.callbackUrl) receivers.push({ endpointId: null, url: event.callbackUrl });
       if (receivers.length === 0) continue;
-      const eventId = newId('evt');
+      const eventId = event.id ?? newId('evt');
       const body = webhookBody(event, now);
       for (const r of receivers) {
         jobs.push({

@@ -54,6 +54,8 @@ export interface DeviceEventData {
 export interface WebhookEvent {
   type: WebhookEventType;
   data: object;
+  /** The event id (`webhook-id`); given when a retry must repeat it (the outbox relay), else a new one. */
+  id?: string;
   /** The per-request callback URL of the message or verification it concerns, if any. */
   callbackUrl?: string | null;
 }

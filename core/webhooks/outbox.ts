@@ -1,0 +1,132 @@
+/**
+ * The transactional outbox of message status changes. The statement that changes messages also
+ * writes their changes here (one row per statement, only the changes someone listens to: a
+ * callback URL, or an enabled endpoint of the project), so the events commit or roll back with
+ * the change. The relay hands rows to the webhook emitter and deletes them: at least once, and a
+ * row relayed twice (a crash between the queueing and the delete) gives the same event ids, which
+ * the webhooks queue de-duplicates by job id, so each receiver gets one delivery per webhook-id.
+ */
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import { inject, injectable } from '../di.js';
+import type { Logger } from '../logger.js';
+import { TOKENS } from '../tokens.js';
+import { withinDeadline } from '../unavailable.js';
+import { WebhookEmitter, type MessageChange } from './emitter.js';
+
+/** The outbox row kind of message status changes. */
+const MESSAGE_CHANGES = 'message.changes';
+
+/**
+ * A data-modifying CTE body that writes the message changes of `source` (a CTE or subquery with
+ * the columns `id`, `project_id`, `callback_url`, `status`, `error`, `at`) into the outbox as one
+ * row. Only changes someone listens to go in (a callback URL, or an enabled endpoint of the
+ * project); with none, nothing is written.
+ */
+export function outboxInsertSql(source: string): string {
+  return `insert into outbox (kind, payload)
+    select '${MESSAGE_CHANGES}', jsonb_agg(jsonb_build_object('id', c.id, 'projectId', c.project_id, 'callbackUrl', c.callback_url, 'status', c.status, 'error', c.error, 'at', c.at) order by c.at, c.id)
+    from ${source} c
+    where c.callback_url is not null or exists (select 1 from webhook_endpoints e where e.project_id = c.project_id and e.enabled)
+    having count(*) > 0`;
+}
+
+/** Writes `changes` into the outbox (inside the caller's transaction); one JSON binding whatever their number. */
+export async function writeOutbox(trx: Knex | Knex.Transaction, changes: MessageChange[]): Promise<void> {
+  if (changes.length === 0) return;
+  const rows = changes.map((c) => ({ id: c.id, project_id: c.projectId, callback_url: c.callbackUrl, status: c.status, error: c.error, at: c.at.toISOString() }));
+  await trx.raw(
+    outboxInsertSql(`(select * from jsonb_to_recordset(?::jsonb) as r(id text, project_id text, callback_url text, status text, error text, at timestamptz))`),
+    [JSON.stringify(rows)],
+  );
+}
+
+/** How long queueing a row's events may take before the relay gives up on this round. */
+const QUEUE_DEADLINE_MS = 5000;
+/** Rows relayed per transaction. */
+const BATCH = 200;
+/** How often the relay looks for rows written by a process that died before relaying them. @defaultValue 1000 */
+export const OUTBOX_SWEEP_MS = 1000;
+
+interface OutboxRow {
+  id: string | number;
+  payload: Array<Omit<MessageChange, 'at'> & { at: string }> | string;
+}
+
+/** Moves outbox rows to the webhooks queue. Any process may run one: rows are claimed with SKIP LOCKED. */
+@injectable()
+export class OutboxRelay {
+  private readonly log: Logger;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    @inject(TOKENS.Knex) private readonly db: Knex,
+    private readonly emitter: WebhookEmitter,
+    @inject(TOKENS.Logger) logger: Logger,
+  ) {
+    this.log = logger.child({ component: 'outbox' });
+  }
+
+  /** Relays soon (after this process committed changes): coalesced, never concurrent with itself. */
+  poke(): void {
+    // After stop() another process, or the next start, relays what is left.
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.relayAll()
+      .catch((error: unknown) => this.log.warn({ err: error }, 'outbox relay failed; retried on the next sweep'))
+      .finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.poke();
+        }
+      });
+  }
+
+  /** Sweeps periodically for rows of processes that died before relaying them. */
+  start(everyMs = OUTBOX_SWEEP_MS): void {
+    this.stopped = false;
+    this.timer ??= setInterval(() => this.poke(), everyMs);
+    this.timer.unref();
+  }
+
+  /** Stops sweeping and waits for a relay in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** Relays until the outbox is empty (or another process holds what is left). */
+  async relayAll(): Promise<void> {
+    while ((await this.relayBatch()) === BATCH);
+  }
+
+  /** One transaction: claim rows, queue their events, delete them. Returns how many rows it relayed. */
+  async relayBatch(): Promise<number> {
+    return this.db.transaction(async (trx) => {
+      const rows: OutboxRow[] = await trx('outbox').select('id', 'payload').where({ kind: MESSAGE_CHANGES }).orderBy('id').limit(BATCH).forUpdate().skipLocked();
+      if (rows.length === 0) return 0;
+      for (const row of rows) {
+        const payload = typeof row.payload === 'string' ? (JSON.parse(row.payload) as Exclude<OutboxRow['payload'], string>) : row.payload;
+        const changes = payload.map((c) => ({ ...c, at: new Date(c.at) }));
+        // Bounded: the rows stay locked meanwhile, and a Redis outage must not hold them (they are retried).
+        await withinDeadline(this.emitter.messagesChanged(changes, (change) => eventId(row.id, change)), QUEUE_DEADLINE_MS, 'outbox relay');
+      }
+      await trx('outbox').whereIn('id', rows.map((r) => r.id)).delete();
+      return rows.length;
+    });
+  }
+}
+
+/** The event id of a change in an outbox row: the same on every relay of that row, unguessable (the message id is random). */
+export function eventId(rowId: string | number, change: Pick<MessageChange, 'id' | 'status'>): string {
+  return `evt_${createHash('sha256').update(`${rowId}:${change.id}:${change.status}`).digest('base64url').slice(0, 22)}`;
+}
