@@ -63,7 +63,8 @@ export class ReferenceDevice extends EventEmitter<ReferenceDeviceEvents> {
    * Connects (clientId = username = deviceId, password = secret, clean: false, keepalive 30,
    * MQTT 3.1.1, last will = offline presence), subscribes to outbox and control at QoS 1 and
    * publishes online presence. Resolves once that is done; rejects on refused credentials.
-   * Network failures are retried every `reconnectPeriodMs`, as a phone would.
+   * Network failures are retried with jittered exponential backoff from `reconnectPeriodMs`
+   * ({@link reconnectWithBackoff}), as a phone should.
    */
   start(): Promise<void> {
     if (this.client !== undefined) return Promise.reject(new Error('ReferenceDevice already started'));
@@ -82,6 +83,7 @@ export class ReferenceDevice extends EventEmitter<ReferenceDeviceEvents> {
       will: { topic: this.topics.presence, payload: Buffer.from(OFFLINE_PAYLOAD), qos: 1, retain: true },
     }));
     this.client = client;
+    reconnectWithBackoff(client, this.options.reconnectPeriodMs ?? 2000);
     client.handleMessage = (packet, done) => {
       const work = this.handlePublish(packet).catch((err: unknown) => this.log(`error handling ${packet.topic}: ${(err as Error).message}`));
       this.handling = work;
@@ -340,6 +342,38 @@ export class ReferenceDevice extends EventEmitter<ReferenceDeviceEvents> {
   private log(line: string): void {
     this.options.log?.(line);
   }
+}
+
+/**
+ * The longest pause between reconnect attempts, unless the base period itself is longer. Short
+ * enough that phones are back within seconds of a restarted server (issue 12: every phone back
+ * within 30 s of a kill -9), long enough to spread 10,000 of them over several seconds.
+ */
+const RECONNECT_CAP_MS = 10_000;
+
+/**
+ * Jittered exponential reconnect backoff (device-protocol.md §2): after the n-th failed attempt in
+ * a row (n = 0 for the first retry after a drop) the pause is drawn at random from [d/2, d] with
+ * d = min(baseMs × 2^n, cap), cap = 16 × baseMs but at most 10 s (or baseMs when that is longer);
+ * a CONNACK starts over at n = 0; a base of 0 (never reconnect) is left alone. Phones dropped
+ * together (a server restart) so come back spread over seconds instead of in one SYN burst, and a
+ * server that stays down is asked less and less often.
+ *
+ * mqtt.js arms its reconnect timer from `options.reconnectPeriod` in its own 'close' listener;
+ * ours is prepended so it sets the next pause just before.
+ */
+export function reconnectWithBackoff(client: MqttClient, baseMs: number, random: () => number = Math.random): void {
+  if (!(baseMs > 0)) return; // 0: mqtt.js does not reconnect at all; leave it so.
+  const capMs = Math.max(baseMs, Math.min(16 * baseMs, RECONNECT_CAP_MS));
+  let failures = 0;
+  client.on('connect', () => {
+    failures = 0;
+  });
+  client.prependListener('close', () => {
+    const ceiling = Math.min(baseMs * 2 ** failures, capMs);
+    failures = Math.min(failures + 1, 30); // 2^30 × base is past any cap; no overflow
+    client.options.reconnectPeriod = Math.max(1, Math.round(ceiling / 2 + (random() * ceiling) / 2));
+  });
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

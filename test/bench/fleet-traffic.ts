@@ -1,0 +1,175 @@
+/**
+ * Traffic through the fleet: send-otp offered at a fixed rate (autocannon `overallRate`), a
+ * bounded wait until the phones hold every accepted message, and what the phones saw: lost,
+ * duplicate copies, each phone's share and pace, end-to-end latency (phone receipt − the API's
+ * `createdAt`, one machine, one clock) and that latency above the pacing wait.
+ */
+import { errorCodeOf, field, JSON_HEADERS, tally } from './context.js';
+import { cpuSeconds, CpuWindow, type CpuSubject } from './cpu.js';
+import type { FleetPool } from './fleet-pool.js';
+import { runLoad, type LoadResult } from './load.js';
+import type { NumberSource } from './numbers.js';
+import { bar } from './progress.js';
+import { round, summarize, type Summary } from './stats.js';
+
+export interface Offer {
+  title: string;
+  url: string;
+  apiKey: string;
+  rate: number;
+  durationS: number;
+  numbers: NumberSource;
+}
+
+export interface Traffic {
+  offeredRate: number;
+  durationS: number;
+  load: Pick<LoadResult, 'okRps' | 'latencyMs' | 'statusCodes' | 'errors' | 'timeouts'>;
+  errorCodes: Record<string, number>;
+  accepted: number;
+  delivered: number;
+  lost: number;
+  /** Copies of a message the phone already had (any DUP flag). */
+  duplicates: number;
+  /** Seconds from the end of the load until the last accepted message was at a phone (or the wait gave up). */
+  drainS: number;
+  e2eMs: Rounded;
+  /** Phone receipt − max(acceptance, the phone's previous receipt + one pacing interval): the wait pacing does not explain. */
+  abovePaceMs?: Rounded;
+  perPhone: { phonesUsed: number; minShare: number; maxShare: number; minGapMs: number | null; maxIn60s: number; overPace: number };
+  cpuPercent: Record<string, number>;
+  /** SMX CPU time over the load and the drain, per delivered message. */
+  smxCpuUsPerMessage: number | null;
+}
+
+type Rounded = Pick<Summary, 'count' | 'p50' | 'p90' | 'p99' | 'max'>;
+
+const roundSummary = (values: number[]): Rounded => {
+  const s = summarize(values);
+  return { count: s.count, p50: round(s.p50), p90: round(s.p90), p99: round(s.p99), max: round(s.max) };
+};
+
+/**
+ * Offers `offer.rate` OTP/s for `offer.durationS`, then waits (at most `drainTimeoutMs`, or until
+ * nothing arrived for 15 s) for the phones. `paceIntervalMs` (60 000 / per-minute pace; 0 = unpaced)
+ * drives the pace checks: a gap shorter than the interval minus 250 ms counts as over pace.
+ */
+export async function offerAndCollect(
+  offer: Offer,
+  pool: FleetPool,
+  options: { paceIntervalMs: number; drainTimeoutMs: number; cpu: Record<string, CpuSubject>; smxPid: number },
+): Promise<Traffic> {
+  await pool.quiesce();
+  await pool.reset();
+  const acceptedAt = new Map<string, number>();
+  const errorCodes: Record<string, number> = {};
+  const cpu = new CpuWindow(options.cpu);
+  const smxCpuFrom = cpuSeconds(options.smxPid) ?? 0;
+  const load = await runLoad({
+    title: offer.title,
+    url: offer.url,
+    connections: Math.min(200, Math.max(10, Math.ceil(offer.rate / 10))),
+    durationS: offer.durationS,
+    overallRate: offer.rate,
+    headers: { ...JSON_HEADERS, 'x-smx-api-key': offer.apiKey },
+    requests: [
+      {
+        method: 'POST',
+        path: '/v1/send-otp',
+        setupRequest: (request: object) => ({ ...request, body: JSON.stringify({ to: offer.numbers.take() }) }),
+        onResponse: (status: number, body: string) => {
+          if (status !== 201) return tally(errorCodes, `${status} ${errorCodeOf(body)}`);
+          const id = field(body, 'messageId');
+          const createdAt = Date.parse(field(body, 'createdAt') ?? '');
+          if (id && !Number.isNaN(createdAt)) acceptedAt.set(id, createdAt);
+        },
+      } as never,
+    ],
+  });
+  await pool.expect([...acceptedAt.keys()]);
+  const drain = await waitForReceipts(pool, acceptedAt.size, `${offer.title} → phones`, options.drainTimeoutMs);
+  const cpuPercent = cpu.end();
+  const smxCpu = (cpuSeconds(options.smxPid) ?? 0) - smxCpuFrom;
+  const { receipts, copies } = await pool.dump();
+
+  const e2e: number[] = [];
+  const abovePace: number[] = [];
+  const byPhone = new Map<number, Array<[at: number, accepted: number]>>();
+  let delivered = 0;
+  for (const [id, at, phone] of receipts) {
+    const accepted = acceptedAt.get(id);
+    if (accepted === undefined) continue;
+    delivered++;
+    e2e.push(at - accepted);
+    let list = byPhone.get(phone);
+    if (!list) byPhone.set(phone, (list = []));
+    list.push([at, accepted]);
+  }
+  let minShare = Infinity;
+  let maxShare = 0;
+  let minGapMs = Infinity;
+  let maxIn60s = 0;
+  let overPace = 0;
+  for (const list of byPhone.values()) {
+    list.sort((a, b) => a[0] - b[0]);
+    minShare = Math.min(minShare, list.length);
+    maxShare = Math.max(maxShare, list.length);
+    let windowStart = 0;
+    for (let i = 0; i < list.length; i++) {
+      const [at, accepted] = list[i]!;
+      while (list[windowStart]![0] <= at - 60_000) windowStart++;
+      maxIn60s = Math.max(maxIn60s, i - windowStart + 1);
+      if (i === 0) {
+        abovePace.push(at - accepted);
+        continue;
+      }
+      const gap = at - list[i - 1]![0];
+      minGapMs = Math.min(minGapMs, gap);
+      if (options.paceIntervalMs > 0 && gap < options.paceIntervalMs - 250) overPace++;
+      abovePace.push(at - Math.max(accepted, list[i - 1]![0] + options.paceIntervalMs));
+    }
+  }
+  return {
+    offeredRate: offer.rate,
+    durationS: offer.durationS,
+    load: { okRps: load.okRps, latencyMs: load.latencyMs, statusCodes: load.statusCodes, errors: load.errors, timeouts: load.timeouts },
+    errorCodes,
+    accepted: acceptedAt.size,
+    delivered,
+    lost: acceptedAt.size - delivered,
+    duplicates: copies.filter(([id]) => acceptedAt.has(id)).length,
+    drainS: round(drain.waitedMs / 1000),
+    e2eMs: roundSummary(e2e),
+    abovePaceMs: options.paceIntervalMs > 0 ? roundSummary(abovePace) : undefined,
+    perPhone: {
+      phonesUsed: byPhone.size,
+      minShare: byPhone.size ? minShare : 0,
+      maxShare,
+      minGapMs: Number.isFinite(minGapMs) ? minGapMs : null,
+      maxIn60s,
+      overPace,
+    },
+    cpuPercent,
+    smxCpuUsPerMessage: delivered > 0 ? round((smxCpu * 1e6) / delivered) : null,
+  };
+}
+
+/** Polls the pool every 250 ms until `target` expected ids arrived, `timeoutMs` passed or nothing came for 15 s. */
+export async function waitForReceipts(pool: FleetPool, target: number, title: string, timeoutMs: number): Promise<{ complete: boolean; waitedMs: number }> {
+  const started = Date.now();
+  const progress = bar(title, target, 'msgs');
+  let received = 0;
+  let lastChange = Date.now();
+  try {
+    while (received < target && Date.now() - started < timeoutMs && Date.now() - lastChange < 15_000) {
+      await new Promise((r) => setTimeout(r, 250));
+      const now = (await pool.count()).expectedReceived;
+      if (now !== received) lastChange = Date.now();
+      received = now;
+      progress.update(received, `${Math.round((Date.now() - started) / 1000)} s`);
+    }
+  } finally {
+    progress.stop();
+  }
+  return { complete: received >= target, waitedMs: Date.now() - started };
+}
