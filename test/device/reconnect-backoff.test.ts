@@ -30,7 +30,7 @@ test('the pause doubles per failed attempt up to 10 s, drawn from the upper half
   const low = fakeClient();
   reconnectWithBackoff(low, 2000, () => 0);
   t.deepEqual(pauses(low, 5), [1000, 2000, 4000, 5000, 5000]);
-  low.emit('connect');
+  (low as unknown as EventEmitter).emit('connect');
   t.deepEqual(pauses(low, 2), [1000, 2000], 'a CONNACK resets the backoff');
 });
 
