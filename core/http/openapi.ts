@@ -103,6 +103,7 @@ const TAGS = [
   { name: 'devices', description: 'The phone\'s side of linking (docs/device-protocol.md).' },
   { name: 'health', description: 'Liveness and readiness, no credentials.' },
   { name: 'admin', description: 'The operator API: `Authorization: Bearer <SMX_ADMIN_TOKEN>`.' },
+  { name: 'activity', description: 'What the operator console reads and sends for one project (admin token).' },
   { name: 'plugins', description: 'Routes added by plugins, under /plugins/<name>.' },
   { name: 'compat: SMS Verify', description: 'The SMS Verify provider\'s contract (success bodies without the SMX envelope).' },
   { name: 'compat: OTP by id', description: 'The OTP-by-id provider\'s contract, with its OAuth2 token endpoint.' },

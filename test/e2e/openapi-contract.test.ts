@@ -214,6 +214,27 @@ test.serial('admin API: projects, keys, link tokens and codes, devices, template
   await expect(t, 200, 'GET /metrics');
 });
 
+test.serial('the console\'s admin operations: test sends, a project\'s messages, verifications, stats, inbox, rentals; disabling a webhook', async (t) => {
+  const { projectId, smsTo } = await setUp(t, 'contract console');
+  const id = { id: projectId };
+  const to = '+4915112345670';
+  const otp = (await expect(t, 201, 'POST /admin/projects/{id}/send-otp', { params: id, body: { to, metadata: { from: 'console' } } })).data;
+  await expect(t, 400, 'POST /admin/projects/{id}/send-otp', { params: id, body: { to, codeLength: 3 } });
+  await expect(t, 404, 'POST /admin/projects/{id}/send-otp', { params: { id: 'prj_AAAAAAAAAAAAAAAAAAAAAA' }, body: { to } });
+  const sms = (await expect(t, 201, 'POST /admin/projects/{id}/send-sms', { params: id, body: { to, message: 'Hi from the console' } })).data;
+  await smsTo(to, 2);
+  await expect(t, 200, 'GET /admin/projects/{id}/messages', { params: id, query: 'limit=5' });
+  // An OTP's message (no `message` field) and a custom SMS (with it).
+  await expect(t, 200, 'GET /admin/projects/{id}/messages/{messageId}', { params: { id: projectId, messageId: otp.messageId } });
+  await expect(t, 200, 'GET /admin/projects/{id}/messages/{messageId}', { params: { id: projectId, messageId: sms.messageId } });
+  await expect(t, 200, 'GET /admin/projects/{id}/verifications/{verificationId}', { params: { id: projectId, verificationId: otp.verificationId } });
+  await expect(t, 200, 'GET /admin/projects/{id}/stats', { params: id, query: 'interval=day' });
+  await expect(t, 200, 'GET /admin/projects/{id}/inbox', { params: id });
+  await expect(t, 200, 'GET /admin/projects/{id}/rentals', { params: id });
+  const hook = (await expect(t, 201, 'POST /admin/projects/{id}/webhooks', { params: id, body: { url: 'http://127.0.0.1:9/console', events: ['*'] } })).data;
+  await expect(t, 200, 'POST /admin/projects/{id}/webhooks/{webhookId}/disable', { params: { id: projectId, webhookId: hook.id } });
+});
+
 test.serial('OTP and SMS: send, verify, read, resend, cancel, bulk, batches, the log, status, stats', async (t) => {
   const { key, smsTo } = await setUp(t, 'contract v1');
   const to = '+4915112345678';

@@ -46,6 +46,8 @@ const messageSchema = {
     verificationId: nullableStr, batchId: nullableStr, error: nullableStr, metadata: { type: 'object', nullable: true },
     createdAt: str, expiresAt: str, dispatchedAt: nullableStr, sentAt: nullableStr, deliveredAt: nullableStr, failedAt: nullableStr,
   },
+  // `message` is left out of OTP messages (the OpenAPI document marks the others required).
+  required: ['messageId', 'kind', 'status', 'to', 'parts', 'deviceId', 'simSlot', 'verificationId', 'batchId', 'error', 'metadata', 'createdAt', 'expiresAt', 'dispatchedAt', 'sentAt', 'deliveredAt', 'failedAt'],
 };
 
 /** A verification as GET /v1/verifications/:id shows it (never the code). */

@@ -6763,7 +6763,7 @@ export interface operations {
                                 status: "QUEUED" | "DISPATCHED" | "SENT" | "DELIVERED" | "FAILED" | "EXPIRED";
                                 to: string;
                                 /** @description custom SMS only */
-                                message: string;
+                                message?: string;
                                 parts: number;
                                 deviceId: string | null;
                                 simSlot: number | null;
@@ -6851,7 +6851,7 @@ export interface operations {
                             status: "QUEUED" | "DISPATCHED" | "SENT" | "DELIVERED" | "FAILED" | "EXPIRED";
                             to: string;
                             /** @description custom SMS only */
-                            message: string;
+                            message?: string;
                             parts: number;
                             deviceId: string | null;
                             simSlot: number | null;
