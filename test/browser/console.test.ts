@@ -71,6 +71,8 @@ async function startServer(t: ExecutionContext) {
 }
 
 async function shot(page: Page, name: string, fullPage = true): Promise<void> {
+  // From the top, so the sticky bar is where a person sees it.
+  await page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0));
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage });
 }
 

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { del, patch, seg } from '../api.js';
 import { useAction } from '../hooks.js';
 import { navigate } from '../router.js';
@@ -65,6 +65,10 @@ export function SettingsPage({ project, onChange }: { project: Project; onChange
   const [saved, setSaved] = useState(false);
   const action = useAction();
   const remove = useAction();
+  // After a refused save, the first field the API named gets the focus (and scrolls into view).
+  useEffect(() => {
+    if (action.error?.code === 'VALIDATION_FAILED') document.querySelector<HTMLElement>('.field-invalid input, .field-invalid select, .field-invalid textarea')?.focus();
+  }, [action.error]);
   const error = (field: string) => action.error?.about(field === 'perCountryPrefix' ? 'rateLimits.perCountryPrefix' : field);
   const bind = (field: string) => ({
     name: field,
