@@ -20,7 +20,7 @@ import type { OutboxMessage } from '../../device/types.js';
 import { freePort, runSmx, type SmxProcess } from '../helpers/processes.js';
 import { cleanupTestSmx, eventually, PG_URL, REDIS_URL } from '../helpers/smx.js';
 import { startReceiver } from '../helpers/webhook-receiver.js';
-import { launchChromium, type Browser } from './chromium.js';
+import { chromiumPath, launchChromium, type Browser } from './chromium.js';
 import { decodeQr } from './qr.js';
 
 const SCREENSHOTS = join(process.cwd(), 'test/browser/screenshots');
@@ -104,13 +104,15 @@ async function assertNoInjectedMarkup(t: ExecutionContext, page: Page, where: st
 }
 
 test('operator console in Chromium: sign in, project, key, link a phone by its on-screen QR, live presence, test OTP to DELIVERED, chart, webhooks, revoke; hostile text stays text; phone-sized screens', async (t) => {
-  t.timeout(110_000);
+  t.timeout(90_000);
   const started = Date.now();
   const step = (what: string) => t.log(`${((Date.now() - started) / 1000).toFixed(1)} s  ${what}`);
   await mkdir(SCREENSHOTS, { recursive: true });
 
-  // Fails with how to install it when Debian's chromium is missing (never skipped).
+  // Fails at once, saying how to install it, when Debian's chromium is missing (never skipped).
+  chromiumPath();
   const launching = launchChromium();
+  launching.catch(() => undefined); // awaited below, after the server is up
   const { url, adminToken } = await startServer(t);
   const browser: Browser = await launching;
   t.teardown(() => browser.close());
