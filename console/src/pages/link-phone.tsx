@@ -6,6 +6,9 @@ import { href } from '../router.js';
 import type { Device, LinkCode, LinkToken, Project } from '../types.js';
 import { Button, CopyField, ErrorNotice, Online } from '../ui/components.js';
 
+/** Hosts a phone can never reach: the QR then points at the phone itself. */
+const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|::1)$/i;
+
 /** How often the panel asks whether the phone has linked yet. */
 const LINK_POLL_MS = 2000;
 
@@ -131,6 +134,11 @@ export function LinkPhone({ project, onLinked, onClose }: { project: Project; on
           </ol>
           <p class="link-code" data-testid="link-code" aria-label="6-digit link code">{showing.code.code}</p>
           <p class="muted small">Code expires in {countdown(showing.code.expiresAt, now)}. The phone must reach <span class="mono">{showing.server}</span>; set <code>SMX_PUBLIC_URL</code> if it cannot.</p>
+          {LOOPBACK.test(new URL(showing.server).hostname) ? (
+            <p class="notice notice-warn" role="note" data-testid="loopback-warning">
+              This address means "this computer": only a device on it (like the reference device) can use it, a phone cannot. For a phone, start SMX with <code>SMX_PUBLIC_URL</code> set to an address the phone reaches (e.g. <code>http://192.168.1.20:8080</code>) and make a new code.
+            </p>
+          ) : null}
           <p class="waiting" role="status"><span class="spinner" aria-hidden="true" /> Waiting for the phone… this page updates by itself.</p>
           <details class="reference">
             <summary>No phone at hand? Link the reference device from a terminal</summary>
