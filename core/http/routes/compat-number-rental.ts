@@ -30,7 +30,8 @@ function answers(success: Record<string, object>, errors: number[]): Record<numb
   for (const status of errors) out[status] = errorBody;
   return out;
 }
-const keyQuery = { api_key: { ...str, description: 'Your SMX project API key.' } };
+const keyQuery = { api_key: { ...str, description: 'Your SMX project API key.', example: 'smx_sIWizS3SoTiYS7yary15g_QNflTh3o_kIuIMZdYq0V4' } };
+const rentalIdField = { ...str, description: 'The rental_id rentNumber returned.', example: 'rnt_BGKNMRb0_uRCxEkO24aS0A' };
 
 /** The contract shows timestamps to the second: `2023-06-15T15:30:45Z`. */
 function partnerTime(iso: string): string {
@@ -73,7 +74,7 @@ export async function compatNumberRentalRoutes(app: FastifyInstance, c: Dependen
   app.get('/compat/getNumbers', {
     schema: {
       tags, security: querySecurity, summary: 'Available numbers, countries and quantities', description: auth,
-      querystring: { type: 'object', required: ['api_key'], properties: { ...keyQuery, country: { ...str, description: 'ISO country code filter (e.g. US, GB, DE).' } } },
+      querystring: { type: 'object', required: ['api_key'], properties: { ...keyQuery, country: { ...str, description: 'ISO country code filter (e.g. US, GB, DE).', example: 'US' } } },
       response: answers({ numbers: { type: 'array', items: { type: 'object', properties: { country: str, country_name: str, available: { type: 'integer' }, price_per_sms: { type: 'number' } } } } }, [400, 401]),
     },
   }, async (request) => {
@@ -89,7 +90,7 @@ export async function compatNumberRentalRoutes(app: FastifyInstance, c: Dependen
   app.post('/compat/rentNumber', {
     schema: {
       tags, security: bodySecurity, summary: 'Rent a number for SMS verification', description: auth, consumes,
-      body: { type: 'object', required: ['api_key', 'country'], properties: { ...keyQuery, country: { ...str, description: 'ISO country code (e.g. US, GB, DE).' }, service: { ...str, description: 'Optional service identifier.' } } },
+      body: { type: 'object', required: ['api_key', 'country'], properties: { ...keyQuery, country: { ...str, description: 'ISO country code (e.g. US, GB, DE).', example: 'US' }, service: { ...str, description: 'Optional service identifier.', example: 'facebook' } } },
       response: answers({ number: str, rental_id: str, expires_at: str, country: str }, [400, 401, 409]),
     },
   }, async (request) => {
@@ -102,7 +103,7 @@ export async function compatNumberRentalRoutes(app: FastifyInstance, c: Dependen
   app.get('/compat/getSMS', {
     schema: {
       tags, security: querySecurity, summary: 'SMS received on a rented number', description: `${auth} Poll until a message arrives.`,
-      querystring: { type: 'object', required: ['api_key', 'rental_id'], properties: { ...keyQuery, rental_id: { ...str, description: 'The rental_id rentNumber returned.' } } },
+      querystring: { type: 'object', required: ['api_key', 'rental_id'], properties: { ...keyQuery, rental_id: rentalIdField } },
       response: answers({ messages: { type: 'array', items: { type: 'object', properties: { sender: str, text: str, received_at: str } } }, number: str }, [400, 401, 404]),
     },
   }, async (request) => {
@@ -118,7 +119,7 @@ export async function compatNumberRentalRoutes(app: FastifyInstance, c: Dependen
   app.post('/compat/cancelNumber', {
     schema: {
       tags, security: bodySecurity, summary: 'Cancel a rental and free its number', description: auth, consumes,
-      body: { type: 'object', required: ['api_key', 'rental_id'], properties: { ...keyQuery, rental_id: str } },
+      body: { type: 'object', required: ['api_key', 'rental_id'], properties: { ...keyQuery, rental_id: rentalIdField } },
       response: answers({ message: str, rental_id: str, refund_amount: { type: 'number' } }, [400, 401, 404]),
     },
   }, async (request) => {

@@ -2009,19 +2009,37 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description Your SMX project API key. */
+                    /**
+                     * @description Your SMX project API key.
+                     * @example smx_sIWizS3SoTiYS7yary15g_QNflTh3o_kIuIMZdYq0V4
+                     */
                     api_key: string;
-                    /** @description ISO country code (e.g. US, GB, DE). */
+                    /**
+                     * @description ISO country code (e.g. US, GB, DE).
+                     * @example US
+                     */
                     country: string;
-                    /** @description Optional service identifier. */
+                    /**
+                     * @description Optional service identifier.
+                     * @example facebook
+                     */
                     service?: string;
                 };
                 "application/x-www-form-urlencoded": {
-                    /** @description Your SMX project API key. */
+                    /**
+                     * @description Your SMX project API key.
+                     * @example smx_sIWizS3SoTiYS7yary15g_QNflTh3o_kIuIMZdYq0V4
+                     */
                     api_key: string;
-                    /** @description ISO country code (e.g. US, GB, DE). */
+                    /**
+                     * @description ISO country code (e.g. US, GB, DE).
+                     * @example US
+                     */
                     country: string;
-                    /** @description Optional service identifier. */
+                    /**
+                     * @description Optional service identifier.
+                     * @example facebook
+                     */
                     service?: string;
                 };
             };
@@ -2192,13 +2210,27 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description Your SMX project API key. */
+                    /**
+                     * @description Your SMX project API key.
+                     * @example smx_sIWizS3SoTiYS7yary15g_QNflTh3o_kIuIMZdYq0V4
+                     */
                     api_key: string;
+                    /**
+                     * @description The rental_id rentNumber returned.
+                     * @example rnt_BGKNMRb0_uRCxEkO24aS0A
+                     */
                     rental_id: string;
                 };
                 "application/x-www-form-urlencoded": {
-                    /** @description Your SMX project API key. */
+                    /**
+                     * @description Your SMX project API key.
+                     * @example smx_sIWizS3SoTiYS7yary15g_QNflTh3o_kIuIMZdYq0V4
+                     */
                     api_key: string;
+                    /**
+                     * @description The rental_id rentNumber returned.
+                     * @example rnt_BGKNMRb0_uRCxEkO24aS0A
+                     */
                     rental_id: string;
                 };
             };
