@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import test from 'ava';
+import { Redis } from 'ioredis';
 
 const SMX = join(process.cwd(), 'dist/bin/smx.js');
 
@@ -22,6 +24,16 @@ async function runSmx(args: string[], env: Record<string, string>): Promise<{ co
     return { code, stdout, stderr };
   } finally {
     await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Removes the Redis keys a start that got that far left under `prefix`. */
+async function deleteKeys(prefix: string): Promise<void> {
+  const redis = new Redis('redis://127.0.0.1:6379');
+  try {
+    for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 500 })) if ((keys as string[]).length) await redis.unlink(...(keys as string[]));
+  } finally {
+    redis.disconnect();
   }
 }
 
@@ -47,7 +59,7 @@ for (const [variable, value, expected] of [
 test('an unreachable Redis stops start with a clear message naming REDIS_URL', async (t) => {
   const { code, stderr } = await runSmx(['start'], { REDIS_URL: 'redis://127.0.0.1:1' });
   t.is(code, 1);
-  t.regex(stderr, /^smx: REDIS_URL: cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
+  t.regex(stderr, /^error: REDIS_URL: cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
   t.true(noStack(stderr), stderr);
 });
 
@@ -57,9 +69,27 @@ test('split roles refuse to run on the embedded database', async (t) => {
   t.regex(stderr, /DATABASE_URL: expected a PostgreSQL URL for "smx worker"/);
 });
 
-test('unknown commands print the usage and exit 2', async (t) => {
-  const { code, stderr } = await runSmx(['frobnicate'], {});
-  t.is(code, 2);
-  t.regex(stderr, /unknown command "frobnicate"/);
-  t.regex(stderr, /smx start/);
+test('unknown commands and options are usage errors (exit 2) that suggest the closest one', async (t) => {
+  const unknown = await runSmx(['frobnicate'], {});
+  t.is(unknown.code, 2);
+  t.regex(unknown.stderr, /^error: unknown command 'frobnicate'\n\(npx smx --help shows how to use it\)/);
+  const typo = await runSmx(['statr'], {});
+  t.is(typo.code, 2);
+  t.regex(typo.stderr, /\(Did you mean start\?\)/);
+  const option = await runSmx(['start', '--prot', '9000'], {});
+  t.is(option.code, 2);
+  t.regex(option.stderr, /^error: unknown option '--prot'/);
+});
+
+test('a taken port names the variable that moves it', async (t) => {
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '0.0.0.0', resolve));
+  t.teardown(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+  const port = String((blocker.address() as AddressInfo).port);
+  const prefix = `smxt-port-${port}`;
+  t.teardown(() => deleteKeys(prefix));
+  const { code, stderr } = await runSmx(['start'], { SMX_HTTP_PORT: port, SMX_REDIS_PREFIX: prefix });
+  t.is(code, 1);
+  t.regex(stderr, new RegExp(`^error: port ${port} is in use by another program: set SMX_HTTP_PORT to a free port`));
+  t.true(noStack(stderr), stderr);
 });

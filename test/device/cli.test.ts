@@ -59,6 +59,31 @@ test('device link: links, saves the credentials and prints the topics but never 
   t.true(await exists(join(dir, 'var/device.json')));
 });
 
+test('device link: --help only prints the usage; the next command is one that works from here; SMX_DATA_DIR holds the credentials', async (t) => {
+  const dir = await tempDir(t);
+  const http = await startHttp(t, () => ({ status: 201, body: { success: true, data: linkData() } }));
+  const qr = JSON.stringify({ v: 1, server: http.url, token: 'lt_good' });
+  for (const help of ['--help', '-h']) {
+    const io = captureIo(dir);
+    t.is(await deviceLinkCommand([qr, help], io), 0);
+    t.regex(io.lines.join('\n'), /^Usage: device link \[options\] <qr-json-or-file>/);
+    t.regex(io.lines.join('\n'), /--app-version <version>[\s\S]*--sim <number>[\s\S]*--rentable/);
+  }
+  t.is(await deviceRunCommand(['--help'], captureIo(dir)), 0);
+  t.is(await linkQrCommand(['--help'], captureIo(dir)), 0);
+  t.is(http.requests.length, 0, 'help did not link');
+  t.false(await exists(join(dir, 'var')));
+
+  const io = { ...captureIo(dir, { SMX_DATA_DIR: 'data' }), invocation: 'npx smx' };
+  t.is(await deviceLinkCommand([qr, '--sim', '+14155550100', '--sim', '+14155550101'], io), 0, io.errors.join('\n'));
+  t.true(await exists(join(dir, 'data/device.json')));
+  t.is(io.lines.at(-1), 'Run it: npx smx device run');
+  t.like(http.requests[0]?.body, { sims: [{ slot: 0, number: '+14155550100' }, { slot: 1, number: '+14155550101' }] });
+  const global = { ...captureIo(dir), invocation: 'smx' };
+  t.is(await deviceLinkCommand([qr, '--out', 'other.json'], global), 0);
+  t.is(global.lines.at(-1), 'Run it: smx device run --credentials other.json');
+});
+
 test('device link: a refused token prints one error line with the API code and exits 1', async (t) => {
   const dir = await tempDir(t);
   const http = await startHttp(t, () => ({
@@ -71,8 +96,9 @@ test('device link: a refused token prints one error line with the API code and e
   t.false(await exists(join(dir, 'var/device.json')));
 
   const usage = captureIo(dir);
-  t.is(await deviceLinkCommand([], usage), 1);
-  t.regex(usage.errors[0] ?? '', /^usage: smx device link/);
+  t.is(await deviceLinkCommand([], usage), 2);
+  t.regex(usage.errors[0] ?? '', /^error: missing required argument 'qr-json-or-file'/);
+  t.regex(usage.errors[1] ?? '', /npx smx device link --help/);
   const bad = captureIo(dir);
   t.is(await deviceLinkCommand(['missing-file.json'], bad), 1);
   t.deepEqual(bad.errors, ['error: missing-file.json is neither the QR JSON nor a readable file']);
@@ -112,7 +138,7 @@ test('link: creates a link token with the admin token and prints the QR, payload
 test('link: no admin token, or a refused one, is one error line and exit 1', async (t) => {
   const dir = await tempDir(t);
   const noToken = captureIo(dir);
-  t.is(await linkQrCommand(['prj_x'], noToken), 1);
+  t.is(await linkQrCommand(['prj_x'], noToken), 2);
   t.is(noToken.errors.length, 1);
   t.regex(noToken.errors[0] ?? '', /^error: No admin token/);
 
@@ -176,9 +202,9 @@ test('device run: missing credentials and bad options are clear errors', async (
   t.is(await deviceRunCommand([], missing), 1);
   t.regex(missing.errors[0] ?? '', /^error: No device credentials at .*device\.json \(link first/);
   const bad = captureIo(dir);
-  t.is(await deviceRunCommand(['--fail', 'lowercase'], bad), 1);
-  t.deepEqual(bad.errors, ['error: --fail takes an error code such as RADIO_OFF']);
+  t.is(await deviceRunCommand(['--fail', 'lowercase'], bad), 2);
+  t.regex(bad.errors[0] ?? '', /^error: option '--fail <code>' argument 'lowercase' is invalid\. --fail takes an error code such as RADIO_OFF/);
   const unknown = captureIo(dir);
-  t.is(await deviceRunCommand(['--bogus'], unknown), 1);
-  t.is(unknown.errors.length, 1);
+  t.is(await deviceRunCommand(['--no-deliverd'], unknown), 2);
+  t.deepEqual(unknown.errors.slice(0, 2), ["error: unknown option '--no-deliverd'", '(Did you mean --no-delivered?)']);
 });
