@@ -86,7 +86,7 @@ export function MessagesPage({ project }: { project: Project }) {
                     <td data-label="To" class="mono">{m.to}</td>
                     <td data-label="Status"><Badge value={m.status} /></td>
                     <td data-label="Parts">{m.parts}</td>
-                    <td data-label="Error">{m.error ?? ''}</td>
+                    <td data-label="Error">{m.error}</td>
                   </tr>
                 ))}
               </tbody>
