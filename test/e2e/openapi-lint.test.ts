@@ -71,6 +71,31 @@ test('every operation: operationId = method + path, unique; security declared; p
   t.deepEqual(publicOps.filter((name) => !/^(GET \/health\/|POST \/v1\/devices\/link$|POST \/compat\/oauth\/token$)/.test(name)), []);
 });
 
+test('every request field and query parameter has an example (or an enum), none of them a limit', async (t) => {
+  const doc = JSON.parse(await served()) as { paths: Record<string, Record<string, any>>; components: { schemas: Record<string, any> } };
+  const resolve = (schema: any) => (schema?.$ref ? doc.components.schemas[schema.$ref.split('/').pop()] : schema);
+  const lacking: string[] = [];
+  const atLimit: string[] = [];
+  const look = (where: string, schema: any, example: unknown) => {
+    const s = resolve(schema);
+    if (example === undefined && s.example === undefined && !s.enum && !s.properties) lacking.push(where);
+    const value = example ?? s.example;
+    if (typeof value === 'number' && s.maximum !== undefined && value === s.maximum && s.minimum !== s.maximum) atLimit.push(`${where}: ${value}`);
+    if (typeof value === 'string' && s.maxLength !== undefined && value.length === s.maxLength && s.maxLength > 8) atLimit.push(`${where}: ${s.maxLength} characters`);
+  };
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      const name = `${method.toUpperCase()} ${path}`;
+      for (const parameter of op.parameters ?? []) if (parameter.in !== 'path') look(`${name} ${parameter.in} ${parameter.name}`, parameter.schema, parameter.example);
+      for (const [type, media] of Object.entries<any>(op.requestBody?.content ?? {})) {
+        for (const [field, schema] of Object.entries<any>(resolve(media.schema).properties ?? {})) look(`${name} ${type} ${field}`, schema, undefined);
+      }
+    }
+  }
+  t.deepEqual(lacking, []);
+  t.deepEqual(atLimit, []);
+});
+
 test('info.version is the package version; response fields a client relies on are required', async (t) => {
   const doc = JSON.parse(await served()) as Doc & { paths: Record<string, Record<string, { responses: Record<string, any> }>> };
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
