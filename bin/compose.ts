@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
 import type { DependencyContainer } from '../core/di.js';
+import { cacheDeviceVerifier } from '../broker/auth.js';
 import { startEmbeddedBroker, MQTT_WS_PATH, type EmbeddedBroker } from '../broker/embedded-broker.js';
 import { MqttPublisher } from '../broker/mqtt-publisher.js';
 import { startExternalBridge } from '../broker/external-bridge.js';
@@ -144,7 +145,10 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
       const devices = container.resolve(DeviceService);
       broker = await startEmbeddedBroker({
         config,
-        verifyDevice: (id, secret) => devices.verifyCredentials(id, secret),
+        // Cached briefly for connect storms; emptied on every device or project change, in every process.
+        verifyDevice: cacheDeviceVerifier((id, secret) => devices.verifyCredentials(id, secret), {
+          subscribe: (evictAll) => (['devices', 'project'] as const).forEach((scope) => cacheBus.on(scope, evictAll)),
+        }),
         deviceEvents: queues.deviceEvents,
         presence: container.resolve(PresenceStore),
         logger,

@@ -4,6 +4,7 @@
  * components use the internal credentials ({@link internalCredentials}). Every accepted client is
  * marked with its {@link ClientRole} for the ACL, the bridge and presence.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AedesOptions, AuthenticateError, Client } from 'aedes';
 import type { Logger } from '../core/logger.js';
 import { canPublish, type ClientRole } from './acl.js';
@@ -14,6 +15,84 @@ import { INTERNAL_CLIENT_ID_PREFIX, INTERNAL_USERNAME, isInternalCredential } fr
  * composition root passes `deviceService.verifyCredentials.bind(deviceService)`.
  */
 export type DeviceVerifier = (deviceId: string, secret: string) => Promise<boolean>;
+
+/** Options of {@link cacheDeviceVerifier}. */
+export interface CredentialCacheOptions {
+  /**
+   * Registers the eviction: `evictAll` must run whenever a device may have stopped being valid
+   * (unlinked, its project deleted), in every process; the composition root hands it to
+   * CacheBus for the `devices` and `project` scopes.
+   */
+  subscribe: (evictAll: () => void) => void;
+  /** How long an accepted (device, secret) pair is trusted without asking the database. @defaultValue 5 000 */
+  ttlMs?: number;
+  /** Entries kept at most (the oldest go first). @defaultValue 100 000 */
+  maxEntries?: number;
+}
+
+/** A {@link DeviceVerifier} with a cache in front; `size` is the number of cached devices. */
+export interface CachedDeviceVerifier extends DeviceVerifier {
+  readonly size: number;
+}
+
+/** Times a verification is asked again when a device changed while it ran, before its answer is used uncached. */
+const MAX_REVERIFY = 3;
+
+/**
+ * Puts a short cache in front of `verify` for connect storms: a phone that reconnects within
+ * `ttlMs` (a CONNACK timeout, a session take-over, a flapping radio) costs no database query, and
+ * concurrent CONNECTs with the same credentials share one. Only accepted credentials are cached
+ * (a wrong secret always reaches the database, a newly linked device works at once), keyed by
+ * device id and the SHA-256 of the secret, compared in constant time.
+ *
+ * An unlinked device's secret must stop working at once (device-protocol.md §2), so every
+ * `subscribe` notice empties the whole cache. The notices name a project, not a device, and
+ * links, unlinks and device changes are rare next to connects, so emptying is cheap and needs no
+ * device → project map. A check that was running when a notice came may have read the row before
+ * the change: its yes is not cached and is asked again (at most {@link MAX_REVERIFY} times).
+ */
+export function cacheDeviceVerifier(verify: DeviceVerifier, options: CredentialCacheOptions): CachedDeviceVerifier {
+  const ttlMs = options.ttlMs ?? 5000;
+  const maxEntries = options.maxEntries ?? 100_000;
+  const accepted = new Map<string, { digest: Buffer; expires: number }>();
+  const pending = new Map<string, Promise<boolean>>();
+  let generation = 0;
+  options.subscribe(() => {
+    generation++;
+    accepted.clear();
+    pending.clear();
+  });
+
+  async function load(deviceId: string, secret: string, digest: Buffer): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      const started = generation;
+      const valid = await verify(deviceId, secret);
+      if (!valid) return false;
+      if (started === generation) {
+        accepted.delete(deviceId); // re-inserted last: the Map's order is the eviction order
+        if (accepted.size >= maxEntries) accepted.delete(accepted.keys().next().value!);
+        accepted.set(deviceId, { digest, expires: Date.now() + ttlMs });
+        return true;
+      }
+      if (attempt >= MAX_REVERIFY) return true; // as fresh as an uncached check; not cached
+    }
+  }
+
+  const cached = (deviceId: string, secret: string): Promise<boolean> => {
+    const digest = createHash('sha256').update(secret).digest();
+    const hit = accepted.get(deviceId);
+    if (hit && hit.expires > Date.now() && timingSafeEqual(hit.digest, digest)) return Promise.resolve(true);
+    const key = `${deviceId}:${digest.toString('base64')}`;
+    const running = pending.get(key);
+    if (running) return running;
+    const loading = load(deviceId, secret, digest).finally(() => {
+      if (pending.get(key) === loading) pending.delete(key);
+    });
+    pending.set(key, loading);
+    return loading;
+  };
+  return Object.defineProperty(cached, 'size', { get: () => accepted.size }) as CachedDeviceVerifier;
+}
 
 /** CONNACK return codes of MQTT 3.1.1 §3.2.2.3 that authentication answers with. */
 export const CONNACK = {

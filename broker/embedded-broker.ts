@@ -255,8 +255,16 @@ function clusterEmitter(redisPrefix: string, [subConn, pubConn]: Redis[]): unkno
   return new MQEmitterRedisPrefix(sessionKeyPrefix(redisPrefix), { subConn, pubConn, matchEmptyLevels: true, concurrency: 100 });
 }
 
+/**
+ * Accept-queue length asked of the kernel for the MQTT listeners. Node's default (511) overflows
+ * when thousands of phones reconnect at once (a restart): the kernel drops the handshakes it cannot
+ * queue and the phones' SYN retransmits bring them back only after 1, 3, 7, 15, 31 s. Linux caps
+ * the value at net.core.somaxconn (4096 on current kernels; raise it for bigger fleets).
+ */
+const LISTEN_BACKLOG = 65_535;
+
 async function listen(server: TcpServer | HttpServer, port: number, host: string): Promise<void> {
-  server.listen(port, host);
+  server.listen({ port, host, backlog: LISTEN_BACKLOG });
   await once(server, 'listening');
 }
 

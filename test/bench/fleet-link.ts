@@ -1,7 +1,14 @@
 /**
  * The fleet's project and its phones: a project with round-robin routing and an API key, then N
  * link tokens and N links, `parallel` requests at a time, counting every answer that is not 201.
+ *
+ * SMX limits `POST /v1/devices/link` to 600 requests per client address per minute
+ * (core/http/rate-limits.ts). Real phones link from addresses of their own, so by default the
+ * links are spread over loopback source addresses (127.0.x.y; all of 127/8 reaches the loopback
+ * listener on Linux), at most {@link LINKS_PER_SOURCE} per address; FLEET_LINK_FROM=single links
+ * everything from 127.0.0.1 (then expect 429s past 600 a minute).
  */
+import { Agent, request } from 'node:http';
 import type { LinkResult } from '../../device/types.js';
 import type { FleetCredentials } from './fleet-phones.js';
 import { SmxClient } from './http-client.js';
@@ -40,8 +47,46 @@ export async function createProject(client: SmxClient, name: string, routing?: s
   return { projectId: project.id, apiKey: key.key };
 }
 
+/** Links per source address: under the route's 600 per address per minute, whatever the pace. */
+export const LINKS_PER_SOURCE = 500;
+
+/** The loopback address the `index`-th link comes from. */
+function sourceAddress(index: number, spread: boolean): string {
+  if (!spread) return '127.0.0.1';
+  const k = Math.floor(index / LINKS_PER_SOURCE);
+  return `127.0.${1 + Math.floor(k / 250)}.${1 + (k % 250)}`;
+}
+
+const agents = new Map<string, Agent>();
+
+/** POSTs JSON from a given local address; resolves with the status and parsed body (status 0: no answer). */
+function postFrom(localAddress: string, url: string, body: unknown): Promise<{ status: number; body: { data?: LinkResult } | undefined }> {
+  let agent = agents.get(localAddress);
+  if (!agent) agents.set(localAddress, (agent = new Agent({ keepAlive: true, maxSockets: 32 })));
+  const text = JSON.stringify(body);
+  return new Promise((resolve) => {
+    const req = request(url, { method: 'POST', agent, localAddress, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        let parsed: { data?: LinkResult } | undefined;
+        try {
+          parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {
+          parsed = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, body: parsed });
+      });
+      res.on('error', () => resolve({ status: 0, body: undefined }));
+    });
+    req.on('error', () => resolve({ status: 0, body: undefined }));
+    req.end(text);
+  });
+}
+
 /** Links `count` phones to a new round-robin project, `parallel` requests at a time. */
 export async function linkFleet(client: SmxClient, count: number, parallel: number, name = `fleet of ${count}`): Promise<LinkedFleet> {
+  const spread = (process.env.FLEET_LINK_FROM ?? 'spread') !== 'single';
   const { projectId, apiKey } = await createProject(client, name, 'round-robin');
   const errors: Record<string, number> = {};
   const tally = (what: string, status: number) => (errors[`${what} ${status}`] = (errors[`${what} ${status}`] ?? 0) + 1);
@@ -63,12 +108,14 @@ export async function linkFleet(client: SmxClient, count: number, parallel: numb
   const linkBar = bar(`${name}: links`, count, 'phones');
   const links = await inParallel(tokens, parallel, async (token, i) => {
     if (token === undefined) return undefined;
-    const answer = await client.call<LinkResult>('POST', '/v1/devices/link', { token, name: `fleet phone ${i}`, model: 'bench', appVersion: 'fleet-bench' }, {}).catch(() => ({ status: 0, body: undefined }));
+    const answer = await postFrom(sourceAddress(i, spread), `${client.baseUrl}/v1/devices/link`, { token, name: `fleet phone ${i}`, model: 'bench', appVersion: 'fleet-bench' });
     linkBar.update(++done);
     if (answer.status !== 201 || !answer.body?.data) return void tally('link', answer.status);
     return answer.body.data;
   });
   linkBar.stop();
+  for (const agent of agents.values()) agent.destroy();
+  agents.clear();
   const linksS = (Date.now() - started) / 1000;
   const devices = links.filter((l): l is LinkResult => l !== undefined).map((l) => ({ deviceId: l.deviceId, url: l.mqtt.url, password: l.mqtt.password }));
   return { projectId, apiKey, devices, tokensS, linksS, errors };

@@ -54,6 +54,7 @@ const SETTINGS = {
   ns: list('FLEET_N', '1000').map(Number),
   phases: list('FLEET_PHASES', ALL_PHASES.join(',')),
   parallel: int('FLEET_PARALLEL', 16, 1, 256),
+  linkFrom: env.FLEET_LINK_FROM ?? 'spread',
   perChild: int('FLEET_PHONES_PER_CHILD', 2500, 1, 20_000),
   connect: { keepaliveS: 60, connectTimeoutMs: 30_000, reconnectBaseMs: 2000 } satisfies ConnectOptions,
   stormTimeoutS: int('FLEET_STORM_TIMEOUT_S', 120, 10, 600),
