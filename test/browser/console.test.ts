@@ -189,7 +189,7 @@ test('operator console in Chromium: sign in, project, key, link a phone by its o
   t.is(payload.server, url, 'the QR carries the public URL');
   const deviceName = `Pixel ${XSS}`;
   const credentials = await linkDevice({ server: payload.server, token: payload.token, name: deviceName, model: 'GP4BC', appVersion: '1.0.0', sims: [{ slot: 0, number: '+14155550100', carrier: 'T-Mobile', rentable: true }] });
-  await page.getByTestId('link-done').waitFor({ timeout: 10_000 });
+  await page.getByTestId('link-done').waitFor({ timeout: 15_000 });
   t.is(await page.getByTestId('linked-name').textContent(), deviceName, 'the page noticed the link by itself and names the device as text');
   const row = page.locator(`tr[data-device-id="${credentials.deviceId}"]`);
   await row.locator('[data-online="false"]').waitFor();
@@ -200,7 +200,7 @@ test('operator console in Chromium: sign in, project, key, link a phone by its o
   const phone = new ReferenceDevice({ credentials, report: { sent: true, delivered: true, deliveredDelayMs: 300 }, battery: { battery: 87 }, onSend: (m) => void sent.push(m) });
   t.teardown(() => phone.stop());
   await phone.start();
-  await row.locator('[data-online="true"]').waitFor({ timeout: 10_000 });
+  await row.locator('[data-online="true"]').waitFor({ timeout: 15_000 });
   t.is(await page.evaluate(() => (globalThis as unknown as Win).__smxNoReload), 1, 'no reload happened');
   t.is(await row.getByTestId('device-name').textContent(), deviceName);
   await t.notThrowsAsync(row.getByText('87 %').waitFor({ timeout: 5000 }), 'battery from presence');
