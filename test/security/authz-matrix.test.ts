@@ -81,7 +81,8 @@ function ownedId(a: ProjectA, path: string, parameter: string): string | undefin
   if (parameter === 'language') return 'de';
   if (parameter === 'number') return encodeURIComponent('+15555550100');
   if (parameter === 'deviceId') return a.deviceId;
-  if (parameter === 'otpId') return a.verificationId;
+  if (parameter === 'otpId' || parameter === 'verificationId') return a.verificationId;
+  if (parameter === 'messageId') return a.messageId;
   if (parameter !== 'id') return undefined;
   if (path.startsWith('/admin/projects/')) return a.projectId;
   if (path.startsWith('/admin/devices/')) return a.deviceId;

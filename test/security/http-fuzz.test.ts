@@ -54,7 +54,7 @@ function credentials(path: string, f: Fixtures, adminToken: string): Record<stri
 }
 
 const CATALOGUE = ERROR_CATALOGUE as Record<string, { status: number }>;
-const LEAK = /\bat [\w.<>]+ \(|\bselect\b[^"]{0,80}\bfrom\b|\binsert into\b|\bupdate "?\w+"? set\b|node_modules/i;
+const LEAK = /(?:\n|\\n)\s+at [\w.<>]+ \(|\bselect\b[^"]{0,80}\bfrom\b|\binsert into\b|\bupdate "?\w+"? set\b|node_modules/i;
 
 /** Checks one answer; returns a problem or undefined. */
 function problem(path: string, status: number, headers: Headers, text: string): string | undefined {
