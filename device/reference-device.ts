@@ -25,6 +25,13 @@ export type { DeviceVitals, ReferenceDeviceErrorCode, ReferenceDeviceEvents, Ref
 
 /** CONNACK return codes meaning "these credentials are not accepted" (3.1.1: 4, 5; 5.0: 134, 135). */
 const CREDENTIAL_CODES = new Set([4, 5, 134, 135]);
+/**
+ * CONNACK return codes meaning "not now" (3.1.1: 3 server unavailable; 5.0: 136 server
+ * unavailable, 137 server busy, 159 connection rate exceeded): the server could not check the
+ * credentials yet (its database is slow in a connect storm, or down), so the phone retries with
+ * its backoff instead of giving up.
+ */
+const RETRY_CODES = new Set([3, 136, 137, 159]);
 const OFFLINE_PAYLOAD = '{"online":false}';
 
 /** A simulated Android gateway speaking spec/device-protocol.md over MQTT. */
@@ -79,6 +86,7 @@ export class ReferenceDevice extends EventEmitter<ReferenceDeviceEvents> {
       protocolVersion: 4,
       reconnectPeriod: this.options.reconnectPeriodMs ?? 2000,
       connectTimeout: 10_000,
+      reconnectOnConnackError: true, // RETRY_CODES retry; any other refusal stops the device (fail → end).
       resubscribe: false, // we subscribe on every connect ourselves and check the grants.
       will: { topic: this.topics.presence, payload: Buffer.from(OFFLINE_PAYLOAD), qos: 1, retain: true },
     }));
@@ -154,8 +162,12 @@ export class ReferenceDevice extends EventEmitter<ReferenceDeviceEvents> {
   }
 
   private onClientError(err: Error & { code?: unknown }): void {
+    if (typeof err.code === 'number' && RETRY_CODES.has(err.code)) {
+      this.log(`connection refused for now: ${err.message}; retrying`);
+      return;
+    }
     if (typeof err.code === 'number') {
-      // A CONNACK refusal: mqtt.js does not retry those, and neither should a phone.
+      // Any other CONNACK refusal (credentials, identity): retrying would not help; the device stops.
       const code = CREDENTIAL_CODES.has(err.code) ? 'CREDENTIALS_REJECTED' : 'CONNECTION_REFUSED';
       const why = code === 'CREDENTIALS_REJECTED' ? 'the broker rejected the device credentials (unlinked device or wrong secret)' : 'the broker refused the connection';
       this.fail(new ReferenceDeviceError(code, `MQTT: ${why}: ${err.message}`, err.code, { cause: err }));

@@ -109,6 +109,8 @@ function connectPhone(phone: Phone, options: ConnectOptions): void {
     protocolVersion: 4,
     connectTimeout: options.connectTimeoutMs,
     reconnectPeriod: options.reconnectBaseMs,
+    // CONNACK 3 "server unavailable" (credentials not checkable in time) is retried, as device-protocol phones do.
+    reconnectOnConnackError: true,
     resubscribe: false,
     will: { topic: topic(phone, 'presence'), payload: Buffer.from('{"online":false}'), qos: 1, retain: true },
   });

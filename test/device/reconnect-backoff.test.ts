@@ -1,12 +1,15 @@
 /**
  * The reference device's jittered exponential reconnect backoff (device-protocol.md §2): the
- * pauses, and that mqtt.js really waits them (a server that drops every connection at once).
+ * pauses, that mqtt.js really waits them (a server that drops every connection at once), and that
+ * "server unavailable" is retried while a credentials refusal stops the device.
  */
 import { EventEmitter } from 'node:events';
 import { createServer } from 'node:net';
 import test from 'ava';
+import type { AuthenticateError } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
-import { reconnectWithBackoff } from '../../device/reference-device.js';
+import { ReferenceDevice, reconnectWithBackoff } from '../../device/reference-device.js';
+import { makeCredentials, startBroker } from './_helpers.js';
 
 /** Just what reconnectWithBackoff touches of an MqttClient. */
 function fakeClient(): MqttClient {
@@ -79,4 +82,34 @@ test('mqtt.js waits the growing pauses: a server that drops every connection see
   const gaps = attempts.slice(1, 6).map((at, i) => at - attempts[i]!);
   // Expected pauses 100, 200, 400, 800, 1600 ms (plus connect time); a fixed period would keep them at 100.
   [100, 200, 400, 800, 1600].forEach((pause, i) => t.true(gaps[i]! >= pause - 15 && gaps[i]! < pause + 400, `gap ${i + 1}: ${gaps[i]} ms, expected about ${pause}`));
+});
+
+test('CONNACK 3 "server unavailable" (credentials not checkable yet) is retried; CONNACK 4 stops the device', async (t) => {
+  const { credentials, secret } = makeCredentials('mqtt://placeholder');
+  const broker = await startBroker(t, { [credentials.deviceId]: secret });
+  credentials.mqtt.url = broker.url;
+  const check = broker.broker.authenticate;
+  let refused = 0;
+  broker.broker.authenticate = (client, username, password, done) => {
+    if (refused < 2) {
+      refused++;
+      return done(Object.assign(new Error('server unavailable'), { returnCode: 3 }) as AuthenticateError, false);
+    }
+    check(client, username, password, done);
+  };
+  const lines: string[] = [];
+  const device = new ReferenceDevice({ credentials, reconnectPeriodMs: 100, log: (line) => lines.push(line) });
+  t.teardown(() => device.stop());
+  await device.start();
+  t.is(refused, 2);
+  t.true(device.connected);
+  t.is(lines.filter((l) => l.startsWith('connection refused for now')).length, 2);
+
+  const wrong = new ReferenceDevice({ credentials: { ...credentials, mqtt: { ...credentials.mqtt, password: 'wrong' } }, reconnectPeriodMs: 100 });
+  t.teardown(() => wrong.stop());
+  const error = await wrong.start().then(() => null, (e: Error & { code?: string }) => e);
+  t.is(error?.code, 'CREDENTIALS_REJECTED');
+  const connectsAfter = broker.connects.length;
+  await new Promise((r) => setTimeout(r, 400));
+  t.is(broker.connects.length, connectsAfter, 'no reconnect after a credentials refusal');
 });
