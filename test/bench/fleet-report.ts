@@ -86,7 +86,7 @@ export function renderRun(run: FleetRun): string {
   if (r) {
     rows.push(['restart: kill -9, from the kill', `SMX ready ${num(r.smxReadyS, ' s')}, every phone back ${num(r.allPhonesBackS, ' s')}, every message received ${num(r.allReceivedS, ' s')}`]);
     rows.push(['restart: messages', `${num(r.queued)} queued (bulk ${r.bulkStatus}), ${num(r.receivedBeforeKill)} at the phones before the kill, ${num(r.received)} received, ${num(r.lost)} lost; CONNACK timeouts ${num(r.connackTimeouts)}`]);
-    rows.push(['restart: duplicates', `${num(r.duplicates)} copies, ${num(r.duplicatesWithDup)} with DUP=1, ${num(r.duplicatesOfAcked)} of a message PUBACKed before the kill`]);
+    rows.push(['restart: duplicates', `${num(r.duplicates)} copies, ${num(r.duplicatesWithDup)} with DUP=1; ${num(r.duplicatesOfPreKill)} of a message first received before the kill, ${num(r.duplicatesOfAcked)} of one PUBACKed ≥ 100 ms before it`]);
   }
   const u = run.unpaced;
   if (u) {

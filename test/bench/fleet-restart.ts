@@ -25,6 +25,8 @@ export interface RestartResult {
   lost: number;
   duplicates: number;
   duplicatesWithDup: number;
+  /** Copies of a message whose first copy reached the phone before the kill. */
+  duplicatesOfPreKill: number;
   /** Copies of a message whose first copy the phone PUBACKed ≥ 100 ms before the kill (must be 0). */
   duplicatesOfAcked: number;
   connackTimeouts: number;
@@ -72,6 +74,7 @@ export async function restartUnderFleet(
   progress.stop();
   await new Promise((r) => setTimeout(r, 2000)); // late copies of a duplicate
   const { receipts, copies } = await pool.dump();
+  const beforeKill = new Set(receipts.filter(([, at]) => at < killedAt).map(([id]) => id));
   const ackedBeforeKill = new Set(receipts.filter(([, , , ackedAt]) => ackedAt > 0 && ackedAt <= killedAt - 100).map(([id]) => id));
   return {
     smx,
@@ -86,6 +89,7 @@ export async function restartUnderFleet(
       lost: Math.max(0, options.queued - receipts.length),
       duplicates: copies.length,
       duplicatesWithDup: copies.filter(([, , dup]) => dup).length,
+      duplicatesOfPreKill: copies.filter(([id]) => beforeKill.has(id)).length,
       duplicatesOfAcked: copies.filter(([id]) => ackedBeforeKill.has(id)).length,
       connackTimeouts: (await pool.count()).connackTimeouts - timeoutsBefore,
     },
