@@ -28,6 +28,15 @@ export interface CredentialCacheOptions {
   ttlMs?: number;
   /** Entries kept at most (the oldest go first). @defaultValue 100 000 */
   maxEntries?: number;
+  /**
+   * Database checks running at once; the others wait here, in order. A storm of thousands of
+   * CONNECTs would otherwise take every pool connection (presence and dispatch starve) and
+   * most checks would fail on the pool's acquire timeout (CONNACK 3, and the phones come again).
+   * @defaultValue 4
+   */
+  maxConcurrent?: number;
+  /** A check that waited this long for its turn fails (CONNACK 3 "server unavailable": retry later). @defaultValue 10 000 */
+  maxQueueMs?: number;
 }
 
 /** A {@link DeviceVerifier} with a cache in front; `size` is the number of cached devices. */
@@ -50,12 +59,14 @@ const MAX_REVERIFY = 3;
  * links, unlinks and device changes are rare next to connects, so emptying is cheap and needs no
  * device → project map. A check that was running when a notice came may have read the row before
  * the change: its yes is not cached and is asked again (at most {@link MAX_REVERIFY} times).
+ * At most `maxConcurrent` checks reach the database at once (see the option).
  */
 export function cacheDeviceVerifier(verify: DeviceVerifier, options: CredentialCacheOptions): CachedDeviceVerifier {
   const ttlMs = options.ttlMs ?? 5000;
   const maxEntries = options.maxEntries ?? 100_000;
   const accepted = new Map<string, { digest: Buffer; expires: number }>();
   const pending = new Map<string, Promise<boolean>>();
+  const turn = limiter(options.maxConcurrent ?? 4, options.maxQueueMs ?? 10_000);
   let generation = 0;
   options.subscribe(() => {
     generation++;
@@ -66,7 +77,7 @@ export function cacheDeviceVerifier(verify: DeviceVerifier, options: CredentialC
   async function load(deviceId: string, secret: string, digest: Buffer): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       const started = generation;
-      const valid = await verify(deviceId, secret);
+      const valid = await turn(() => verify(deviceId, secret));
       if (!valid) return false;
       if (started === generation) {
         accepted.delete(deviceId); // re-inserted last: the Map's order is the eviction order
@@ -92,6 +103,39 @@ export function cacheDeviceVerifier(verify: DeviceVerifier, options: CredentialC
     return loading;
   };
   return Object.defineProperty(cached, 'size', { get: () => accepted.size }) as CachedDeviceVerifier;
+}
+
+/** Runs at most `max` tasks at once, the rest in order; a task that waits `maxWaitMs` for its turn rejects without running. */
+function limiter(max: number, maxWaitMs: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: Array<{ start: () => void; timer: NodeJS.Timeout }> = [];
+  const next = () => {
+    while (running < max && waiting.length > 0) {
+      const entry = waiting.shift()!;
+      clearTimeout(entry.timer);
+      entry.start();
+    }
+  };
+  return <T>(task: () => Promise<T>) =>
+    new Promise<T>((resolve, reject) => {
+      const entry = {
+        start: () => {
+          running++;
+          task()
+            .then(resolve, reject)
+            .finally(() => {
+              running--;
+              next();
+            });
+        },
+        timer: setTimeout(() => {
+          waiting.splice(waiting.indexOf(entry), 1);
+          reject(new Error(`device credentials not checked: waited ${maxWaitMs} ms for a turn at the database`));
+        }, maxWaitMs).unref(),
+      };
+      waiting.push(entry);
+      next();
+    });
 }
 
 /** CONNACK return codes of MQTT 3.1.1 §3.2.2.3 that authentication answers with. */

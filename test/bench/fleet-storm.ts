@@ -117,9 +117,9 @@ export interface IdleResult {
 /** Waits `seconds` with every phone connected and idle (keepalives only). */
 export async function idleWindow(pool: FleetPool, options: { seconds: number; cpu: Record<string, CpuSubject>; rss: RssSampler }): Promise<IdleResult> {
   const half = (options.seconds * 1000) / 2;
+  const started = Date.now();
   const progress = bar('idle', options.seconds, 's');
   const tick = setInterval(() => progress.update(Math.round((Date.now() - started) / 1000)), 1000);
-  const started = Date.now();
   try {
     await new Promise((r) => setTimeout(r, half));
     const from = Date.now();

@@ -93,6 +93,28 @@ test('an eviction empties the cache, and a check running during it is asked agai
   t.false(await verify('dev_a', 's'));
 });
 
+test('at most maxConcurrent checks reach the database at once, in order; one that waits past maxQueueMs fails', async (t) => {
+  let inFlight = 0;
+  let most = 0;
+  const order: string[] = [];
+  const slow = async (deviceId: string) => {
+    order.push(deviceId);
+    most = Math.max(most, ++inFlight);
+    await new Promise((r) => setTimeout(r, 20));
+    inFlight--;
+    return true;
+  };
+  const verify = cacheDeviceVerifier(slow, { subscribe: () => undefined, maxConcurrent: 3, maxQueueMs: 1000 });
+  const ids = Array.from({ length: 12 }, (_, i) => `dev_${String(i).padStart(2, '0')}`);
+  t.true((await Promise.all(ids.map((id) => verify(id, 's')))).every(Boolean));
+  t.is(most, 3);
+  t.deepEqual(order, ids);
+
+  const stuck = cacheDeviceVerifier(() => new Promise<boolean>(() => undefined), { subscribe: () => undefined, maxConcurrent: 1, maxQueueMs: 50 });
+  void stuck('dev_first', 's'); // takes the one turn and never gives it back
+  await t.throwsAsync(stuck('dev_second', 's'), { message: /waited 50 ms/ });
+});
+
 // The whole path: SMX's broker with the cache wired to CacheBus, and a second broker-only node on the same Redis and database.
 let a: TestSmx;
 let b: TestSmx;
