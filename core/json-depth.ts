@@ -29,3 +29,49 @@ export function exceedsJsonDepth(value: unknown, maxDepth: number = MAX_JSON_DEP
   }
   return false;
 }
+
+/** What makes a JSON value unfit to accept, and where (`sims[0].carrier`, `body` for the whole). */
+export interface JsonProblem {
+  field: string;
+  message: string;
+}
+
+/**
+ * The first reason SMX cannot take a parsed JSON value: nested deeper than `maxDepth`, or a
+ * string (value or key) that PostgreSQL cannot store — a NUL character (text and jsonb refuse
+ * it) or an unpaired UTF-16 surrogate (jsonb refuses `\ud800`). Iterative, like
+ * {@link exceedsJsonDepth}; undefined when the value is fine.
+ */
+export function jsonProblem(value: unknown, maxDepth: number = MAX_JSON_DEPTH): JsonProblem | undefined {
+  const stack: Array<[unknown, number, string]> = [[value, 0, '']];
+  while (stack.length > 0) {
+    const [node, depth, path] = stack.pop()!;
+    if (typeof node === 'string') {
+      const bad = unstorable(node);
+      if (bad) return { field: path || 'body', message: bad };
+      continue;
+    }
+    if (node === null || typeof node !== 'object') continue;
+    if (depth + 1 > maxDepth) return { field: 'body', message: `nested deeper than ${maxDepth} levels` };
+    if (Array.isArray(node)) {
+      node.forEach((child, i) => stack.push([child, depth + 1, `${path}[${i}]`]));
+      continue;
+    }
+    for (const [key, child] of Object.entries(node)) {
+      const field = path ? `${path}.${key}` : key;
+      const bad = unstorable(key);
+      if (bad) return { field, message: `the key ${bad}` };
+      stack.push([child, depth + 1, field]);
+    }
+  }
+  return undefined;
+}
+
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function unstorable(text: string): string | undefined {
+  if (text.includes('\u0000')) return 'contains a NUL character';
+  if (UNPAIRED_SURROGATE.test(text)) return 'contains an unpaired UTF-16 surrogate';
+  return undefined;
+}

@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { apiError } from '../errors.js';
-import { exceedsJsonDepth } from '../json-depth.js';
 import { header } from './auth.js';
-import { tooDeep } from './validation.js';
+import { unacceptableJson } from './validation.js';
 
 /**
  * What the compatibility surfaces read besides JSON: providers' clients send HTML-form bodies
@@ -27,8 +26,9 @@ export function requestParams(request: FastifyRequest): Record<string, unknown> 
   if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) {
     throw apiError('VALIDATION_FAILED', { details: [{ field: '', message: 'the body must be an object of fields' }] });
   }
-  // The parsers already refuse deep input; this keeps any other way in (a plugin's parser) from reaching validation deep.
-  if (exceedsJsonDepth(body) || exceedsJsonDepth(query)) throw tooDeep();
+  // The JSON parser already refuses such input; forms and query strings (and a plugin's parser) come this way.
+  const refused = unacceptableJson(body) ?? unacceptableJson(query);
+  if (refused) throw refused;
   return { ...query, ...(body as Record<string, unknown> | undefined) };
 }
 

@@ -5,7 +5,6 @@ import type { DependencyContainer } from '../di.js';
 import type { Registry } from 'prom-client';
 import type { Redis } from 'ioredis';
 import { apiError } from '../errors.js';
-import { exceedsJsonDepth } from '../json-depth.js';
 import type { Logger } from '../logger.js';
 import { httpDurationHistogram } from '../metrics.js';
 import type { Queues } from '../queues.js';
@@ -17,7 +16,7 @@ import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from 
 import { htmlHeaders, requestIdOf, setBaseHeaders } from './response-headers.js';
 import { registerOpenApi } from './openapi.js';
 import { registerRateLimits } from './rate-limits.js';
-import { tooDeep } from './validation.js';
+import { unacceptableJson } from './validation.js';
 import { adminDeviceRoutes } from './routes/admin-devices.js';
 import { adminProjectRoutes } from './routes/admin-projects.js';
 import { adminTemplateRoutes } from './routes/admin-templates.js';
@@ -112,7 +111,8 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
     if ((body as string).trim() === '') return done(null, undefined);
     return json(request, body as string, (error, parsed) => {
       if (error) return done(error, undefined);
-      return exceedsJsonDepth(parsed) ? done(tooDeep(), undefined) : done(null, parsed);
+      const refused = unacceptableJson(parsed);
+      return refused ? done(refused, undefined) : done(null, parsed);
     });
   });
 

@@ -1,18 +1,20 @@
 import { plainToInstance } from 'class-transformer';
 import { validate, type ValidationError } from 'class-validator';
 import { apiError, type ErrorDetail } from '../errors.js';
-import { MAX_JSON_DEPTH } from '../json-depth.js';
+import { jsonProblem } from '../json-depth.js';
 import { validateFast } from './fast-validation.js';
 
 type Dto<T> = new () => T;
 
 /**
- * The error for input nested deeper than {@link MAX_JSON_DEPTH}: class-transformer, class-validator
- * and other consumers walk values recursively, and thousands of levels overflow the stack. The
- * body parsers check the depth (iteratively) and refuse with this before anything else runs.
+ * VALIDATION_FAILED for input SMX cannot take, or undefined: nested deeper than MAX_JSON_DEPTH
+ * (class-transformer, class-validator and other consumers walk values recursively, and thousands
+ * of levels overflow the stack), or a string PostgreSQL cannot store (NUL, unpaired surrogates).
+ * The body parsers run it (iteratively) before anything else.
  */
-export function tooDeep(): Error {
-  return apiError('VALIDATION_FAILED', { details: [{ field: 'body', message: `nested deeper than ${MAX_JSON_DEPTH} levels` }] });
+export function unacceptableJson(value: unknown): Error | undefined {
+  const problem = jsonProblem(value);
+  return problem && apiError('VALIDATION_FAILED', { details: [{ field: problem.field, message: problem.message }] });
 }
 
 /**

@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import { ERROR_CATALOGUE } from '../../core/errors.js';
 import { MAX_JSON_DEPTH } from '../../core/json-depth.js';
-import { cleanupTestSmx, createProject, startTestSmx, useSmx, type TestSmx } from '../helpers/smx.js';
+import { cleanupTestSmx, createProject, linkNewDevice, startTestSmx, useSmx, type TestSmx } from '../helpers/smx.js';
 
 const current = useSmx(test, 'http-hardening');
 
@@ -279,4 +279,23 @@ test('Bull Board write actions with Basic credentials need a same-origin browser
     const allowed = await put(headers);
     t.false([401, 403].includes(allowed.status), `${JSON.stringify(headers)}: ${allowed.status} ${allowed.text}`);
   }
+});
+
+test('a string PostgreSQL cannot store (NUL, an unpaired surrogate) anywhere in a JSON body is 400 VALIDATION_FAILED naming the field (the fuzz found a 500 through PATCH sims)', async (t) => {
+  const smx = current();
+  const { projectId } = await createProject(smx, 'Unstorable strings');
+  const device = await linkNewDevice(smx, projectId, 'Phone');
+  const cases: Array<[unknown, string]> = [
+    [{ sims: [{ slot: 0, number: '+14155550100', carrier: 'T-\u0000Mobile', rentable: false }] }, 'sims[0].carrier'],
+    [{ name: 'phone \uD800' }, 'name'],
+    [{ name: 'ok', ['k\u0000']: 1 }, 'k\u0000'],
+  ];
+  for (const [body, field] of cases) {
+    const answer = await smx.admin('PATCH', `/admin/devices/${device.deviceId}`, body);
+    t.is(answer.status, 400, JSON.stringify(answer.body));
+    t.is(answer.body.error.code, 'VALIDATION_FAILED');
+    t.is(answer.body.error.details[0]?.field, field);
+  }
+  const fine = await smx.admin('PATCH', `/admin/devices/${device.deviceId}`, { name: 'phone 📱 ok' });
+  t.is(fine.status, 200, 'a well-formed emoji (a surrogate pair) is fine');
 });

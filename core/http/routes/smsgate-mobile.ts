@@ -5,7 +5,7 @@ import type { DependencyContainer } from '../../di.js';
 import { apiError } from '../../errors.js';
 import { header } from '../auth.js';
 import { exceedsJsonDepth } from '../../json-depth.js';
-import { tooDeep } from '../validation.js';
+import { unacceptableJson } from '../validation.js';
 import type { Logger } from '../../logger.js';
 import { PresenceStore } from '../../presence.js';
 import type { Queues } from '../../queues.js';
@@ -44,7 +44,10 @@ async function mobileApi(app: FastifyInstance, c: DependencyContainer): Promise<
       return done(apiError('INVALID_JSON', { cause: error }), undefined);
     }
     // As the server's own JSON parser: deep nesting is refused before anything walks it.
-    return exceedsJsonDepth(parsed) ? done(tooDeep(), undefined) : done(null, parsed);
+    // Only the depth here: strings are checked item by item by the SMSGate payload parsers, so a
+    // bad state in a batch is dropped alone (the app would resend a refused batch forever).
+    const refused = exceedsJsonDepth(parsed) ? unacceptableJson(parsed) : undefined;
+    return refused ? done(refused, undefined) : done(null, parsed);
   });
 
   // Open event streams end on shutdown, and their offline marks finish before Redis closes.
