@@ -1,5 +1,5 @@
 /**
- * Per-device topic access control (spec/device-protocol.md §4 "Access control").
+ * Per-device topic access control (docs/device-protocol.md §4 "Access control").
  *
  * A device may subscribe only to its own `outbox` and `control` and publish only to its own
  * `status`, `inbox` and `presence`; exact topics only, so any wildcard, `$SYS` or `$share` filter

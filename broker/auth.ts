@@ -1,5 +1,5 @@
 /**
- * Broker authentication (spec/device-protocol.md §2): a phone connects with
+ * Broker authentication (docs/device-protocol.md §2): a phone connects with
  * `clientId` = `username` = its device id and its device secret as password; server-side
  * components use the internal credentials ({@link internalCredentials}). Every accepted client is
  * marked with its {@link ClientRole} for the ACL, the bridge and presence.

@@ -1,5 +1,5 @@
 /**
- * Device presence from connection state (spec/device-protocol.md §4 "Presence"): online while a
+ * Device presence from connection state (docs/device-protocol.md §4 "Presence"): online while a
  * connection is up, offline when it goes. Each connection gets its own id, so the late disconnect
  * of an old connection (the phone already reconnected, possibly to another broker node) does not
  * mark the device offline (PresenceStore compares the id atomically). Each change is also queued

@@ -1,4 +1,4 @@
-/** MQTT topics of spec/device-protocol.md §3, in one place for the core, the broker and the reference device. */
+/** MQTT topics of docs/device-protocol.md §3, in one place for the core, the broker and the reference device. */
 
 export const TOPIC_ROOT = 'smx/v1/devices';
 

@@ -1,5 +1,5 @@
 /**
- * The API error catalogue of spec/api.md, closed: every error the HTTP API returns is built here.
+ * The API error catalogue of docs/api.md, closed: every error the HTTP API returns is built here.
  * A test fixes the count and compares each row with the spec's table and the OpenAPI document.
  */
 

@@ -1,6 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 
-/** Type prefixes of public ids (spec/api.md "Conventions"). */
+/** Type prefixes of public ids (docs/api.md "Conventions"). */
 export type IdPrefix = 'prj' | 'key' | 'dev' | 'ver' | 'msg' | 'bat' | 'rnt' | 'whk' | 'evt' | 'req' | 'lt' | 'sms';
 
 // One CSPRNG call fills a pool for many ids: a call per id costs more than the id (bulk makes 10,000).

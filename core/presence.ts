@@ -5,7 +5,7 @@ import type { Logger } from './logger.js';
 import type { RuntimeConfig } from './secrets.js';
 import { TOKENS } from './tokens.js';
 
-/** What the server knows of a phone's liveness (spec/device-protocol.md §4 "Presence"). */
+/** What the server knows of a phone's liveness (docs/device-protocol.md §4 "Presence"). */
 export interface Presence {
   online: boolean;
   lastSeenAt: string | null;

@@ -1,5 +1,5 @@
 /**
- * The few HTTP calls the phone and the CLI make, unwrapping the envelope of spec/api.md "Envelope".
+ * The few HTTP calls the phone and the CLI make, unwrapping the envelope of docs/api.md "Envelope".
  * Errors keep the API's `code` so callers can branch on it (`UNAUTHORIZED`, ...). Two codes are
  * local to this client and never come from the server: `NETWORK_ERROR` (no answer) and
  * `BAD_RESPONSE` (an answer that is not the envelope, e.g. a proxy's HTML page).

@@ -1,5 +1,5 @@
 /**
- * Linking (spec/device-protocol.md §1): read the QR payload, then `POST {server}/v1/devices/link`.
+ * Linking (docs/device-protocol.md §1): read the QR payload, then `POST {server}/v1/devices/link`.
  */
 import { deviceTopics, type Channel } from '../core/device-topics.js';
 import { ApiError, apiUrl, callApi, isRecord } from './api-client.js';

@@ -1,6 +1,6 @@
 /**
  * The reference device: a real MQTT client that behaves as the Android phone of
- * spec/device-protocol.md, used by `smx device run`, by tests and by anyone writing a phone app.
+ * docs/device-protocol.md, used by `smx device run`, by tests and by anyone writing a phone app.
  *
  * Flow control: incoming QoS 1 publishes are acknowledged only after they are handled (the id
  * persisted, the SMS handed over, the status queued), by overriding mqtt.js `handleMessage`. A
@@ -34,7 +34,7 @@ const CREDENTIAL_CODES = new Set([4, 5, 134, 135]);
 const RETRY_CODES = new Set([3, 136, 137, 159]);
 const OFFLINE_PAYLOAD = '{"online":false}';
 
-/** A simulated Android gateway speaking spec/device-protocol.md over MQTT. */
+/** A simulated Android gateway speaking docs/device-protocol.md over MQTT. */
 export class ReferenceDevice extends EventEmitter<ReferenceDeviceEvents> {
   readonly deviceId: string;
   readonly topics: Record<Channel, string>;

@@ -1,5 +1,5 @@
 /**
- * Payload shapes of spec/device-protocol.md, as the phone sees them. The reference device keeps its
+ * Payload shapes of docs/device-protocol.md, as the phone sees them. The reference device keeps its
  * own copy instead of importing core services, so it can run (and ship) without the server's
  * dependencies; the topic names still come from core/device-topics.ts.
  */

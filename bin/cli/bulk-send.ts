@@ -21,7 +21,7 @@ import { CommandFailure, UsageError, type CliIo } from '../../device/cli.js';
 import { CallError, call } from './http.js';
 import { printJson } from './output.js';
 
-/** The API's limit of recipients per bulk request (spec/api.md). */
+/** The API's limit of recipients per bulk request (docs/api.md). */
 export const MAX_BATCH = 10_000;
 /** Bodies stay well under the bulk route's 10 MiB limit. */
 const MAX_BATCH_BYTES = 8 * 1024 * 1024;

@@ -1,5 +1,5 @@
 /**
- * The admin and /v1 calls of the `smx` admin commands: the envelope of spec/api.md unwrapped into
+ * The admin and /v1 calls of the `smx` admin commands: the envelope of docs/api.md unwrapped into
  * `data`, or an {@link ApiError} with the API's code. Unlike the phone's client it speaks every
  * method and hands back the status and headers (`Idempotent-Replayed`, `Retry-After`).
  */

@@ -1,4 +1,4 @@
-/** The success envelope of spec/api.md. */
+/** The success envelope of docs/api.md. */
 export function ok<T>(data: T): { success: true; data: T } {
   return { success: true, data };
 }

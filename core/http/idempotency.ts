@@ -12,7 +12,7 @@ export interface HandlerResult {
 const PRINTABLE_ASCII = /^[\x20-\x7E]{1,255}$/;
 
 /**
- * Runs a POST handler under the request's Idempotency-Key (spec/api.md "Idempotency"): a replay
+ * Runs a POST handler under the request's Idempotency-Key (docs/api.md "Idempotency"): a replay
  * returns the stored status and body with `Idempotent-Replayed: true`; a 5xx is not stored.
  *
  * An accepted request's answer (`acceptedStatus`, the data in the success envelope) is stored by

@@ -46,7 +46,7 @@ import { adminWebhookStateRoutes } from './routes/admin-webhook-state.js';
 /** How long shutdown waits for requests in flight after the grace (their own dependency timeouts bound them). */
 const IN_FLIGHT_DRAIN_MS = 15_000;
 
-/** Body limit of every route but bulk sends (spec/api.md: 1 MiB; bulk 10 MiB). */
+/** Body limit of every route but bulk sends (docs/api.md: 1 MiB; bulk 10 MiB). */
 export const BODY_LIMIT = 1024 * 1024;
 
 /**
@@ -98,7 +98,7 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
   // class-validator does the validating; route schemas feed the OpenAPI document only.
   app.setValidatorCompiler(() => () => true);
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
-  // JSON in (spec/api.md "Conventions"): Fastify's default text/plain parser would hand a string
+  // JSON in (docs/api.md "Conventions"): Fastify's default text/plain parser would hand a string
   // to the handlers; without it any other content type is 415, answered as INVALID_JSON.
   app.removeContentTypeParser('text/plain');
   // An empty body sent with Content-Type: application/json (many clients do, on POSTs that take

@@ -7,7 +7,7 @@ import type { RuntimeConfig } from '../secrets.js';
 import { TOKENS } from '../tokens.js';
 import { DependencyTimeoutError } from '../unavailable.js';
 
-/** Records live 24 hours (spec/api.md "Idempotency"). */
+/** Records live 24 hours (docs/api.md "Idempotency"). */
 export const IDEMPOTENCY_RETENTION_MS = 24 * 3600 * 1000;
 /**
  * How long a first request owns its key. After that it is presumed dead and a retry may take it

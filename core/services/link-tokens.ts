@@ -10,7 +10,7 @@ import { LinkCodeLimits, type CodeAttempt } from './link-code-limits.js';
 
 export { CODE_GUESS_LIMITS, sourceOf, type CodeAttempt } from './link-code-limits.js';
 
-/** Link tokens and codes live 10 minutes and work once (spec/api.md "Admin API"). */
+/** Link tokens and codes live 10 minutes and work once (docs/api.md "Admin API"). */
 export const LINK_TTL_MS = 10 * 60 * 1000;
 
 export type LinkKind = 'token' | 'code';

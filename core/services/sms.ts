@@ -12,7 +12,7 @@ import { MessageWriter, type AcceptedMessage } from './message-writer.js';
 import { MESSAGE_STATUSES, type MessageStatus } from './messages.js';
 import { ProjectService } from './projects.js';
 
-/** Custom SMS limits (spec/api.md "Custom SMS"). */
+/** Custom SMS limits (docs/api.md "Custom SMS"). */
 export const SMS_LIMITS = {
   maxLength: 1600,
   maxRecipients: 10_000,

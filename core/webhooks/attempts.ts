@@ -52,7 +52,7 @@ export interface NewAttempt {
   at: Date;
 }
 
-/** The log of every webhook delivery attempt (spec/api.md "Webhooks": every attempt is logged). */
+/** The log of every webhook delivery attempt (docs/api.md "Webhooks": every attempt is logged). */
 @injectable()
 export class WebhookAttempts {
   constructor(@inject(TOKENS.Knex) private readonly db: Knex) {}

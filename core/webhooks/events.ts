@@ -1,5 +1,5 @@
 /**
- * The webhook events of spec/api.md "Webhooks" and the body every delivery carries, shaped as
+ * The webhook events of docs/api.md "Webhooks" and the body every delivery carries, shaped as
  * Standard Webhooks payloads: `{ "type", "timestamp", "data" }`. The event id travels in the
  * `webhook-id` header. `data` is the public view of what changed: never an OTP code or the
  * text of an OTP message.

@@ -169,7 +169,7 @@ test('validation and auth errors are catalogue errors in the SMX envelope', asyn
   t.deepEqual(bad.body.error.details.map((d: { field: string }) => d.field).sort(), ['maxAttempts', 'otpCallbackUrl', 'pinLength', 'pinType', 'ttl']);
   const noPin = await postJson(smx, '/compat/otp', { to: '+4915112345612', template: 'no placeholder' }, bearer);
   t.deepEqual([noPin.status, noPin.body.error.details[0].field], [400, 'template']);
-  // Every field at once: the placeholder rule joins the others (spec/api.md: details lists every field).
+  // Every field at once: the placeholder rule joins the others (docs/api.md: details lists every field).
   const both = await postJson(smx, '/compat/otp', { to: '+33612424100', template: 'no pin', pinType: 'X' }, bearer);
   t.is(both.status, 400);
   t.is(both.body.error.code, 'VALIDATION_FAILED');

@@ -1,5 +1,5 @@
 /**
- * Phones through the operator's eyes (spec/api.md "Admin API", device-protocol.md §1, §2, §4):
+ * Phones through the operator's eyes (docs/api.md "Admin API", device-protocol.md §1, §2, §4):
  * link tokens and their QR code, the link answer, single use, active/standby, device settings,
  * presence, unlinking (credentials dead at once, connection dropped) and DEVICE_NOT_LINKED.
  */

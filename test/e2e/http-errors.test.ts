@@ -1,5 +1,5 @@
 /**
- * The HTTP surface of spec/api.md "Conventions", "Envelope", "Error catalogue" and "Authentication":
+ * The HTTP surface of docs/api.md "Conventions", "Envelope", "Error catalogue" and "Authentication":
  * request ids, the error envelope for framework-level failures (routing, JSON, content type, body
  * size), validation listing every field, nothing internal leaking, API-key and admin auth, and
  * the operator surfaces (health, OpenAPI, docs, metrics, Bull Board).
@@ -32,7 +32,7 @@ const INTERNALS: Array<[string, RegExp]> = [
   ['a PostgreSQL message', /invalid byte sequence|violates|relation "|syntax error at/i],
 ];
 
-/** The error envelope of spec/api.md, its request id equal to the header, and nothing internal in it. */
+/** The error envelope of docs/api.md, its request id equal to the header, and nothing internal in it. */
 function assertErrorEnvelope(t: ExecutionContext, response: { status: number; headers: Headers; text: string }, status: number, code: string, origin: string) {
   t.is(response.status, status, response.text);
   const body = json(response.text);
@@ -246,7 +246,7 @@ test('admin endpoints, /metrics and Bull Board answer 401 without or with a wron
   for (const path of ['/admin/projects', '/metrics', '/admin/queues']) {
     assertErrorEnvelope(t, await raw(smx, 'GET', path), 401, 'UNAUTHORIZED', 'auth');
     assertErrorEnvelope(t, await raw(smx, 'GET', path, { headers: { authorization: `Bearer ${smx.adminToken}x` } }), 401, 'UNAUTHORIZED', 'auth');
-    // A valid credential without rights to this resource family (spec/api.md catalogue: FORBIDDEN).
+    // A valid credential without rights to this resource family (docs/api.md catalogue: FORBIDDEN).
     assertErrorEnvelope(t, await raw(smx, 'GET', path, { headers: { authorization: `Bearer ${key}` } }), 403, 'FORBIDDEN', 'auth');
     assertErrorEnvelope(t, await raw(smx, 'GET', path, { headers: { 'x-smx-api-key': key } }), 403, 'FORBIDDEN', 'auth');
   }

@@ -1,5 +1,5 @@
 /**
- * Idempotency-Key on POST /v1/send-otp (spec/api.md "Idempotency"): a replay returns the first
+ * Idempotency-Key on POST /v1/send-otp (docs/api.md "Idempotency"): a replay returns the first
  * response and sends nothing again, a different body is a mismatch, concurrent requests never make
  * two challenges, 4xx answers are replayed too, keys are scoped to the project, and a malformed
  * key is refused. "Sent once" is counted where it matters: on the phone and in the database.

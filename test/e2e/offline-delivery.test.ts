@@ -1,5 +1,5 @@
 /**
- * A linked but offline phone (spec/api.md "POST /v1/send-otp": "A linked but offline device does
+ * A linked but offline phone (docs/api.md "POST /v1/send-otp": "A linked but offline device does
  * not fail the call: the message waits for the device"; device-protocol.md §2: persistent session,
  * QoS 1). The message reaches the phone when it comes back, also across a restart of the whole
  * SMX instance (broker included): the MQTT session lives in Redis, the message log in PostgreSQL.

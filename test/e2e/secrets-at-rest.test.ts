@@ -1,5 +1,5 @@
 /**
- * Secrets never rest in plain text (spec/api.md: codes "stored only as a keyed hash", keys stored
+ * Secrets never rest in plain text (docs/api.md: codes "stored only as a keyed hash", keys stored
  * "only as a hash"; api.md "Authentication"; device-protocol.md: the device secret is shown once).
  * After a full OTP round trip with a distinctive caller-supplied code, the code, the API key, the
  * device secret and the link token are searched for in every row of the test's PostgreSQL schema,

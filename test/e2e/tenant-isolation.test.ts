@@ -1,5 +1,5 @@
 /**
- * Tenants never see or touch each other's resources (spec/api.md: "a resource of another project"
+ * Tenants never see or touch each other's resources (docs/api.md: "a resource of another project"
  * is 404, never 403, so existence does not leak). Project A's key is pointed at every id-taking
  * endpoint with project B's ids; B's state is checked untouched afterwards through B's own key.
  */

@@ -29,7 +29,7 @@ const qrSchema = {
 };
 const linkCodeSchema = { type: 'object', properties: { code: { type: 'string', description: '6 digits, single-use.' }, expiresAt: { type: 'string', format: 'date-time' } } };
 
-/** Operator endpoints for projects, their API keys, link tokens/codes and devices (spec/api.md "Admin API"). */
+/** Operator endpoints for projects, their API keys, link tokens/codes and devices (docs/api.md "Admin API"). */
 export async function adminProjectRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
   const projects = c.resolve(ProjectService);
   const keys = c.resolve(ApiKeyService);

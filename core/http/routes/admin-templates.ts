@@ -15,7 +15,7 @@ const idParam = { type: 'object', properties: { id: { type: 'string' } }, requir
 const languageParams = { type: 'object', properties: { id: { type: 'string' }, language: { type: 'string', enum: [...LANGUAGES] } }, required: ['id', 'language'] };
 const numberParams = { type: 'object', properties: { id: { type: 'string' }, number: { type: 'string', description: 'E.164, the + URL-encoded (%2B)' } }, required: ['id', 'number'] };
 
-/** Per-project OTP templates and test numbers (spec/api.md "Admin API"). */
+/** Per-project OTP templates and test numbers (docs/api.md "Admin API"). */
 export async function adminTemplateRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
   const templates = c.resolve(TemplateService);
   const testNumbers = c.resolve(TestNumberService);

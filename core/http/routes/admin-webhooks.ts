@@ -23,7 +23,7 @@ const endpoint = {
 };
 const secretNote = 'Signing secret (`whsec_...`, Standard Webhooks), shown only in this answer.';
 
-/** Project webhook endpoints, their attempt log, and the project's callback secret (spec/api.md "Webhooks"). */
+/** Project webhook endpoints, their attempt log, and the project's callback secret (docs/api.md "Webhooks"). */
 export async function adminWebhookRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
   const endpoints = c.resolve(WebhookEndpoints);
   const attempts = c.resolve(WebhookAttempts);

@@ -32,7 +32,7 @@ function rawResponses(status: number, success: object, errors: number[]): Record
 }
 
 /**
- * The OTP-by-id provider's API (spec/api.md "Compatibility surfaces"): a client written for it
+ * The OTP-by-id provider's API (docs/api.md "Compatibility surfaces"): a client written for it
  * works with its base URL set to `{SMX_PUBLIC_URL}/compat` (token URL `{SMX_PUBLIC_URL}/compat/oauth/token`).
  */
 export async function compatOtpRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {

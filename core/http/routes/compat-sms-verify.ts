@@ -34,7 +34,7 @@ async function projectOf(keys: ApiKeyService, request: FastifyRequest, params: R
 }
 
 /**
- * The SMS Verify provider's API (spec/api.md "Compatibility surfaces"): a client written for it
+ * The SMS Verify provider's API (docs/api.md "Compatibility surfaces"): a client written for it
  * works with its base URL set to `{SMX_PUBLIC_URL}/compat`.
  */
 export async function compatSmsVerifyRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {

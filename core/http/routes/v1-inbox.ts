@@ -9,7 +9,7 @@ import { bodySchema, responses } from '../openapi.js';
 import { inboxSchema } from '../response-schemas.js';
 import { validateQuery } from '../validation.js';
 
-/** The SMS the project's phones received (spec/api.md "Inbound SMS and number rental"). */
+/** The SMS the project's phones received (docs/api.md "Inbound SMS and number rental"). */
 export async function inboxRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
   const inbox = c.resolve(InboxService);
   app.get('/v1/inbox', {

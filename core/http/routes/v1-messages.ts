@@ -27,7 +27,7 @@ const message = {
   required: ['messageId', 'kind', 'status', 'to', 'parts', 'deviceId', 'simSlot', 'verificationId', 'batchId', 'error', 'metadata', 'createdAt', 'expiresAt', 'dispatchedAt', 'sentAt', 'deliveredAt', 'failedAt'],
 };
 
-/** The message log (spec/api.md "Custom SMS"). */
+/** The message log (docs/api.md "Custom SMS"). */
 export async function messageRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
   const messages = c.resolve(MessageService);
   app.get('/v1/messages', {

@@ -36,7 +36,7 @@ function codeProblems(dto: SendOtpDto, projectCodeType: CodeType | undefined): E
   return suppliedCodeProblems(dto.code, dto.codeType ?? projectCodeType, dto.codeLength).map((message) => ({ field: 'code', message }));
 }
 
-/** OTP challenges: send, verify, read, cancel (spec/api.md "OTP verification"). */
+/** OTP challenges: send, verify, read, cancel (docs/api.md "OTP verification"). */
 export async function otpRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
   const challenges = c.resolve(ChallengeService);
   const idempotency = c.resolve(IdempotencyService);

@@ -28,7 +28,7 @@ const message = {
 const billing = `SMX bills nothing: pricePerSms is ${RENTAL_LIMITS.pricePerSms} and refundAmount ${RENTAL_LIMITS.refundAmount}.`;
 
 /**
- * Number rental (spec/api.md "Inbound SMS and number rental"): the project's devices' SIMs marked
+ * Number rental (docs/api.md "Inbound SMS and number rental"): the project's devices' SIMs marked
  * rentable are its pool; a rented number's received SMS belong to the rental until it ends.
  */
 export async function rentalRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {

@@ -11,7 +11,7 @@ import { bodySchema, responses } from '../openapi.js';
 import { batchSchema, bulkAcceptedSchema, smsAcceptedSchema } from '../response-schemas.js';
 import { validateBody } from '../validation.js';
 
-/** Bulk bodies may be up to 10 MiB (spec/api.md "Error catalogue", PAYLOAD_TOO_LARGE). */
+/** Bulk bodies may be up to 10 MiB (docs/api.md "Error catalogue", PAYLOAD_TOO_LARGE). */
 export const BULK_BODY_LIMIT = 10 * 1024 * 1024;
 
 const security = [{ apiKey: [] }];
@@ -20,7 +20,7 @@ const idempotencyHeader = {
   properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 255, description: 'Retry safely: the same key and body answer the first response again (24 hours).', example: 'newsletter-2026-11-21' } },
 };
 
-/** Custom SMS, one-off and bulk (spec/api.md "Custom SMS"). */
+/** Custom SMS, one-off and bulk (docs/api.md "Custom SMS"). */
 export async function smsRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
   const sms = c.resolve(SmsService);
   const idempotency = c.resolve(IdempotencyService);

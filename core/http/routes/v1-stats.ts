@@ -11,7 +11,7 @@ import { validateQuery } from '../validation.js';
 
 const INTERVALS: readonly unknown[] = ['hour', 'day'];
 
-/** Aggregate OTP and SMS counts, totals and a series (spec/api.md "Readiness and stats"). */
+/** Aggregate OTP and SMS counts, totals and a series (docs/api.md "Readiness and stats"). */
 export async function statsRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
   const stats = c.resolve(StatsService);
   app.get('/v1/stats', {

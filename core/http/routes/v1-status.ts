@@ -6,7 +6,7 @@ import { ok } from '../envelope.js';
 import { responses } from '../openapi.js';
 import { projectStatusSchema } from '../response-schemas.js';
 
-/** Readiness of the project's delivery (spec/api.md "Readiness and stats"). */
+/** Readiness of the project's delivery (docs/api.md "Readiness and stats"). */
 export async function statusRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
   const status = c.resolve(StatusService);
   app.get('/v1/status', { schema: { tags: ['status'], summary: 'Is a device linked and online, and how full is the queue', security: [{ apiKey: [] }], response: responses({ 200: projectStatusSchema }, [401]) } }, async (request) =>
