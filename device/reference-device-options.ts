@@ -47,7 +47,7 @@ export interface ReferenceDeviceOptions {
   appVersion?: string;
   /** SIMs announced in presence. @defaultValue [] */
   sims?: Sim[];
-  /** Pause between reconnect attempts. @defaultValue 2000 */
+  /** The base of the jittered reconnect backoff (see reconnectWithBackoff): the first pause is 0.5-1x of it, doubling up to 2.5-5x. @defaultValue 2000 */
   reconnectPeriodMs?: number;
 }
 
