@@ -27,7 +27,8 @@ export function outboxInsertSql(source: string): string {
   return `insert into outbox (kind, payload)
     select '${MESSAGE_CHANGES}', jsonb_agg(jsonb_build_object('id', c.id, 'projectId', c.project_id, 'callbackUrl', c.callback_url, 'status', c.status, 'error', c.error, 'at', c.at) order by c.at, c.id)
     from ${source} c
-    where c.callback_url is not null or exists (select 1 from webhook_endpoints e where e.project_id = c.project_id and e.enabled)
+    -- IN (not a correlated EXISTS): the endpoints' projects are read once per statement, not per row
+    where c.callback_url is not null or c.project_id in (select e.project_id from webhook_endpoints e where e.enabled)
     having count(*) > 0`;
 }
 
