@@ -1,5 +1,7 @@
 import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { PGlite, type PGliteOptions } from '@electric-sql/pglite';
 import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
@@ -31,6 +33,31 @@ const pgliteProcess = (ClientPgLite.prototype as unknown as ResponseProcessor).p
   return pgliteProcess.call(this, obj.method === 'del' ? { ...obj, method: 'delete' } : obj, runner);
 };
 
+/**
+ * PostgreSQL settings of the embedded database (written to its postgresql.conf at every start).
+ * PostgreSQL's defaults reserve 128 MB of shared buffers and shared memory for 100 connections
+ * inside PGlite's WebAssembly memory, which never shrinks: `smx start` idled at ~400 MB RSS on
+ * existing data (~145 MB on PostgreSQL). PGlite is one connection in one process, and a database
+ * that outgrows 16 MB of buffers reads from the OS file cache; a large one belongs on PostgreSQL.
+ * Measured in README.md ("The two commands").
+ */
+export const PGLITE_SETTINGS: readonly string[] = ['shared_buffers=16MB', 'max_connections=5'];
+
+let preloaded: Pick<PGliteOptions, 'pgliteWasmModule' | 'fsBundle'> = {};
+
+/**
+ * Compiles PGlite's WebAssembly and reads its file bundle in the background: `smx start` calls it
+ * before loading the rest of SMX, so the compile runs beside the module loading, and the
+ * embedded database created afterwards gets them ready-made (~0.2-0.3 s of start-up).
+ */
+export async function preloadPglite(): Promise<void> {
+  const dist = new URL('.', import.meta.resolve('@electric-sql/pglite'));
+  const [wasm, bundle] = await Promise.all([readFile(new URL('pglite.wasm', dist)), readFile(new URL('pglite.data', dist))]);
+  // WebAssembly is a global of Node; this project's TypeScript libs (no DOM) do not declare it.
+  const { WebAssembly: wasmApi } = globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<PGliteOptions['pgliteWasmModule']> } };
+  preloaded = { pgliteWasmModule: await wasmApi.compile(wasm), fsBundle: new Blob([bundle]) };
+}
+
 /** Creates the knex instance: PostgreSQL through `pg` when a URL is given, else PGlite under the data dir. */
 export function createDatabase(options: DatabaseOptions): Knex {
   if (options.url) {
@@ -42,13 +69,14 @@ export function createDatabase(options: DatabaseOptions): Knex {
       acquireConnectionTimeout: options.acquireTimeoutMs ?? 10_000,
     });
   }
-  let connection: object = {};
+  let dir: string | undefined;
   if (options.dataDir !== ':memory:') {
-    const dir = resolve(options.dataDir, 'pglite');
+    dir = resolve(options.dataDir, 'pglite');
     mkdirSync(dir, { recursive: true });
-    connection = { filename: dir };
   }
-  return knexFactory({ client: PgLiteClient, dialect: 'postgres', connection, searchPath: [options.schema] });
+  // knex-pglite would create the instance itself, without options; it takes ours instead.
+  const pglite = new PGlite(dir, { ...preloaded, postgresqlconf: [...PGLITE_SETTINGS] });
+  return knexFactory({ client: PgLiteClient, dialect: 'postgres', connection: { pglite } as unknown as Knex.StaticConnectionConfig, searchPath: [options.schema] });
 }
 
 /** knex migration source over the frozen list in migrations/index.ts (no file globbing, same in src and dist). */

@@ -70,11 +70,14 @@ async function runRole(command: RoleName, io: CliIo): Promise<void> {
     }
     const { logFormat, prettyDestination } = await import('./log-format.js');
     const pretty = logFormat(env, io.isTTY === true) === 'pretty';
-    // A fresh embedded database is made in a child process while this one loads its modules.
-    const prepared = command === 'start' && !config.databaseUrl ? (await import('./embedded-database.js')).prepareEmbeddedDatabase(config.dataDir, env) : Promise.resolve();
+    // On the embedded database, while this process loads its modules: a fresh data folder is made
+    // in a child process, and PGlite's WebAssembly compiles on another thread.
+    const embedded = command === 'start' && !config.databaseUrl;
+    const prepared = embedded ? (await import('./embedded-database.js')).prepareEmbeddedDatabase(config.dataDir, env) : Promise.resolve();
     prepared.catch(() => undefined);
+    const preloaded = embedded ? (await import('../../core/db.js')).preloadPglite().catch(() => undefined) : undefined;
     const [{ startSmx }, prettyLogs] = await Promise.all([import('../compose.js'), pretty ? prettyDestination(config.logLevel === 'info') : undefined]);
-    await prepared;
+    await Promise.all([prepared, preloaded]);
     const smx = await startSmx({ config, roles: ROLES[command], migrate: command === 'start', startRedisIfMissing: command === 'start', logDestination: prettyLogs?.stream });
 
     const generated = smx.generatedSecrets.find((s) => s.name === 'admin-token');
