@@ -69,6 +69,9 @@ test('expired challenges and failed deliveries are counted', async (t) => {
   }, 15_000, 'FAILED');
   t.is(failed.error, 'RADIO_OFF');
   const otp = await smx.api(key, 'POST', '/v1/send-otp', { to: '+14155550302', ttl: 60 });
+  // The phone's failure first: a challenge that ends while its SMS is unsent withdraws the SMS,
+  // and a withdrawal is no delivery failure (a busy machine could otherwise expire it first).
+  await eventually(async () => (await smx.api(key, 'GET', `/v1/messages/${otp.body.data.messageId}`)).body.data.status === 'FAILED', 15_000, 'the OTP message FAILED');
   const db = smx.smx.container.resolve<Knex>(Symbol.for('smx.Knex'));
   await db('verifications').where({ id: otp.body.data.verificationId }).update({ expires_at: new Date(Date.now() - 1000) });
   const stats = await eventually(async () => {
