@@ -58,7 +58,8 @@ export async function call<T>(server: string, request: Call): Promise<Answer<T>>
   const envelope = isRecord(body) ? body : {};
   const requestId = typeof envelope.requestId === 'string' ? envelope.requestId : (response.headers.get('x-request-id') ?? undefined);
   if (response.ok && envelope.success === true && 'data' in envelope) return { data: envelope.data as T, status: response.status, headers: response.headers };
-  const retryAfter = Number(response.headers.get('retry-after'));
+  const retryAfterHeader = response.headers.get('retry-after');
+  const retryAfter = retryAfterHeader === null ? NaN : Number(retryAfterHeader);
   const retryAfterS = Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined;
   if (isRecord(envelope.error) && typeof envelope.error.code === 'string') {
     const message = typeof envelope.error.message === 'string' ? envelope.error.message : envelope.error.code;

@@ -58,7 +58,7 @@ export function startSummary(input: SummaryInput): string[] {
 }
 
 function describeDatabase(input: SummaryInput): string {
-  if (!input.databaseUrl) return `embedded PGlite in ${shortPath(input.cwd, resolve(input.dataDir, 'pglite'))}`;
+  if (!input.databaseUrl) return `embedded PGlite in ${shortPath(input.cwd, resolve(input.cwd, input.dataDir, 'pglite'))}`;
   try {
     const url = new URL(input.databaseUrl);
     return `PostgreSQL ${url.hostname}:${url.port || 5432}${url.pathname}, schema ${input.databaseSchema}`;
