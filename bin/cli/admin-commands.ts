@@ -4,7 +4,7 @@
  * `$SMX_DATA_DIR/admin-token`. `--json` prints the API's `data` for scripts.
  */
 import { Command } from 'commander';
-import { cliName, resolveAdminToken, resolveServer, withServerOptions, type CliIo } from '../../device/cli.js';
+import { cliName, resolveAdminToken, resolveServer, withServerOptions, type CliIo } from './conventions.js';
 import { call, type Call } from './http.js';
 import { printJson, printTable, when } from './output.js';
 

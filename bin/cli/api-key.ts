@@ -8,7 +8,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiError } from '../../device/api-client.js';
-import { dataDir, resolveAdminToken, UsageError, type CliIo } from '../../device/cli.js';
+import { dataDir, resolveAdminToken, UsageError, type CliIo } from './conventions.js';
 import { call } from './http.js';
 
 export interface KeyOptions {

@@ -17,7 +17,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { parse } from 'csv-parse/sync';
-import { CommandFailure, UsageError, type CliIo } from '../../device/cli.js';
+import { CommandFailure, UsageError, type CliIo } from './conventions.js';
 import { CallError, call } from './http.js';
 import { printJson } from './output.js';
 

@@ -3,7 +3,7 @@
  * project API key (see api-key.ts for where it comes from). `--json` prints the API's `data`.
  */
 import { Command } from 'commander';
-import { cliName, CommandFailure, resolveServer, UsageError, wholeNumber, type CliIo } from '../../device/cli.js';
+import { cliName, CommandFailure, resolveServer, UsageError, wholeNumber, type CliIo } from './conventions.js';
 import { withApiKey, type KeyOptions } from './api-key.js';
 import { call, type Call } from './http.js';
 import { printJson, when } from './output.js';

@@ -1,5 +1,5 @@
 /** What the admin commands print: words and aligned tables for people, `--json` for scripts. */
-import type { CliIo } from '../../device/cli.js';
+import type { CliIo } from './conventions.js';
 
 /** `value` as indented JSON on stdout (the API's `data`, unchanged). */
 export function printJson(io: CliIo, value: unknown): void {

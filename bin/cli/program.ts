@@ -4,7 +4,8 @@
  * them, so it cannot leave one out.
  */
 import { Command } from 'commander';
-import { cliName, configureCli, deviceCommand, linkCommand, synopsis, type CliIo } from '../../device/cli.js';
+import { deviceCommand, linkCommand } from '../../device/cli.js';
+import { cliName, configureCli, synopsis, type CliIo } from './conventions.js';
 import { devicesCommand, keysCommand, projectsCommand } from './admin-commands.js';
 import { sendCommand, sendOtpCommand, verifyCommand } from './message-commands.js';
 import { serverCommands, version } from './server-commands.js';

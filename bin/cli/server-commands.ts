@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { cliName, type CliIo } from '../../device/cli.js';
+import { cliName, type CliIo } from './conventions.js';
 import type { PortMove } from './start-summary.js';
 
 type RoleName = 'start' | 'api' | 'worker' | 'broker';

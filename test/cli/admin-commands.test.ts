@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { runCli, type CliIo } from '../../device/cli.js';
+import { runCli, type CliIo } from '../../bin/cli/conventions.js';
 import { buildProgram } from '../../bin/cli/program.js';
 import { sendCsv } from '../../bin/cli/bulk-send.js';
 import { startHttp } from '../device/_helpers.js';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import type { Command } from 'commander';
-import { commandPath, synopsis, type CliIo } from '../../device/cli.js';
+import { commandPath, synopsis, type CliIo } from '../../bin/cli/conventions.js';
 import { buildProgram, leafCommands } from '../../bin/cli/program.js';
 import { SMX_BIN } from '../helpers/processes.js';
 

@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { logFormat } from '../../bin/cli/log-format.js';
 import { startSummary, type SummaryInput } from '../../bin/cli/start-summary.js';
-import { smxInvocation } from '../../device/cli.js';
+import { smxInvocation } from '../../bin/cli/conventions.js';
 import { exited, freePort, runSmx, type SmxProcess } from '../helpers/processes.js';
 import { PG_URL, REDIS_URL } from '../helpers/smx.js';
 
