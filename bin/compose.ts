@@ -20,15 +20,15 @@ import { HealthService } from '../core/health.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { createRegistry, registerStateGauges } from '../core/metrics.js';
 import { SmxMetrics } from '../core/smx-metrics.js';
-import { PresenceStore } from '../core/presence.js';
+import { PresenceStore } from '../core/presence/store.js';
 import { PluginHost } from '../core/plugins/plugin-host.js';
 import { BUILTIN_PLUGINS } from '../plugins/index.js';
-import type { DevicePublisher } from '../core/publisher.js';
+import type { DevicePublisher } from '../core/delivery/publisher.js';
 import { createQueues, type Queues } from '../core/queues.js';
 import { connectRedis } from '../core/redis.js';
 import { resolveSecrets, type GeneratedSecret, type RuntimeConfig } from '../core/secrets.js';
 import { DeviceService } from '../core/services/devices.js';
-import { startWorkers, type RunningWorkers } from '../workers/run-workers.js';
+import { startWorkers, workerDependencies, type RunningWorkers } from '../workers/run-workers.js';
 import { OutboxRelay } from '../core/webhooks/outbox.js';
 import { isListening, startLocalRedis } from './local-redis.js';
 
@@ -182,7 +182,7 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
 
     let workers: RunningWorkers | null = null;
     if (options.roles.worker) {
-      workers = await startWorkers(container);
+      workers = await startWorkers(workerDependencies(container));
       closers.push(['workers', () => workers!.close()]);
     }
     if (options.roles.api || options.roles.worker) {

@@ -11,7 +11,7 @@
  */
 import type { Aedes, AedesOptions, AedesPublishPacket, Client, PublishPacket } from 'aedes';
 import type { JobsOptions, Queue } from 'bullmq';
-import { DEVICE_CHANNELS, parseDeviceTopic, type Channel, type DeviceChannel } from '../core/device-topics.js';
+import { DEVICE_CHANNELS, parseDeviceTopic, type Channel, type DeviceChannel } from '../protocol/topics.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../core/json-depth.js';
 import type { Logger } from '../core/logger.js';
 import type { DeviceEventJob } from '../core/queues.js';

@@ -1,6 +1,6 @@
 import type { Aedes, PublishPacket } from 'aedes';
-import { deviceTopic, type ServerChannel } from '../core/device-topics.js';
-import type { DevicePublisher } from '../core/publisher.js';
+import { deviceTopic, type ServerChannel } from '../protocol/topics.js';
+import type { DevicePublisher } from '../core/delivery/publisher.js';
 import { KICK_TOPIC, kickPayload } from './bridge.js';
 
 /**

@@ -6,7 +6,7 @@ export { startExternalBridge, copyId, deviceEventFilters, EXTERNAL_CONNECTION_ID
 export { ClientRoles, createAuthenticator, CONNACK, type Authenticator, type AuthenticatorOptions, type DeviceVerifier } from './auth.js';
 export { canPublish, canPublishOrphanWill, canReceive, canSubscribe, createAcl, grantSubscription, type AclHandlers, type ClientRole, type RoleOf } from './acl.js';
 export { KICK_TOPIC, MAX_EVENT_PAYLOAD_BYTES, bridgePublishes, enqueueDeviceEvent, handleKicks, kickPayload, toDeviceEventJob, type BridgeOptions } from './bridge.js';
-export { PresenceTracker, trackConnections, type BrokerPresencePayload, type TrackConnectionsOptions } from './presence.js';
+export { trackConnections, type TrackConnectionsOptions } from './presence.js';
 export { DEFAULT_MAX_SESSION_DELIVERY, DEFAULT_SESSION_PACKET_TTL_SECONDS, openSessionStore, sessionKeyPrefix, type SessionStore, type SessionStoreOptions } from './session-store.js';
 export { INTERNAL_CLIENT_ID_PREFIX, INTERNAL_USERNAME, internalCredentials, isInternalCredential, type InternalCredentials } from './internal-credentials.js';
 export { InFlight } from './in-flight.js';

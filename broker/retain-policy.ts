@@ -10,7 +10,7 @@
  */
 import type { AedesOptions, Client, PublishPacket } from 'aedes';
 import type { Redis } from 'ioredis';
-import { parseDeviceTopic } from '../core/device-topics.js';
+import { parseDeviceTopic } from '../protocol/topics.js';
 import type { Logger } from '../core/logger.js';
 
 /**

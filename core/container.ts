@@ -5,14 +5,14 @@ import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger.js';
 import type { RuntimeConfig } from './secrets.js';
-import type { DevicePublisher } from './publisher.js';
+import type { DevicePublisher } from './delivery/publisher.js';
 import type { Queues } from './queues.js';
 import type { Endpoints } from './endpoints.js';
 import { TOKENS } from './tokens.js';
 import { HealthService } from './health.js';
-import { PresenceStore } from './presence.js';
+import { PresenceStore } from './presence/store.js';
 import { CacheBus } from './cache.js';
-import { Router } from './routing.js';
+import { Router } from './delivery/router.js';
 import { HookRunner } from './plugins/hook-runner.js';
 import { ResendService } from './services/resends.js';
 import { OtpLeases } from './delivery/otp-leases.js';
@@ -20,16 +20,16 @@ import { StatusReports } from './delivery/status-reports.js';
 import { ApiKeyService } from './services/api-keys.js';
 import { ChallengeService } from './services/challenges.js';
 import { DeviceService } from './services/devices.js';
-import { DispatchService } from './services/dispatch.js';
+import { DispatchService } from './delivery/dispatch.js';
 import { DispatchWakeups } from './delivery/dispatch-wakeups.js';
 import { DeviceLocks } from './delivery/device-lock.js';
 import { DevicePacer } from './delivery/pacing.js';
 import { IdempotencyService } from './services/idempotency.js';
 import { LinkTokenService } from './services/link-tokens.js';
 import { MessageService } from './services/messages.js';
-import { MessageTransitions } from './services/message-transitions.js';
+import { MessageTransitions } from './delivery/transitions.js';
 import { StatsService } from './services/stats.js';
-import { MessageWriter } from './services/message-writer.js';
+import { MessageWriter } from './delivery/message-writer.js';
 import { SmsService } from './services/sms.js';
 import { InboxService } from './services/inbox.js';
 import { RentalPool } from './services/rental-pool.js';
@@ -41,7 +41,13 @@ import { TemplateService } from './services/templates.js';
 import { TestNumberService } from './services/test-numbers.js';
 import { SmsGateEvents } from './smsgate/events.js';
 import { SmsGateService } from './smsgate/service.js';
-import { DeviceTransports } from './smsgate/transport.js';
+import { DeviceTransports } from './delivery/transports.js';
+import { MqttTransport } from './delivery/mqtt-transport.js';
+import { Dispatcher } from './delivery/dispatcher.js';
+import { DeviceEvents } from './delivery/device-events.js';
+import { SmsGatePullTransport } from './smsgate/pull-transport.js';
+import { Maintenance } from './maintenance.js';
+import { WebhookDelivery } from './webhooks/delivery.js';
 import { WebhookAttempts } from './webhooks/attempts.js';
 import { WebhookEmitter } from './webhooks/emitter.js';
 import { WebhookEndpoints } from './webhooks/endpoints.js';
@@ -55,10 +61,11 @@ const SERVICES = [
   CacheBus, PresenceStore, HealthService, Router, HookRunner, ProjectService, ApiKeyService, LinkTokenService, DeviceService,
   StatsService, MessageService, MessageTransitions, DispatchWakeups, DispatchService, MessageWriter, SmsService, InboxService, ChallengeService, IdempotencyService, StatusService,
   TemplateService, TestNumberService, AbuseLimits,
-  SmsGateEvents, DeviceTransports, SmsGateService, OtpLeases, ResendService, StatusReports,
+  SmsGateEvents, MqttTransport, DeviceTransports, SmsGatePullTransport, SmsGateService, OtpLeases, ResendService, StatusReports,
   RentalPool, RentalService,
   CompatTokenService, SmsVerifyCompat, OtpByIdCompat,
-  WebhookEndpoints, WebhookEmitter, WebhookAttempts, OutboxRelay,
+  WebhookEndpoints, WebhookEmitter, WebhookAttempts, WebhookDelivery, OutboxRelay,
+  Dispatcher, DeviceEvents, Maintenance,
 ] as const;
 
 export interface CoreDependencies {
@@ -91,5 +98,6 @@ export function buildContainer(deps: CoreDependencies): DependencyContainer {
   c.register(DevicePacer, { useFactory: instanceCachingFactory(() => new DevicePacer(deps.redis, deps.config.redisPrefix)) });
   c.register(DeviceLocks, { useFactory: instanceCachingFactory(() => new DeviceLocks(deps.redis, deps.config.redisPrefix)) });
   for (const service of SERVICES) c.registerSingleton(service as new (...args: never[]) => unknown);
+  c.resolve(DeviceTransports).register(c.resolve(SmsGatePullTransport));
   return c;
 }

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
 import { inject, injectable } from './di.js';
-import type { DevicePublisher } from './publisher.js';
+import type { DevicePublisher } from './delivery/publisher.js';
 import { withTimeout } from './redis.js';
 import { TOKENS } from './tokens.js';
 

@@ -7,13 +7,13 @@ export { ERROR_CATALOGUE, ApiError, apiError, isApiError, type ErrorCode, type E
 export { createDatabase, migrateLatest, migrateDown, type DatabaseOptions } from './db.js';
 export { connectRedis, RedisUnreachableError, withTimeout, redactUrl } from './redis.js';
 export { createQueues, QUEUE_NAMES, type Queues, type DispatchJob, type DeviceEventJob, type MaintenanceJob } from './queues.js';
-export { deviceTopic, deviceTopics, parseDeviceTopic, TOPIC_ROOT, type Channel, type DeviceChannel, type ServerChannel } from './device-topics.js';
-export { PresenceStore, type Presence, type PresenceReport } from './presence.js';
+export { deviceTopic, deviceTopics, parseDeviceTopic, TOPIC_ROOT, type Channel, type DeviceChannel, type ServerChannel } from '../protocol/topics.js';
+export { PresenceStore, type Presence, type PresenceReport } from './presence/store.js';
 export { Endpoints } from './endpoints.js';
-export type { DevicePublisher } from './publisher.js';
+export type { DevicePublisher } from './delivery/publisher.js';
 export { createLogger, type Logger } from './logger.js';
 export { createRegistry, registerStateGauges } from './metrics.js';
-export { Router, activeDevice, type RoutingStrategy, type RoutingMessage, type RoutingDevice, type RouteDecision } from './routing.js';
+export { Router, activeDevice, type RoutingStrategy, type RoutingMessage, type RoutingDevice, type RouteDecision } from './delivery/router.js';
 export { buildHttpServer, BODY_LIMIT, type RouteModule, type HttpServerOptions } from './http/server.js';
 export { countParts, type SmsParts } from './sms-parts.js';
 export { ProjectService, DEFAULT_PROJECT_SETTINGS, type Project, type ProjectSettings } from './services/projects.js';
@@ -22,7 +22,7 @@ export { DeviceService, type Device, type DeviceWithPresence, type Sim } from '.
 export { LinkTokenService } from './services/link-tokens.js';
 export { ChallengeService, type VerificationView, type VerifyResult } from './services/challenges.js';
 export { MessageService, type MessageView, type StatusUpdate, type MessageStatus } from './services/messages.js';
-export { DispatchService } from './services/dispatch.js';
+export { DispatchService } from './delivery/dispatch.js';
 export { IdempotencyService } from './services/idempotency.js';
 export { StatusService } from './services/status.js';
 export { RentalService, RENTAL_LIMITS, type RentalView, type RentalMessage, type RentalStatus, type NumberAvailability } from './services/rentals.js';

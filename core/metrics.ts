@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { PresenceStore } from './presence.js';
+import type { PresenceStore } from './presence/store.js';
 import type { Queues } from './queues.js';
 import { TRANSPORT_LABELS } from './smx-metrics.js';
 

@@ -6,7 +6,7 @@
  */
 import type { DependencyContainer } from './di.js';
 import type { Logger } from './logger.js';
-import type { RouteDecision, RoutingDevice, RoutingMessage, RoutingStrategy } from './routing.js';
+import type { RouteDecision, RoutingDevice, RoutingMessage, RoutingStrategy } from './delivery/router.js';
 import type { RuntimeConfig } from './secrets.js';
 import type { VerificationView } from './services/challenges.js';
 import type { MessageStatus, StatusUpdate } from './services/messages.js';

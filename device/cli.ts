@@ -26,7 +26,7 @@ import { deleteCredentials, loadCredentials, saveCredentials, sentIdsPathFor } f
 import { linkDevice, parseLinkPayload } from './link.js';
 import type { ReferenceDevice } from './reference-device.js';
 import { SentIdStore } from './sent-ids.js';
-import type { Sim } from './types.js';
+import type { Sim } from '../protocol/payloads.js';
 
 export { processIo, type CliIo };
 

@@ -44,4 +44,4 @@ export type {
   InboundSms,
   PresencePayload,
   ControlMessage,
-} from './types.js';
+} from '../protocol/payloads.js';

@@ -13,4 +13,4 @@ export const BUILTIN_PLUGINS: readonly SmxPlugin[] = [failover, roundRobin, pref
 
 export { failover, prefix, roundRobin };
 export { definePlugin, HOOK_NAMES, type SmxPlugin, type PluginContext, type HookName, type HookHandlers } from '../core/plugin-api.js';
-export { Router, activeDevice, type RoutingStrategy, type RoutingMessage, type RoutingDevice, type RouteDecision } from '../core/routing.js';
+export { Router, activeDevice, type RoutingStrategy, type RoutingMessage, type RoutingDevice, type RouteDecision } from '../core/delivery/router.js';

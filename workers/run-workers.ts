@@ -1,35 +1,17 @@
 import { Worker, type Processor, type WorkerOptions } from 'bullmq';
 import type { DependencyContainer } from '../core/di.js';
+import { DeviceEvents } from '../core/delivery/device-events.js';
+import { Dispatcher } from '../core/delivery/dispatcher.js';
 import type { Logger } from '../core/logger.js';
-import { PresenceStore } from '../core/presence.js';
-import { PresenceTracker } from '../broker/presence.js';
-import { HookRunner } from '../core/plugins/hook-runner.js';
-import type { DevicePublisher } from '../core/publisher.js';
+import { Maintenance } from '../core/maintenance.js';
 import { QUEUE_NAMES, type Queues } from '../core/queues.js';
 import type { RuntimeConfig } from '../core/secrets.js';
-import { ChallengeService } from '../core/services/challenges.js';
-import { DeviceService } from '../core/services/devices.js';
-import { DispatchService } from '../core/services/dispatch.js';
-import { IdempotencyService } from '../core/services/idempotency.js';
-import { InboxService } from '../core/services/inbox.js';
-import { MessageTransitions } from '../core/services/message-transitions.js';
-import { MessageService } from '../core/services/messages.js';
-import { RentalService } from '../core/services/rentals.js';
 import { TOKENS } from '../core/tokens.js';
-import { WebhookEmitter } from '../core/webhooks/emitter.js';
-import { WebhookEndpoints } from '../core/webhooks/endpoints.js';
-import { WebhookAttempts } from '../core/webhooks/attempts.js';
-import { webhookBackoff, webhookProcessor } from './webhook-worker.js';
+import { WebhookDelivery } from '../core/webhooks/delivery.js';
 import { deviceEventsProcessor } from './device-events-worker.js';
-import { dispatcherProcessor } from './device-dispatcher.js';
-import { DeviceLocks } from '../core/delivery/device-lock.js';
-import { OtpLeases } from '../core/delivery/otp-leases.js';
-import { StatusReports } from '../core/delivery/status-reports.js';
+import { dispatchProcessor } from './dispatch-worker.js';
 import { maintenanceProcessor, scheduleMaintenance } from './maintenance-worker.js';
-import { DevicePacer } from '../core/delivery/pacing.js';
-import { DispatchWakeups } from '../core/delivery/dispatch-wakeups.js';
-import { DeviceTransports } from '../core/smsgate/transport.js';
-import { SmxMetrics } from '../core/smx-metrics.js';
+import { webhookBackoff, webhookProcessor } from './webhook-worker.js';
 
 export interface RunningWorkers {
   workers: Worker[];
@@ -37,39 +19,39 @@ export interface RunningWorkers {
   close(): Promise<void>;
 }
 
-/** Starts the dispatch, device-events and maintenance workers of this process. */
-export async function startWorkers(c: DependencyContainer): Promise<RunningWorkers> {
-  const config = c.resolve<RuntimeConfig>(TOKENS.Config);
-  const log = c.resolve<Logger>(TOKENS.Logger).child({ component: 'workers' });
-  const queues = c.resolve<Queues>(TOKENS.Queues);
-  const messages = c.resolve(MessageService);
-  const presence = c.resolve(PresenceStore);
-  const dispatch = c.resolve(DispatchService);
-  const transitions = c.resolve(MessageTransitions);
-  const hooks = c.resolve(HookRunner);
+/** What the workers of a process run: the core's handlers, built by the composition root. */
+export interface WorkerDependencies {
+  config: RuntimeConfig;
+  logger: Logger;
+  queues: Queues;
+  dispatcher: Dispatcher;
+  deviceEvents: DeviceEvents;
+  webhookDelivery: WebhookDelivery;
+  maintenance: Maintenance;
+}
 
+/** The workers' dependencies out of a container (the composition root's one look-up). */
+export function workerDependencies(c: DependencyContainer): WorkerDependencies {
+  return {
+    config: c.resolve<RuntimeConfig>(TOKENS.Config),
+    logger: c.resolve<Logger>(TOKENS.Logger),
+    queues: c.resolve<Queues>(TOKENS.Queues),
+    dispatcher: c.resolve(Dispatcher),
+    deviceEvents: c.resolve(DeviceEvents),
+    webhookDelivery: c.resolve(WebhookDelivery),
+    maintenance: c.resolve(Maintenance),
+  };
+}
+
+/** Starts the dispatch, device-events, webhooks and maintenance workers of this process. */
+export async function startWorkers(deps: WorkerDependencies): Promise<RunningWorkers> {
+  const { config, queues } = deps;
+  const log = deps.logger.child({ component: 'workers' });
   const processors: Array<[string, Processor, number, WorkerOptions['settings']?]> = [
-    [
-      QUEUE_NAMES.dispatch,
-      dispatcherProcessor({
-        messages,
-        transitions,
-        devices: c.resolve(DeviceService),
-        dispatch,
-        presence,
-        publisher: c.resolve<DevicePublisher>(TOKENS.DevicePublisher),
-        pacer: c.resolve(DevicePacer),
-        locks: c.resolve(DeviceLocks),
-        hooks,
-        wakeups: c.resolve(DispatchWakeups),
-        log,
-        transports: c.resolve(DeviceTransports),
-      }) as Processor,
-      config.workerConcurrency,
-    ],
-    [QUEUE_NAMES.deviceEvents, deviceEventsProcessor({ reports: c.resolve(StatusReports), inbox: c.resolve(InboxService), dispatch, presence, hooks, webhooks: c.resolve(WebhookEmitter), log }) as Processor, config.workerConcurrency],
-    [QUEUE_NAMES.webhooks, webhookProcessor({ endpoints: c.resolve(WebhookEndpoints), attempts: c.resolve(WebhookAttempts), config, log, metrics: c.resolve(SmxMetrics) }) as Processor, config.workerConcurrency, { backoffStrategy: webhookBackoff(config.webhookRetryBaseMs) }],
-    [QUEUE_NAMES.maintenance, maintenanceProcessor({ messages, transitions, dispatch, challenges: c.resolve(ChallengeService), idempotency: c.resolve(IdempotencyService), leases: c.resolve(OtpLeases), presence, presenceTracker: new PresenceTracker(presence, queues.deviceEvents), rentals: c.resolve(RentalService), log }) as Processor, 1],
+    [QUEUE_NAMES.dispatch, dispatchProcessor(deps.dispatcher) as Processor, config.workerConcurrency],
+    [QUEUE_NAMES.deviceEvents, deviceEventsProcessor(deps.deviceEvents) as Processor, config.workerConcurrency],
+    [QUEUE_NAMES.webhooks, webhookProcessor(deps.webhookDelivery) as Processor, config.workerConcurrency, { backoffStrategy: webhookBackoff(config.webhookRetryBaseMs) }],
+    [QUEUE_NAMES.maintenance, maintenanceProcessor(deps.maintenance) as Processor, 1],
   ];
 
   const workers = processors.map(([name, processor, concurrency, settings]) => {

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import { inject, injectable } from '../di.js';
 import type { Logger } from '../logger.js';
-import { Router, type Route } from '../routing.js';
-import { DispatchService } from '../services/dispatch.js';
+import { Router, type Route } from './router.js';
+import { DispatchService } from './dispatch.js';
 import { MessageService, type OutboundMessage } from '../services/messages.js';
 import { DEFAULT_PROJECT_SETTINGS, ProjectService } from '../services/projects.js';
 import { TOKENS } from '../tokens.js';

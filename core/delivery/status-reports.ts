@@ -2,7 +2,7 @@ import { MicroBatcher } from '../batching/micro-batcher.js';
 import { inject, injectable } from '../di.js';
 import { isId } from '../ids.js';
 import type { Logger } from '../logger.js';
-import { MessageTransitions } from '../services/message-transitions.js';
+import { MessageTransitions } from './transitions.js';
 import type { MessageStatus, StatusUpdate } from '../services/messages.js';
 import { TOKENS } from '../tokens.js';
 

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DependencyContainer } from '../di.js';
 import type { Logger } from '../logger.js';
 import type { PluginConfig, PluginContext, PluginRequest, PluginRoute, SmxPlugin } from '../plugin-api.js';
-import { Router } from '../routing.js';
+import { Router } from '../delivery/router.js';
 import { redactUrl } from '../redis.js';
 import type { RuntimeConfig } from '../secrets.js';
 import { TOKENS } from '../tokens.js';

@@ -1,15 +1,14 @@
 import type { Knex } from 'knex';
 import { inject, injectable } from '../di.js';
 import { randomSecret, sameDigest, sha256 } from '../crypto.js';
-import { deviceTopics } from '../device-topics.js';
+import { deviceTopics } from '../../protocol/topics.js';
 import type { Endpoints } from '../endpoints.js';
-import { DeviceTransports } from '../smsgate/transport.js';
+import { DeviceTransports, type TransportName } from '../delivery/transports.js';
 import { CacheBus, TtlCache } from '../cache.js';
 import { apiError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Logger } from '../logger.js';
-import { PresenceStore, type Presence } from '../presence.js';
-import type { DevicePublisher } from '../publisher.js';
+import { PresenceStore, type Presence } from '../presence/store.js';
 import { TOKENS } from '../tokens.js';
 import { LinkTokenService } from './link-tokens.js';
 
@@ -21,8 +20,6 @@ export interface Sim {
 }
 
 export type DeviceStatus = 'active' | 'standby' | 'unlinked';
-/** How a device gets its messages: the native MQTT protocol, or the SMSGate app's HTTP pull (core/smsgate). */
-export type Transport = 'mqtt' | 'smsgate';
 
 export interface Device {
   id: string;
@@ -30,7 +27,7 @@ export interface Device {
   name: string;
   model: string | null;
   appVersion: string | null;
-  transport: Transport;
+  transport: TransportName;
   status: DeviceStatus;
   active: boolean;
   sendRatePerMinute: number;
@@ -57,7 +54,7 @@ export interface LinkRequest {
   appVersion?: string;
   sims?: Sim[];
   /** The device's transport (default 'mqtt'). */
-  transport?: Transport;
+  transport?: TransportName;
   /** Runs in the link transaction once the device row exists (a transport's own credentials). */
   onLinked?: (trx: Knex.Transaction, deviceId: string, now: Date) => Promise<void>;
 }
@@ -81,7 +78,7 @@ interface DeviceRow {
   name: string;
   model: string | null;
   app_version: string | null;
-  transport: Transport;
+  transport: TransportName;
   secret_hash: string;
   status: DeviceStatus;
   send_rate_per_minute: number;
@@ -98,7 +95,6 @@ export class DeviceService {
 
   constructor(
     @inject(TOKENS.Knex) private readonly db: Knex,
-    @inject(TOKENS.DevicePublisher) private readonly publisher: DevicePublisher,
     @inject(TOKENS.Endpoints) private readonly endpoints: Endpoints,
     @inject(TOKENS.Logger) private readonly log: Logger,
     private readonly presence: PresenceStore,
@@ -262,12 +258,7 @@ export class DeviceService {
     });
     await this.changed(unlinked.project_id);
     // The credentials are dead already; telling the phone and kicking it are best effort.
-    const transport = this.transports.get(unlinked.transport);
-    if (transport) await transport.disconnect(deviceId).catch((error) => this.log.warn({ err: error, deviceId }, 'unlinked device not disconnected'));
-    else {
-      await this.publisher.publish(deviceId, 'control', { type: 'unlink' }).catch((error) => this.log.warn({ err: error, deviceId }, 'unlink notice not published'));
-      await this.publisher.disconnect(deviceId).catch((error) => this.log.warn({ err: error, deviceId }, 'unlinked device not disconnected'));
-    }
+    await this.transports.of(unlinked).disconnect(deviceId).catch((error) => this.log.warn({ err: error, deviceId }, 'unlinked device not disconnected'));
     await this.presence.remove(deviceId);
     this.log.info({ deviceId }, 'device unlinked');
   }

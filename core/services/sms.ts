@@ -4,11 +4,11 @@ import { ApiError, apiError, isApiError, type ErrorCode } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import { parsePhone, type ParsedPhone } from '../phone.js';
 import { AbuseLimits } from './abuse-limits.js';
-import { Router, type RoutingMessage } from '../routing.js';
+import { Router, type RoutingMessage } from '../delivery/router.js';
 import { countParts } from '../sms-parts.js';
 import { TOKENS } from '../tokens.js';
 import { answerOnAccept } from './idempotency.js';
-import { MessageWriter, type AcceptedMessage } from './message-writer.js';
+import { MessageWriter, type AcceptedMessage } from '../delivery/message-writer.js';
 import { MESSAGE_STATUSES, type MessageStatus } from './messages.js';
 import { ProjectService } from './projects.js';
 

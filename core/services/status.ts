@@ -3,7 +3,7 @@ import { inject, injectable } from '../di.js';
 import { HealthService } from '../health.js';
 import { TOKENS } from '../tokens.js';
 import { DeviceService } from './devices.js';
-import { DispatchService } from './dispatch.js';
+import { DispatchService } from '../delivery/dispatch.js';
 
 export interface ProjectStatus {
   ready: boolean;

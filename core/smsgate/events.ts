@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { inject, injectable } from '../di.js';
 import type { Logger } from '../logger.js';
 import type { RuntimeConfig } from '../secrets.js';
-import { PresenceStore } from '../presence.js';
+import { PresenceStore } from '../presence/store.js';
 import { TOKENS } from '../tokens.js';
 
 /** The Server-Sent Events the SMSGate app understands (it ignores the others). */

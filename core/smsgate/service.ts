@@ -11,15 +11,15 @@ import type { Queues } from '../queues.js';
 import { Sealer } from '../seal.js';
 import type { RuntimeConfig } from '../secrets.js';
 import { DeviceService, type Device } from '../services/devices.js';
-import { DispatchService } from '../services/dispatch.js';
-import { MessageTransitions } from '../services/message-transitions.js';
+import { DispatchService } from '../delivery/dispatch.js';
+import { MessageTransitions } from '../delivery/transitions.js';
 import { MessageService } from '../services/messages.js';
 import { TOKENS } from '../tokens.js';
 import { DeviceLocks } from '../delivery/device-lock.js';
 import { CONTROL_CHARS, countProblems, STATUS_AT_MAX } from '../delivery/status-reports.js';
 import { isObject, keepOperatorSims, readSimCards, readStates, str } from './payloads.js';
 import { DevicePacer } from '../delivery/pacing.js';
-import { applyBeforeSend } from '../plugins/before-send.js';
+import { applyBeforeSend } from '../delivery/before-send.js';
 
 /** Where the app's mobile API lives; the user types `{public URL}` + this into the app. */
 export const SMSGATE_BASE_PATH = '/compat/smsgate/mobile/v1';

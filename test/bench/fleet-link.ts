@@ -9,7 +9,7 @@
  * everything from 127.0.0.1 (then expect 429s past 600 a minute).
  */
 import { Agent, request } from 'node:http';
-import type { LinkResult } from '../../device/types.js';
+import type { LinkResult } from '../../protocol/payloads.js';
 import type { FleetCredentials } from './fleet-phones.js';
 import { SmxClient } from './http-client.js';
 import { bar } from './progress.js';

@@ -1,5 +1,5 @@
 /** The bench's handle on the phones child (phones.ts): start, reset, count, dump, stop. */
-import type { LinkResult } from '../../device/types.js';
+import type { LinkResult } from '../../protocol/payloads.js';
 import { IpcChild } from './ipc.js';
 import type { PhoneCount } from './phones.js';
 

@@ -7,7 +7,7 @@
  * onSend fired; the bench reads counts while it waits and the full (id, time) list for latency.
  */
 import { ReferenceDevice } from '../../device/reference-device.js';
-import type { LinkResult } from '../../device/types.js';
+import type { LinkResult } from '../../protocol/payloads.js';
 import { serveIpc } from './ipc.js';
 
 export interface PhoneCount {

@@ -12,10 +12,10 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { sameDigest, sha256 } from '../../core/crypto.js';
-import { deviceTopic } from '../../core/device-topics.js';
+import { deviceTopic } from '../../protocol/topics.js';
 import { createLogger, type Logger } from '../../core/logger.js';
 import type { LogLevel } from '../../core/config.js';
-import { PresenceStore } from '../../core/presence.js';
+import { PresenceStore } from '../../core/presence/store.js';
 import { QUEUE_NAMES, type DeviceEventJob } from '../../core/queues.js';
 import { connectRedis } from '../../core/redis.js';
 import type { RuntimeConfig } from '../../core/secrets.js';
@@ -184,17 +184,6 @@ export class Harness {
     await this.queue.close();
     await deleteKeys(this.redis, this.prefix);
     await this.redis.quit();
-  }
-}
-
-/** Polls `check` until it returns a truthy value (resolved with it) or `timeoutMs` passes. */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 5000, what = 'condition'): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 

@@ -1,12 +1,13 @@
 import test from 'ava';
 import mqtt, { type MqttClient } from 'mqtt';
 import { subscribeCodes } from '../../broker/suback.js';
-import { deviceTopic, deviceTopics } from '../../core/device-topics.js';
+import { deviceTopic, deviceTopics } from '../../protocol/topics.js';
 import type { EmbeddedBroker } from '../../broker/embedded-broker.js';
 import { KICK_TOPIC } from '../../broker/bridge.js';
 import { internalCredentials } from '../../broker/internal-credentials.js';
 import { sessionKeyPrefix } from '../../broker/session-store.js';
-import { Harness, SECRET, closed, received, sleep, testPrefix, waitFor } from './_helpers.js';
+import { Harness, SECRET, closed, received, sleep, testPrefix } from './_helpers.js';
+import { eventually } from '../helpers/eventually.js';
 
 let h: Harness;
 let broker: EmbeddedBroker;
@@ -66,7 +67,7 @@ test('refused filters of a mixed SUBSCRIBE are not stored in the persistent sess
   await broker.publisher.publish(other.deviceId, 'outbox', { messages: [{ id: 'msg_not_yours' }] });
   await broker.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: 'msg_yours' }] });
   const back = await h.phone(broker, device);
-  await waitFor(() => received(back, own).length === 1, 3000, 'own message');
+  await eventually(() => received(back, own).length === 1, 3000, 'own message');
   await sleep(100);
   const all = received(back, own).concat(received(back, deviceTopic(other.deviceId, 'outbox')));
   t.deepEqual(all, [{ messages: [{ id: 'msg_yours' }] }]);
@@ -117,7 +118,7 @@ test('an internal client may subscribe to wildcards and sees device publishes; i
   const device = h.devices.add();
   const phone = await h.phone(broker, device);
   await phone.publishAsync(deviceTopic(device.deviceId, 'status'), '{"updates":[]}', { qos: 1 });
-  await waitFor(() => seen.includes(deviceTopic(device.deviceId, 'status')), 3000, 'internal delivery');
+  await eventually(() => seen.includes(deviceTopic(device.deviceId, 'status')), 3000, 'internal delivery');
 
   const gone = closed(internal);
   internal.publish('$SYS/fake/heartbeat', 'x', { qos: 1 });

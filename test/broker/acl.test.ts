@@ -1,7 +1,7 @@
 /** The ACL as pure functions and aedes handlers, without a network (device-protocol.md §4). */
 import test from 'ava';
 import type { Client, PublishPacket, Subscription } from 'aedes';
-import { deviceTopic } from '../../core/device-topics.js';
+import { deviceTopic } from '../../protocol/topics.js';
 import { canPublish, canPublishOrphanWill, canReceive, canSubscribe, createAcl, type ClientRole } from '../../broker/acl.js';
 import { KICK_TOPIC } from '../../broker/bridge.js';
 

@@ -1,6 +1,6 @@
 import test from 'ava';
 import mqtt, { type ErrorWithReasonCode } from 'mqtt';
-import { deviceTopic } from '../../core/device-topics.js';
+import { deviceTopic } from '../../protocol/topics.js';
 import type { EmbeddedBroker } from '../../broker/embedded-broker.js';
 import { internalCredentials } from '../../broker/internal-credentials.js';
 import { Harness, SECRET, testPrefix } from './_helpers.js';

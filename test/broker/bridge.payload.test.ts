@@ -1,6 +1,6 @@
 /** "publish -> job" and the internal credentials, without a network. */
 import test from 'ava';
-import { deviceTopic } from '../../core/device-topics.js';
+import { deviceTopic } from '../../protocol/topics.js';
 import { hmac } from '../../core/crypto.js';
 import { MAX_EVENT_PAYLOAD_BYTES, kickPayload, toDeviceEventJob } from '../../broker/bridge.js';
 import { MAX_JSON_DEPTH } from '../../core/json-depth.js';

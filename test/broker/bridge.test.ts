@@ -1,6 +1,6 @@
 import test from 'ava';
 import mqtt from 'mqtt';
-import { deviceTopic } from '../../core/device-topics.js';
+import { deviceTopic } from '../../protocol/topics.js';
 import type { DeviceEventJob } from '../../core/queues.js';
 import type { PublishPacket } from 'aedes';
 import { createAcl } from '../../broker/acl.js';
@@ -8,7 +8,8 @@ import { ClientRoles } from '../../broker/auth.js';
 import { bridgePublishes } from '../../broker/bridge.js';
 import type { EmbeddedBroker } from '../../broker/embedded-broker.js';
 import { internalCredentials } from '../../broker/internal-credentials.js';
-import { Harness, SECRET, closed, sleep, testPrefix, waitFor } from './_helpers.js';
+import { Harness, SECRET, closed, sleep, testPrefix } from './_helpers.js';
+import { eventually } from '../helpers/eventually.js';
 
 let h: Harness;
 let broker: EmbeddedBroker;
@@ -59,7 +60,7 @@ test('a QoS 0 publish is bridged too', async (t) => {
   const device = h.devices.add();
   const phone = await h.phone(broker, device);
   phone.publish(deviceTopic(device.deviceId, 'status'), '{"updates":[]}', { qos: 0 });
-  const jobs = await waitFor(async () => {
+  const jobs = await eventually(async () => {
     const found = await deviceJobs(device.deviceId);
     return found.length > 0 ? found : null;
   }, 3000, 'the job');
@@ -113,7 +114,7 @@ test("the will of a phone that drops is bridged as the device's presence", async
   const device = h.devices.add();
   const phone = await h.phone(broker, device);
   phone.stream.destroy(); // the network goes away: no DISCONNECT, so the will fires
-  const will = await waitFor(async () => (await deviceJobs(device.deviceId)).find((job) => job.channel === 'presence'), 3000, 'the will job');
+  const will = await eventually(async () => (await deviceJobs(device.deviceId)).find((job) => job.channel === 'presence'), 3000, 'the will job');
   t.deepEqual(will.payload, { online: false });
   await closed(phone);
 });

@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import type { IncomingMessage } from 'node:http';
-import { deviceTopic } from '../../core/device-topics.js';
+import { deviceTopic } from '../../protocol/topics.js';
 import type { Logger } from '../../core/logger.js';
 import { MQTT_WS_PATH, type EmbeddedBroker } from '../../broker/embedded-broker.js';
 import { forwardedAddress } from '../../broker/forwarded-address.js';

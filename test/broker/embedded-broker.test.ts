@@ -1,8 +1,9 @@
 import { createServer, type AddressInfo } from 'node:net';
 import test from 'ava';
-import { deviceTopic } from '../../core/device-topics.js';
+import { deviceTopic } from '../../protocol/topics.js';
 import { MQTT_WS_PATH, type EmbeddedBroker } from '../../broker/embedded-broker.js';
-import { Harness, received, testPrefix, waitFor } from './_helpers.js';
+import { Harness, received, testPrefix } from './_helpers.js';
+import { eventually } from '../helpers/eventually.js';
 
 let h: Harness;
 let broker: EmbeddedBroker;
@@ -31,8 +32,8 @@ test('a phone connects over WebSocket, is authenticated, bridged and served', as
   await phone.publishAsync(deviceTopic(device.deviceId, 'status'), '{"updates":[]}', { qos: 1 });
   t.true((await h.jobsOf(device.deviceId)).some((job) => job.channel === 'status'));
   await broker.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: 'msg_ws' }] });
-  await waitFor(() => received(phone, outbox).length === 1, 3000, 'delivery over WebSocket');
-  await waitFor(async () => (await h.presence.get(device.deviceId)).online, 3000, 'online');
+  await eventually(() => received(phone, outbox).length === 1, 3000, 'delivery over WebSocket');
+  await eventually(async () => (await h.presence.get(device.deviceId)).online, 3000, 'online');
   t.pass();
 });
 
@@ -49,12 +50,12 @@ test('close() disconnects phones, marks them offline, and is idempotent', async 
   const own = await h.startBroker();
   const device = h.devices.add();
   const phone = await h.phone(own, device);
-  await waitFor(async () => (await h.presence.get(device.deviceId)).online, 3000, 'online');
+  await eventually(async () => (await h.presence.get(device.deviceId)).online, 3000, 'online');
   const closing = own.close();
   t.is(own.close(), closing);
   await closing;
   t.false(own.ready());
-  await waitFor(() => !phone.connected, 3000, 'phone disconnected');
+  await eventually(() => !phone.connected, 3000, 'phone disconnected');
   t.false((await h.presence.get(device.deviceId)).online);
   await t.throwsAsync(own.publisher.publish(device.deviceId, 'outbox', {}), { message: /closed/ });
 });

@@ -6,9 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import test from 'ava';
 import mqtt, { type MqttClient } from 'mqtt';
-import { deviceTopic } from '../../core/device-topics.js';
+import { deviceTopic } from '../../protocol/topics.js';
 import { startExternalBridge, type ExternalBridge, type ExternalBridgeOptions } from '../../broker/external-bridge.js';
-import { Harness, SECRET, sleep, testPrefix, waitFor } from './_helpers.js';
+import { Harness, SECRET, sleep, testPrefix } from './_helpers.js';
+import { eventually } from '../helpers/eventually.js';
 
 const EXTERNAL_URL = process.env.SMX_TEST_EXTERNAL_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 
@@ -66,9 +67,9 @@ test.serial('shared subscriptions: device publishes become jobs and the online f
   await phone.publishAsync(deviceTopic(deviceId, 'status'), '{"updates":[{"id":"msg_x","state":"sent"}]}', { qos: 1 });
   await phone.publishAsync(deviceTopic(deviceId, 'inbox'), '{not json', { qos: 1 });
   await publishRetained(phone, deviceTopic(deviceId, 'presence'), { online: true, battery: 50 });
-  await waitFor(async () => (await h.presence.get(deviceId)).online, 3000, 'online');
+  await eventually(async () => (await h.presence.get(deviceId)).online, 3000, 'online');
   await publishRetained(phone, deviceTopic(deviceId, 'presence'), { online: false });
-  await waitFor(async () => !(await h.presence.get(deviceId)).online, 3000, 'offline');
+  await eventually(async () => !(await h.presence.get(deviceId)).online, 3000, 'offline');
 
   const jobs = await h.jobsOf(deviceId);
   t.deepEqual(
@@ -98,7 +99,7 @@ test.serial('plain subscriptions: retained state is not an event, and two bridge
   t.deepEqual(await h.jobsOf(deviceId), []);
 
   await phone.publishAsync(deviceTopic(deviceId, 'status'), '{"updates":[]}', { qos: 1 });
-  await waitFor(async () => (await h.jobsOf(deviceId)).length > 0, 3000, 'the job');
+  await eventually(async () => (await h.jobsOf(deviceId)).length > 0, 3000, 'the job');
   await sleep(200);
   t.deepEqual(
     (await h.jobsOf(deviceId)).map((job) => job.channel),

@@ -1,6 +1,7 @@
 import test from 'ava';
 import type { EmbeddedBroker } from '../../broker/embedded-broker.js';
-import { Harness, closed, sleep, testPrefix, waitFor } from './_helpers.js';
+import { Harness, closed, sleep, testPrefix } from './_helpers.js';
+import { eventually } from '../helpers/eventually.js';
 
 let h: Harness;
 let broker: EmbeddedBroker;
@@ -31,43 +32,43 @@ const offline = (deviceId: string) => async () => !(await h.presence.get(deviceI
 test('a connection marks the device online and its end marks it offline, with an event each', async (t) => {
   const device = h.devices.add();
   const phone = await h.phone(broker, device);
-  await waitFor(online(device.deviceId), 3000, 'online');
+  await eventually(online(device.deviceId), 3000, 'online');
   const seen = await h.presence.get(device.deviceId);
   t.truthy(seen.lastSeenAt);
   t.true((await h.redis.sismember(`${h.prefix}:presence:online`, device.deviceId)) === 1);
 
   await phone.endAsync();
-  await waitFor(offline(device.deviceId), 3000, 'offline');
-  await waitFor(async () => (await presenceEvents(device.deviceId)).length === 2, 3000, 'two events');
+  await eventually(offline(device.deviceId), 3000, 'offline');
+  await eventually(async () => (await presenceEvents(device.deviceId)).length === 2, 3000, 'two events');
   t.deepEqual(await presenceEvents(device.deviceId), [true, false]);
 });
 
 test('a dropped connection (no DISCONNECT) marks the device offline', async (t) => {
   const device = h.devices.add();
   const phone = await h.phone(broker, device);
-  await waitFor(online(device.deviceId), 3000, 'online');
+  await eventually(online(device.deviceId), 3000, 'online');
   phone.stream.destroy();
-  await waitFor(offline(device.deviceId), 3000, 'offline');
+  await eventually(offline(device.deviceId), 3000, 'offline');
   t.pass();
 });
 
 test('a takeover on the same node (same client id) ends online', async (t) => {
   const device = h.devices.add();
   const first = await h.phone(broker, device);
-  await waitFor(online(device.deviceId), 3000, 'online');
+  await eventually(online(device.deviceId), 3000, 'online');
   const firstClosed = closed(first);
   const second = await h.phone(broker, device);
   await firstClosed; // [MQTT-3.1.4-2]: the broker closed the old connection
   await sleep(150);
   t.true(await online(device.deviceId)());
   await second.endAsync();
-  await waitFor(offline(device.deviceId), 3000, 'offline');
+  await eventually(offline(device.deviceId), 3000, 'offline');
 });
 
 test('a new connection before the old one ends keeps the device online (reconnect race)', async (t) => {
   const device = h.devices.add();
   const old = await h.phone(broker, device);
-  await waitFor(online(device.deviceId), 3000, 'online');
+  await eventually(online(device.deviceId), 3000, 'online');
   // The phone reconnects through another node while its old connection still looks alive...
   const fresh = await h.phone(otherNode, device);
   await sleep(100);
@@ -79,8 +80,8 @@ test('a new connection before the old one ends keeps the device online (reconnec
   t.deepEqual(await presenceEvents(device.deviceId), [true]);
 
   await fresh.endAsync();
-  await waitFor(offline(device.deviceId), 3000, 'offline');
-  await waitFor(async () => (await presenceEvents(device.deviceId)).length === 2, 3000, 'offline event');
+  await eventually(offline(device.deviceId), 3000, 'offline');
+  await eventually(async () => (await presenceEvents(device.deviceId)).length === 2, 3000, 'offline event');
   t.deepEqual(await presenceEvents(device.deviceId), [true, false]);
 });
 

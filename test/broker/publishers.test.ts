@@ -1,8 +1,9 @@
 import test from 'ava';
-import { deviceTopic } from '../../core/device-topics.js';
+import { deviceTopic } from '../../protocol/topics.js';
 import type { EmbeddedBroker } from '../../broker/embedded-broker.js';
 import { MqttPublisher } from '../../broker/mqtt-publisher.js';
-import { Harness, SECRET, closed, received, sleep, testPrefix, waitFor } from './_helpers.js';
+import { Harness, SECRET, closed, received, sleep, testPrefix } from './_helpers.js';
+import { eventually } from '../helpers/eventually.js';
 
 let h: Harness;
 let broker: EmbeddedBroker;
@@ -40,7 +41,7 @@ test('the embedded publisher delivers to outbox and control', async (t) => {
   const { device, phone } = await subscribedPhone(broker);
   await broker.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: 'msg_1' }] });
   await broker.publisher.publish(device.deviceId, 'control', { type: 'ping' });
-  await waitFor(() => received(phone, deviceTopic(device.deviceId, 'control')).length === 1, 3000, 'control');
+  await eventually(() => received(phone, deviceTopic(device.deviceId, 'control')).length === 1, 3000, 'control');
   t.deepEqual(received(phone, deviceTopic(device.deviceId, 'outbox')), [{ messages: [{ id: 'msg_1' }] }]);
   t.deepEqual(received(phone, deviceTopic(device.deviceId, 'control')), [{ type: 'ping' }]);
   t.true(broker.publisher.ready());
@@ -64,7 +65,7 @@ test('the MQTT publisher (internal credentials) publishes and kicks through a br
   t.true(publisher.ready());
   const { device, phone } = await subscribedPhone(broker);
   await publisher.publish(device.deviceId, 'outbox', { messages: [{ id: 'msg_over_mqtt' }] });
-  await waitFor(() => received(phone, deviceTopic(device.deviceId, 'outbox')).length === 1, 3000, 'delivery');
+  await eventually(() => received(phone, deviceTopic(device.deviceId, 'outbox')).length === 1, 3000, 'delivery');
   t.deepEqual(received(phone, deviceTopic(device.deviceId, 'outbox')), [{ messages: [{ id: 'msg_over_mqtt' }] }]);
 
   const gone = closed(phone);
@@ -84,7 +85,7 @@ test('the MQTT publisher with a wrong password never becomes ready', async (t) =
 test('clustered nodes: a publish on one node reaches a phone on the other, and so does a kick', async (t) => {
   const { device, phone } = await subscribedPhone(nodeA);
   await nodeB.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: 'msg_cross_node' }] });
-  await waitFor(() => received(phone, deviceTopic(device.deviceId, 'outbox')).length === 1, 3000, 'cross-node delivery');
+  await eventually(() => received(phone, deviceTopic(device.deviceId, 'outbox')).length === 1, 3000, 'cross-node delivery');
   t.deepEqual(received(phone, deviceTopic(device.deviceId, 'outbox')), [{ messages: [{ id: 'msg_cross_node' }] }]);
 
   const gone = closed(phone);
@@ -99,7 +100,7 @@ test('clustered nodes: connecting to another node takes the session over', async
   const moved = await h.phone(nodeB, device);
   await gone; // node A closed its connection when node B registered the same client id
   await nodeA.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: 'msg_after_move' }] });
-  await waitFor(() => received(moved, deviceTopic(device.deviceId, 'outbox')).length === 1, 3000, 'delivery after the move');
+  await eventually(() => received(moved, deviceTopic(device.deviceId, 'outbox')).length === 1, 3000, 'delivery after the move');
   t.true(nodeA.ready() && nodeB.ready());
 });
 

@@ -5,13 +5,14 @@
  */
 import test from 'ava';
 import mqtt, { type MqttClient } from 'mqtt';
-import { deviceTopic } from '../../core/device-topics.js';
+import { deviceTopic } from '../../protocol/topics.js';
 import type { EmbeddedBroker } from '../../broker/embedded-broker.js';
 import { INTERNAL_CLIENT_ID_PREFIX, internalCredentials } from '../../broker/internal-credentials.js';
 import { MAX_RETAINED_PAYLOAD_BYTES, mayRetain, purgeRetained } from '../../broker/retain-policy.js';
 import { sessionKeyPrefix } from '../../broker/session-store.js';
 import { connectRedis } from '../../core/redis.js';
-import { Harness, REDIS_URL, SECRET, sleep, testPrefix, waitFor } from './_helpers.js';
+import { Harness, REDIS_URL, SECRET, sleep, testPrefix } from './_helpers.js';
+import { eventually } from '../helpers/eventually.js';
 
 let h: Harness;
 let broker: EmbeddedBroker;
@@ -76,7 +77,7 @@ test('a retained presence is stored up to 4 KiB; a larger one is bridged but not
   t.true(phone.connected);
   const { client, seen } = await observer('retain-presence');
   await client.subscribeAsync(presence, { qos: 1 });
-  await waitFor(() => seen.length > 0, 3000, 'the retained presence');
+  await eventually(() => seen.length > 0, 3000, 'the retained presence');
   await sleep(100);
   t.deepEqual(seen, [{ topic: presence, retain: true, bytes: JSON.stringify({ online: true, battery: 80 }).length }], 'the small one stayed retained');
   t.true((await h.jobsOf(device.deviceId)).some((job) => (job.payload as { pad?: string }).pad !== undefined), 'the large one was bridged');

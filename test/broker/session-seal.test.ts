@@ -6,14 +6,15 @@
 import test from 'ava';
 import mqtt from 'mqtt';
 import msgpack from 'msgpack-lite';
-import { deviceTopic } from '../../core/device-topics.js';
+import { deviceTopic } from '../../protocol/topics.js';
 import { SMS_LIMITS } from '../../core/services/sms.js';
 import type { EmbeddedBroker } from '../../broker/embedded-broker.js';
 import { INTERNAL_CLIENT_ID_PREFIX, internalCredentials } from '../../broker/internal-credentials.js';
 import { PayloadSealer, isSealed } from '../../broker/session-seal.js';
 import { DEFAULT_SESSION_PACKET_TTL_SECONDS, sessionKeyPrefix } from '../../broker/session-store.js';
-import { Harness, SECRET, listKeys, received, testPrefix, waitFor, type TestDevice } from './_helpers.js';
+import { Harness, SECRET, listKeys, received, testPrefix, type TestDevice } from './_helpers.js';
 import { RawClient, connectPacket, publishPacket, subscribePacket } from './_raw-mqtt.js';
+import { eventually } from '../helpers/eventually.js';
 
 let h: Harness;
 let broker: EmbeddedBroker;
@@ -91,7 +92,7 @@ test('an outbox publish the phone has not acknowledged rests sealed, with a TTL 
 
   const back = await h.phone(broker, device);
   const outbox = deviceTopic(device.deviceId, 'outbox');
-  await waitFor(() => received(back, outbox).length === 1, 3000, 'the redelivery');
+  await eventually(() => received(back, outbox).length === 1, 3000, 'the redelivery');
   t.deepEqual(received(back, outbox), [{ messages: [{ id: 'msg_sealed', body: `Your code is ${code}` }] }]);
   await back.endAsync();
 });
@@ -111,11 +112,11 @@ test('retained presence and wills rest sealed and are read back whole', async (t
   const seen: string[] = [];
   observer.on('message', (_topic, payload) => void seen.push(payload.toString()));
   await observer.subscribeAsync(presence, { qos: 1 });
-  await waitFor(() => seen.includes('{"online":true,"mark":"retained-4410"}'), 3000, 'the retained presence, opened');
+  await eventually(() => seen.includes('{"online":true,"mark":"retained-4410"}'), 3000, 'the retained presence, opened');
 
   // The phone drops: its will (stored sealed) is published in plain.
   phone.stream.destroy();
-  await waitFor(() => seen.includes(will), 3000, 'the will, opened');
+  await eventually(() => seen.includes(will), 3000, 'the will, opened');
   t.pass();
 });
 
@@ -134,7 +135,7 @@ test.serial('a stored packet sealed under another secret is skipped, and the pho
   // Back on a node with the test secret: the packet does not open; it is skipped, not fatal.
   const back = await h.phone(broker, device);
   await broker.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: 'msg_after' }] });
-  await waitFor(() => received(back, outbox).length === 1, 3000, 'the next message');
+  await eventually(() => received(back, outbox).length === 1, 3000, 'the next message');
   t.deepEqual(received(back, outbox), [{ messages: [{ id: 'msg_after' }] }]);
   t.true(back.connected);
   await back.endAsync();
@@ -181,7 +182,7 @@ test.serial('packets an older SMX stored in plain text are sealed at start, thei
   t.true(ttl > 0 && ttl <= DEFAULT_SESSION_PACKET_TTL_SECONDS, `ttl ${ttl}`);
 
   const back = await h.phone(restarted, device);
-  await waitFor(() => received(back, outbox).length === 1, 3000, 'the legacy packet');
+  await eventually(() => received(back, outbox).length === 1, 3000, 'the legacy packet');
   t.deepEqual(received(back, outbox), [body]);
   await back.endAsync();
   await restarted.close();

@@ -1,7 +1,8 @@
 import test from 'ava';
-import { deviceTopic } from '../../core/device-topics.js';
+import { deviceTopic } from '../../protocol/topics.js';
 import { sessionKeyPrefix } from '../../broker/session-store.js';
-import { Harness, closed, listKeys, received, testPrefix, waitFor } from './_helpers.js';
+import { Harness, closed, listKeys, received, testPrefix } from './_helpers.js';
+import { eventually } from '../helpers/eventually.js';
 
 // Serial: the restart test closes a broker other tests would otherwise share.
 let h: Harness;
@@ -24,7 +25,7 @@ test.serial('a QoS 1 message published while the phone is away is delivered when
 
   await broker.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: 'msg_away' }] });
   const back = await h.phone(broker, device);
-  await waitFor(() => received(back, outbox).length === 1, 3000, 'the queued message');
+  await eventually(() => received(back, outbox).length === 1, 3000, 'the queued message');
   t.deepEqual(received(back, outbox), [{ messages: [{ id: 'msg_away' }] }]);
 
   // Acknowledged messages are not delivered again.
@@ -51,7 +52,7 @@ test.serial('queued messages survive a broker restart on the same Redis prefix',
   // The new node rebuilt its subscription index from Redis: it queues for the absent phone too.
   await second.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: 'msg_after_restart' }] });
   const back = await h.phone(second, device);
-  await waitFor(() => received(back, outbox).length === 2, 3000, 'both messages');
+  await eventually(() => received(back, outbox).length === 2, 3000, 'both messages');
   t.deepEqual(received(back, outbox), [{ messages: [{ id: 'msg_before_restart' }] }, { messages: [{ id: 'msg_after_restart' }] }]);
   await back.endAsync();
   await second.close();
@@ -70,7 +71,7 @@ test.serial('a phone gets every queued message in one connection, beyond the lib
     await Promise.all(Array.from({ length: 100 }, (_, j) => broker.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: `msg_${i + j}` }] })));
   }
   const back = await h.phone(broker, device);
-  await waitFor(() => received(back, outbox).length >= count, 15_000, `${count} messages`);
+  await eventually(() => received(back, outbox).length >= count, 15_000, `${count} messages`);
   const ids = new Set(received(back, outbox).map((p) => (p as { messages: Array<{ id: string }> }).messages[0]!.id));
   t.is(ids.size, count);
   await back.endAsync();
@@ -108,7 +109,7 @@ test.serial('a delivered QoS 1 packet stays in the session until its PUBACK (red
   silent.handleMessage = (packet) => void unacked.push(packet.payload.toString());
   await silent.subscribeAsync(outbox, { qos: 1 });
   await broker.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: 'msg_unacked' }] });
-  await waitFor(() => unacked.length === 1, 3000, 'the first delivery');
+  await eventually(() => unacked.length === 1, 3000, 'the first delivery');
   t.is(await queued(), 1);
   t.is((await packetKeys()).length, 2); // the packet and its subscriber count
   silent.end(true);
@@ -116,15 +117,15 @@ test.serial('a delivered QoS 1 packet stays in the session until its PUBACK (red
 
   // Back with an acknowledging client: redelivered, then cleared.
   const back = await h.phone(broker, device);
-  await waitFor(() => received(back, outbox).length === 1, 3000, 'the redelivery');
+  await eventually(() => received(back, outbox).length === 1, 3000, 'the redelivery');
   t.deepEqual(received(back, outbox), [{ messages: [{ id: 'msg_unacked' }] }]);
-  await waitFor(async () => (await queued()) === 0 && (await packetKeys()).length === 0, 3000, 'the session to be empty');
+  await eventually(async () => (await queued()) === 0 && (await packetKeys()).length === 0, 3000, 'the session to be empty');
 
   // Live deliveries are cleared on PUBACK too, and arrive in publish order.
   await Promise.all([1, 2, 3].map((n) => broker.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: `msg_live_${n}` }] })));
-  await waitFor(() => received(back, outbox).length === 4, 3000, 'the live deliveries');
+  await eventually(() => received(back, outbox).length === 4, 3000, 'the live deliveries');
   t.deepEqual(received(back, outbox).slice(1), [1, 2, 3].map((n) => ({ messages: [{ id: `msg_live_${n}` }] })));
-  await waitFor(async () => (await queued()) === 0 && (await packetKeys()).length === 0, 3000, 'the session to be empty again');
+  await eventually(async () => (await queued()) === 0 && (await packetKeys()).length === 0, 3000, 'the session to be empty again');
   await back.endAsync();
   await broker.close();
 });
@@ -141,14 +142,14 @@ test.serial('a QoS 1 message the phone did not acknowledge is resent on reconnec
   };
   await first.subscribeAsync(outbox, { qos: 1 });
   await broker.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: 'msg_unacked' }] });
-  await waitFor(() => firstCopies.length === 1, 3000, 'the first copy');
+  await eventually(() => firstCopies.length === 1, 3000, 'the first copy');
   first.end(true);
   await closed(first);
 
   const second = await h.phone(broker, device, { reconnectPeriod: 0 });
   const copies: Array<{ messageId?: number; dup: boolean; payload: string }> = [];
   second.on('message', (_topic, payload, packet) => copies.push({ messageId: packet.messageId, dup: packet.dup, payload: payload.toString() }));
-  await waitFor(() => copies.length === 1, 3000, 'the redelivered copy');
+  await eventually(() => copies.length === 1, 3000, 'the redelivered copy');
   t.false(firstCopies[0]!.dup, 'the first delivery is not a duplicate');
   t.true(copies[0]!.dup, 'the redelivery carries DUP=1 [MQTT-3.3.1-1]');
   t.is(copies[0]!.messageId, firstCopies[0]!.messageId, 'with its original packet id');

@@ -6,8 +6,9 @@
  * /console itself is served: its policy, framing, and assets cached by hash.
  */
 import test, { type ExecutionContext } from 'ava';
-import type { OutboxMessage } from '../../device/types.js';
-import { createProject, eventually, linkNewDevice, startPhone, useSmx, type ApiResponse } from '../helpers/smx.js';
+import type { OutboxMessage } from '../../protocol/payloads.js';
+import { createProject, linkNewDevice, startPhone, useSmx, type ApiResponse } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'console-admin-api', { env: { SMX_WEBHOOK_ALLOW_PRIVATE: 'true' } });
 

@@ -16,12 +16,13 @@ import test, { type ExecutionContext } from 'ava';
 import type { Page } from 'playwright-core';
 import { linkDevice } from '../../device/link.js';
 import { ReferenceDevice } from '../../device/reference-device.js';
-import type { OutboxMessage } from '../../device/types.js';
+import type { OutboxMessage } from '../../protocol/payloads.js';
 import { freePort, runSmx, type SmxProcess } from '../helpers/processes.js';
-import { cleanupTestSmx, eventually, PG_URL, REDIS_URL } from '../helpers/smx.js';
+import { cleanupTestSmx, PG_URL, REDIS_URL } from '../helpers/smx.js';
 import { startReceiver } from '../helpers/webhook-receiver.js';
 import { chromiumPath, launchChromium, type Browser } from './chromium.js';
 import { decodeQr } from './qr.js';
+import { eventually } from '../helpers/eventually.js';
 
 const SCREENSHOTS = join(process.cwd(), 'test/browser/screenshots');
 const XSS = '<img src=x onerror=alert(1)>';

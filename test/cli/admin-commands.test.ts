@@ -11,7 +11,8 @@ import { buildProgram } from '../../bin/cli/program.js';
 import { sendCsv } from '../../bin/cli/bulk-send.js';
 import { startHttp } from '../device/_helpers.js';
 import { freePort } from '../helpers/processes.js';
-import { createProject, eventually, linkNewDevice, startPhone, useSmx, type TestSmx } from '../helpers/smx.js';
+import { createProject, linkNewDevice, startPhone, useSmx, type TestSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const getSmx = useSmx(test, 'cli-admin-commands');
 

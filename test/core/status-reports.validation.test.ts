@@ -7,13 +7,16 @@ import test from 'ava';
 import { DatabaseFailure, StatusReports, statusUpdateProblem } from '../../core/delivery/status-reports.js';
 import { newId } from '../../core/ids.js';
 import { createLogger } from '../../core/logger.js';
-import type { MessageTransitions } from '../../core/services/message-transitions.js';
+import type { MessageTransitions } from '../../core/delivery/transitions.js';
 import type { StatusUpdate } from '../../core/services/messages.js';
 import { PassThrough } from 'node:stream';
 import { UnrecoverableError, type Job } from 'bullmq';
 import knex from 'knex';
 import type { DeviceEventJob } from '../../core/queues.js';
-import { deviceEventsProcessor, type DeviceEventDeps } from '../../workers/device-events-worker.js';
+import { deviceEventsProcessor } from '../../workers/device-events-worker.js';
+import { DeviceEvents } from '../../core/delivery/device-events.js';
+import type { InboxService } from '../../core/services/inbox.js';
+import type { HookRunner } from '../../core/plugins/hook-runner.js';
 import { PG_URL } from '../helpers/smx.js';
 
 test('statusUpdateProblem: an id SMX made, a known state, a short error without control characters', (t) => {
@@ -125,17 +128,16 @@ test('the device-events job fails without SQL: a data exception is not retried, 
   t.teardown(() => db.destroy());
   const dataError = await db.raw('select ?::text as v', ['\u0000secret-sms']).then(() => null, (e: unknown) => e);
   let failWith: unknown = dataError;
-  const deps = {
-    inbox: { store: async () => { throw failWith; } },
-    hooks: { has: () => false, notify: async () => undefined },
-    log: createLogger('silent'),
-  } as unknown as DeviceEventDeps;
+  const inbox = { store: async () => { throw failWith; } } as unknown as InboxService;
+  const hooks = { has: () => false, notify: async () => undefined } as unknown as HookRunner;
+  const unused = {} as never;
+  const events = new DeviceEvents(unused, inbox, unused, unused, hooks, unused, createLogger('silent'));
   const job = { data: { deviceId: 'dev_a', channel: 'inbox', payload: { messages: [{ from: '+4915100000000', body: 'secret-sms' }] }, receivedAt: new Date().toISOString() } } as Job<DeviceEventJob>;
-  const permanent = await t.throwsAsync(deviceEventsProcessor(deps)(job));
+  const permanent = await t.throwsAsync(deviceEventsProcessor(events)(job));
   t.true(permanent instanceof UnrecoverableError);
   t.is(permanent!.message, 'inbound SMS not stored: database error 22021');
   failWith = Object.assign(new Error('select * from secret - Connection terminated unexpectedly'), { severity: 'FATAL', code: '57P01' });
-  const transient = await t.throwsAsync(deviceEventsProcessor(deps)(job));
+  const transient = await t.throwsAsync(deviceEventsProcessor(events)(job));
   t.false(transient instanceof UnrecoverableError, 'retried');
   t.is(transient!.message, 'inbound SMS not stored: database error 57P01');
 });

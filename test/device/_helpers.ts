@@ -13,7 +13,7 @@ import { Aedes, type AuthenticateError, type ConnectPacket } from 'aedes';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ExecutionContext } from 'ava';
-import { deviceTopics } from '../../core/device-topics.js';
+import { deviceTopics } from '../../protocol/topics.js';
 import type { LinkResult } from '../../device/index.js';
 
 export const SERVER_USER = 'smx-server';
@@ -155,15 +155,6 @@ export async function serverClient(t: ExecutionContext, url: string, topics: str
         check();
       }),
   };
-}
-
-/** Polls `predicate` until true (for state the device holds, not publishes). */
-export async function waitUntil(predicate: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(10);
-  }
 }
 
 export function delay(ms: number): Promise<void> {

@@ -1,9 +1,10 @@
 import test, { type ExecutionContext } from 'ava';
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { deviceTopics } from '../../core/device-topics.js';
+import { deviceTopics } from '../../protocol/topics.js';
 import { deviceLinkCommand, deviceRunCommand, linkQrCommand, saveCredentials, type CliIo, type LinkResult } from '../../device/index.js';
-import { makeCredentials, serverClient, startBroker, startHttp, tempDir, waitUntil } from './_helpers.js';
+import { makeCredentials, serverClient, startBroker, startHttp, tempDir } from './_helpers.js';
+import { eventually } from '../helpers/eventually.js';
 
 interface Captured extends CliIo {
   lines: string[];
@@ -166,7 +167,7 @@ test('device run: prints each SMS it sends and each status it reports, and stops
   const running = deviceRunCommand(['--delivered-delay', '0'], s.io);
   await server.waitFor((r) => (r.json as { online?: boolean }).online === true);
   await server.publish(s.credentials.topics.outbox, { messages: [{ id: 'msg_cli000000001', to: '+4915112345678', body: 'Your code is 482913' }] });
-  await waitUntil(() => s.io.lines.includes('← msg_cli000000001 delivered'), 3000, 'delivered line');
+  await eventually(() => s.io.lines.includes('← msg_cli000000001 delivered'), 3000, 'delivered line');
   s.abort.abort();
   t.is(await running, 0, s.io.errors.join('\n'));
   const sendIndex = s.io.lines.indexOf('→ +4915112345678 : Your code is 482913');

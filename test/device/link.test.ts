@@ -2,7 +2,7 @@ import test from 'ava';
 import { stat, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { deviceTopics } from '../../core/device-topics.js';
+import { deviceTopics } from '../../protocol/topics.js';
 import {
   ApiError,
   DEFAULT_CREDENTIALS_PATH,

@@ -1,7 +1,8 @@
 import test, { type ExecutionContext } from 'ava';
 import { join } from 'node:path';
 import { ReferenceDevice, ReferenceDeviceError, SentIdStore, type OutboxMessage, type ReferenceDeviceOptions, type StatusUpdate } from '../../device/index.js';
-import { delay, listenWebSocket, makeCredentials, serverClient, startBroker, tempDir, waitUntil, type TestBroker } from './_helpers.js';
+import { delay, listenWebSocket, makeCredentials, serverClient, startBroker, tempDir, type TestBroker } from './_helpers.js';
+import { eventually } from '../helpers/eventually.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
@@ -342,7 +343,7 @@ test('control ping republishes presence; control unlink calls onUnlinked, emits 
   await stopped;
   t.is(unlinkedCallback, 1);
   t.false(device.connected);
-  await waitUntil(() => s.broker.broker.connectedClients === 1, 2000, 'device disconnect');
+  await eventually(() => s.broker.broker.connectedClients === 1, 2000, 'device disconnect');
 });
 
 test('publishInbound forwards received SMS on the inbox topic', async (t) => {
@@ -372,7 +373,7 @@ test('an outbox publish is acknowledged only after it is handled, so a crash mid
   const crashing = await s.device({ sentIds, reconnectPeriodMs: 60_000, onSend: () => gate });
   const server = await serverClient(t, s.broker.url, [s.credentials.topics.status]);
   await server.publish(s.credentials.topics.outbox, { messages: [message('msg_crash0000001')] });
-  await waitUntil(() => sentIds.has('msg_crash0000001'), 2000, 'the id to be remembered');
+  await eventually(() => sentIds.has('msg_crash0000001'), 2000, 'the id to be remembered');
   await delay(50);
   t.deepEqual(acks, []);
 
@@ -385,7 +386,7 @@ test('an outbox publish is acknowledged only after it is handled, so a crash mid
   // Back with the same store: the broker redelivers the unacknowledged publish, the id is skipped.
   const sent: string[] = [];
   await s.device({ sentIds, onSend: (m) => void sent.push(m.id) });
-  await waitUntil(() => acks.includes(s.credentials.topics.outbox), 3000, 'the redelivered publish to be acknowledged');
+  await eventually(() => acks.includes(s.credentials.topics.outbox), 3000, 'the redelivered publish to be acknowledged');
   t.deepEqual(sent, []);
 });
 

@@ -1,6 +1,7 @@
 /** API keys: listed without secrets, with the time they were last used. */
 import test from 'ava';
-import { createProject, eventually, useSmx } from '../helpers/smx.js';
+import { createProject, useSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'api-keys');
 

@@ -8,9 +8,10 @@
 import test, { type ExecutionContext } from 'ava';
 import type { Queue } from 'bullmq';
 import type { DeviceEventJob, Queues } from '../../core/queues.js';
-import type { LinkResult, OutboxMessage } from '../../device/types.js';
+import type { LinkResult, OutboxMessage } from '../../protocol/payloads.js';
 import { closed, connectRaw, deviceOptions, subscribeGrants, type ConnackRefusal } from '../helpers/mqtt.js';
-import { createProject, eventually, linkNewDevice, startPhone, useSmx, type TestSmx } from '../helpers/smx.js';
+import { createProject, linkNewDevice, startPhone, useSmx, type TestSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'broker-acl');
 

@@ -8,7 +8,7 @@ import test from 'ava';
 import { ReferenceDevice } from '../../device/reference-device.js';
 import { Deployment } from '../helpers/deployment.js';
 import { freePort } from '../helpers/processes.js';
-import { eventually } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 test('two clustered broker nodes: a phone on node B gets what the workers publish through node A, and is dropped on unlink', async (t) => {
   t.timeout(120_000);

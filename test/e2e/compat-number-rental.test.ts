@@ -4,7 +4,8 @@
  * `{ "status": "success", ... }` in the contract's shapes. Switched off, its routes are 404.
  */
 import test from 'ava';
-import { cleanupTestSmx, createProject, eventually, linkNewDevice, startPhone, startTestSmx, useSmx } from '../helpers/smx.js';
+import { cleanupTestSmx, createProject, linkNewDevice, startPhone, startTestSmx, useSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'compat-number-rental');
 

@@ -5,8 +5,9 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import type { Knex } from 'knex';
-import type { OutboxMessage } from '../../device/types.js';
-import { cleanupTestSmx, eventually, linkNewDevice, startPhone, startTestSmx, useSmx, type TestSmx } from '../helpers/smx.js';
+import type { OutboxMessage } from '../../protocol/payloads.js';
+import { cleanupTestSmx, linkNewDevice, startPhone, startTestSmx, useSmx, type TestSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'compat-otp');
 const db = () => current().smx.container.resolve<Knex>(Symbol.for('smx.Knex'));

@@ -4,8 +4,9 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import type { Knex } from 'knex';
-import type { OutboxMessage } from '../../device/types.js';
-import { cleanupTestSmx, createProject, eventually, linkNewDevice, startPhone, startTestSmx, useSmx, type TestSmx } from '../helpers/smx.js';
+import type { OutboxMessage } from '../../protocol/payloads.js';
+import { cleanupTestSmx, createProject, linkNewDevice, startPhone, startTestSmx, useSmx, type TestSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'compat-sms-verify');
 const db = () => current().smx.container.resolve<Knex>(Symbol.for('smx.Knex'));

@@ -10,11 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import knexFactory from 'knex';
-import type { OutboxMessage } from '../../device/types.js';
+import type { OutboxMessage } from '../../protocol/payloads.js';
 import { linkDevice } from '../../device/link.js';
 import { ReferenceDevice } from '../../device/reference-device.js';
 import { exited, freePort, runSmx, type SmxProcess } from '../helpers/processes.js';
-import { cleanupTestSmx, eventually, PG_URL, REDIS_URL } from '../helpers/smx.js';
+import { cleanupTestSmx, PG_URL, REDIS_URL } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 test('a killed process loses no accepted message and sends none twice', async (t) => {
   const id = randomBytes(4).toString('hex');

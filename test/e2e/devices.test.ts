@@ -4,11 +4,12 @@
  * presence, unlinking (credentials dead at once, connection dropped) and DEVICE_NOT_LINKED.
  */
 import test from 'ava';
-import { deviceTopics } from '../../core/device-topics.js';
-import type { LinkResult } from '../../device/types.js';
+import { deviceTopics } from '../../protocol/topics.js';
+import type { LinkResult } from '../../protocol/payloads.js';
 import { knexOf } from '../helpers/dump.js';
 import { connectRaw, deviceOptions, type ConnackRefusal } from '../helpers/mqtt.js';
-import { createProject, eventually, linkNewDevice, startPhone, useSmx, type TestSmx } from '../helpers/smx.js';
+import { createProject, linkNewDevice, startPhone, useSmx, type TestSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'devices');
 

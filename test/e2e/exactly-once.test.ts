@@ -6,7 +6,8 @@
  */
 import test from 'ava';
 import { connectRaw, deviceOptions } from '../helpers/mqtt.js';
-import { createProject, eventually, linkNewDevice, useSmx } from '../helpers/smx.js';
+import { createProject, linkNewDevice, useSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'exactly-once');
 

@@ -12,10 +12,11 @@ import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { linkDevice } from '../../device/link.js';
 import { ReferenceDevice } from '../../device/reference-device.js';
-import { HOLDER_TTL_MS } from '../../core/presence.js';
+import { HOLDER_TTL_MS } from '../../core/presence/store.js';
 import { exited, freePort, runSmx, type SmxProcess } from '../helpers/processes.js';
-import { cleanupTestSmx, eventually, PG_URL, REDIS_URL } from '../helpers/smx.js';
+import { cleanupTestSmx, PG_URL, REDIS_URL } from '../helpers/smx.js';
 import { startReceiver } from '../helpers/webhook-receiver.js';
+import { eventually } from '../helpers/eventually.js';
 
 /** Split roles as child processes (migrate, broker, api, worker), a project with a webhook receiver and a connected phone. */
 async function splitWithPhone(t: ExecutionContext, name: string) {

@@ -13,7 +13,8 @@ import { Redis } from 'ioredis';
 import { linkDevice } from '../../device/link.js';
 import { ReferenceDevice } from '../../device/reference-device.js';
 import { exited, freePort, runSmx, type SmxProcess } from '../helpers/processes.js';
-import { cleanupTestSmx, eventually, PG_URL, REDIS_URL } from '../helpers/smx.js';
+import { cleanupTestSmx, PG_URL, REDIS_URL } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const TRICKLE_EVERY_MS = 50;
 

@@ -6,10 +6,10 @@
  */
 import test from 'ava';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { LinkResult } from '../../device/types.js';
+import type { LinkResult } from '../../protocol/payloads.js';
 import { Deployment } from '../helpers/deployment.js';
 import { exited } from '../helpers/processes.js';
-import { eventually } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const PHONES = Number(process.env.FLEET_PHONES ?? 300);
 const PARALLEL = 16;

@@ -5,7 +5,8 @@
  * the operator surfaces (health, OpenAPI, docs, metrics, Bull Board).
  */
 import test, { type ExecutionContext } from 'ava';
-import { createProject, eventually, linkNewDevice, startPhone, useSmx, type ApiResponse, type TestSmx } from '../helpers/smx.js';
+import { createProject, linkNewDevice, startPhone, useSmx, type ApiResponse, type TestSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'http-errors');
 

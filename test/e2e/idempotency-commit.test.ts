@@ -5,7 +5,8 @@
  */
 import test from 'ava';
 import { FaultProxy } from '../helpers/fault-proxy.js';
-import { createProject, eventually, linkNewDevice, startPhone, useSmx, PG_URL } from '../helpers/smx.js';
+import { createProject, linkNewDevice, startPhone, useSmx, PG_URL } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const pgPort = Number(new URL(PG_URL).port || 5432);
 let proxy: FaultProxy;

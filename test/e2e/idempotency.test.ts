@@ -5,9 +5,10 @@
  * key is refused. "Sent once" is counted where it matters: on the phone and in the database.
  */
 import test, { type ExecutionContext } from 'ava';
-import type { OutboxMessage } from '../../device/types.js';
+import type { OutboxMessage } from '../../protocol/payloads.js';
 import { knexOf } from '../helpers/dump.js';
-import { createProject, eventually, linkNewDevice, startPhone, useSmx, type ApiResponse, type TestSmx } from '../helpers/smx.js';
+import { createProject, linkNewDevice, startPhone, useSmx, type ApiResponse, type TestSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'idempotency');
 

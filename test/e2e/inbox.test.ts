@@ -1,6 +1,7 @@
 /** Inbound SMS: what phones forward is stored once per SMS, per project, and listed newest first. */
 import test from 'ava';
-import { createProject, eventually, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
+import { createProject, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'inbox');
 

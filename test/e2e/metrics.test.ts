@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import test from 'ava';
 import { startReceiver } from '../helpers/webhook-receiver.js';
-import { cleanupTestSmx, createProject, eventually, linkNewDevice, startPhone, startTestSmx, useSmx, type TestSmx } from '../helpers/smx.js';
+import { cleanupTestSmx, createProject, linkNewDevice, startPhone, startTestSmx, useSmx, type TestSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 interface Sample {
   value?: string;

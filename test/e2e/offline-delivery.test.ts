@@ -6,8 +6,9 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import type { Queues } from '../../core/queues.js';
-import type { LinkResult, OutboxMessage } from '../../device/types.js';
-import { cleanupTestSmx, createProject, eventually, linkNewDevice, startPhone, startTestSmx, useSmx, type TestSmx } from '../helpers/smx.js';
+import type { LinkResult, OutboxMessage } from '../../protocol/payloads.js';
+import { cleanupTestSmx, createProject, linkNewDevice, startPhone, startTestSmx, useSmx, type TestSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const NAME = 'offline-delivery';
 const current = useSmx(test, NAME);

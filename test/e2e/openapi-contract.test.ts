@@ -4,9 +4,10 @@
  * lists for that operation, with bodies the documented schema describes — no field left out.
  */
 import test, { type ExecutionContext } from 'ava';
-import type { LinkResult, OutboxMessage } from '../../device/types.js';
+import type { LinkResult, OutboxMessage } from '../../protocol/payloads.js';
 import type { ReferenceDevice } from '../../device/reference-device.js';
-import { eventually, startPhone, useSmx } from '../helpers/smx.js';
+import { startPhone, useSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'openapi-contract', { env: { SMX_WEBHOOK_ALLOW_PRIVATE: 'true' } });
 

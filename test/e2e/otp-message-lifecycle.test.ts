@@ -3,8 +3,9 @@
  * for its phone when the challenge ends (failed, or verified through an earlier SMS) is withdrawn.
  */
 import test from 'ava';
-import type { OutboxMessage } from '../../device/types.js';
-import { createProject, eventually, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
+import type { OutboxMessage } from '../../protocol/payloads.js';
+import { createProject, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'otp-message-lifecycle');
 

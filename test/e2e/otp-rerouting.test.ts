@@ -4,10 +4,11 @@
  * the SMSGate app emulator side by side.
  */
 import test, { type ExecutionContext } from 'ava';
-import type { LinkResult, OutboxMessage } from '../../device/types.js';
+import type { LinkResult, OutboxMessage } from '../../protocol/payloads.js';
 import type { ReportOptions } from '../../device/reference-device-options.js';
 import { SmsGateApp } from '../helpers/smsgate-app.js';
-import { createProject, eventually, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
+import { createProject, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'otp-rerouting');
 const codeIn = (body: string) => /(\d{4,12})\s*$/.exec(body)?.[1] ?? '';

@@ -3,8 +3,9 @@
  * once on PGlite (otp.postgres.test.ts, otp.pglite.test.ts): the same migrations and queries.
  */
 import type { ExecutionContext, TestFn } from 'ava';
-import type { OutboxMessage } from '../../device/types.js';
-import { createProject, eventually, linkNewDevice, startPhone, useSmx, type DbKind, type TestSmx } from '../helpers/smx.js';
+import type { OutboxMessage } from '../../protocol/payloads.js';
+import { createProject, linkNewDevice, startPhone, useSmx, type DbKind, type TestSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 export function otpSuite(test: TestFn, db: DbKind): void {
   const current = useSmx(test as never, `otp-${db}`, { db });

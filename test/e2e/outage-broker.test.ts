@@ -8,7 +8,7 @@ import test from 'ava';
 import { ReferenceDevice } from '../../device/reference-device.js';
 import { Deployment } from '../helpers/deployment.js';
 import { exited } from '../helpers/processes.js';
-import { eventually } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const RATE_PER_SECOND = 10;
 const OUTAGE_MS = 4000;

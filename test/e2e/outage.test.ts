@@ -8,7 +8,8 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { FaultProxy } from '../helpers/fault-proxy.js';
-import { createProject, eventually, linkNewDevice, startPhone, startTestSmx, cleanupTestSmx, PG_URL, REDIS_URL, type TestSmx } from '../helpers/smx.js';
+import { createProject, linkNewDevice, startPhone, startTestSmx, cleanupTestSmx, PG_URL, REDIS_URL, type TestSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const DEPENDENCY_TIMEOUT_MS = 1500;
 /** What a request may take at most: the dependency timeout plus the work around it. */

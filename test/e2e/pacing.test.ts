@@ -4,8 +4,9 @@
  */
 import test from 'ava';
 import type { Knex } from 'knex';
-import type { OutboxMessage } from '../../device/types.js';
-import { createProject, eventually, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
+import type { OutboxMessage } from '../../protocol/payloads.js';
+import { createProject, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'pacing');
 const db = () => current().smx.container.resolve<Knex>(Symbol.for('smx.Knex'));

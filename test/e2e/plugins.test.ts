@@ -2,9 +2,10 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
-import type { OutboxMessage } from '../../device/types.js';
-import { createProject, eventually, linkNewDevice, startPhone, startTestSmxExpectingFailure, useSmx } from '../helpers/smx.js';
+import type { OutboxMessage } from '../../protocol/payloads.js';
+import { createProject, linkNewDevice, startPhone, startTestSmxExpectingFailure, useSmx } from '../helpers/smx.js';
 import { hookLog } from '../fixtures/plugins/test-hooks.js';
+import { eventually } from '../helpers/eventually.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const example = resolve(here, '../../examples/plugins/route-by-country.js');

@@ -4,9 +4,10 @@
  * SMSGate phone loses its event stream at once.
  */
 import test from 'ava';
-import { PresenceStore } from '../../core/presence.js';
+import { PresenceStore } from '../../core/presence/store.js';
 import { SmsGateApp } from '../helpers/smsgate-app.js';
-import { createProject, eventually, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
+import { createProject, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'presence-lifecycle');
 

@@ -9,7 +9,8 @@ import type { Knex } from 'knex';
 import { TOKENS } from '../../core/tokens.js';
 import type { ReferenceDevice } from '../../device/reference-device.js';
 import { SmsGateApp } from '../helpers/smsgate-app.js';
-import { createProject, eventually, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
+import { createProject, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'rentals');
 

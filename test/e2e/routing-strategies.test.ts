@@ -1,8 +1,9 @@
 /** The built-in routing strategies with several real reference devices, and choosing one per project. */
 import test, { type ExecutionContext } from 'ava';
-import type { OutboxMessage } from '../../device/types.js';
-import type { LinkResult } from '../../device/types.js';
-import { createProject, eventually, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
+import type { OutboxMessage } from '../../protocol/payloads.js';
+import type { LinkResult } from '../../protocol/payloads.js';
+import { createProject, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'routing-strategies');
 

@@ -8,11 +8,12 @@
  */
 import test from 'ava';
 import type { Queues } from '../../core/queues.js';
-import type { OutboxMessage } from '../../device/types.js';
+import type { OutboxMessage } from '../../protocol/payloads.js';
 import { linkDevice } from '../../device/link.js';
 import { dumpDatabase, dumpRedis } from '../helpers/dump.js';
 import { connectRaw, deviceOptions } from '../helpers/mqtt.js';
-import { createProject, eventually, startPhone, useSmx } from '../helpers/smx.js';
+import { createProject, startPhone, useSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'secrets-at-rest');
 

@@ -9,7 +9,7 @@ import test from 'ava';
 import { ReferenceDevice } from '../../device/reference-device.js';
 import { Deployment } from '../helpers/deployment.js';
 import { exited, type SmxProcess } from '../helpers/processes.js';
-import { eventually } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 interface Answer {
   status: number;

@@ -1,7 +1,8 @@
 /** Custom SMS: one-off and bulk, batches, the message log and its pagination. */
 import test, { type ExecutionContext } from 'ava';
-import type { OutboxMessage } from '../../device/types.js';
-import { createProject, eventually, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
+import type { OutboxMessage } from '../../protocol/payloads.js';
+import { createProject, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'sms');
 

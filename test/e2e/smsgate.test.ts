@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import test from 'ava';
 import { SmsGateApp } from '../helpers/smsgate-app.js';
-import { createProject, eventually, useSmx, type TestSmx } from '../helpers/smx.js';
+import { createProject, useSmx, type TestSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'smsgate');
 const codeIn = (body: string) => /(\d{4,12})\s*$/.exec(body)?.[1] ?? '';

@@ -7,11 +7,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import type { OutboxMessage } from '../../device/types.js';
+import type { OutboxMessage } from '../../protocol/payloads.js';
 import { linkDevice } from '../../device/link.js';
 import { ReferenceDevice } from '../../device/reference-device.js';
 import { exited, freePort, runSmx as run } from '../helpers/processes.js';
-import { cleanupTestSmx, eventually, PG_URL, REDIS_URL } from '../helpers/smx.js';
+import { cleanupTestSmx, PG_URL, REDIS_URL } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 test('broker, api and worker in separate processes deliver and verify an OTP, and stop gracefully', async (t) => {
   const id = randomBytes(4).toString('hex');

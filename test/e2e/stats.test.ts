@@ -1,10 +1,11 @@
 /** /v1/stats: hourly counters written with each change add up to the message log, per project. */
 import test from 'ava';
 import type { Knex } from 'knex';
-import type { OutboxMessage } from '../../device/types.js';
+import type { OutboxMessage } from '../../protocol/payloads.js';
 import { StatsService } from '../../core/services/stats.js';
 import { TOKENS } from '../../core/tokens.js';
-import { createProject, eventually, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
+import { createProject, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'stats');
 

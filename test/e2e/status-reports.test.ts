@@ -8,7 +8,8 @@ import type { Knex } from 'knex';
 import { StatusReports } from '../../core/delivery/status-reports.js';
 import { TOKENS } from '../../core/tokens.js';
 import { connectRaw, deviceOptions } from '../helpers/mqtt.js';
-import { createProject, eventually, linkNewDevice, useSmx, type TestSmx } from '../helpers/smx.js';
+import { createProject, linkNewDevice, useSmx, type TestSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'status-reports');
 

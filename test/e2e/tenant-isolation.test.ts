@@ -4,7 +4,8 @@
  * endpoint with project B's ids; B's state is checked untouched afterwards through B's own key.
  */
 import test, { type ExecutionContext } from 'ava';
-import { createProject, eventually, linkNewDevice, startPhone, useSmx, type ApiResponse, type TestSmx } from '../helpers/smx.js';
+import { createProject, linkNewDevice, startPhone, useSmx, type ApiResponse, type TestSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'tenant-isolation');
 

@@ -1,7 +1,7 @@
 /** Test numbers: fixed code, `test: true`, no SMS, no device needed, code kept only as a hash. */
 import test from 'ava';
 import type { Knex } from 'knex';
-import type { OutboxMessage } from '../../device/types.js';
+import type { OutboxMessage } from '../../protocol/payloads.js';
 import { createProject, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
 
 const current = useSmx(test, 'test-numbers');

@@ -7,11 +7,12 @@
  */
 import test from 'ava';
 import type { Knex } from 'knex';
-import { MessageTransitions } from '../../core/services/message-transitions.js';
+import { MessageTransitions } from '../../core/delivery/transitions.js';
 import { TOKENS } from '../../core/tokens.js';
 import { OutboxRelay } from '../../core/webhooks/outbox.js';
 import { startReceiver } from '../helpers/webhook-receiver.js';
-import { createProject, eventually, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
+import { createProject, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'webhook-outbox', { env: { SMX_WEBHOOK_ALLOW_PRIVATE: 'true', SMX_WEBHOOK_RETRY_BASE_MS: '200' } });
 

@@ -4,8 +4,9 @@
  */
 import { networkInterfaces } from 'node:os';
 import test from 'ava';
-import { createProject, eventually, linkNewDevice, useSmx } from '../helpers/smx.js';
+import { createProject, linkNewDevice, useSmx } from '../helpers/smx.js';
 import { startReceiver } from '../helpers/webhook-receiver.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'webhooks-ssrf');
 

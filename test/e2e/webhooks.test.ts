@@ -7,8 +7,9 @@
  */
 import test from 'ava';
 import { dumpDatabase, dumpRedis } from '../helpers/dump.js';
-import { createProject, eventually, linkNewDevice, startPhone, useSmx, type TestSmx } from '../helpers/smx.js';
+import { createProject, linkNewDevice, startPhone, useSmx, type TestSmx } from '../helpers/smx.js';
 import { startReceiver, verifyStandardWebhook, type Receiver } from '../helpers/webhook-receiver.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'webhooks', { env: { SMX_WEBHOOK_ALLOW_PRIVATE: 'true', SMX_WEBHOOK_RETRY_BASE_MS: '200' } });
 

@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { linkDevice } from '../../device/link.js';
-import type { LinkResult } from '../../device/types.js';
+import type { LinkResult } from '../../protocol/payloads.js';
 import { exited, freePort, runSmx, type SmxProcess } from './processes.js';
-import { cleanupTestSmx, eventually, PG_URL, REDIS_URL } from './smx.js';
+import { cleanupTestSmx, PG_URL, REDIS_URL } from './smx.js';
+import { eventually } from './eventually.js';
 
 export interface Answer {
   status: number;

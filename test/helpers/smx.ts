@@ -16,7 +16,7 @@ import { startSmx, type Roles, type Smx } from '../../bin/compose.js';
 import { loadConfig } from '../../core/config.js';
 import { linkDevice } from '../../device/link.js';
 import { ReferenceDevice, type ReferenceDeviceOptions } from '../../device/reference-device.js';
-import type { LinkResult } from '../../device/types.js';
+import type { LinkResult } from '../../protocol/payloads.js';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -224,15 +224,4 @@ export async function startPhone(t: ExecutionContext, credentials: LinkResult, o
   t.teardown(() => device.stop());
   await device.start();
   return device;
-}
-
-/** Polls `check` until it returns a truthy value (or throws after `timeoutMs`). */
-export async function eventually<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }

@@ -21,10 +21,11 @@ import { MAX_DEVICE_PACKET_BYTES } from '../../broker/packet-guard.js';
 import { MAX_RETAINED_PAYLOAD_BYTES } from '../../broker/retain-policy.js';
 import { sessionKeyPrefix } from '../../broker/session-store.js';
 import type { Queues } from '../../core/queues.js';
-import type { LinkResult, OutboxMessage } from '../../device/types.js';
+import type { LinkResult, OutboxMessage } from '../../protocol/payloads.js';
 import { connectRaw, deviceOptions } from '../helpers/mqtt.js';
-import { REDIS_URL, createProject, eventually, linkNewDevice, startPhone, useSmx, type TestSmx } from '../helpers/smx.js';
+import { REDIS_URL, createProject, linkNewDevice, startPhone, useSmx, type TestSmx } from '../helpers/smx.js';
 import { PINGREQ, RawClient, connectPacket, header, publishPacket, subscribePacket } from '../broker/_raw-mqtt.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'security-mqtt-fuzz');
 

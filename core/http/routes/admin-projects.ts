@@ -3,7 +3,7 @@ import type { DependencyContainer } from '../../di.js';
 import type { Endpoints } from '../../endpoints.js';
 import type { ErrorDetail } from '../../errors.js';
 import { linkQrPayload, renderQr } from '../../qr.js';
-import { Router } from '../../routing.js';
+import { Router } from '../../delivery/router.js';
 import { ApiKeyService } from '../../services/api-keys.js';
 import { DeviceService } from '../../services/devices.js';
 import { LinkTokenService } from '../../services/link-tokens.js';

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { PresenceTracker } from '../../../broker/presence.js';
+import { PresenceTracker } from '../../presence/tracker.js';
 import type { DependencyContainer } from '../../di.js';
 import { apiError } from '../../errors.js';
 import { header } from '../auth.js';
 import { exceedsJsonDepth } from '../../json-depth.js';
 import { unacceptableJson } from '../validation.js';
 import type { Logger } from '../../logger.js';
-import { PresenceStore } from '../../presence.js';
+import { PresenceStore } from '../../presence/store.js';
 import type { Queues } from '../../queues.js';
 import { KEEPALIVE_MS, SmsGateEvents } from '../../smsgate/events.js';
 import { SMSGATE_BASE_PATH, SmsGateService } from '../../smsgate/service.js';

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { inject, injectable } from './di.js';
-import type { Logger } from './logger.js';
-import type { RuntimeConfig } from './secrets.js';
-import { TOKENS } from './tokens.js';
+import { inject, injectable } from '../di.js';
+import type { Logger } from '../logger.js';
+import type { RuntimeConfig } from '../secrets.js';
+import { TOKENS } from '../tokens.js';
 
 /** What the server knows of a phone's liveness (docs/device-protocol.md §4 "Presence"). */
 export interface Presence {

@@ -1,9 +1,9 @@
-import { inject, injectable } from './di.js';
-import type { Sim } from './services/devices.js';
-import { CacheBus, TtlCache } from './cache.js';
-import { DeviceService } from './services/devices.js';
-import type { Logger } from './logger.js';
-import { TOKENS } from './tokens.js';
+import { inject, injectable } from '../di.js';
+import type { Sim } from '../services/devices.js';
+import { CacheBus, TtlCache } from '../cache.js';
+import { DeviceService } from '../services/devices.js';
+import type { Logger } from '../logger.js';
+import { TOKENS } from '../tokens.js';
 
 /** The message as a routing strategy sees it (fixed contract for plugins). */
 export interface RoutingMessage {

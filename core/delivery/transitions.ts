@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import { inject, injectable } from '../di.js';
 import { TOKENS } from '../tokens.js';
-import type { MessageKind, MessageStatus, StatusUpdate } from './messages.js';
-import { StatsService, type Metric } from './stats.js';
+import type { MessageKind, MessageStatus, StatusUpdate } from '../services/messages.js';
+import { StatsService, type Metric } from '../services/stats.js';
 import { SmxMetrics } from '../smx-metrics.js';
 import { OutboxRelay, outboxInsertSql, writeOutbox } from '../webhooks/outbox.js';
 

@@ -1,9 +1,9 @@
 /**
- * Payload shapes of docs/device-protocol.md, as the phone sees them. The reference device keeps its
- * own copy instead of importing core services, so it can run (and ship) without the server's
- * dependencies; the topic names still come from core/device-topics.ts.
+ * The payloads of docs/device-protocol.md as they cross the wire, written once for both sides:
+ * what the server publishes (outbox, control) and what a phone publishes (status, inbox,
+ * presence), and the linking answer that hands a phone its credentials and topics.
  */
-import type { Channel } from '../core/device-topics.js';
+import type { Channel } from './topics.js';
 
 /** A SIM of the phone (link request body and presence payload). */
 export interface Sim {

@@ -1,6 +1,6 @@
 /** The dispatcher's pipeline: one publish at a time in push order, marks only after their publish, nothing after a failure. */
 import test from 'ava';
-import { DispatchPipeline } from '../../workers/dispatch-pipeline.js';
+import { DispatchPipeline } from '../../core/delivery/dispatch-pipeline.js';
 
 interface Deferred {
   promise: Promise<void>;

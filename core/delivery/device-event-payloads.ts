@@ -1,6 +1,6 @@
-import type { PresenceReport } from '../core/presence.js';
-import { CONTROL_CHARS, STATUS_AT_MAX, STATUS_ERROR_MAX, statusUpdateProblem } from '../core/delivery/status-reports.js';
-import type { StatusUpdate } from '../core/services/messages.js';
+import type { PresenceReport } from '../presence/store.js';
+import { CONTROL_CHARS, STATUS_AT_MAX, STATUS_ERROR_MAX, statusUpdateProblem } from './status-reports.js';
+import type { StatusUpdate } from '../services/messages.js';
 
 /**
  * Reading what phones publish (device-protocol.md §3). Phones are untrusted: anything malformed is

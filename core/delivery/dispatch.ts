@@ -1,12 +1,11 @@
 import { inject, injectable } from '../di.js';
 import type { Logger } from '../logger.js';
-import type { DevicePublisher } from '../publisher.js';
 import { dispatchDedupId, type Queues } from '../queues.js';
 import { TOKENS } from '../tokens.js';
-import { DeviceTransports } from '../smsgate/transport.js';
-import { DispatchWakeups } from '../delivery/dispatch-wakeups.js';
-import { DeviceService } from './devices.js';
-import { MessageTransitions } from './message-transitions.js';
+import { DeviceTransports } from './transports.js';
+import { DispatchWakeups } from './dispatch-wakeups.js';
+import { DeviceService } from '../services/devices.js';
+import { MessageTransitions } from './transitions.js';
 
 /**
  * How long a waiting dispatch job absorbs further signals for its device. Bounded, so a job that
@@ -27,7 +26,6 @@ function takeoverDedupId(deviceId: string): string {
 export class DispatchService {
   constructor(
     @inject(TOKENS.Queues) private readonly queues: Queues,
-    @inject(TOKENS.DevicePublisher) private readonly publisher: DevicePublisher,
     @inject(TOKENS.Logger) private readonly log: Logger,
     private readonly transitions: MessageTransitions,
     private readonly devices: DeviceService,
@@ -107,9 +105,7 @@ export class DispatchService {
   async cancelOnDevice(deviceId: string, messageIds: string[]): Promise<void> {
     try {
       const device = await this.devices.find(deviceId);
-      const transport = device ? this.transports.get(device.transport) : undefined;
-      if (transport) await transport.cancel(deviceId, messageIds);
-      else await this.publisher.publish(deviceId, 'control', { type: 'cancel', ids: messageIds });
+      if (device) await this.transports.of(device).cancel(deviceId, messageIds);
     } catch (error) {
       this.log.warn({ err: error, deviceId, messageIds }, 'cancel not delivered to the phone');
     }
