@@ -14,6 +14,7 @@ import { CacheBus } from '../core/cache.js';
 import { buildContainer } from '../core/container.js';
 import { createDatabase, migrateLatest } from '../core/db.js';
 import { Endpoints } from '../core/endpoints.js';
+import { httpDependencies } from '../core/http/dependencies.js';
 import { buildHttpServer } from '../core/http/server.js';
 import { startOpsServer, type OpsServer } from '../core/http/ops-server.js';
 import { HealthService } from '../core/health.js';
@@ -130,7 +131,8 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
     const container = buildContainer({ config, logger, redis, db, queues, publisher, metrics, endpoints });
     container.registerSingleton(SmxMetrics);
     const counters = container.resolve(SmxMetrics);
-    registerStateGauges(metrics, { queues, presence: container.resolve(PresenceStore), db });
+    const presence = container.resolve(PresenceStore);
+    registerStateGauges(metrics, { queues, presence, db });
     const cacheBus = container.resolve(CacheBus);
     await cacheBus.start();
     closers.push(['cache-bus', () => cacheBus.stop()]);
@@ -150,7 +152,7 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
           subscribe: (evictAll) => (['devices', 'project'] as const).forEach((scope) => cacheBus.on(scope, evictAll)),
         }),
         deviceEvents: queues.deviceEvents,
-        presence: container.resolve(PresenceStore),
+        presence,
         logger,
         cluster: config.brokerCluster,
         connections: counters.deviceConnections.labels({ transport: 'mqtt' }),
@@ -168,13 +170,13 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
       publisher.target = client;
     }
     if (config.mqttUrl && options.roles.worker) {
-      const bridge = await startExternalBridge({ url: config.mqttUrl, credentials: internalCredentials(config.secret), deviceEvents: queues.deviceEvents, presence: container.resolve(PresenceStore), logger, connections: counters.deviceConnections.labels({ transport: 'mqtt' }) });
+      const bridge = await startExternalBridge({ url: config.mqttUrl, credentials: internalCredentials(config.secret), deviceEvents: queues.deviceEvents, presence, logger, connections: counters.deviceConnections.labels({ transport: 'mqtt' }) });
       closers.push(['external-bridge', () => bridge.close()]);
     }
 
     let http: FastifyInstance | null = null;
     if (options.roles.api) {
-      http = await buildHttpServer(container, { v1Routes: [plugins.routeModule()] });
+      http = await buildHttpServer(httpDependencies(container), { v1Routes: [plugins.routeModule()] });
       closers.push(['http', () => http!.close()]);
       await http.listen({ port: config.httpPort, host: config.host });
     }

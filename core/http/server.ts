@@ -1,17 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { Server as NetServer, type Socket } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
-import type { DependencyContainer } from '../di.js';
-import type { Registry } from 'prom-client';
-import type { Redis } from 'ioredis';
 import { apiError } from '../errors.js';
-import type { Logger } from '../logger.js';
 import { httpDurationHistogram } from '../metrics.js';
-import type { Queues } from '../queues.js';
-import type { RuntimeConfig } from '../secrets.js';
-import { ApiKeyService } from '../services/api-keys.js';
-import { TOKENS } from '../tokens.js';
 import { adminGuard, apiKeyGuard } from './auth.js';
+import type { HttpDependencies } from './dependencies.js';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './error-handler.js';
 import { htmlHeaders, requestIdOf, setBaseHeaders } from './response-headers.js';
 import { registerOpenApi } from './openapi.js';
@@ -36,6 +29,7 @@ import { inboxRoutes } from './routes/v1-inbox.js';
 import { compatSmsVerifyRoutes } from './routes/compat-sms-verify.js';
 import { compatOtpRoutes } from './routes/compat-otp.js';
 import { compatNumberRentalRoutes } from './routes/compat-number-rental.js';
+import { smsgateThirdPartyRoutes } from './routes/smsgate-3rdparty.js';
 import { rentalRoutes } from './routes/v1-rentals.js';
 import { installLogContext } from './log-context.js';
 import { consoleRoutes } from './routes/console.js';
@@ -59,8 +53,11 @@ function trustHops(hops: number): (address: string, hop: number) => boolean {
   return (_address, hop) => hop < hops;
 }
 
-/** A route module: registers its routes on the (encapsulated) instance it is given. */
-export type RouteModule = (app: FastifyInstance, c: DependencyContainer) => Promise<void>;
+/**
+ * An extra route module (a plugin's, a later issue's): registers its routes on the
+ * (encapsulated) instance it is given, with the HTTP API's dependencies if it needs any.
+ */
+export type RouteModule = (app: FastifyInstance, deps: HttpDependencies) => Promise<void>;
 
 export interface HttpServerOptions {
   /** Extra /v1 route modules (later issues and plugins), registered behind the API-key guard. */
@@ -71,12 +68,11 @@ export interface HttpServerOptions {
 
 /**
  * Builds the HTTP API: envelope and error catalogue, request ids, OpenAPI, the /v1 routes behind
- * the API-key guard, the admin routes, Bull Board and /metrics behind the admin token.
+ * the API-key guard, the admin routes, Bull Board and /metrics behind the admin token. Its
+ * dependencies come built from the composition root (`httpDependencies` in dependencies.ts).
  */
-export async function buildHttpServer(c: DependencyContainer, options: HttpServerOptions = {}): Promise<FastifyInstance> {
-  const config = c.resolve<RuntimeConfig>(TOKENS.Config);
-  const logger = c.resolve<Logger>(TOKENS.Logger);
-  const registry = c.resolve<Registry>(TOKENS.Metrics);
+export async function buildHttpServer(deps: HttpDependencies, options: HttpServerOptions = {}): Promise<FastifyInstance> {
+  const { config, logger, metrics: registry, apiKeys: keys } = deps;
 
   const httpLog = logger.child({ component: 'http' }) as FastifyBaseLogger;
   const app = Fastify({
@@ -160,24 +156,24 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
   installErrorHandling(app);
   await registerOpenApi(app, config.publicUrl ?? '/');
   // Per-source limits on the link and token routes (rate-limits.ts); before the routes, which they attach to.
-  await registerRateLimits(app, c.resolve<Redis>(TOKENS.Redis), config.redisPrefix);
+  await registerRateLimits(app, deps.redis, config.redisPrefix);
 
-  await app.register(async (scope) => healthRoutes(scope, c));
-  await app.register(async (scope) => consoleRoutes(scope, c));
-  await app.register(async (scope) => deviceLinkRoutes(scope, c));
+  await app.register(async (scope) => healthRoutes(scope, deps));
+  await app.register(async (scope) => consoleRoutes(scope));
+  await app.register(async (scope) => deviceLinkRoutes(scope, deps));
   // The SMSGate app's mobile API (device tokens and signed webhooks, no API key).
-  await app.register(async (scope) => smsgateMobileRoutes(scope, c));
+  await app.register(async (scope) => smsgateMobileRoutes(scope, deps));
 
   // Compatibility surfaces: each authenticates itself, parses forms in its own scope, and is
   // not registered at all when switched off (its routes are then NOT_FOUND).
-  if (config.compatSmsVerify) await app.register(async (scope) => compatSmsVerifyRoutes(scope, c));
-  if (config.compatOtp) await app.register(async (scope) => compatOtpRoutes(scope, c));
-  if (config.compatNumberRental) await app.register(async (scope) => compatNumberRentalRoutes(scope, c));
+  if (config.compatSmsVerify) await app.register(async (scope) => compatSmsVerifyRoutes(scope, deps));
+  if (config.compatOtp) await app.register(async (scope) => compatOtpRoutes(scope, deps));
+  if (config.compatNumberRental) await app.register(async (scope) => compatNumberRentalRoutes(scope, deps));
+  if (config.compatSmsgate) await app.register(async (scope) => smsgateThirdPartyRoutes(scope, deps));
 
-  const keys = c.resolve(ApiKeyService);
   await app.register(async (v1) => {
     v1.addHook('onRequest', apiKeyGuard(keys, config.adminToken));
-    for (const routes of [otpRoutes, smsRoutes, messageRoutes, statusRoutes, statsRoutes, inboxRoutes, webhookDeliveryRoutes, rentalRoutes, ...(options.v1Routes ?? [])]) await routes(v1, c);
+    for (const routes of [otpRoutes, smsRoutes, messageRoutes, statusRoutes, statsRoutes, inboxRoutes, webhookDeliveryRoutes, rentalRoutes, ...(options.v1Routes ?? [])]) await routes(v1, deps);
   });
 
   await app.register(async (admin) => {
@@ -191,12 +187,12 @@ export async function buildHttpServer(c: DependencyContainer, options: HttpServe
         throw apiError('NOT_FOUND', { message: 'No such resource.' });
       }
     });
-    for (const routes of [adminProjectRoutes, adminDeviceRoutes, adminTemplateRoutes, adminWebhookRoutes, ...(options.adminRoutes ?? [])]) await routes(admin, c);
-    await adminProjectActivityRoutes(admin, c);
-    await adminProjectTryRoutes(admin, c);
-    await adminWebhookStateRoutes(admin, c);
+    for (const routes of [adminProjectRoutes, adminDeviceRoutes, adminTemplateRoutes, adminWebhookRoutes, ...(options.adminRoutes ?? [])]) await routes(admin, deps);
+    await adminProjectActivityRoutes(admin, deps);
+    await adminProjectTryRoutes(admin, deps);
+    await adminWebhookStateRoutes(admin, deps);
     await metricsRoutes(admin, registry);
-    await queueBoardRoutes(admin, c.resolve<Queues>(TOKENS.Queues));
+    await queueBoardRoutes(admin, deps.queues);
   });
   return app;
 }

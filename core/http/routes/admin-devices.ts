@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { DependencyContainer } from '../../di.js';
-import { DeviceService } from '../../services/devices.js';
+import type { DeviceService } from '../../services/devices.js';
 import { UpdateDeviceDto, toSims } from '../dtos/admin.js';
 import { ok } from '../envelope.js';
 import { bodySchema, responses } from '../openapi.js';
@@ -12,9 +11,14 @@ const security = [{ adminToken: [] }];
 const tags = ['admin'];
 const idParam = { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] };
 
+/** What adminDeviceRoutes needs, built by the composition root (core/http/dependencies.ts). */
+export interface AdminDeviceRouteDeps {
+  devices: DeviceService;
+}
+
 /** Operator endpoints on one device: activate, change, unlink. */
-export async function adminDeviceRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
-  const devices = c.resolve(DeviceService);
+export async function adminDeviceRoutes(app: FastifyInstance, deps: AdminDeviceRouteDeps): Promise<void> {
+  const { devices } = deps;
 
   app.get('/admin/devices/:id', { schema: { tags, security, params: idParam, summary: 'Read a device', response: responses({ 200: deviceSchema }, [401, 403, 404]) } }, async (request) => ok(await devices.get((request.params as IdParams).id)));
 

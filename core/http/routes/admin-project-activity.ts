@@ -1,15 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
-import type { DependencyContainer } from '../../di.js';
 import { PAGE_TAGS, pageProblems } from '../../pagination.js';
-import { ChallengeService } from '../../services/challenges.js';
-import { InboxService } from '../../services/inbox.js';
-import { MessageService } from '../../services/messages.js';
-import { ProjectService } from '../../services/projects.js';
-import { RentalService } from '../../services/rentals.js';
-import { StatsService } from '../../services/stats.js';
+import type { ChallengeService } from '../../services/challenges.js';
+import type { InboxService } from '../../services/inbox.js';
+import type { MessageService } from '../../services/messages.js';
+import type { ProjectService } from '../../services/projects.js';
+import type { RentalService } from '../../services/rentals.js';
+import type { StatsService } from '../../services/stats.js';
 import { statsRange, statsRangeProblems } from '../../stats-range.js';
-import { TOKENS } from '../../tokens.js';
 import { PageQuery } from '../dtos/pages.js';
 import { ListMessagesQuery, StatsQuery } from '../dtos/sms.js';
 import { ok } from '../envelope.js';
@@ -73,15 +71,20 @@ const INTERVALS: readonly unknown[] = ['hour', 'day'];
 /** How many active rentals the listing shows at most (a pool is a project's SIMs: a handful). */
 const RENTALS_SHOWN = 200;
 
+/** What adminProjectActivityRoutes needs, built by the composition root (core/http/dependencies.ts). */
+export interface AdminProjectActivityRouteDeps {
+  projects: ProjectService;
+  messages: MessageService;
+  challenges: ChallengeService;
+  stats: StatsService;
+  inbox: InboxService;
+  rentals: RentalService;
+  db: Knex;
+}
+
 /** Admin reads of a project's activity, for the operator console. */
-export async function adminProjectActivityRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
-  const projects = c.resolve(ProjectService);
-  const messages = c.resolve(MessageService);
-  const challenges = c.resolve(ChallengeService);
-  const stats = c.resolve(StatsService);
-  const inbox = c.resolve(InboxService);
-  const rentals = c.resolve(RentalService);
-  const db = c.resolve<Knex>(TOKENS.Knex);
+export async function adminProjectActivityRoutes(app: FastifyInstance, deps: AdminProjectActivityRouteDeps): Promise<void> {
+  const { projects, messages, challenges, stats, inbox, rentals, db } = deps;
   const project = async (params: unknown) => (await projects.get((params as { id: string }).id)).id;
 
   app.get('/admin/projects/:id/messages', {

@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import type { DependencyContainer } from '../../di.js';
 import type { ErrorDetail } from '../../errors.js';
 import { suppliedCodeProblems } from '../../otp-codes.js';
-import { ChallengeService } from '../../services/challenges.js';
-import { CODE_TYPES, ProjectService, type CodeType } from '../../services/projects.js';
-import { SmsService } from '../../services/sms.js';
-import { WebhookEndpoints } from '../../webhooks/endpoints.js';
+import type { ChallengeService } from '../../services/challenges.js';
+import { CODE_TYPES, type ProjectService, type CodeType } from '../../services/projects.js';
+import type { SmsService } from '../../services/sms.js';
+import type { WebhookEndpoints } from '../../webhooks/endpoints.js';
 import { SendOtpDto } from '../dtos/otp.js';
 import { SendSmsDto } from '../dtos/sms.js';
 import { ok } from '../envelope.js';
@@ -34,12 +33,17 @@ function codeProblems(dto: SendOtpDto, projectCodeType: CodeType): ErrorDetail[]
   return suppliedCodeProblems(dto.code, dto.codeType ?? projectCodeType, dto.codeLength).map((message) => ({ field: 'code', message }));
 }
 
+/** What adminProjectTryRoutes needs, built by the composition root (core/http/dependencies.ts). */
+export interface AdminProjectTryRouteDeps {
+  projects: ProjectService;
+  challenges: ChallengeService;
+  sms: SmsService;
+  webhooks: WebhookEndpoints;
+}
+
 /** Admin sends for one project, for the console's "Try it". */
-export async function adminProjectTryRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
-  const projects = c.resolve(ProjectService);
-  const challenges = c.resolve(ChallengeService);
-  const sms = c.resolve(SmsService);
-  const webhooks = c.resolve(WebhookEndpoints);
+export async function adminProjectTryRoutes(app: FastifyInstance, deps: AdminProjectTryRouteDeps): Promise<void> {
+  const { projects, challenges, sms, webhooks } = deps;
 
   app.post('/admin/projects/:id/send-otp', {
     schema: {

@@ -1,14 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import type { DependencyContainer } from '../../di.js';
 import type { Endpoints } from '../../endpoints.js';
 import type { ErrorDetail } from '../../errors.js';
 import { linkQrPayload, renderQr } from '../../qr.js';
-import { Router } from '../../delivery/router.js';
-import { ApiKeyService } from '../../services/api-keys.js';
-import { DeviceService } from '../../services/devices.js';
-import { LinkTokenService } from '../../services/link-tokens.js';
-import { ProjectService } from '../../services/projects.js';
-import { TOKENS } from '../../tokens.js';
+import type { Router } from '../../delivery/router.js';
+import type { ApiKeyService } from '../../services/api-keys.js';
+import type { DeviceService } from '../../services/devices.js';
+import type { LinkTokenService } from '../../services/link-tokens.js';
+import type { ProjectService } from '../../services/projects.js';
 import { CreateApiKeyDto, CreateProjectDto, UpdateProjectDto } from '../dtos/admin.js';
 import { ok } from '../envelope.js';
 import { bodySchema, responses } from '../openapi.js';
@@ -29,14 +27,19 @@ const qrSchema = {
 };
 const linkCodeSchema = { type: 'object', properties: { code: { type: 'string', description: '6 digits, single-use.' }, expiresAt: { type: 'string', format: 'date-time' } } };
 
+/** What adminProjectRoutes needs, built by the composition root (core/http/dependencies.ts). */
+export interface AdminProjectRouteDeps {
+  projects: ProjectService;
+  apiKeys: ApiKeyService;
+  linkTokens: LinkTokenService;
+  devices: DeviceService;
+  router: Router;
+  endpoints: Endpoints;
+}
+
 /** Operator endpoints for projects, their API keys, link tokens/codes and devices (docs/api.md "Admin API"). */
-export async function adminProjectRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
-  const projects = c.resolve(ProjectService);
-  const keys = c.resolve(ApiKeyService);
-  const links = c.resolve(LinkTokenService);
-  const devices = c.resolve(DeviceService);
-  const router = c.resolve(Router);
-  const endpoints = c.resolve<Endpoints>(TOKENS.Endpoints);
+export async function adminProjectRoutes(app: FastifyInstance, deps: AdminProjectRouteDeps): Promise<void> {
+  const { projects, apiKeys: keys, linkTokens: links, devices, router, endpoints } = deps;
 
   app.post('/admin/projects', { schema: { tags, security, summary: 'Create a project', body: bodySchema(CreateProjectDto), response: responses({ 201: projectSchema }, [400, 401, 403]) } }, async (request, reply) => {
     const dto = await validateBody(CreateProjectDto, request.body);

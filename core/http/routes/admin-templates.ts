@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import type { DependencyContainer } from '../../di.js';
 import { LANGUAGES } from '../../services/projects.js';
-import { TemplateService } from '../../services/templates.js';
-import { TestNumberService } from '../../services/test-numbers.js';
+import type { TemplateService } from '../../services/templates.js';
+import type { TestNumberService } from '../../services/test-numbers.js';
 import { CreateTestNumberDto, SetTemplateDto } from '../dtos/templates.js';
 import { ok } from '../envelope.js';
 import { bodySchema, responses } from '../openapi.js';
@@ -15,10 +14,15 @@ const idParam = { type: 'object', properties: { id: { type: 'string' } }, requir
 const languageParams = { type: 'object', properties: { id: { type: 'string' }, language: { type: 'string', enum: [...LANGUAGES] } }, required: ['id', 'language'] };
 const numberParams = { type: 'object', properties: { id: { type: 'string' }, number: { type: 'string', description: 'E.164, the + URL-encoded (%2B)' } }, required: ['id', 'number'] };
 
+/** What adminTemplateRoutes needs, built by the composition root (core/http/dependencies.ts). */
+export interface AdminTemplateRouteDeps {
+  templates: TemplateService;
+  testNumbers: TestNumberService;
+}
+
 /** Per-project OTP templates and test numbers (docs/api.md "Admin API"). */
-export async function adminTemplateRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
-  const templates = c.resolve(TemplateService);
-  const testNumbers = c.resolve(TestNumberService);
+export async function adminTemplateRoutes(app: FastifyInstance, deps: AdminTemplateRouteDeps): Promise<void> {
+  const { templates, testNumbers } = deps;
 
   app.get('/admin/projects/:id/templates', { schema: { tags, security, params: idParam, summary: 'List the OTP template of every language (custom or built-in)', response: responses({ 200: { type: 'object', properties: { templates: { type: 'array', items: templateSchema } } } }, [401, 403, 404]) } }, async (request) => {
     const { id } = request.params as { id: string };

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { DependencyContainer } from '../../di.js';
-import { WebhookEndpoints } from '../../webhooks/endpoints.js';
+import type { WebhookEndpoints } from '../../webhooks/endpoints.js';
 import { ok } from '../envelope.js';
 import { responses } from '../openapi.js';
 
@@ -18,13 +17,18 @@ const endpointSchema = {
 /** The reason an operator's disable leaves on the endpoint (a receiver's 410 leaves its own). */
 export const DISABLED_BY_OPERATOR = 'disabled by the operator';
 
+/** What adminWebhookStateRoutes needs, built by the composition root (core/http/dependencies.ts). */
+export interface AdminWebhookStateRouteDeps {
+  webhooks: WebhookEndpoints;
+}
+
 /**
  * Disabling a webhook endpoint without deleting it (issue 14, the console): no new deliveries go
  * to it, pending retries are dropped when they come up (as after a receiver's 410 Gone), and its
  * attempt log stays readable. Disabling twice answers the endpoint as it is.
  */
-export async function adminWebhookStateRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
-  const endpoints = c.resolve(WebhookEndpoints);
+export async function adminWebhookStateRoutes(app: FastifyInstance, deps: AdminWebhookStateRouteDeps): Promise<void> {
+  const { webhooks: endpoints } = deps;
 
   app.post('/admin/projects/:id/webhooks/:webhookId/disable', {
     schema: {

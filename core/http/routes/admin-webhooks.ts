@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { DependencyContainer } from '../../di.js';
-import { WebhookAttempts } from '../../webhooks/attempts.js';
-import { WebhookEndpoints } from '../../webhooks/endpoints.js';
+import type { WebhookAttempts } from '../../webhooks/attempts.js';
+import type { WebhookEndpoints } from '../../webhooks/endpoints.js';
 import { PageQuery } from '../dtos/pages.js';
 import { CreateWebhookDto } from '../dtos/webhooks.js';
 import { ok } from '../envelope.js';
@@ -23,10 +22,15 @@ const endpoint = {
 };
 const secretNote = 'Signing secret (`whsec_...`, Standard Webhooks), shown only in this answer.';
 
+/** What adminWebhookRoutes needs, built by the composition root (core/http/dependencies.ts). */
+export interface AdminWebhookRouteDeps {
+  webhooks: WebhookEndpoints;
+  webhookAttempts: WebhookAttempts;
+}
+
 /** Project webhook endpoints, their attempt log, and the project's callback secret (docs/api.md "Webhooks"). */
-export async function adminWebhookRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
-  const endpoints = c.resolve(WebhookEndpoints);
-  const attempts = c.resolve(WebhookAttempts);
+export async function adminWebhookRoutes(app: FastifyInstance, deps: AdminWebhookRouteDeps): Promise<void> {
+  const { webhooks: endpoints, webhookAttempts: attempts } = deps;
 
   app.post('/admin/projects/:id/webhooks', {
     schema: {

@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { DependencyContainer } from '../../di.js';
 import { apiError } from '../../errors.js';
-import { ApiKeyService } from '../../services/api-keys.js';
-import { RENTAL_LIMITS, RentalService } from '../../services/rentals.js';
+import type { ApiKeyService } from '../../services/api-keys.js';
+import { RENTAL_LIMITS, type RentalService } from '../../services/rentals.js';
 import { header } from '../auth.js';
 import { acceptFormBodies, requestParams } from '../compat-input.js';
 import { ListNumbersQuery, RentNumberDto } from '../dtos/rentals.js';
@@ -38,14 +37,19 @@ function partnerTime(iso: string): string {
   return iso.replace(/\.\d{3}Z$/, 'Z');
 }
 
+/** What compatNumberRentalRoutes needs, built by the composition root (core/http/dependencies.ts). */
+export interface CompatNumberRentalRouteDeps {
+  apiKeys: ApiKeyService;
+  rentals: RentalService;
+}
+
 /**
  * The number-rental partner API (reference/number-rental-partner-api.txt): a client written for
  * it works with its base URL set to `{SMX_PUBLIC_URL}/compat`. Field names, shapes and statuses
  * are the contract's; the work is the /v1 rental service's.
  */
-export async function compatNumberRentalRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
-  const keys = c.resolve(ApiKeyService);
-  const rentals = c.resolve(RentalService);
+export async function compatNumberRentalRoutes(app: FastifyInstance, deps: CompatNumberRentalRouteDeps): Promise<void> {
+  const { apiKeys: keys, rentals } = deps;
   acceptFormBodies(app);
   // The partner's clients read `status`; errors keep that shape, with the catalogue's code and HTTP status.
   app.setErrorHandler((error, request, reply) => {

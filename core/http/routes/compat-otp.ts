@@ -1,12 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { CompatTokenService, ACCESS_TOKEN_TTL_SECONDS } from '../../compat/oauth.js';
-import { OtpByIdCompat } from '../../compat/otp-by-id.js';
-import type { DependencyContainer } from '../../di.js';
+import { type CompatTokenService, ACCESS_TOKEN_TTL_SECONDS } from '../../compat/oauth.js';
+import type { OtpByIdCompat } from '../../compat/otp-by-id.js';
 import { apiError } from '../../errors.js';
-import { ApiKeyService } from '../../services/api-keys.js';
+import type { ApiKeyService } from '../../services/api-keys.js';
 import { bearer, header } from '../auth.js';
 import { acceptFormBodies, basicCredentials, requestParams, withStrings } from '../compat-input.js';
-import { WebhookEndpoints } from '../../webhooks/endpoints.js';
+import type { WebhookEndpoints } from '../../webhooks/endpoints.js';
 import { CompatOtpCheckDto, CompatOtpDto, OAuthTokenDto } from '../dtos/compat.js';
 import { bodySchema, responses } from '../openapi.js';
 import { validateBody } from '../validation.js';
@@ -31,15 +30,20 @@ function rawResponses(status: number, success: object, errors: number[]): Record
   return { [status]: success, ...responses({}, errors) };
 }
 
+/** What compatOtpRoutes needs, built by the composition root (core/http/dependencies.ts). */
+export interface CompatOtpRouteDeps {
+  apiKeys: ApiKeyService;
+  compatTokens: CompatTokenService;
+  otpById: OtpByIdCompat;
+  webhooks: WebhookEndpoints;
+}
+
 /**
  * The OTP-by-id provider's API (docs/api.md "Compatibility surfaces"): a client written for it
  * works with its base URL set to `{SMX_PUBLIC_URL}/compat` (token URL `{SMX_PUBLIC_URL}/compat/oauth/token`).
  */
-export async function compatOtpRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
-  const keys = c.resolve(ApiKeyService);
-  const tokens = c.resolve(CompatTokenService);
-  const otp = c.resolve(OtpByIdCompat);
-  const webhooks = c.resolve(WebhookEndpoints);
+export async function compatOtpRoutes(app: FastifyInstance, deps: CompatOtpRouteDeps): Promise<void> {
+  const { apiKeys: keys, compatTokens: tokens, otpById: otp, webhooks } = deps;
   acceptFormBodies(app);
 
   /** The project of an access token, or of an API key given directly. */

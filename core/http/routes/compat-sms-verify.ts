@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { SmsVerifyCompat } from '../../compat/sms-verify.js';
-import type { DependencyContainer } from '../../di.js';
+import type { SmsVerifyCompat } from '../../compat/sms-verify.js';
 import { apiError } from '../../errors.js';
-import { ApiKeyService } from '../../services/api-keys.js';
+import type { ApiKeyService } from '../../services/api-keys.js';
 import { bearer, header } from '../auth.js';
 import { acceptFormBodies, requestParams, withIntegers, withStrings } from '../compat-input.js';
 import { SmsVerifyDto, VerifySecurityCodeDto } from '../dtos/compat.js';
@@ -33,13 +32,18 @@ async function projectOf(keys: ApiKeyService, request: FastifyRequest, params: R
   return owner.projectId;
 }
 
+/** What compatSmsVerifyRoutes needs, built by the composition root (core/http/dependencies.ts). */
+export interface CompatSmsVerifyRouteDeps {
+  apiKeys: ApiKeyService;
+  smsVerify: SmsVerifyCompat;
+}
+
 /**
  * The SMS Verify provider's API (docs/api.md "Compatibility surfaces"): a client written for it
  * works with its base URL set to `{SMX_PUBLIC_URL}/compat`.
  */
-export async function compatSmsVerifyRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
-  const keys = c.resolve(ApiKeyService);
-  const service = c.resolve(SmsVerifyCompat);
+export async function compatSmsVerifyRoutes(app: FastifyInstance, deps: CompatSmsVerifyRouteDeps): Promise<void> {
+  const { apiKeys: keys, smsVerify: service } = deps;
   acceptFormBodies(app);
 
   app.post('/compat/sms-verify', {

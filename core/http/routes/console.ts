@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
-import type { DependencyContainer } from '../../di.js';
 import { apiError } from '../../errors.js';
 
 /** Where the operator console is served (issue 14). */
@@ -53,7 +52,7 @@ const CONSOLE_HEADERS = {
  * named by content hash and so cached for a year. Registered outside the admin guard: the page
  * and scripts are public, everything they show comes from the guarded API.
  */
-export async function consoleRoutes(app: FastifyInstance, _c: DependencyContainer): Promise<void> {
+export async function consoleRoutes(app: FastifyInstance): Promise<void> {
   // After the server's own onSend (which gives HTML the /docs policy): this scope's answers get the console's.
   app.addHook('onSend', async (_request, reply, payload) => {
     void reply.headers(CONSOLE_HEADERS);

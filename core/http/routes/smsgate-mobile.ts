@@ -1,34 +1,40 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { PresenceTracker } from '../../presence/tracker.js';
-import type { DependencyContainer } from '../../di.js';
 import { apiError } from '../../errors.js';
 import { header } from '../auth.js';
 import { exceedsJsonDepth } from '../../json-depth.js';
 import { unacceptableJson } from '../validation.js';
 import type { Logger } from '../../logger.js';
-import { PresenceStore } from '../../presence/store.js';
+import type { PresenceStore } from '../../presence/store.js';
 import type { Queues } from '../../queues.js';
-import { KEEPALIVE_MS, SmsGateEvents } from '../../smsgate/events.js';
-import { SMSGATE_BASE_PATH, SmsGateService } from '../../smsgate/service.js';
-import { TOKENS } from '../../tokens.js';
-import { SmxMetrics } from '../../smx-metrics.js';
+import { KEEPALIVE_MS, type SmsGateEvents } from '../../smsgate/events.js';
+import { SMSGATE_BASE_PATH, type SmsGateService } from '../../smsgate/service.js';
+import type { SmxMetrics } from '../../smx-metrics.js';
+
+/** What smsgateMobileRoutes needs, built by the composition root (core/http/dependencies.ts). */
+export interface SmsGateMobileRouteDeps {
+  smsgate: SmsGateService;
+  smsgateEvents: SmsGateEvents;
+  presence: PresenceStore;
+  queues: Queues;
+  counters: SmxMetrics;
+  logger: Logger;
+}
 
 /**
  * The SMSGate app's mobile API (private-server mode), mounted at `/compat/smsgate/mobile/v1`:
  * the URL the user types into the app is `{SMX_PUBLIC_URL}/compat/smsgate/mobile/v1`. Errors use
  * the SMX envelope; the app only looks at status codes (401 makes it register again).
  */
-export async function smsgateMobileRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
-  await app.register(async (scope) => mobileApi(scope, c), { prefix: SMSGATE_BASE_PATH });
+export async function smsgateMobileRoutes(app: FastifyInstance, deps: SmsGateMobileRouteDeps): Promise<void> {
+  await app.register(async (scope) => mobileApi(scope, deps), { prefix: SMSGATE_BASE_PATH });
 }
 
-async function mobileApi(app: FastifyInstance, c: DependencyContainer): Promise<void> {
-  const service = c.resolve(SmsGateService);
-  const events = c.resolve(SmsGateEvents);
-  const presence = c.resolve(PresenceStore);
-  const tracker = new PresenceTracker(presence, c.resolve<Queues>(TOKENS.Queues).deviceEvents, c.resolve(SmxMetrics).deviceConnections.labels({ transport: 'smsgate' }));
-  const log = c.resolve<Logger>(TOKENS.Logger).child({ component: 'smsgate' });
+async function mobileApi(app: FastifyInstance, deps: SmsGateMobileRouteDeps): Promise<void> {
+  const { smsgate: service, smsgateEvents: events, presence } = deps;
+  const tracker = new PresenceTracker(presence, deps.queues.deviceEvents, deps.counters.deviceConnections.labels({ transport: 'smsgate' }));
+  const log = deps.logger.child({ component: 'smsgate' });
 
   // Webhook signatures cover the exact bytes: keep the raw body beside the parsed one.
   const rawBodies = new WeakMap<FastifyRequest, string>();

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { DependencyContainer } from '../../di.js';
-import { DeviceService } from '../../services/devices.js';
+import type { DeviceService } from '../../services/devices.js';
 import { CODE_GUESS_LIMITS } from '../../services/link-tokens.js';
 import { LinkDeviceDto, toSims } from '../dtos/admin.js';
 import { ok } from '../envelope.js';
@@ -8,9 +7,14 @@ import { bodySchema, responses } from '../openapi.js';
 import { linkResultSchema } from '../response-schemas.js';
 import { validateBody } from '../validation.js';
 
+/** What deviceLinkRoutes needs, built by the composition root (core/http/dependencies.ts). */
+export interface DeviceLinkRouteDeps {
+  devices: DeviceService;
+}
+
 /** The phone's side of linking (device-protocol.md §1): no API key, the link token is the credential. */
-export async function deviceLinkRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
-  const devices = c.resolve(DeviceService);
+export async function deviceLinkRoutes(app: FastifyInstance, deps: DeviceLinkRouteDeps): Promise<void> {
+  const { devices } = deps;
   app.post('/v1/devices/link', {
     schema: {
       tags: ['devices'], security: [], summary: 'Link a phone with a single-use link token (from the QR code) or a 6-digit link code',

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { DependencyContainer } from '../../di.js';
 import { PAGE_TAGS, pageProblems } from '../../pagination.js';
-import { InboxService } from '../../services/inbox.js';
+import type { InboxService } from '../../services/inbox.js';
 import { projectOf } from '../auth.js';
 import { PageQuery } from '../dtos/pages.js';
 import { ok } from '../envelope.js';
@@ -9,9 +8,14 @@ import { bodySchema, responses } from '../openapi.js';
 import { inboxSchema } from '../response-schemas.js';
 import { validateQuery } from '../validation.js';
 
+/** What inboxRoutes needs, built by the composition root (core/http/dependencies.ts). */
+export interface InboxRouteDeps {
+  inbox: InboxService;
+}
+
 /** The SMS the project's phones received (docs/api.md "Inbound SMS and number rental"). */
-export async function inboxRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
-  const inbox = c.resolve(InboxService);
+export async function inboxRoutes(app: FastifyInstance, deps: InboxRouteDeps): Promise<void> {
+  const { inbox } = deps;
   app.get('/v1/inbox', {
     schema: {
       tags: ['inbound'], summary: 'Received SMS, newest first, cursor-paginated', security: [{ apiKey: [] }],

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { DependencyContainer } from '../../di.js';
 import { PAGE_TAGS, pageProblems } from '../../pagination.js';
-import { MessageService } from '../../services/messages.js';
+import type { MessageService } from '../../services/messages.js';
 import { projectOf } from '../auth.js';
 import { ok } from '../envelope.js';
 import { ListMessagesQuery } from '../dtos/sms.js';
@@ -27,9 +26,14 @@ const message = {
   required: ['messageId', 'kind', 'status', 'to', 'parts', 'deviceId', 'simSlot', 'verificationId', 'batchId', 'error', 'metadata', 'createdAt', 'expiresAt', 'dispatchedAt', 'sentAt', 'deliveredAt', 'failedAt'],
 };
 
+/** What messageRoutes needs, built by the composition root (core/http/dependencies.ts). */
+export interface MessageRouteDeps {
+  messages: MessageService;
+}
+
 /** The message log (docs/api.md "Custom SMS"). */
-export async function messageRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
-  const messages = c.resolve(MessageService);
+export async function messageRoutes(app: FastifyInstance, deps: MessageRouteDeps): Promise<void> {
+  const { messages } = deps;
   app.get('/v1/messages', {
     schema: {
       tags: ['messages'], summary: 'The project\'s message log, newest first, cursor-paginated', security: [{ apiKey: [] }],

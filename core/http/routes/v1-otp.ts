@@ -1,12 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import type { DependencyContainer } from '../../di.js';
 import { apiError, type ErrorDetail } from '../../errors.js';
 import { suppliedCodeProblems } from '../../otp-codes.js';
-import { ChallengeService } from '../../services/challenges.js';
-import { IdempotencyService } from '../../services/idempotency.js';
-import { CODE_TYPES, ProjectService, type CodeType } from '../../services/projects.js';
-import { ResendService } from '../../services/resends.js';
-import { WebhookEndpoints } from '../../webhooks/endpoints.js';
+import type { ChallengeService } from '../../services/challenges.js';
+import type { IdempotencyService } from '../../services/idempotency.js';
+import { CODE_TYPES, type ProjectService, type CodeType } from '../../services/projects.js';
+import type { ResendService } from '../../services/resends.js';
+import type { WebhookEndpoints } from '../../webhooks/endpoints.js';
 import { projectOf } from '../auth.js';
 import { SendOtpDto, VerifyOtpDto } from '../dtos/otp.js';
 import { ok } from '../envelope.js';
@@ -36,13 +35,18 @@ function codeProblems(dto: SendOtpDto, projectCodeType: CodeType | undefined): E
   return suppliedCodeProblems(dto.code, dto.codeType ?? projectCodeType, dto.codeLength).map((message) => ({ field: 'code', message }));
 }
 
+/** What otpRoutes needs, built by the composition root (core/http/dependencies.ts). */
+export interface OtpRouteDeps {
+  challenges: ChallengeService;
+  idempotency: IdempotencyService;
+  resends: ResendService;
+  webhooks: WebhookEndpoints;
+  projects: ProjectService;
+}
+
 /** OTP challenges: send, verify, read, cancel (docs/api.md "OTP verification"). */
-export async function otpRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
-  const challenges = c.resolve(ChallengeService);
-  const idempotency = c.resolve(IdempotencyService);
-  const resends = c.resolve(ResendService);
-  const webhooks = c.resolve(WebhookEndpoints);
-  const projects = c.resolve(ProjectService);
+export async function otpRoutes(app: FastifyInstance, deps: OtpRouteDeps): Promise<void> {
+  const { challenges, idempotency, resends, webhooks, projects } = deps;
 
   app.post('/v1/send-otp', {
     schema: {

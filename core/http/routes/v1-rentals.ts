@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { DependencyContainer } from '../../di.js';
-import { RENTAL_LIMITS, RentalService } from '../../services/rentals.js';
+import { RENTAL_LIMITS, type RentalService } from '../../services/rentals.js';
 import { projectOf } from '../auth.js';
 import { ListNumbersQuery, RentNumberDto } from '../dtos/rentals.js';
 import { ok } from '../envelope.js';
@@ -27,12 +26,17 @@ const message = {
 };
 const billing = `SMX bills nothing: pricePerSms is ${RENTAL_LIMITS.pricePerSms} and refundAmount ${RENTAL_LIMITS.refundAmount}.`;
 
+/** What rentalRoutes needs, built by the composition root (core/http/dependencies.ts). */
+export interface RentalRouteDeps {
+  rentals: RentalService;
+}
+
 /**
  * Number rental (docs/api.md "Inbound SMS and number rental"): the project's devices' SIMs marked
  * rentable are its pool; a rented number's received SMS belong to the rental until it ends.
  */
-export async function rentalRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
-  const rentals = c.resolve(RentalService);
+export async function rentalRoutes(app: FastifyInstance, deps: RentalRouteDeps): Promise<void> {
+  const { rentals } = deps;
   const id = (params: unknown) => (params as { id: string }).id;
 
   app.get('/v1/numbers', {

@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import type { DependencyContainer } from '../../di.js';
-import { IdempotencyService } from '../../services/idempotency.js';
-import { SmsService } from '../../services/sms.js';
-import { WebhookEndpoints } from '../../webhooks/endpoints.js';
+import type { IdempotencyService } from '../../services/idempotency.js';
+import type { SmsService } from '../../services/sms.js';
+import type { WebhookEndpoints } from '../../webhooks/endpoints.js';
 import { projectOf } from '../auth.js';
 import { SendBulkSmsDto, SendSmsDto } from '../dtos/sms.js';
 import { ok } from '../envelope.js';
@@ -20,11 +19,16 @@ const idempotencyHeader = {
   properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 255, description: 'Retry safely: the same key and body answer the first response again (24 hours).', example: 'newsletter-2026-11-21' } },
 };
 
+/** What smsRoutes needs, built by the composition root (core/http/dependencies.ts). */
+export interface SmsRouteDeps {
+  sms: SmsService;
+  idempotency: IdempotencyService;
+  webhooks: WebhookEndpoints;
+}
+
 /** Custom SMS, one-off and bulk (docs/api.md "Custom SMS"). */
-export async function smsRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
-  const sms = c.resolve(SmsService);
-  const idempotency = c.resolve(IdempotencyService);
-  const webhooks = c.resolve(WebhookEndpoints);
+export async function smsRoutes(app: FastifyInstance, deps: SmsRouteDeps): Promise<void> {
+  const { sms, idempotency, webhooks } = deps;
 
   app.post('/v1/send-sms', {
     schema: {

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { DependencyContainer } from '../../di.js';
-import { StatsService } from '../../services/stats.js';
+import type { StatsService } from '../../services/stats.js';
 import { statsRange, statsRangeProblems } from '../../stats-range.js';
 import { projectOf } from '../auth.js';
 import { StatsQuery } from '../dtos/sms.js';
@@ -11,9 +10,14 @@ import { validateQuery } from '../validation.js';
 
 const INTERVALS: readonly unknown[] = ['hour', 'day'];
 
+/** What statsRoutes needs, built by the composition root (core/http/dependencies.ts). */
+export interface StatsRouteDeps {
+  stats: StatsService;
+}
+
 /** Aggregate OTP and SMS counts, totals and a series (docs/api.md "Readiness and stats"). */
-export async function statsRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
-  const stats = c.resolve(StatsService);
+export async function statsRoutes(app: FastifyInstance, deps: StatsRouteDeps): Promise<void> {
+  const { stats } = deps;
   app.get('/v1/stats', {
     schema: {
       tags: ['status'], summary: 'Totals and an hourly or daily series of OTP and SMS counts (UTC buckets)', security: [{ apiKey: [] }],

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { DependencyContainer } from '../../di.js';
 import { isId } from '../../ids.js';
-import { WebhookAttempts } from '../../webhooks/attempts.js';
+import type { WebhookAttempts } from '../../webhooks/attempts.js';
 import { projectOf } from '../auth.js';
 import { ok } from '../envelope.js';
 import { PAGE_TAGS, pageProblems } from '../../pagination.js';
@@ -33,9 +32,14 @@ export async function pageQuery(query: unknown): Promise<{ cursor?: string; limi
   return { cursor: q.cursor, limit: q.limit === undefined ? undefined : Number(q.limit) };
 }
 
+/** What webhookDeliveryRoutes needs, built by the composition root (core/http/dependencies.ts). */
+export interface WebhookDeliveryRouteDeps {
+  webhookAttempts: WebhookAttempts;
+}
+
 /** The project's webhook delivery attempts, endpoints and callback URLs alike (an API user's view). */
-export async function webhookDeliveryRoutes(app: FastifyInstance, c: DependencyContainer): Promise<void> {
-  const attempts = c.resolve(WebhookAttempts);
+export async function webhookDeliveryRoutes(app: FastifyInstance, deps: WebhookDeliveryRouteDeps): Promise<void> {
+  const { webhookAttempts: attempts } = deps;
   app.get('/v1/webhook-deliveries', {
     schema: {
       tags: ['webhooks'], summary: 'Every webhook delivery attempt of the project, newest first, cursor-paginated', security: [{ apiKey: [] }],
