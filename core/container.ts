@@ -51,7 +51,7 @@ import { WebhookDelivery } from './webhooks/delivery.js';
 import { WebhookAttempts } from './webhooks/attempts.js';
 import { WebhookEmitter } from './webhooks/emitter.js';
 import { WebhookEndpoints } from './webhooks/endpoints.js';
-import { OutboxRelay } from './webhooks/outbox.js';
+import { OutboxRelay } from './delivery/outbox.js';
 import { CompatTokenService } from './compat/oauth.js';
 import { OtpByIdCompat } from './compat/otp-by-id.js';
 import { SmsVerifyCompat } from './compat/sms-verify.js';
@@ -99,5 +99,7 @@ export function buildContainer(deps: CoreDependencies): DependencyContainer {
   c.register(DeviceLocks, { useFactory: instanceCachingFactory(() => new DeviceLocks(deps.redis, deps.config.redisPrefix)) });
   for (const service of SERVICES) c.registerSingleton(service as new (...args: never[]) => unknown);
   c.resolve(DeviceTransports).register(c.resolve(SmsGatePullTransport));
+  const emitter = c.resolve(WebhookEmitter);
+  c.resolve(OutboxRelay).subscribe((changes, eventIdOf) => emitter.messagesChanged(changes, eventIdOf));
   return c;
 }

@@ -55,7 +55,8 @@ export class Maintenance {
   async run(task: MaintenanceTask, now = new Date()): Promise<string> {
     switch (task) {
       case 'expire': {
-        const [messages, verifications, rentals] = await Promise.all([this.transitions.expiredDue(now), this.challenges.expireDue(now), this.rentals.expireDue(now)]);
+        const [expired, verifications, rentals] = await Promise.all([this.transitions.expiredDue(now), this.challenges.expireDue(now), this.rentals.expireDue(now)]);
+        const messages = expired.length;
         if (messages + verifications + rentals > 0) this.log.info({ messages, verifications, rentals }, 'expired');
         return `expired ${messages} messages, ${verifications} verifications, ${rentals} rentals`;
       }

@@ -91,7 +91,9 @@ export class DispatchService {
    */
   async withdraw(messageId: string, reason: string): Promise<void> {
     try {
-      for (const { id, deviceId } of await this.transitions.withdrawn([messageId], reason)) await this.cancelOnDevice(deviceId, [id]);
+      for (const change of await this.transitions.withdrawn([messageId], reason)) {
+        if (change.was === 'DISPATCHED' && change.deviceId) await this.cancelOnDevice(change.deviceId, [change.id]);
+      }
     } catch (error) {
       this.log.warn({ err: error, messageId }, 'message not withdrawn');
     }

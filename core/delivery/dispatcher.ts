@@ -111,7 +111,7 @@ export class Dispatcher {
     // (only once its publish resolved) overlaps the next publish: see DispatchPipeline.
     const pipeline = new DispatchPipeline<OutboundMessage>(
       (batch) => transport.publish(deviceId, batch),
-      (ids) => this.transitions.dispatched(ids),
+      async (ids) => (await this.transitions.dispatched(ids)).map((change) => change.id),
     );
     let sent = 0;
     let result: 'done' | 'paced' | 'lost the lock' | undefined;
@@ -172,6 +172,6 @@ export class Dispatcher {
     }
     const ids = await this.messages.queuedFor(deviceId, 100_000);
     const failed = await this.transitions.failed(ids, 'NO_DEVICE');
-    return `failed ${failed}: no device`;
+    return `failed ${failed.length}: no device`;
   }
 }

@@ -3,8 +3,9 @@ import { inject, injectable } from '../di.js';
 import { isId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import { MessageTransitions } from './transitions.js';
-import type { MessageStatus, StatusUpdate } from '../services/messages.js';
+import type { StatusUpdate } from '../services/messages.js';
 import { TOKENS } from '../tokens.js';
+import type { MessageChanged } from './message-changed.js';
 
 interface Report {
   deviceId: string;
@@ -13,9 +14,8 @@ interface Report {
 }
 
 /** A message a report moved forward, with the update of that report that moved it. */
-export interface AppliedUpdate {
-  id: string;
-  status: MessageStatus;
+/** A change a report made, with the report's update that made it. */
+export interface AppliedUpdate extends MessageChanged {
   update: StatusUpdate;
 }
 

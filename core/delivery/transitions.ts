@@ -1,10 +1,11 @@
 import type { Knex } from 'knex';
 import { inject, injectable } from '../di.js';
 import { TOKENS } from '../tokens.js';
-import type { MessageKind, MessageStatus, StatusUpdate } from '../services/messages.js';
+import type { MessageStatus, StatusUpdate } from '../services/messages.js';
 import { StatsService, type Metric } from '../services/stats.js';
 import { SmxMetrics } from '../smx-metrics.js';
-import { OutboxRelay, outboxInsertSql, writeOutbox } from '../webhooks/outbox.js';
+import { OutboxRelay, outboxInsertSql, writeOutbox } from './outbox.js';
+import { CHANGED_COLUMNS, changedFromRow, changedReturning, type ChangedRow, type MessageChanged } from './message-changed.js';
 
 /**
  * Status order for "never backwards": a report applies only to a message that is not final and
@@ -14,20 +15,14 @@ const RANK_SQL = `case %s when 'QUEUED' then 0 when 'DISPATCHED' then 1 when 'SE
 const rank = (column: string) => RANK_SQL.replace('%s', column);
 const FINAL = `('DELIVERED', 'FAILED', 'EXPIRED')`;
 
-interface Changed {
-  id: string;
-  project_id: string;
-  kind: MessageKind;
-  callback_url: string | null;
-}
-
-/** What each status-changing UPDATE returns: enough for the counters and the webhook events. */
-const RETURNING = ['id', 'project_id', 'kind', 'callback_url'];
+/** What each status-changing UPDATE returns: enough for the counters and the {@link MessageChanged} events. */
+const RETURNING = [...CHANGED_COLUMNS];
 
 /**
  * Every change of a message's status after it was queued, each in one statement and atomic with
- * the hourly counters it moves (so /v1/stats always adds up to the log) and with its webhook
- * events (written to the outbox by the same statement or transaction; relayed once committed).
+ * the hourly counters it moves (so /v1/stats always adds up to the log) and with its
+ * {@link MessageChanged} events (written to the outbox by the same statement or transaction;
+ * relayed once committed). Each returns the changes it committed.
  */
 @injectable()
 export class MessageTransitions {
@@ -39,10 +34,10 @@ export class MessageTransitions {
   ) {}
 
   /**
-   * QUEUED → DISPATCHED (handed to the phone's broker session). Returns the ids that moved; the
-   * others were skipped (see below) and the caller must not hand them out again while it runs.
+   * QUEUED → DISPATCHED (handed to the phone's broker session). Returns the messages that moved;
+   * the others were skipped (see below) and the caller must not hand them out again while it runs.
    */
-  async dispatched(messageIds: string[], at = new Date()): Promise<string[]> {
+  async dispatched(messageIds: string[], at = new Date()): Promise<MessageChanged[]> {
     if (messageIds.length === 0) return [];
     // Rows are locked in id order, as every multi-row status change here does. A row another
     // statement holds is skipped, not waited for: the phone's report that holds it moves it past
@@ -56,58 +51,58 @@ export class MessageTransitions {
          where id in (select id from messages where id = any(?) and status = 'QUEUED' order by id for update skip locked)
          returning ${RETURNING.join(', ')}
        ),
-       outboxed as (${outboxInsertSql(`(select id, project_id, callback_url, 'DISPATCHED' as status, null::text as error, ?::timestamptz as at from moved)`)})
+       outboxed as (${outboxInsertSql(`(select *, 'DISPATCHED' as status, null::text as error, ?::timestamptz as at, 'smx' as origin from moved)`)})
        select * from moved`,
       [at, at, messageIds, at.toISOString()],
     );
-    const rows = result.rows as Changed[];
+    const rows = result.rows as ChangedRow[];
     this.metrics.dispatchBatchSize.observe(messageIds.length);
     this.metrics.messagesMoved(rows, 'DISPATCHED');
     if (rows.length > 0) this.outbox.poke();
-    return rows.map((r) => r.id);
+    return rows.map((r) => changedFromRow(r, 'DISPATCHED', at, 'smx'));
   }
 
   /** Not-yet-final messages → FAILED with an error code (no route, canceled, refused). */
-  async failed(messageIds: string[], error: string, at = new Date()): Promise<number> {
-    if (messageIds.length === 0) return 0;
-    return this.counted('failed', at, (q) => q.whereIn('id', messageIds).whereRaw(`status not in ${FINAL}`).update({ status: 'FAILED', error, failed_at: at, updated_at: at, body: null }, RETURNING), error);
+  async failed(messageIds: string[], error: string, at = new Date()): Promise<MessageChanged[]> {
+    if (messageIds.length === 0) return [];
+    return this.moved('failed', at, (q) => q.whereIn('id', messageIds).whereRaw(`status not in ${FINAL}`).update({ status: 'FAILED', error, failed_at: at, updated_at: at, body: null }, RETURNING), error);
   }
 
   /**
    * Withdrawn messages (not needed any more: the challenge was canceled, verified or failed, or
    * resent) → FAILED with `reason`, if the phone has not sent them yet (QUEUED or DISPATCHED).
-   * Not counted as failed in the stats: nothing went wrong with the delivery. Returns those that
-   * were DISPATCHED, with their device (whose phone should be told to cancel them).
+   * Not counted as failed in the stats: nothing went wrong with the delivery. Returns the changes
+   * with the status each had before: the phone of one that was DISPATCHED should be told to cancel it.
    */
-  async withdrawn(messageIds: string[], reason: string, at = new Date()): Promise<Array<{ id: string; deviceId: string }>> {
+  async withdrawn(messageIds: string[], reason: string, at = new Date()): Promise<Array<MessageChanged & { was: MessageStatus }>> {
     if (messageIds.length === 0) return [];
-    const rows: Array<Changed & { was: MessageStatus; device_id: string | null }> = await this.db.raw(
+    const rows: Array<ChangedRow & { was: MessageStatus }> = await this.db.raw(
       `with withdrawn as (
          update messages as m set status = 'FAILED', error = ?, failed_at = ?, updated_at = ?, body = null
          from (select id, status from messages where id = any(?) and status in ('QUEUED', 'DISPATCHED') order by id for update) as old
          where m.id = old.id
          returning m.id, m.project_id, m.kind, m.callback_url, m.device_id, old.status as was
        ),
-       outboxed as (${outboxInsertSql(`(select id, project_id, callback_url, 'FAILED' as status, ?::text as error, ?::timestamptz as at from withdrawn)`)})
+       outboxed as (${outboxInsertSql(`(select id, project_id, kind, device_id, callback_url, 'FAILED' as status, ?::text as error, ?::timestamptz as at, 'smx' as origin from withdrawn)`)})
        select * from withdrawn`,
       [reason, at, at, messageIds, reason, at.toISOString()],
-    ).then((result: { rows: Array<Changed & { was: MessageStatus; device_id: string | null }> }) => result.rows);
+    ).then((result: { rows: Array<ChangedRow & { was: MessageStatus }> }) => result.rows);
     if (rows.length > 0) this.outbox.poke();
-    return rows.flatMap((r) => (r.was === 'DISPATCHED' && r.device_id ? [{ id: r.id, deviceId: r.device_id }] : []));
+    return rows.map((r) => ({ ...changedFromRow(r, 'FAILED', at, 'smx', reason), was: r.was }));
   }
 
   /** QUEUED or DISPATCHED → EXPIRED for the given ids. */
-  async expired(messageIds: string[], at = new Date()): Promise<number> {
-    if (messageIds.length === 0) return 0;
-    return this.counted('expired', at, (q) => q.whereIn('id', messageIds).whereIn('status', ['QUEUED', 'DISPATCHED']).update(expiredColumns(at), RETURNING));
+  async expired(messageIds: string[], at = new Date()): Promise<MessageChanged[]> {
+    if (messageIds.length === 0) return [];
+    return this.moved('expired', at, (q) => q.whereIn('id', messageIds).whereIn('status', ['QUEUED', 'DISPATCHED']).update(expiredColumns(at), RETURNING));
   }
 
   /**
    * Expires messages whose TTL passed before the phone sent them (maintenance). DISPATCHED ones
    * get a grace period: the phone may have sent at the last moment and its report be on the way.
    */
-  async expiredDue(now = new Date(), dispatchedGraceMs = 60_000): Promise<number> {
-    return this.counted('expired', now, (q) =>
+  async expiredDue(now = new Date(), dispatchedGraceMs = 60_000): Promise<MessageChanged[]> {
+    return this.moved('expired', now, (q) =>
       q
         .where((w) => w.where({ status: 'QUEUED' }).andWhere('expires_at', '<=', now))
         .orWhere((w) => w.where({ status: 'DISPATCHED' }).andWhere('expires_at', '<=', new Date(now.getTime() - dispatchedGraceMs)))
@@ -118,9 +113,10 @@ export class MessageTransitions {
   /**
    * Applies a phone's status updates in one statement, idempotently and never backwards: only
    * messages routed to that device move; duplicates and stale reports change nothing. A sealed
-   * OTP body is wiped once the phone has sent it. Returns the ids that changed, with their status.
+   * OTP body is wiped once the phone has sent it. Returns the changes (a jump to DELIVERED is one
+   * change, to DELIVERED).
    */
-  async reported(deviceId: string, updates: StatusUpdate[], receivedAt = new Date()): Promise<Array<{ id: string; status: MessageStatus }>> {
+  async reported(deviceId: string, updates: StatusUpdate[], receivedAt = new Date()): Promise<MessageChanged[]> {
     // Fold the updates per id in the order given, as if each came in its own publish: `sent`
     // moves on to `delivered` or `failed`, and the first of those is final (a `failed` after a
     // `delivered` is backwards, like one in a later publish). A batch may carry sent and
@@ -162,7 +158,7 @@ export class MessageTransitions {
            updated_at = ?::timestamptz
          from v, prev
          where m.id = v.id and prev.id = m.id
-         returning m.id, m.project_id, m.kind, m.callback_url, m.status, m.error, prev.old_sent_at is null as newly_sent, v.at, m.sent_at, m.created_at
+         returning ${changedReturning('m')}, m.status, m.error, prev.old_sent_at is null as newly_sent, v.at, m.sent_at, m.created_at
        ),
        events(project_id, metric, at) as (
          select c.project_id, e.metric, e.at from changed c cross join lateral (values
@@ -175,14 +171,14 @@ export class MessageTransitions {
        counted as (${counters.sql}),
        -- Its webhook events, as the counters count them: a jump to DELIVERED is also a message.sent.
        outboxed as (${outboxInsertSql(`(
-         select id, project_id, callback_url, 'SENT' as status, null::text as error, at from changed where newly_sent and status = 'DELIVERED'
+         select id, project_id, kind, device_id, callback_url, 'SENT' as status, null::text as error, at, 'phone' as origin from changed where newly_sent and status = 'DELIVERED'
          union all
-         select id, project_id, callback_url, status, case when status = 'FAILED' then error end, at from changed
+         select id, project_id, kind, device_id, callback_url, status, case when status = 'FAILED' then error end, at, 'phone' as origin from changed
        )`)})
        select * from changed`,
       [...values.flat(), deviceId, receivedAt.toISOString(), ...counters.bindings],
     );
-    const changed = result.rows as Array<Changed & { status: MessageStatus; error: string | null; newly_sent: boolean; at: Date | string; sent_at: Date | string | null; created_at: Date | string }>;
+    const changed = result.rows as Array<ChangedRow & { status: MessageStatus; error: string | null; newly_sent: boolean; at: Date | string; sent_at: Date | string | null; created_at: Date | string }>;
     for (const r of changed) {
       // As the counters above: a jump to DELIVERED is also the message's `sent`.
       if (r.newly_sent && (r.status === 'SENT' || r.status === 'DELIVERED')) {
@@ -192,23 +188,24 @@ export class MessageTransitions {
       if (r.status !== 'SENT') this.metrics.messages.inc({ kind: r.kind, status: r.status });
     }
     if (changed.length > 0) this.outbox.poke();
-    return changed.map((r) => ({ id: r.id, status: r.status }));
+    return changed.map((r) => changedFromRow(r, r.status, r.at, 'phone', r.status === 'FAILED' ? r.error : null));
   }
 
-  /** Runs one status-changing UPDATE (returning {@link RETURNING}) with the counters and webhook events it moves, in one transaction. */
-  private async counted(what: 'failed' | 'expired', at: Date, update: (q: Knex.QueryBuilder) => Knex.QueryBuilder | Promise<unknown>, error: string = 'EXPIRED'): Promise<number> {
+  /** Runs one status-changing UPDATE (returning {@link RETURNING}) with the counters and events it moves, in one transaction. */
+  private async moved(what: 'failed' | 'expired', at: Date, update: (q: Knex.QueryBuilder) => Knex.QueryBuilder | Promise<unknown>, error: string = 'EXPIRED'): Promise<MessageChanged[]> {
     const status = what === 'failed' ? 'FAILED' : 'EXPIRED';
-    const rows = await this.db.transaction(async (trx) => {
-      const changed = (await update(trx('messages'))) as Changed[];
+    const changes = await this.db.transaction(async (trx) => {
+      const rows = (await update(trx('messages'))) as ChangedRow[];
       // An OTP's expiry is counted once, as its verification's (ChallengeService.expireDue), not per message.
-      const counted = what === 'expired' ? changed.filter((r) => r.kind === 'sms') : changed;
+      const counted = what === 'expired' ? rows.filter((r) => r.kind === 'sms') : rows;
       await this.stats.record(trx, counted.map((r) => ({ projectId: r.project_id, metric: `${r.kind}.${what}` as Metric, at })));
-      await writeOutbox(trx, changed.map((r) => ({ id: r.id, projectId: r.project_id, callbackUrl: r.callback_url, status, error, at })));
-      return changed;
+      const changes = rows.map((r) => changedFromRow(r, status, at, 'smx', error));
+      await writeOutbox(trx, changes);
+      return changes;
     });
-    this.metrics.messagesMoved(rows, status);
-    if (rows.length > 0) this.outbox.poke();
-    return rows.length;
+    this.metrics.messagesMoved(changes, status);
+    if (changes.length > 0) this.outbox.poke();
+    return changes;
   }
 }
 

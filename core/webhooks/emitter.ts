@@ -4,19 +4,11 @@ import { newId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { Queues, WebhookJob } from '../queues.js';
 import { TOKENS } from '../tokens.js';
+import type { MessageChanged } from '../delivery/message-changed.js';
 import { WebhookEndpoints } from './endpoints.js';
 import { webhookBody, type DeviceEventData, type MessageEventData, type WebhookEvent, type WebhookEventType } from './events.js';
 import { BACKOFF_TYPE, WEBHOOK_ATTEMPTS } from './retry.js';
 
-/** A message status change, as the UPDATE that made it returns it. */
-export interface MessageChange {
-  id: string;
-  projectId: string;
-  callbackUrl: string | null;
-  status: string;
-  error: string | null;
-  at: Date;
-}
 
 const MESSAGE_EVENT: Record<string, WebhookEventType | undefined> = {
   DISPATCHED: 'message.dispatched', SENT: 'message.sent', DELIVERED: 'message.delivered', FAILED: 'message.failed', EXPIRED: 'message.expired',
@@ -36,7 +28,7 @@ interface MessageFacts {
  * Turns what happened into webhook deliveries: each event gets an `evt_` id and one job per
  * receiver (the project's subscribed endpoints, and the callback URL of the message or challenge
  * it concerns) on the `webhooks` queue. Message status changes come through the outbox (see
- * outbox.ts: written by the statement that makes the change, relayed after it); the other events
+ * core/delivery/outbox.ts: written by the statement that makes the change, relayed after it); the other events
  * are emitted after their transaction committed, without waiting: emitting never fails or slows
  * the caller (failures are logged). A project with no endpoint and an event with no callback URL
  * cost a cached lookup and nothing else.
@@ -65,7 +57,7 @@ export class WebhookEmitter {
    * `webhook-id` (and the queue's job ids dedupe it). Reads the messages' fixed facts only when
    * someone listens. Rejects when the events could not be queued (the relay retries).
    */
-  async messagesChanged(changes: MessageChange[], eventIdOf: (change: MessageChange) => string): Promise<void> {
+  async messagesChanged(changes: MessageChanged[], eventIdOf: (change: MessageChanged) => string): Promise<void> {
     if (changes.length === 0) return;
     await this.messageEvents(changes, eventIdOf);
   }
@@ -81,8 +73,8 @@ export class WebhookEmitter {
     return run().catch((error: unknown) => this.log.error({ err: error, deviceId }, 'device webhook event not queued'));
   }
 
-  private async messageEvents(changes: MessageChange[], eventIdOf: (change: MessageChange) => string): Promise<void> {
-    const byProject = new Map<string, MessageChange[]>();
+  private async messageEvents(changes: MessageChanged[], eventIdOf: (change: MessageChanged) => string): Promise<void> {
+    const byProject = new Map<string, MessageChanged[]>();
     for (const c of changes) {
       const list = byProject.get(c.projectId);
       if (list) list.push(c);

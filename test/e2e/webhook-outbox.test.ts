@@ -9,7 +9,7 @@ import test from 'ava';
 import type { Knex } from 'knex';
 import { MessageTransitions } from '../../core/delivery/transitions.js';
 import { TOKENS } from '../../core/tokens.js';
-import { OutboxRelay } from '../../core/webhooks/outbox.js';
+import { OutboxRelay } from '../../core/delivery/outbox.js';
 import { startReceiver } from '../helpers/webhook-receiver.js';
 import { createProject, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
 import { eventually } from '../helpers/eventually.js';
@@ -62,7 +62,7 @@ test.serial('a row relayed twice (crash after queueing, before the delete) is de
   const messageId = sent.body.data.messageId as string;
   // The SMS is withdrawn by hand: one FAILED change, written to the outbox with the change.
   const cancelled = await smx.smx.container.resolve(MessageTransitions).failed([messageId], 'CANCELED');
-  t.is(cancelled, 1);
+  t.is(cancelled.length, 1);
   const [row] = await db('outbox').select('id', 'kind', 'payload', 'created_at');
   t.truthy(row, 'the change is in the outbox');
 

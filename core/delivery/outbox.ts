@@ -1,10 +1,11 @@
 /**
  * The transactional outbox of message status changes. The statement that changes messages also
- * writes their changes here (one row per statement, only the changes someone listens to: a
- * callback URL, or an enabled endpoint of the project), so the events commit or roll back with
- * the change. The relay hands rows to the webhook emitter and deletes them: at least once, and a
- * row relayed twice (a crash between the queueing and the delete) gives the same event ids, which
- * the webhooks queue de-duplicates by job id, so each receiver gets one delivery per webhook-id.
+ * writes their {@link MessageChanged} events here (one row per statement, only the changes someone
+ * follows: a callback URL, or a project with webhook endpoints), so the events commit or roll back
+ * with the change. The relay hands rows to its listeners (webhooks, the SMSGate surface) and
+ * deletes them: at least once, and a row relayed twice (a crash between the queueing and the
+ * delete) gives the same event ids, which the webhooks queue de-duplicates by job id, so each
+ * receiver gets one delivery per webhook-id.
  */
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
@@ -12,35 +13,52 @@ import { inject, injectable } from '../di.js';
 import type { Logger } from '../logger.js';
 import { TOKENS } from '../tokens.js';
 import { withinDeadline } from '../unavailable.js';
-import { WebhookEmitter, type MessageChange } from './emitter.js';
+import type { MessageChanged } from './message-changed.js';
 
 /** The outbox row kind of message status changes. */
 const MESSAGE_CHANGES = 'message.changes';
 
 /**
+ * The projects whose message changes someone outside the process follows, as SQL subqueries of
+ * `project_id`s: a change is written to the outbox only if it has a callback URL or its project is
+ * in one of these. A new durable listener of {@link MessageChanged} (see {@link OutboxRelay.subscribe})
+ * adds its own line.
+ */
+export const FOLLOWED_PROJECTS_SQL: string[] = [
+  'select e.project_id from webhook_endpoints e where e.enabled',
+];
+
+/**
  * A data-modifying CTE body that writes the message changes of `source` (a CTE or subquery with
- * the columns `id`, `project_id`, `callback_url`, `status`, `error`, `at`) into the outbox as one
- * row. Only changes someone listens to go in (a callback URL, or an enabled endpoint of the
- * project); with none, nothing is written.
+ * the columns of {@link MessageChanged}: `id`, `project_id`, `kind`, `device_id`, `callback_url`,
+ * `status`, `error`, `at`, `origin`) into the outbox as one row. Only changes someone follows go
+ * in (see {@link FOLLOWED_PROJECTS_SQL}); with none, nothing is written.
  */
 export function outboxInsertSql(source: string): string {
   return `insert into outbox (kind, payload)
-    select '${MESSAGE_CHANGES}', jsonb_agg(jsonb_build_object('id', c.id, 'projectId', c.project_id, 'callbackUrl', c.callback_url, 'status', c.status, 'error', c.error, 'at', c.at) order by c.at, c.id)
+    select '${MESSAGE_CHANGES}', jsonb_agg(jsonb_build_object('id', c.id, 'projectId', c.project_id, 'kind', c.kind, 'deviceId', c.device_id, 'callbackUrl', c.callback_url, 'status', c.status, 'error', c.error, 'at', c.at, 'origin', c.origin) order by c.at, c.id)
     from ${source} c
-    -- IN (not a correlated EXISTS): the endpoints' projects are read once per statement, not per row
-    where c.callback_url is not null or c.project_id in (select e.project_id from webhook_endpoints e where e.enabled)
+    -- IN (not a correlated EXISTS): the followed projects are read once per statement, not per row
+    where c.callback_url is not null or c.project_id in (${FOLLOWED_PROJECTS_SQL.join(' union ')})
     having count(*) > 0`;
 }
 
 /** Writes `changes` into the outbox (inside the caller's transaction); one JSON binding whatever their number. */
-export async function writeOutbox(trx: Knex | Knex.Transaction, changes: MessageChange[]): Promise<void> {
+export async function writeOutbox(trx: Knex | Knex.Transaction, changes: MessageChanged[]): Promise<void> {
   if (changes.length === 0) return;
-  const rows = changes.map((c) => ({ id: c.id, project_id: c.projectId, callback_url: c.callbackUrl, status: c.status, error: c.error, at: c.at.toISOString() }));
+  const rows = changes.map((c) => ({ id: c.id, project_id: c.projectId, kind: c.kind, device_id: c.deviceId, callback_url: c.callbackUrl, status: c.status, error: c.error, at: c.at.toISOString(), origin: c.origin }));
   await trx.raw(
-    outboxInsertSql(`(select * from jsonb_to_recordset(?::jsonb) as r(id text, project_id text, callback_url text, status text, error text, at timestamptz))`),
+    outboxInsertSql(`(select * from jsonb_to_recordset(?::jsonb) as r(id text, project_id text, kind text, device_id text, callback_url text, status text, error text, at timestamptz, origin text))`),
     [JSON.stringify(rows)],
   );
 }
+
+/**
+ * A durable listener of message changes: called after the commit, at least once per change
+ * (again after a crash before the relay finished), with an event id that is the same on every
+ * relay of that change. Rejecting makes the relay retry the row later.
+ */
+export type MessageChangeListener = (changes: MessageChanged[], eventIdOf: (change: MessageChanged) => string) => Promise<void>;
 
 /** How long queueing a row's events may take before the relay gives up on this round. */
 const QUEUE_DEADLINE_MS = 5000;
@@ -51,10 +69,10 @@ export const OUTBOX_SWEEP_MS = 1000;
 
 interface OutboxRow {
   id: string | number;
-  payload: Array<Omit<MessageChange, 'at'> & { at: string }> | string;
+  payload: Array<Omit<MessageChanged, 'at'> & { at: string }> | string;
 }
 
-/** Moves outbox rows to the webhooks queue. Any process may run one: rows are claimed with SKIP LOCKED. */
+/** Hands outbox rows to the listeners (webhooks, SMSGate). Any process may run one: rows are claimed with SKIP LOCKED. */
 @injectable()
 export class OutboxRelay {
   private readonly log: Logger;
@@ -62,13 +80,18 @@ export class OutboxRelay {
   private again = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private readonly listeners: MessageChangeListener[] = [];
 
   constructor(
     @inject(TOKENS.Knex) private readonly db: Knex,
-    private readonly emitter: WebhookEmitter,
     @inject(TOKENS.Logger) logger: Logger,
   ) {
     this.log = logger.child({ component: 'outbox' });
+  }
+
+  /** Adds a durable listener (the composition root wires them: core/container.ts). */
+  subscribe(listener: MessageChangeListener): void {
+    this.listeners.push(listener);
   }
 
   /** Relays soon (after this process committed changes): coalesced, never concurrent with itself. */
@@ -117,9 +140,10 @@ export class OutboxRelay {
       if (rows.length === 0) return 0;
       for (const row of rows) {
         const payload = typeof row.payload === 'string' ? (JSON.parse(row.payload) as Exclude<OutboxRow['payload'], string>) : row.payload;
-        const changes = payload.map((c) => ({ ...c, at: new Date(c.at) }));
+        const changes: MessageChanged[] = payload.map((c) => ({ ...c, at: new Date(c.at) }));
+        const eventIdOf = (change: MessageChanged) => eventId(row.id, change);
         // Bounded: the rows stay locked meanwhile, and a Redis outage must not hold them (they are retried).
-        await withinDeadline(this.emitter.messagesChanged(changes, (change) => eventId(row.id, change)), QUEUE_DEADLINE_MS, 'outbox relay');
+        await withinDeadline(Promise.all(this.listeners.map((listener) => listener(changes, eventIdOf))), QUEUE_DEADLINE_MS, 'outbox relay');
       }
       await trx('outbox').whereIn('id', rows.map((r) => r.id)).delete();
       return rows.length;
@@ -128,6 +152,6 @@ export class OutboxRelay {
 }
 
 /** The event id of a change in an outbox row: the same on every relay of that row, unguessable (the message id is random). */
-export function eventId(rowId: string | number, change: Pick<MessageChange, 'id' | 'status'>): string {
+export function eventId(rowId: string | number, change: Pick<MessageChanged, 'id' | 'status'>): string {
   return `evt_${createHash('sha256').update(`${rowId}:${change.id}:${change.status}`).digest('base64url').slice(0, 22)}`;
 }
