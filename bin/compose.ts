@@ -30,7 +30,7 @@ import { connectRedis } from '../core/redis.js';
 import { resolveSecrets, type GeneratedSecret, type RuntimeConfig } from '../core/secrets.js';
 import { DeviceService } from '../core/services/devices.js';
 import { startWorkers, workerDependencies, type RunningWorkers } from '../workers/run-workers.js';
-import { OutboxRelay } from '../core/webhooks/outbox.js';
+import { OutboxRelay } from '../core/delivery/outbox.js';
 import { isListening, startLocalRedis } from './local-redis.js';
 
 /** Which parts of SMX this process runs (`smx start` runs all three). */
