@@ -1,22 +1,111 @@
 /**
  * The plugin contract: the one module platform teams import (`import { definePlugin } from
  * 'smx/plugin-api'`). Everything here is a fixed signature; plugins written against the README
- * keep working. Runtime code stays tiny (types, `definePlugin`, the hook list and the error
- * factory) so importing it pulls in nothing heavy.
+ * keep working.
+ *
+ * Self-contained on purpose: this file imports only the error catalogue (which imports nothing),
+ * and defines every type a plugin sees itself. Core services import these types from here, never
+ * the other way round, so a change inside the core cannot change the contract by accident and
+ * the published declarations are this file and `errors.d.ts` (test/unit/plugin-api-surface.test.ts).
  */
-import type { DependencyContainer } from './di.js';
-import type { Logger } from './logger.js';
-import type { RouteDecision, RoutingDevice, RoutingMessage, RoutingStrategy } from './delivery/router.js';
-import type { RuntimeConfig } from './secrets.js';
-import type { VerificationView } from './services/challenges.js';
-import type { MessageStatus, StatusUpdate } from './services/messages.js';
-
 export { ApiError, apiError, ERROR_CATALOGUE, type ErrorCode, type ErrorDetail } from './errors.js';
-export type { RouteDecision, RoutingDevice, RoutingMessage, RoutingStrategy, VerificationView, StatusUpdate, MessageStatus, Logger };
 
 /** The hooks a plugin may register, fixed: `ctx.hooks.on` with any other name throws. */
 export const HOOK_NAMES = ['beforeSend', 'afterStatus', 'onInbound', 'onVerification'] as const;
 export type HookName = (typeof HOOK_NAMES)[number];
+
+// ---- Logging ----------------------------------------------------------------------------------
+
+/** One log method: `log.info('text')` or `log.info({ some: 'fields' }, 'text')` (pino's argument order). */
+export interface LogFn {
+  (msg: string, ...args: unknown[]): void;
+  (obj: object, msg?: string, ...args: unknown[]): void;
+}
+
+/** The part of a pino logger plugins use; SMX hands plugins its pino logger (JSON lines). */
+export interface Logger {
+  fatal: LogFn;
+  error: LogFn;
+  warn: LogFn;
+  info: LogFn;
+  debug: LogFn;
+  trace: LogFn;
+  /** A logger that adds `bindings` to every line. */
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+// ---- Routing ----------------------------------------------------------------------------------
+
+/** The message as a routing strategy sees it. */
+export interface RoutingMessage {
+  id: string;
+  projectId: string;
+  to: string;
+  body: string;
+  kind: 'otp' | 'sms';
+  /** 1 on the first try; re-routing increments it. */
+  attempt: number;
+}
+
+/** A SIM of a device, as set with `PATCH /admin/devices/:id { sims }` or reported by the phone. */
+export interface RoutingSim {
+  slot: number;
+  number: string | null;
+  carrier: string | null;
+  rentable: boolean;
+}
+
+/** A device as a routing strategy sees it, with live state. */
+export interface RoutingDevice {
+  id: string;
+  name: string;
+  active: boolean;
+  online: boolean;
+  lastSeenAt: string | null;
+  sims: RoutingSim[];
+  sendRatePerMinute: number;
+}
+
+/** A strategy's answer: a device of the project (and optionally a SIM slot), or why there is none. */
+export type RouteDecision = { deviceId: string; simSlot?: number | null } | { reason: string };
+
+/** Chooses a device for one message among the project's devices. */
+export type RoutingStrategy = (message: RoutingMessage, devices: RoutingDevice[]) => Promise<RouteDecision> | RouteDecision;
+
+// ---- What hooks receive -----------------------------------------------------------------------
+
+/** A message's status (`GET /v1/messages/:id`). */
+export type MessageStatus = 'QUEUED' | 'DISPATCHED' | 'SENT' | 'DELIVERED' | 'FAILED' | 'EXPIRED';
+
+/** A phone's report on one message (device-protocol.md §3 StatusUpdate). */
+export interface StatusUpdate {
+  id: string;
+  state: 'sent' | 'delivered' | 'failed';
+  at?: string;
+  error?: string;
+}
+
+/** A verification's status (`GET /v1/verifications/:id`). */
+export type VerificationStatus = 'PENDING' | 'VERIFIED' | 'FAILED' | 'EXPIRED' | 'CANCELED';
+
+/** A verification as `GET /v1/verifications/:id` shows it; never holds the code. */
+export interface VerificationView {
+  verificationId: string;
+  status: VerificationStatus;
+  to: string;
+  countryIso: string | null;
+  numberValid: boolean;
+  test: boolean;
+  messageId: string | null;
+  deviceId: string | null;
+  attempts: number;
+  maxAttempts: number;
+  createdAt: string;
+  expiresAt: string;
+  verifiedAt: string | null;
+  canceledAt: string | null;
+  metadata: Record<string, unknown> | null;
+}
 
 /** A message about to be handed to a phone. `to` and `body` may be changed (not stored back). */
 export interface OutgoingMessage extends RoutingMessage {
@@ -52,6 +141,8 @@ export interface HookHandlers {
   onVerification: (verification: VerificationView) => unknown;
 }
 
+// ---- HTTP ---------------------------------------------------------------------------------------
+
 /** What a plugin route handler gets: the request, scoped to the calling API key's project. */
 export interface PluginRequest {
   /** The project of the API key that called (routes live behind the /v1 API-key guard). */
@@ -74,10 +165,44 @@ export interface PluginRoute {
   schema?: Record<string, unknown>;
 }
 
-/** The runtime config a plugin sees: frozen, without the admin token and the server secret. */
-export type PluginConfig = Readonly<Omit<RuntimeConfig, 'adminToken' | 'secret'>>;
+// ---- The plugin ---------------------------------------------------------------------------------
 
-/** What `setup` gets. */
+/**
+ * The configuration a plugin may read: this list and nothing else, frozen. No secrets (admin
+ * token, server secret), and the Redis and database URLs come without their passwords. A plugin's
+ * own settings come from its own environment variables.
+ */
+export interface PluginConfig {
+  /** The HTTP API's port (SMX_HTTP_PORT). */
+  readonly httpPort: number;
+  /** The address the listeners bind (SMX_HOST). */
+  readonly host: string;
+  /** The base URL phones and QR codes use, when set (SMX_PUBLIC_URL). */
+  readonly publicUrl: string | undefined;
+  /** The MQTT URL handed to phones, when set (SMX_MQTT_PUBLIC_URL). */
+  readonly mqttPublicUrl: string | undefined;
+  /** Redis (REDIS_URL) without its password: `redis://:***@host:6379`. */
+  readonly redisUrl: string;
+  /** The prefix of every Redis key SMX writes (SMX_REDIS_PREFIX). */
+  readonly redisPrefix: string;
+  /** PostgreSQL (DATABASE_URL) without its password; undefined when SMX runs on its embedded database. */
+  readonly databaseUrl: string | undefined;
+  /** The PostgreSQL schema of SMX's tables (SMX_DATABASE_SCHEMA). */
+  readonly databaseSchema: string;
+  /** Where SMX keeps its embedded data (SMX_DATA_DIR). */
+  readonly dataDir: string;
+  /** The plugin modules loaded, in order (SMX_PLUGINS). */
+  readonly plugins: readonly string[];
+  /** LOG_LEVEL. */
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Jobs each worker processes at once (SMX_WORKER_CONCURRENCY). */
+  readonly workerConcurrency: number;
+}
+
+/**
+ * What `setup` gets. Everything a plugin may reach is named here; SMX's DI container is not (the
+ * former `ctx.container`): a plugin keeps its own objects in `setup`'s closure.
+ */
 export interface PluginContext {
   /** This plugin's name. */
   readonly name: string;
@@ -93,8 +218,6 @@ export interface PluginContext {
   readonly http: {
     route(route: PluginRoute): void;
   };
-  /** A child of SMX's container: resolve core services, register your own. */
-  readonly container: DependencyContainer;
   readonly config: PluginConfig;
   /** A child logger with `{ plugin: name }`. */
   readonly log: Logger;

@@ -1,35 +1,12 @@
 import { inject, injectable } from '../di.js';
-import type { Sim } from '../services/devices.js';
 import { CacheBus, TtlCache } from '../cache.js';
 import { DeviceService } from '../services/devices.js';
 import type { Logger } from '../logger.js';
+import type { RouteDecision, RoutingDevice, RoutingMessage, RoutingStrategy } from '../plugin-api.js';
 import { TOKENS } from '../tokens.js';
 
-/** The message as a routing strategy sees it (fixed contract for plugins). */
-export interface RoutingMessage {
-  id: string;
-  projectId: string;
-  to: string;
-  body: string;
-  kind: 'otp' | 'sms';
-  /** 1 on the first try; re-routing increments it. */
-  attempt: number;
-}
-
-/** A device as a routing strategy sees it, with live state. */
-export interface RoutingDevice {
-  id: string;
-  name: string;
-  active: boolean;
-  online: boolean;
-  lastSeenAt: string | null;
-  sims: Sim[];
-  sendRatePerMinute: number;
-}
-
-export type RouteDecision = { deviceId: string; simSlot?: number | null } | { reason: string };
-
-export type RoutingStrategy = (message: RoutingMessage, devices: RoutingDevice[]) => Promise<RouteDecision> | RouteDecision;
+// The routing types are the plugin contract's (core/plugin-api.ts); re-exported for core callers.
+export type { RouteDecision, RoutingDevice, RoutingMessage, RoutingStrategy };
 
 /** The default: the project's one active device, online or not (an offline phone gets it on return). */
 export const activeDevice: RoutingStrategy = (_message, devices) => {
@@ -67,7 +44,7 @@ export class Router {
 
   /** The project's devices and their ids, built once per snapshot (not per message), loads shared. */
   private async prepared(projectId: string): Promise<ProjectDevices> {
-    const view = await this.snapshot.through(projectId, async () => {
+    const view = await this.snapshot.getOrLoad(projectId, async () => {
       // Every strategy call gets this same array for a second, so a strategy may memoize on it.
       const devices = (await this.devices.list(projectId)).map(toRoutingDevice);
       return { devices, ids: new Set(devices.map((d) => d.id)) };

@@ -44,18 +44,11 @@ export class PluginHost {
   private readonly config: PluginConfig;
   private readonly log: Logger;
 
-  constructor(private readonly container: DependencyContainer) {
+  /** Reads the router, the hook runner, the config and the logger from the composition root's container; plugins never see it. */
+  constructor(container: DependencyContainer) {
     this.router = container.resolve(Router);
     this.hooks = container.resolve(HookRunner);
-    // Plugins see the configuration without secrets: no admin token or server secret, and the
-    // database and Redis URLs without their passwords.
-    const { adminToken: _adminToken, secret: _secret, ...rest } = container.resolve<RuntimeConfig>(TOKENS.Config);
-    this.config = Object.freeze({
-      ...rest,
-      redisUrl: redactUrl(rest.redisUrl),
-      databaseUrl: rest.databaseUrl === undefined ? undefined : redactUrl(rest.databaseUrl),
-      plugins: Object.freeze([...rest.plugins]) as string[],
-    });
+    this.config = pluginConfig(container.resolve<RuntimeConfig>(TOKENS.Config));
     this.log = container.resolve<Logger>(TOKENS.Logger);
   }
 
@@ -125,11 +118,32 @@ export class PluginHost {
           this.routes.push({ ...route, plugin: name });
         },
       },
-      container: this.container.createChildContainer(),
       config: this.config,
       log,
     };
   }
+}
+
+/**
+ * The configuration plugins see: the fields `PluginConfig` lists, picked one by one (a new core
+ * setting is not shown to plugins until the contract names it), without secrets, the URLs without
+ * their passwords, frozen.
+ */
+function pluginConfig(config: RuntimeConfig): PluginConfig {
+  return Object.freeze({
+    httpPort: config.httpPort,
+    host: config.host,
+    publicUrl: config.publicUrl,
+    mqttPublicUrl: config.mqttPublicUrl,
+    redisUrl: redactUrl(config.redisUrl),
+    redisPrefix: config.redisPrefix,
+    databaseUrl: config.databaseUrl === undefined ? undefined : redactUrl(config.databaseUrl),
+    databaseSchema: config.databaseSchema,
+    dataDir: config.dataDir,
+    plugins: Object.freeze([...config.plugins]),
+    logLevel: config.logLevel,
+    workerConcurrency: config.workerConcurrency,
+  });
 }
 
 function validate(candidate: unknown, source: string): SmxPlugin {
@@ -165,6 +179,6 @@ function toPluginRequest(request: FastifyRequest): PluginRequest {
     query: (request.query ?? {}) as Record<string, unknown>,
     body: request.body,
     headers: request.headers,
-    log: request.log as unknown as Logger,
+    log: request.log,
   };
 }

@@ -6,6 +6,7 @@ import { isId, newId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import { generateCode, normalizeCode, suppliedCodeProblems } from '../otp-codes.js';
 import { parsePhone } from '../phone.js';
+import type { VerificationStatus, VerificationView } from '../plugin-api.js';
 import { HookRunner } from '../plugins/hook-runner.js';
 import { Router } from '../delivery/router.js';
 import type { RuntimeConfig } from '../secrets.js';
@@ -27,7 +28,8 @@ import { SmxMetrics } from '../smx-metrics.js';
 /** OTP messages go before custom SMS waiting for the same device (a code is time-critical). */
 export const OTP_PRIORITY = 1;
 
-export type VerificationStatus = 'PENDING' | 'VERIFIED' | 'FAILED' | 'EXPIRED' | 'CANCELED';
+// A verification as the API and the `onVerification` hook show it is the plugin contract's type.
+export type { VerificationStatus, VerificationView };
 
 export interface SendOtpInput {
   to: string;
@@ -41,24 +43,6 @@ export interface SendOtpInput {
   maxAttempts?: number;
   callbackUrl?: string;
   metadata?: Record<string, unknown>;
-}
-
-export interface VerificationView {
-  verificationId: string;
-  status: VerificationStatus;
-  to: string;
-  countryIso: string | null;
-  numberValid: boolean;
-  test: boolean;
-  messageId: string | null;
-  deviceId: string | null;
-  attempts: number;
-  maxAttempts: number;
-  createdAt: string;
-  expiresAt: string;
-  verifiedAt: string | null;
-  canceledAt: string | null;
-  metadata: Record<string, unknown> | null;
 }
 
 export type VerifyResult =

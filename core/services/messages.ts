@@ -3,22 +3,19 @@ import { inject, injectable } from '../di.js';
 import { apiError } from '../errors.js';
 import { isId } from '../ids.js';
 import { PAGE_TAGS, seqPage } from '../pagination.js';
+import type { MessageStatus, StatusUpdate } from '../plugin-api.js';
 import type { RuntimeConfig } from '../secrets.js';
 import { Sealer } from '../seal.js';
 import { TOKENS } from '../tokens.js';
 import { columnInsert, type InsertColumn, type SqlPart } from '../batching/column-insert.js';
 
-export const MESSAGE_STATUSES = ['QUEUED', 'DISPATCHED', 'SENT', 'DELIVERED', 'FAILED', 'EXPIRED'] as const;
-export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
-export type MessageKind = 'otp' | 'sms';
+// A message's status and a phone's report on it are the plugin contract's types (`afterStatus`).
+export type { MessageStatus, StatusUpdate };
 
-/** A phone's report on one message (device-protocol.md §3 StatusUpdate). */
-export interface StatusUpdate {
-  id: string;
-  state: 'sent' | 'delivered' | 'failed';
-  at?: string;
-  error?: string;
-}
+/** Every status, in lifecycle order (the `satisfies` and the check below keep it equal to `MessageStatus`). */
+export const MESSAGE_STATUSES = ['QUEUED', 'DISPATCHED', 'SENT', 'DELIVERED', 'FAILED', 'EXPIRED'] as const satisfies readonly MessageStatus[];
+true satisfies (MessageStatus extends (typeof MESSAGE_STATUSES)[number] ? true : never);
+export type MessageKind = 'otp' | 'sms';
 
 /** A message as /v1 shows it; an OTP message's body (it holds the code) is never shown. */
 export interface MessageView {

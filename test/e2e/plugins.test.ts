@@ -84,7 +84,9 @@ test('a plugin route answers in the envelope, sees only its project, and uses th
   t.is(((await anonymous.json()) as { error: { code: string } }).error.code, 'UNAUTHORIZED');
 
   const who = await smx.api(a.key, 'GET', '/plugins/test-hooks/whoami');
-  t.deepEqual(who.body.data, { projectId: a.projectId, secretVisible: false }, 'ctx.config holds no secrets');
+  t.like(who.body.data, { projectId: a.projectId, secretVisible: false }, 'ctx.config holds no secrets');
+  t.deepEqual(who.body.data.context, ['config', 'hooks', 'http', 'log', 'name', 'routing'], 'no container: ctx names all a plugin can reach');
+  t.deepEqual(who.body.data.config, ['dataDir', 'databaseSchema', 'databaseUrl', 'host', 'httpPort', 'logLevel', 'mqttPublicUrl', 'plugins', 'publicUrl', 'redisPrefix', 'redisUrl', 'workerConcurrency']);
   const failed = await smx.api(a.key, 'POST', '/plugins/test-hooks/fail', {});
   t.is(failed.status, 400);
   t.is(failed.body.error.code, 'VALIDATION_FAILED');
