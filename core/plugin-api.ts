@@ -70,7 +70,10 @@ export interface RoutingDevice {
 export type RouteDecision = { deviceId: string; simSlot?: number | null } | { reason: string };
 
 /** Chooses a device for one message among the project's devices. */
-export type RoutingStrategy = (message: RoutingMessage, devices: RoutingDevice[]) => Promise<RouteDecision> | RouteDecision;
+export type RoutingStrategy = (
+  message: RoutingMessage,
+  devices: RoutingDevice[],
+) => Promise<RouteDecision> | RouteDecision;
 
 // ---- What hooks receive -----------------------------------------------------------------------
 

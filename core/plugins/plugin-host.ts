@@ -44,7 +44,7 @@ export class PluginHost {
   private readonly config: PluginConfig;
   private readonly log: Logger;
 
-  /** Reads the router, the hook runner, the config and the logger from the composition root's container; plugins never see it. */
+  /** Reads the router, the hook runner, the config and the logger from the root container; plugins never see it. */
   constructor(container: DependencyContainer) {
     this.router = container.resolve(Router);
     this.hooks = container.resolve(HookRunner);

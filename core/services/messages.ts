@@ -13,7 +13,14 @@ import { columnInsert, type InsertColumn, type SqlPart } from '../batching/colum
 export type { MessageStatus, StatusUpdate };
 
 /** Every status, in lifecycle order (the `satisfies` and the check below keep it equal to `MessageStatus`). */
-export const MESSAGE_STATUSES = ['QUEUED', 'DISPATCHED', 'SENT', 'DELIVERED', 'FAILED', 'EXPIRED'] as const satisfies readonly MessageStatus[];
+export const MESSAGE_STATUSES = [
+  'QUEUED',
+  'DISPATCHED',
+  'SENT',
+  'DELIVERED',
+  'FAILED',
+  'EXPIRED',
+] as const satisfies readonly MessageStatus[];
 true satisfies (MessageStatus extends (typeof MESSAGE_STATUSES)[number] ? true : never);
 export type MessageKind = 'otp' | 'sms';
 

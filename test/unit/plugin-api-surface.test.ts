@@ -35,7 +35,8 @@ async function files(dir: string): Promise<string[]> {
 async function buildDeclarations(t: import('ava').ExecutionContext): Promise<string> {
   const out = await mkdtemp(join(tmpdir(), 'smx-plugin-api-'));
   t.teardown(() => rm(out, { recursive: true, force: true }));
-  const child = spawn(process.execPath, [TSC, '-p', join(root, 'tsconfig.plugin-api.json'), '--outDir', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = [TSC, '-p', join(root, 'tsconfig.plugin-api.json'), '--outDir', out];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
@@ -51,7 +52,8 @@ test('the declarations of smx/plugin-api are a handful of files that import only
   t.true(declarations.length <= MAX_DECLARATION_FILES, `${declarations.length} declaration files: ${names.join(', ')}`);
 
   // package.json "exports" points at the entry this build emits (under dist/ in a real build).
-  const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { exports: Record<string, { types: string; default: string }> };
+  type Exports = Record<string, { types: string; default: string }>;
+  const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { exports: Exports };
   t.is(pkg.exports['./plugin-api']!.types, './dist/core/plugin-api.d.ts');
   t.true(names.includes(join('core', 'plugin-api.d.ts')), names.join(', '));
 
