@@ -49,7 +49,7 @@ export class TtlCache<V> {
   }
 
   /** The cached value, or `load()`'s (cached unless undefined); concurrent misses share one load. */
-  async through(key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
+  async getOrLoad(key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
     const hit = this.get(key);
     if (hit !== undefined) return hit;
     const pending = this.loading.get(key);

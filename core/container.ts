@@ -19,6 +19,9 @@ import { OtpLeases } from './delivery/otp-leases.js';
 import { StatusReports } from './delivery/status-reports.js';
 import { ApiKeyService } from './services/api-keys.js';
 import { ChallengeService } from './services/challenges.js';
+import { ChallengeComposer } from './services/challenge-composer.js';
+import { ChallengeNotices } from './services/challenge-notices.js';
+import { ChallengeRecords } from './services/challenge-records.js';
 import { DeviceService } from './services/devices.js';
 import { DispatchService } from './delivery/dispatch.js';
 import { DispatchWakeups } from './delivery/dispatch-wakeups.js';
@@ -59,7 +62,7 @@ import { SmsVerifyCompat } from './compat/sms-verify.js';
 /** Every core service, one instance per container. */
 const SERVICES = [
   CacheBus, PresenceStore, HealthService, Router, HookRunner, ProjectService, ApiKeyService, LinkTokenService, DeviceService,
-  StatsService, MessageService, MessageTransitions, DispatchWakeups, DispatchService, MessageWriter, SmsService, InboxService, ChallengeService, IdempotencyService, StatusService,
+  StatsService, MessageService, MessageTransitions, DispatchWakeups, DispatchService, MessageWriter, SmsService, InboxService, ChallengeRecords, ChallengeComposer, ChallengeNotices, ChallengeService, IdempotencyService, StatusService,
   TemplateService, TestNumberService, AbuseLimits,
   SmsGateEvents, MqttTransport, DeviceTransports, SmsGatePullTransport, SmsGateService, OtpLeases, ResendService, StatusReports,
   RentalPool, RentalService,
@@ -98,7 +101,9 @@ export function buildContainer(deps: CoreDependencies): DependencyContainer {
   c.register(DevicePacer, { useFactory: instanceCachingFactory(() => new DevicePacer(deps.redis, deps.config.redisPrefix)) });
   c.register(DeviceLocks, { useFactory: instanceCachingFactory(() => new DeviceLocks(deps.redis, deps.config.redisPrefix)) });
   for (const service of SERVICES) c.registerSingleton(service as new (...args: never[]) => unknown);
-  c.resolve(DeviceTransports).register(c.resolve(SmsGatePullTransport));
+  const transports = c.resolve(DeviceTransports);
+  transports.register(c.resolve(MqttTransport));
+  transports.register(c.resolve(SmsGatePullTransport));
   const emitter = c.resolve(WebhookEmitter);
   c.resolve(OutboxRelay).subscribe((changes, eventIdOf) => emitter.messagesChanged(changes, eventIdOf));
   return c;

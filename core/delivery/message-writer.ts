@@ -32,7 +32,7 @@ export interface BatchRow {
 type Row = Record<string, unknown>;
 const column = (name: string, type: InsertColumn<Row>['type'] = 'text'): InsertColumn<Row> => ({ name, type, value: (r) => (r[name] ?? null) as string | number | boolean | Date | null });
 
-/** The columns of a new challenge row (as ChallengeService builds it). */
+/** The columns of a new challenge row (as ChallengeComposer builds it). */
 const VERIFICATION_COLUMNS = [
   column('id'), column('project_id'), column('message_id'), column('device_id'), column('to'), column('country_iso'),
   column('number_valid', 'bool'), column('code_hash'), column('code_type'), column('code_length', 'int'), column('language'),

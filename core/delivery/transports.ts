@@ -2,7 +2,6 @@ import { inject, injectable } from '../di.js';
 import type { Logger } from '../logger.js';
 import type { OutboundMessage } from '../services/messages.js';
 import { TOKENS } from '../tokens.js';
-import { MqttTransport } from './mqtt-transport.js';
 
 /** How a device is reached: SMX's own MQTT protocol, or the SMSGate app's HTTP API. */
 export type TransportName = 'mqtt' | 'smsgate';
@@ -38,14 +37,12 @@ export interface PullTransport extends TransportBase {
 
 export type DeviceTransport = PushTransport | PullTransport;
 
-/** The device transports by name: MQTT always, the others as the composition root registers them. */
+/** The device transports by name, as the composition root registers them (core/container.ts). */
 @injectable()
 export class DeviceTransports {
   private readonly byName = new Map<string, DeviceTransport>();
 
-  constructor(mqtt: MqttTransport, @inject(TOKENS.Logger) private readonly log: Logger) {
-    this.register(mqtt);
-  }
+  constructor(@inject(TOKENS.Logger) private readonly log: Logger) {}
 
   register(transport: DeviceTransport): void {
     this.byName.set(transport.name, transport);

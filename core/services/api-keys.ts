@@ -80,7 +80,7 @@ export class ApiKeyService {
    * compat OAuth tokens, re-check it so revoking the key revokes them), or null once revoked.
    */
   async ownerOfHash(hash: string): Promise<{ projectId: string; keyId: string } | null> {
-    const owner = await this.cache.through(hash, async () => {
+    const owner = await this.cache.getOrLoad(hash, async () => {
       const row = await this.db('api_keys').select('id', 'project_id').where({ key_hash: hash }).whereNull('revoked_at').first();
       return row ? { projectId: row.project_id, keyId: row.id } : undefined;
     });

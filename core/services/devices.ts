@@ -174,7 +174,7 @@ export class DeviceService {
 
   /** The project's linked devices, cached briefly: routing reads them on every send. */
   private async linked(projectId: string): Promise<Device[]> {
-    const devices = await this.byProject.through(projectId, async () => {
+    const devices = await this.byProject.getOrLoad(projectId, async () => {
       const rows: DeviceRow[] = await this.db('devices')
         .where({ project_id: projectId })
         .whereNot({ status: 'unlinked' })
@@ -197,7 +197,7 @@ export class DeviceService {
 
   /** A linked device by id (any project), or null. Cached briefly: the dispatcher reads it on every run. */
   async find(deviceId: string): Promise<Device | null> {
-    const device = await this.byId.through(deviceId, async () => {
+    const device = await this.byId.getOrLoad(deviceId, async () => {
       const row: DeviceRow | undefined = await this.db('devices').where({ id: deviceId }).whereNot({ status: 'unlinked' }).first();
       return row ? toDevice(row) : undefined;
     });

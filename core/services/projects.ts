@@ -98,7 +98,7 @@ export class ProjectService {
 
   /** Throws NOT_FOUND for an unknown id. */
   async get(id: string): Promise<Project> {
-    const project = await this.cache.through(id, async () => {
+    const project = await this.cache.getOrLoad(id, async () => {
       const row: ProjectRow | undefined = await this.db('projects').where({ id }).first();
       return row ? toProject(row) : undefined;
     });

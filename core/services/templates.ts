@@ -41,7 +41,7 @@ export class TemplateService {
 
   /** The project's own texts by language (only those it set). */
   async custom(projectId: string): Promise<Partial<Record<Language, string>>> {
-    const found = await this.cache.through(projectId, async () => {
+    const found = await this.cache.getOrLoad(projectId, async () => {
       const rows: TemplateRow[] = await this.db('templates').where({ project_id: projectId }).select('language', 'text');
       return Object.fromEntries(rows.map((r) => [r.language, r.text])) as Partial<Record<Language, string>>;
     });

@@ -56,7 +56,7 @@ export class TestNumberService {
   async match(projectId: string, to: string): Promise<string | undefined> {
     const number = to.trim();
     if (!TEST_NUMBER_PATTERN.test(number)) return undefined;
-    const numbers = await this.cache.through(projectId, async () => {
+    const numbers = await this.cache.getOrLoad(projectId, async () => {
       const rows: TestNumberRow[] = await this.db('test_numbers').where({ project_id: projectId }).select('number', 'code_hash');
       return new Map(rows.map((r) => [r.number, r.code_hash]));
     });

@@ -107,7 +107,7 @@ export class WebhookEndpoints {
 
   /** The project's enabled endpoints (cached; an empty list is cached too). */
   async subscribers(projectId: string): Promise<Subscriber[]> {
-    const list = await this.cache.through(projectId, async () => {
+    const list = await this.cache.getOrLoad(projectId, async () => {
       const rows: EndpointRow[] = await this.db('webhook_endpoints').where({ project_id: projectId, enabled: true }).select('id', 'url', 'events');
       return rows.map((r) => {
         const events = new Set(parseEvents(r.events));
