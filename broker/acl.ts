@@ -8,7 +8,7 @@
  * aedes handler signatures.
  */
 import type { AedesOptions, AedesPublishPacket, Client, PublishPacket, Subscription } from 'aedes';
-import { DEVICE_CHANNELS, SERVER_CHANNELS, parseDeviceTopic, type Channel } from '../protocol/topics.js';
+import { DEVICE_CHANNELS, SERVER_CHANNELS, parseDeviceTopic, type Channel } from '../protocol/index.js';
 
 /** Who is on the other end of an authenticated connection (set by the authenticator). */
 export type ClientRole = { kind: 'device'; deviceId: string } | { kind: 'internal' };

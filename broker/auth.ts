@@ -6,7 +6,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AedesOptions, AuthenticateError, Client } from 'aedes';
-import type { Logger } from '../core/logger.js';
+import type { Logger } from '../core/index.js';
 import { canPublish, type ClientRole } from './acl.js';
 import { INTERNAL_CLIENT_ID_PREFIX, INTERNAL_USERNAME, isInternalCredential } from './internal-credentials.js';
 

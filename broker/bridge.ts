@@ -11,10 +11,8 @@
  */
 import type { Aedes, AedesOptions, AedesPublishPacket, Client, PublishPacket } from 'aedes';
 import type { JobsOptions, Queue } from 'bullmq';
-import { DEVICE_CHANNELS, parseDeviceTopic, type Channel, type DeviceChannel } from '../protocol/topics.js';
-import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../core/json-depth.js';
-import type { Logger } from '../core/logger.js';
-import type { DeviceEventJob } from '../core/queues.js';
+import { DEVICE_CHANNELS, parseDeviceTopic, type Channel, type DeviceChannel } from '../protocol/index.js';
+import { exceedsJsonDepth, MAX_JSON_DEPTH, type Logger, type DeviceEventJob } from '../core/index.js';
 import type { ClientRoles } from './auth.js';
 
 /** Internal topic every broker node listens on to drop a device's connection (payload `{"deviceId":"dev_..."}`). */

@@ -10,7 +10,7 @@
 import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { Client } from 'aedes';
-import type { Logger } from '../core/logger.js';
+import type { Logger } from '../core/index.js';
 import type { ClientRoles } from './auth.js';
 import { MAX_DEVICE_PACKET_BYTES, MAX_INTERNAL_PACKET_BYTES, MAX_PACKET_BYTES_BEFORE_AUTH, guardPacketSizes, type FrameScanner } from './packet-guard.js';
 import { RefusalLog, SourceLimits, sourceKey, type Admission } from './source-limits.js';

@@ -1,6 +1,6 @@
 import type { Aedes, PublishPacket } from 'aedes';
-import { deviceTopic, type ServerChannel } from '../protocol/topics.js';
-import type { DevicePublisher } from '../core/delivery/publisher.js';
+import { deviceTopic, type ServerChannel } from '../protocol/index.js';
+import type { DevicePublisher } from '../core/index.js';
 import { KICK_TOPIC, kickPayload } from './bridge.js';
 
 /**

@@ -13,15 +13,11 @@
 import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
-import { DEVICE_CHANNELS, TOPIC_ROOT } from '../protocol/topics.js';
-import type { Logger } from '../core/logger.js';
-import { noDelayOnConnect } from '../protocol/mqtt-no-delay.js';
-import type { PresenceStore } from '../core/presence/store.js';
-import type { DeviceEventJob } from '../core/queues.js';
+import { DEVICE_CHANNELS, TOPIC_ROOT, noDelayOnConnect } from '../protocol/index.js';
+import { type Logger, type PresenceStore, type DeviceEventJob, PresenceTracker } from '../core/index.js';
 import { enqueueDeviceEvent, toDeviceEventJob } from './bridge.js';
 import type { InternalCredentials } from './internal-credentials.js';
 import { serverConnectOptions } from './mqtt-publisher.js';
-import { PresenceTracker } from '../core/presence/tracker.js';
 import { SUBACK_FAILURE, subscribeCodes } from './suback.js';
 
 /** The connection id presence is recorded under when the broker is external. */

@@ -17,3 +17,4 @@ export { CONNECT_BURST_SECONDS, RefusalLog, SourceLimits, sourceKey, type Admiss
 export { forwardedAddress, type TrustProxy } from './forwarded-address.js';
 export { MAX_RETAINED_PAYLOAD_BYTES, limitRetained, mayRetain, purgeRetained } from './retain-policy.js';
 export { PayloadSealer, isSealed, sealSessionPayloads } from './session-seal.js';
+export { cacheDeviceVerifier } from './auth.js';

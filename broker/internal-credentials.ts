@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { hmac } from '../core/crypto.js';
+import { hmac } from '../core/index.js';
 
 /** MQTT user name of server-side components (API, workers, bridges); never a device id. */
 export const INTERNAL_USERNAME = 'smx-internal';

@@ -1,10 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { deviceTopic, type ServerChannel } from '../protocol/topics.js';
-import type { Logger } from '../core/logger.js';
-import { noDelayOnConnect } from '../protocol/mqtt-no-delay.js';
-import type { DevicePublisher } from '../core/delivery/publisher.js';
-import { withTimeout } from '../core/redis.js';
+import { deviceTopic, type ServerChannel, noDelayOnConnect } from '../protocol/index.js';
+import { type Logger, type DevicePublisher, withTimeout } from '../core/index.js';
 import { KICK_TOPIC, kickPayload } from './bridge.js';
 import { INTERNAL_CLIENT_ID_PREFIX, internalCredentials, type InternalCredentials } from './internal-credentials.js';
 

@@ -5,8 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Aedes, Client } from 'aedes';
-import type { Logger } from '../core/logger.js';
-import type { PresenceTracker } from '../core/presence/tracker.js';
+import type { Logger, PresenceTracker } from '../core/index.js';
 import type { ClientRoles } from './auth.js';
 import type { Track } from './bridge.js';
 

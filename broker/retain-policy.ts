@@ -10,8 +10,8 @@
  */
 import type { AedesOptions, Client, PublishPacket } from 'aedes';
 import type { Redis } from 'ioredis';
-import { parseDeviceTopic } from '../protocol/topics.js';
-import type { Logger } from '../core/logger.js';
+import { parseDeviceTopic } from '../protocol/index.js';
+import type { Logger } from '../core/index.js';
 
 /**
  * Largest retained payload. A presence report (battery, signal, SIMs) is a few hundred bytes.

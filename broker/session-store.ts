@@ -15,8 +15,7 @@
 import aedesPersistenceRedis from 'aedes-persistence-redis';
 import type { Client } from 'aedes';
 import type { Redis } from 'ioredis';
-import type { Logger } from '../core/logger.js';
-import { connectRedis } from '../core/redis.js';
+import { type Logger, connectRedis } from '../core/index.js';
 import { canSubscribe } from './acl.js';
 import type { ClientRoles } from './auth.js';
 import type { InFlight } from './in-flight.js';

@@ -8,7 +8,7 @@
  * (SMX_MQTT_CONNECT_RATE_PER_SOURCE, SMX_MQTT_MAX_PENDING_PER_SOURCE).
  */
 import ipaddr from 'ipaddr.js';
-import type { Logger } from '../core/logger.js';
+import type { Logger } from '../core/index.js';
 
 /** Seconds of the rate a source may use at once. @defaultValue 10 */
 export const CONNECT_BURST_SECONDS = 10;

@@ -7,7 +7,7 @@ export { ERROR_CATALOGUE, ApiError, apiError, isApiError, type ErrorCode, type E
 export { createDatabase, migrateLatest, migrateDown, type DatabaseOptions } from './db.js';
 export { connectRedis, RedisUnreachableError, withTimeout, redactUrl } from './redis.js';
 export { createQueues, QUEUE_NAMES, type Queues, type DispatchJob, type DeviceEventJob, type MaintenanceJob } from './queues.js';
-export { deviceTopic, deviceTopics, parseDeviceTopic, TOPIC_ROOT, type Channel, type DeviceChannel, type ServerChannel } from '../protocol/topics.js';
+export { deviceTopic, deviceTopics, parseDeviceTopic, TOPIC_ROOT, type Channel, type DeviceChannel, type ServerChannel } from '../protocol/index.js';
 export { PresenceStore, type Presence, type PresenceReport } from './presence/store.js';
 export { Endpoints } from './endpoints.js';
 export type { DevicePublisher } from './delivery/publisher.js';
@@ -39,3 +39,19 @@ export { WEBHOOK_EVENTS, type WebhookEventType, type WebhookEvent } from './webh
 export { signWebhook, webhookHeaders, newSigningSecret } from './webhooks/signature.js';
 export { isBlockedAddress, resolveTarget, UrlRefusedError } from './webhooks/url-guard.js';
 export { type WebhookJob } from './queues.js';
+export { exceedsJsonDepth, MAX_JSON_DEPTH } from './json-depth.js';
+export { PresenceTracker } from './presence/tracker.js';
+export { hmac } from './crypto.js';
+export { DeviceEvents } from './delivery/device-events.js';
+export { Dispatcher } from './delivery/dispatcher.js';
+export { MAINTENANCE_EVERY_MS, Maintenance, type MaintenanceTask } from './maintenance.js';
+export { PermanentFailure } from './jobs.js';
+export { type DependencyContainer } from './di.js';
+export { WebhookDelivery } from './webhooks/delivery.js';
+export { BACKOFF_TYPE, retryDelayMs, WEBHOOK_ATTEMPTS } from './webhooks/retry.js';
+export { CacheBus } from './cache.js';
+export { httpDependencies } from './http/dependencies.js';
+export { startOpsServer, type OpsServer } from './http/ops-server.js';
+export { HealthService } from './health.js';
+export { SmxMetrics } from './smx-metrics.js';
+export { OutboxRelay } from './delivery/outbox.js';

@@ -1,6 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { DeviceChannel } from '../protocol/topics.js';
+import type { DeviceChannel } from '../protocol/index.js';
 
 /** Queue names; operators see them in Bull Board. */
 export const QUEUE_NAMES = {

@@ -7,7 +7,7 @@ import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { basename, dirname, extname, join } from 'node:path';
 import { isRecord } from './api-client.js';
 import { validateLinkResult } from './link.js';
-import type { LinkResult, Sim } from '../protocol/payloads.js';
+import type { LinkResult, Sim } from '../protocol/index.js';
 
 /** Where `smx device link` saves and `smx device run` reads, relative to the working directory. */
 export const DEFAULT_CREDENTIALS_PATH = './var/device.json';

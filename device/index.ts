@@ -24,16 +24,6 @@ export type {
 } from './reference-device-options.js';
 export { parseOutbox, parseControl, parseJsonObject, isExpired } from './payloads.js';
 export { renderTerminalQr } from './terminal-qr.js';
-export {
-  deviceLinkCommand,
-  deviceRunCommand,
-  linkQrCommand,
-  processIo,
-  DEVICE_LINK_USAGE,
-  DEVICE_RUN_USAGE,
-  LINK_QR_USAGE,
-} from './cli.js';
-export type { CliIo } from './cli.js';
 export type {
   Sim,
   DeviceMqttCredentials,
@@ -44,4 +34,5 @@ export type {
   InboundSms,
   PresencePayload,
   ControlMessage,
-} from '../protocol/payloads.js';
+} from '../protocol/index.js';
+export { apiUrl, isRecord } from './api-client.js';

@@ -1,9 +1,8 @@
 /**
  * Linking (docs/device-protocol.md §1): read the QR payload, then `POST {server}/v1/devices/link`.
  */
-import { deviceTopics, type Channel } from '../protocol/topics.js';
+import { deviceTopics, type Channel, type LinkResult, type Sim } from '../protocol/index.js';
 import { ApiError, apiUrl, callApi, isRecord } from './api-client.js';
-import type { LinkResult, Sim } from '../protocol/payloads.js';
 
 /** What the link QR code encodes: `{"v":1,"server":"https://...","token":"lt_..."}`. */
 export interface LinkPayload {

@@ -4,7 +4,7 @@
  * without affecting its neighbours, so a newer server never crashes an older phone.
  */
 import { isRecord } from './api-client.js';
-import type { ControlMessage, OutboxMessage } from '../protocol/payloads.js';
+import type { ControlMessage, OutboxMessage } from '../protocol/index.js';
 
 /** Parses a payload that must be a JSON object; anything else (invalid JSON, arrays, ...) is null. */
 export function parseJsonObject(payload: Buffer | string): Record<string, unknown> | null {

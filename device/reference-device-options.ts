@@ -1,6 +1,6 @@
 /** Options, events and errors of the ReferenceDevice (reference-device.ts). */
 import type { SentIdStore } from './sent-ids.js';
-import type { LinkResult, OutboxMessage, Sim, StatusUpdate } from '../protocol/payloads.js';
+import type { LinkResult, OutboxMessage, Sim, StatusUpdate } from '../protocol/index.js';
 
 /** What the phone reports about itself in presence. */
 export interface DeviceVitals {

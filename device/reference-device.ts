@@ -11,12 +11,10 @@
  */
 import { EventEmitter } from 'node:events';
 import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
-import { deviceTopics, type Channel } from '../protocol/topics.js';
-import { noDelayOnConnect } from '../protocol/mqtt-no-delay.js';
+import { deviceTopics, type Channel, noDelayOnConnect, type InboundSms, type PresencePayload, type StatusUpdate } from '../protocol/index.js';
 import { isExpired, parseControl, parseJsonObject, parseOutbox } from './payloads.js';
 import { ReferenceDeviceError, type ReferenceDeviceEvents, type ReferenceDeviceOptions, type ReportOptions } from './reference-device-options.js';
 import { SentIdStore } from './sent-ids.js';
-import type { InboundSms, PresencePayload, StatusUpdate } from '../protocol/payloads.js';
 
 // The options, events and error live in their own file to keep this one about behaviour;
 // they are re-exported so importers of the device module find them here too.

@@ -7,7 +7,7 @@
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ApiError } from '../../device/api-client.js';
+import { ApiError } from '../../device/index.js';
 import { dataDir, resolveAdminToken, UsageError, type CliIo } from './conventions.js';
 import { call } from './http.js';
 

@@ -11,8 +11,7 @@ import { realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, type Option } from 'commander';
-import { ApiError } from '../../device/api-client.js';
-import { ReferenceDeviceError } from '../../device/reference-device-options.js';
+import { ApiError, ReferenceDeviceError } from '../../device/index.js';
 
 const DEFAULT_SERVER = 'http://localhost:8080';
 /** Where `smx start` keeps its data (and the generated admin token) unless SMX_DATA_DIR says otherwise. */

@@ -2,8 +2,7 @@
  * Child process of `smx start` (see embedded-database.ts): creates the PGlite database under the
  * data folder given as argument, applies the migrations and exits, taking initdb's memory with it.
  */
-import { loadConfig } from '../../core/config.js';
-import { createDatabase, migrateLatest } from '../../core/db.js';
+import { loadConfig, createDatabase, migrateLatest } from '../../core/index.js';
 
 const dataDir = process.argv[2];
 if (!dataDir) throw new Error('usage: embedded-database-init.js <dataDir>');

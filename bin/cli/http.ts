@@ -3,7 +3,7 @@
  * `data`, or an {@link ApiError} with the API's code. Unlike the phone's client it speaks every
  * method and hands back the status and headers (`Idempotent-Replayed`, `Retry-After`).
  */
-import { ApiError, apiUrl, isRecord } from '../../device/api-client.js';
+import { ApiError, apiUrl, isRecord } from '../../device/index.js';
 
 export interface Call {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';

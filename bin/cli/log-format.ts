@@ -4,7 +4,7 @@
  * terminal, one readable line per entry through pino-pretty (LOG_FORMAT=pretty forces it).
  */
 import { Writable } from 'node:stream';
-import { ConfigError } from '../../core/config.js';
+import { ConfigError } from '../../core/index.js';
 
 export type LogFormat = 'pretty' | 'json';
 

@@ -4,7 +4,7 @@
  * them, so it cannot leave one out.
  */
 import { Command } from 'commander';
-import { deviceCommand, linkCommand } from '../../device/cli.js';
+import { deviceCommand, linkCommand } from './device-commands.js';
 import { cliName, configureCli, synopsis, type CliIo } from './conventions.js';
 import { devicesCommand, keysCommand, projectsCommand } from './admin-commands.js';
 import { sendCommand, sendOtpCommand, verifyCommand } from './message-commands.js';

@@ -1,4 +1,4 @@
-import type { OutboxMessage } from '../../protocol/payloads.js';
+import type { OutboxMessage } from '../../protocol/index.js';
 import { inject, injectable } from '../di.js';
 import { PresenceStore } from '../presence/store.js';
 import type { OutboundMessage } from '../services/messages.js';

@@ -1,4 +1,4 @@
-import type { ServerChannel } from '../../protocol/topics.js';
+import type { ServerChannel } from '../../protocol/index.js';
 
 /**
  * How the core reaches a phone. The embedded broker publishes in-process; split deployments and

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { inject, injectable } from '../di.js';
 import { randomSecret, sameDigest, sha256 } from '../crypto.js';
-import { deviceTopics } from '../../protocol/topics.js';
+import { deviceTopics } from '../../protocol/index.js';
 import type { Endpoints } from '../endpoints.js';
 import { DeviceTransports, type TransportName } from '../delivery/transports.js';
 import { CacheBus, TtlCache } from '../cache.js';

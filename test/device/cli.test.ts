@@ -2,7 +2,9 @@ import test, { type ExecutionContext } from 'ava';
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deviceTopics } from '../../protocol/topics.js';
-import { deviceLinkCommand, deviceRunCommand, linkQrCommand, saveCredentials, type CliIo, type LinkResult } from '../../device/index.js';
+import { saveCredentials, type LinkResult } from '../../device/index.js';
+import { deviceLinkCommand, deviceRunCommand, linkQrCommand } from '../../bin/cli/device-commands.js';
+import type { CliIo } from '../../bin/cli/conventions.js';
 import { makeCredentials, serverClient, startBroker, startHttp, tempDir } from './_helpers.js';
 import { eventually } from '../helpers/eventually.js';
 

@@ -20,13 +20,9 @@ import {
   wholeNumber,
   withServerOptions,
   type CliIo,
-} from '../bin/cli/conventions.js';
-import { ApiError, apiUrl, callApi, isRecord } from './api-client.js';
-import { deleteCredentials, loadCredentials, saveCredentials, sentIdsPathFor } from './credentials-file.js';
-import { linkDevice, parseLinkPayload } from './link.js';
-import type { ReferenceDevice } from './reference-device.js';
-import { SentIdStore } from './sent-ids.js';
-import type { Sim } from '../protocol/payloads.js';
+} from './conventions.js';
+import { ApiError, apiUrl, callApi, isRecord, deleteCredentials, loadCredentials, saveCredentials, sentIdsPathFor, linkDevice, parseLinkPayload, type ReferenceDevice, SentIdStore } from '../../device/index.js';
+import type { Sim } from '../../protocol/index.js';
 
 export { processIo, type CliIo };
 
@@ -50,7 +46,7 @@ export function linkCommand(io: CliIo): Command {
     if (qr === undefined || typeof qr.payload !== 'string') throw new ApiError('BAD_RESPONSE', 'The server answered without qr.payload');
     const expiresAt = isRecord(data) && typeof data.expiresAt === 'string' ? data.expiresAt : 'in 10 minutes';
     // The MQTT client and the QR encoder load only for the commands that use them: help stays fast.
-    const { renderTerminalQr } = await import('./terminal-qr.js');
+    const { renderTerminalQr } = await import('../../device/terminal-qr.js');
     io.out(await renderTerminalQr(qr.payload));
     io.out(qr.payload);
     io.out(`Single use, expires ${expiresAt}. Scan it with the phone, or: ${cliName(io)} device link '${qr.payload}'`);
@@ -110,7 +106,7 @@ function deviceRun(io: CliIo): Command {
       const path = resolve(io.cwd ?? process.cwd(), options.credentials ?? defaultCredentialsPath(io));
       const credentials = await loadCredentials(path);
       const sentIds = await SentIdStore.open({ file: sentIdsPathFor(path) });
-      const { ReferenceDevice } = await import('./reference-device.js');
+      const { ReferenceDevice } = await import('../../device/reference-device.js');
       const device = new ReferenceDevice({
         credentials,
         transport: options.ws ? 'ws' : 'tcp',
