@@ -1,6 +1,5 @@
 import type { Job } from 'bullmq';
-import type { DeviceEvents } from '../core/delivery/device-events.js';
-import type { DeviceEventJob } from '../core/queues.js';
+import type { DeviceEvents, DeviceEventJob } from '../core/index.js';
 import { failPermanentlyOn } from './permanent.js';
 
 export function deviceEventsProcessor(events: DeviceEvents) {

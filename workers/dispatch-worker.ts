@@ -1,6 +1,5 @@
 import type { Job } from 'bullmq';
-import type { Dispatcher } from '../core/delivery/dispatcher.js';
-import type { DispatchJob } from '../core/queues.js';
+import type { Dispatcher, DispatchJob } from '../core/index.js';
 
 export function dispatchProcessor(dispatcher: Dispatcher) {
   return async (job: Job<DispatchJob>): Promise<string> => {

@@ -1,6 +1,5 @@
 import type { Job } from 'bullmq';
-import { MAINTENANCE_EVERY_MS, type Maintenance, type MaintenanceTask } from '../core/maintenance.js';
-import type { MaintenanceJob, Queues } from '../core/queues.js';
+import { MAINTENANCE_EVERY_MS, type Maintenance, type MaintenanceTask, type MaintenanceJob, type Queues } from '../core/index.js';
 
 /** Tasks whose finished runs are not kept (every second: 3,600 an hour would say nothing); failures are (a few). */
 const UNKEPT: MaintenanceTask[] = ['reap-presence'];

@@ -1,5 +1,5 @@
 import { UnrecoverableError } from 'bullmq';
-import { PermanentFailure } from '../core/jobs.js';
+import { PermanentFailure } from '../core/index.js';
 
 /** Runs a job's work; a {@link PermanentFailure} ends the job without the retries it would waste. */
 export async function failPermanentlyOn<T>(work: Promise<T>): Promise<T> {

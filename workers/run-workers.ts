@@ -1,13 +1,5 @@
 import { Worker, type Processor, type WorkerOptions } from 'bullmq';
-import type { DependencyContainer } from '../core/di.js';
-import { DeviceEvents } from '../core/delivery/device-events.js';
-import { Dispatcher } from '../core/delivery/dispatcher.js';
-import type { Logger } from '../core/logger.js';
-import { Maintenance } from '../core/maintenance.js';
-import { QUEUE_NAMES, type Queues } from '../core/queues.js';
-import type { RuntimeConfig } from '../core/secrets.js';
-import { TOKENS } from '../core/tokens.js';
-import { WebhookDelivery } from '../core/webhooks/delivery.js';
+import { type DependencyContainer, DeviceEvents, Dispatcher, type Logger, Maintenance, QUEUE_NAMES, type Queues, type RuntimeConfig, TOKENS, WebhookDelivery } from '../core/index.js';
 import { deviceEventsProcessor } from './device-events-worker.js';
 import { dispatchProcessor } from './dispatch-worker.js';
 import { maintenanceProcessor, scheduleMaintenance } from './maintenance-worker.js';

@@ -1,7 +1,5 @@
 import type { Job } from 'bullmq';
-import type { WebhookJob } from '../core/queues.js';
-import type { WebhookDelivery } from '../core/webhooks/delivery.js';
-import { BACKOFF_TYPE, retryDelayMs, WEBHOOK_ATTEMPTS } from '../core/webhooks/retry.js';
+import { type WebhookJob, type WebhookDelivery, BACKOFF_TYPE, retryDelayMs, WEBHOOK_ATTEMPTS } from '../core/index.js';
 import { failPermanentlyOn } from './permanent.js';
 
 /** BullMQ's `backoffStrategy` for the webhooks queue: the schedule of core/webhooks/retry.ts. */
