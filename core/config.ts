@@ -69,6 +69,8 @@ export interface SmxConfig {
   compatOtp: boolean;
   /** Number-rental partner compatibility surface (`/compat/getNumbers`, `/compat/rentNumber`, `/compat/getSMS`, `/compat/cancelNumber`). @defaultValue true */
   compatNumberRental: boolean;
+  /** SMSGate 3rd-party API compatibility surface (`/compat/smsgate/3rdparty/v1`: the `android-sms-gateway` clients). @defaultValue true */
+  compatSmsgate: boolean;
   /**
    * Which proxies' `X-Forwarded-For` to believe for the client address (per-source limits, logs):
    * false, true (any), a hop count, or a comma list of addresses/CIDRs (Fastify `trustProxy`).
@@ -119,6 +121,7 @@ export const CONFIG_DEFAULTS = {
   compatSmsVerify: true,
   compatOtp: true,
   compatNumberRental: true,
+  compatSmsgate: true,
   trustProxy: false,
   mqttConnectTimeoutMs: 10_000,
   mqttMaxPendingPerSource: 64,
@@ -276,6 +279,7 @@ export function loadConfig(env: Env = process.env): Readonly<SmxConfig> {
     compatSmsVerify: bool(env, 'SMX_COMPAT_SMS_VERIFY', d.compatSmsVerify),
     compatOtp: bool(env, 'SMX_COMPAT_OTP', d.compatOtp),
     compatNumberRental: bool(env, 'SMX_COMPAT_NUMBER_RENTAL', d.compatNumberRental),
+    compatSmsgate: bool(env, 'SMX_COMPAT_SMSGATE', d.compatSmsgate),
     trustProxy: trustProxy(env),
     mqttConnectTimeoutMs: positiveInt(env, 'SMX_MQTT_CONNECT_TIMEOUT_MS', d.mqttConnectTimeoutMs, 600_000),
     mqttMaxPendingPerSource: positiveInt(env, 'SMX_MQTT_MAX_PENDING_PER_SOURCE', d.mqttMaxPendingPerSource, 1_000_000),

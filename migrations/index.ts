@@ -13,6 +13,7 @@ import * as m008 from './008-leases-resends.js';
 import * as m009 from './009-stats-shards.js';
 import * as m010 from './010-idempotency-json.js';
 import * as m011 from './011-outbox.js';
+import * as m012 from './012-smsgate-third-party.js';
 
 export const MIGRATIONS = [
   { name: '001-foundation', ...m001 },
@@ -26,4 +27,5 @@ export const MIGRATIONS = [
   { name: '009-stats-shards', ...m009 },
   { name: '010-idempotency-json', ...m010 },
   { name: '011-outbox', ...m011 },
+  { name: '012-smsgate-third-party', ...m012 },
 ] as const;
