@@ -48,6 +48,11 @@ export interface WebhookJob {
   endpointId: string | null;
   url: string;
   body: string;
+  /**
+   * How the body is signed: Standard Webhooks (absent), or SMSGate's `X-Signature`/`X-Timestamp`
+   * (core/smsgate/third-party) with the key derived from the project's callback secret.
+   */
+  signing?: 'smsgate';
 }
 
 export interface JobTypes {

@@ -10,6 +10,7 @@ import { WebhookEndpoints } from './endpoints.js';
 import { retryDelayMs } from './retry.js';
 import { sendWebhook, type SendResult } from './sender.js';
 import { webhookHeaders } from './signature.js';
+import { smsgateHeaders, smsgateSigningKey } from '../smsgate/third-party/webhook-payloads.js';
 import { urlProblem } from './url-guard.js';
 
 /**
@@ -60,7 +61,8 @@ export class WebhookDelivery {
       throw new PermanentFailure(problem);
     }
 
-    const result = await sendWebhook(url, d.body, webhookHeaders(secret!, d.eventId, d.body, new Date()), { allowPrivate: this.config.webhookAllowPrivate });
+    const headers = d.signing === 'smsgate' ? smsgateHeaders(smsgateSigningKey(secret!), d.body) : webhookHeaders(secret!, d.eventId, d.body, new Date());
+    const result = await sendWebhook(url, d.body, headers, { allowPrivate: this.config.webhookAllowPrivate });
     // The tenant's log says only "connection failed" / "refused"; the operator's says why.
     if (result.detail) this.log.info({ projectId: d.projectId, endpointId: d.endpointId, eventId: d.eventId, attempt, reason: result.detail }, 'webhook attempt failed');
     const gone = result.statusCode === 410;
