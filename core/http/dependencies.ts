@@ -29,6 +29,7 @@ import { TemplateService } from '../services/templates.js';
 import { TestNumberService } from '../services/test-numbers.js';
 import { SmsGateEvents } from '../smsgate/events.js';
 import { SmsGateService } from '../smsgate/service.js';
+import { SmsGateAuth, SmsGateInbox, SmsGateMessages, SmsGateSettings, SmsGateWebhooks } from '../smsgate/third-party/index.js';
 import { SmxMetrics } from '../smx-metrics.js';
 import { TOKENS } from '../tokens.js';
 import { WebhookAttempts } from '../webhooks/attempts.js';
@@ -45,6 +46,7 @@ import type { CompatOtpRouteDeps } from './routes/compat-otp.js';
 import type { CompatSmsVerifyRouteDeps } from './routes/compat-sms-verify.js';
 import type { HealthRouteDeps } from './routes/health.js';
 import type { SmsGateMobileRouteDeps } from './routes/smsgate-mobile.js';
+import type { SmsGateThirdPartyRouteDeps } from './routes/smsgate-3rdparty.js';
 import type { DeviceLinkRouteDeps } from './routes/v1-devices.js';
 import type { InboxRouteDeps } from './routes/v1-inbox.js';
 import type { MessageRouteDeps } from './routes/v1-messages.js';
@@ -63,7 +65,7 @@ import type { WebhookDeliveryRouteDeps } from './routes/webhook-deliveries.js';
  */
 export interface HttpDependencies
   extends HealthRouteDeps, DeviceLinkRouteDeps, SmsGateMobileRouteDeps,
-    CompatSmsVerifyRouteDeps, CompatOtpRouteDeps, CompatNumberRentalRouteDeps,
+    CompatSmsVerifyRouteDeps, CompatOtpRouteDeps, CompatNumberRentalRouteDeps, SmsGateThirdPartyRouteDeps,
     OtpRouteDeps, SmsRouteDeps, MessageRouteDeps, StatusRouteDeps, StatsRouteDeps, InboxRouteDeps, WebhookDeliveryRouteDeps, RentalRouteDeps,
     AdminProjectRouteDeps, AdminDeviceRouteDeps, AdminTemplateRouteDeps, AdminWebhookRouteDeps,
     AdminProjectActivityRouteDeps, AdminProjectTryRouteDeps, AdminWebhookStateRouteDeps {
@@ -115,5 +117,10 @@ export function httpDependencies(c: DependencyContainer): HttpDependencies {
     compatTokens: c.resolve(CompatTokenService),
     otpById: c.resolve(OtpByIdCompat),
     smsVerify: c.resolve(SmsVerifyCompat),
+    smsgateAuth: c.resolve(SmsGateAuth),
+    smsgateMessages: c.resolve(SmsGateMessages),
+    smsgateWebhooks: c.resolve(SmsGateWebhooks),
+    smsgateSettings: c.resolve(SmsGateSettings),
+    smsgateInbox: c.resolve(SmsGateInbox),
   };
 }

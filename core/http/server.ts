@@ -29,6 +29,7 @@ import { inboxRoutes } from './routes/v1-inbox.js';
 import { compatSmsVerifyRoutes } from './routes/compat-sms-verify.js';
 import { compatOtpRoutes } from './routes/compat-otp.js';
 import { compatNumberRentalRoutes } from './routes/compat-number-rental.js';
+import { smsgateThirdPartyRoutes } from './routes/smsgate-3rdparty.js';
 import { rentalRoutes } from './routes/v1-rentals.js';
 import { installLogContext } from './log-context.js';
 import { consoleRoutes } from './routes/console.js';
@@ -168,6 +169,7 @@ export async function buildHttpServer(deps: HttpDependencies, options: HttpServe
   if (config.compatSmsVerify) await app.register(async (scope) => compatSmsVerifyRoutes(scope, deps));
   if (config.compatOtp) await app.register(async (scope) => compatOtpRoutes(scope, deps));
   if (config.compatNumberRental) await app.register(async (scope) => compatNumberRentalRoutes(scope, deps));
+  if (config.compatSmsgate) await app.register(async (scope) => smsgateThirdPartyRoutes(scope, deps));
 
   await app.register(async (v1) => {
     v1.addHook('onRequest', apiKeyGuard(keys, config.adminToken));
