@@ -54,10 +54,11 @@ import { WebhookDelivery } from './webhooks/delivery.js';
 import { WebhookAttempts } from './webhooks/attempts.js';
 import { WebhookEmitter } from './webhooks/emitter.js';
 import { WebhookEndpoints } from './webhooks/endpoints.js';
-import { OutboxRelay } from './delivery/outbox.js';
+import { OutboxRelay } from './outbox.js';
 import { CompatTokenService } from './compat/oauth.js';
 import { OtpByIdCompat } from './compat/otp-by-id.js';
 import { SmsVerifyCompat } from './compat/sms-verify.js';
+import { SmsGateAuth, SmsGateInbox, SmsGateMessages, SmsGateSettings, SmsGateWebhooks } from './smsgate/third-party/index.js';
 
 /** Every core service, one instance per container. */
 const SERVICES = [
@@ -67,6 +68,7 @@ const SERVICES = [
   SmsGateEvents, MqttTransport, DeviceTransports, SmsGatePullTransport, SmsGateService, OtpLeases, ResendService, StatusReports,
   RentalPool, RentalService,
   CompatTokenService, SmsVerifyCompat, OtpByIdCompat,
+  SmsGateAuth, SmsGateMessages, SmsGateWebhooks, SmsGateSettings, SmsGateInbox,
   WebhookEndpoints, WebhookEmitter, WebhookAttempts, WebhookDelivery, OutboxRelay,
   Dispatcher, DeviceEvents, Maintenance,
 ] as const;
@@ -105,6 +107,8 @@ export function buildContainer(deps: CoreDependencies): DependencyContainer {
   transports.register(c.resolve(MqttTransport));
   transports.register(c.resolve(SmsGatePullTransport));
   const emitter = c.resolve(WebhookEmitter);
-  c.resolve(OutboxRelay).subscribe((changes, eventIdOf) => emitter.messagesChanged(changes, eventIdOf));
+  const outbox = c.resolve(OutboxRelay);
+  outbox.onMessageChanges((changes, eventIdOf) => emitter.messagesChanged(changes, eventIdOf));
+  outbox.onWebhookEvents((projectId, events) => emitter.queue(projectId, events));
   return c;
 }

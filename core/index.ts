@@ -54,4 +54,4 @@ export { httpDependencies } from './http/dependencies.js';
 export { startOpsServer, type OpsServer } from './http/ops-server.js';
 export { HealthService } from './health.js';
 export { SmxMetrics } from './smx-metrics.js';
-export { OutboxRelay } from './delivery/outbox.js';
+export { OutboxRelay } from './outbox.js';

@@ -4,7 +4,7 @@ import { TOKENS } from '../tokens.js';
 import type { MessageStatus, StatusUpdate } from '../services/messages.js';
 import { StatsService, type Metric } from '../services/stats.js';
 import { SmxMetrics } from '../smx-metrics.js';
-import { OutboxRelay, outboxInsertSql, writeOutbox } from './outbox.js';
+import { OutboxRelay, outboxInsertSql, writeOutbox } from '../outbox.js';
 import { CHANGED_COLUMNS, changedFromRow, changedReturning, type ChangedRow, type MessageChanged } from './message-changed.js';
 
 /**

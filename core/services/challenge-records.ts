@@ -2,11 +2,12 @@ import type { Knex } from 'knex';
 import { hmac, sameDigest } from '../crypto.js';
 import { inject, injectable } from '../di.js';
 import { apiError } from '../errors.js';
-import { isId } from '../ids.js';
+import { isId, newId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import { normalizeCode } from '../otp-codes.js';
 import type { VerificationStatus, VerificationView } from '../plugin-api.js';
 import type { RuntimeConfig } from '../secrets.js';
+import { OutboxRelay, writeWebhookEvents } from '../outbox.js';
 import { TOKENS } from '../tokens.js';
 import { StatsService } from './stats.js';
 import { TestNumberService } from './test-numbers.js';
@@ -52,7 +53,20 @@ export class ChallengeRecords {
     @inject(TOKENS.Logger) private readonly log: Logger,
     private readonly stats: StatsService,
     private readonly testNumbers: TestNumberService,
+    private readonly outbox: OutboxRelay,
   ) {}
+
+  /**
+   * The `verification.*` webhook events of challenges that reached an end state, written into the
+   * outbox in the transaction that ended them (so a crash after the commit loses none).
+   */
+  private async ended(trx: Knex.Transaction, rows: VerificationRow[]): Promise<void> {
+    for (const row of rows) {
+      const view = toView(row);
+      const type = `verification.${view.status.toLowerCase()}` as `verification.${'verified' | 'failed' | 'expired' | 'canceled'}`;
+      await writeWebhookEvents(trx, row.project_id, [{ id: newId('evt'), type, data: view, callbackUrl: row.callback_url }]);
+    }
+  }
 
   /**
    * Takes one attempt and compares the code. The attempt is taken in one UPDATE that also checks status, expiry and the
@@ -64,7 +78,7 @@ export class ChallengeRecords {
    * and a wrong code that takes the last attempt cannot fail a right one that came first.
    */
   async attempt(projectId: string, verificationId: string, otp: string, now: Date): Promise<Attempt | null> {
-    return this.db.transaction(async (trx) => {
+    const outcome = await this.db.transaction(async (trx): Promise<Attempt | null> => {
       const [taken]: VerificationRow[] = await trx('verifications')
         .where({ id: verificationId, project_id: projectId, status: 'PENDING' })
         .where('expires_at', '>', now)
@@ -76,36 +90,46 @@ export class ChallengeRecords {
       const guess = taken.test ? this.testNumbers.testCodeHash(projectId, taken.to, otp) : this.codeHash(verificationId, normalizeCode(otp));
       // Codes of earlier sends stay valid after a resend (the earlier SMS may arrive last).
       if ([taken.code_hash, ...(taken.previous_code_hashes ?? [])].some((hash) => sameDigest(guess, hash))) {
-        await trx('verifications').where({ id: verificationId }).update({ status: 'VERIFIED', verified_at: now, updated_at: now });
+        await this.ended(trx, await trx('verifications').where({ id: verificationId }).update({ status: 'VERIFIED', verified_at: now, updated_at: now }, '*'));
         await this.stats.record(trx, [{ projectId, metric: 'otp.verified', at: now }]);
         return { taken, verified: true, remaining: taken.max_attempts - taken.attempts };
       }
       const remaining = taken.max_attempts - taken.attempts;
-      if (remaining <= 0) await trx('verifications').where({ id: verificationId }).update({ status: 'FAILED', updated_at: now });
+      if (remaining <= 0) await this.ended(trx, await trx('verifications').where({ id: verificationId }).update({ status: 'FAILED', updated_at: now }, '*'));
       return { taken, verified: false, remaining };
     });
+    if (outcome && (outcome.verified || outcome.remaining <= 0)) this.outbox.poke();
+    return outcome;
   }
 
   /** PENDING → CANCELED; the row, or null when it was not pending. */
   async cancel(projectId: string, verificationId: string, now: Date): Promise<VerificationRow | null> {
-    const [row]: VerificationRow[] = await this.db('verifications')
-      .where({ id: verificationId, project_id: projectId, status: 'PENDING' })
-      .where('expires_at', '>', now)
-      .update({ status: 'CANCELED', canceled_at: now, updated_at: now })
-      .returning('*');
-    return row ?? null;
+    const row = await this.db.transaction(async (trx) => {
+      const rows: VerificationRow[] = await trx('verifications')
+        .where({ id: verificationId, project_id: projectId, status: 'PENDING' })
+        .where('expires_at', '>', now)
+        .update({ status: 'CANCELED', canceled_at: now, updated_at: now })
+        .returning('*');
+      await this.ended(trx, rows);
+      return rows[0] ?? null;
+    });
+    if (row) this.outbox.poke();
+    return row;
   }
 
   /** PENDING past their TTL → EXPIRED, counted; the rows that moved. */
   async expireDue(now: Date): Promise<VerificationRow[]> {
-    return this.db.transaction(async (trx) => {
+    const expired = await this.db.transaction(async (trx) => {
       const expired: VerificationRow[] = await trx('verifications')
         .where({ status: 'PENDING' })
         .where('expires_at', '<=', now)
         .update({ status: 'EXPIRED', updated_at: now }, '*');
       await this.stats.record(trx, expired.map((r) => ({ projectId: r.project_id, metric: 'otp.expired' as const, at: now })));
+      await this.ended(trx, expired);
       return expired;
     });
+    if (expired.length > 0) this.outbox.poke();
+    return expired;
   }
 
   /** Stores a test-number challenge (no message: nothing goes through delivery), counted as requested. */

@@ -78,12 +78,12 @@ export class ChallengeService {
     if (verified) {
       // An SMS its phone has not sent yet (a resend, an offline or slow phone) is not needed any more.
       if (taken.message_id) void this.dispatch.withdraw(taken.message_id, 'VERIFICATION_VERIFIED');
-      void this.notices.ended({ projectId, verificationId, callbackUrl: taken.callback_url });
+      void this.notices.ended({ projectId, verificationId });
       return { verified: true, status: 'VERIFIED', verificationId, attempts: taken.attempts, maxAttempts: taken.max_attempts, verifiedAt: now.toISOString() };
     }
     if (remaining <= 0) {
       if (taken.message_id) void this.dispatch.withdraw(taken.message_id, 'VERIFICATION_FAILED');
-      void this.notices.ended({ projectId, verificationId, callbackUrl: taken.callback_url });
+      void this.notices.ended({ projectId, verificationId });
     }
     return { verified: false, status: remaining <= 0 ? 'FAILED' : 'PENDING', verificationId, attempts: taken.attempts, maxAttempts: taken.max_attempts, attemptsRemaining: Math.max(0, remaining) };
   }

@@ -5,7 +5,7 @@ import { newId } from '../ids.js';
 import { PAGE_TAGS, seqPage } from '../pagination.js';
 import { extractCode } from '../sms-code.js';
 import { TOKENS } from '../tokens.js';
-import { WebhookEmitter } from '../webhooks/emitter.js';
+import { OutboxRelay, writeWebhookEvents } from '../outbox.js';
 import { RentalService } from './rentals.js';
 
 /** An SMS a phone received, as /v1/inbox shows it. */
@@ -41,7 +41,7 @@ export class InboxService {
   constructor(
     @inject(TOKENS.Knex) private readonly db: Knex,
     private readonly rentals: RentalService,
-    private readonly webhooks: WebhookEmitter,
+    private readonly outbox: OutboxRelay,
   ) {}
 
   /**
@@ -73,10 +73,14 @@ export class InboxService {
         code: extractCode(body),
       };
     });
-    const stored: InboundRow[] = await this.db('inbound_sms').insert(rows).onConflict(['project_id', 'digest']).ignore().returning(['id', 'device_id', 'sim_slot', 'from', 'body', 'received_at', 'seq']);
-    const views = stored.map(toView);
-    // Observers after the insert: `sms.received` webhooks, queued without waiting.
-    void this.webhooks.emit(device.project_id, views.map((sms) => ({ type: 'sms.received' as const, data: sms })));
+    // The new ones and their `sms.received` webhooks commit together (the outbox relays them).
+    const views = await this.db.transaction(async (trx) => {
+      const stored: InboundRow[] = await trx('inbound_sms').insert(rows).onConflict(['project_id', 'digest']).ignore().returning(['id', 'device_id', 'sim_slot', 'from', 'body', 'received_at', 'seq']);
+      const views = stored.map(toView);
+      await writeWebhookEvents(trx, device.project_id, views.map((sms) => ({ id: newId('evt'), type: 'sms.received' as const, data: sms })));
+      return views;
+    });
+    if (views.length > 0) this.outbox.poke();
     return views;
   }
 

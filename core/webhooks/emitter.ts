@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { inject, injectable } from '../di.js';
 import { newId } from '../ids.js';
@@ -25,13 +26,13 @@ interface MessageFacts {
 }
 
 /**
- * Turns what happened into webhook deliveries: each event gets an `evt_` id and one job per
- * receiver (the project's subscribed endpoints, and the callback URL of the message or challenge
- * it concerns) on the `webhooks` queue. Message status changes come through the outbox (see
- * core/delivery/outbox.ts: written by the statement that makes the change, relayed after it); the other events
- * are emitted after their transaction committed, without waiting: emitting never fails or slows
- * the caller (failures are logged). A project with no endpoint and an event with no callback URL
- * cost a cached lookup and nothing else.
+ * Turns what happened into webhook deliveries: one job per event and receiver (the project's
+ * subscribed endpoints, and the callback URL of the message or challenge it concerns) on the
+ * `webhooks` queue, whose job ids (event id + receiver) dedupe a repeat. Message changes and the
+ * other events come through the outbox (core/outbox.ts: written by the transaction that makes
+ * the change, relayed after it, each event's id the same on every relay); device connection
+ * events come from their device-events job (ids derived from the change, retried with the job).
+ * A project with no endpoint and an event with no callback URL cost a cached lookup and nothing else.
  */
 @injectable()
 export class WebhookEmitter {
@@ -46,11 +47,6 @@ export class WebhookEmitter {
     this.log = logger.child({ component: 'webhooks' });
   }
 
-  /** Emits one project's events; resolves when they are queued, never rejects. */
-  emit(projectId: string, events: WebhookEvent[]): Promise<void> {
-    return this.enqueue(projectId, events).catch((error: unknown) => this.log.error({ err: error, projectId, events: events.length }, 'webhook events not queued'));
-  }
-
   /**
    * Message status changes (any projects), as the outbox relay hands them over: each event's id
    * is derived from the change, so relaying the same outbox row again repeats the same
@@ -62,15 +58,22 @@ export class WebhookEmitter {
     await this.messageEvents(changes, eventIdOf);
   }
 
-  /** A device's connection went up or down (MQTT session or SMSGate event stream). */
-  deviceConnection(deviceId: string, online: boolean, at: Date): Promise<void> {
-    const run = async () => {
-      const device: { project_id: string } | undefined = await this.db('devices').select('project_id').where({ id: deviceId }).first();
-      if (!device) return;
-      const data: DeviceEventData = { deviceId, online, at: at.toISOString() };
-      await this.enqueue(device.project_id, [{ type: online ? 'device.online' : 'device.offline', data }]);
-    };
-    return run().catch((error: unknown) => this.log.error({ err: error, deviceId }, 'device webhook event not queued'));
+  /** One project's events as the outbox relay hands them over (their ids fixed); rejects when they could not be queued (the relay retries). */
+  queue(projectId: string, events: WebhookEvent[]): Promise<void> {
+    return this.enqueue(projectId, events);
+  }
+
+  /**
+   * A device's connection went up or down (MQTT session or SMSGate event stream). Called from the
+   * device-events job that carries the change: the event id is derived from that change, so a
+   * retried job repeats it (and the queue dedupes it); rejects when it could not be queued.
+   */
+  async deviceConnection(deviceId: string, online: boolean, at: Date): Promise<void> {
+    const device: { project_id: string } | undefined = await this.db('devices').select('project_id').where({ id: deviceId }).first();
+    if (!device) return;
+    const data: DeviceEventData = { deviceId, online, at: at.toISOString() };
+    const id = `evt_${createHash('sha256').update(`device:${deviceId}:${online}:${data.at}`).digest('base64url').slice(0, 22)}`;
+    await this.enqueue(device.project_id, [{ id, type: online ? 'device.online' : 'device.offline', data }]);
   }
 
   private async messageEvents(changes: MessageChanged[], eventIdOf: (change: MessageChanged) => string): Promise<void> {

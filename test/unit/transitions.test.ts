@@ -14,7 +14,7 @@ import type { MessageChanged } from '../../core/delivery/message-changed.js';
 import type { MessageKind, MessageStatus } from '../../core/services/messages.js';
 import { StatsService } from '../../core/services/stats.js';
 import { SmxMetrics } from '../../core/smx-metrics.js';
-import type { OutboxRelay } from '../../core/delivery/outbox.js';
+import type { OutboxRelay } from '../../core/outbox.js';
 import { isolationId, PG_URL } from '../helpers/smx.js';
 
 const schema = `u_${isolationId('unit/transitions')}`;

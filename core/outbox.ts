@@ -9,14 +9,20 @@
  */
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
-import { inject, injectable } from '../di.js';
-import type { Logger } from '../logger.js';
-import { TOKENS } from '../tokens.js';
-import { withinDeadline } from '../unavailable.js';
-import type { MessageChanged } from './message-changed.js';
+import { inject, injectable } from './di.js';
+import type { Logger } from './logger.js';
+import { TOKENS } from './tokens.js';
+import { withinDeadline } from './unavailable.js';
+import type { MessageChanged } from './delivery/message-changed.js';
+import type { WebhookEvent } from './webhooks/events.js';
 
 /** The outbox row kind of message status changes. */
 const MESSAGE_CHANGES = 'message.changes';
+/** The outbox row kind of other webhook events (verifications, inbound SMS), ids fixed when written. */
+const WEBHOOK_EVENTS = 'webhook.events';
+
+/** A webhook event as the outbox keeps it: its id is fixed when written, so every relay repeats it. */
+export type OutboxWebhookEvent = WebhookEvent & { id: string };
 
 /**
  * The projects whose message changes someone outside the process follows, as SQL subqueries of
@@ -54,6 +60,25 @@ export async function writeOutbox(trx: Knex | Knex.Transaction, changes: Message
 }
 
 /**
+ * Writes webhook events of one project into the outbox, inside the transaction of the change
+ * they tell of; only if someone listens (an event's callback URL, or an enabled endpoint of the
+ * project), decided by the same statement.
+ */
+export async function writeWebhookEvents(trx: Knex | Knex.Transaction, projectId: string, events: OutboxWebhookEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const anyCallback = events.some((e) => e.callbackUrl);
+  await trx.raw(
+    `insert into outbox (kind, payload)
+     select '${WEBHOOK_EVENTS}', ?::jsonb
+     where ?::boolean or exists (select 1 from webhook_endpoints e where e.project_id = ? and e.enabled)`,
+    [JSON.stringify({ projectId, events }), anyCallback, projectId],
+  );
+}
+
+/** A durable listener of webhook events: like {@link MessageChangeListener}, the events carry their ids. */
+export type WebhookEventsListener = (projectId: string, events: OutboxWebhookEvent[]) => Promise<void>;
+
+/**
  * A durable listener of message changes: called after the commit, at least once per change
  * (again after a crash before the relay finished), with an event id that is the same on every
  * relay of that change. Rejecting makes the relay retry the row later.
@@ -67,10 +92,9 @@ const BATCH = 200;
 /** How often the relay looks for rows written by a process that died before relaying them. @defaultValue 1000 */
 export const OUTBOX_SWEEP_MS = 1000;
 
-interface OutboxRow {
-  id: string | number;
-  payload: Array<Omit<MessageChanged, 'at'> & { at: string }> | string;
-}
+type OutboxRow =
+  | { id: string | number; kind: typeof MESSAGE_CHANGES; payload: Array<Omit<MessageChanged, 'at'> & { at: string }> | string }
+  | { id: string | number; kind: typeof WEBHOOK_EVENTS; payload: { projectId: string; events: OutboxWebhookEvent[] } | string };
 
 /** Hands outbox rows to the listeners (webhooks, SMSGate). Any process may run one: rows are claimed with SKIP LOCKED. */
 @injectable()
@@ -80,7 +104,8 @@ export class OutboxRelay {
   private again = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private readonly listeners: MessageChangeListener[] = [];
+  private readonly changeListeners: MessageChangeListener[] = [];
+  private readonly eventListeners: WebhookEventsListener[] = [];
 
   constructor(
     @inject(TOKENS.Knex) private readonly db: Knex,
@@ -89,9 +114,14 @@ export class OutboxRelay {
     this.log = logger.child({ component: 'outbox' });
   }
 
-  /** Adds a durable listener (the composition root wires them: core/container.ts). */
-  subscribe(listener: MessageChangeListener): void {
-    this.listeners.push(listener);
+  /** Adds a durable listener of message changes (the composition root wires them: core/container.ts). */
+  onMessageChanges(listener: MessageChangeListener): void {
+    this.changeListeners.push(listener);
+  }
+
+  /** Adds a durable listener of the other webhook events. */
+  onWebhookEvents(listener: WebhookEventsListener): void {
+    this.eventListeners.push(listener);
   }
 
   /** Relays soon (after this process committed changes): coalesced, never concurrent with itself. */
@@ -136,18 +166,27 @@ export class OutboxRelay {
   /** One transaction: claim rows, queue their events, delete them. Returns how many rows it relayed. */
   async relayBatch(): Promise<number> {
     return this.db.transaction(async (trx) => {
-      const rows: OutboxRow[] = await trx('outbox').select('id', 'payload').where({ kind: MESSAGE_CHANGES }).orderBy('id').limit(BATCH).forUpdate().skipLocked();
+      const rows: OutboxRow[] = await trx('outbox').select('id', 'kind', 'payload').whereIn('kind', [MESSAGE_CHANGES, WEBHOOK_EVENTS]).orderBy('id').limit(BATCH).forUpdate().skipLocked();
       if (rows.length === 0) return 0;
       for (const row of rows) {
-        const payload = typeof row.payload === 'string' ? (JSON.parse(row.payload) as Exclude<OutboxRow['payload'], string>) : row.payload;
-        const changes: MessageChanged[] = payload.map((c) => ({ ...c, at: new Date(c.at) }));
-        const eventIdOf = (change: MessageChanged) => eventId(row.id, change);
         // Bounded: the rows stay locked meanwhile, and a Redis outage must not hold them (they are retried).
-        await withinDeadline(Promise.all(this.listeners.map((listener) => listener(changes, eventIdOf))), QUEUE_DEADLINE_MS, 'outbox relay');
+        await withinDeadline(this.relayRow(row), QUEUE_DEADLINE_MS, 'outbox relay');
       }
       await trx('outbox').whereIn('id', rows.map((r) => r.id)).delete();
       return rows.length;
     });
+  }
+
+  private async relayRow(row: OutboxRow): Promise<void> {
+    if (row.kind === WEBHOOK_EVENTS) {
+      const { projectId, events } = typeof row.payload === 'string' ? (JSON.parse(row.payload) as Exclude<typeof row.payload, string>) : row.payload;
+      await Promise.all(this.eventListeners.map((listener) => listener(projectId, events)));
+      return;
+    }
+    const payload = typeof row.payload === 'string' ? (JSON.parse(row.payload) as Exclude<typeof row.payload, string>) : row.payload;
+    const changes: MessageChanged[] = payload.map((c) => ({ ...c, at: new Date(c.at) }));
+    const eventIdOf = (change: MessageChanged) => eventId(row.id, change);
+    await Promise.all(this.changeListeners.map((listener) => listener(changes, eventIdOf)));
   }
 }
 
