@@ -14,9 +14,12 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { startSmx, type Roles, type Smx } from '../../bin/compose.js';
 import { loadConfig } from '../../core/config.js';
+import type { Queues } from '../../core/queues.js';
+import { TOKENS } from '../../core/tokens.js';
 import { linkDevice } from '../../device/link.js';
 import { ReferenceDevice, type ReferenceDeviceOptions } from '../../device/reference-device.js';
 import type { LinkResult } from '../../protocol/payloads.js';
+import { eventually } from './eventually.js';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -224,4 +227,39 @@ export async function startPhone(t: ExecutionContext, credentials: LinkResult, o
   t.teardown(() => device.stop());
   await device.start();
   return device;
+}
+
+/**
+ * Sends an SMS through the project's phone (its routing must pick the phone the test watches) and
+ * waits until `arrived(messageId)` says the phone has it. A phone gets its messages in the order
+ * they were handed to it, so whatever was handed to it before has arrived too: a test proving that
+ * no (second) message reached the phone checks after this marker, not after a sleep.
+ * Returns the marker's message id (to leave it out of what the test counts).
+ */
+export async function phoneMarker(smx: TestSmx, key: string, arrived: (messageId: string) => boolean, timeoutMs = 10_000): Promise<string> {
+  const sent = await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915199999990', message: 'marker' });
+  if (sent.status !== 201) throw new Error(`marker SMS: ${sent.status} ${JSON.stringify(sent.body)}`);
+  const messageId = sent.body.data.messageId as string;
+  await eventually(() => arrived(messageId), timeoutMs, 'the marker SMS at the phone');
+  return messageId;
+}
+
+/**
+ * Waits until the named queues of the instance have no job waiting, running or due later: every
+ * phone report, dispatch or webhook accepted so far has been handled. A test proving that a late
+ * report changed nothing, or that no second webhook came, checks after this, not after a sleep.
+ */
+export async function queuesIdle(smx: TestSmx, names: ReadonlyArray<'dispatch' | 'deviceEvents' | 'webhooks'>, timeoutMs = 10_000): Promise<void> {
+  const queues = smx.smx.container.resolve<Queues>(TOKENS.Queues);
+  await eventually(
+    async () => {
+      for (const name of names) {
+        const counts = await queues[name].getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
+        if (Object.values(counts).some((n) => n > 0)) return false;
+      }
+      return true;
+    },
+    timeoutMs,
+    `the ${names.join(', ')} queue(s) to be idle`,
+  );
 }
