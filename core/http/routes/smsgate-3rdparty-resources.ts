@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { isApiError } from '../../errors.js';
 import type { DeviceService } from '../../services/devices.js';
 import { toSmsGateDevice } from '../../smsgate/third-party/devices.js';
 import { SmsGateError } from '../../smsgate/third-party/errors.js';
@@ -33,7 +34,12 @@ export async function smsgateResourceRoutes(app: FastifyInstance, deps: Resource
       const { projectId } = authorise(request, 'devices:delete');
       const id = idOf(request);
       const device = id.length <= 64 ? await devices.find(id) : null;
-      if (device && device.projectId === projectId && device.status !== 'unlinked') await devices.unlink(id);
+      if (device && device.projectId === projectId && device.status !== 'unlinked') {
+        // Unlinked meanwhile by someone else: gone either way, as the original answers.
+        await devices.unlink(id).catch((error: unknown) => {
+          if (!isApiError(error) || error.code !== 'NOT_FOUND') throw error;
+        });
+      }
       return reply.status(204).send();
     });
   }

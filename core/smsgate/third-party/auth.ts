@@ -129,7 +129,10 @@ export class SmsGateAuth {
   /** `DELETE /auth/token/{jti}`: that token (and the refresh token issued with it) stops working in this project. */
   async revoke(projectId: string, jti: string, expiresAt = new Date(Date.now() + REFRESH_TTL_S * 1000)): Promise<void> {
     if (jti.length === 0 || jti.length > 64) return;
-    await this.db('smsgate_revoked_tokens').insert({ project_id: projectId, jti, expires_at: expiresAt, revoked_at: new Date() }).onConflict(['project_id', 'jti']).ignore();
+    const now = new Date();
+    await this.db('smsgate_revoked_tokens').insert({ project_id: projectId, jti, expires_at: expiresAt, revoked_at: now }).onConflict(['project_id', 'jti']).ignore();
+    // A revocation matters only while the token could still be used: the project's spent ones go.
+    await this.db('smsgate_revoked_tokens').where({ project_id: projectId }).where('expires_at', '<', now).delete();
   }
 
   private async pair(projectId: string, keyId: string, scopes: string[], ttl: number): Promise<TokenResponse> {

@@ -6,7 +6,7 @@ export { SmsGateMessages, type MessageState } from './messages.js';
 export { readSendRequest, type SendRequest } from './message-request.js';
 export { SmsGateSettings, sendRateOf } from './settings.js';
 export { aggregateState, recipientState, stateHistory, type ProcessState } from './states.js';
-export { SmsGateWebhooks, type SmsGateWebhook } from './webhooks.js';
+export { SmsGateWebhooks, SMSGATE_FOLLOWED_PROJECTS_SQL, type SmsGateWebhook } from './webhooks.js';
 export {
   SMSGATE_WEBHOOK_EVENTS, smsgateWebhookEvents, smsReceivedEvent, smsgateSigningKey, signSmsGate, smsgateHeaders,
   type MessageChangeLike, type RecipientFacts, type SmsGateEvent,

@@ -96,6 +96,8 @@ export class SmsGateMessages {
     const recipients = request.phoneNumbers.map((phone, position) => ({
       project_id: projectId, group_id: id, position, phone_number: phone, message_id: byNumber.get(phone) ?? null, error: byNumber.has(phone) ? null : (refused.get(position) ?? 'REFUSED'),
     }));
+    // Should this fail (the database gone right now), the SMS still go; the id stays reserved
+    // without recipients (invisible) and is free again after STALE_RESERVATION_MS.
     await this.db.transaction(async (trx) => {
       await trx('smsgate_message_recipients').insert(recipients);
       await trx('smsgate_messages').where({ project_id: projectId, id }).update({ batch_id: batchId });

@@ -31,6 +31,12 @@ interface WebhookRow {
 const MAX_ID = 36;
 
 /**
+ * The projects whose SMX message changes the SMSGate webhooks follow (a subquery of
+ * `project_id`s): the outbox keeps a change only if someone follows its project.
+ */
+export const SMSGATE_FOLLOWED_PROJECTS_SQL = "select w.project_id from smsgate_webhooks w where w.event in ('sms:sent', 'sms:delivered', 'sms:failed', 'sms:cancelled')";
+
+/**
  * SMSGate webhooks of a project: registration (an id the client may choose; the same id
  * replaces), and their delivery from the server — for MQTT and SMSGate-app phones alike — on
  * SMX's webhooks queue: its retry schedule, delivery log (`/v1/webhook-deliveries`, with the
