@@ -1,5 +1,6 @@
 /** The pure parts of the SMSGate 3rd-party surface: states, request checks, JWTs, webhook events and signatures, settings. */
 import test from 'ava';
+import { loadConfig } from '../../core/config.js';
 import { jwtKey, signJwt, verifyJwt } from '../../core/smsgate/third-party/jwt.js';
 import { readSendRequest } from '../../core/smsgate/third-party/message-request.js';
 import { mergeSettings, readSettings, sendRateOf } from '../../core/smsgate/third-party/settings.js';
@@ -135,4 +136,10 @@ test('settings: known keys kept and checked, unknown dropped, secrets refused; P
   t.is(sendRateOf({ messages: { limit_period: 'PerMinute', limit_value: 20, send_interval_min: 6 } }), 10);
   t.is(sendRateOf({ messages: { send_interval_min: 120 } }), 1);
   t.is(sendRateOf({ messages: { limit_period: 'PerHour', limit_value: 20 } }), undefined, 'per-hour budgets are stored only');
+});
+
+test('SMX_COMPAT_SMSGATE: on by default, a boolean', (t) => {
+  t.true(loadConfig({}).compatSmsgate);
+  t.false(loadConfig({ SMX_COMPAT_SMSGATE: 'false' }).compatSmsgate);
+  t.throws(() => loadConfig({ SMX_COMPAT_SMSGATE: 'maybe' }), { message: /^SMX_COMPAT_SMSGATE: expected a boolean/ });
 });

@@ -5,7 +5,7 @@
  * Receivers listen on 127.0.0.1, so this server allows private webhook targets.
  */
 import test from 'ava';
-import { HookRunner } from '../../core/plugins/hook-runner.js';
+import { HookRunner } from '../../core/hook-runner.js';
 import type { HookHandlers, HookName, PluginContext } from '../../core/plugin-api.js';
 import { SmsGateWebhooks, smsgateWebhooksPlugin } from '../../core/smsgate/third-party/index.js';
 import { eventually } from '../helpers/eventually.js';

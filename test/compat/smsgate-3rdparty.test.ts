@@ -6,7 +6,7 @@
 import test from 'ava';
 import type { OutboxMessage } from '../../protocol/payloads.js';
 import { eventually } from '../helpers/eventually.js';
-import { linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
+import { cleanupTestSmx, linkNewDevice, startPhone, startTestSmx, useSmx } from '../helpers/smx.js';
 import { BASE, basic, clientVersions, fetchHttpClient, newProject, raw, withPhone } from './smsgate-3rdparty-helpers.js';
 
 const current = useSmx(test, 'smsgate-3rdparty');
@@ -351,4 +351,15 @@ test('inbox: the SMS the project\'s phones received, newest first, with X-Total-
   t.like(second.json[0], { sender: '+4915112345000', contentPreview: 'first' });
   t.deepEqual((await raw(smx, 'GET', '/inbox?type=MMS', { auth: p.auth })).json, []);
   t.is((await raw(smx, 'GET', '/inbox?limit=501', { auth: p.auth })).status, 400);
+});
+
+test('switched off (SMX_COMPAT_SMSGATE=false): the surface is not there', async (t) => {
+  const off = await startTestSmx('smsgate-3rdparty-off', { env: { SMX_COMPAT_SMSGATE: 'false' } });
+  t.teardown(async () => {
+    await off.close();
+    await cleanupTestSmx(off);
+  });
+  const r = await raw(off, 'GET', '/health');
+  t.is(r.status, 404);
+  t.is(r.json.error.code, 'NOT_FOUND', 'SMX\'s own 404');
 });
