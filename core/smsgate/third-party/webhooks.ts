@@ -126,6 +126,15 @@ export class SmsGateWebhooks {
     await this.deliver(smsgateWebhookEvents(changes, facts));
   }
 
+  /**
+   * Stored inbound SMS of one project → `sms:received` (for a durable caller such as the outbox
+   * relay's webhook events: rejects when the deliveries could not be queued; a retry repeats the
+   * same delivery ids).
+   */
+  async inboundStored(projectId: string, sms: readonly ReceivedSmsLike[]): Promise<void> {
+    await this.deliver(sms.map((s) => smsReceivedEvent(projectId, s)));
+  }
+
   /** An SMS a phone received → `sms:received` (the `onInbound` hook). Never rejects. */
   async received(sms: ReceivedSmsLike): Promise<void> {
     try {
