@@ -209,4 +209,3 @@ export function received(client: MqttClient, topic: string): unknown[] {
   return (inboxes.get(client) ?? []).filter((m) => m.topic === topic).map((m) => JSON.parse(m.payload));
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -6,7 +6,7 @@ import type { EmbeddedBroker } from '../../broker/embedded-broker.js';
 import { KICK_TOPIC } from '../../broker/bridge.js';
 import { internalCredentials } from '../../broker/internal-credentials.js';
 import { sessionKeyPrefix } from '../../broker/session-store.js';
-import { Harness, SECRET, closed, received, sleep, testPrefix } from './_helpers.js';
+import { Harness, SECRET, closed, received, testPrefix } from './_helpers.js';
 import { eventually } from '../helpers/eventually.js';
 
 let h: Harness;
@@ -67,8 +67,8 @@ test('refused filters of a mixed SUBSCRIBE are not stored in the persistent sess
   await broker.publisher.publish(other.deviceId, 'outbox', { messages: [{ id: 'msg_not_yours' }] });
   await broker.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: 'msg_yours' }] });
   const back = await h.phone(broker, device);
+  // msg_yours was published after msg_not_yours: had the session kept the other one, it would have come first.
   await eventually(() => received(back, own).length === 1, 3000, 'own message');
-  await sleep(100);
   const all = received(back, own).concat(received(back, deviceTopic(other.deviceId, 'outbox')));
   t.deepEqual(all, [{ messages: [{ id: 'msg_yours' }] }]);
 });
@@ -80,8 +80,11 @@ test("publishing to another device's status disconnects the device and bridges n
   const gone = closed(phone);
   phone.publish(deviceTopic(victim.deviceId, 'status'), JSON.stringify({ updates: [{ id: 'msg_forged', state: 'delivered' }] }), { qos: 1 });
   await gone;
-  await sleep(100);
-  t.deepEqual(await h.jobsOf(victim.deviceId), []);
+  // The victim's own status afterwards: its PUBACK comes once its job is in Redis, behind any job of the forged one.
+  const victimPhone = await h.phone(broker, victim);
+  const own = { updates: [{ id: 'msg_own', state: 'sent', at: '2025-01-01T00:00:00.000Z' }] };
+  await victimPhone.publishAsync(deviceTopic(victim.deviceId, 'status'), JSON.stringify(own), { qos: 1 });
+  t.deepEqual((await h.jobsOf(victim.deviceId)).filter((job) => job.channel === 'status').map((job) => job.payload), [own]);
   // Only the broker's own presence events for the offender, nothing it sent.
   t.true((await h.jobsOf(device.deviceId)).every((job) => job.channel === 'presence' && (job.payload as { source?: string }).source === 'broker'));
 });
@@ -103,7 +106,12 @@ test('a device cannot kick another device through the internal kick topic', asyn
   const gone = closed(phone);
   phone.publish(KICK_TOPIC, JSON.stringify({ deviceId: victim.deviceId }), { qos: 1 });
   await gone;
-  await sleep(100);
+  // A real kick through the same topic afterwards: once it took effect, a forged one would have too.
+  const bystander = h.devices.add();
+  const bystanderPhone = await h.phone(broker, bystander);
+  const bystanderGone = closed(bystanderPhone);
+  await broker.publisher.disconnect(bystander.deviceId);
+  await bystanderGone;
   t.true(victimPhone.connected);
 });
 

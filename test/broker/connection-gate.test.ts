@@ -15,6 +15,7 @@ import { FrameScanner, MAX_DEVICE_PACKET_BYTES, MAX_PACKET_BYTES_BEFORE_AUTH } f
 import { RefusalLog, SourceLimits, sourceKey } from '../../broker/source-limits.js';
 import { Harness, SECRET, testPrefix, type TestDevice } from './_helpers.js';
 import { PINGREQ, RawClient, connectPacket, frame, header, publishPacket, rawDevice } from './_raw-mqtt.js';
+import { eventually } from '../helpers/eventually.js';
 
 const MB = 1024 * 1024;
 let h: Harness;
@@ -280,11 +281,7 @@ test('new connections per source are rate limited (bursts of 10 s of the rate)',
 });
 
 async function waitPending(own: EmbeddedBroker, count: number): Promise<void> {
-  const deadline = Date.now() + 3000;
-  while (own.gate.limits.pending('127.0.0.1') !== count) {
-    if (Date.now() > deadline) throw new Error(`pending stayed ${own.gate.limits.pending('127.0.0.1')}, expected ${count}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await eventually(() => own.gate.limits.pending('127.0.0.1') === count, 3000, `${count} pending connections`);
 }
 
 test('the raw MQTT helpers encode fixed headers as [MQTT-2.2.3] does', (t) => {

@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { EmbeddedBroker } from '../../broker/embedded-broker.js';
-import { Harness, closed, sleep, testPrefix } from './_helpers.js';
+import { Harness, closed, testPrefix } from './_helpers.js';
 import { eventually } from '../helpers/eventually.js';
 
 let h: Harness;
@@ -27,6 +27,14 @@ async function presenceEvents(deviceId: string): Promise<boolean[]> {
 }
 
 const online = (deviceId: string) => async () => (await h.presence.get(deviceId)).online;
+/** The connection id the device's presence is recorded under (null when offline). */
+const connectionOf = (deviceId: string) => h.redis.hget(`${h.prefix}:presence:${deviceId}`, 'conn');
+/** Resolves once the device's presence is recorded under another connection than `previous`. */
+const recordedOtherThan = (deviceId: string, previous: string | null) =>
+  eventually(async () => {
+    const current = await connectionOf(deviceId);
+    return current !== null && current !== previous;
+  }, 3000, 'the new connection recorded');
 const offline = (deviceId: string) => async () => !(await h.presence.get(deviceId)).online;
 
 test('a connection marks the device online and its end marks it offline, with an event each', async (t) => {
@@ -56,10 +64,13 @@ test('a takeover on the same node (same client id) ends online', async (t) => {
   const device = h.devices.add();
   const first = await h.phone(broker, device);
   await eventually(online(device.deviceId), 3000, 'online');
+  const firstConnection = await connectionOf(device.deviceId);
   const firstClosed = closed(first);
   const second = await h.phone(broker, device);
   await firstClosed; // [MQTT-3.1.4-2]: the broker closed the old connection
-  await sleep(150);
+  // The node issues its presence writes in event order on one Redis connection, the old
+  // connection's end before the new one's start: once the new one is recorded, both ran.
+  await recordedOtherThan(device.deviceId, firstConnection);
   t.true(await online(device.deviceId)());
   await second.endAsync();
   await eventually(offline(device.deviceId), 3000, 'offline');
@@ -69,13 +80,16 @@ test('a new connection before the old one ends keeps the device online (reconnec
   const device = h.devices.add();
   const old = await h.phone(broker, device);
   await eventually(online(device.deviceId), 3000, 'online');
+  const oldConnection = (await connectionOf(device.deviceId))!;
   // The phone reconnects through another node while its old connection still looks alive...
   const fresh = await h.phone(otherNode, device);
-  await sleep(100);
+  await recordedOtherThan(device.deviceId, oldConnection);
   // ...and the old one only now goes away: its late disconnect must not mark the device offline.
   old.stream.destroy();
   await closed(old);
-  await sleep(200);
+  // The old node has handled that end once it no longer holds the device (see PresenceStore.markOffline).
+  const oldHolder = oldConnection.slice(0, oldConnection.indexOf(':'));
+  await eventually(async () => (await h.redis.hget(`${h.prefix}:presence:held-by:${oldHolder}`, device.deviceId)) === null, 3000, 'the old connection\'s end handled');
   t.true(await online(device.deviceId)());
   t.deepEqual(await presenceEvents(device.deviceId), [true]);
 
@@ -88,7 +102,12 @@ test('a new connection before the old one ends keeps the device online (reconnec
 test('a refused connection leaves no presence', async (t) => {
   const device = h.devices.add();
   await t.throwsAsync(h.phone(broker, { ...device, secret: 'wrong-secret' }));
-  await sleep(100);
+  // Another device connecting afterwards: the node writes presence and its events in order, so
+  // once that one's online event is queued, anything the refused attempt caused would be too.
+  const later = h.devices.add();
+  const laterPhone = await h.phone(broker, later);
+  await eventually(async () => (await presenceEvents(later.deviceId)).length > 0, 3000, 'the later device\'s online event');
+  await laterPhone.endAsync();
   t.false((await h.presence.get(device.deviceId)).online);
   t.deepEqual(await h.jobsOf(device.deviceId), []);
 });

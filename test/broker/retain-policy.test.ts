@@ -11,7 +11,7 @@ import { INTERNAL_CLIENT_ID_PREFIX, internalCredentials } from '../../broker/int
 import { MAX_RETAINED_PAYLOAD_BYTES, mayRetain, purgeRetained } from '../../broker/retain-policy.js';
 import { sessionKeyPrefix } from '../../broker/session-store.js';
 import { connectRedis } from '../../core/redis.js';
-import { Harness, REDIS_URL, SECRET, sleep, testPrefix } from './_helpers.js';
+import { Harness, REDIS_URL, SECRET, testPrefix } from './_helpers.js';
 import { eventually } from '../helpers/eventually.js';
 
 let h: Harness;
@@ -61,8 +61,10 @@ test('a retained status or inbox publish is acknowledged and bridged, but not st
 
   const { client, seen } = await observer('retain-status');
   await client.subscribeAsync([status, deviceTopic(device.deviceId, 'inbox')], { qos: 1 });
-  await sleep(200);
-  t.deepEqual(seen, [], 'a new subscriber gets no retained status');
+  // A live status after the SUBACK is delivered behind anything retained the subscription got.
+  await phone.publishAsync(status, '{"updates":[]}', { qos: 1 });
+  await eventually(() => seen.length > 0, 3000, 'the live status');
+  t.deepEqual(seen, [{ topic: status, retain: false, bytes: '{"updates":[]}'.length }], 'a new subscriber gets no retained status');
 });
 
 test('a retained presence is stored up to 4 KiB; a larger one is bridged but not stored; an empty one clears it', async (t) => {
@@ -78,8 +80,17 @@ test('a retained presence is stored up to 4 KiB; a larger one is bridged but not
   const { client, seen } = await observer('retain-presence');
   await client.subscribeAsync(presence, { qos: 1 });
   await eventually(() => seen.length > 0, 3000, 'the retained presence');
-  await sleep(100);
-  t.deepEqual(seen, [{ topic: presence, retain: true, bytes: JSON.stringify({ online: true, battery: 80 }).length }], 'the small one stayed retained');
+  // A live (not retained) presence behind it: anything else retained would have come before it.
+  await phone.publishAsync(presence, '{"online":true}', { qos: 1 });
+  await eventually(() => seen.length > 1, 3000, 'the live presence');
+  t.deepEqual(
+    seen,
+    [
+      { topic: presence, retain: true, bytes: JSON.stringify({ online: true, battery: 80 }).length },
+      { topic: presence, retain: false, bytes: '{"online":true}'.length },
+    ],
+    'the small one stayed retained',
+  );
   t.true((await h.jobsOf(device.deviceId)).some((job) => (job.payload as { pad?: string }).pad !== undefined), 'the large one was bridged');
 
   await phone.publishAsync(presence, '', { qos: 1, retain: true });

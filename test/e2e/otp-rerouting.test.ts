@@ -4,15 +4,29 @@
  * the SMSGate app emulator side by side.
  */
 import test, { type ExecutionContext } from 'ava';
+import type { Knex } from 'knex';
 import type { LinkResult, OutboxMessage } from '../../protocol/payloads.js';
 import type { ReportOptions } from '../../device/reference-device-options.js';
 import { SmsGateApp } from '../helpers/smsgate-app.js';
 import { createProject, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
 import { eventually } from '../helpers/eventually.js';
+import type { Queues } from '../../core/queues.js';
+import { TOKENS } from '../../core/tokens.js';
 
 const current = useSmx(test, 'otp-rerouting');
 const codeIn = (body: string) => /(\d{4,12})\s*$/.exec(body)?.[1] ?? '';
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Waits until `rounds` OTP lease sweeps (the maintenance job that re-routes) have run that started
+ * after `after`: by then any message whose lease ran out before `after` has been looked at.
+ */
+async function leaseSweepsAfter(after: number, rounds = 2): Promise<void> {
+  const maintenance = current().smx.container.resolve<Queues>(TOKENS.Queues).maintenance;
+  await eventually(async () => {
+    const done = await maintenance.getJobs(['completed'], 0, 200);
+    return done.filter((job) => job.name === 'otp-leases' && (job.processedOn ?? 0) > after).length >= rounds;
+  }, 15_000, `${rounds} OTP lease sweeps after ${new Date(after).toISOString()}`);
+}
 
 interface Phone {
   credentials: LinkResult;
@@ -85,8 +99,8 @@ test('a phone that reports sent in time keeps its OTP: no other phone ever gets 
   for (const s of sent) {
     await eventually(async () => ((await message(key, s.messageId)).status === 'DELIVERED' ? true : undefined), 10_000, 'delivered');
   }
-  // Several lease lengths and sweep rounds later, nothing has moved.
-  await sleep(5_000);
+  // Two sweep rounds that started after every lease had run out: nothing has moved.
+  await leaseSweepsAfter(Date.now() + 1_000);
   t.deepEqual(phones.standby!.received, []);
   t.deepEqual(phones.primary!.canceled, []);
   for (const s of sent) t.is((await message(key, s.messageId)).deviceId, phones.primary!.credentials.deviceId);
@@ -96,7 +110,10 @@ test('active-device has no other route: the silent phone keeps the OTP (it may s
   const { key, phones } = await project(t, [{ name: 'standby' }, { name: 'silent', report: { sent: false, delivered: false } }], { otpLeaseSeconds: 1 });
   const sent = await sendOtp(key);
   await eventually(async () => phones.silent!.received.find((m) => m.id === sent.messageId), 10_000, 'the silent phone got it');
-  await sleep(5_000);
+  // The lease sweep looked at it after its lease ran out (and found no other route), then once more.
+  const db = current().smx.container.resolve<Knex>(TOKENS.Knex);
+  await eventually(async () => (await db('messages').where({ id: sent.messageId }).first('lease_checked_at'))?.lease_checked_at, 15_000, 'the lease sweep to keep the OTP on the silent phone');
+  await leaseSweepsAfter(Date.now(), 1);
   const m = await message(key, sent.messageId);
   t.is(m.status, 'DISPATCHED');
   t.is(m.deviceId, phones.silent!.credentials.deviceId);

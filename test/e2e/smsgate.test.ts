@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import test from 'ava';
 import { SmsGateApp } from '../helpers/smsgate-app.js';
-import { createProject, useSmx, type TestSmx } from '../helpers/smx.js';
+import { createProject, queuesIdle, useSmx, type TestSmx } from '../helpers/smx.js';
 import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'smsgate');
@@ -95,7 +95,8 @@ test('SSE presence, MessageEnqueued on send-otp, pull in the app shape, out-of-o
     return r.status === 'DELIVERED' ? r : null;
   }, 10_000, 'DELIVERED');
   t.truthy(delivered.sentAt);
-  await new Promise((r) => setTimeout(r, 300));
+  // Every report above has been applied (the late Sent included) once no device event is left.
+  await queuesIdle(smx, ['deviceEvents']);
   t.is((await smx.api(key, 'GET', `/v1/messages/${messageId}`)).body.data.status, 'DELIVERED', 'the late Sent does not move it back');
 
   const verified = await smx.api(key, 'POST', '/v1/verify-otp', { verificationId, otp: codeIn(m.textMessage.text) });
@@ -216,7 +217,7 @@ test('a signed inbound webhook without id or messageId is stored once, however o
     const list = (await smx.api(key, 'GET', '/v1/inbox')).body.data.messages as Array<{ body: string }>;
     return list.some((m) => m.body === 'another one') ? list : null;
   }, 10_000, 'the inbox');
-  await new Promise((r) => setTimeout(r, 500)); // let any late duplicate land before counting
+  await queuesIdle(smx, ['deviceEvents']); // any late duplicate has been handled
   const again = (await smx.api(key, 'GET', '/v1/inbox')).body.data.messages as Array<{ body: string }>;
   t.is(again.filter((m) => m.body === 'replay me 4711').length, 1, 'stored once');
   t.is(inbox.filter((m) => m.body === 'another one').length, 1);

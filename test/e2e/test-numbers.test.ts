@@ -3,6 +3,7 @@ import test from 'ava';
 import type { Knex } from 'knex';
 import type { OutboxMessage } from '../../protocol/payloads.js';
 import { createProject, linkNewDevice, startPhone, useSmx } from '../helpers/smx.js';
+import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'test-numbers');
 const db = () => current().smx.container.resolve<Knex>(Symbol.for('smx.Knex'));
@@ -89,8 +90,7 @@ test('with a phone linked, no SMS reaches it for a test number; test numbers are
   // A real send afterwards proves the phone is listening; the test sends never arrived.
   const real = await smx.api(key, 'POST', '/v1/send-otp', { to: '+4915112345678' });
   t.is(real.status, 201);
-  const deadline = Date.now() + 10_000;
-  while (!received.some((m) => m.id === real.body.data.messageId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await eventually(() => received.some((m) => m.id === real.body.data.messageId), 10_000, 'the real OTP at the phone');
   t.deepEqual(received.map((m) => m.to), ['+4915112345678']);
 
   const wrong = await smx.api(key, 'POST', '/v1/verify-otp', { verificationId: sends[0]!.body.data.verificationId, otp: '9998' });
