@@ -6,7 +6,7 @@ import type { Logger } from './logger.js';
 import { PresenceStore } from './presence/store.js';
 import { PresenceTracker } from './presence/tracker.js';
 import type { MaintenanceJob, Queues } from './queues.js';
-import { ChallengeService } from './services/challenges.js';
+import { ChallengeService } from './sending/challenges.js';
 import { IdempotencyService } from './services/idempotency.js';
 import { MessageService } from './services/messages.js';
 import { RentalService } from './services/rentals.js';

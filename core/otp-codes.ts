@@ -1,5 +1,8 @@
 import { randomInt } from 'node:crypto';
-import type { CodeType } from './services/projects.js';
+
+/** What a one-time code is made of. */
+export const CODE_TYPES = ['numeric', 'alpha', 'alphanumeric'] as const;
+export type CodeType = (typeof CODE_TYPES)[number];
 
 // Letters without look-alikes (no I, O); digits without 0 and 1 where letters are mixed in.
 const ALPHABETS: Record<CodeType, string> = {

@@ -13,8 +13,8 @@ import { inject, injectable } from './di.js';
 import type { Logger } from './logger.js';
 import { TOKENS } from './tokens.js';
 import { withinDeadline } from './unavailable.js';
-import type { MessageChanged } from './delivery/message-changed.js';
-import type { WebhookEvent } from './webhooks/events.js';
+import type { MessageChanged } from './message-changed.js';
+import type { WebhookEvent } from './webhook-events.js';
 
 /** The outbox row kind of message status changes. */
 const MESSAGE_CHANGES = 'message.changes';

@@ -1,7 +1,7 @@
 import { inject, injectable } from '../di.js';
 import { isApiError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { ChallengeService, type VerificationView } from '../services/challenges.js';
+import { ChallengeService, type VerificationView } from '../sending/challenges.js';
 import { MessageService } from '../services/messages.js';
 import type { CodeType } from '../services/projects.js';
 import { TOKENS } from '../tokens.js';

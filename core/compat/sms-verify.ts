@@ -5,7 +5,7 @@ import { apiError, isApiError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { generateCode, normalizeCode } from '../otp-codes.js';
 import type { RuntimeConfig } from '../secrets.js';
-import { ChallengeService, type VerificationView } from '../services/challenges.js';
+import { ChallengeService, type VerificationView } from '../sending/challenges.js';
 import type { Language } from '../services/projects.js';
 import { TestNumberService } from '../services/test-numbers.js';
 import { TOKENS } from '../tokens.js';

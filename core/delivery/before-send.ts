@@ -1,6 +1,6 @@
 import type { MessageTransitions } from './transitions.js';
 import type { OutboundMessage } from '../services/messages.js';
-import type { HookRunner } from '../plugins/hook-runner.js';
+import type { HookRunner } from '../hook-runner.js';
 
 /**
  * Runs the plugins' `beforeSend` over a batch: a rewritten `to`/`body` is what the phone gets

@@ -1,12 +1,11 @@
 import type { Logger } from '../logger.js';
 import { inject, injectable } from '../di.js';
 import { PermanentFailure } from '../jobs.js';
-import { HookRunner } from '../plugins/hook-runner.js';
+import { HookRunner } from '../hook-runner.js';
 import { PresenceStore } from '../presence/store.js';
 import type { DeviceEventJob } from '../queues.js';
 import { InboxService } from '../services/inbox.js';
 import { TOKENS } from '../tokens.js';
-import { WebhookEmitter } from '../webhooks/emitter.js';
 import { readInbound, readPresence, readStatusUpdates } from './device-event-payloads.js';
 import { DispatchService } from './dispatch.js';
 import { countProblems, DatabaseFailure, StatusReports } from './status-reports.js';
@@ -14,22 +13,31 @@ import { countProblems, DatabaseFailure, StatusReports } from './status-reports.
 /**
  * Applies what phones publish (docs/device-protocol.md §3–4), one event at a time: status updates
  * move messages forward (idempotent, never backwards) and reach the `afterStatus` hook; the
- * broker's presence events wake a reconnected phone's dispatcher and fire device webhooks, the
+ * broker's presence events wake a reconnected phone's dispatcher and reach the connection listeners (webhooks), the
  * phone's own presence payloads refresh battery and signal; inbound SMS are stored once each and
  * reach the `onInbound` hook. A failed write throws a {@link DatabaseFailure} without its SQL,
  * or a {@link PermanentFailure} when a retry would fail the same way.
  */
+/** Told of each connection change the broker reports (webhooks: device.online/offline); rejecting retries the event. */
+export type ConnectionListener = (deviceId: string, online: boolean, at: Date) => Promise<void>;
+
 @injectable()
 export class DeviceEvents {
+  private readonly connectionListeners: ConnectionListener[] = [];
+
   constructor(
     private readonly reports: StatusReports,
     private readonly inbox: InboxService,
     private readonly dispatch: DispatchService,
     private readonly presence: PresenceStore,
     private readonly hooks: HookRunner,
-    private readonly webhooks: WebhookEmitter,
     @inject(TOKENS.Logger) private readonly log: Logger,
   ) {}
+
+  /** Adds a connection listener (the composition root wires the webhooks). */
+  onConnection(listener: ConnectionListener): void {
+    this.connectionListeners.push(listener);
+  }
 
   async handle(event: DeviceEventJob): Promise<string> {
     try {
@@ -61,7 +69,7 @@ export class DeviceEvents {
         if (report.source === 'broker') {
           // A phone that just connected may have messages held for it (see Dispatcher).
           if (report.online) await this.dispatch.wake(deviceId);
-          await this.webhooks.deviceConnection(deviceId, report.online === true, at);
+          for (const listener of this.connectionListeners) await listener(deviceId, report.online === true, at);
           return `connection ${report.online ? 'up' : 'down'}`;
         }
         if (report.online !== false) await this.presence.report(deviceId, report, at);

@@ -1,6 +1,6 @@
 import type { Logger } from '../logger.js';
 import { inject, injectable } from '../di.js';
-import { HookRunner } from '../plugins/hook-runner.js';
+import { HookRunner } from '../hook-runner.js';
 import { DeviceService } from '../services/devices.js';
 import { MessageService, type OutboundMessage } from '../services/messages.js';
 import { TOKENS } from '../tokens.js';

@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import { MessageTransitions } from './transitions.js';
 import type { StatusUpdate } from '../services/messages.js';
 import { TOKENS } from '../tokens.js';
-import type { MessageChanged } from './message-changed.js';
+import type { MessageChanged } from '../message-changed.js';
 
 interface Report {
   deviceId: string;

@@ -5,7 +5,7 @@ import type { MessageStatus, StatusUpdate } from '../services/messages.js';
 import { StatsService, type Metric } from '../services/stats.js';
 import { SmxMetrics } from '../smx-metrics.js';
 import { OutboxRelay, outboxInsertSql, writeOutbox } from '../outbox.js';
-import { CHANGED_COLUMNS, changedFromRow, changedReturning, type ChangedRow, type MessageChanged } from './message-changed.js';
+import { CHANGED_COLUMNS, changedFromRow, changedReturning, type ChangedRow, type MessageChanged } from '../message-changed.js';
 
 /**
  * Status order for "never backwards": a report applies only to a message that is not final and

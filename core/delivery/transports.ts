@@ -1,10 +1,10 @@
 import { inject, injectable } from '../di.js';
 import type { Logger } from '../logger.js';
+import type { TransportName } from '../services/devices.js';
 import type { OutboundMessage } from '../services/messages.js';
 import { TOKENS } from '../tokens.js';
 
-/** How a device is reached: SMX's own MQTT protocol, or the SMSGate app's HTTP API. */
-export type TransportName = 'mqtt' | 'smsgate';
+export type { TransportName };
 
 /**
  * The device transport seam. Routing, pacing, TTL/expiry and status handling are one code path

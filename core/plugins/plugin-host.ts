@@ -13,7 +13,7 @@ import { projectOf } from '../http/auth.js';
 import { ok } from '../http/envelope.js';
 import { responses } from '../http/openapi.js';
 import type { RouteModule } from '../http/server.js';
-import { HookRunner } from './hook-runner.js';
+import { HookRunner } from '../hook-runner.js';
 
 const PLUGIN_ANSWER = { nullable: true, description: 'What the plugin\'s handler returned (null for nothing).' };
 

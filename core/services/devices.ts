@@ -3,7 +3,6 @@ import { inject, injectable } from '../di.js';
 import { randomSecret, sameDigest, sha256 } from '../crypto.js';
 import { deviceTopics } from '../../protocol/index.js';
 import type { Endpoints } from '../endpoints.js';
-import { DeviceTransports, type TransportName } from '../delivery/transports.js';
 import { CacheBus, TtlCache } from '../cache.js';
 import { apiError } from '../errors.js';
 import { newId } from '../ids.js';
@@ -20,6 +19,10 @@ export interface Sim {
 }
 
 export type DeviceStatus = 'active' | 'standby' | 'unlinked';
+/** How a device is reached: SMX's own MQTT protocol, or the SMSGate app's HTTP API (core/delivery/transports.ts). */
+export type TransportName = 'mqtt' | 'smsgate';
+/** Told of each unlinked device once its row changed (the composition root wires its transport's disconnect). */
+export type UnlinkListener = (device: Device) => Promise<void>;
 
 export interface Device {
   id: string;
@@ -92,6 +95,7 @@ interface DeviceRow {
 export class DeviceService {
   private readonly byProject = new TtlCache<Device[]>(5_000);
   private readonly byId = new TtlCache<Device>(5_000);
+  private readonly unlinkListeners: UnlinkListener[] = [];
 
   constructor(
     @inject(TOKENS.Knex) private readonly db: Knex,
@@ -100,7 +104,6 @@ export class DeviceService {
     private readonly presence: PresenceStore,
     private readonly linkTokens: LinkTokenService,
     private readonly bus: CacheBus,
-    private readonly transports: DeviceTransports,
   ) {
     bus.on('devices', (projectId) => {
       this.byProject.delete(projectId);
@@ -239,9 +242,14 @@ export class DeviceService {
     return this.get(deviceId);
   }
 
+  /** Adds a listener of unlinked devices (the composition root: the device's transport tells the phone and drops it). */
+  onUnlinked(listener: UnlinkListener): void {
+    this.unlinkListeners.push(listener);
+  }
+
   /**
    * Unlinks a device: its secret stops working at once, it is told on its control topic and its
-   * live connection is dropped. If it was active, the most recently linked standby takes over.
+   * live connection is dropped (the unlink listeners). If it was active, the most recently linked standby takes over.
    */
   async unlink(deviceId: string): Promise<void> {
     const now = new Date();
@@ -258,7 +266,7 @@ export class DeviceService {
     });
     await this.changed(unlinked.project_id);
     // The credentials are dead already; telling the phone and kicking it are best effort.
-    await this.transports.of(unlinked).disconnect(deviceId).catch((error) => this.log.warn({ err: error, deviceId }, 'unlinked device not disconnected'));
+    for (const listener of this.unlinkListeners) await listener(toDevice(unlinked)).catch((error) => this.log.warn({ err: error, deviceId }, 'unlinked device not disconnected'));
     await this.presence.remove(deviceId);
     this.log.info({ deviceId }, 'device unlinked');
   }

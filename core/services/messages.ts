@@ -22,7 +22,9 @@ export const MESSAGE_STATUSES = [
   'EXPIRED',
 ] as const satisfies readonly MessageStatus[];
 true satisfies (MessageStatus extends (typeof MESSAGE_STATUSES)[number] ? true : never);
-export type MessageKind = 'otp' | 'sms';
+import type { MessageKind } from '../message-changed.js';
+
+export type { MessageKind };
 
 /** A message as /v1 shows it; an OTP message's body (it holds the code) is never shown. */
 export interface MessageView {

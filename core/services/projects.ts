@@ -5,8 +5,9 @@ import { apiError } from '../errors.js';
 import { newId } from '../ids.js';
 import { TOKENS } from '../tokens.js';
 
-export const CODE_TYPES = ['numeric', 'alpha', 'alphanumeric'] as const;
-export type CodeType = (typeof CODE_TYPES)[number];
+import { CODE_TYPES, type CodeType } from '../otp-codes.js';
+
+export { CODE_TYPES, type CodeType };
 export const LANGUAGES = ['en', 'de', 'es', 'fr', 'it', 'pt', 'ru'] as const;
 export type Language = (typeof LANGUAGES)[number];
 

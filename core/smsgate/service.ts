@@ -6,7 +6,7 @@ import { inject, injectable } from '../di.js';
 import type { Endpoints } from '../endpoints.js';
 import { apiError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { HookRunner } from '../plugins/hook-runner.js';
+import { HookRunner } from '../hook-runner.js';
 import type { Queues } from '../queues.js';
 import { Sealer } from '../seal.js';
 import type { RuntimeConfig } from '../secrets.js';

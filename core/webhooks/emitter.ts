@@ -5,9 +5,9 @@ import { newId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { Queues, WebhookJob } from '../queues.js';
 import { TOKENS } from '../tokens.js';
-import type { MessageChanged } from '../delivery/message-changed.js';
+import type { MessageChanged } from '../message-changed.js';
 import { WebhookEndpoints } from './endpoints.js';
-import { webhookBody, type DeviceEventData, type MessageEventData, type WebhookEvent, type WebhookEventType } from './events.js';
+import { webhookBody, type DeviceEventData, type MessageEventData, type WebhookEvent, type WebhookEventType } from '../webhook-events.js';
 import { BACKOFF_TYPE, WEBHOOK_ATTEMPTS } from './retry.js';
 
 

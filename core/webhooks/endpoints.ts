@@ -7,7 +7,7 @@ import { Sealer } from '../seal.js';
 import type { RuntimeConfig } from '../secrets.js';
 import { ProjectService } from '../services/projects.js';
 import { TOKENS } from '../tokens.js';
-import { ALL_EVENTS, type WebhookEventType } from './events.js';
+import { ALL_EVENTS, type WebhookEventType } from '../webhook-events.js';
 import { newSigningSecret } from './signature.js';
 import { resolveTarget, urlProblem, UrlRefusedError } from './url-guard.js';
 

@@ -7,7 +7,7 @@ import test from 'ava';
 import mqtt from 'mqtt';
 import msgpack from 'msgpack-lite';
 import { deviceTopic } from '../../protocol/topics.js';
-import { SMS_LIMITS } from '../../core/services/sms.js';
+import { SMS_LIMITS } from '../../core/sending/sms.js';
 import type { EmbeddedBroker } from '../../broker/embedded-broker.js';
 import { INTERNAL_CLIENT_ID_PREFIX, internalCredentials } from '../../broker/internal-credentials.js';
 import { PayloadSealer, isSealed } from '../../broker/session-seal.js';

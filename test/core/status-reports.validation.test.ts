@@ -16,7 +16,7 @@ import type { DeviceEventJob } from '../../core/queues.js';
 import { deviceEventsProcessor } from '../../workers/device-events-worker.js';
 import { DeviceEvents } from '../../core/delivery/device-events.js';
 import type { InboxService } from '../../core/services/inbox.js';
-import type { HookRunner } from '../../core/plugins/hook-runner.js';
+import type { HookRunner } from '../../core/hook-runner.js';
 import { PG_URL } from '../helpers/smx.js';
 
 test('statusUpdateProblem: an id SMX made, a known state, a short error without control characters', (t) => {
@@ -131,7 +131,7 @@ test('the device-events job fails without SQL: a data exception is not retried, 
   const inbox = { store: async () => { throw failWith; } } as unknown as InboxService;
   const hooks = { has: () => false, notify: async () => undefined } as unknown as HookRunner;
   const unused = {} as never;
-  const events = new DeviceEvents(unused, inbox, unused, unused, hooks, unused, createLogger('silent'));
+  const events = new DeviceEvents(unused, inbox, unused, unused, hooks, createLogger('silent'));
   const job = { data: { deviceId: 'dev_a', channel: 'inbox', payload: { messages: [{ from: '+4915100000000', body: 'secret-sms' }] }, receivedAt: new Date().toISOString() } } as Job<DeviceEventJob>;
   const permanent = await t.throwsAsync(deviceEventsProcessor(events)(job));
   t.true(permanent instanceof UnrecoverableError);

@@ -13,7 +13,7 @@ import { Router } from '../../core/delivery/router.js';
 import { container as rootContainer } from '../../core/di.js';
 import { createLogger, type Logger } from '../../core/logger.js';
 import type { HookName, OutgoingMessage, PluginContext } from '../../core/plugin-api.js';
-import { HookRunner } from '../../core/plugins/hook-runner.js';
+import { HookRunner } from '../../core/hook-runner.js';
 import { PluginError, PluginHost } from '../../core/plugins/plugin-host.js';
 import type { RuntimeConfig } from '../../core/secrets.js';
 import type { DeviceService, DeviceWithPresence } from '../../core/services/devices.js';

@@ -10,7 +10,7 @@ import type { Knex } from 'knex';
 import { Registry } from 'prom-client';
 import { createDatabase, migrateLatest } from '../../core/db.js';
 import { MessageTransitions } from '../../core/delivery/transitions.js';
-import type { MessageChanged } from '../../core/delivery/message-changed.js';
+import type { MessageChanged } from '../../core/message-changed.js';
 import type { MessageKind, MessageStatus } from '../../core/services/messages.js';
 import { StatsService } from '../../core/services/stats.js';
 import { SmxMetrics } from '../../core/smx-metrics.js';

@@ -1,7 +1,7 @@
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsISO31661Alpha2, IsISO8601, IsNotEmpty, IsObject, IsOptional, IsString, IsUrl, Length, Max, MaxLength, Min, ValidateIf } from 'class-validator';
 import { JSONSchema } from 'class-validator-jsonschema';
 import { MESSAGE_STATUSES, type MessageStatus } from '../../services/messages.js';
-import { SMS_LIMITS } from '../../services/sms.js';
+import { SMS_LIMITS } from '../../sending/sms.js';
 import { PageQuery } from './pages.js';
 import { MaxJsonBytes } from './validators.js';
 

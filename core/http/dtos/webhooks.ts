@@ -1,6 +1,6 @@
 import { ArrayMaxSize, IsArray, IsIn, IsOptional, IsString, IsUrl, MaxLength } from 'class-validator';
 import { JSONSchema } from 'class-validator-jsonschema';
-import { ALL_EVENTS, WEBHOOK_EVENTS } from '../../webhooks/events.js';
+import { ALL_EVENTS, WEBHOOK_EVENTS } from '../../webhook-events.js';
 
 export class CreateWebhookDto {
   @JSONSchema({

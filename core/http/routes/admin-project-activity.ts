@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
 import { PAGE_TAGS, pageProblems } from '../../pagination.js';
-import type { ChallengeService } from '../../services/challenges.js';
+import type { ChallengeService } from '../../sending/challenges.js';
 import type { InboxService } from '../../services/inbox.js';
 import type { MessageService } from '../../services/messages.js';
 import type { ProjectService } from '../../services/projects.js';

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { ErrorDetail } from '../../errors.js';
 import { suppliedCodeProblems } from '../../otp-codes.js';
-import type { ChallengeService } from '../../services/challenges.js';
+import type { ChallengeService } from '../../sending/challenges.js';
 import { CODE_TYPES, type ProjectService, type CodeType } from '../../services/projects.js';
-import type { SmsService } from '../../services/sms.js';
+import type { SmsService } from '../../sending/sms.js';
 import type { WebhookEndpoints } from '../../webhooks/endpoints.js';
 import { SendOtpDto } from '../dtos/otp.js';
 import { SendSmsDto } from '../dtos/sms.js';

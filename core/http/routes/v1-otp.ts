@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { apiError, type ErrorDetail } from '../../errors.js';
 import { suppliedCodeProblems } from '../../otp-codes.js';
-import type { ChallengeService } from '../../services/challenges.js';
+import type { ChallengeService } from '../../sending/challenges.js';
 import type { IdempotencyService } from '../../services/idempotency.js';
 import { CODE_TYPES, type ProjectService, type CodeType } from '../../services/projects.js';
-import type { ResendService } from '../../services/resends.js';
+import type { ResendService } from '../../sending/resends.js';
 import type { WebhookEndpoints } from '../../webhooks/endpoints.js';
 import { projectOf } from '../auth.js';
 import { SendOtpDto, VerifyOtpDto } from '../dtos/otp.js';

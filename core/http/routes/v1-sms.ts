@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { IdempotencyService } from '../../services/idempotency.js';
-import type { SmsService } from '../../services/sms.js';
+import type { SmsService } from '../../sending/sms.js';
 import type { WebhookEndpoints } from '../../webhooks/endpoints.js';
 import { projectOf } from '../auth.js';
 import { SendBulkSmsDto, SendSmsDto } from '../dtos/sms.js';

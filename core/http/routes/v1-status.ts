@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { StatusService } from '../../services/status.js';
+import type { StatusService } from '../../sending/status.js';
 import { projectOf } from '../auth.js';
 import { ok } from '../envelope.js';
 import { responses } from '../openapi.js';

@@ -3,7 +3,7 @@
  * Fields SMX cannot honour yet answer 400 naming the field rather than being dropped silently.
  */
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
-import { SMS_LIMITS } from '../../services/sms.js';
+import { SMS_LIMITS } from '../../sending/sms.js';
 import { invalid, SmsGateError, unsupported } from './errors.js';
 
 /** Recipients per SMSGate message. */

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { inject, injectable } from '../../di.js';
 import { DispatchService } from '../../delivery/dispatch.js';
 import { isApiError } from '../../errors.js';
-import { SmsService, type BulkAccepted } from '../../services/sms.js';
+import { SmsService, type BulkAccepted } from '../../sending/sms.js';
 import { TOKENS } from '../../tokens.js';
 import { nanoid } from './auth.js';
 import { invalid, notFound, SmsGateError } from './errors.js';

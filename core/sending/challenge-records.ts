@@ -9,8 +9,8 @@ import type { VerificationStatus, VerificationView } from '../plugin-api.js';
 import type { RuntimeConfig } from '../secrets.js';
 import { OutboxRelay, writeWebhookEvents } from '../outbox.js';
 import { TOKENS } from '../tokens.js';
-import { StatsService } from './stats.js';
-import { TestNumberService } from './test-numbers.js';
+import { StatsService } from '../services/stats.js';
+import { TestNumberService } from '../services/test-numbers.js';
 
 export interface VerificationRow {
   id: string;

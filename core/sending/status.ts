@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { inject, injectable } from '../di.js';
 import { HealthService } from '../health.js';
 import { TOKENS } from '../tokens.js';
-import { DeviceService } from './devices.js';
+import { DeviceService } from '../services/devices.js';
 import { DispatchService } from '../delivery/dispatch.js';
 
 export interface ProjectStatus {

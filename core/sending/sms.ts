@@ -3,14 +3,14 @@ import { inject, injectable } from '../di.js';
 import { ApiError, apiError, isApiError, type ErrorCode } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import { parsePhone, type ParsedPhone } from '../phone.js';
-import { AbuseLimits } from './abuse-limits.js';
+import { AbuseLimits } from '../services/abuse-limits.js';
 import { Router, type RoutingMessage } from '../delivery/router.js';
 import { countParts } from '../sms-parts.js';
 import { TOKENS } from '../tokens.js';
-import { answerOnAccept } from './idempotency.js';
+import { answerOnAccept } from '../services/idempotency.js';
 import { MessageWriter, type AcceptedMessage } from '../delivery/message-writer.js';
-import { MESSAGE_STATUSES, type MessageStatus } from './messages.js';
-import { ProjectService } from './projects.js';
+import { MESSAGE_STATUSES, type MessageStatus } from '../services/messages.js';
+import { ProjectService } from '../services/projects.js';
 
 /** Custom SMS limits (docs/api.md "Custom SMS"). */
 export const SMS_LIMITS = {

@@ -1,6 +1,6 @@
 import { injectable, inject } from '../di.js';
 import type { Logger } from '../logger.js';
-import { HookRunner } from '../plugins/hook-runner.js';
+import { HookRunner } from '../hook-runner.js';
 import { TOKENS } from '../tokens.js';
 import { ChallengeRecords, toView, type VerificationRow } from './challenge-records.js';
 

@@ -1,4 +1,7 @@
-import type { MessageKind, MessageStatus } from '../services/messages.js';
+import type { MessageStatus, RoutingMessage } from './plugin-api.js';
+
+/** An OTP's SMS, or a custom one. */
+export type MessageKind = RoutingMessage['kind'];
 
 /**
  * The one event of delivery: a message's status changed. MessageTransitions returns these from

@@ -7,12 +7,12 @@ import { Router, type Route } from '../delivery/router.js';
 import { countParts } from '../sms-parts.js';
 import { renderTemplate } from '../templates.js';
 import { TOKENS } from '../tokens.js';
-import { AbuseLimits } from './abuse-limits.js';
+import { AbuseLimits } from '../services/abuse-limits.js';
 import { ChallengeService, OTP_PRIORITY, type VerificationView } from './challenges.js';
 import { DispatchService } from '../delivery/dispatch.js';
-import { MessageService } from './messages.js';
-import { ProjectService, type CodeType, type Language, type ProjectSettings } from './projects.js';
-import { TemplateService } from './templates.js';
+import { MessageService } from '../services/messages.js';
+import { ProjectService, type CodeType, type Language, type ProjectSettings } from '../services/projects.js';
+import { TemplateService } from '../services/templates.js';
 import { SmxMetrics } from '../smx-metrics.js';
 
 interface PendingChallenge {

@@ -4,14 +4,14 @@ import { newId } from '../ids.js';
 import { generateCode, normalizeCode, suppliedCodeProblems } from '../otp-codes.js';
 import { parsePhone } from '../phone.js';
 import { Router } from '../delivery/router.js';
-import type { NewMessage } from './messages.js';
+import type { NewMessage } from '../services/messages.js';
 import { countParts } from '../sms-parts.js';
 import { hasCodePlaceholder, languageForCountry, renderTemplate } from '../templates.js';
-import { AbuseLimits } from './abuse-limits.js';
+import { AbuseLimits } from '../services/abuse-limits.js';
 import { ChallengeRecords } from './challenge-records.js';
-import { ProjectService, type CodeType, type Language, type ProjectSettings } from './projects.js';
-import { TemplateService } from './templates.js';
-import { TestNumberService } from './test-numbers.js';
+import { ProjectService, type CodeType, type Language, type ProjectSettings } from '../services/projects.js';
+import { TemplateService } from '../services/templates.js';
+import { TestNumberService } from '../services/test-numbers.js';
 
 /** OTP messages go before custom SMS waiting for the same device (a code is time-critical). */
 export const OTP_PRIORITY = 1;

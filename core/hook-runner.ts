@@ -1,7 +1,7 @@
-import { inject, injectable } from '../di.js';
-import type { Logger } from '../logger.js';
-import { HOOK_NAMES, type HookHandlers, type HookName, type OutgoingMessage } from '../plugin-api.js';
-import { TOKENS } from '../tokens.js';
+import { inject, injectable } from './di.js';
+import type { Logger } from './logger.js';
+import { HOOK_NAMES, type HookHandlers, type HookName, type OutgoingMessage } from './plugin-api.js';
+import { TOKENS } from './tokens.js';
 
 type ObserverHook = Exclude<HookName, 'beforeSend'>;
 

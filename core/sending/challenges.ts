@@ -8,7 +8,7 @@ import { SmxMetrics } from '../smx-metrics.js';
 import { ChallengeComposer, type SendOtpInput } from './challenge-composer.js';
 import { ChallengeNotices } from './challenge-notices.js';
 import { ChallengeRecords, effectiveStatus, toView } from './challenge-records.js';
-import { answerOnAccept } from './idempotency.js';
+import { answerOnAccept } from '../services/idempotency.js';
 
 // A verification as the API and the `onVerification` hook show it is the plugin contract's type.
 export type { VerificationStatus, VerificationView };
