@@ -5,7 +5,7 @@ import { jwtKey, signJwt, verifyJwt } from '../../core/smsgate/third-party/jwt.j
 import { readSendRequest } from '../../core/smsgate/third-party/message-request.js';
 import { mergeSettings, readSettings, sendRateOf } from '../../core/smsgate/third-party/settings.js';
 import { aggregateState, recipientState, stateHistory, type RecipientRow } from '../../core/smsgate/third-party/states.js';
-import { signSmsGate, smsgateWebhookEvents, smsReceivedEvent, type RecipientFacts } from '../../core/smsgate/third-party/webhook-payloads.js';
+import { signSmsGate, smsgateWebhookEvents, smsReceivedEvent, systemPingEvent, type RecipientFacts } from '../../core/smsgate/third-party/webhook-payloads.js';
 import { SmsGateError } from '../../core/smsgate/third-party/errors.js';
 import { independentHmacHex } from './smsgate-3rdparty-helpers.js';
 
@@ -142,4 +142,13 @@ test('SMX_COMPAT_SMSGATE: on by default, a boolean', (t) => {
   t.true(loadConfig({}).compatSmsgate);
   t.false(loadConfig({ SMX_COMPAT_SMSGATE: 'false' }).compatSmsgate);
   t.throws(() => loadConfig({ SMX_COMPAT_SMSGATE: 'maybe' }), { message: /^SMX_COMPAT_SMSGATE: expected a boolean/ });
+});
+
+test('system:ping: one per connection event, with a health payload', (t) => {
+  const at = new Date('2026-12-04T10:00:00Z');
+  const ping = systemPingEvent('prj_1', 'dev_1', at);
+  t.is(ping.event, 'system:ping');
+  t.is((ping.payload.health as { status: string }).status, 'pass');
+  t.is(ping.key, systemPingEvent('prj_1', 'dev_1', at).key);
+  t.not(ping.key, systemPingEvent('prj_1', 'dev_1', new Date(at.getTime() + 1)).key);
 });

@@ -143,3 +143,28 @@ test('sms:sent / sms:delivered / sms:failed from SMX message changes (what the d
   const ids = receiver.received.map((r) => JSON.parse(r.body).id as string);
   t.is(new Set(ids).size, 3, 'a retry repeats the event id');
 });
+
+test('system:ping when a phone connects (what the presence events hand over), per phone', async (t) => {
+  const smx = current();
+  const receiver = await startReceiver();
+  t.teardown(() => receiver.close());
+  const p = await newProject(smx);
+  const { deviceId } = await linkNewDevice(smx, p.projectId);
+  const other = await linkNewDevice(smx, p.projectId);
+  await raw(smx, 'POST', '/webhooks', { auth: p.auth, body: { id: 'ping', url: `${receiver.url}/ping`, event: 'system:ping', deviceId } });
+  const webhooks = smx.smx.container.resolve(SmsGateWebhooks);
+  const at = new Date();
+  await webhooks.connection(other.deviceId, true, at);
+  await webhooks.connection(deviceId, false, at);
+  await webhooks.connection(deviceId, true, at);
+  await webhooks.connection(deviceId, true, at); // the same presence event again
+  const ping = await eventually(() => receiver.received.find((r) => r.path === '/ping'), 10_000, 'system:ping');
+  t.like(JSON.parse(ping.body), { event: 'system:ping', webhookId: 'ping', deviceId, payload: { health: { status: 'pass' } } });
+  const key = (await smx.admin('GET', `/admin/projects/${p.projectId}/smsgate/signing-key`)).body.data.signingKey as string;
+  t.true(verified(ping, key));
+  // A marker through the same queue: once it arrived, a second ping would have too.
+  await raw(smx, 'POST', '/webhooks', { auth: p.auth, body: { id: 'marker', url: `${receiver.url}/marker`, event: 'system:ping', deviceId: other.deviceId } });
+  await webhooks.connection(other.deviceId, true, new Date(at.getTime() + 1));
+  await eventually(() => receiver.received.some((r) => r.path === '/marker'), 10_000, 'marker');
+  t.is(receiver.received.filter((r) => r.path === '/ping').length, 1);
+});

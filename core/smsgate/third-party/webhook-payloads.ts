@@ -139,3 +139,18 @@ export function smsReceivedEvent(projectId: string, sms: ReceivedSmsLike): SmsGa
   if (sms.simSlot !== null) payload.simNumber = sms.simSlot + 1;
   return { projectId, deviceId: sms.deviceId, event: 'sms:received', payload, key: `in:${key}` };
 }
+
+/**
+ * `system:ping` when a phone connects (an MQTT session or the SMSGate app's event stream opens):
+ * the app sends it as its heartbeat; SMX's server-side equivalent is the connection coming up.
+ * `key` names the connection event, so a re-delivered presence event pings once.
+ */
+export function systemPingEvent(projectId: string, deviceId: string, at: Date): SmsGateEvent {
+  return {
+    projectId,
+    deviceId,
+    event: 'system:ping',
+    payload: { health: { status: 'pass', checks: { 'connection:status': { description: 'The phone is connected to SMX', observedUnit: 'boolean', observedValue: 1, status: 'pass' } } } },
+    key: `ping:${deviceId}:${at.toISOString()}`,
+  };
+}

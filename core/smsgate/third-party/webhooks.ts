@@ -9,7 +9,7 @@ import { BACKOFF_TYPE, WEBHOOK_ATTEMPTS } from '../../webhooks/retry.js';
 import { invalid, SmsGateError } from './errors.js';
 import { nanoid } from './auth.js';
 import {
-  isSmsGateWebhookEvent, smsgateBody, smsgateEventId, smsgateSigningKey, smsgateWebhookEvents, smsReceivedEvent,
+  isSmsGateWebhookEvent, smsgateBody, smsgateEventId, smsgateSigningKey, smsgateWebhookEvents, smsReceivedEvent, systemPingEvent,
   type MessageChangeLike, type ReceivedSmsLike, type RecipientFacts, type SmsGateEvent,
 } from './webhook-payloads.js';
 
@@ -142,6 +142,17 @@ export class SmsGateWebhooks {
       if (device) await this.deliver([smsReceivedEvent(device.projectId, sms)]);
     } catch (error) {
       this.log.error({ err: error, deviceId: sms.deviceId }, 'sms:received webhooks not queued');
+    }
+  }
+
+  /** A phone's connection went up (`system:ping`) or down (nothing: SMSGate has no such event). Never rejects. */
+  async connection(deviceId: string, online: boolean, at: Date): Promise<void> {
+    if (!online) return;
+    try {
+      const device = await this.devices.find(deviceId);
+      if (device) await this.deliver([systemPingEvent(device.projectId, deviceId, at)]);
+    } catch (error) {
+      this.log.error({ err: error, deviceId }, 'system:ping webhooks not queued');
     }
   }
 
