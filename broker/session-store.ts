@@ -32,7 +32,7 @@ export const DEFAULT_MAX_SESSION_DELIVERY = 100_000;
 
 /**
  * Seconds a queued packet survives in Redis: the longest a message may wait for its phone (a
- * custom SMS's `ttl`, SMS_LIMITS.ttl.max in core/services/sms.ts; an OTP's is at most 30 min).
+ * custom SMS's `ttl`, SMS_LIMITS.ttl.max in core/sending/sms.ts; an OTP's is at most 30 min).
  * After that the phone would report it EXPIRED anyway. Bounds the session of a phone that never
  * returns (an unlinked device can no longer connect). Payloads are sealed for all of it.
  * @defaultValue 3 days

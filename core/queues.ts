@@ -15,7 +15,7 @@ export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 /**
  * Job payloads, typed in one place. Payloads never hold an OTP code or a message body.
  * A dispatch job means "this device may have QUEUED messages": the database rows are the queue
- * (see workers/device-dispatcher.ts), so a lost job loses nothing.
+ * (see core/delivery/dispatcher.ts), so a lost job loses nothing.
  */
 export interface DispatchJob {
   deviceId: string;

@@ -1,7 +1,7 @@
 /**
  * A broker node dies without a word (SIGKILL) under split roles: its phone must read offline on
  * `/v1/status` (`device.online: false`, `ready: false`) within seconds, and `device.offline` must
- * fire, although no disconnect was ever recorded (the node's liveness runs out; see core/presence.ts).
+ * fire, although no disconnect was ever recorded (the node's liveness runs out; see core/presence/store.ts).
  * A node that only stalled past its liveness is taken for dead too, and re-asserts its phones
  * when it comes back.
  */
