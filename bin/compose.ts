@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
-import { type DependencyContainer, type SmxConfig, CacheBus, buildContainer, createDatabase, migrateLatest, Endpoints, httpDependencies, buildHttpServer, startOpsServer, type OpsServer, HealthService, createLogger, type Logger, createRegistry, registerStateGauges, SmxMetrics, PresenceStore, PluginHost, type DevicePublisher, createQueues, type Queues, connectRedis, resolveSecrets, type GeneratedSecret, type RuntimeConfig, DeviceService, OutboxRelay } from '../core/index.js';
+import { type DependencyContainer, type SmxConfig, CacheBus, buildContainer, createDatabase, migrateLatest, Endpoints, httpDependencies, buildHttpServer, startOpsServer, type OpsServer, HealthService, createLogger, type Logger, createRegistry, registerStateGauges, SmxMetrics, PresenceStore, PluginHost, Router, HookRunner, type DevicePublisher, createQueues, type Queues, connectRedis, resolveSecrets, type GeneratedSecret, type RuntimeConfig, DeviceService, OutboxRelay } from '../core/index.js';
 import { cacheDeviceVerifier, startEmbeddedBroker, MQTT_WS_PATH, type EmbeddedBroker, MqttPublisher, startExternalBridge, internalCredentials } from '../broker/index.js';
 import { BUILTIN_PLUGINS } from '../plugins/index.js';
 import { startWorkers, workerDependencies, type RunningWorkers } from '../workers/index.js';
@@ -114,7 +114,7 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
     closers.push(['cache-bus', () => cacheBus.stop()]);
 
     // Every role loads the plugins: the API routes with their strategies, workers run their hooks.
-    const plugins = new PluginHost(container);
+    const plugins = new PluginHost({ router: container.resolve(Router), hooks: container.resolve(HookRunner), config, logger });
     for (const builtin of BUILTIN_PLUGINS) await plugins.install(builtin, `builtin:${builtin.name}`);
     await plugins.load(config.plugins);
 

@@ -2,13 +2,11 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { DependencyContainer } from '../di.js';
 import type { Logger } from '../logger.js';
 import type { PluginConfig, PluginContext, PluginRequest, PluginRoute, SmxPlugin } from '../plugin-api.js';
 import { Router } from '../delivery/router.js';
 import { redactUrl } from '../redis.js';
 import type { RuntimeConfig } from '../secrets.js';
-import { TOKENS } from '../tokens.js';
 import { projectOf } from '../http/auth.js';
 import { ok } from '../http/envelope.js';
 import { responses } from '../http/openapi.js';
@@ -44,12 +42,12 @@ export class PluginHost {
   private readonly config: PluginConfig;
   private readonly log: Logger;
 
-  /** Reads the router, the hook runner, the config and the logger from the root container; plugins never see it. */
-  constructor(container: DependencyContainer) {
-    this.router = container.resolve(Router);
-    this.hooks = container.resolve(HookRunner);
-    this.config = pluginConfig(container.resolve<RuntimeConfig>(TOKENS.Config));
-    this.log = container.resolve<Logger>(TOKENS.Logger);
+  /** What plugins reach is named here: the router, the hook runner, a trimmed config and the logger. */
+  constructor(deps: { router: Router; hooks: HookRunner; config: RuntimeConfig; logger: Logger }) {
+    this.router = deps.router;
+    this.hooks = deps.hooks;
+    this.config = pluginConfig(deps.config);
+    this.log = deps.logger;
   }
 
   /** Names of the plugins set up so far, in order. */

@@ -10,14 +10,12 @@ import type { FastifyInstance, RouteOptions } from 'fastify';
 import type { CacheBus } from '../../core/cache.js';
 import { loadConfig } from '../../core/config.js';
 import { Router } from '../../core/delivery/router.js';
-import { container as rootContainer } from '../../core/di.js';
 import { createLogger, type Logger } from '../../core/logger.js';
 import type { HookName, OutgoingMessage, PluginContext } from '../../core/plugin-api.js';
 import { HookRunner } from '../../core/hook-runner.js';
 import { PluginError, PluginHost } from '../../core/plugins/plugin-host.js';
 import type { RuntimeConfig } from '../../core/secrets.js';
 import type { DeviceService, DeviceWithPresence } from '../../core/services/devices.js';
-import { TOKENS } from '../../core/tokens.js';
 
 /** A logger whose JSON lines the test can read. */
 function capturedLogger(): { log: Logger; lines: () => Array<Record<string, unknown>> } {
@@ -52,7 +50,7 @@ const phone: DeviceWithPresence = {
   battery: null,
 };
 
-/** A host over a child container holding only what it needs: a router over one phone, the hook runner, config and logger. */
+/** A host over only what it needs: a router over one phone, the hook runner, config and logger. */
 function makeHost() {
   const { log, lines } = capturedLogger();
   const devices = { list: async (projectId: string) => (projectId === 'prj_a' ? [phone] : []) } as unknown as DeviceService;
@@ -63,12 +61,7 @@ function makeHost() {
     adminToken: 'adm_must_not_leak',
     secret: 'server-secret-must-not-leak-0123456789',
   };
-  const c = rootContainer.createChildContainer();
-  c.register(Router, { useValue: router });
-  c.register(HookRunner, { useValue: hooks });
-  c.register(TOKENS.Config, { useValue: config });
-  c.register(TOKENS.Logger, { useValue: log });
-  return { host: new PluginHost(c), router, hooks, lines };
+  return { host: new PluginHost({ router, hooks, config, logger: log }), router, hooks, lines };
 }
 
 const fixture = (name: string) => new URL(`../fixtures/plugins/${name}.js`, import.meta.url).href;
