@@ -26,7 +26,7 @@ export interface PrettyDestination {
  * A destination that prints pino's JSON lines readably on `out`. Until `started()`, entries at
  * `info` (plugins loaded, listeners up, "SMX started") are left out when `quietStart`: the start
  * summary says the same in words, once. Warnings and errors always show. Undefined when
- * pino-pretty is not installed (a production install without dev dependencies): logs stay JSON.
+ * pino-pretty cannot be loaded (it is a dependency; a trimmed install may still lack it): logs stay JSON.
  */
 export async function prettyDestination(quietStart: boolean, out: NodeJS.WritableStream = process.stdout): Promise<PrettyDestination | undefined> {
   let prettify: (line: string) => string;
