@@ -64,6 +64,24 @@ test('items added in the same turn share one flush, in the order they were added
   t.deepEqual(await Promise.all(results), ['r3', 'r1', 'r2']);
 });
 
+test('items added by separate callbacks of one event-loop phase (requests parsed in one I/O turn) share a flush', async (t) => {
+  const { batcher, groups, finish } = held();
+  const results: Array<Promise<string>> = [];
+  // Two callbacks of one check phase, as two requests parsed in one I/O turn: a flush scheduled as
+  // a microtask would run between them and split the group.
+  await new Promise<void>((resolve) => {
+    setImmediate(() => results.push(batcher.add(1)));
+    setImmediate(() => {
+      results.push(batcher.add(2));
+      resolve();
+    });
+  });
+  await turn();
+  t.deepEqual(groups, [[1, 2]]);
+  finish(0);
+  t.deepEqual(await Promise.all(results), ['r1', 'r2']);
+});
+
 test('a group is at most maxSize items; the rest go in the next groups', async (t) => {
   const { batcher, groups, finish } = held({ maxSize: 3, concurrency: 10 });
   const results = Array.from({ length: 7 }, (_, i) => batcher.add(i));
