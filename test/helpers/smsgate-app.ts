@@ -5,6 +5,7 @@
  * behaves as an app older than v1.65/v1.43: no simCards, no SSE (it only polls GET /message).
  */
 import { createHmac } from 'node:crypto';
+import { eventually } from './eventually.js';
 
 export interface SmsGateAppOptions {
   legacy?: boolean;
@@ -120,15 +121,7 @@ export class SmsGateApp {
       events: [],
       comments: [],
       ended: false,
-      waitFor: async (event, timeoutMs = 10_000, after = 0) => {
-        const deadline = Date.now() + timeoutMs;
-        for (;;) {
-          const found = stream.events.slice(after).find((e) => e.event === event);
-          if (found) return found;
-          if (Date.now() > deadline) throw new Error(`no ${event} event`);
-          await new Promise((r) => setTimeout(r, 25));
-        }
-      },
+      waitFor: (event, timeoutMs = 10_000, after = 0) => eventually(() => stream.events.slice(after).find((e) => e.event === event), timeoutMs, `a ${event} event`),
       close: () => abort.abort(),
     };
     void (async () => {
