@@ -34,7 +34,7 @@ import { MessageTransitions } from './delivery/transitions.js';
 import { StatsService } from './services/stats.js';
 import { MessageWriter } from './delivery/message-writer.js';
 import { SmsService } from './sending/sms.js';
-import { InboxService } from './services/inbox.js';
+import { InboxService, type InboundSms } from './services/inbox.js';
 import { RentalPool } from './services/rental-pool.js';
 import { RentalService } from './services/rentals.js';
 import { ProjectService } from './services/projects.js';
@@ -54,11 +54,11 @@ import { WebhookDelivery } from './webhooks/delivery.js';
 import { WebhookAttempts } from './webhooks/attempts.js';
 import { WebhookEmitter } from './webhooks/emitter.js';
 import { WebhookEndpoints } from './webhooks/endpoints.js';
-import { OutboxRelay } from './outbox.js';
+import { followProjects, OutboxRelay } from './outbox.js';
 import { CompatTokenService } from './compat/oauth.js';
 import { OtpByIdCompat } from './compat/otp-by-id.js';
 import { SmsVerifyCompat } from './compat/sms-verify.js';
-import { SmsGateAuth, SmsGateInbox, SmsGateMessages, SmsGateSettings, SmsGateWebhooks } from './smsgate/third-party/index.js';
+import { SmsGateAuth, SmsGateInbox, SmsGateMessages, SmsGateSettings, SmsGateWebhooks, SMSGATE_FOLLOWED_PROJECTS_SQL } from './smsgate/third-party/index.js';
 
 /** Every core service, one instance per container. */
 const SERVICES = [
@@ -107,10 +107,25 @@ export function buildContainer(deps: CoreDependencies): DependencyContainer {
   transports.register(c.resolve(MqttTransport));
   transports.register(c.resolve(SmsGatePullTransport));
   c.resolve(DeviceService).onUnlinked((device) => transports.of(device).disconnect(device.id));
-  const emitter = c.resolve(WebhookEmitter);
-  const outbox = c.resolve(OutboxRelay);
-  outbox.onMessageChanges((changes, eventIdOf) => emitter.messagesChanged(changes, eventIdOf));
-  outbox.onWebhookEvents((projectId, events) => emitter.queue(projectId, events));
-  c.resolve(DeviceEvents).onConnection((deviceId, online, at) => emitter.deviceConnection(deviceId, online, at));
+  wireEvents(c);
   return c;
+}
+
+/**
+ * Who hears what happened, after the commit: the webhooks and the SMSGate 3rd-party webhooks
+ * follow message changes and webhook events through the outbox (at least once, crash-safe),
+ * and the device-events job's connection changes (retried with it).
+ */
+function wireEvents(c: DependencyContainer): void {
+  const emitter = c.resolve(WebhookEmitter);
+  const smsgate = c.resolve(SmsGateWebhooks);
+  const outbox = c.resolve(OutboxRelay);
+  followProjects(SMSGATE_FOLLOWED_PROJECTS_SQL);
+  outbox.onMessageChanges((changes, eventIdOf) => emitter.messagesChanged(changes, eventIdOf));
+  outbox.onMessageChanges((changes) => smsgate.messagesChanged(changes));
+  outbox.onWebhookEvents((projectId, events) => emitter.queue(projectId, events));
+  outbox.onWebhookEvents((projectId, events) => smsgate.inboundStored(projectId, events.flatMap((e) => (e.type === 'sms.received' ? [e.data as InboundSms] : []))));
+  const deviceEvents = c.resolve(DeviceEvents);
+  deviceEvents.onConnection((deviceId, online, at) => emitter.deviceConnection(deviceId, online, at));
+  deviceEvents.onConnection((deviceId, online, at) => smsgate.connection(deviceId, online, at));
 }

@@ -25,14 +25,19 @@ const WEBHOOK_EVENTS = 'webhook.events';
 export type OutboxWebhookEvent = WebhookEvent & { id: string };
 
 /**
- * The projects whose message changes someone outside the process follows, as SQL subqueries of
+ * The projects whose events someone outside the process follows, as SQL subqueries of
  * `project_id`s: a change is written to the outbox only if it has a callback URL or its project is
- * in one of these. A new durable listener of {@link MessageChanged} (see {@link OutboxRelay.subscribe})
- * adds its own line.
+ * in one of these. A durable listener that follows other projects adds its subquery with
+ * {@link followProjects} (the container does, for the SMSGate webhooks).
  */
-export const FOLLOWED_PROJECTS_SQL: string[] = [
-  'select e.project_id from webhook_endpoints e where e.enabled',
-];
+const FOLLOWED_PROJECTS_SQL: string[] = ['select e.project_id from webhook_endpoints e where e.enabled'];
+
+/** Adds a subquery of followed projects (once, however many containers are built). */
+export function followProjects(sql: string): void {
+  if (!FOLLOWED_PROJECTS_SQL.includes(sql)) FOLLOWED_PROJECTS_SQL.push(sql);
+}
+
+const followed = () => FOLLOWED_PROJECTS_SQL.join(' union ');
 
 /**
  * A data-modifying CTE body that writes the message changes of `source` (a CTE or subquery with
@@ -45,7 +50,7 @@ export function outboxInsertSql(source: string): string {
     select '${MESSAGE_CHANGES}', jsonb_agg(jsonb_build_object('id', c.id, 'projectId', c.project_id, 'kind', c.kind, 'deviceId', c.device_id, 'callbackUrl', c.callback_url, 'status', c.status, 'error', c.error, 'at', c.at, 'origin', c.origin) order by c.at, c.id)
     from ${source} c
     -- IN (not a correlated EXISTS): the followed projects are read once per statement, not per row
-    where c.callback_url is not null or c.project_id in (${FOLLOWED_PROJECTS_SQL.join(' union ')})
+    where c.callback_url is not null or c.project_id in (${followed()})
     having count(*) > 0`;
 }
 
@@ -61,8 +66,8 @@ export async function writeOutbox(trx: Knex | Knex.Transaction, changes: Message
 
 /**
  * Writes webhook events of one project into the outbox, inside the transaction of the change
- * they tell of; only if someone listens (an event's callback URL, or an enabled endpoint of the
- * project), decided by the same statement.
+ * they tell of; only if someone listens (an event's callback URL, or a followed project),
+ * decided by the same statement.
  */
 export async function writeWebhookEvents(trx: Knex | Knex.Transaction, projectId: string, events: OutboxWebhookEvent[]): Promise<void> {
   if (events.length === 0) return;
@@ -70,7 +75,7 @@ export async function writeWebhookEvents(trx: Knex | Knex.Transaction, projectId
   await trx.raw(
     `insert into outbox (kind, payload)
      select '${WEBHOOK_EVENTS}', ?::jsonb
-     where ?::boolean or exists (select 1 from webhook_endpoints e where e.project_id = ? and e.enabled)`,
+     where ?::boolean or ? in (${followed()})`,
     [JSON.stringify({ projectId, events }), anyCallback, projectId],
   );
 }

@@ -5,27 +5,13 @@
  * Receivers listen on 127.0.0.1, so this server allows private webhook targets.
  */
 import test from 'ava';
-import { HookRunner } from '../../core/hook-runner.js';
-import type { HookHandlers, HookName, PluginContext } from '../../core/plugin-api.js';
-import { SmsGateWebhooks, smsgateWebhooksPlugin } from '../../core/smsgate/third-party/index.js';
+import { SmsGateWebhooks } from '../../core/smsgate/third-party/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { linkNewDevice, useSmx } from '../helpers/smx.js';
 import { startReceiver, type Received } from '../helpers/webhook-receiver.js';
 import { BASE, clientVersions, fetchHttpClient, independentHmacHex, newProject, raw, withPhone } from './smsgate-3rdparty-helpers.js';
 
 const current = useSmx(test, 'smsgate-3rdparty-webhooks', { env: { SMX_WEBHOOK_ALLOW_PRIVATE: 'true', SMX_WEBHOOK_RETRY_BASE_MS: '200' } });
-
-let pluginInstalled = false;
-/** The built-in plugin's hook, as the plugin host installs it at start. */
-function installPlugin(): void {
-  if (pluginInstalled) return;
-  pluginInstalled = true;
-  const { container } = current().smx;
-  const hooks = container.resolve(HookRunner);
-  const plugin = smsgateWebhooksPlugin(container.resolve(SmsGateWebhooks));
-  const on = <K extends HookName>(hook: K, fn: HookHandlers[K]) => hooks.add(plugin.name, hook, fn);
-  void plugin.setup({ name: plugin.name, hooks: { on } } as unknown as PluginContext);
-}
 
 function verified(r: Received, signingKey: string): boolean {
   const timestamp = r.headers['x-timestamp'];
@@ -69,8 +55,7 @@ test('npm client (every installed version): register (201), list, delete (204, a
   }
 });
 
-test('sms:received: an SMS the phone received is posted by the server, in SMSGate\'s envelope, signed with the key the admin API reveals', async (t) => {
-  installPlugin();
+test('sms:received (wired as at start: the inbound SMS\'s outbox event): an SMS the phone received is posted by the server, in SMSGate\'s envelope, signed with the key the admin API reveals', async (t) => {
   const smx = current();
   const receiver = await startReceiver();
   t.teardown(() => receiver.close());
@@ -167,4 +152,29 @@ test('system:ping when a phone connects (what the presence events hand over), pe
   await webhooks.connection(other.deviceId, true, new Date(at.getTime() + 1));
   await eventually(() => receiver.received.some((r) => r.path === '/marker'), 10_000, 'marker');
   t.is(receiver.received.filter((r) => r.path === '/ping').length, 1);
+});
+
+test('as wired at start, a real phone\'s reports reach SMSGate webhooks through the outbox: sms:sent and sms:delivered for a message sent with the npm client, system:ping when it connects', async (t) => {
+  const smx = current();
+  const receiver = await startReceiver();
+  t.teardown(() => receiver.close());
+  const p = await newProject(smx);
+  for (const event of ['sms:sent', 'sms:delivered', 'system:ping']) {
+    const r = await raw(smx, 'POST', '/webhooks', { auth: p.auth, body: { id: event.replace(':', '-'), url: `${receiver.url}/${event}`, event } });
+    t.is(r.status, 201, r.text);
+  }
+  const { deviceId } = await withPhone(t, smx, p.projectId);
+  const [{ Client }] = await clientVersions();
+  const api = new Client(p.keyId, p.key, fetchHttpClient, `${smx.url}${BASE}`);
+  const state = await api.send({ id: 'wired-1', message: 'wired', phoneNumbers: ['+4915112345077'] });
+  t.is(state.id, 'wired-1');
+  const events = await eventually(() => {
+    const seen = new Set(receiver.received.map((r) => JSON.parse(r.body).event as string));
+    return ['sms:sent', 'sms:delivered', 'system:ping'].every((e) => seen.has(e)) ? receiver.received : null;
+  }, 15_000, 'sms:sent, sms:delivered and system:ping');
+  const sentBody = JSON.parse(events.find((r) => r.path === '/sms:sent')!.body);
+  t.is(sentBody.deviceId, deviceId);
+  t.is(sentBody.payload.messageId, 'wired-1');
+  const ping = JSON.parse(events.find((r) => r.path === '/system:ping')!.body);
+  t.is(ping.deviceId, deviceId);
 });

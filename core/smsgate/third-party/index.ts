@@ -11,4 +11,3 @@ export {
   SMSGATE_WEBHOOK_EVENTS, smsgateWebhookEvents, smsReceivedEvent, systemPingEvent, smsgateSigningKey, signSmsGate, smsgateHeaders,
   type MessageChangeLike, type RecipientFacts, type SmsGateEvent,
 } from './webhook-payloads.js';
-export { smsgateWebhooksPlugin } from './plugin.js';

@@ -31,10 +31,10 @@ interface WebhookRow {
 const MAX_ID = 36;
 
 /**
- * The projects whose SMX message changes the SMSGate webhooks follow (a subquery of
- * `project_id`s): the outbox keeps a change only if someone follows its project.
+ * The projects the SMSGate webhooks follow (a subquery of `project_id`s): the outbox keeps a
+ * message change or an inbound SMS's event only if someone follows its project.
  */
-export const SMSGATE_FOLLOWED_PROJECTS_SQL = "select w.project_id from smsgate_webhooks w where w.event in ('sms:sent', 'sms:delivered', 'sms:failed', 'sms:cancelled')";
+export const SMSGATE_FOLLOWED_PROJECTS_SQL = 'select w.project_id from smsgate_webhooks w';
 
 /**
  * SMSGate webhooks of a project: registration (an id the client may choose; the same id
