@@ -9,8 +9,7 @@ import { WebhookAttempts } from './attempts.js';
 import { WebhookEndpoints } from './endpoints.js';
 import { retryDelayMs } from './retry.js';
 import { sendWebhook, type SendResult } from './sender.js';
-import { webhookHeaders } from './signature.js';
-import { smsgateHeaders, smsgateSigningKey } from '../smsgate/third-party/webhook-payloads.js';
+import { smsgateHeaders, smsgateSigningKey, webhookHeaders } from './signature.js';
 import { urlProblem } from './url-guard.js';
 
 /**

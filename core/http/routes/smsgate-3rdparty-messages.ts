@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SmsGateError } from '../../smsgate/third-party/errors.js';
 import { readListQuery, type SmsGateMessages } from '../../smsgate/third-party/messages.js';
-import type { Authorise } from './smsgate-3rdparty.js';
+import type { Authorise } from '../../smsgate/third-party/auth.js';
 
 const hidden = { schema: { hide: true } };
 

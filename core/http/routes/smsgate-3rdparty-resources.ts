@@ -6,7 +6,7 @@ import { SmsGateError } from '../../smsgate/third-party/errors.js';
 import { readInboxQuery, type SmsGateInbox } from '../../smsgate/third-party/inbox.js';
 import type { SmsGateSettings } from '../../smsgate/third-party/settings.js';
 import type { SmsGateWebhooks } from '../../smsgate/third-party/webhooks.js';
-import type { Authorise } from './smsgate-3rdparty.js';
+import type { Authorise } from '../../smsgate/third-party/auth.js';
 
 const hidden = { schema: { hide: true } };
 

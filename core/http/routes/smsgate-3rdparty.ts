@@ -5,7 +5,7 @@ import type { HealthService } from '../../health.js';
 import type { RuntimeConfig } from '../../secrets.js';
 import type { ApiKeyService } from '../../services/api-keys.js';
 import type { DeviceService } from '../../services/devices.js';
-import type { SmsGateAuth, Principal, JwtScope } from '../../smsgate/third-party/auth.js';
+import type { Authorise, Principal, SmsGateAuth } from '../../smsgate/third-party/auth.js';
 import { SmsGateError } from '../../smsgate/third-party/errors.js';
 import type { SmsGateInbox } from '../../smsgate/third-party/inbox.js';
 import type { SmsGateMessages } from '../../smsgate/third-party/messages.js';
@@ -34,8 +34,6 @@ export interface SmsGateThirdPartyRouteDeps {
   smsgateInbox: SmsGateInbox;
 }
 
-/** How route modules of this surface authorise: the caller, once it has `scope` (403 otherwise). */
-export type Authorise = (request: FastifyRequest, scope: JwtScope) => Principal;
 
 /**
  * SMSGate's 3rd-party API (contract: ../shared/reference/smsgate-3rdparty-api.md), so the

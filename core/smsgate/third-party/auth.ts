@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
 import type { Knex } from 'knex';
 import { inject, injectable } from '../../di.js';
 import type { RuntimeConfig } from '../../secrets.js';
@@ -34,6 +35,9 @@ export interface Principal {
   /** Set when the credential is a JWT. */
   token?: JwtClaims;
 }
+
+/** How route modules of this surface authorise a request (the HTTP layer's): the caller, once it has `scope` (403 otherwise). */
+export type Authorise = (request: FastifyRequest, scope: JwtScope) => Principal;
 
 export interface TokenResponse {
   id: string;

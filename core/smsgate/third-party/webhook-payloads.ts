@@ -3,7 +3,7 @@
  * the event list, the envelope `{ id, webhookId, event, deviceId, payload }`, the payloads, and
  * the signature `X-Signature` = hex HMAC-SHA256(signing key, raw body + `X-Timestamp`). Pure.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { CANCELED_ERROR } from './states.js';
 
 /** The events a webhook may be registered for (SMSGate server 1.47 and app 1.68). */
@@ -27,25 +27,7 @@ export interface SmsGateEvent {
   key: string;
 }
 
-/**
- * The signing key of a project's SMSGate webhooks, derived from its webhook callback secret
- * (core/webhooks: sealed, made on first use, rotated with `POST /admin/projects/:id/webhook-secret`).
- * Hex, so receivers can paste it as SMSGate's `webhooks.signing_key`.
- */
-export function smsgateSigningKey(callbackSecret: string): string {
-  return createHmac('sha256', callbackSecret).update('smx:smsgate-webhooks:v1').digest('hex');
-}
-
-/** `X-Signature`: hex HMAC-SHA256 keyed with the signing key (as UTF-8 text) over body + timestamp. */
-export function signSmsGate(signingKey: string, body: string, timestamp: string): string {
-  return createHmac('sha256', signingKey).update(body + timestamp).digest('hex');
-}
-
-/** The headers of one delivery attempt (`X-Timestamp` in Unix seconds, fresh on each attempt). */
-export function smsgateHeaders(signingKey: string, body: string, now = new Date()): Record<string, string> {
-  const timestamp = String(Math.floor(now.getTime() / 1000));
-  return { 'x-timestamp': timestamp, 'x-signature': signSmsGate(signingKey, body, timestamp) };
-}
+export { smsgateHeaders, smsgateSigningKey, signSmsGate } from '../../webhooks/signature.js';
 
 /** The delivery body: the envelope the app posts. */
 export function smsgateBody(eventId: string, webhookId: string, event: SmsGateEvent): string {
