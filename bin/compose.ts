@@ -3,8 +3,47 @@ import type { ChildProcess } from 'node:child_process';
 import type { FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
-import { type DependencyContainer, type SmxConfig, CacheBus, buildContainer, createDatabase, migrateLatest, Endpoints, httpDependencies, buildHttpServer, startOpsServer, type OpsServer, HealthService, createLogger, type Logger, createRegistry, registerStateGauges, SmxMetrics, PresenceStore, PluginHost, Router, HookRunner, type DevicePublisher, createQueues, type Queues, connectRedis, resolveSecrets, type GeneratedSecret, type RuntimeConfig, DeviceService, OutboxRelay } from '../core/index.js';
-import { cacheDeviceVerifier, startEmbeddedBroker, MQTT_WS_PATH, type EmbeddedBroker, MqttPublisher, startExternalBridge, internalCredentials } from '../broker/index.js';
+import {
+  type DependencyContainer,
+  type SmxConfig,
+  CacheBus,
+  buildContainer,
+  createDatabase,
+  migrateLatest,
+  Endpoints,
+  httpDependencies,
+  buildHttpServer,
+  startOpsServer,
+  type OpsServer,
+  HealthService,
+  createLogger,
+  type Logger,
+  createRegistry,
+  registerStateGauges,
+  SmxMetrics,
+  PresenceStore,
+  PluginHost,
+  Router,
+  HookRunner,
+  type DevicePublisher,
+  createQueues,
+  type Queues,
+  connectRedis,
+  resolveSecrets,
+  type GeneratedSecret,
+  type RuntimeConfig,
+  DeviceService,
+  OutboxRelay,
+} from '../core/index.js';
+import {
+  cacheDeviceVerifier,
+  startEmbeddedBroker,
+  MQTT_WS_PATH,
+  type EmbeddedBroker,
+  MqttPublisher,
+  startExternalBridge,
+  internalCredentials,
+} from '../broker/index.js';
 import { BUILTIN_PLUGINS } from '../plugins/index.js';
 import { startWorkers, workerDependencies, type RunningWorkers } from '../workers/index.js';
 import { isListening, startLocalRedis } from './local-redis.js';
@@ -80,21 +119,35 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
     if (options.startRedisIfMissing && config.redisUrlDefaulted && !(await isListening('127.0.0.1', 6379))) {
       localRedis = await startLocalRedis(config.dataDir);
       if (localRedis) {
-        logger.info({ dataDir: config.dataDir }, 'REDIS_URL is unset and nothing listened on 127.0.0.1:6379: started a local redis-server');
+        logger.info(
+          { dataDir: config.dataDir },
+          'REDIS_URL is unset and nothing listened on 127.0.0.1:6379: started a local redis-server',
+        );
         closers.push(['local-redis', async () => localRedis?.kill('SIGTERM')]);
       }
     }
     // Commands on the shared connection (limits, presence, caches) fail at once while Redis is
     // unreachable (no offline queue) and after the dependency timeout when it hangs: requests
     // answer 503 within the bound instead of waiting for Redis to come back.
-    const redis: Redis = await connectRedis(config.redisUrl, { commandTimeout: config.dependencyTimeoutMs, enableOfflineQueue: false });
+    const redis: Redis = await connectRedis(config.redisUrl, {
+      commandTimeout: config.dependencyTimeoutMs,
+      enableOfflineQueue: false,
+    });
     closers.push(['redis', () => redis.quit()]);
 
-    const db: Knex = createDatabase({ url: config.databaseUrl, schema: config.databaseSchema, dataDir: config.dataDir, acquireTimeoutMs: config.dependencyTimeoutMs });
+    const db: Knex = createDatabase({
+      url: config.databaseUrl,
+      schema: config.databaseSchema,
+      dataDir: config.dataDir,
+      acquireTimeoutMs: config.dependencyTimeoutMs,
+    });
     closers.push(['database', () => db.destroy()]);
     if (options.migrate ?? true) {
       const applied = await migrateLatest(db, config.databaseSchema).catch((error: Error) => {
-        throw new Error(`${config.databaseUrl ? 'DATABASE_URL' : 'SMX_DATA_DIR'}: cannot prepare the database (${error.message})`, { cause: error });
+        throw new Error(
+          `${config.databaseUrl ? 'DATABASE_URL' : 'SMX_DATA_DIR'}: cannot prepare the database (${error.message})`,
+          { cause: error },
+        );
       });
       if (applied.length > 0) logger.info({ applied }, 'migrations applied');
     }
@@ -114,7 +167,12 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
     closers.push(['cache-bus', () => cacheBus.stop()]);
 
     // Every role loads the plugins: the API routes with their strategies, workers run their hooks.
-    const plugins = new PluginHost({ router: container.resolve(Router), hooks: container.resolve(HookRunner), config, logger });
+    const plugins = new PluginHost({
+      router: container.resolve(Router),
+      hooks: container.resolve(HookRunner),
+      config,
+      logger,
+    });
     for (const builtin of BUILTIN_PLUGINS) await plugins.install(builtin, `builtin:${builtin.name}`);
     await plugins.load(config.plugins);
 
@@ -146,7 +204,14 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
       publisher.target = client;
     }
     if (config.mqttUrl && options.roles.worker) {
-      const bridge = await startExternalBridge({ url: config.mqttUrl, credentials: internalCredentials(config.secret), deviceEvents: queues.deviceEvents, presence, logger, connections: counters.deviceConnections.labels({ transport: 'mqtt' }) });
+      const bridge = await startExternalBridge({
+        url: config.mqttUrl,
+        credentials: internalCredentials(config.secret),
+        deviceEvents: queues.deviceEvents,
+        presence,
+        logger,
+        connections: counters.deviceConnections.labels({ transport: 'mqtt' }),
+      });
       closers.push(['external-bridge', () => bridge.close()]);
     }
 
@@ -174,8 +239,17 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
     if (config.metricsPort !== undefined) {
       const health = container.resolve(HealthService);
       // A broker-only node publishes nothing itself: its broker check is its own listener.
-      const ready = async () => ({ ...(await health.check()), ...(publisher.target ? {} : { broker: broker ? ('up' as const) : ('down' as const) }) });
-      const started = await startOpsServer({ port: config.metricsPort, host: config.host, registry: metrics, adminToken: config.adminToken, ready });
+      const ready = async () => ({
+        ...(await health.check()),
+        ...(publisher.target ? {} : { broker: broker ? ('up' as const) : ('down' as const) }),
+      });
+      const started = await startOpsServer({
+        port: config.metricsPort,
+        host: config.host,
+        registry: metrics,
+        adminToken: config.adminToken,
+        ready,
+      });
       ops = started;
       closers.push(['ops', () => started.close()]);
     }
@@ -184,10 +258,33 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
     const ordered = [...closers];
     closers.length = 0;
     const first = ['http', 'workers'];
-    closers.push(...ordered.filter(([n]) => !first.includes(n)), ...ordered.filter(([n]) => n === 'workers'), ...ordered.filter(([n]) => n === 'http'));
+    closers.push(
+      ...ordered.filter(([n]) => !first.includes(n)),
+      ...ordered.filter(([n]) => n === 'workers'),
+      ...ordered.filter(([n]) => n === 'http'),
+    );
 
-    logger.info({ http: endpoints.publicUrl || null, mqtt: endpoints.mqttUrl || null, metricsPort: ops?.port ?? null, roles: options.roles }, 'SMX started');
-    return { config, logger, container, http, broker, workers, endpoints, ops, generatedSecrets: generated, close: closeAll };
+    logger.info(
+      {
+        http: endpoints.publicUrl || null,
+        mqtt: endpoints.mqttUrl || null,
+        metricsPort: ops?.port ?? null,
+        roles: options.roles,
+      },
+      'SMX started',
+    );
+    return {
+      config,
+      logger,
+      container,
+      http,
+      broker,
+      workers,
+      endpoints,
+      ops,
+      generatedSecrets: generated,
+      close: closeAll,
+    };
   } catch (error) {
     await closeAll();
     throw error;
@@ -195,7 +292,12 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
 }
 
 /** The URLs phones and QR codes get: the configured public ones, else derived from what was bound. */
-function fillEndpoints(endpoints: Endpoints, config: RuntimeConfig, http: FastifyInstance | null, broker: EmbeddedBroker | null): void {
+function fillEndpoints(
+  endpoints: Endpoints,
+  config: RuntimeConfig,
+  http: FastifyInstance | null,
+  broker: EmbeddedBroker | null,
+): void {
   const httpAddress = http?.server.address();
   const httpPort = httpAddress && typeof httpAddress === 'object' ? httpAddress.port : config.httpPort;
   endpoints.publicUrl = config.publicUrl ?? `${config.tls ? 'https' : 'http'}://localhost:${httpPort}`;

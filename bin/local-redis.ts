@@ -24,7 +24,11 @@ export function isListening(host: string, port: number, timeoutMs = 500): Promis
 export async function startLocalRedis(dataDir: string, port = 6379): Promise<ChildProcess | null> {
   const dir = resolve(dataDir, 'redis');
   mkdirSync(dir, { recursive: true });
-  const child = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '60 1', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server',
+    ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '60 1', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   const spawned = await new Promise<boolean>((done) => {
     child.once('spawn', () => done(true));
     child.once('error', () => done(false));

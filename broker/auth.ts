@@ -217,7 +217,10 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
           log.warn({ clientId: client.id }, 'mqtt connection refused: bad internal credentials');
           done(refusal(CONNACK.badUsernameOrPassword, 'bad user name or password'), null);
         } else if (!client.id.startsWith(INTERNAL_CLIENT_ID_PREFIX)) {
-          done(refusal(CONNACK.identifierRejected, `internal client ids start with ${INTERNAL_CLIENT_ID_PREFIX}`), null);
+          done(
+            refusal(CONNACK.identifierRejected, `internal client ids start with ${INTERNAL_CLIENT_ID_PREFIX}`),
+            null,
+          );
         } else {
           accept(client, { kind: 'internal' }, done);
         }

@@ -26,7 +26,8 @@ type AuthorizePublish = NonNullable<AedesOptions['authorizePublish']>;
 /** Keeps the broker's close() waiting for work still in flight (see embedded-broker.ts). */
 export type Track = <T>(work: Promise<T>) => Promise<T>;
 
-const isDeviceChannel = (channel: Channel): channel is DeviceChannel => (DEVICE_CHANNELS as readonly Channel[]).includes(channel);
+const isDeviceChannel = (channel: Channel): channel is DeviceChannel =>
+  (DEVICE_CHANNELS as readonly Channel[]).includes(channel);
 
 /**
  * Turns a publish on `smx/v1/devices/{id}/{status|inbox|presence}` into a job, or null when it is
@@ -35,7 +36,12 @@ const isDeviceChannel = (channel: Channel): channel is DeviceChannel => (DEVICE_
  * the phone would resend an unacknowledged one on every reconnect. The one "publish -> job"
  * function for the embedded and the external bridge.
  */
-export function toDeviceEventJob(topic: string, payload: Buffer | string, receivedAt: Date, log?: Logger): DeviceEventJob | null {
+export function toDeviceEventJob(
+  topic: string,
+  payload: Buffer | string,
+  receivedAt: Date,
+  log?: Logger,
+): DeviceEventJob | null {
   const parsed = parseDeviceTopic(topic);
   if (!parsed || !isDeviceChannel(parsed.channel)) return null;
   const { deviceId, channel } = parsed;
@@ -58,14 +64,21 @@ export function toDeviceEventJob(topic: string, payload: Buffer | string, receiv
   }
   // The queue (JSON.stringify) and the workers walk payloads recursively: a deep one overflows the stack.
   if (exceedsJsonDepth(value)) {
-    log?.warn({ deviceId, channel, bytes, maxDepth: MAX_JSON_DEPTH }, 'device publish dropped: payload nested too deep');
+    log?.warn(
+      { deviceId, channel, bytes, maxDepth: MAX_JSON_DEPTH },
+      'device publish dropped: payload nested too deep',
+    );
     return null;
   }
   return { deviceId, channel, payload: value, receivedAt: receivedAt.toISOString() };
 }
 
 /** Adds a device event to the queue; the job name is the channel (what Bull Board shows). */
-export async function enqueueDeviceEvent(queue: Queue<DeviceEventJob>, job: DeviceEventJob, options?: JobsOptions): Promise<void> {
+export async function enqueueDeviceEvent(
+  queue: Queue<DeviceEventJob>,
+  job: DeviceEventJob,
+  options?: JobsOptions,
+): Promise<void> {
   await queue.add(job.channel, job, options);
 }
 
@@ -104,7 +117,10 @@ export function bridgePublishes(authorize: AuthorizePublish, options: BridgeOpti
       track(enqueueDeviceEvent(queue, job)).then(
         () => callback(null),
         (cause: unknown) => {
-          log.error({ err: cause, deviceId: job.deviceId, channel: job.channel }, 'device event not enqueued; closing the connection unacknowledged');
+          log.error(
+            { err: cause, deviceId: job.deviceId, channel: job.channel },
+            'device event not enqueued; closing the connection unacknowledged',
+          );
           callback(new Error('device event could not be queued', { cause }));
         },
       );

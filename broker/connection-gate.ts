@@ -12,7 +12,13 @@ import type { Duplex } from 'node:stream';
 import type { Client } from 'aedes';
 import type { Logger } from '../core/index.js';
 import type { ClientRoles } from './auth.js';
-import { MAX_DEVICE_PACKET_BYTES, MAX_INTERNAL_PACKET_BYTES, MAX_PACKET_BYTES_BEFORE_AUTH, guardPacketSizes, type FrameScanner } from './packet-guard.js';
+import {
+  MAX_DEVICE_PACKET_BYTES,
+  MAX_INTERNAL_PACKET_BYTES,
+  MAX_PACKET_BYTES_BEFORE_AUTH,
+  guardPacketSizes,
+  type FrameScanner,
+} from './packet-guard.js';
 import { RefusalLog, SourceLimits, sourceKey, type Admission } from './source-limits.js';
 
 export interface ConnectionGateOptions {
@@ -36,7 +42,10 @@ export class ConnectionGate {
   private readonly roles: ClientRoles;
 
   constructor(options: ConnectionGateOptions) {
-    this.limits = new SourceLimits({ maxPending: options.maxPendingPerSource, ratePerSecond: options.connectRatePerSource });
+    this.limits = new SourceLimits({
+      maxPending: options.maxPendingPerSource,
+      ratePerSecond: options.connectRatePerSource,
+    });
     this.refusals = new RefusalLog(options.log);
     this.roles = options.roles;
   }
@@ -49,7 +58,10 @@ export class ConnectionGate {
     const source = sourceKey(address);
     const admission = this.limits.admit(source);
     if (typeof admission === 'string') {
-      this.refusals.note(admission === 'rate' ? 'connection rate per source' : 'unauthenticated connections per source', { source });
+      this.refusals.note(
+        admission === 'rate' ? 'connection rate per source' : 'unauthenticated connections per source',
+        { source },
+      );
       return null;
     }
     socket.once('close', admission.settle);
@@ -59,7 +71,11 @@ export class ConnectionGate {
   /** Puts the packet size guard on `conn`, the stream aedes is about to read. */
   guard(conn: Duplex, admission: Admission): void {
     const scanner = guardPacketSizes(conn, MAX_PACKET_BYTES_BEFORE_AUTH, (error) =>
-      this.refusals.note(`packet ${error.violation}`, { source: admission.source, announced: error.announced, limit: error.limit }),
+      this.refusals.note(`packet ${error.violation}`, {
+        source: admission.source,
+        announced: error.announced,
+        limit: error.limit,
+      }),
     );
     this.guarded.set(conn, { scanner, admission });
   }
@@ -68,7 +84,8 @@ export class ConnectionGate {
   authenticated(client: Client): void {
     const entry = this.guarded.get(client.conn);
     if (!entry) return;
-    entry.scanner.limit = this.roles.get(client)?.kind === 'internal' ? MAX_INTERNAL_PACKET_BYTES : MAX_DEVICE_PACKET_BYTES;
+    entry.scanner.limit =
+      this.roles.get(client)?.kind === 'internal' ? MAX_INTERNAL_PACKET_BYTES : MAX_DEVICE_PACKET_BYTES;
     entry.admission.settle();
   }
 

@@ -12,7 +12,16 @@ import type { Queue } from 'bullmq';
 import mqemitterRedis from 'mqemitter-redis';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Redis } from 'ioredis';
-import { CONFIG_DEFAULTS, type Logger, type PresenceStore, type DevicePublisher, type DeviceEventJob, connectRedis, type RuntimeConfig, PresenceTracker } from '../core/index.js';
+import {
+  CONFIG_DEFAULTS,
+  type Logger,
+  type PresenceStore,
+  type DevicePublisher,
+  type DeviceEventJob,
+  connectRedis,
+  type RuntimeConfig,
+  PresenceTracker,
+} from '../core/index.js';
 import { createAcl } from './acl.js';
 import { ClientRoles, createAuthenticator, type DeviceVerifier } from './auth.js';
 import { bridgePublishes, handleKicks } from './bridge.js';
@@ -37,7 +46,8 @@ export interface EmbeddedBrokerOptions {
    * the internal credentials and of the sealed session payloads, and the connection limits
    * (CONNECT timeout, per-source caps; `trustProxy` picks a WebSocket client's address).
    */
-  config: Pick<RuntimeConfig, 'host' | 'mqttPort' | 'mqttWsPort' | 'redisUrl' | 'redisPrefix' | 'secret'> & Partial<Pick<RuntimeConfig, ConnectionLimits>>;
+  config: Pick<RuntimeConfig, 'host' | 'mqttPort' | 'mqttWsPort' | 'redisUrl' | 'redisPrefix' | 'secret'> &
+    Partial<Pick<RuntimeConfig, ConnectionLimits>>;
   /** Checks a device's credentials (`deviceService.verifyCredentials.bind(deviceService)`). */
   verifyDevice: DeviceVerifier;
   /** Where device publishes and presence changes are queued. */
@@ -110,7 +120,12 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       preConnect: auth.preConnect,
       authenticate: auth.authenticate,
       authorizeSubscribe: acl.authorizeSubscribe,
-      authorizePublish: bridgePublishes(limitRetained(acl.authorizePublish, log), { queue: options.deviceEvents, roles, log, track: inFlight.track }),
+      authorizePublish: bridgePublishes(limitRetained(acl.authorizePublish, log), {
+        queue: options.deviceEvents,
+        roles,
+        log,
+        track: inFlight.track,
+      }),
       authorizeForward: acl.authorizeForward,
       drainTimeout: options.drainTimeoutMs ?? 30_000,
       heartbeatInterval: options.heartbeatIntervalMs ?? 60_000,
@@ -163,12 +178,22 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     if (options.websocket ?? true) {
       const connectTimeoutMs = config.mqttConnectTimeoutMs ?? CONFIG_DEFAULTS.mqttConnectTimeoutMs;
       // The upgrade request must arrive within the CONNECT timeout too (Node's default is 60 s).
-      http = createHttpServer({ headersTimeout: connectTimeoutMs, requestTimeout: connectTimeoutMs, connectionsCheckingInterval: Math.min(connectTimeoutMs, 1000) }, (_req, res) =>
-        res.writeHead(404).end(),
+      http = createHttpServer(
+        {
+          headersTimeout: connectTimeoutMs,
+          requestTimeout: connectTimeoutMs,
+          connectionsCheckingInterval: Math.min(connectTimeoutMs, 1000),
+        },
+        (_req, res) => res.writeHead(404).end(),
       );
       // ws buffers a whole message before the packet guard sees it: at most one device packet
       // (its default is 100 MiB). No compression (the default on a server; no inflate bombs).
-      const server = new WebSocketServer({ noServer: true, path: MQTT_WS_PATH, maxPayload: MAX_DEVICE_PACKET_BYTES + 5, perMessageDeflate: false });
+      const server = new WebSocketServer({
+        noServer: true,
+        path: MQTT_WS_PATH,
+        maxPayload: MAX_DEVICE_PACKET_BYTES + 5,
+        perMessageDeflate: false,
+      });
       wss = server;
       const clientAddress = forwardedAddress(config.trustProxy ?? CONFIG_DEFAULTS.trustProxy);
       http.on('upgrade', (req, socket, head) => {
@@ -188,7 +213,10 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       await listen(http, config.mqttWsPort, config.host);
     }
     const wsPort = http ? (http.address() as AddressInfo).port : null;
-    log.info({ tcpPort, wsPort, cluster: Boolean(options.cluster), sessionKeys: `${sessionKeyPrefix(config.redisPrefix)}*` }, 'mqtt broker listening');
+    log.info(
+      { tcpPort, wsPort, cluster: Boolean(options.cluster), sessionKeys: `${sessionKeyPrefix(config.redisPrefix)}*` },
+      'mqtt broker listening',
+    );
 
     let closing: Promise<void> | undefined;
     const close = async (): Promise<void> => {
@@ -199,7 +227,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       for (const socket of wss?.clients ?? []) socket.terminate();
       await new Promise<void>((resolve) => (wss ? wss.close(() => resolve()) : resolve()));
-      if (!(await inFlight.settle())) log.warn({ pending: inFlight.size }, 'mqtt broker closing with work still pending');
+      if (!(await inFlight.settle()))
+        log.warn({ pending: inFlight.size }, 'mqtt broker closing with work still pending');
       detachPresence();
       await releaseHolder();
       await sessions.close();
@@ -217,7 +246,11 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       gate,
       publisher: new EmbeddedPublisher(aedes),
       ready: () =>
-        !aedes.closed && tcp.listening && (http?.listening ?? true) && sessions.redis.status === 'ready' && emitterConnections.every((r) => r.status === 'ready'),
+        !aedes.closed &&
+        tcp.listening &&
+        (http?.listening ?? true) &&
+        sessions.redis.status === 'ready' &&
+        emitterConnections.every((r) => r.status === 'ready'),
       close: () => (closing ??= close()),
     };
   } catch (error) {
@@ -246,7 +279,12 @@ function clusterEmitter(redisPrefix: string, [subConn, pubConn]: Redis[]): unkno
   const { MQEmitterRedisPrefix } = mqemitterRedis as unknown as {
     MQEmitterRedisPrefix: new (prefix: string, options: object) => unknown;
   };
-  return new MQEmitterRedisPrefix(sessionKeyPrefix(redisPrefix), { subConn, pubConn, matchEmptyLevels: true, concurrency: 100 });
+  return new MQEmitterRedisPrefix(sessionKeyPrefix(redisPrefix), {
+    subConn,
+    pubConn,
+    matchEmptyLevels: true,
+    concurrency: 100,
+  });
 }
 
 /**

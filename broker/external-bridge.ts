@@ -23,7 +23,6 @@ import { SUBACK_FAILURE, subscribeCodes } from './suback.js';
 /** The connection id presence is recorded under when the broker is external. */
 export const EXTERNAL_CONNECTION_ID = 'external';
 
-
 export interface ExternalBridgeOptions {
   url: string;
   credentials?: InternalCredentials;
@@ -77,11 +76,13 @@ export async function startExternalBridge(options: ExternalBridgeOptions): Promi
   let subscribed = false;
   const readyWaiters = new Set<() => void>();
 
-  const client = noDelayOnConnect(mqtt.connect(options.url, {
-    ...serverConnectOptions('bridge', options),
-    // We subscribe on every (re)connect ourselves, choosing shared or plain filters.
-    resubscribe: false,
-  }));
+  const client = noDelayOnConnect(
+    mqtt.connect(options.url, {
+      ...serverConnectOptions('bridge', options),
+      // We subscribe on every (re)connect ourselves, choosing shared or plain filters.
+      resubscribe: false,
+    }),
+  );
   client.on('error', (error) => log.error({ err: error }, 'external bridge error'));
   client.on('close', () => {
     subscribed = false;
@@ -129,7 +130,12 @@ export async function startExternalBridge(options: ExternalBridgeOptions): Promi
   // would only block the broker's in-flight window, never be redelivered.
   client.handleMessage = (packet, callback) => {
     handle(packet as IPublishPacket)
-      .catch((error: unknown) => log.error({ err: error, topic: (packet as IPublishPacket).topic }, 'device event from the external broker not enqueued'))
+      .catch((error: unknown) =>
+        log.error(
+          { err: error, topic: (packet as IPublishPacket).topic },
+          'device event from the external broker not enqueued',
+        ),
+      )
       .finally(() => callback());
   };
 

@@ -37,7 +37,14 @@ export function forwardedAddress(trust: TrustProxy): (req: IncomingMessage) => s
     const header = req.headers['x-forwarded-for'];
     if (!peer || !header) return peer;
     // Nearest hop first: the peer, then the header's entries from right to left.
-    const chain = [peer, ...(Array.isArray(header) ? header.join(',') : header).split(',').map((part) => part.trim()).filter(Boolean).reverse()];
+    const chain = [
+      peer,
+      ...(Array.isArray(header) ? header.join(',') : header)
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean)
+        .reverse(),
+    ];
     if (trust === true) return chain[chain.length - 1];
     if (typeof trust === 'number') return chain[Math.min(trust, chain.length - 1)];
     let i = 0;

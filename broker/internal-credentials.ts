@@ -26,7 +26,11 @@ export function internalCredentials(secret: string): InternalCredentials {
  * True when `username`/`password` are the internal credentials. The password comparison is
  * constant-time over equal lengths (the expected length, 64 hex characters, is public anyway).
  */
-export function isInternalCredential(secret: string, username: string | undefined, password: Buffer | string | undefined): boolean {
+export function isInternalCredential(
+  secret: string,
+  username: string | undefined,
+  password: Buffer | string | undefined,
+): boolean {
   if (username !== INTERNAL_USERNAME || password === undefined) return false;
   const given = typeof password === 'string' ? Buffer.from(password, 'utf8') : password;
   const expected = Buffer.from(internalCredentials(secret).password, 'utf8');

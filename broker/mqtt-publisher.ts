@@ -20,7 +20,10 @@ export interface MqttPublisherOptions {
 }
 
 /** Resolves the credentials of a server-side client: explicit ones, else the internal ones. */
-export function serverCredentials(options: { credentials?: InternalCredentials; secret?: string }): InternalCredentials {
+export function serverCredentials(options: {
+  credentials?: InternalCredentials;
+  secret?: string;
+}): InternalCredentials {
   if (options.credentials) return options.credentials;
   if (!options.secret) throw new Error('MQTT credentials: give `credentials` or the server `secret`');
   return internalCredentials(options.secret);
@@ -36,7 +39,10 @@ export function serverClientId(role = 'srv'): string {
  * a clean MQTT 3.1.1 session, and reconnects that keep retrying after "server unavailable" (a
  * wrong password is logged at every attempt).
  */
-export function serverConnectOptions(role: string, options: { credentials?: InternalCredentials; secret?: string; reconnectPeriodMs?: number }): IClientOptions {
+export function serverConnectOptions(
+  role: string,
+  options: { credentials?: InternalCredentials; secret?: string; reconnectPeriodMs?: number },
+): IClientOptions {
   const { username, password } = serverCredentials(options);
   return {
     clientId: serverClientId(role),
@@ -63,7 +69,9 @@ export class MqttPublisher implements DevicePublisher {
   constructor(options: MqttPublisherOptions) {
     const log = options.logger.child({ component: 'mqtt-publisher' });
     this.publishTimeoutMs = options.publishTimeoutMs ?? 10_000;
-    this.client = noDelayOnConnect(mqtt.connect(options.url, { ...serverConnectOptions('srv', options), queueQoSZero: false }));
+    this.client = noDelayOnConnect(
+      mqtt.connect(options.url, { ...serverConnectOptions('srv', options), queueQoSZero: false }),
+    );
     this.client.on('error', (error) => log.error({ err: error }, 'mqtt publisher error'));
     this.client.on('connect', () => log.info('mqtt publisher connected'));
     this.client.on('offline', () => log.warn('mqtt publisher offline'));

@@ -54,7 +54,12 @@ const sentIdsKey = (clientId: string) => `outgoing-ids:${encodeURIComponent(clie
  * Replaces the QoS 1 outgoing methods of an aedes-persistence-redis instance using `redis`, its own
  * connection. `seal` turns a payload into what is stored (session-seal.ts: never the plain body).
  */
-export function useFastOutgoing(persistence: Record<string, unknown>, redis: Redis, ttlSeconds: number, seal: (payload: Buffer) => Buffer): void {
+export function useFastOutgoing(
+  persistence: Record<string, unknown>,
+  redis: Redis,
+  ttlSeconds: number,
+  seal: (payload: Buffer) => Buffer,
+): void {
   const original = (name: string): Method => (persistence[name] as Method).bind(persistence);
   const enqueueCombi = original('outgoingEnqueueCombi');
   const update = original('outgoingUpdate');
@@ -68,14 +73,16 @@ export function useFastOutgoing(persistence: Record<string, unknown>, redis: Red
     const key = packetKey(packet);
     const encoded = msgpack.encode(toStored(packet, seal));
     const multi = redis.multi();
-    if (ttlSeconds > 0) multi.set(key, encoded, 'EX', ttlSeconds).set(`${key}:offlineCount`, subs.length, 'EX', ttlSeconds);
+    if (ttlSeconds > 0)
+      multi.set(key, encoded, 'EX', ttlSeconds).set(`${key}:offlineCount`, subs.length, 'EX', ttlSeconds);
     else multi.set(key, encoded).set(`${key}:offlineCount`, subs.length);
     for (const sub of subs) multi.rpush(outgoingKey(sub.clientId), key);
     throwFirstError(await multi.exec());
   };
 
   persistence.outgoingUpdate = async (client: { id: string }, packet: StoredPacket) => {
-    if (packet.cmd !== 'publish' || packet.qos !== 1 || packet.brokerId === undefined || packet.messageId === undefined) return update(client, packet);
+    if (packet.cmd !== 'publish' || packet.qos !== 1 || packet.brokerId === undefined || packet.messageId === undefined)
+      return update(client, packet);
     const id = `${client.id}:${packet.messageId}`;
     const key = packetKey(packet);
     awaitingAck.delete(id); // re-inserted last: the oldest entry is first when the map is full
@@ -114,7 +121,8 @@ export function useFastOutgoing(persistence: Record<string, unknown>, redis: Red
 /** What aedes-persistence stores for a queued packet (aedes-packet's copy: no packet id yet), its payload sealed. */
 function toStored(p: StoredPacket, seal: (payload: Buffer) => Buffer): StoredPacket {
   const stored: StoredPacket = {};
-  for (const field of ['clientId', 'nl', 'properties', 'messageExpiry']) if (Object.prototype.hasOwnProperty.call(p, field)) stored[field] = p[field];
+  for (const field of ['clientId', 'nl', 'properties', 'messageExpiry'])
+    if (Object.prototype.hasOwnProperty.call(p, field)) stored[field] = p[field];
   Object.assign(stored, {
     cmd: p.cmd || 'publish',
     brokerId: p.brokerId,

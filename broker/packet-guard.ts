@@ -109,8 +109,16 @@ export class FrameScanner {
 /** The error a refused connection is destroyed with (aedes reports it as a connection error). */
 export class PacketGuardError extends Error {
   override name = 'PacketGuardError';
-  constructor(readonly violation: FrameViolation, readonly announced: number, readonly limit: number) {
-    super(violation === 'too-large' ? `mqtt packet of ${announced} bytes or more over the limit of ${limit}` : `mqtt stream refused: ${violation}`);
+  constructor(
+    readonly violation: FrameViolation,
+    readonly announced: number,
+    readonly limit: number,
+  ) {
+    super(
+      violation === 'too-large'
+        ? `mqtt packet of ${announced} bytes or more over the limit of ${limit}`
+        : `mqtt stream refused: ${violation}`,
+    );
   }
 }
 
@@ -119,7 +127,11 @@ export class PacketGuardError extends Error {
  * destroys the connection (nothing of it reaches the parser) and is reported to `onViolation`.
  * Returns the scanner, whose `limit` the caller raises after authentication.
  */
-export function guardPacketSizes(conn: Duplex, limit: number, onViolation: (error: PacketGuardError) => void): FrameScanner {
+export function guardPacketSizes(
+  conn: Duplex,
+  limit: number,
+  onViolation: (error: PacketGuardError) => void,
+): FrameScanner {
   const scanner = new FrameScanner(limit);
   const read = conn.read;
   conn.read = function guardedRead(this: Duplex, size?: number) {

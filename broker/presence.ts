@@ -33,14 +33,18 @@ export function trackConnections(aedes: Aedes, options: TrackConnectionsOptions)
     if (!deviceId) return;
     const connectionId = `${aedes.id}:${randomUUID()}`;
     connections.set(client, connectionId);
-    track(tracker.connected(deviceId, connectionId)).catch((error: unknown) => log.error({ err: error, deviceId }, 'presence online not recorded'));
+    track(tracker.connected(deviceId, connectionId)).catch((error: unknown) =>
+      log.error({ err: error, deviceId }, 'presence online not recorded'),
+    );
   };
   const onDisconnect = (client: Client): void => {
     const deviceId = roles.deviceId(client);
     const connectionId = connections.get(client);
     if (!deviceId || !connectionId) return;
     connections.delete(client);
-    track(tracker.disconnected(deviceId, connectionId)).catch((error: unknown) => log.error({ err: error, deviceId }, 'presence offline not recorded'));
+    track(tracker.disconnected(deviceId, connectionId)).catch((error: unknown) =>
+      log.error({ err: error, deviceId }, 'presence offline not recorded'),
+    );
   };
 
   aedes.on('client', onClient);

@@ -21,7 +21,8 @@ export const MAX_RETAINED_PAYLOAD_BYTES = 4 * 1024;
 
 type AuthorizePublish = NonNullable<AedesOptions['authorizePublish']>;
 
-const byteLength = (payload: PublishPacket['payload']): number => (typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length);
+const byteLength = (payload: PublishPacket['payload']): number =>
+  typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
 
 /** May a publish on `topic` with `payloadBytes` be retained? Empty payloads (which clear a retained message) count as 0. */
 export function mayRetain(topic: string, payloadBytes: number): boolean {
@@ -43,7 +44,10 @@ export function limitRetained(authorize: AuthorizePublish, log: Logger): Authori
           packet.retain = false;
           if (client && !warned.has(client)) {
             warned.add(client);
-            log.warn({ clientId: client.id, topic: packet.topic, bytes }, 'retain flag ignored: only presence up to 4 KiB is retained');
+            log.warn(
+              { clientId: client.id, topic: packet.topic, bytes },
+              'retain flag ignored: only presence up to 4 KiB is retained',
+            );
           }
         }
       }
@@ -71,7 +75,8 @@ export async function purgeRetained(redis: Redis, log: Logger): Promise<number> 
     const drop: Buffer[] = [];
     for (let i = 0; i + 1 < entries.length; i += 2) {
       const topic = entries[i]!.toString('utf8');
-      if (!mayRetain(topic, 0) || entries[i + 1]!.length > MAX_RETAINED_PAYLOAD_BYTES + STORED_PACKET_OVERHEAD_BYTES) drop.push(entries[i]!);
+      if (!mayRetain(topic, 0) || entries[i + 1]!.length > MAX_RETAINED_PAYLOAD_BYTES + STORED_PACKET_OVERHEAD_BYTES)
+        drop.push(entries[i]!);
     }
     if (drop.length > 0) removed += await redis.hdel(RETAINED_KEY, ...drop);
   } while (cursor !== '0');

@@ -66,7 +66,9 @@ interface StoredPacket {
 type AsyncMethod = (...args: unknown[]) => unknown;
 
 const hasPayload = (packet: unknown): packet is StoredPacket & { payload: Buffer | string } =>
-  typeof packet === 'object' && packet !== null && (Buffer.isBuffer((packet as StoredPacket).payload) || typeof (packet as StoredPacket).payload === 'string');
+  typeof packet === 'object' &&
+  packet !== null &&
+  (Buffer.isBuffer((packet as StoredPacket).payload) || typeof (packet as StoredPacket).payload === 'string');
 
 /** Fields the library sets on the packet it was given; copied back from the sealed copy. */
 const MUTATED_FIELDS = ['clientId', 'brokerId', 'brokerCounter'] as const;
@@ -76,10 +78,15 @@ const MUTATED_FIELDS = ['clientId', 'brokerId', 'brokerCounter'] as const;
  * A stored payload that does not open is skipped (a stream) or reported missing (a single read),
  * after `onUnreadable`: a phone must not be disconnected on every CONNECT by a packet it can never get.
  */
-export function sealSessionPayloads(inner: Record<string, unknown>, sealer: PayloadSealer, onUnreadable: (error: unknown, method: string) => void): void {
+export function sealSessionPayloads(
+  inner: Record<string, unknown>,
+  sealer: PayloadSealer,
+  onUnreadable: (error: unknown, method: string) => void,
+): void {
   const method = (name: string): AsyncMethod => {
     const fn = inner[name];
-    if (typeof fn !== 'function') throw new Error(`aedes-persistence-redis has no ${name}(); its sealing hooks need updating`);
+    if (typeof fn !== 'function')
+      throw new Error(`aedes-persistence-redis has no ${name}(); its sealing hooks need updating`);
     return (fn as AsyncMethod).bind(inner);
   };
 
@@ -88,7 +95,8 @@ export function sealSessionPayloads(inner: Record<string, unknown>, sealer: Payl
     if (!hasPayload(packet)) return write(packet);
     const copy: StoredPacket = { ...packet, payload: sealer.seal(packet.payload) };
     const result = write(copy);
-    for (const field of MUTATED_FIELDS) if (copy[field] !== undefined && copy[field] !== packet[field]) packet[field] = copy[field];
+    for (const field of MUTATED_FIELDS)
+      if (copy[field] !== undefined && copy[field] !== packet[field]) packet[field] = copy[field];
     return result;
   };
 
@@ -113,12 +121,14 @@ export function sealSessionPayloads(inner: Record<string, unknown>, sealer: Payl
   ];
   for (const [name, at] of writers) {
     const original = method(name);
-    inner[name] = (...args: unknown[]) => sealed(args[at], (copy) => original(...args.slice(0, at), copy, ...args.slice(at + 1)));
+    inner[name] = (...args: unknown[]) =>
+      sealed(args[at], (copy) => original(...args.slice(0, at), copy, ...args.slice(at + 1)));
   }
 
   for (const name of ['outgoingStream', 'createRetainedStreamCombi', 'streamWill']) {
     const original = method(name);
-    inner[name] = (...args: unknown[]) => openEach(original(...args) as AsyncIterable<unknown>, (packet) => opened(packet, name));
+    inner[name] = (...args: unknown[]) =>
+      openEach(original(...args) as AsyncIterable<unknown>, (packet) => opened(packet, name));
   }
 
   for (const name of ['getWill', 'delWill', 'outgoingClearMessageId']) {
@@ -162,7 +172,12 @@ return 1`;
  * SCANs `{keyPrefix}packet:*` (the only keys holding outbox bodies) on the session store's
  * connection, whose ioredis `keyPrefix` is `keyPrefix`. Resolves with how many it sealed.
  */
-export async function sealStoredPackets(redis: Redis, keyPrefix: string, sealer: PayloadSealer, ttlCapSeconds: number): Promise<number> {
+export async function sealStoredPackets(
+  redis: Redis,
+  keyPrefix: string,
+  sealer: PayloadSealer,
+  ttlCapSeconds: number,
+): Promise<number> {
   let cursor = '0';
   let sealed = 0;
   do {
@@ -180,7 +195,13 @@ export async function sealStoredPackets(redis: Redis, keyPrefix: string, sealer:
       } catch {
         continue;
       }
-      if (!hasPayload(packet) || typeof packet.payload === 'string' || packet.payload.length === 0 || isSealed(packet.payload)) continue;
+      if (
+        !hasPayload(packet) ||
+        typeof packet.payload === 'string' ||
+        packet.payload.length === 0 ||
+        isSealed(packet.payload)
+      )
+        continue;
       const value = msgpack.encode({ ...packet, payload: sealer.seal(packet.payload) });
       sealed += Number(await redis.eval(RESEAL, 1, key, stored, value, ttlCapSeconds));
     }

@@ -41,10 +41,23 @@ export const DEFAULT_SESSION_PACKET_TTL_SECONDS = 3 * 24 * 3600;
 
 /** The persistence methods aedes calls and awaits; each is tracked so close() can wait for it. */
 const TRACKED_METHODS = [
-  'storeRetained', 'addSubscriptions', 'removeSubscriptions', 'subscriptionsByClient', 'subscriptionsByTopic',
-  'cleanSubscriptions', 'countOffline', 'outgoingEnqueue', 'outgoingEnqueueCombi', 'outgoingUpdate',
-  'outgoingClearMessageId', 'incomingStorePacket', 'incomingGetPacket', 'incomingDelPacket',
-  'putWill', 'getWill', 'delWill',
+  'storeRetained',
+  'addSubscriptions',
+  'removeSubscriptions',
+  'subscriptionsByClient',
+  'subscriptionsByTopic',
+  'cleanSubscriptions',
+  'countOffline',
+  'outgoingEnqueue',
+  'outgoingEnqueueCombi',
+  'outgoingUpdate',
+  'outgoingClearMessageId',
+  'incomingStorePacket',
+  'incomingGetPacket',
+  'incomingDelPacket',
+  'putWill',
+  'getWill',
+  'delWill',
 ] as const;
 
 export interface SessionStoreOptions {
@@ -88,15 +101,20 @@ export async function openSessionStore(options: SessionStoreOptions): Promise<Se
   // Sealing hooks the inner instance the callback wrapper delegates to, so every path is covered.
   const sealer = new PayloadSealer(options.secret);
   const inner = (persistence as unknown as { asyncPersistence?: Record<string, unknown> }).asyncPersistence;
-  if (!inner) throw new Error('aedes-persistence-redis without asyncPersistence: the session sealing hooks need updating');
-  sealSessionPayloads(inner, sealer, (error, method) => options.log?.warn({ err: error, method }, 'mqtt session packet could not be opened; skipped'));
+  if (!inner)
+    throw new Error('aedes-persistence-redis without asyncPersistence: the session sealing hooks need updating');
+  sealSessionPayloads(inner, sealer, (error, method) =>
+    options.log?.warn({ err: error, method }, 'mqtt session packet could not be opened; skipped'),
+  );
   // QoS 1 packets to phones: one Redis round trip where the library makes four (see outgoing-qos1.ts).
   useFastOutgoing(methods, redis, ttl, (payload) => sealer.seal(payload));
   // Packets an older SMX queued rest in plain text for up to 7 days: seal them now.
-  const resealed = await sealStoredPackets(redis, sessionKeyPrefix(options.redisPrefix), sealer, ttl).catch(async (error: unknown) => {
-    redis.disconnect();
-    throw error;
-  });
+  const resealed = await sealStoredPackets(redis, sessionKeyPrefix(options.redisPrefix), sealer, ttl).catch(
+    async (error: unknown) => {
+      redis.disconnect();
+      throw error;
+    },
+  );
   if (resealed > 0) options.log?.info({ packets: resealed }, 'mqtt session packets stored in plain text were sealed');
   for (const name of TRACKED_METHODS) {
     const original = methods[name]!.bind(persistence);

@@ -26,7 +26,10 @@ export function sourceKey(address: string | undefined): string {
     const ip = ipaddr.process(address);
     if (ip.kind() === 'ipv4') return ip.toString();
     const parts = (ip as ipaddr.IPv6).parts;
-    return `${parts.slice(0, 4).map((part) => part.toString(16)).join(':')}::/64`;
+    return `${parts
+      .slice(0, 4)
+      .map((part) => part.toString(16))
+      .join(':')}::/64`;
   } catch {
     return address;
   }
@@ -105,7 +108,8 @@ export class SourceLimits {
   sweep(): void {
     const now = this.now();
     for (const [key, entry] of this.sources) {
-      if (entry.pending === 0 && entry.tokens + (now - entry.at) * this.perMs >= this.capacity) this.sources.delete(key);
+      if (entry.pending === 0 && entry.tokens + (now - entry.at) * this.perMs >= this.capacity)
+        this.sources.delete(key);
     }
   }
 
@@ -140,7 +144,10 @@ export class RefusalLog {
       entry.suppressed++;
       return;
     }
-    this.log.warn({ reason: kind, ...details, refusedSinceLastLine: entry?.suppressed ?? 0 }, 'mqtt connection refused');
+    this.log.warn(
+      { reason: kind, ...details, refusedSinceLastLine: entry?.suppressed ?? 0 },
+      'mqtt connection refused',
+    );
     this.kinds.set(kind, { loggedAt: now, suppressed: 0 });
   }
 }

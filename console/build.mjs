@@ -53,7 +53,10 @@ const url = (file) => `/console/assets/${relative(assets, join(root, file)).spli
 
 // The icon is named by its hash too, like esbuild's files.
 const icon = await readFile(join(here, 'src', 'favicon.svg'));
-const favicon = join(relative(root, assets), `favicon-${createHash('sha256').update(icon).digest('hex').slice(0, 8)}.svg`);
+const favicon = join(
+  relative(root, assets),
+  `favicon-${createHash('sha256').update(icon).digest('hex').slice(0, 8)}.svg`,
+);
 await writeFile(join(root, favicon), icon);
 outputs.push([favicon, {}]);
 
@@ -70,7 +73,10 @@ for (const [file] of outputs) {
   // Source maps are for developers' tools only: not worth compressing on every build.
   if (!/\.(js|css|svg)$/.test(file)) continue;
   const content = await readFile(join(root, file));
-  await writeFile(join(root, `${file}.br`), brotliCompressSync(content, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }));
+  await writeFile(
+    join(root, `${file}.br`),
+    brotliCompressSync(content, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }),
+  );
   await writeFile(join(root, `${file}.gz`), gzipSync(content, { level: 9 }));
   bytes += content.length;
 }
@@ -84,6 +90,7 @@ await rm(out, { recursive: true, force: true });
 // Files of earlier builds go once no page loaded a while ago can still ask for them.
 const cutoff = Date.now() - STALE_AFTER_MS;
 for (const name of await readdir(finalAssets)) {
-  if (!fresh.has(name) && (await stat(join(finalAssets, name))).mtimeMs < cutoff) await rm(join(finalAssets, name), { force: true });
+  if (!fresh.has(name) && (await stat(join(finalAssets, name))).mtimeMs < cutoff)
+    await rm(join(finalAssets, name), { force: true });
 }
 console.log(`console: ${outputs.length} files in dist/console/assets (${Math.round(bytes / 1024)} KiB without maps)`);

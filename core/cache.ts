@@ -94,7 +94,9 @@ export class CacheBus {
   /** Evicts here, then tells the other processes. */
   async invalidate(scope: CacheScope, id: string): Promise<void> {
     this.evict(scope, id);
-    await this.redis.publish(this.channel, JSON.stringify({ scope, id })).catch((error) => this.log.warn({ err: error }, 'cache invalidation not published'));
+    await this.redis
+      .publish(this.channel, JSON.stringify({ scope, id }))
+      .catch((error) => this.log.warn({ err: error }, 'cache invalidation not published'));
   }
 
   /** Starts listening to the other processes' invalidations (a dedicated connection). */

@@ -212,7 +212,10 @@ function tlsFiles(env: Env): SmxConfig['tls'] {
   if (!certFile && !keyFile) return undefined;
   if (!certFile) throw new ConfigError('SMX_TLS_CERT', 'a PEM certificate file (SMX_TLS_KEY is set)', '');
   if (!keyFile) throw new ConfigError('SMX_TLS_KEY', 'a PEM private key file (SMX_TLS_CERT is set)', '');
-  for (const [name, file] of [['SMX_TLS_CERT', certFile], ['SMX_TLS_KEY', keyFile]] as const) {
+  for (const [name, file] of [
+    ['SMX_TLS_CERT', certFile],
+    ['SMX_TLS_KEY', keyFile],
+  ] as const) {
     if (!existsSync(file)) throw new ConfigError(name, 'a readable PEM file', file);
   }
   return { certFile, keyFile };
@@ -226,7 +229,10 @@ function trustProxy(env: Env): SmxConfig['trustProxy'] {
   const word = raw.toLowerCase();
   if (TRUE_WORDS.includes(word) && word !== '1') return true;
   if (FALSE_WORDS.includes(word) && word !== '0') return false;
-  const list = raw.split(',').map((part) => part.trim()).filter(Boolean);
+  const list = raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
   if (list.length === 0 || !list.every((part) => /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(part))) {
     throw new ConfigError('SMX_TRUST_PROXY', 'true, false, a hop count, or a comma list of addresses/CIDRs', raw);
   }
@@ -283,7 +289,12 @@ export function loadConfig(env: Env = process.env): Readonly<SmxConfig> {
     trustProxy: trustProxy(env),
     mqttConnectTimeoutMs: positiveInt(env, 'SMX_MQTT_CONNECT_TIMEOUT_MS', d.mqttConnectTimeoutMs, 600_000),
     mqttMaxPendingPerSource: positiveInt(env, 'SMX_MQTT_MAX_PENDING_PER_SOURCE', d.mqttMaxPendingPerSource, 1_000_000),
-    mqttConnectRatePerSource: positiveInt(env, 'SMX_MQTT_CONNECT_RATE_PER_SOURCE', d.mqttConnectRatePerSource, 1_000_000),
+    mqttConnectRatePerSource: positiveInt(
+      env,
+      'SMX_MQTT_CONNECT_RATE_PER_SOURCE',
+      d.mqttConnectRatePerSource,
+      1_000_000,
+    ),
     dependencyTimeoutMs: positiveInt(env, 'SMX_DEPENDENCY_TIMEOUT_MS', d.dependencyTimeoutMs, 60_000),
     shutdownGraceMs: wholeNumber(env, 'SMX_SHUTDOWN_GRACE_MS', d.shutdownGraceMs, 60_000),
   };

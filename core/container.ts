@@ -58,19 +58,69 @@ import { followProjects, OutboxRelay } from './outbox.js';
 import { CompatTokenService } from './compat/oauth.js';
 import { OtpByIdCompat } from './compat/otp-by-id.js';
 import { SmsVerifyCompat } from './compat/sms-verify.js';
-import { SmsGateAuth, SmsGateInbox, SmsGateMessages, SmsGateSettings, SmsGateWebhooks, SMSGATE_FOLLOWED_PROJECTS_SQL } from './smsgate/third-party/index.js';
+import {
+  SmsGateAuth,
+  SmsGateInbox,
+  SmsGateMessages,
+  SmsGateSettings,
+  SmsGateWebhooks,
+  SMSGATE_FOLLOWED_PROJECTS_SQL,
+} from './smsgate/third-party/index.js';
 
 /** Every core service, one instance per container. */
 const SERVICES = [
-  CacheBus, PresenceStore, HealthService, Router, HookRunner, ProjectService, ApiKeyService, LinkTokenService, DeviceService,
-  StatsService, MessageService, MessageTransitions, DispatchWakeups, DispatchService, MessageWriter, SmsService, InboxService, ChallengeRecords, ChallengeComposer, ChallengeNotices, ChallengeService, IdempotencyService, StatusService,
-  TemplateService, TestNumberService, AbuseLimits,
-  SmsGateEvents, MqttTransport, DeviceTransports, SmsGatePullTransport, SmsGateService, OtpLeases, ResendService, StatusReports,
-  RentalPool, RentalService,
-  CompatTokenService, SmsVerifyCompat, OtpByIdCompat,
-  SmsGateAuth, SmsGateMessages, SmsGateWebhooks, SmsGateSettings, SmsGateInbox,
-  WebhookEndpoints, WebhookEmitter, WebhookAttempts, WebhookDelivery, OutboxRelay,
-  Dispatcher, DeviceEvents, Maintenance,
+  CacheBus,
+  PresenceStore,
+  HealthService,
+  Router,
+  HookRunner,
+  ProjectService,
+  ApiKeyService,
+  LinkTokenService,
+  DeviceService,
+  StatsService,
+  MessageService,
+  MessageTransitions,
+  DispatchWakeups,
+  DispatchService,
+  MessageWriter,
+  SmsService,
+  InboxService,
+  ChallengeRecords,
+  ChallengeComposer,
+  ChallengeNotices,
+  ChallengeService,
+  IdempotencyService,
+  StatusService,
+  TemplateService,
+  TestNumberService,
+  AbuseLimits,
+  SmsGateEvents,
+  MqttTransport,
+  DeviceTransports,
+  SmsGatePullTransport,
+  SmsGateService,
+  OtpLeases,
+  ResendService,
+  StatusReports,
+  RentalPool,
+  RentalService,
+  CompatTokenService,
+  SmsVerifyCompat,
+  OtpByIdCompat,
+  SmsGateAuth,
+  SmsGateMessages,
+  SmsGateWebhooks,
+  SmsGateSettings,
+  SmsGateInbox,
+  WebhookEndpoints,
+  WebhookEmitter,
+  WebhookAttempts,
+  WebhookDelivery,
+  OutboxRelay,
+  Dispatcher,
+  DeviceEvents,
+  Maintenance,
 ] as const;
 
 export interface CoreDependencies {
@@ -100,8 +150,12 @@ export function buildContainer(deps: CoreDependencies): DependencyContainer {
   c.register(TOKENS.Endpoints, { useValue: deps.endpoints });
   // Plain classes (their tests build them with their own connection and prefix), one per
   // container: the dispatcher and the SMSGate pull must share the same pace and lock.
-  c.register(DevicePacer, { useFactory: instanceCachingFactory(() => new DevicePacer(deps.redis, deps.config.redisPrefix)) });
-  c.register(DeviceLocks, { useFactory: instanceCachingFactory(() => new DeviceLocks(deps.redis, deps.config.redisPrefix)) });
+  c.register(DevicePacer, {
+    useFactory: instanceCachingFactory(() => new DevicePacer(deps.redis, deps.config.redisPrefix)),
+  });
+  c.register(DeviceLocks, {
+    useFactory: instanceCachingFactory(() => new DeviceLocks(deps.redis, deps.config.redisPrefix)),
+  });
   for (const service of SERVICES) c.registerSingleton(service as new (...args: never[]) => unknown);
   const transports = c.resolve(DeviceTransports);
   transports.register(c.resolve(MqttTransport));
@@ -124,7 +178,12 @@ function wireEvents(c: DependencyContainer): void {
   outbox.onMessageChanges((changes, eventIdOf) => emitter.messagesChanged(changes, eventIdOf));
   outbox.onMessageChanges((changes) => smsgate.messagesChanged(changes));
   outbox.onWebhookEvents((projectId, events) => emitter.queue(projectId, events));
-  outbox.onWebhookEvents((projectId, events) => smsgate.inboundStored(projectId, events.flatMap((e) => (e.type === 'sms.received' ? [e.data as InboundSms] : []))));
+  outbox.onWebhookEvents((projectId, events) =>
+    smsgate.inboundStored(
+      projectId,
+      events.flatMap((e) => (e.type === 'sms.received' ? [e.data as InboundSms] : [])),
+    ),
+  );
   const deviceEvents = c.resolve(DeviceEvents);
   deviceEvents.onConnection((deviceId, online, at) => emitter.deviceConnection(deviceId, online, at));
   deviceEvents.onConnection((deviceId, online, at) => smsgate.connection(deviceId, online, at));

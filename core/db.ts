@@ -52,9 +52,14 @@ let preloaded: Pick<PGliteOptions, 'pgliteWasmModule' | 'fsBundle'> = {};
  */
 export async function preloadPglite(): Promise<void> {
   const dist = new URL('.', import.meta.resolve('@electric-sql/pglite'));
-  const [wasm, bundle] = await Promise.all([readFile(new URL('pglite.wasm', dist)), readFile(new URL('pglite.data', dist))]);
+  const [wasm, bundle] = await Promise.all([
+    readFile(new URL('pglite.wasm', dist)),
+    readFile(new URL('pglite.data', dist)),
+  ]);
   // WebAssembly is a global of Node; this project's TypeScript libs (no DOM) do not declare it.
-  const { WebAssembly: wasmApi } = globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<PGliteOptions['pgliteWasmModule']> } };
+  const { WebAssembly: wasmApi } = globalThis as unknown as {
+    WebAssembly: { compile(bytes: Uint8Array): Promise<PGliteOptions['pgliteWasmModule']> };
+  };
   preloaded = { pgliteWasmModule: await wasmApi.compile(wasm), fsBundle: new Blob([bundle]) };
 }
 
@@ -76,7 +81,12 @@ export function createDatabase(options: DatabaseOptions): Knex {
   }
   // knex-pglite would create the instance itself, without options; it takes ours instead.
   const pglite = new PGlite(dir, { ...preloaded, postgresqlconf: [...PGLITE_SETTINGS] });
-  return knexFactory({ client: PgLiteClient, dialect: 'postgres', connection: { pglite } as unknown as Knex.StaticConnectionConfig, searchPath: [options.schema] });
+  return knexFactory({
+    client: PgLiteClient,
+    dialect: 'postgres',
+    connection: { pglite } as unknown as Knex.StaticConnectionConfig,
+    searchPath: [options.schema],
+  });
 }
 
 /** knex migration source over the frozen list in migrations/index.ts (no file globbing, same in src and dist). */
@@ -89,11 +99,18 @@ const migrationSource: Knex.MigrationSource<(typeof MIGRATIONS)[number]> = {
 /** Brings the schema up to date. Safe to run from several processes at once (knex holds a lock table). */
 export async function migrateLatest(db: Knex, schema: string): Promise<string[]> {
   await db.raw('create schema if not exists ??', [schema]);
-  const [, applied] = (await db.migrate.latest({ migrationSource, schemaName: schema, tableName: 'smx_migrations' })) as [number, string[]];
+  const [, applied] = (await db.migrate.latest({
+    migrationSource,
+    schemaName: schema,
+    tableName: 'smx_migrations',
+  })) as [number, string[]];
   return applied;
 }
 
 export async function migrateDown(db: Knex, schema: string): Promise<string[]> {
-  const [, reverted] = (await db.migrate.rollback({ migrationSource, schemaName: schema, tableName: 'smx_migrations' }, true)) as [number, string[]];
+  const [, reverted] = (await db.migrate.rollback(
+    { migrationSource, schemaName: schema, tableName: 'smx_migrations' },
+    true,
+  )) as [number, string[]];
   return reverted;
 }

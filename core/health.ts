@@ -18,13 +18,19 @@ export class HealthService {
   ) {}
 
   async redisUp(timeoutMs = 1000): Promise<boolean> {
-    return withTimeout(this.redis.ping(), timeoutMs).then(() => true, () => false);
+    return withTimeout(this.redis.ping(), timeoutMs).then(
+      () => true,
+      () => false,
+    );
   }
 
   async check(timeoutMs = 1000): Promise<HealthReport> {
     const [redis, database] = await Promise.all([
       this.redisUp(timeoutMs),
-      withTimeout(this.db.raw('select 1'), timeoutMs).then(() => true, () => false),
+      withTimeout(this.db.raw('select 1'), timeoutMs).then(
+        () => true,
+        () => false,
+      ),
     ]);
     const up = (ok: boolean): 'up' | 'down' => (ok ? 'up' : 'down');
     return { redis: up(redis), database: up(database), broker: up(this.publisher.ready()) };

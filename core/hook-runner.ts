@@ -57,7 +57,11 @@ export class HookRunner {
       }
     }
     // Only the text and the destination may change; ids and routing stay what the core decided.
-    if (typeof current.to !== 'string' || typeof current.body !== 'string' || (current.body.length === 0 && message.body.length > 0)) {
+    if (
+      typeof current.to !== 'string' ||
+      typeof current.body !== 'string' ||
+      (current.body.length === 0 && message.body.length > 0)
+    ) {
       return { refused: 'PLUGIN_REFUSED:invalid message after beforeSend' };
     }
     return { message: { ...message, to: current.to, body: current.body } };

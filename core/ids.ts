@@ -25,5 +25,10 @@ export function newId(prefix: IdPrefix): string {
 
 /** Checks that `id` has the given prefix and the shape newId produces (cheap guard before any query). */
 export function isId(prefix: IdPrefix, id: unknown): id is string {
-  return typeof id === 'string' && id.length === prefix.length + 23 && id.startsWith(`${prefix}_`) && /^[A-Za-z0-9_-]+$/.test(id);
+  return (
+    typeof id === 'string' &&
+    id.length === prefix.length + 23 &&
+    id.startsWith(`${prefix}_`) &&
+    /^[A-Za-z0-9_-]+$/.test(id)
+  );
 }

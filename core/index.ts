@@ -3,17 +3,47 @@ export { loadConfig, ConfigError, CONFIG_DEFAULTS, type SmxConfig, type LogLevel
 export { resolveSecrets, type RuntimeConfig, type GeneratedSecret } from './secrets.js';
 export { TOKENS } from './tokens.js';
 export { buildContainer, type CoreDependencies } from './container.js';
-export { ERROR_CATALOGUE, ApiError, apiError, isApiError, type ErrorCode, type ErrorOrigin, type ErrorDetail } from './errors.js';
+export {
+  ERROR_CATALOGUE,
+  ApiError,
+  apiError,
+  isApiError,
+  type ErrorCode,
+  type ErrorOrigin,
+  type ErrorDetail,
+} from './errors.js';
 export { createDatabase, migrateLatest, migrateDown, type DatabaseOptions } from './db.js';
 export { connectRedis, RedisUnreachableError, withTimeout, redactUrl } from './redis.js';
-export { createQueues, QUEUE_NAMES, type Queues, type DispatchJob, type DeviceEventJob, type MaintenanceJob } from './queues.js';
-export { deviceTopic, deviceTopics, parseDeviceTopic, TOPIC_ROOT, type Channel, type DeviceChannel, type ServerChannel } from '../protocol/index.js';
+export {
+  createQueues,
+  QUEUE_NAMES,
+  type Queues,
+  type DispatchJob,
+  type DeviceEventJob,
+  type MaintenanceJob,
+} from './queues.js';
+export {
+  deviceTopic,
+  deviceTopics,
+  parseDeviceTopic,
+  TOPIC_ROOT,
+  type Channel,
+  type DeviceChannel,
+  type ServerChannel,
+} from '../protocol/index.js';
 export { PresenceStore, type Presence, type PresenceReport } from './presence/store.js';
 export { Endpoints } from './endpoints.js';
 export type { DevicePublisher } from './delivery/publisher.js';
 export { createLogger, type Logger } from './logger.js';
 export { createRegistry, registerStateGauges } from './metrics.js';
-export { Router, activeDevice, type RoutingStrategy, type RoutingMessage, type RoutingDevice, type RouteDecision } from './delivery/router.js';
+export {
+  Router,
+  activeDevice,
+  type RoutingStrategy,
+  type RoutingMessage,
+  type RoutingDevice,
+  type RouteDecision,
+} from './delivery/router.js';
 export { buildHttpServer, BODY_LIMIT, type RouteModule, type HttpServerOptions } from './http/server.js';
 export { countParts, type SmsParts } from './sms-parts.js';
 export { ProjectService, DEFAULT_PROJECT_SETTINGS, type Project, type ProjectSettings } from './services/projects.js';
@@ -25,7 +55,14 @@ export { MessageService, type MessageView, type StatusUpdate, type MessageStatus
 export { DispatchService } from './delivery/dispatch.js';
 export { IdempotencyService } from './services/idempotency.js';
 export { StatusService } from './sending/status.js';
-export { RentalService, RENTAL_LIMITS, type RentalView, type RentalMessage, type RentalStatus, type NumberAvailability } from './services/rentals.js';
+export {
+  RentalService,
+  RENTAL_LIMITS,
+  type RentalView,
+  type RentalMessage,
+  type RentalStatus,
+  type NumberAvailability,
+} from './services/rentals.js';
 export { extractCode } from './sms-code.js';
 export { HookRunner, type BeforeSendResult } from './hook-runner.js';
 export { PluginHost, PluginError } from './plugins/plugin-host.js';

@@ -7,9 +7,25 @@ import type { LogLevel } from './config.js';
  * Request bodies are never logged whole, but a plugin or an error may attach one.
  */
 const REDACT = [
-  'password', 'secret', 'token', 'key', 'code', 'otp', 'pin', 'body', 'apiKey',
-  '*.password', '*.secret', '*.token', '*.key', '*.code', '*.otp', '*.pin', '*.apiKey',
-  'req.headers.authorization', 'req.headers["x-smx-api-key"]',
+  'password',
+  'secret',
+  'token',
+  'key',
+  'code',
+  'otp',
+  'pin',
+  'body',
+  'apiKey',
+  '*.password',
+  '*.secret',
+  '*.token',
+  '*.key',
+  '*.code',
+  '*.otp',
+  '*.pin',
+  '*.apiKey',
+  'req.headers.authorization',
+  'req.headers["x-smx-api-key"]',
 ];
 
 /**
@@ -18,7 +34,14 @@ const REDACT = [
  * or a challenge name it (`projectId`, `messageId`, `verificationId`), as does the access line.
  */
 export function createLogger(level: LogLevel, destination?: NodeJS.WritableStream): Logger {
-  return pino({ level, base: { service: 'smx', hostname: hostname(), pid: process.pid }, redact: { paths: REDACT, censor: '[redacted]' } }, destination ?? process.stdout);
+  return pino(
+    {
+      level,
+      base: { service: 'smx', hostname: hostname(), pid: process.pid },
+      redact: { paths: REDACT, censor: '[redacted]' },
+    },
+    destination ?? process.stdout,
+  );
 }
 
 export type { Logger };

@@ -47,6 +47,22 @@ export interface ChangedRow {
   callback_url: string | null;
 }
 
-export function changedFromRow(row: ChangedRow, status: MessageStatus, at: Date | string, origin: MessageChanged['origin'], error: string | null = null): MessageChanged {
-  return { id: row.id, projectId: row.project_id, kind: row.kind, deviceId: row.device_id, status, error, at: new Date(at), callbackUrl: row.callback_url, origin };
+export function changedFromRow(
+  row: ChangedRow,
+  status: MessageStatus,
+  at: Date | string,
+  origin: MessageChanged['origin'],
+  error: string | null = null,
+): MessageChanged {
+  return {
+    id: row.id,
+    projectId: row.project_id,
+    kind: row.kind,
+    deviceId: row.device_id,
+    status,
+    error,
+    at: new Date(at),
+    callbackUrl: row.callback_url,
+    origin,
+  };
 }

@@ -34,7 +34,10 @@ export const QUEUED_COUNT_CAP = 10_000;
  * Redis, the linked devices (one row per phone), and waiting messages through their partial index,
  * capped at {@link QUEUED_COUNT_CAP}. Nothing scans the message log.
  */
-export function registerStateGauges(registry: Registry, deps: { queues: Queues; presence: PresenceStore; db: Knex }): void {
+export function registerStateGauges(
+  registry: Registry,
+  deps: { queues: Queues; presence: PresenceStore; db: Knex },
+): void {
   new Gauge({
     name: 'smx_queue_jobs',
     help: 'Jobs per queue and state',
@@ -85,7 +88,11 @@ export function registerStateGauges(registry: Registry, deps: { queues: Queues; 
     async collect() {
       await orNone(this, async () => {
         // The partial index messages_dispatch_order holds exactly the QUEUED rows; the limit bounds the read.
-        const [row] = await deps.db.from(deps.db('messages').select(deps.db.raw('1')).where({ status: 'QUEUED' }).limit(QUEUED_COUNT_CAP).as('q')).count({ n: '*' });
+        const [row] = await deps.db
+          .from(
+            deps.db('messages').select(deps.db.raw('1')).where({ status: 'QUEUED' }).limit(QUEUED_COUNT_CAP).as('q'),
+          )
+          .count({ n: '*' });
         this.set(Number(row?.n ?? 0));
       });
     },
@@ -105,15 +112,22 @@ async function orNone(gauge: Gauge<string>, read: () => Promise<void>): Promise<
 }
 
 /** Linked devices by transport, split by whether the shared online set (Redis) has them. */
-async function countDevices(deps: { presence: PresenceStore; db: Knex }): Promise<Map<string, { online: number; offline: number }>> {
+async function countDevices(deps: {
+  presence: PresenceStore;
+  db: Knex;
+}): Promise<Map<string, { online: number; offline: number }>> {
   const online = await deps.presence.onlineIds();
-  const rows: Array<{ transport: string; online: string | number; linked: string | number }> = await deps.db('devices')
+  const rows: Array<{ transport: string; online: string | number; linked: string | number }> = await deps
+    .db('devices')
     .select('transport')
     .select(deps.db.raw('count(*) filter (where id = any(?)) as online', [online]))
     .count({ linked: '*' })
     .whereIn('status', ['active', 'standby'])
     .groupBy('transport');
-  const result = new Map<string, { online: number; offline: number }>(TRANSPORT_LABELS.map((t) => [t, { online: 0, offline: 0 }]));
-  for (const row of rows) result.set(row.transport, { online: Number(row.online), offline: Number(row.linked) - Number(row.online) });
+  const result = new Map<string, { online: number; offline: number }>(
+    TRANSPORT_LABELS.map((t) => [t, { online: 0, offline: 0 }]),
+  );
+  for (const row of rows)
+    result.set(row.transport, { online: Number(row.online), offline: Number(row.linked) - Number(row.online) });
   return result;
 }

@@ -41,7 +41,8 @@ export function suppliedCodeProblems(code: string, type: CodeType, length: numbe
   const normalized = normalizeCode(code);
   const problems: string[] = [];
   if (!codeFitsType(normalized, type)) problems.push(`code must contain only ${type} characters`);
-  if (length !== undefined && normalized.length !== length) problems.push(`code must be ${length} characters long (codeLength)`);
+  if (length !== undefined && normalized.length !== length)
+    problems.push(`code must be ${length} characters long (codeLength)`);
   if (normalized.length < 4 || normalized.length > 12) problems.push('code must be 4 to 12 characters long');
   return problems;
 }

@@ -57,9 +57,21 @@ export function outboxInsertSql(source: string): string {
 /** Writes `changes` into the outbox (inside the caller's transaction); one JSON binding whatever their number. */
 export async function writeOutbox(trx: Knex | Knex.Transaction, changes: MessageChanged[]): Promise<void> {
   if (changes.length === 0) return;
-  const rows = changes.map((c) => ({ id: c.id, project_id: c.projectId, kind: c.kind, device_id: c.deviceId, callback_url: c.callbackUrl, status: c.status, error: c.error, at: c.at.toISOString(), origin: c.origin }));
+  const rows = changes.map((c) => ({
+    id: c.id,
+    project_id: c.projectId,
+    kind: c.kind,
+    device_id: c.deviceId,
+    callback_url: c.callbackUrl,
+    status: c.status,
+    error: c.error,
+    at: c.at.toISOString(),
+    origin: c.origin,
+  }));
   await trx.raw(
-    outboxInsertSql(`(select * from jsonb_to_recordset(?::jsonb) as r(id text, project_id text, kind text, device_id text, callback_url text, status text, error text, at timestamptz, origin text))`),
+    outboxInsertSql(
+      `(select * from jsonb_to_recordset(?::jsonb) as r(id text, project_id text, kind text, device_id text, callback_url text, status text, error text, at timestamptz, origin text))`,
+    ),
     [JSON.stringify(rows)],
   );
 }
@@ -69,7 +81,11 @@ export async function writeOutbox(trx: Knex | Knex.Transaction, changes: Message
  * they tell of; only if someone listens (an event's callback URL, or a followed project),
  * decided by the same statement.
  */
-export async function writeWebhookEvents(trx: Knex | Knex.Transaction, projectId: string, events: OutboxWebhookEvent[]): Promise<void> {
+export async function writeWebhookEvents(
+  trx: Knex | Knex.Transaction,
+  projectId: string,
+  events: OutboxWebhookEvent[],
+): Promise<void> {
   if (events.length === 0) return;
   const anyCallback = events.some((e) => e.callbackUrl);
   await trx.raw(
@@ -88,7 +104,10 @@ export type WebhookEventsListener = (projectId: string, events: OutboxWebhookEve
  * (again after a crash before the relay finished), with an event id that is the same on every
  * relay of that change. Rejecting makes the relay retry the row later.
  */
-export type MessageChangeListener = (changes: MessageChanged[], eventIdOf: (change: MessageChanged) => string) => Promise<void>;
+export type MessageChangeListener = (
+  changes: MessageChanged[],
+  eventIdOf: (change: MessageChanged) => string,
+) => Promise<void>;
 
 /** How long queueing a row's events may take before the relay gives up on this round. */
 const QUEUE_DEADLINE_MS = 5000;
@@ -98,8 +117,16 @@ const BATCH = 200;
 export const OUTBOX_SWEEP_MS = 1000;
 
 type OutboxRow =
-  | { id: string | number; kind: typeof MESSAGE_CHANGES; payload: Array<Omit<MessageChanged, 'at'> & { at: string }> | string }
-  | { id: string | number; kind: typeof WEBHOOK_EVENTS; payload: { projectId: string; events: OutboxWebhookEvent[] } | string };
+  | {
+      id: string | number;
+      kind: typeof MESSAGE_CHANGES;
+      payload: Array<Omit<MessageChanged, 'at'> & { at: string }> | string;
+    }
+  | {
+      id: string | number;
+      kind: typeof WEBHOOK_EVENTS;
+      payload: { projectId: string; events: OutboxWebhookEvent[] } | string;
+    };
 
 /** Hands outbox rows to the listeners (webhooks, SMSGate). Any process may run one: rows are claimed with SKIP LOCKED. */
 @injectable()
@@ -171,24 +198,39 @@ export class OutboxRelay {
   /** One transaction: claim rows, queue their events, delete them. Returns how many rows it relayed. */
   async relayBatch(): Promise<number> {
     return this.db.transaction(async (trx) => {
-      const rows: OutboxRow[] = await trx('outbox').select('id', 'kind', 'payload').whereIn('kind', [MESSAGE_CHANGES, WEBHOOK_EVENTS]).orderBy('id').limit(BATCH).forUpdate().skipLocked();
+      const rows: OutboxRow[] = await trx('outbox')
+        .select('id', 'kind', 'payload')
+        .whereIn('kind', [MESSAGE_CHANGES, WEBHOOK_EVENTS])
+        .orderBy('id')
+        .limit(BATCH)
+        .forUpdate()
+        .skipLocked();
       if (rows.length === 0) return 0;
       for (const row of rows) {
         // Bounded: the rows stay locked meanwhile, and a Redis outage must not hold them (they are retried).
         await withinDeadline(this.relayRow(row), QUEUE_DEADLINE_MS, 'outbox relay');
       }
-      await trx('outbox').whereIn('id', rows.map((r) => r.id)).delete();
+      await trx('outbox')
+        .whereIn(
+          'id',
+          rows.map((r) => r.id),
+        )
+        .delete();
       return rows.length;
     });
   }
 
   private async relayRow(row: OutboxRow): Promise<void> {
     if (row.kind === WEBHOOK_EVENTS) {
-      const { projectId, events } = typeof row.payload === 'string' ? (JSON.parse(row.payload) as Exclude<typeof row.payload, string>) : row.payload;
+      const { projectId, events } =
+        typeof row.payload === 'string'
+          ? (JSON.parse(row.payload) as Exclude<typeof row.payload, string>)
+          : row.payload;
       await Promise.all(this.eventListeners.map((listener) => listener(projectId, events)));
       return;
     }
-    const payload = typeof row.payload === 'string' ? (JSON.parse(row.payload) as Exclude<typeof row.payload, string>) : row.payload;
+    const payload =
+      typeof row.payload === 'string' ? (JSON.parse(row.payload) as Exclude<typeof row.payload, string>) : row.payload;
     const changes: MessageChanged[] = payload.map((c) => ({ ...c, at: new Date(c.at) }));
     const eventIdOf = (change: MessageChanged) => eventId(row.id, change);
     await Promise.all(this.changeListeners.map((listener) => listener(changes, eventIdOf)));

@@ -16,7 +16,10 @@ export function pageProblems(page: { limit?: unknown; cursor?: unknown }, tag: P
   if (page.limit !== undefined) {
     const n = typeof page.limit === 'string' && /^\d+$/.test(page.limit) ? Number(page.limit) : page.limit;
     if (!Number.isInteger(n) || (n as number) < PAGE_LIMIT.min || (n as number) > PAGE_LIMIT.max) {
-      details.push({ field: 'limit', message: `limit must be a whole number from ${PAGE_LIMIT.min} to ${PAGE_LIMIT.max}` });
+      details.push({
+        field: 'limit',
+        message: `limit must be a whole number from ${PAGE_LIMIT.min} to ${PAGE_LIMIT.max}`,
+      });
     }
   }
   if (page.cursor !== undefined && cursorPosition(page.cursor, tag) === undefined) {
@@ -47,7 +50,9 @@ export async function seqPage<R extends { seq: number | string }>(
   if (page.cursor !== undefined) {
     const position = cursorPosition(page.cursor, tag);
     if (position === undefined) {
-      throw apiError('VALIDATION_FAILED', { details: [{ field: 'cursor', message: 'cursor is not one this API returned' }] });
+      throw apiError('VALIDATION_FAILED', {
+        details: [{ field: 'cursor', message: 'cursor is not one this API returned' }],
+      });
     }
     void query.where('seq', '<', position);
   }

@@ -14,10 +14,15 @@ export interface ParsedPhone {
  * dialable (full metadata, not just length rules) is refused with INVALID_PHONE_NUMBER.
  */
 export function parsePhone(to: string, countryCode?: string, field = 'to'): ParsedPhone {
-  const parsed = parsePhoneNumberFromString(to.trim(), countryCode ? { defaultCountry: countryCode.toUpperCase() as CountryCode } : undefined);
+  const parsed = parsePhoneNumberFromString(
+    to.trim(),
+    countryCode ? { defaultCountry: countryCode.toUpperCase() as CountryCode } : undefined,
+  );
   if (!parsed || !parsed.isValid()) {
     const hint = to.trim().startsWith('+') || countryCode ? '' : ' Use E.164 (+4915112345678) or give countryCode.';
-    throw apiError('INVALID_PHONE_NUMBER', { details: [{ field, message: `"${to}" is not a valid, dialable phone number.${hint}` }] });
+    throw apiError('INVALID_PHONE_NUMBER', {
+      details: [{ field, message: `"${to}" is not a valid, dialable phone number.${hint}` }],
+    });
   }
   return { e164: parsed.number, countryIso: parsed.country ?? null, valid: true };
 }

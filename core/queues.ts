@@ -34,7 +34,13 @@ export interface DeviceEventJob {
   receivedAt: string;
 }
 
-export type MaintenanceJob = { task: 'expire' } | { task: 'sweep-idempotency' } | { task: 'recover-dispatch' } | { task: 'otp-leases' } | { task: 'reap-presence' };
+export type MaintenanceJob =
+  | { task: 'expire' }
+  | { task: 'sweep-idempotency' }
+  | { task: 'recover-dispatch' }
+  | { task: 'otp-leases' }
+  | { task: 'reap-presence' }
+  | { task: 'release-scheduled' };
 
 /**
  * One event for one receiver (an endpoint, or a per-request callback URL). The body is fixed at
@@ -88,14 +94,22 @@ const DEFAULT_JOB_OPTIONS: JobsOptions = {
 export function createQueues(redis: Redis, prefix: string): Queues {
   // Not the shared connection's fail-fast settings: BullMQ's workers block on this connection's
   // duplicates, and a job added while Redis reconnects waits for it (the accept path bounds that wait).
-  const connection = redis.duplicate({ enableAutoPipelining: false, lazyConnect: false, commandTimeout: undefined, enableOfflineQueue: true });
+  const connection = redis.duplicate({
+    enableAutoPipelining: false,
+    lazyConnect: false,
+    commandTimeout: undefined,
+    enableOfflineQueue: true,
+  });
   connection.on('error', () => {}); // reconnects are automatic; readiness reports failures
   const opts = { connection, prefix: `${prefix}:bull`, defaultJobOptions: DEFAULT_JOB_OPTIONS };
   const dispatch = new Queue<DispatchJob>(QUEUE_NAMES.dispatch, opts);
   const deviceEvents = new Queue<DeviceEventJob>(QUEUE_NAMES.deviceEvents, opts);
   const maintenance = new Queue<MaintenanceJob>(QUEUE_NAMES.maintenance, opts);
   // Retries and their delays are the webhook worker's (workers/webhook-worker.ts): about 24 hours.
-  const webhooks = new Queue<WebhookJob>(QUEUE_NAMES.webhooks, { ...opts, defaultJobOptions: { ...DEFAULT_JOB_OPTIONS, attempts: 1, backoff: undefined } });
+  const webhooks = new Queue<WebhookJob>(QUEUE_NAMES.webhooks, {
+    ...opts,
+    defaultJobOptions: { ...DEFAULT_JOB_OPTIONS, attempts: 1, backoff: undefined },
+  });
   const list = [dispatch, deviceEvents, maintenance, webhooks] as Queue[];
   return {
     dispatch,

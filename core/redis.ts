@@ -11,13 +11,24 @@ export class RedisUnreachableError extends Error {
  * instead of failing, and readiness checks use their own timeout.
  */
 export async function connectRedis(url: string, options: RedisOptions = {}, timeoutMs = 5000): Promise<Redis> {
-  const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true, enableAutoPipelining: true, ...options });
+  const redis = new Redis(url, {
+    maxRetriesPerRequest: null,
+    lazyConnect: true,
+    enableAutoPipelining: true,
+    ...options,
+  });
   redis.on('error', () => {}); // reconnects are automatic; readiness and callers report failures
   try {
-    await withTimeout(redis.connect().then(() => redis.ping()), timeoutMs);
+    await withTimeout(
+      redis.connect().then(() => redis.ping()),
+      timeoutMs,
+    );
   } catch (error) {
     redis.disconnect();
-    throw new RedisUnreachableError(`REDIS_URL: cannot reach Redis at ${redactUrl(url)} (${(error as Error).message})`, { cause: error });
+    throw new RedisUnreachableError(
+      `REDIS_URL: cannot reach Redis at ${redactUrl(url)} (${(error as Error).message})`,
+      { cause: error },
+    );
   }
   return redis;
 }

@@ -20,7 +20,10 @@ export interface GeneratedSecret {
  * (32 random bytes), written with mode 0600, and returned in `generated` so start-up prints the
  * admin token once. Several processes sharing one data dir therefore share the same values.
  */
-export function resolveSecrets(config: Readonly<SmxConfig>): { config: Readonly<RuntimeConfig>; generated: GeneratedSecret[] } {
+export function resolveSecrets(config: Readonly<SmxConfig>): {
+  config: Readonly<RuntimeConfig>;
+  generated: GeneratedSecret[];
+} {
   const generated: GeneratedSecret[] = [];
   const fromDisk = (name: GeneratedSecret['name'], prefix: string): string => {
     const dir = resolve(config.dataDir);

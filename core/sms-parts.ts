@@ -26,7 +26,14 @@ export function countParts(text: string): SmsParts {
     else return ucs2(text);
   }
   if (septets <= 160) return { encoding: 'GSM-7', units: septets, parts: 1 };
-  return { encoding: 'GSM-7', units: septets, parts: partsOf(Array.from(text, (ch) => (extension.has(ch) ? 2 : 1)), 153) };
+  return {
+    encoding: 'GSM-7',
+    units: septets,
+    parts: partsOf(
+      Array.from(text, (ch) => (extension.has(ch) ? 2 : 1)),
+      153,
+    ),
+  };
 }
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
@@ -37,7 +44,9 @@ function ucs2(text: string): SmsParts {
   if (units <= 70) return { encoding: 'UCS-2', units, parts: 1 };
   // Android splits between whole visible characters (an emoji with a skin tone, a ZWJ sequence,
   // a letter with combining marks), and within one only if it alone is longer than a part.
-  const sizes = Array.from(graphemes.segment(text), ({ segment }) => (segment.length <= 67 ? [segment.length] : Array.from(segment, (ch) => ch.length))).flat();
+  const sizes = Array.from(graphemes.segment(text), ({ segment }) =>
+    segment.length <= 67 ? [segment.length] : Array.from(segment, (ch) => ch.length),
+  ).flat();
   return { encoding: 'UCS-2', units, parts: partsOf(sizes, 67) };
 }
 

@@ -43,33 +43,76 @@ export class SmxMetrics {
   constructor(@inject(TOKENS.Metrics) registry: Registry) {
     const once = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
     const registers = [registry];
-    this.otpRequests = once('smx_otp_requests_total', () => new Counter({ name: 'smx_otp_requests_total', help: 'OTP challenges created (test numbers included)', registers }));
+    this.otpRequests = once(
+      'smx_otp_requests_total',
+      () =>
+        new Counter({
+          name: 'smx_otp_requests_total',
+          help: 'OTP challenges created (test numbers included)',
+          registers,
+        }),
+    );
     this.otpVerifications = once('smx_otp_verifications_total', () => {
-      const c = new Counter({ name: 'smx_otp_verifications_total', help: 'Verify calls by result: verified, wrong_code, failed (the last attempt was wrong), refused (expired, canceled, settled or unknown)', labelNames: ['result'], registers });
+      const c = new Counter({
+        name: 'smx_otp_verifications_total',
+        help: 'Verify calls by result: verified, wrong_code, failed (the last attempt was wrong), refused (expired, canceled, settled or unknown)',
+        labelNames: ['result'],
+        registers,
+      });
       for (const result of VERIFICATION_RESULTS) c.inc({ result }, 0);
       return c;
     });
     this.messages = once('smx_messages_total', () => {
-      const c = new Counter({ name: 'smx_messages_total', help: 'Messages that reached a status (QUEUED on acceptance); withdrawn ones (no longer needed) are not counted', labelNames: ['kind', 'status'], registers });
+      const c = new Counter({
+        name: 'smx_messages_total',
+        help: 'Messages that reached a status (QUEUED on acceptance); withdrawn ones (no longer needed) are not counted',
+        labelNames: ['kind', 'status'],
+        registers,
+      });
       for (const kind of MESSAGE_KIND_LABELS) for (const status of MESSAGE_STATUS_LABELS) c.inc({ kind, status }, 0);
       return c;
     });
     this.webhookDeliveries = once('smx_webhook_deliveries_total', () => {
-      const c = new Counter({ name: 'smx_webhook_deliveries_total', help: 'Webhook delivery attempts by result: delivered (2xx), failed (another answer or none), refused (not sent)', labelNames: ['result'], registers });
+      const c = new Counter({
+        name: 'smx_webhook_deliveries_total',
+        help: 'Webhook delivery attempts by result: delivered (2xx), failed (another answer or none), refused (not sent)',
+        labelNames: ['result'],
+        registers,
+      });
       for (const result of WEBHOOK_RESULTS) c.inc({ result }, 0);
       return c;
     });
     this.deviceConnections = once('smx_device_connections_total', () => {
-      const c = new Counter({ name: 'smx_device_connections_total', help: 'Phone connections accepted by this process (MQTT sessions, SMSGate event streams)', labelNames: ['transport'], registers });
+      const c = new Counter({
+        name: 'smx_device_connections_total',
+        help: 'Phone connections accepted by this process (MQTT sessions, SMSGate event streams)',
+        labelNames: ['transport'],
+        registers,
+      });
       for (const transport of TRANSPORT_LABELS) c.inc({ transport }, 0);
       return c;
     });
     this.acceptedToSent = once('smx_message_accepted_to_sent_seconds', () => {
-      const h = new Histogram({ name: 'smx_message_accepted_to_sent_seconds', help: 'Time from acceptance to the phone reporting the SMS sent (the phone\'s time)', labelNames: ['kind'], buckets: SEND_SECONDS_BUCKETS, registers });
+      const h = new Histogram({
+        name: 'smx_message_accepted_to_sent_seconds',
+        help: "Time from acceptance to the phone reporting the SMS sent (the phone's time)",
+        labelNames: ['kind'],
+        buckets: SEND_SECONDS_BUCKETS,
+        registers,
+      });
       for (const kind of MESSAGE_KIND_LABELS) h.zero({ kind });
       return h;
     });
-    this.dispatchBatchSize = once('smx_dispatch_batch_size', () => new Histogram({ name: 'smx_dispatch_batch_size', help: 'Messages handed to a phone at once (marked DISPATCHED together)', buckets: BATCH_SIZE_BUCKETS, registers }));
+    this.dispatchBatchSize = once(
+      'smx_dispatch_batch_size',
+      () =>
+        new Histogram({
+          name: 'smx_dispatch_batch_size',
+          help: 'Messages handed to a phone at once (marked DISPATCHED together)',
+          buckets: BATCH_SIZE_BUCKETS,
+          registers,
+        }),
+    );
   }
 
   /** Counts rows that moved to `status`, by their kind. */

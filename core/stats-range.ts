@@ -10,7 +10,10 @@ export const STATS_MAX_BUCKETS = { hour: 24 * 31, day: 366 } as const;
 export const STATS_DEFAULT_SPAN = { hour: 24 * HOUR, day: 30 * 24 * HOUR } as const;
 
 /** The range /v1/stats reports: given bounds, else `to` = now and `from` a default span before it. */
-export function statsRange(q: { from?: string; to?: string; interval?: StatsInterval }, now = new Date()): { from: Date; to: Date; interval: StatsInterval } {
+export function statsRange(
+  q: { from?: string; to?: string; interval?: StatsInterval },
+  now = new Date(),
+): { from: Date; to: Date; interval: StatsInterval } {
   const interval = q.interval ?? 'hour';
   const to = q.to ? new Date(q.to) : now;
   const from = q.from ? new Date(q.from) : new Date(to.getTime() - STATS_DEFAULT_SPAN[interval]);
@@ -25,7 +28,12 @@ export function statsRangeProblems(from: Date, to: Date, interval: StatsInterval
   const step = STEP[interval];
   const buckets = Math.ceil((to.getTime() - Math.floor(from.getTime() / step) * step) / step);
   if (buckets > STATS_MAX_BUCKETS[interval]) {
-    return [{ field: 'from', message: `at most ${STATS_MAX_BUCKETS[interval]} ${interval}s per request; use interval=day or a shorter range` }];
+    return [
+      {
+        field: 'from',
+        message: `at most ${STATS_MAX_BUCKETS[interval]} ${interval}s per request; use interval=day or a shorter range`,
+      },
+    ];
   }
   return [];
 }

@@ -61,17 +61,22 @@ export async function callApi<T>(url: string, request: ApiRequest): Promise<T> {
     body = undefined;
   }
   const envelope = isRecord(body) ? body : {};
-  const requestId = typeof envelope.requestId === 'string' ? envelope.requestId : (response.headers.get('x-request-id') ?? undefined);
+  const requestId =
+    typeof envelope.requestId === 'string' ? envelope.requestId : (response.headers.get('x-request-id') ?? undefined);
 
   if (response.ok && envelope.success === true && 'data' in envelope) return envelope.data as T;
   if (isRecord(envelope.error) && typeof envelope.error.code === 'string') {
     const message = typeof envelope.error.message === 'string' ? envelope.error.message : envelope.error.code;
     throw new ApiError(envelope.error.code, message, { status: response.status, requestId });
   }
-  throw new ApiError('BAD_RESPONSE', `Unexpected answer from ${new URL(url).origin}: HTTP ${response.status}, not an SMX envelope`, {
-    status: response.status,
-    requestId,
-  });
+  throw new ApiError(
+    'BAD_RESPONSE',
+    `Unexpected answer from ${new URL(url).origin}: HTTP ${response.status}, not an SMX envelope`,
+    {
+      status: response.status,
+      requestId,
+    },
+  );
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

@@ -24,7 +24,10 @@ export interface StoredCredentials extends LinkResult {
 }
 
 /** Writes `credentials` to `path` atomically (temp file + rename), mode 0600, creating the folder. */
-export async function saveCredentials(credentials: StoredCredentials, path: string = DEFAULT_CREDENTIALS_PATH): Promise<void> {
+export async function saveCredentials(
+  credentials: StoredCredentials,
+  path: string = DEFAULT_CREDENTIALS_PATH,
+): Promise<void> {
   await writeJsonPrivate(path, credentials);
 }
 
@@ -38,7 +41,10 @@ export async function loadCredentials(path: string = DEFAULT_CREDENTIALS_PATH): 
     text = await readFile(path, 'utf8');
   } catch (err) {
     const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new Error(missing ? `No device credentials at ${path} (link first: smx device link <qr>)` : `Cannot read ${path}`, { cause: err });
+    throw new Error(
+      missing ? `No device credentials at ${path} (link first: smx device link <qr>)` : `Cannot read ${path}`,
+      { cause: err },
+    );
   }
   let value: unknown;
   try {

@@ -24,10 +24,12 @@ export function parseLinkPayload(input: string): LinkPayload {
     throw new Error('Link payload is not JSON (expected {"v":1,"server":"...","token":"lt_..."})', { cause: err });
   }
   if (!isRecord(value)) throw new Error('Link payload must be a JSON object');
-  if (value.v !== 1) throw new Error(`Unsupported link payload version ${JSON.stringify(value.v)} (this device speaks v1)`);
+  if (value.v !== 1)
+    throw new Error(`Unsupported link payload version ${JSON.stringify(value.v)} (this device speaks v1)`);
   const { server, token } = value;
   if (typeof server !== 'string' || !isHttpUrl(server)) throw new Error('Link payload "server" must be an http(s) URL');
-  if (typeof token !== 'string' || token.length === 0) throw new Error('Link payload "token" must be a non-empty string');
+  if (typeof token !== 'string' || token.length === 0)
+    throw new Error('Link payload "token" must be a non-empty string');
   return { v: 1, server: server.replace(/\/+$/, ''), token };
 }
 
@@ -57,7 +59,11 @@ export async function linkDevice(options: LinkDeviceOptions): Promise<LinkResult
   try {
     return validateLinkResult(data);
   } catch (err) {
-    throw new ApiError('BAD_RESPONSE', `The server linked the device but its answer is incomplete: ${(err as Error).message}`, { cause: err });
+    throw new ApiError(
+      'BAD_RESPONSE',
+      `The server linked the device but its answer is incomplete: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }
 
@@ -72,7 +78,8 @@ export function validateLinkResult(value: unknown): LinkResult {
   if (typeof projectId !== 'string' || projectId.length === 0) throw new Error('"projectId" must be a string');
   if (!isRecord(mqtt)) throw new Error('"mqtt" must be an object');
   for (const field of ['url', 'wsUrl', 'clientId', 'username', 'password'] as const) {
-    if (typeof mqtt[field] !== 'string' || (mqtt[field] as string).length === 0) throw new Error(`"mqtt.${field}" must be a non-empty string`);
+    if (typeof mqtt[field] !== 'string' || (mqtt[field] as string).length === 0)
+      throw new Error(`"mqtt.${field}" must be a non-empty string`);
   }
   // The topics are fixed by the protocol; the server's copy is checked, not trusted blindly.
   const expected = deviceTopics(deviceId);

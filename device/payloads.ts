@@ -38,7 +38,14 @@ export function parseOutbox(value: Record<string, unknown>): ParsedOutbox | null
 function parseOutboxMessage(raw: unknown): OutboxMessage | null {
   if (!isRecord(raw)) return null;
   const { id, to, body } = raw;
-  if (typeof id !== 'string' || id.length === 0 || typeof to !== 'string' || to.length === 0 || typeof body !== 'string') return null;
+  if (
+    typeof id !== 'string' ||
+    id.length === 0 ||
+    typeof to !== 'string' ||
+    to.length === 0 ||
+    typeof body !== 'string'
+  )
+    return null;
   return {
     id,
     to,

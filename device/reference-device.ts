@@ -11,15 +11,33 @@
  */
 import { EventEmitter } from 'node:events';
 import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
-import { deviceTopics, type Channel, noDelayOnConnect, type InboundSms, type PresencePayload, type StatusUpdate } from '../protocol/index.js';
+import {
+  deviceTopics,
+  type Channel,
+  noDelayOnConnect,
+  type InboundSms,
+  type PresencePayload,
+  type StatusUpdate,
+} from '../protocol/index.js';
 import { isExpired, parseControl, parseJsonObject, parseOutbox } from './payloads.js';
-import { ReferenceDeviceError, type ReferenceDeviceEvents, type ReferenceDeviceOptions, type ReportOptions } from './reference-device-options.js';
+import {
+  ReferenceDeviceError,
+  type ReferenceDeviceEvents,
+  type ReferenceDeviceOptions,
+  type ReportOptions,
+} from './reference-device-options.js';
 import { SentIdStore } from './sent-ids.js';
 
 // The options, events and error live in their own file to keep this one about behaviour;
 // they are re-exported so importers of the device module find them here too.
 export { ReferenceDeviceError } from './reference-device-options.js';
-export type { DeviceVitals, ReferenceDeviceErrorCode, ReferenceDeviceEvents, ReferenceDeviceOptions, ReportOptions } from './reference-device-options.js';
+export type {
+  DeviceVitals,
+  ReferenceDeviceErrorCode,
+  ReferenceDeviceEvents,
+  ReferenceDeviceOptions,
+  ReportOptions,
+} from './reference-device-options.js';
 
 /** CONNACK return codes meaning "these credentials are not accepted" (3.1.1: 4, 5; 5.0: 134, 135). */
 const CREDENTIAL_CODES = new Set([4, 5, 134, 135]);
@@ -55,8 +73,14 @@ export class ReferenceDevice extends EventEmitter<ReferenceDeviceEvents> {
     this.topics = deviceTopics(this.deviceId);
     this.sentIds = options.sentIds ?? new SentIdStore();
     const report = options.report ?? {};
-    this.report = { sent: report.sent ?? true, delivered: report.delivered ?? true, deliveredDelayMs: report.deliveredDelayMs ?? 0, failWith: report.failWith };
-    if (!(this.report.deliveredDelayMs >= 0)) throw new Error(`report.deliveredDelayMs must be >= 0, got ${this.report.deliveredDelayMs}`);
+    this.report = {
+      sent: report.sent ?? true,
+      delivered: report.delivered ?? true,
+      deliveredDelayMs: report.deliveredDelayMs ?? 0,
+      failWith: report.failWith,
+    };
+    if (!(this.report.deliveredDelayMs >= 0))
+      throw new Error(`report.deliveredDelayMs must be >= 0, got ${this.report.deliveredDelayMs}`);
   }
 
   /** True while the MQTT connection is up. */
@@ -75,23 +99,27 @@ export class ReferenceDevice extends EventEmitter<ReferenceDeviceEvents> {
     if (this.client !== undefined) return Promise.reject(new Error('ReferenceDevice already started'));
     const { mqtt } = this.options.credentials;
     const url = this.options.url ?? (this.options.transport === 'ws' ? mqtt.wsUrl : mqtt.url);
-    const client = noDelayOnConnect(connect(url, {
-      clientId: mqtt.clientId,
-      username: mqtt.username,
-      password: mqtt.password,
-      clean: false,
-      keepalive: 30,
-      protocolVersion: 4,
-      reconnectPeriod: this.options.reconnectPeriodMs ?? 2000,
-      connectTimeout: 10_000,
-      reconnectOnConnackError: true, // RETRY_CODES retry; any other refusal stops the device (fail → end).
-      resubscribe: false, // we subscribe on every connect ourselves and check the grants.
-      will: { topic: this.topics.presence, payload: Buffer.from(OFFLINE_PAYLOAD), qos: 1, retain: true },
-    }));
+    const client = noDelayOnConnect(
+      connect(url, {
+        clientId: mqtt.clientId,
+        username: mqtt.username,
+        password: mqtt.password,
+        clean: false,
+        keepalive: 30,
+        protocolVersion: 4,
+        reconnectPeriod: this.options.reconnectPeriodMs ?? 2000,
+        connectTimeout: 10_000,
+        reconnectOnConnackError: true, // RETRY_CODES retry; any other refusal stops the device (fail → end).
+        resubscribe: false, // we subscribe on every connect ourselves and check the grants.
+        will: { topic: this.topics.presence, payload: Buffer.from(OFFLINE_PAYLOAD), qos: 1, retain: true },
+      }),
+    );
     this.client = client;
     reconnectWithBackoff(client, this.options.reconnectPeriodMs ?? 2000);
     client.handleMessage = (packet, done) => {
-      const work = this.handlePublish(packet).catch((err: unknown) => this.log(`error handling ${packet.topic}: ${(err as Error).message}`));
+      const work = this.handlePublish(packet).catch((err: unknown) =>
+        this.log(`error handling ${packet.topic}: ${(err as Error).message}`),
+      );
       this.handling = work;
       void work.then(() => {
         done(); // the PUBACK, now that the publish is handled.
@@ -135,16 +163,24 @@ export class ReferenceDevice extends EventEmitter<ReferenceDeviceEvents> {
 
   /** Publishes online presence (retained, QoS 1); resolves when the broker acknowledges. */
   async publishPresence(): Promise<void> {
-    await this.requireClient().publishAsync(this.topics.presence, JSON.stringify(this.presence()), { qos: 1, retain: true });
+    await this.requireClient().publishAsync(this.topics.presence, JSON.stringify(this.presence()), {
+      qos: 1,
+      retain: true,
+    });
   }
 
   private async onConnect(client: MqttClient, sessionPresent: boolean): Promise<void> {
     this.wasConnected = true;
     try {
-      const grants = await client.subscribeAsync({ [this.topics.outbox]: { qos: 1 }, [this.topics.control]: { qos: 1 } });
+      const grants = await client.subscribeAsync({
+        [this.topics.outbox]: { qos: 1 },
+        [this.topics.control]: { qos: 1 },
+      });
       const refused = grants.filter((g) => g.qos === 128).map((g) => g.topic);
       if (refused.length > 0) {
-        this.fail(new ReferenceDeviceError('SUBSCRIBE_REFUSED', `The broker refused the subscription to ${refused.join(', ')}`));
+        this.fail(
+          new ReferenceDeviceError('SUBSCRIBE_REFUSED', `The broker refused the subscription to ${refused.join(', ')}`),
+        );
         return;
       }
       await client.publishAsync(this.topics.presence, JSON.stringify(this.presence()), { qos: 1, retain: true });
@@ -167,7 +203,10 @@ export class ReferenceDevice extends EventEmitter<ReferenceDeviceEvents> {
     if (typeof err.code === 'number') {
       // Any other CONNACK refusal (credentials, identity): retrying would not help; the device stops.
       const code = CREDENTIAL_CODES.has(err.code) ? 'CREDENTIALS_REJECTED' : 'CONNECTION_REFUSED';
-      const why = code === 'CREDENTIALS_REJECTED' ? 'the broker rejected the device credentials (unlinked device or wrong secret)' : 'the broker refused the connection';
+      const why =
+        code === 'CREDENTIALS_REJECTED'
+          ? 'the broker rejected the device credentials (unlinked device or wrong secret)'
+          : 'the broker refused the connection';
       this.fail(new ReferenceDeviceError(code, `MQTT: ${why}: ${err.message}`, err.code, { cause: err }));
       return;
     }
@@ -241,7 +280,8 @@ export class ReferenceDevice extends EventEmitter<ReferenceDeviceEvents> {
   }
 
   private scheduleDelivered(ids: string[]): void {
-    const report = () => this.publishStatus(ids.map((id) => ({ id, state: 'delivered' as const, at: new Date().toISOString() })));
+    const report = () =>
+      this.publishStatus(ids.map((id) => ({ id, state: 'delivered' as const, at: new Date().toISOString() })));
     if (this.report.deliveredDelayMs === 0) {
       report();
       return;
@@ -322,9 +362,11 @@ export class ReferenceDevice extends EventEmitter<ReferenceDeviceEvents> {
       await withTimeout(this.handling, 5000).catch(() => this.log('stopped while a message was still being handled'));
       if (client !== undefined) {
         if (announceOffline && client.connected) {
-          await untilClosed(client, client.publishAsync(this.topics.presence, OFFLINE_PAYLOAD, { qos: 1, retain: true }), 3000).catch((err: Error) =>
-            this.log(`offline presence not published: ${err.message}`),
-          );
+          await untilClosed(
+            client,
+            client.publishAsync(this.topics.presence, OFFLINE_PAYLOAD, { qos: 1, retain: true }),
+            3000,
+          ).catch((err: Error) => this.log(`offline presence not published: ${err.message}`));
         }
         // A graceful DISCONNECT (so the will is not fired) waits for our in-flight publishes;
         // offline, or if the broker does not answer, there is nothing to wait for.

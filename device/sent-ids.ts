@@ -137,7 +137,10 @@ export class SentIdStore {
     try {
       value = JSON.parse(text);
     } catch (err) {
-      throw new Error(`Sent-ids file ${file} is not JSON; fix or remove it (removing it may let the device send a message twice)`, { cause: err });
+      throw new Error(
+        `Sent-ids file ${file} is not JSON; fix or remove it (removing it may let the device send a message twice)`,
+        { cause: err },
+      );
     }
     const ids = isRecord(value) && isRecord(value.ids) ? value.ids : {};
     for (const [id, raw] of Object.entries(ids)) {

@@ -134,7 +134,15 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  for (const table of ['idempotency_keys', 'messages', 'verifications', 'link_tokens', 'devices', 'api_keys', 'projects']) {
+  for (const table of [
+    'idempotency_keys',
+    'messages',
+    'verifications',
+    'link_tokens',
+    'devices',
+    'api_keys',
+    'projects',
+  ]) {
     await knex.schema.dropTableIfExists(table);
   }
 }

@@ -18,7 +18,9 @@ export async function up(knex: Knex): Promise<void> {
   });
 
   await knex.raw('alter table messages add column seq bigint generated always as identity');
-  await knex.raw(`create index messages_dispatch_order on messages (device_id, priority desc, seq) where status = 'QUEUED'`);
+  await knex.raw(
+    `create index messages_dispatch_order on messages (device_id, priority desc, seq) where status = 'QUEUED'`,
+  );
   await knex.raw('create index messages_batch on messages (batch_id, status) where batch_id is not null');
   await knex.raw('create index messages_project_log on messages (project_id, seq desc)');
   // Every status change rewrites the row and every index on it: the indexes a message leaves

@@ -44,7 +44,9 @@ export async function up(knex: Knex): Promise<void> {
   });
   await knex.raw('alter table webhook_attempts add column seq bigint generated always as identity primary key');
   await knex.raw('create index webhook_attempts_project_log on webhook_attempts (project_id, seq desc)');
-  await knex.raw('create index webhook_attempts_endpoint_log on webhook_attempts (endpoint_id, seq desc) where endpoint_id is not null');
+  await knex.raw(
+    'create index webhook_attempts_endpoint_log on webhook_attempts (endpoint_id, seq desc) where endpoint_id is not null',
+  );
 }
 
 export async function down(knex: Knex): Promise<void> {

@@ -23,7 +23,9 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('expires_at', { useTz: true }).notNullable();
     t.timestamp('ended_at', { useTz: true });
   });
-  await knex.raw(`create unique index rentals_one_active_per_sim on rentals (device_id, sim_slot) where status = 'active'`);
+  await knex.raw(
+    `create unique index rentals_one_active_per_sim on rentals (device_id, sim_slot) where status = 'active'`,
+  );
   await knex.raw(`create index rentals_active_expiry on rentals (expires_at) where status = 'active'`);
   await knex.raw('create index rentals_device_window on rentals (device_id, created_at)');
   await knex.schema.alterTable('inbound_sms', (t) => {

@@ -12,7 +12,9 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('messages', (t) => {
     t.timestamp('lease_checked_at', { useTz: true });
   });
-  await knex.raw(`create index messages_otp_leases on messages (dispatched_at) where kind = 'otp' and status = 'DISPATCHED'`);
+  await knex.raw(
+    `create index messages_otp_leases on messages (dispatched_at) where kind = 'otp' and status = 'DISPATCHED'`,
+  );
   await knex.schema.alterTable('verifications', (t) => {
     t.integer('resends').notNullable().defaultTo(0);
     t.timestamp('last_sent_at', { useTz: true });

@@ -16,12 +16,16 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.raw(`create temporary table stats_merged as select project_id, hour, metric, sum(count)::bigint as count from stats_hourly group by 1, 2, 3`);
+  await knex.raw(
+    `create temporary table stats_merged as select project_id, hour, metric, sum(count)::bigint as count from stats_hourly group by 1, 2, 3`,
+  );
   await knex.raw('delete from stats_hourly');
   await knex.raw('alter table stats_hourly drop constraint stats_hourly_pkey');
   await knex.schema.alterTable('stats_hourly', (t) => {
     t.dropColumn('shard');
   });
-  await knex.raw('insert into stats_hourly (project_id, hour, metric, count) select project_id, hour, metric, count from stats_merged');
+  await knex.raw(
+    'insert into stats_hourly (project_id, hour, metric, count) select project_id, hour, metric, count from stats_merged',
+  );
   await knex.raw('alter table stats_hourly add primary key (project_id, hour, metric)');
 }

@@ -32,7 +32,10 @@ export async function up(knex: Knex): Promise<void> {
     t.text('message_id');
     t.text('error');
     t.primary(['project_id', 'group_id', 'position']);
-    t.foreign(['project_id', 'group_id']).references(['project_id', 'id']).inTable('smsgate_messages').onDelete('CASCADE');
+    t.foreign(['project_id', 'group_id'])
+      .references(['project_id', 'id'])
+      .inTable('smsgate_messages')
+      .onDelete('CASCADE');
     t.index(['message_id']);
   });
 

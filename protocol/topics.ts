@@ -31,6 +31,10 @@ export function parseDeviceTopic(topic: string): { deviceId: string; channel: Ch
   if (parts.length !== 5 || `${parts[0]}/${parts[1]}/${parts[2]}` !== TOPIC_ROOT) return null;
   const [, , , deviceId, channel] = parts as [string, string, string, string, string];
   if (!/^dev_[A-Za-z0-9_-]+$/.test(deviceId)) return null;
-  if (!(SERVER_CHANNELS as readonly string[]).includes(channel) && !(DEVICE_CHANNELS as readonly string[]).includes(channel)) return null;
+  if (
+    !(SERVER_CHANNELS as readonly string[]).includes(channel) &&
+    !(DEVICE_CHANNELS as readonly string[]).includes(channel)
+  )
+    return null;
   return { deviceId, channel: channel as Channel };
 }

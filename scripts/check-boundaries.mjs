@@ -8,7 +8,10 @@ import path from 'node:path';
 
 // `--root DIR` checks another tree (the tests do); its config is DIR/scripts/boundaries.json.
 const rootArg = process.argv.indexOf('--root');
-const root = rootArg > 0 ? path.resolve(process.argv[rootArg + 1]) : path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const root =
+  rootArg > 0
+    ? path.resolve(process.argv[rootArg + 1])
+    : path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const config = JSON.parse(readFileSync(path.join(root, 'scripts/boundaries.json'), 'utf8'));
 const folders = Object.keys(config.folders);
 
@@ -34,17 +37,22 @@ for (const folder of folders) {
       if (to === folder) continue;
       const where = `${path.relative(root, file)} imports ${path.relative(root, target)}`;
       if (!rule.mayImport.includes(to)) {
-        problems.push(`${where}: ${folder}/ may not import ${to}/ (allowed: ${rule.mayImport.join(', ') || 'nothing'})`);
+        problems.push(
+          `${where}: ${folder}/ may not import ${to}/ (allowed: ${rule.mayImport.join(', ') || 'nothing'})`,
+        );
         continue;
       }
       if (rule.anyFile) continue;
       const surface = rule.through?.[to] ?? config.folders[to]?.surface ?? [`${to}/index.ts`];
-      if (!surface.includes(path.relative(root, target))) problems.push(`${where}: import ${to}/ through ${surface.join(' or ')}`);
+      if (!surface.includes(path.relative(root, target)))
+        problems.push(`${where}: import ${to}/ through ${surface.join(' or ')}`);
     }
   }
 }
 if (problems.length > 0) {
-  console.error(`boundaries: ${problems.length} import(s) cross a boundary (scripts/boundaries.json):\n  ${problems.join('\n  ')}`);
+  console.error(
+    `boundaries: ${problems.length} import(s) cross a boundary (scripts/boundaries.json):\n  ${problems.join('\n  ')}`,
+  );
   process.exit(1);
 }
 console.log(`boundaries: ${checked} imports in ${folders.join(', ')} keep scripts/boundaries.json`);

@@ -1,5 +1,16 @@
 import { Worker, type Processor, type WorkerOptions } from 'bullmq';
-import { type DependencyContainer, DeviceEvents, Dispatcher, type Logger, Maintenance, QUEUE_NAMES, type Queues, type RuntimeConfig, TOKENS, WebhookDelivery } from '../core/index.js';
+import {
+  type DependencyContainer,
+  DeviceEvents,
+  Dispatcher,
+  type Logger,
+  Maintenance,
+  QUEUE_NAMES,
+  type Queues,
+  type RuntimeConfig,
+  TOKENS,
+  WebhookDelivery,
+} from '../core/index.js';
 import { deviceEventsProcessor } from './device-events-worker.js';
 import { dispatchProcessor } from './dispatch-worker.js';
 import { maintenanceProcessor, scheduleMaintenance } from './maintenance-worker.js';
@@ -42,16 +53,33 @@ export async function startWorkers(deps: WorkerDependencies): Promise<RunningWor
   const processors: Array<[string, Processor, number, WorkerOptions['settings']?]> = [
     [QUEUE_NAMES.dispatch, dispatchProcessor(deps.dispatcher) as Processor, config.workerConcurrency],
     [QUEUE_NAMES.deviceEvents, deviceEventsProcessor(deps.deviceEvents) as Processor, config.workerConcurrency],
-    [QUEUE_NAMES.webhooks, webhookProcessor(deps.webhookDelivery) as Processor, config.workerConcurrency, { backoffStrategy: webhookBackoff(config.webhookRetryBaseMs) }],
+    [
+      QUEUE_NAMES.webhooks,
+      webhookProcessor(deps.webhookDelivery) as Processor,
+      config.workerConcurrency,
+      { backoffStrategy: webhookBackoff(config.webhookRetryBaseMs) },
+    ],
     [QUEUE_NAMES.maintenance, maintenanceProcessor(deps.maintenance) as Processor, 1],
   ];
 
   const workers = processors.map(([name, processor, concurrency, settings]) => {
     // A job of a worker that died is taken up again after about lockDuration + stalledInterval:
     // short, so a crashed process delays its devices' messages by seconds, not a minute.
-    const worker = new Worker(name, processor, { connection: queues.connection, prefix: `${config.redisPrefix}:bull`, concurrency, autorun: true, lockDuration: 10_000, stalledInterval: 5_000, ...(settings ? { settings } : {}) });
-    worker.on('completed', (job, result) => log.debug({ queue: name, jobId: job.id, data: job.data, result }, 'job done'));
-    worker.on('failed', (job, error) => log.warn({ queue: name, jobId: job?.id, attempts: job?.attemptsMade, err: error }, 'job failed'));
+    const worker = new Worker(name, processor, {
+      connection: queues.connection,
+      prefix: `${config.redisPrefix}:bull`,
+      concurrency,
+      autorun: true,
+      lockDuration: 10_000,
+      stalledInterval: 5_000,
+      ...(settings ? { settings } : {}),
+    });
+    worker.on('completed', (job, result) =>
+      log.debug({ queue: name, jobId: job.id, data: job.data, result }, 'job done'),
+    );
+    worker.on('failed', (job, error) =>
+      log.warn({ queue: name, jobId: job?.id, attempts: job?.attemptsMade, err: error }, 'job failed'),
+    );
     worker.on('error', (error) => log.error({ queue: name, err: error }, 'worker error'));
     return worker;
   });

@@ -18,15 +18,25 @@ export interface KeyOptions {
 }
 
 /** Runs `body` with the project's API key; a kept key the server no longer takes is replaced once. */
-export async function withApiKey<T>(io: CliIo, server: string, options: KeyOptions, body: (key: string) => Promise<T>): Promise<T> {
+export async function withApiKey<T>(
+  io: CliIo,
+  server: string,
+  options: KeyOptions,
+  body: (key: string) => Promise<T>,
+): Promise<T> {
   const given = options.apiKey ?? io.env.SMX_API_KEY;
   if (given) return body(given);
   const project = options.project ?? io.env.SMX_PROJECT;
   if (!project) {
-    throw new UsageError('No API key: pass --api-key, set SMX_API_KEY, or pass --project prj_... (with the admin token the CLI makes a key for itself)');
+    throw new UsageError(
+      'No API key: pass --api-key, set SMX_API_KEY, or pass --project prj_... (with the admin token the CLI makes a key for itself)',
+    );
   }
   const file = join(dataDir(io), 'cli-keys', project.replace(/[^A-Za-z0-9_-]/g, '_'));
-  const kept = await readFile(file, 'utf8').then((text) => text.trim(), () => undefined);
+  const kept = await readFile(file, 'utf8').then(
+    (text) => text.trim(),
+    () => undefined,
+  );
   if (kept) {
     try {
       return await body(kept);

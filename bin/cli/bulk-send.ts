@@ -79,22 +79,53 @@ export interface CsvSendSummary {
 export async function sendCsv(io: CliIo, options: CsvSendOptions): Promise<CsvSendSummary> {
   const path = resolve(io.cwd ?? process.cwd(), options.file);
   const content = await readFile(path).catch((err: Error) => {
-    throw new UsageError(`--csv ${options.file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? err.message})`);
+    throw new UsageError(
+      `--csv ${options.file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? err.message})`,
+    );
   });
   const { rows, rejected } = readRows(content, options.message);
   const fileRows = rows.length + rejected.length;
   const batches = splitBatches(rows, options.batchSize);
-  const keyPrefix = options.idempotencyKey ?? `smx-csv-${createHash('sha256').update(content).update(JSON.stringify([options.message, options.countryCode, options.ttl, options.batchSize])).digest('hex').slice(0, 32)}`;
+  const keyPrefix =
+    options.idempotencyKey ??
+    `smx-csv-${createHash('sha256')
+      .update(content)
+      .update(JSON.stringify([options.message, options.countryCode, options.ttl, options.batchSize]))
+      .digest('hex')
+      .slice(0, 32)}`;
 
-  const bar = io.isTTY && !options.json ? new cliProgress.SingleBar({ format: 'sending |{bar}| {value}/{total} rows, batch {batch}/{batches}', hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
+  const bar =
+    io.isTTY && !options.json
+      ? new cliProgress.SingleBar(
+          {
+            format: 'sending |{bar}| {value}/{total} rows, batch {batch}/{batches}',
+            hideCursor: true,
+            stream: process.stderr,
+          },
+          cliProgress.Presets.shades_classic,
+        )
+      : null;
   bar?.start(rows.length, 0, { batch: 0, batches: batches.length });
   const results: BatchResult[] = [];
   let done = 0;
   let stopped = null as CallError | null;
   for (const [index, batch] of batches.entries()) {
     if (stopped) {
-      for (const row of batch) rejected.push({ line: row.line, to: row.to, code: 'NOT_SENT', message: `not sent: an earlier batch failed with ${stopped.code}` });
-      results.push({ batch: index + 1, rows: batch.length, accepted: 0, rejected: batch.length, replayed: false, error: { code: 'NOT_SENT', message: 'not sent' } });
+      for (const row of batch)
+        rejected.push({
+          line: row.line,
+          to: row.to,
+          code: 'NOT_SENT',
+          message: `not sent: an earlier batch failed with ${stopped.code}`,
+        });
+      results.push({
+        batch: index + 1,
+        rows: batch.length,
+        accepted: 0,
+        rejected: batch.length,
+        replayed: false,
+        error: { code: 'NOT_SENT', message: 'not sent' },
+      });
       continue;
     }
     const result = await sendBatch(options, `${keyPrefix}-${index + 1}`, batch).catch((err: unknown) => {
@@ -104,14 +135,29 @@ export async function sendCsv(io: CliIo, options: CsvSendOptions): Promise<CsvSe
       return err;
     });
     if (result instanceof CallError) {
-      for (const row of batch) rejected.push({ line: row.line, to: row.to, code: result.code, message: result.message });
-      results.push({ batch: index + 1, rows: batch.length, accepted: 0, rejected: batch.length, replayed: false, error: { code: result.code, message: result.message } });
+      for (const row of batch)
+        rejected.push({ line: row.line, to: row.to, code: result.code, message: result.message });
+      results.push({
+        batch: index + 1,
+        rows: batch.length,
+        accepted: 0,
+        rejected: batch.length,
+        replayed: false,
+        error: { code: result.code, message: result.message },
+      });
     } else {
       for (const r of result.rejected) {
         const row = batch[r.index];
         if (row) rejected.push({ line: row.line, to: row.to, code: r.code, message: r.message });
       }
-      results.push({ batch: index + 1, rows: batch.length, batchId: result.batchId, accepted: result.accepted, rejected: result.rejected.length, replayed: result.replayed });
+      results.push({
+        batch: index + 1,
+        rows: batch.length,
+        batchId: result.batchId,
+        accepted: result.accepted,
+        rejected: result.rejected.length,
+        replayed: result.replayed,
+      });
     }
     done += batch.length;
     bar?.update(done, { batch: index + 1, batches: batches.length });
@@ -119,8 +165,18 @@ export async function sendCsv(io: CliIo, options: CsvSendOptions): Promise<CsvSe
   bar?.stop();
 
   rejected.sort((a, b) => a.line - b.line);
-  const rejectedFile = rejected.length > 0 ? resolve(io.cwd ?? process.cwd(), options.rejectedFile ?? path.replace(/(\.csv)?$/i, '.rejected.csv')) : null;
-  if (rejectedFile) await writeFile(rejectedFile, toCsv(['line', 'to', 'code', 'message'], rejected.map((r) => [String(r.line), r.to, r.code, r.message])));
+  const rejectedFile =
+    rejected.length > 0
+      ? resolve(io.cwd ?? process.cwd(), options.rejectedFile ?? path.replace(/(\.csv)?$/i, '.rejected.csv'))
+      : null;
+  if (rejectedFile)
+    await writeFile(
+      rejectedFile,
+      toCsv(
+        ['line', 'to', 'code', 'message'],
+        rejected.map((r) => [String(r.line), r.to, r.code, r.message]),
+      ),
+    );
   const summary: CsvSendSummary = {
     file: path,
     rows: fileRows,
@@ -131,7 +187,12 @@ export async function sendCsv(io: CliIo, options: CsvSendOptions): Promise<CsvSe
   };
   if (options.json) printJson(io, summary);
   else printSummary(io, summary, rejected);
-  if (results.some((r) => r.error)) throw new CommandFailure(options.json ? '' : `${results.filter((r) => r.error).length} of ${results.length} batches failed; run the same command again to retry them (accepted batches are not sent twice)`);
+  if (results.some((r) => r.error))
+    throw new CommandFailure(
+      options.json
+        ? ''
+        : `${results.filter((r) => r.error).length} of ${results.length} batches failed; run the same command again to retry them (accepted batches are not sent twice)`,
+    );
   return summary;
 }
 
@@ -148,17 +209,28 @@ function readRows(content: Buffer, template: string | undefined): { rows: Row[];
       skip_empty_lines: true,
       info: true,
       skip_records_with_error: true,
-      on_skip: (err) => void rejected.push({ line: Number(err?.lines ?? 0), to: '', code: String(err?.code ?? 'CSV_INVALID'), message: err?.message ?? 'not a CSV record' }),
+      on_skip: (err) =>
+        void rejected.push({
+          line: Number(err?.lines ?? 0),
+          to: '',
+          code: String(err?.code ?? 'CSV_INVALID'),
+          message: err?.message ?? 'not a CSV record',
+        }),
     }) as unknown as typeof records;
   } catch (err) {
     throw new UsageError(`the CSV cannot be read: ${(err as Error).message}`);
   }
   const toColumn = header.find((h) => h.toLowerCase() === 'to');
-  if (toColumn === undefined) throw new UsageError(`the CSV needs a "to" column (its header: ${header.join(', ') || 'none'})`);
+  if (toColumn === undefined)
+    throw new UsageError(`the CSV needs a "to" column (its header: ${header.join(', ') || 'none'})`);
   const messageColumn = header.find((h) => h.toLowerCase() === 'message');
-  if (template === undefined && messageColumn === undefined) throw new UsageError('give the text with --message, or a "message" column in the CSV');
+  if (template === undefined && messageColumn === undefined)
+    throw new UsageError('give the text with --message, or a "message" column in the CSV');
   const unknown = template === undefined ? [] : variables(template).filter((v) => !header.includes(v));
-  if (unknown.length > 0) throw new UsageError(`--message uses {{${unknown.join('}}, {{')}}} but the CSV has no such column (columns: ${header.join(', ')})`);
+  if (unknown.length > 0)
+    throw new UsageError(
+      `--message uses {{${unknown.join('}}, {{')}}} but the CSV has no such column (columns: ${header.join(', ')})`,
+    );
 
   const rows: Row[] = [];
   for (const { info, record } of records) {
@@ -166,9 +238,26 @@ function readRows(content: Buffer, template: string | undefined): { rows: Row[];
     const text = (messageColumn && record[messageColumn]) || template;
     const missing = text === undefined ? [] : variables(text).filter((v) => !(v in record));
     if (!to) rejected.push({ line: info.lines, to, code: 'MISSING_TO', message: 'the "to" column is empty' });
-    else if (!text) rejected.push({ line: info.lines, to, code: 'MISSING_MESSAGE', message: 'no text: the "message" column is empty and there is no --message' });
-    else if (missing.length > 0) rejected.push({ line: info.lines, to, code: 'UNKNOWN_VARIABLE', message: `the text uses {{${missing.join('}}, {{')}}}, which is no column` });
-    else rows.push({ line: info.lines, to, message: text.replace(/\{\{\s*([^{}]+?)\s*\}\}/g, (_, name: string) => record[name] ?? '') });
+    else if (!text)
+      rejected.push({
+        line: info.lines,
+        to,
+        code: 'MISSING_MESSAGE',
+        message: 'no text: the "message" column is empty and there is no --message',
+      });
+    else if (missing.length > 0)
+      rejected.push({
+        line: info.lines,
+        to,
+        code: 'UNKNOWN_VARIABLE',
+        message: `the text uses {{${missing.join('}}, {{')}}}, which is no column`,
+      });
+    else
+      rows.push({
+        line: info.lines,
+        to,
+        message: text.replace(/\{\{\s*([^{}]+?)\s*\}\}/g, (_, name: string) => record[name] ?? ''),
+      });
   }
   return { rows, rejected };
 }
@@ -205,7 +294,11 @@ interface BulkAnswer {
 
 async function sendBatch(options: CsvSendOptions, key: string, batch: Row[]): Promise<BulkAnswer> {
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const body = { messages: batch.map((r) => ({ to: r.to, message: r.message })), countryCode: options.countryCode, ttl: options.ttl };
+  const body = {
+    messages: batch.map((r) => ({ to: r.to, message: r.message })),
+    countryCode: options.countryCode,
+    ttl: options.ttl,
+  };
   for (let attempt = 0; ; attempt++) {
     try {
       const answer = await call<Omit<BulkAnswer, 'replayed'>>(options.server, {
@@ -217,7 +310,12 @@ async function sendBatch(options: CsvSendOptions, key: string, batch: Row[]): Pr
       });
       return { ...answer.data, replayed: answer.headers.get('idempotent-replayed') === 'true' };
     } catch (err) {
-      const retryable = err instanceof CallError && (err.status === 429 || err.status === 503 || err.code === 'NETWORK_ERROR' || err.code === 'IDEMPOTENCY_IN_PROGRESS');
+      const retryable =
+        err instanceof CallError &&
+        (err.status === 429 ||
+          err.status === 503 ||
+          err.code === 'NETWORK_ERROR' ||
+          err.code === 'IDEMPOTENCY_IN_PROGRESS');
       if (!retryable || attempt >= RETRIES) throw err;
       await sleep(((err as CallError).retryAfterS ?? 2 ** attempt) * 1000);
     }
@@ -227,8 +325,11 @@ async function sendBatch(options: CsvSendOptions, key: string, batch: Row[]): Pr
 function printSummary(io: CliIo, summary: CsvSendSummary, rejected: RejectedRow[]): void {
   const replayed = summary.batches.filter((b) => b.replayed).length;
   const ids = summary.batches.map((b) => b.batchId).filter(Boolean);
-  io.out(`${summary.accepted} of ${summary.rows} rows accepted in ${summary.batches.length} batch${summary.batches.length === 1 ? '' : 'es'}${ids.length ? ` (${ids.join(', ')})` : ''}.`);
-  if (replayed > 0) io.out(`${replayed} batch${replayed === 1 ? ' was' : 'es were'} accepted by an earlier run and not sent again.`);
+  io.out(
+    `${summary.accepted} of ${summary.rows} rows accepted in ${summary.batches.length} batch${summary.batches.length === 1 ? '' : 'es'}${ids.length ? ` (${ids.join(', ')})` : ''}.`,
+  );
+  if (replayed > 0)
+    io.out(`${replayed} batch${replayed === 1 ? ' was' : 'es were'} accepted by an earlier run and not sent again.`);
   if (summary.rejectedFile) {
     io.out(`${summary.rejected} rejected, listed in ${summary.rejectedFile}:`);
     for (const r of rejected.slice(0, 5)) io.out(`  line ${r.line}  ${r.to || '-'}  ${r.code}  ${r.message}`);

@@ -93,7 +93,12 @@ export function configureCli(command: Command, io: CliIo): Command {
   const lines = (text: string) => text.replace(/\n$/, '').split('\n');
   command
     .exitOverride()
-    .configureOutput({ writeOut: (s) => lines(s).forEach((l) => io.out(l)), writeErr: (s) => lines(s).forEach((l) => io.err(l)), getOutHelpWidth: () => 100, getErrHelpWidth: () => 100 })
+    .configureOutput({
+      writeOut: (s) => lines(s).forEach((l) => io.out(l)),
+      writeErr: (s) => lines(s).forEach((l) => io.err(l)),
+      getOutHelpWidth: () => 100,
+      getErrHelpWidth: () => 100,
+    })
     .helpOption('-h, --help', 'show this usage and exit (runs nothing)')
     .showSuggestionAfterError(true)
     .showHelpAfterError(`(${cliName(io)} ${commandPath(command)} --help shows how to use it)`.replace('  ', ' '));
@@ -157,7 +162,11 @@ function optionWords(option: Option): string {
 
 /** The server the admin commands talk to: `--server`, else the environment `smx start` ran with. */
 export function resolveServer(io: CliIo, flag: string | undefined): string {
-  return flag ?? io.env.SMX_PUBLIC_URL ?? (io.env.SMX_HTTP_PORT ? `http://localhost:${io.env.SMX_HTTP_PORT}` : DEFAULT_SERVER);
+  return (
+    flag ??
+    io.env.SMX_PUBLIC_URL ??
+    (io.env.SMX_HTTP_PORT ? `http://localhost:${io.env.SMX_HTTP_PORT}` : DEFAULT_SERVER)
+  );
 }
 
 /** The data folder of the local `smx start` (SMX_DATA_DIR, default ./var), resolved against `io.cwd`. */
@@ -170,13 +179,17 @@ export async function resolveAdminToken(io: CliIo, flag: string | undefined): Pr
   const file = join(io.env.SMX_DATA_DIR ?? DEFAULT_DATA_DIR, 'admin-token');
   const token = flag ?? io.env.SMX_ADMIN_TOKEN ?? (await readTrimmed(resolve(io.cwd ?? process.cwd(), file)));
   if (token === undefined || token.length === 0) {
-    throw new UsageError(`No admin token: pass --admin-token, set SMX_ADMIN_TOKEN or run where ${file} exists (SMX_DATA_DIR)`);
+    throw new UsageError(
+      `No admin token: pass --admin-token, set SMX_ADMIN_TOKEN or run where ${file} exists (SMX_DATA_DIR)`,
+    );
   }
   return token;
 }
 
-const SERVER_HELP = 'SMX base URL (default: SMX_PUBLIC_URL, else http://localhost:$SMX_HTTP_PORT, else http://localhost:8080)';
-const ADMIN_TOKEN_HELP = 'admin token (default: SMX_ADMIN_TOKEN, else the file admin-token in SMX_DATA_DIR, default ./var)';
+const SERVER_HELP =
+  'SMX base URL (default: SMX_PUBLIC_URL, else http://localhost:$SMX_HTTP_PORT, else http://localhost:8080)';
+const ADMIN_TOKEN_HELP =
+  'admin token (default: SMX_ADMIN_TOKEN, else the file admin-token in SMX_DATA_DIR, default ./var)';
 
 /** Adds `--server` and `--admin-token`, the options of every command that calls the admin API. */
 export function withServerOptions(command: Command): Command {

@@ -21,7 +21,20 @@ import {
   withServerOptions,
   type CliIo,
 } from './conventions.js';
-import { ApiError, apiUrl, callApi, isRecord, deleteCredentials, loadCredentials, saveCredentials, sentIdsPathFor, linkDevice, parseLinkPayload, type ReferenceDevice, SentIdStore } from '../../device/index.js';
+import {
+  ApiError,
+  apiUrl,
+  callApi,
+  isRecord,
+  deleteCredentials,
+  loadCredentials,
+  saveCredentials,
+  sentIdsPathFor,
+  linkDevice,
+  parseLinkPayload,
+  type ReferenceDevice,
+  SentIdStore,
+} from '../../device/index.js';
 import type { Sim } from '../../protocol/index.js';
 
 export { processIo, type CliIo };
@@ -37,13 +50,17 @@ export function linkCommand(io: CliIo): Command {
   ).action(async (projectId: string, options: { server?: string; adminToken?: string }) => {
     const server = resolveServer(io, options.server);
     const token = await resolveAdminToken(io, options.adminToken);
-    const data = await callApi<unknown>(apiUrl(server, `/admin/projects/${encodeURIComponent(projectId)}/link-tokens`), {
-      method: 'POST',
-      body: {},
-      headers: { authorization: `Bearer ${token}` },
-    });
+    const data = await callApi<unknown>(
+      apiUrl(server, `/admin/projects/${encodeURIComponent(projectId)}/link-tokens`),
+      {
+        method: 'POST',
+        body: {},
+        headers: { authorization: `Bearer ${token}` },
+      },
+    );
     const qr = isRecord(data) && isRecord(data.qr) ? data.qr : undefined;
-    if (qr === undefined || typeof qr.payload !== 'string') throw new ApiError('BAD_RESPONSE', 'The server answered without qr.payload');
+    if (qr === undefined || typeof qr.payload !== 'string')
+      throw new ApiError('BAD_RESPONSE', 'The server answered without qr.payload');
     const expiresAt = isRecord(data) && typeof data.expiresAt === 'string' ? data.expiresAt : 'in 10 minutes';
     // The MQTT client and the QR encoder load only for the commands that use them: help stays fast.
     const { renderTerminalQr } = await import('../../device/terminal-qr.js');
@@ -55,7 +72,9 @@ export function linkCommand(io: CliIo): Command {
 
 /** `smx device`: `link` and `run`, the reference device (a real MQTT client speaking the device protocol). */
 export function deviceCommand(io: CliIo): Command {
-  const device = new Command('device').description('the reference device: link this machine as a project\'s phone, then run it');
+  const device = new Command('device').description(
+    "the reference device: link this machine as a project's phone, then run it",
+  );
   device.addCommand(deviceLink(io));
   device.addCommand(deviceRun(io));
   return device;
@@ -63,71 +82,129 @@ export function deviceCommand(io: CliIo): Command {
 
 function deviceLink(io: CliIo): Command {
   return new Command('link')
-    .description('link this machine as a device with the QR code\'s payload, and save its credentials (the secret is never printed)')
-    .argument('<qr-json-or-file>', 'the QR code\'s JSON payload ({"v":1,"server":...,"token":...}), or a file holding it')
+    .description(
+      "link this machine as a device with the QR code's payload, and save its credentials (the secret is never printed)",
+    )
+    .argument(
+      '<qr-json-or-file>',
+      'the QR code\'s JSON payload ({"v":1,"server":...,"token":...}), or a file holding it',
+    )
     .option('--name <name>', 'the device\'s name (default: "SMX reference device (<hostname>)")')
-    .option('--out <path>', 'where to save the credentials (default: $SMX_DATA_DIR/device.json, SMX_DATA_DIR default ./var)')
+    .option(
+      '--out <path>',
+      'where to save the credentials (default: $SMX_DATA_DIR/device.json, SMX_DATA_DIR default ./var)',
+    )
     .option('--model <model>', 'model reported to the server', 'smx-reference')
     .option('--app-version <version>', 'app version reported to the server', APP_VERSION)
-    .option('--sim <number>', 'a SIM\'s number in E.164, once per SIM (slot 0, 1, ...)', repeatable)
-    .option('--rentable', 'mark the SIMs rentable (the project\'s number pool)')
-    .action(async (input: string, options: { name?: string; out?: string; model: string; appVersion: string; sim?: string[]; rentable?: boolean }) => {
-      const payload = parseLinkPayload(await readLinkInput(input, io));
-      const out = options.out ?? defaultCredentialsPath(io);
-      const outPath = resolve(io.cwd ?? process.cwd(), out);
-      const name = options.name ?? `SMX reference device (${hostname()})`;
-      const sims: Sim[] = (options.sim ?? []).map((number, slot) => ({ slot, number, carrier: null, rentable: options.rentable ?? false }));
+    .option('--sim <number>', "a SIM's number in E.164, once per SIM (slot 0, 1, ...)", repeatable)
+    .option('--rentable', "mark the SIMs rentable (the project's number pool)")
+    .action(
+      async (
+        input: string,
+        options: { name?: string; out?: string; model: string; appVersion: string; sim?: string[]; rentable?: boolean },
+      ) => {
+        const payload = parseLinkPayload(await readLinkInput(input, io));
+        const out = options.out ?? defaultCredentialsPath(io);
+        const outPath = resolve(io.cwd ?? process.cwd(), out);
+        const name = options.name ?? `SMX reference device (${hostname()})`;
+        const sims: Sim[] = (options.sim ?? []).map((number, slot) => ({
+          slot,
+          number,
+          carrier: null,
+          rentable: options.rentable ?? false,
+        }));
 
-      const result = await linkDevice({ server: payload.server, token: payload.token, name, model: options.model, appVersion: options.appVersion, sims });
-      await saveCredentials({ ...result, server: payload.server, name, appVersion: options.appVersion, sims, linkedAt: new Date().toISOString() }, outPath);
-      // A fresh link is a fresh device: ids remembered for a previous one no longer apply.
-      await rm(sentIdsPathFor(outPath), { force: true });
+        const result = await linkDevice({
+          server: payload.server,
+          token: payload.token,
+          name,
+          model: options.model,
+          appVersion: options.appVersion,
+          sims,
+        });
+        await saveCredentials(
+          {
+            ...result,
+            server: payload.server,
+            name,
+            appVersion: options.appVersion,
+            sims,
+            linkedAt: new Date().toISOString(),
+          },
+          outPath,
+        );
+        // A fresh link is a fresh device: ids remembered for a previous one no longer apply.
+        await rm(sentIdsPathFor(outPath), { force: true });
 
-      io.out(`Linked device ${result.deviceId} to project ${result.projectId}.`);
-      io.out(`Credentials saved to ${out} (mode 0600: it holds the device secret).`);
-      io.out(`MQTT ${result.mqtt.url} (WebSocket ${result.mqtt.wsUrl}), user ${result.mqtt.username}`);
-      io.out('Topics:');
-      for (const [channel, topic] of Object.entries(result.topics)) io.out(`  ${channel.padEnd(9)}${topic}`);
-      io.out(`Run it: ${cliName(io)} device run${options.out === undefined ? '' : ` --credentials ${out}`}`);
-    });
+        io.out(`Linked device ${result.deviceId} to project ${result.projectId}.`);
+        io.out(`Credentials saved to ${out} (mode 0600: it holds the device secret).`);
+        io.out(`MQTT ${result.mqtt.url} (WebSocket ${result.mqtt.wsUrl}), user ${result.mqtt.username}`);
+        io.out('Topics:');
+        for (const [channel, topic] of Object.entries(result.topics)) io.out(`  ${channel.padEnd(9)}${topic}`);
+        io.out(`Run it: ${cliName(io)} device run${options.out === undefined ? '' : ` --credentials ${out}`}`);
+      },
+    );
 }
 
 function deviceRun(io: CliIo): Command {
   return new Command('run')
     .description('run the linked device until Ctrl-C: print each SMS it "sends" and each status it reports')
-    .option('--credentials <path>', 'the credentials `device link` saved (default: $SMX_DATA_DIR/device.json, SMX_DATA_DIR default ./var)')
+    .option(
+      '--credentials <path>',
+      'the credentials `device link` saved (default: $SMX_DATA_DIR/device.json, SMX_DATA_DIR default ./var)',
+    )
     .option('--ws', 'connect over MQTT-over-WebSocket instead of TCP')
     .option('--url <url>', 'broker URL to use instead of the one the link answer gave')
     .option('--no-sent', 'do not report "sent"')
     .option('--no-delivered', 'do not report "delivered"')
-    .option('--delivered-delay <ms>', 'wait this long between "sent" and "delivered"', wholeNumber('--delivered-delay takes a whole number of milliseconds'), 1000)
+    .option(
+      '--delivered-delay <ms>',
+      'wait this long between "sent" and "delivered"',
+      wholeNumber('--delivered-delay takes a whole number of milliseconds'),
+      1000,
+    )
     .option('--fail <code>', 'report every message failed with this error code (e.g. RADIO_OFF)', errorCode)
-    .action(async (options: { credentials?: string; ws?: boolean; url?: string; sent: boolean; delivered: boolean; deliveredDelay: number; fail?: string }) => {
-      const path = resolve(io.cwd ?? process.cwd(), options.credentials ?? defaultCredentialsPath(io));
-      const credentials = await loadCredentials(path);
-      const sentIds = await SentIdStore.open({ file: sentIdsPathFor(path) });
-      const { ReferenceDevice } = await import('../../device/reference-device.js');
-      const device = new ReferenceDevice({
-        credentials,
-        transport: options.ws ? 'ws' : 'tcp',
-        url: options.url,
-        report: { sent: options.sent, delivered: options.delivered, deliveredDelayMs: options.deliveredDelay, failWith: options.fail },
-        sentIds,
-        appVersion: credentials.appVersion,
-        sims: credentials.sims,
-        // This is the phone's own screen: showing the SMS body is its job.
-        onSend: (message) => io.out(`→ ${message.to} : ${message.body}`),
-        onUnlinked: async () => {
-          await deleteCredentials(path);
-          await rm(sentIdsPathFor(path), { force: true });
-        },
-        log: (line) => io.err(`[device] ${line}`),
-      });
-      device.on('status', (updates) => {
-        for (const u of updates) io.out(`← ${u.id} ${u.state}${u.error === undefined ? '' : ` ${u.error}`}`);
-      });
-      await runUntilStopped(device, io);
-    });
+    .action(
+      async (options: {
+        credentials?: string;
+        ws?: boolean;
+        url?: string;
+        sent: boolean;
+        delivered: boolean;
+        deliveredDelay: number;
+        fail?: string;
+      }) => {
+        const path = resolve(io.cwd ?? process.cwd(), options.credentials ?? defaultCredentialsPath(io));
+        const credentials = await loadCredentials(path);
+        const sentIds = await SentIdStore.open({ file: sentIdsPathFor(path) });
+        const { ReferenceDevice } = await import('../../device/reference-device.js');
+        const device = new ReferenceDevice({
+          credentials,
+          transport: options.ws ? 'ws' : 'tcp',
+          url: options.url,
+          report: {
+            sent: options.sent,
+            delivered: options.delivered,
+            deliveredDelayMs: options.deliveredDelay,
+            failWith: options.fail,
+          },
+          sentIds,
+          appVersion: credentials.appVersion,
+          sims: credentials.sims,
+          // This is the phone's own screen: showing the SMS body is its job.
+          onSend: (message) => io.out(`→ ${message.to} : ${message.body}`),
+          onUnlinked: async () => {
+            await deleteCredentials(path);
+            await rm(sentIdsPathFor(path), { force: true });
+          },
+          log: (line) => io.err(`[device] ${line}`),
+        });
+        device.on('status', (updates) => {
+          for (const u of updates) io.out(`← ${u.id} ${u.state}${u.error === undefined ? '' : ` ${u.error}`}`);
+        });
+        await runUntilStopped(device, io);
+      },
+    );
 }
 
 async function runUntilStopped(device: ReferenceDevice, io: CliIo): Promise<void> {

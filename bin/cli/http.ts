@@ -46,7 +46,12 @@ export async function call<T>(server: string, request: Call): Promise<Answer<T>>
       signal: AbortSignal.timeout(request.timeoutMs ?? 30_000),
     });
   } catch (err) {
-    throw new CallError('NETWORK_ERROR', `Cannot reach ${new URL(url).origin}: ${networkReason(err)} (is smx start running? --server or SMX_PUBLIC_URL / SMX_HTTP_PORT say where)`, { cause: err }, undefined);
+    throw new CallError(
+      'NETWORK_ERROR',
+      `Cannot reach ${new URL(url).origin}: ${networkReason(err)} (is smx start running? --server or SMX_PUBLIC_URL / SMX_HTTP_PORT say where)`,
+      { cause: err },
+      undefined,
+    );
   }
   const text = await response.text();
   let body: unknown;
@@ -56,22 +61,36 @@ export async function call<T>(server: string, request: Call): Promise<Answer<T>>
     body = undefined;
   }
   const envelope = isRecord(body) ? body : {};
-  const requestId = typeof envelope.requestId === 'string' ? envelope.requestId : (response.headers.get('x-request-id') ?? undefined);
-  if (response.ok && envelope.success === true && 'data' in envelope) return { data: envelope.data as T, status: response.status, headers: response.headers };
+  const requestId =
+    typeof envelope.requestId === 'string' ? envelope.requestId : (response.headers.get('x-request-id') ?? undefined);
+  if (response.ok && envelope.success === true && 'data' in envelope)
+    return { data: envelope.data as T, status: response.status, headers: response.headers };
   const retryAfterHeader = response.headers.get('retry-after');
   const retryAfter = retryAfterHeader === null ? NaN : Number(retryAfterHeader);
   const retryAfterS = Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined;
   if (isRecord(envelope.error) && typeof envelope.error.code === 'string') {
     const message = typeof envelope.error.message === 'string' ? envelope.error.message : envelope.error.code;
-    throw new CallError(envelope.error.code, withDetails(message, envelope.error.details), { status: response.status, requestId }, retryAfterS);
+    throw new CallError(
+      envelope.error.code,
+      withDetails(message, envelope.error.details),
+      { status: response.status, requestId },
+      retryAfterS,
+    );
   }
-  throw new CallError('BAD_RESPONSE', `Unexpected answer from ${new URL(url).origin}: HTTP ${response.status}, not an SMX envelope`, { status: response.status, requestId }, retryAfterS);
+  throw new CallError(
+    'BAD_RESPONSE',
+    `Unexpected answer from ${new URL(url).origin}: HTTP ${response.status}, not an SMX envelope`,
+    { status: response.status, requestId },
+    retryAfterS,
+  );
 }
 
 /** Validation details name the field: "to: not a valid phone number". */
 function withDetails(message: string, details: unknown): string {
   if (!Array.isArray(details) || details.length === 0) return message;
-  const parts = details.filter(isRecord).map((d) => (typeof d.field === 'string' ? `${d.field}: ${String(d.message)}` : String(d.message)));
+  const parts = details
+    .filter(isRecord)
+    .map((d) => (typeof d.field === 'string' ? `${d.field}: ${String(d.message)}` : String(d.message)));
   return parts.length ? `${message} (${parts.join('; ')})` : message;
 }
 

@@ -28,11 +28,19 @@ export interface PrettyDestination {
  * summary says the same in words, once. Warnings and errors always show. Undefined when
  * pino-pretty cannot be loaded (it is a dependency; a trimmed install may still lack it): logs stay JSON.
  */
-export async function prettyDestination(quietStart: boolean, out: NodeJS.WritableStream = process.stdout): Promise<PrettyDestination | undefined> {
+export async function prettyDestination(
+  quietStart: boolean,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<PrettyDestination | undefined> {
   let prettify: (line: string) => string;
   try {
     const { prettyFactory } = (await import('pino-pretty')).default;
-    prettify = prettyFactory({ colorize: (out as NodeJS.WriteStream).isTTY === true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,service', singleLine: true });
+    prettify = prettyFactory({
+      colorize: (out as NodeJS.WriteStream).isTTY === true,
+      translateTime: 'SYS:HH:MM:ss',
+      ignore: 'pid,hostname,service',
+      singleLine: true,
+    });
   } catch {
     return undefined;
   }

@@ -21,8 +21,14 @@ export function buildProgram(io: CliIo): Command {
   const sections: Array<[string, Command[]]> = [
     ['Run the server (configured by environment variables)', serverCommands(io)],
     ['Phones', [linkCommand(io), deviceCommand(io)]],
-    ['Operate (admin API of a running server; admin token from --admin-token, SMX_ADMIN_TOKEN or $SMX_DATA_DIR/admin-token)', [projectsCommand(io), keysCommand(io), devicesCommand(io)]],
-    ['Send (project API; key from --api-key, SMX_API_KEY, or made for --project with the admin token)', [sendOtpCommand(io), verifyCommand(io), sendCommand(io)]],
+    [
+      'Operate (admin API of a running server; admin token from --admin-token, SMX_ADMIN_TOKEN or $SMX_DATA_DIR/admin-token)',
+      [projectsCommand(io), keysCommand(io), devicesCommand(io)],
+    ],
+    [
+      'Send (project API; key from --api-key, SMX_API_KEY, or made for --project with the admin token)',
+      [sendOtpCommand(io), verifyCommand(io), sendCommand(io)],
+    ],
   ];
   for (const [, commands] of sections) for (const command of commands) program.addCommand(command);
   configureCli(program, io);
@@ -48,11 +54,20 @@ function mainUsage(program: Command, sections: Array<[string, Command[]]>, io: C
     for (const command of commands.flatMap(leafCommands)) {
       const line = synopsis(command);
       // A short synopsis and its description share a line; a long one gets its own.
-      if (line.length <= SHORT) lines.push(...wrap(command.description(), `  ${line.padEnd(SHORT)}  `, ' '.repeat(SHORT + 4)));
+      if (line.length <= SHORT)
+        lines.push(...wrap(command.description(), `  ${line.padEnd(SHORT)}  `, ' '.repeat(SHORT + 4)));
       else lines.push(...wrap(line, '  ', '      '), ...wrap(command.description(), '      ', '      '));
     }
   }
-  lines.push('', 'Other:', `  smx --version`, `  smx help [command]`, '', 'README.md has the whole story ("Five minutes", "Command line", "Configuration").', '');
+  lines.push(
+    '',
+    'Other:',
+    `  smx --version`,
+    `  smx help [command]`,
+    '',
+    'README.md has the whole story ("Five minutes", "Command line", "Configuration").',
+    '',
+  );
   return lines.join('\n');
 }
 

@@ -27,13 +27,22 @@ Configuration comes from the environment (README.md "Configuration" lists every 
 
 export function serverCommands(io: CliIo): Command[] {
   const role = (name: RoleName, description: string) =>
-    new Command(name).description(description).addHelpText('after', ENVIRONMENT).action(() => runRole(name, io));
+    new Command(name)
+      .description(description)
+      .addHelpText('after', ENVIRONMENT)
+      .action(() => runRole(name, io));
   return [
-    role('start', 'run API, MQTT broker and workers in one process (without DATABASE_URL its data lives in an embedded PGlite database)'),
+    role(
+      'start',
+      'run API, MQTT broker and workers in one process (without DATABASE_URL its data lives in an embedded PGlite database)',
+    ),
     role('api', 'run the HTTP API only (split roles: needs DATABASE_URL, a PostgreSQL shared by every process)'),
     role('worker', 'run the queue workers only (split roles: needs DATABASE_URL)'),
     role('broker', 'run the embedded MQTT broker only (split roles: needs DATABASE_URL)'),
-    new Command('migrate').description('bring the database schema up to date and exit').addHelpText('after', ENVIRONMENT).action(() => migrate(io)),
+    new Command('migrate')
+      .description('bring the database schema up to date and exit')
+      .addHelpText('after', ENVIRONMENT)
+      .action(() => migrate(io)),
   ];
 }
 
@@ -45,7 +54,10 @@ export function serverCommands(io: CliIo): Command[] {
 async function pickFreeDefaultPorts(env: NodeJS.ProcessEnv): Promise<PortMove[]> {
   const { isListening } = await import('../local-redis.js');
   const moves: PortMove[] = [];
-  for (const [variable, port] of [['SMX_MQTT_PORT', 1883], ['SMX_MQTT_WS_PORT', 8083]] as const) {
+  for (const [variable, port] of [
+    ['SMX_MQTT_PORT', 1883],
+    ['SMX_MQTT_WS_PORT', 8083],
+  ] as const) {
     if (env[variable] || env.SMX_MQTT_URL || !(await isListening('127.0.0.1', port))) continue;
     for (let candidate = port + 1; candidate < port + 50; candidate++) {
       if (!(await isListening('127.0.0.1', candidate))) {
@@ -66,19 +78,34 @@ async function runRole(command: RoleName, io: CliIo): Promise<void> {
     const portMoves = command === 'start' || command === 'broker' ? await pickFreeDefaultPorts(env) : [];
     const config = loadConfig(env);
     if (command !== 'start' && !config.databaseUrl) {
-      throw new ConfigError('DATABASE_URL', `a PostgreSQL URL for "smx ${command}" (the embedded database serves one process; use "smx start")`, '');
+      throw new ConfigError(
+        'DATABASE_URL',
+        `a PostgreSQL URL for "smx ${command}" (the embedded database serves one process; use "smx start")`,
+        '',
+      );
     }
     const { logFormat, prettyDestination } = await import('./log-format.js');
     const pretty = logFormat(env, io.isTTY === true) === 'pretty';
     // On the embedded database, while this process loads its modules: a fresh data folder is made
     // in a child process, and PGlite's WebAssembly compiles on another thread.
     const embedded = command === 'start' && !config.databaseUrl;
-    const prepared = embedded ? (await import('./embedded-database.js')).prepareEmbeddedDatabase(config.dataDir, env) : Promise.resolve();
+    const prepared = embedded
+      ? (await import('./embedded-database.js')).prepareEmbeddedDatabase(config.dataDir, env)
+      : Promise.resolve();
     prepared.catch(() => undefined);
     const preloaded = embedded ? (await import('../../core/db.js')).preloadPglite().catch(() => undefined) : undefined;
-    const [{ startSmx }, prettyLogs] = await Promise.all([import('../compose.js'), pretty ? prettyDestination(config.logLevel === 'info') : undefined]);
+    const [{ startSmx }, prettyLogs] = await Promise.all([
+      import('../compose.js'),
+      pretty ? prettyDestination(config.logLevel === 'info') : undefined,
+    ]);
     await Promise.all([prepared, preloaded]);
-    const smx = await startSmx({ config, roles: ROLES[command], migrate: command === 'start', startRedisIfMissing: command === 'start', logDestination: prettyLogs?.stream });
+    const smx = await startSmx({
+      config,
+      roles: ROLES[command],
+      migrate: command === 'start',
+      startRedisIfMissing: command === 'start',
+      logDestination: prettyLogs?.stream,
+    });
 
     const generated = smx.generatedSecrets.find((s) => s.name === 'admin-token');
     const { startSummary } = await import('./start-summary.js');
@@ -93,7 +120,11 @@ async function runRole(command: RoleName, io: CliIo): Promise<void> {
       databaseSchema: config.databaseSchema,
       dataDir: config.dataDir,
       redisUrl: config.redisUrl,
-      adminToken: { generated: generated?.value, file: generated?.path ?? join(resolve(config.dataDir), 'admin-token'), fromEnv: config.adminToken !== undefined },
+      adminToken: {
+        generated: generated?.value,
+        file: generated?.path ?? join(resolve(config.dataDir), 'admin-token'),
+        fromEnv: config.adminToken !== undefined,
+      },
       invocation: cliName(io),
       cwd: io.cwd ?? process.cwd(),
     });
@@ -102,8 +133,18 @@ async function runRole(command: RoleName, io: CliIo): Promise<void> {
       prettyLogs.started();
     } else {
       // JSON logs: the same facts as one entry; the generated admin token is still printed once.
-      for (const move of portMoves) smx.logger.warn(`${move.variable} is unset and port ${move.taken} is in use: serving on ${move.used} instead`);
-      smx.logger.info({ http: smx.http ? smx.endpoints.publicUrl : null, console: smx.http ? `${smx.endpoints.publicUrl}/console` : null, mqtt: smx.broker ? smx.endpoints.mqttUrl : null, mqttWs: smx.broker ? smx.endpoints.mqttWsUrl || null : null, data: config.databaseUrl ? 'postgresql' : resolve(config.dataDir, 'pglite') }, 'SMX serving');
+      for (const move of portMoves)
+        smx.logger.warn(`${move.variable} is unset and port ${move.taken} is in use: serving on ${move.used} instead`);
+      smx.logger.info(
+        {
+          http: smx.http ? smx.endpoints.publicUrl : null,
+          console: smx.http ? `${smx.endpoints.publicUrl}/console` : null,
+          mqtt: smx.broker ? smx.endpoints.mqttUrl : null,
+          mqttWs: smx.broker ? smx.endpoints.mqttWsUrl || null : null,
+          data: config.databaseUrl ? 'postgresql' : resolve(config.dataDir, 'pglite'),
+        },
+        'SMX serving',
+      );
       if (generated) io.out(`\nAdmin token (shown once, stored in ${generated.path}):\n  ${generated.value}\n`);
     }
     handleSignals(smx);
@@ -112,7 +153,14 @@ async function runRole(command: RoleName, io: CliIo): Promise<void> {
   }
 }
 
-function handleSignals(smx: { logger: { warn: (o: object, m: string) => void; info: (o: object, m: string) => void; error: (o: object, m: string) => void }; close: () => Promise<void> }): void {
+function handleSignals(smx: {
+  logger: {
+    warn: (o: object, m: string) => void;
+    info: (o: object, m: string) => void;
+    error: (o: object, m: string) => void;
+  };
+  close: () => Promise<void>;
+}): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
@@ -158,17 +206,23 @@ function startFailure(error: unknown, env: Record<string, string | undefined> = 
   const e = error as Error & { code?: string; port?: number };
   if (e?.code === 'EADDRINUSE') {
     const ports: Record<string, string> = { SMX_HTTP_PORT: '8080', SMX_MQTT_PORT: '1883', SMX_MQTT_WS_PORT: '8083' };
-    const variable = Object.keys(ports).find((v) => (env[v] || ports[v]) === String(e.port)) ?? 'SMX_HTTP_PORT, SMX_MQTT_PORT or SMX_MQTT_WS_PORT';
+    const variable =
+      Object.keys(ports).find((v) => (env[v] || ports[v]) === String(e.port)) ??
+      'SMX_HTTP_PORT, SMX_MQTT_PORT or SMX_MQTT_WS_PORT';
     return new Error(`port ${e.port} is in use by another program: set ${variable} to a free port (0 picks one)`);
   }
-  const known = ['ConfigError', 'RedisUnreachableError', 'PluginError'].includes(e?.name) || /^[A-Z_]+: /.test(e?.message ?? '');
+  const known =
+    ['ConfigError', 'RedisUnreachableError', 'PluginError'].includes(e?.name) || /^[A-Z_]+: /.test(e?.message ?? '');
   let message = known ? e.message : `unexpected error: ${e?.stack ?? String(error)}`;
   // A plugin's own error is the useful part of "plugin x failed to set up".
-  for (let cause = e?.cause; known && cause; cause = (cause as Error).cause) message += `: ${(cause as Error).message ?? String(cause)}`;
+  for (let cause = e?.cause; known && cause; cause = (cause as Error).cause)
+    message += `: ${(cause as Error).message ?? String(cause)}`;
   return new Error(message);
 }
 
 export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }

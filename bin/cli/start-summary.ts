@@ -32,10 +32,21 @@ export interface SummaryInput {
 /** The summary's lines (without colours; the caller prints them). */
 export function startSummary(input: SummaryInput): string[] {
   const { roles } = input;
-  const what = roles.api && roles.worker && roles.broker ? 'API, MQTT broker and workers in one process' : Object.entries(roles).filter(([, on]) => on).map(([role]) => role).join(', ');
+  const what =
+    roles.api && roles.worker && roles.broker
+      ? 'API, MQTT broker and workers in one process'
+      : Object.entries(roles)
+          .filter(([, on]) => on)
+          .map(([role]) => role)
+          .join(', ');
   const rows: Array<[string, string]> = [];
   if (input.httpUrl) {
-    rows.push(['HTTP API', input.httpUrl], ['Console', `${input.httpUrl}/console`], ['API docs', `${input.httpUrl}/docs`], ['Queues', `${input.httpUrl}/admin/queues  (Bull Board; the admin token is the password)`]);
+    rows.push(
+      ['HTTP API', input.httpUrl],
+      ['Console', `${input.httpUrl}/console`],
+      ['API docs', `${input.httpUrl}/docs`],
+      ['Queues', `${input.httpUrl}/admin/queues  (Bull Board; the admin token is the password)`],
+    );
   }
   const moved = (variable: PortMove['variable']) => {
     const move = input.portMoves.find((m) => m.variable === variable);
@@ -46,19 +57,24 @@ export function startSummary(input: SummaryInput): string[] {
   rows.push(['Data', describeDatabase(input)], ['Redis', withoutPassword(input.redisUrl)]);
   const tokenFile = shortPath(input.cwd, input.adminToken.file);
   if (input.adminToken.fromEnv) rows.push(['Admin token', 'from SMX_ADMIN_TOKEN']);
-  else if (input.adminToken.generated) rows.push(['Admin token', input.adminToken.generated], ['', `shown this once; stored in ${tokenFile}`]);
+  else if (input.adminToken.generated)
+    rows.push(['Admin token', input.adminToken.generated], ['', `shown this once; stored in ${tokenFile}`]);
   else rows.push(['Admin token', `in ${tokenFile}  (cat ${tokenFile})`]);
 
   const lines = ['', `SMX ${input.version} is running: ${what}.`, ''];
   for (const [label, value] of rows) lines.push(`  ${label.padEnd(16)}${value}`);
   lines.push('');
-  if (input.httpUrl) lines.push(`Next: ${input.invocation} projects create "My app"   (README.md "Five minutes" sends and verifies an OTP)`);
+  if (input.httpUrl)
+    lines.push(
+      `Next: ${input.invocation} projects create "My app"   (README.md "Five minutes" sends and verifies an OTP)`,
+    );
   lines.push('Ctrl-C stops it.', '');
   return lines;
 }
 
 function describeDatabase(input: SummaryInput): string {
-  if (!input.databaseUrl) return `embedded PGlite in ${shortPath(input.cwd, resolve(input.cwd, input.dataDir, 'pglite'))}`;
+  if (!input.databaseUrl)
+    return `embedded PGlite in ${shortPath(input.cwd, resolve(input.cwd, input.dataDir, 'pglite'))}`;
   try {
     const url = new URL(input.databaseUrl);
     return `PostgreSQL ${url.hostname}:${url.port || 5432}${url.pathname}, schema ${input.databaseSchema}`;

@@ -39,7 +39,9 @@ export class ApiError extends Error {
 
   /** The message of the first detail about `field` (or a field below it: `rateLimits.perNumber`, `sims[0]`). */
   about(field: string): string | undefined {
-    return this.details.find((d) => d.field === field || d.field?.startsWith(`${field}.`) || d.field?.startsWith(`${field}[`))?.message;
+    return this.details.find(
+      (d) => d.field === field || d.field?.startsWith(`${field}.`) || d.field?.startsWith(`${field}[`),
+    )?.message;
   }
 }
 
@@ -62,7 +64,8 @@ interface CallOptions {
 
 function withQuery(path: string, query: CallOptions['query']): string {
   const params = new URLSearchParams();
-  for (const [name, value] of Object.entries(query ?? {})) if (value !== undefined && value !== '') params.set(name, String(value));
+  for (const [name, value] of Object.entries(query ?? {}))
+    if (value !== undefined && value !== '') params.set(name, String(value));
   const text = params.toString();
   return text ? `${path}?${text}` : path;
 }
@@ -89,8 +92,7 @@ async function send(method: string, path: string, options: CallOptions): Promise
 
 async function refusal(response: Response, signingIn: boolean): Promise<ApiError> {
   const envelope = (await response.json().catch(() => undefined)) as
-    | { error?: { code?: string; message?: string; details?: ErrorDetail[] }; requestId?: string }
-    | undefined;
+    { error?: { code?: string; message?: string; details?: ErrorDetail[] }; requestId?: string } | undefined;
   const error = new ApiError(
     response.status,
     envelope?.error?.code ?? `HTTP_${response.status}`,
@@ -121,7 +123,8 @@ export async function apiText(path: string): Promise<string> {
   return response.text();
 }
 
-export const get = <T>(path: string, query?: CallOptions['query'], signal?: AbortSignal) => api<T>('GET', path, { query, signal });
+export const get = <T>(path: string, query?: CallOptions['query'], signal?: AbortSignal) =>
+  api<T>('GET', path, { query, signal });
 export const post = <T>(path: string, body?: unknown) => api<T>('POST', path, { body: body ?? {} });
 export const patch = <T>(path: string, body: unknown) => api<T>('PATCH', path, { body });
 export const del = <T>(path: string) => api<T>('DELETE', path);

@@ -12,13 +12,25 @@ export function App() {
   const [notice, setNotice] = useState<string>();
   const route = useRoute();
 
-  useEffect(() => onSignedOut((reason) => {
-    setNotice(reason);
-    setSignedIn(false);
-  }), []);
+  useEffect(
+    () =>
+      onSignedOut((reason) => {
+        setNotice(reason);
+        setSignedIn(false);
+      }),
+    [],
+  );
 
   if (!signedIn) {
-    return <SignIn notice={notice} onSignedIn={() => { setNotice(undefined); setSignedIn(true); }} />;
+    return (
+      <SignIn
+        notice={notice}
+        onSignedIn={() => {
+          setNotice(undefined);
+          setSignedIn(true);
+        }}
+      />
+    );
   }
 
   const signOut = () => {
@@ -37,11 +49,22 @@ export function App() {
         </a>
         <nav class="toplinks" aria-label="Tools">
           <a href="#/">Projects</a>
-          <a href="/docs" target="_blank" rel="noopener noreferrer">API docs</a>
-          <a href="/admin/queues" target="_blank" rel="noopener noreferrer" title="Bull Board asks for a password: the admin token">Queues</a>
+          <a href="/docs" target="_blank" rel="noopener noreferrer">
+            API docs
+          </a>
+          <a
+            href="/admin/queues"
+            target="_blank"
+            rel="noopener noreferrer"
+            title="Bull Board asks for a password: the admin token"
+          >
+            Queues
+          </a>
           <a href="#/metrics">Metrics</a>
         </nav>
-        <button type="button" class="btn btn-ghost signout" onClick={signOut}>Sign out</button>
+        <button type="button" class="btn btn-ghost signout" onClick={signOut}>
+          Sign out
+        </button>
       </header>
       <main class="main">
         {route.name === 'project' ? (

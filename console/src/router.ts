@@ -5,20 +5,26 @@ import { useEffect, useState } from 'preact/hooks';
  * shared link lands on the same view. Ids in the hash are ids, never a secret.
  */
 export type Route =
-  | { name: 'projects' }
-  | { name: 'metrics' }
-  | { name: 'project'; projectId: string; tab: string; itemId?: string };
+  { name: 'projects' } | { name: 'metrics' } | { name: 'project'; projectId: string; tab: string; itemId?: string };
 
 export function parseRoute(hash: string): Route {
-  const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map((p) => decodeURIComponent(p));
+  const parts = hash
+    .replace(/^#\/?/, '')
+    .split('/')
+    .filter(Boolean)
+    .map((p) => decodeURIComponent(p));
   if (parts[0] === 'metrics') return { name: 'metrics' };
-  if (parts[0] === 'p' && parts[1]) return { name: 'project', projectId: parts[1], tab: parts[2] ?? 'overview', itemId: parts[3] };
+  if (parts[0] === 'p' && parts[1])
+    return { name: 'project', projectId: parts[1], tab: parts[2] ?? 'overview', itemId: parts[3] };
   return { name: 'projects' };
 }
 
 /** The hash of a project view: `href('prj_x', 'messages', 'msg_y')`. */
 export function href(projectId: string, tab = 'overview', itemId?: string): string {
-  return `#/p/${[projectId, tab, itemId].filter((p): p is string => p !== undefined).map(encodeURIComponent).join('/')}`;
+  return `#/p/${[projectId, tab, itemId]
+    .filter((p): p is string => p !== undefined)
+    .map(encodeURIComponent)
+    .join('/')}`;
 }
 
 export function navigate(hash: string): void {

@@ -197,8 +197,16 @@ export interface WebhookAttempt {
 
 /** Events a webhook endpoint may subscribe to (spec/api.md "Webhooks"); `*` is all. */
 export const WEBHOOK_EVENTS = [
-  'verification.verified', 'verification.failed', 'verification.expired', 'verification.canceled',
-  'message.dispatched', 'message.sent', 'message.delivered', 'message.failed', 'message.expired',
-  'sms.received', 'device.online', 'device.offline',
+  'verification.verified',
+  'verification.failed',
+  'verification.expired',
+  'verification.canceled',
+  'message.dispatched',
+  'message.sent',
+  'message.delivered',
+  'message.failed',
+  'message.expired',
+  'sms.received',
+  'device.online',
+  'device.offline',
 ] as const;
-

@@ -56,9 +56,10 @@ function buildSql<R>(table: string, columns: ReadonlyArray<InsertColumn<R>>, con
     arrays.push(`array(select json_array_elements_text(?::json))::${column.type}[]`);
     return `u.c${arrays.length - 1}`;
   });
-  const from = arrays.length > 0
-    ? `unnest(${arrays.join(', ')}) as u(${arrays.map((_, i) => `c${i}`).join(', ')})`
-    : 'generate_series(1, ?::int)';
+  const from =
+    arrays.length > 0
+      ? `unnest(${arrays.join(', ')}) as u(${arrays.map((_, i) => `c${i}`).join(', ')})`
+      : 'generate_series(1, ?::int)';
   // The scalars' placeholders sit in the select list, before the arrays' in the from clause.
   return `insert into "${table}" (${names}) select ${select.join(', ')} from ${from}`;
 }

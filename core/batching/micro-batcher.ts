@@ -70,7 +70,8 @@ export class MicroBatcher<I, O> {
       group.forEach((p, i) => {
         const result = results[i];
         if (result instanceof Error) p.reject(result);
-        else if (result === undefined && results.length !== group.length) p.reject(new Error('micro-batch flush returned too few results'));
+        else if (result === undefined && results.length !== group.length)
+          p.reject(new Error('micro-batch flush returned too few results'));
         else p.resolve(result as O);
       });
     } catch (error) {

@@ -7,7 +7,10 @@ import type { CodeType } from '../services/projects.js';
 import { TOKENS } from '../tokens.js';
 
 /** The provider's PIN types and the SMX code types they are. */
-export const PIN_TYPES = { NUMERIC: 'numeric', ALPHA: 'alpha', ALPHANUMERIC: 'alphanumeric' } as const satisfies Record<string, CodeType>;
+export const PIN_TYPES = { NUMERIC: 'numeric', ALPHA: 'alpha', ALPHANUMERIC: 'alphanumeric' } as const satisfies Record<
+  string,
+  CodeType
+>;
 export type PinType = keyof typeof PIN_TYPES;
 
 export interface CompatOtpInput {

@@ -107,7 +107,8 @@ export class SmsVerifyCompat {
         language: input.language ?? SMS_VERIFY_DEFAULTS.language,
       });
     } catch (error) {
-      if (isApiError(error) && error.code === 'INVALID_PHONE_NUMBER') return { sent: false, 'number-valid': false, 'security-code': '' };
+      if (isApiError(error) && error.code === 'INVALID_PHONE_NUMBER')
+        return { sent: false, 'number-valid': false, 'security-code': '' };
       throw error;
     }
     const ttlMs = Math.max(1000, Date.parse(view.expiresAt) - Date.now());
@@ -162,7 +163,10 @@ export class SmsVerifyCompat {
   private async takeGuess(projectId: string): Promise<void> {
     const wait = Number(await this.redis.eval(TAKE_GUESS, 1, this.guessKey(projectId), WRONG_CODES_PER_MINUTE, 60_000));
     if (wait > 0) {
-      throw apiError('RATE_LIMITED', { message: 'Too many wrong security codes for this project; retry after the time in Retry-After.', retryAfter: Math.max(1, Math.ceil(wait / 1000)) });
+      throw apiError('RATE_LIMITED', {
+        message: 'Too many wrong security codes for this project; retry after the time in Retry-After.',
+        retryAfter: Math.max(1, Math.ceil(wait / 1000)),
+      });
     }
   }
 

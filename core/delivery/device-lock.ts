@@ -76,7 +76,9 @@ export class DeviceLocks {
     // The process id first: operators (and the fault tests) can tell which process holds a device.
     const token = `${process.pid}:${randomBytes(9).toString('base64url')}`;
     const sentAt = Date.now();
-    const answer = Number(await this.redis.eval(ACQUIRE_OR_LEAVE_PENDING, 2, key, pending, token, this.ttlMs, PENDING_TTL_MS));
+    const answer = Number(
+      await this.redis.eval(ACQUIRE_OR_LEAVE_PENDING, 2, key, pending, token, this.ttlMs, PENDING_TTL_MS),
+    );
     if (answer !== -1) return { lock: null, expiresInMs: answer };
     return { lock: new HeldLock(this.redis, key, pending, token, this.ttlMs, this.renewMs, sentAt) };
   }

@@ -48,7 +48,10 @@ export class DispatchService {
       queued.map((deviceId) => ({
         name: 'dispatch',
         data: { deviceId },
-        opts: { deduplication: { id: dispatchDedupId(deviceId), ttl: SIGNAL_ABSORB_MS }, ...(delayMs > 0 ? { delay: delayMs } : {}) },
+        opts: {
+          deduplication: { id: dispatchDedupId(deviceId), ttl: SIGNAL_ABSORB_MS },
+          ...(delayMs > 0 ? { delay: delayMs } : {}),
+        },
       })),
     );
   }
@@ -62,7 +65,11 @@ export class DispatchService {
    */
   async signalTakeover(deviceId: string, lockExpiresInMs: number): Promise<void> {
     const delay = Math.max(0, lockExpiresInMs) + TAKEOVER_SLACK_MS;
-    await this.queues.dispatch.add('dispatch', { deviceId }, { delay, deduplication: { id: takeoverDedupId(deviceId), ttl: delay } });
+    await this.queues.dispatch.add(
+      'dispatch',
+      { deviceId },
+      { delay, deduplication: { id: takeoverDedupId(deviceId), ttl: delay } },
+    );
   }
 
   /** True while the device's next dispatch waits on a delay (its pace, or its first connect). */
@@ -97,6 +104,36 @@ export class DispatchService {
     } catch (error) {
       this.log.warn({ err: error, messageId }, 'message not withdrawn');
     }
+  }
+
+  /**
+   * A caller's cancel (`POST /v1/messages/:id/cancel`): the message is withdrawn (FAILED with
+   * `CANCELED`) if the phone has not reported it sent — QUEUED (scheduled or not) or DISPATCHED —
+   * and a phone that holds it already gets a `cancel`. False when it had moved on (sent, or ended).
+   * Unlike {@link withdraw} it throws when the database does: the caller answers the request.
+   */
+  async cancel(messageId: string): Promise<boolean> {
+    const [change] = await this.transitions.withdrawn([messageId], 'CANCELED');
+    if (!change) return false;
+    if (change.was === 'DISPATCHED' && change.deviceId) await this.cancelOnDevice(change.deviceId, [change.id]);
+    return true;
+  }
+
+  /**
+   * Scheduled messages are released at their time by one delayed maintenance run per distinct
+   * time (deduplicated by its job id), which signals their devices; the periodic
+   * `release-scheduled` sweep releases any whose run was lost (Redis lost its jobs).
+   */
+  async signalRelease(times: Iterable<Date>, now = Date.now()): Promise<void> {
+    const distinct = [...new Set([...times].map((t) => t.getTime()))];
+    if (distinct.length === 0) return;
+    await this.queues.maintenance.addBulk(
+      distinct.map((at) => ({
+        name: 'release-scheduled',
+        data: { task: 'release-scheduled' as const },
+        opts: { jobId: `release-scheduled-${at}`, delay: Math.max(0, at - now) },
+      })),
+    );
   }
 
   /**

@@ -30,16 +30,43 @@ export interface BatchRow {
 }
 
 type Row = Record<string, unknown>;
-const column = (name: string, type: InsertColumn<Row>['type'] = 'text'): InsertColumn<Row> => ({ name, type, value: (r) => (r[name] ?? null) as string | number | boolean | Date | null });
+const column = (name: string, type: InsertColumn<Row>['type'] = 'text'): InsertColumn<Row> => ({
+  name,
+  type,
+  value: (r) => (r[name] ?? null) as string | number | boolean | Date | null,
+});
 
 /** The columns of a new challenge row (as ChallengeComposer builds it). */
 const VERIFICATION_COLUMNS = [
-  column('id'), column('project_id'), column('message_id'), column('device_id'), column('to'), column('country_iso'),
-  column('number_valid', 'bool'), column('code_hash'), column('code_type'), column('code_length', 'int'), column('language'),
-  column('test', 'bool'), column('status'), column('attempts', 'int'), column('max_attempts', 'int'), column('callback_url'),
-  column('metadata', 'jsonb'), column('created_at', 'timestamptz'), column('expires_at', 'timestamptz'), column('updated_at', 'timestamptz'),
+  column('id'),
+  column('project_id'),
+  column('message_id'),
+  column('device_id'),
+  column('to'),
+  column('country_iso'),
+  column('number_valid', 'bool'),
+  column('code_hash'),
+  column('code_type'),
+  column('code_length', 'int'),
+  column('language'),
+  column('test', 'bool'),
+  column('status'),
+  column('attempts', 'int'),
+  column('max_attempts', 'int'),
+  column('callback_url'),
+  column('metadata', 'jsonb'),
+  column('created_at', 'timestamptz'),
+  column('expires_at', 'timestamptz'),
+  column('updated_at', 'timestamptz'),
 ];
-const BATCH_COLUMNS = [column('id'), column('project_id'), column('total', 'int'), column('accepted', 'int'), column('rejected', 'int'), column('created_at', 'timestamptz')];
+const BATCH_COLUMNS = [
+  column('id'),
+  column('project_id'),
+  column('total', 'int'),
+  column('accepted', 'int'),
+  column('rejected', 'int'),
+  column('created_at', 'timestamptz'),
+];
 
 /**
  * The accept path's one writer: messages (and their challenges, batch row and counters) are
@@ -50,7 +77,11 @@ const BATCH_COLUMNS = [column('id'), column('project_id'), column('total', 'int'
  */
 @injectable()
 export class MessageWriter {
-  private readonly batcher = new MicroBatcher<AcceptedMessage, void>({ flush: (items) => this.flushGroup(items), maxSize: 500, concurrency: 2 });
+  private readonly batcher = new MicroBatcher<AcceptedMessage, void>({
+    flush: (items) => this.flushGroup(items),
+    maxSize: 500,
+    concurrency: 2,
+  });
 
   constructor(
     @inject(TOKENS.Knex) private readonly db: Knex,
@@ -116,9 +147,13 @@ export class MessageWriter {
     if (stats) parts.push(stats);
     if (parts.length === 0) return;
     const main = parts.pop()!;
-    const sql = parts.length === 0 ? main.sql : `with ${parts.map((p, i) => `w${i} as (${p.sql})`).join(', ')} ${main.sql}`;
+    const sql =
+      parts.length === 0 ? main.sql : `with ${parts.map((p, i) => `w${i} as (${p.sql})`).join(', ')} ${main.sql}`;
     await this.db.raw(sql, [...parts.flatMap((p) => p.bindings), ...main.bindings] as Knex.RawBinding[]);
-    this.metrics.messagesMoved(entries.map((e) => e.message), 'QUEUED');
+    this.metrics.messagesMoved(
+      entries.map((e) => e.message),
+      'QUEUED',
+    );
   }
 
   /**
@@ -126,9 +161,17 @@ export class MessageWriter {
    * recovery sweep, so the request's answer does not wait for it beyond the dependency timeout.
    */
   private async signal(entries: AcceptedMessage[]): Promise<void> {
-    const devices = entries.flatMap((e) => (e.message.deviceId ? [e.message.deviceId] : []));
-    await withinDeadline(this.dispatch.signal(devices), this.config.dependencyTimeoutMs, 'dispatch signal').catch((error) =>
-      this.log.warn({ err: error }, 'dispatch signal failed; the recovery sweep will send these'),
+    // A scheduled message is held until its time: its release (a delayed maintenance run) signals
+    // its device then, and the release sweep stands in for a lost one.
+    const devices: string[] = [];
+    const times: Date[] = [];
+    for (const { message } of entries) {
+      if (message.scheduledAt) times.push(message.scheduledAt);
+      else if (message.deviceId) devices.push(message.deviceId);
+    }
+    const signals = Promise.all([this.dispatch.signal(devices), times.length > 0 ? this.dispatch.signalRelease(times) : undefined]);
+    await withinDeadline(signals, this.config.dependencyTimeoutMs, 'dispatch signal').catch(
+      (error) => this.log.warn({ err: error }, 'dispatch signal failed; the recovery sweep will send these'),
     );
   }
 }

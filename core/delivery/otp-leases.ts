@@ -62,7 +62,10 @@ export class OtpLeases {
       rerouted++;
       cancels.set(from, [...(cancels.get(from) ?? []), message.id]);
       woken.add(route.deviceId);
-      this.log.info({ messageId: message.id, from, to: route.deviceId, simSlot: route.simSlot, attempt: message.attempt + 1 }, 'OTP lease ran out: re-routed');
+      this.log.info(
+        { messageId: message.id, from, to: route.deviceId, simSlot: route.simSlot, attempt: message.attempt + 1 },
+        'OTP lease ran out: re-routed',
+      );
     }
     for (const [deviceId, ids] of cancels) await this.dispatch.cancelOnDevice(deviceId, ids);
     await this.dispatch.signal(woken);
@@ -71,7 +74,14 @@ export class OtpLeases {
 
   private async routeAway(message: OutboundMessage, from: string): Promise<Route | undefined> {
     const { settings } = await this.projects.get(message.projectId);
-    const routing = { id: message.id, projectId: message.projectId, to: message.to, body: message.body, kind: message.kind, attempt: message.attempt + 1 };
+    const routing = {
+      id: message.id,
+      projectId: message.projectId,
+      to: message.to,
+      body: message.body,
+      kind: message.kind,
+      attempt: message.attempt + 1,
+    };
     return this.router.routeAway(routing, settings.routing, { deviceId: from, simSlot: message.simSlot });
   }
 
@@ -80,8 +90,19 @@ export class OtpLeases {
     return this.db.transaction(async (trx) => {
       const moved = await trx('messages')
         .where({ id: message.id, status: 'DISPATCHED', device_id: from })
-        .update({ device_id: route.deviceId, sim_slot: route.simSlot, status: 'QUEUED', attempt: trx.raw('attempt + 1'), dispatched_at: null, lease_checked_at: null, updated_at: now });
-      if (moved > 0) await trx('verifications').where({ message_id: message.id }).update({ device_id: route.deviceId, updated_at: now });
+        .update({
+          device_id: route.deviceId,
+          sim_slot: route.simSlot,
+          status: 'QUEUED',
+          attempt: trx.raw('attempt + 1'),
+          dispatched_at: null,
+          lease_checked_at: null,
+          updated_at: now,
+        });
+      if (moved > 0)
+        await trx('verifications')
+          .where({ message_id: message.id })
+          .update({ device_id: route.deviceId, updated_at: now });
       return moved > 0;
     });
   }

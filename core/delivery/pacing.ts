@@ -55,7 +55,15 @@ export class DevicePacer {
   /** Takes up to `want` sending slots now; rate 0 means unpaced (all of them). */
   async take(deviceId: string, ratePerMinute: number, want: number, now = Date.now()): Promise<PaceGrant> {
     if (ratePerMinute <= 0) return { taken: want, waitMs: 0 };
-    const [taken, waitMs] = (await this.redis.eval(TAKE, 1, this.key(deviceId), now, ratePerMinute / 60_000, capacity(ratePerMinute), want)) as [number, number];
+    const [taken, waitMs] = (await this.redis.eval(
+      TAKE,
+      1,
+      this.key(deviceId),
+      now,
+      ratePerMinute / 60_000,
+      capacity(ratePerMinute),
+      want,
+    )) as [number, number];
     return { taken, waitMs };
   }
 

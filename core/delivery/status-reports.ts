@@ -42,7 +42,11 @@ export function statusUpdateProblem(u: unknown): StatusUpdateProblem | null {
   const { id, state, error, at } = u as Record<string, unknown>;
   if (!isId('msg', id)) return 'id';
   if (typeof state !== 'string' || !STATES.has(state)) return 'state';
-  if (error !== undefined && (typeof error !== 'string' || error.length > STATUS_ERROR_MAX || CONTROL_CHARS.test(error))) return 'error';
+  if (
+    error !== undefined &&
+    (typeof error !== 'string' || error.length > STATUS_ERROR_MAX || CONTROL_CHARS.test(error))
+  )
+    return 'error';
   if (at !== undefined && (typeof at !== 'string' || at.length > STATUS_AT_MAX)) return 'at';
   return null;
 }
@@ -102,7 +106,11 @@ export class DatabaseFailure extends Error {
  */
 @injectable()
 export class StatusReports {
-  private readonly batcher = new MicroBatcher<Report, AppliedUpdate[]>({ flush: (reports) => this.flush(reports), maxSize: 200, concurrency: 2 });
+  private readonly batcher = new MicroBatcher<Report, AppliedUpdate[]>({
+    flush: (reports) => this.flush(reports),
+    maxSize: 200,
+    concurrency: 2,
+  });
 
   constructor(
     private readonly transitions: MessageTransitions,
@@ -117,7 +125,11 @@ export class StatusReports {
       if (problem) problems.push(problem);
       return problem === null;
     });
-    if (problems.length > 0) this.log.warn({ deviceId, dropped: problems.length, problems: countProblems(problems) }, 'status updates dropped: malformed');
+    if (problems.length > 0)
+      this.log.warn(
+        { deviceId, dropped: problems.length, problems: countProblems(problems) },
+        'status updates dropped: malformed',
+      );
     if (usable.length === 0) return Promise.resolve([]);
     return this.batcher.add({ deviceId, updates: usable, receivedAt });
   }
@@ -151,13 +163,22 @@ export class StatusReports {
   }
 
   /** One statement for these reports of one device; each change goes to the report that made it. */
-  private async write(reports: Report[], deviceId: string, indexes: number[], results: Array<AppliedUpdate[] | Error>): Promise<void> {
+  private async write(
+    reports: Report[],
+    deviceId: string,
+    indexes: number[],
+    results: Array<AppliedUpdate[] | Error>,
+  ): Promise<void> {
     // Each update keeps its own report's receipt time when the phone gave none.
-    const merged = indexes.flatMap((i) => reports[i]!.updates.map((u) => ({ ...u, at: u.at ?? reports[i]!.receivedAt.toISOString() })));
+    const merged = indexes.flatMap((i) =>
+      reports[i]!.updates.map((u) => ({ ...u, at: u.at ?? reports[i]!.receivedAt.toISOString() })),
+    );
     const receivedAt = new Date(Math.max(...indexes.map((i) => reports[i]!.receivedAt.getTime())));
     for (const row of await this.transitions.reported(deviceId, merged, receivedAt)) {
       // The change belongs to the (last) report whose update reached that status.
-      const owner = [...indexes].reverse().find((i) => reports[i]!.updates.some((u) => u.id === row.id && u.state.toUpperCase() === row.status));
+      const owner = [...indexes]
+        .reverse()
+        .find((i) => reports[i]!.updates.some((u) => u.id === row.id && u.state.toUpperCase() === row.status));
       if (owner === undefined) continue;
       const update = reports[owner]!.updates.findLast((u) => u.id === row.id && u.state.toUpperCase() === row.status)!;
       (results[owner] as AppliedUpdate[]).push({ ...row, update });

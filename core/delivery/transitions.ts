@@ -5,7 +5,13 @@ import type { MessageStatus, StatusUpdate } from '../services/messages.js';
 import { StatsService, type Metric } from '../services/stats.js';
 import { SmxMetrics } from '../smx-metrics.js';
 import { OutboxRelay, outboxInsertSql, writeOutbox } from '../outbox.js';
-import { CHANGED_COLUMNS, changedFromRow, changedReturning, type ChangedRow, type MessageChanged } from '../message-changed.js';
+import {
+  CHANGED_COLUMNS,
+  changedFromRow,
+  changedReturning,
+  type ChangedRow,
+  type MessageChanged,
+} from '../message-changed.js';
 
 /**
  * Status order for "never backwards": a report applies only to a message that is not final and
@@ -65,7 +71,16 @@ export class MessageTransitions {
   /** Not-yet-final messages → FAILED with an error code (no route, canceled, refused). */
   async failed(messageIds: string[], error: string, at = new Date()): Promise<MessageChanged[]> {
     if (messageIds.length === 0) return [];
-    return this.moved('failed', at, (q) => q.whereIn('id', messageIds).whereRaw(`status not in ${FINAL}`).update({ status: 'FAILED', error, failed_at: at, updated_at: at, body: null }, RETURNING), error);
+    return this.moved(
+      'failed',
+      at,
+      (q) =>
+        q
+          .whereIn('id', messageIds)
+          .whereRaw(`status not in ${FINAL}`)
+          .update({ status: 'FAILED', error, failed_at: at, updated_at: at, body: null }, RETURNING),
+      error,
+    );
   }
 
   /**
@@ -74,10 +89,15 @@ export class MessageTransitions {
    * Not counted as failed in the stats: nothing went wrong with the delivery. Returns the changes
    * with the status each had before: the phone of one that was DISPATCHED should be told to cancel it.
    */
-  async withdrawn(messageIds: string[], reason: string, at = new Date()): Promise<Array<MessageChanged & { was: MessageStatus }>> {
+  async withdrawn(
+    messageIds: string[],
+    reason: string,
+    at = new Date(),
+  ): Promise<Array<MessageChanged & { was: MessageStatus }>> {
     if (messageIds.length === 0) return [];
-    const rows: Array<ChangedRow & { was: MessageStatus }> = await this.db.raw(
-      `with withdrawn as (
+    const rows: Array<ChangedRow & { was: MessageStatus }> = await this.db
+      .raw(
+        `with withdrawn as (
          update messages as m set status = 'FAILED', error = ?, failed_at = ?, updated_at = ?, body = null
          from (select id, status from messages where id = any(?) and status in ('QUEUED', 'DISPATCHED') order by id for update) as old
          where m.id = old.id
@@ -85,8 +105,9 @@ export class MessageTransitions {
        ),
        outboxed as (${outboxInsertSql(`(select id, project_id, kind, device_id, callback_url, 'FAILED' as status, ?::text as error, ?::timestamptz as at, 'smx' as origin from withdrawn)`)})
        select * from withdrawn`,
-      [reason, at, at, messageIds, reason, at.toISOString()],
-    ).then((result: { rows: Array<ChangedRow & { was: MessageStatus }> }) => result.rows);
+        [reason, at, at, messageIds, reason, at.toISOString()],
+      )
+      .then((result: { rows: Array<ChangedRow & { was: MessageStatus }> }) => result.rows);
     if (rows.length > 0) this.outbox.poke();
     return rows.map((r) => ({ ...changedFromRow(r, 'FAILED', at, 'smx', reason), was: r.was }));
   }
@@ -94,7 +115,9 @@ export class MessageTransitions {
   /** QUEUED or DISPATCHED → EXPIRED for the given ids. */
   async expired(messageIds: string[], at = new Date()): Promise<MessageChanged[]> {
     if (messageIds.length === 0) return [];
-    return this.moved('expired', at, (q) => q.whereIn('id', messageIds).whereIn('status', ['QUEUED', 'DISPATCHED']).update(expiredColumns(at), RETURNING));
+    return this.moved('expired', at, (q) =>
+      q.whereIn('id', messageIds).whereIn('status', ['QUEUED', 'DISPATCHED']).update(expiredColumns(at), RETURNING),
+    );
   }
 
   /**
@@ -105,7 +128,9 @@ export class MessageTransitions {
     return this.moved('expired', now, (q) =>
       q
         .where((w) => w.where({ status: 'QUEUED' }).andWhere('expires_at', '<=', now))
-        .orWhere((w) => w.where({ status: 'DISPATCHED' }).andWhere('expires_at', '<=', new Date(now.getTime() - dispatchedGraceMs)))
+        .orWhere((w) =>
+          w.where({ status: 'DISPATCHED' }).andWhere('expires_at', '<=', new Date(now.getTime() - dispatchedGraceMs)),
+        )
         .update(expiredColumns(now), RETURNING),
     );
   }
@@ -121,16 +146,26 @@ export class MessageTransitions {
     // moves on to `delivered` or `failed`, and the first of those is final (a `failed` after a
     // `delivered` is backwards, like one in a later publish). A batch may carry sent and
     // delivered for one message, and then the time it was sent.
-    const latest = new Map<string, { state: StatusUpdate['state']; at: Date; error: string | null; sentAt: Date | null }>();
+    const latest = new Map<
+      string,
+      { state: StatusUpdate['state']; at: Date; error: string | null; sentAt: Date | null }
+    >();
     for (const u of updates) {
       const at = phoneTime(u.at, receivedAt);
       const prev = latest.get(u.id);
       const sentAt = u.state === 'sent' ? at : (prev?.sentAt ?? null);
-      if (!prev || (prev.state === 'sent' && u.state !== 'sent')) latest.set(u.id, { state: u.state, at, error: u.state === 'failed' ? (u.error ?? 'UNKNOWN') : null, sentAt });
+      if (!prev || (prev.state === 'sent' && u.state !== 'sent'))
+        latest.set(u.id, { state: u.state, at, error: u.state === 'failed' ? (u.error ?? 'UNKNOWN') : null, sentAt });
       else if (u.state === 'sent') prev.sentAt ??= at; // a later `sent` repeats; the first time stands
     }
     if (latest.size === 0) return [];
-    const values = [...latest].map(([id, v]) => [id, v.state.toUpperCase(), v.at.toISOString(), v.error, v.sentAt?.toISOString() ?? null]);
+    const values = [...latest].map(([id, v]) => [
+      id,
+      v.state.toUpperCase(),
+      v.at.toISOString(),
+      v.error,
+      v.sentAt?.toISOString() ?? null,
+    ]);
     // One statement, so atomic without a transaction: the update, and the counters it moves
     // (a jump to DELIVERED counts the message sent too, at the time it was sent).
     const counters = this.stats.countEventsSql('events');
@@ -178,7 +213,16 @@ export class MessageTransitions {
        select * from changed`,
       [...values.flat(), deviceId, receivedAt.toISOString(), ...counters.bindings],
     );
-    const changed = result.rows as Array<ChangedRow & { status: MessageStatus; error: string | null; newly_sent: boolean; at: Date | string; sent_at: Date | string | null; created_at: Date | string }>;
+    const changed = result.rows as Array<
+      ChangedRow & {
+        status: MessageStatus;
+        error: string | null;
+        newly_sent: boolean;
+        at: Date | string;
+        sent_at: Date | string | null;
+        created_at: Date | string;
+      }
+    >;
     for (const r of changed) {
       // As the counters above: a jump to DELIVERED is also the message's `sent`.
       if (r.newly_sent && (r.status === 'SENT' || r.status === 'DELIVERED')) {
@@ -192,13 +236,21 @@ export class MessageTransitions {
   }
 
   /** Runs one status-changing UPDATE (returning {@link RETURNING}) with the counters and events it moves, in one transaction. */
-  private async moved(what: 'failed' | 'expired', at: Date, update: (q: Knex.QueryBuilder) => Knex.QueryBuilder | Promise<unknown>, error: string = 'EXPIRED'): Promise<MessageChanged[]> {
+  private async moved(
+    what: 'failed' | 'expired',
+    at: Date,
+    update: (q: Knex.QueryBuilder) => Knex.QueryBuilder | Promise<unknown>,
+    error: string = 'EXPIRED',
+  ): Promise<MessageChanged[]> {
     const status = what === 'failed' ? 'FAILED' : 'EXPIRED';
     const changes = await this.db.transaction(async (trx) => {
       const rows = (await update(trx('messages'))) as ChangedRow[];
       // An OTP's expiry is counted once, as its verification's (ChallengeService.expireDue), not per message.
       const counted = what === 'expired' ? rows.filter((r) => r.kind === 'sms') : rows;
-      await this.stats.record(trx, counted.map((r) => ({ projectId: r.project_id, metric: `${r.kind}.${what}` as Metric, at })));
+      await this.stats.record(
+        trx,
+        counted.map((r) => ({ projectId: r.project_id, metric: `${r.kind}.${what}` as Metric, at })),
+      );
       const changes = rows.map((r) => changedFromRow(r, status, at, 'smx', error));
       await writeOutbox(trx, changes);
       return changes;
@@ -223,6 +275,11 @@ const PHONE_REPORT_LATE_MS = 24 * 3_600_000;
  */
 function phoneTime(at: string | undefined, receivedAt: Date): Date {
   const t = at === undefined ? Number.NaN : Date.parse(at);
-  if (Number.isNaN(t) || t > receivedAt.getTime() + PHONE_CLOCK_AHEAD_MS || t < receivedAt.getTime() - PHONE_REPORT_LATE_MS) return receivedAt;
+  if (
+    Number.isNaN(t) ||
+    t > receivedAt.getTime() + PHONE_CLOCK_AHEAD_MS ||
+    t < receivedAt.getTime() - PHONE_REPORT_LATE_MS
+  )
+    return receivedAt;
   return new Date(t);
 }

@@ -33,7 +33,8 @@ export function apiKeyGuard(keys: ApiKeyService, adminToken: string) {
       return;
     }
     // The admin token is a valid credential without rights here (as an API key is on /admin).
-    if (sameSecret(key.trim(), adminToken)) throw apiError('FORBIDDEN', { message: 'The admin token cannot use the project API; send a project API key.' });
+    if (sameSecret(key.trim(), adminToken))
+      throw apiError('FORBIDDEN', { message: 'The admin token cannot use the project API; send a project API key.' });
     throw apiError('UNAUTHORIZED', { message: 'The API key is unknown or revoked.' });
   };
 }
@@ -117,15 +118,29 @@ export function adminGuard(adminToken: string, keys: ApiKeyService, options: Adm
       // A project API key is a valid credential without rights here: FORBIDDEN, not UNAUTHORIZED.
       const apiKey = bearerToken ?? header(request, 'x-smx-api-key');
       if (apiKey && (await keys.authenticate(apiKey.trim()))) {
-        return sendError(request, reply, apiError('FORBIDDEN', { message: 'A project API key cannot use the admin API; send the admin token.' }));
+        return sendError(
+          request,
+          reply,
+          apiError('FORBIDDEN', { message: 'A project API key cannot use the admin API; send the admin token.' }),
+        );
       }
-      if (forBrowser) void reply.header('www-authenticate', 'Basic realm="SMX admin (password: the admin token)", charset="UTF-8"');
-      return sendError(request, reply, apiError('UNAUTHORIZED', { message: 'Send the admin token as Authorization: Bearer <token>.' }));
+      if (forBrowser)
+        void reply.header('www-authenticate', 'Basic realm="SMX admin (password: the admin token)", charset="UTF-8"');
+      return sendError(
+        request,
+        reply,
+        apiError('UNAUTHORIZED', { message: 'Send the admin token as Authorization: Bearer <token>.' }),
+      );
     }
     if (basicToken !== undefined && !SAFE_METHODS.has(request.method) && !sameOrigin(request, publicUrl)) {
-      return sendError(request, reply, apiError('FORBIDDEN', {
-        message: 'Queue actions with browser (Basic) credentials must come from the SMX page itself; scripts send the admin token as Authorization: Bearer.',
-      }));
+      return sendError(
+        request,
+        reply,
+        apiError('FORBIDDEN', {
+          message:
+            'Queue actions with browser (Basic) credentials must come from the SMX page itself; scripts send the admin token as Authorization: Bearer.',
+        }),
+      );
     }
   };
 }

@@ -29,7 +29,13 @@ import { TemplateService } from '../services/templates.js';
 import { TestNumberService } from '../services/test-numbers.js';
 import { SmsGateEvents } from '../smsgate/events.js';
 import { SmsGateService } from '../smsgate/service.js';
-import { SmsGateAuth, SmsGateInbox, SmsGateMessages, SmsGateSettings, SmsGateWebhooks } from '../smsgate/third-party/index.js';
+import {
+  SmsGateAuth,
+  SmsGateInbox,
+  SmsGateMessages,
+  SmsGateSettings,
+  SmsGateWebhooks,
+} from '../smsgate/third-party/index.js';
 import { SmxMetrics } from '../smx-metrics.js';
 import { TOKENS } from '../tokens.js';
 import { WebhookAttempts } from '../webhooks/attempts.js';
@@ -64,11 +70,29 @@ import type { WebhookDeliveryRouteDeps } from './routes/webhook-deliveries.js';
  * route module takes it as is, as it holds (at least) what that module asks for.
  */
 export interface HttpDependencies
-  extends HealthRouteDeps, DeviceLinkRouteDeps, SmsGateMobileRouteDeps,
-    CompatSmsVerifyRouteDeps, CompatOtpRouteDeps, CompatNumberRentalRouteDeps, SmsGateThirdPartyRouteDeps,
-    OtpRouteDeps, SmsRouteDeps, MessageRouteDeps, StatusRouteDeps, StatsRouteDeps, InboxRouteDeps, WebhookDeliveryRouteDeps, RentalRouteDeps,
-    AdminProjectRouteDeps, AdminDeviceRouteDeps, AdminTemplateRouteDeps, AdminWebhookRouteDeps,
-    AdminProjectActivityRouteDeps, AdminProjectTryRouteDeps, AdminWebhookStateRouteDeps {
+  extends
+    HealthRouteDeps,
+    DeviceLinkRouteDeps,
+    SmsGateMobileRouteDeps,
+    CompatSmsVerifyRouteDeps,
+    CompatOtpRouteDeps,
+    CompatNumberRentalRouteDeps,
+    SmsGateThirdPartyRouteDeps,
+    OtpRouteDeps,
+    SmsRouteDeps,
+    MessageRouteDeps,
+    StatusRouteDeps,
+    StatsRouteDeps,
+    InboxRouteDeps,
+    WebhookDeliveryRouteDeps,
+    RentalRouteDeps,
+    AdminProjectRouteDeps,
+    AdminDeviceRouteDeps,
+    AdminTemplateRouteDeps,
+    AdminWebhookRouteDeps,
+    AdminProjectActivityRouteDeps,
+    AdminProjectTryRouteDeps,
+    AdminWebhookStateRouteDeps {
   config: RuntimeConfig;
   logger: Logger;
   /** The Prometheus registry /admin/metrics serves. */

@@ -9,14 +9,19 @@ import { setBaseHeaders } from './response-headers.js';
 /** Fastify's own errors, mapped into the catalogue. Everything else unexpected is INTERNAL. */
 const FASTIFY_ERRORS: Record<string, () => ApiError> = {
   FST_ERR_CTP_BODY_TOO_LARGE: () => apiError('PAYLOAD_TOO_LARGE'),
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => apiError('INVALID_JSON', { message: 'The body must be JSON (Content-Type: application/json).' }),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () =>
+    apiError('INVALID_JSON', { message: 'The body must be JSON (Content-Type: application/json).' }),
   FST_ERR_CTP_INVALID_JSON_BODY: () => apiError('INVALID_JSON'),
-  FST_ERR_CTP_EMPTY_JSON_BODY: () => apiError('INVALID_JSON', { message: 'The body is empty but Content-Type says application/json.' }),
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => apiError('INVALID_JSON', { message: 'The body length does not match Content-Length.' }),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () =>
+    apiError('INVALID_JSON', { message: 'The body is empty but Content-Type says application/json.' }),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () =>
+    apiError('INVALID_JSON', { message: 'The body length does not match Content-Length.' }),
   // Router errors (bad percent-encoding, a path parameter over maxParamLength): no resource has
   // such a name. The message never echoes the URL.
-  FST_ERR_BAD_URL: () => apiError('NOT_FOUND', { message: 'No such route or resource: the path is not valid percent-encoding.' }),
-  FST_ERR_MAX_PARAM_LENGTH: () => apiError('NOT_FOUND', { message: 'No such route or resource: a path segment is too long.' }),
+  FST_ERR_BAD_URL: () =>
+    apiError('NOT_FOUND', { message: 'No such route or resource: the path is not valid percent-encoding.' }),
+  FST_ERR_MAX_PARAM_LENGTH: () =>
+    apiError('NOT_FOUND', { message: 'No such route or resource: a path segment is too long.' }),
   FST_ERR_NOT_FOUND: () => apiError('NOT_FOUND'),
   FST_ERR_ASYNC_CONSTRAINT: () => apiError('NOT_FOUND'),
 };
@@ -26,7 +31,8 @@ export function toApiError(error: unknown): ApiError {
   if (isApiError(error)) return error;
   const fe = error as FastifyError;
   if (fe.code && FASTIFY_ERRORS[fe.code]) return FASTIFY_ERRORS[fe.code]!();
-  if (error instanceof SyntaxError && (fe.statusCode === 400 || /JSON/.test(error.message))) return apiError('INVALID_JSON', { cause: error });
+  if (error instanceof SyntaxError && (fe.statusCode === 400 || /JSON/.test(error.message)))
+    return apiError('INVALID_JSON', { cause: error });
   if (isDependencyDown(error)) return apiError('UNAVAILABLE', { retryAfter: 5, cause: error });
   return apiError('INTERNAL', { cause: error });
 }
@@ -42,10 +48,17 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     const apiErr = toApiError(error);
     if (apiErr.status >= 500) request.log.error({ err: error }, `request failed: ${apiErr.code}`);
-    else if (!isApiError(error)) request.log.info({ errorCode: apiErr.code, reason: (error as Error).message }, 'request refused');
+    else if (!isApiError(error))
+      request.log.info({ errorCode: apiErr.code, reason: (error as Error).message }, 'request refused');
     return sendError(request, reply, apiErr);
   });
-  app.setNotFoundHandler((request, reply) => sendError(request, reply, apiError('NOT_FOUND', { message: `No route ${request.method} ${request.url.split('?')[0]}.` })));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      request,
+      reply,
+      apiError('NOT_FOUND', { message: `No route ${request.method} ${request.url.split('?')[0]}.` }),
+    ),
+  );
 }
 
 /**
@@ -56,18 +69,28 @@ export function installErrorHandling(app: FastifyInstance): void {
 export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   setBaseHeaders(reply.raw, request.id, request.url);
   const apiErr = toApiError(error);
-  request.log.info({ method: request.method, route: 'unmatched', status: apiErr.status, errorCode: apiErr.code, reason: error.code }, 'request refused');
+  request.log.info(
+    { method: request.method, route: 'unmatched', status: apiErr.status, errorCode: apiErr.code, reason: error.code },
+    'request refused',
+  );
   void sendError(request, reply, apiErr);
 }
 
 /** The catalogue error for a request Node's HTTP parser refused (no request object exists). */
 function clientErrorOf(error: Error & { code?: string }): ApiError {
-  if (error.code === 'HPE_HEADER_OVERFLOW') return apiError('PAYLOAD_TOO_LARGE', { message: 'The request line and headers are larger than allowed.' });
+  if (error.code === 'HPE_HEADER_OVERFLOW')
+    return apiError('PAYLOAD_TOO_LARGE', { message: 'The request line and headers are larger than allowed.' });
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    return apiError('VALIDATION_FAILED', { message: 'The request was not completed in time.', details: [{ field: 'request', message: 'incomplete request' }] });
+    return apiError('VALIDATION_FAILED', {
+      message: 'The request was not completed in time.',
+      details: [{ field: 'request', message: 'incomplete request' }],
+    });
   }
   // Malformed HTTP, e.g. bytes after a body shorter than its Content-Length said.
-  return apiError('VALIDATION_FAILED', { message: 'The request is not valid HTTP/1.1.', details: [{ field: 'request', message: 'malformed HTTP request' }] });
+  return apiError('VALIDATION_FAILED', {
+    message: 'The request is not valid HTTP/1.1.',
+    details: [{ field: 'request', message: 'malformed HTTP request' }],
+  });
 }
 
 /**

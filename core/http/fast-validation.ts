@@ -30,7 +30,8 @@ export function validateFast<T extends object>(dto: Dto<T>, plain: Record<string
   if (properties === null) return undefined;
   const instance = new dto() as Record<string, unknown>;
   // Like whitelist: only decorated properties are kept.
-  for (const { name } of properties) if (Object.prototype.hasOwnProperty.call(plain, name)) instance[name] = plain[name];
+  for (const { name } of properties)
+    if (Object.prototype.hasOwnProperty.call(plain, name)) instance[name] = plain[name];
   for (const property of properties) {
     const value = instance[property.name];
     if (!property.conditions.every((condition) => condition(instance, value))) continue;
@@ -53,8 +54,16 @@ function compile<T extends object>(dto: Dto<T>): CompiledProperty[] | null {
       for (const constraint of storage.getTargetValidatorConstraints(m.constraintCls)) {
         if (constraint.async) return null;
         const validator = constraint.instance as { validate(value: unknown, args: ValidationArguments): unknown };
-        property.checks.push((value, object) =>
-          validator.validate(value, { value, constraints: m.constraints, targetName: dto.name, object, property: m.propertyName }) === true);
+        property.checks.push(
+          (value, object) =>
+            validator.validate(value, {
+              value,
+              constraints: m.constraints,
+              targetName: dto.name,
+              object,
+              property: m.propertyName,
+            }) === true,
+        );
       }
     } else {
       return null;

@@ -35,18 +35,31 @@ export async function runIdempotent(
     return reply.status(result.status).send(result.body);
   }
   if (!PRINTABLE_ASCII.test(key)) {
-    throw apiError('VALIDATION_FAILED', { details: [{ field: 'Idempotency-Key', message: 'Idempotency-Key must be 1-255 printable ASCII characters' }] });
+    throw apiError('VALIDATION_FAILED', {
+      details: [{ field: 'Idempotency-Key', message: 'Idempotency-Key must be 1-255 printable ASCII characters' }],
+    });
   }
-  const start = await service.begin(projectId, key, requestFingerprint(request.method, request.routeOptions.url ?? request.url, request.body));
+  const start = await service.begin(
+    projectId,
+    key,
+    requestFingerprint(request.method, request.routeOptions.url ?? request.url, request.body),
+  );
   if (start.kind === 'replay') {
     return reply.header('idempotent-replayed', 'true').status(start.status).send(start.body);
   }
   let outcome: { result: HandlerResult; answered: boolean };
   try {
-    outcome = await runUnderKey({ projectId, key, acceptedStatus, envelope: ok, leaseUntil: start.leaseUntil }, handler);
+    outcome = await runUnderKey(
+      { projectId, key, acceptedStatus, envelope: ok, leaseUntil: start.leaseUntil },
+      handler,
+    );
   } catch (error) {
     const apiErr = toApiError(error);
-    await service.finish(projectId, key, apiErr.status, { success: false, error: apiErr.toJSON(), requestId: request.id });
+    await service.finish(projectId, key, apiErr.status, {
+      success: false,
+      error: apiErr.toJSON(),
+      requestId: request.id,
+    });
     throw error;
   }
   const { result, answered } = outcome;

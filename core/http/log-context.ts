@@ -26,8 +26,16 @@ export function installLogContext(app: FastifyInstance): void {
     if (request.projectId) context.projectId = request.projectId;
     const id = (request.params as { id?: unknown } | undefined)?.id;
     const body = request.body as { verificationId?: unknown; messageId?: unknown } | undefined;
-    const verificationId = isId('ver', id) ? id : typeof body === 'object' && body !== null && isId('ver', body.verificationId) ? body.verificationId : undefined;
-    const messageId = isId('msg', id) ? id : typeof body === 'object' && body !== null && isId('msg', body.messageId) ? body.messageId : undefined;
+    const verificationId = isId('ver', id)
+      ? id
+      : typeof body === 'object' && body !== null && isId('ver', body.verificationId)
+        ? body.verificationId
+        : undefined;
+    const messageId = isId('msg', id)
+      ? id
+      : typeof body === 'object' && body !== null && isId('msg', body.messageId)
+        ? body.messageId
+        : undefined;
     if (verificationId) context.verificationId = verificationId;
     if (messageId) context.messageId = messageId;
     bind(request, context);

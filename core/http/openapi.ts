@@ -14,14 +14,18 @@ const REF_PREFIX = '#/components/schemas/';
 type Schema = Record<string, unknown>;
 
 /** The package's version: `info.version` of the document (the API is versioned by its `/v1` path). */
-const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 /**
  * class-transformer's own storage, where `@Type(() => SimDto)` is recorded: with it, nested DTO
  * arrays become `$ref`s to their class. The package has no ESM build Node loads and no `exports`
  * map; its `main` is this CJS tree, so this is the instance the decorators wrote to.
  */
-const transformerStorage = (createRequire(import.meta.url)('class-transformer/cjs/storage.js') as { defaultMetadataStorage: MetadataStorage }).defaultMetadataStorage;
+const transformerStorage = (
+  createRequire(import.meta.url)('class-transformer/cjs/storage.js') as { defaultMetadataStorage: MetadataStorage }
+).defaultMetadataStorage;
 
 /**
  * Converters for what class-validator-jsonschema cannot see: its fallback turns a custom
@@ -31,7 +35,11 @@ const transformerStorage = (createRequire(import.meta.url)('class-transformer/cj
 const CONVERTERS = {
   [ValidationTypes.CUSTOM_VALIDATION]: (meta: ValidationMetadata) => {
     if (meta.each) return {};
-    const type = Reflect.getMetadata('design:type', (meta.target as { prototype: object }).prototype, meta.propertyName) as unknown;
+    const type = Reflect.getMetadata(
+      'design:type',
+      (meta.target as { prototype: object }).prototype,
+      meta.propertyName,
+    ) as unknown;
     if (type === String) return { type: 'string' };
     if (type === Number) return { type: 'number' };
     if (type === Boolean) return { type: 'boolean' };
@@ -82,7 +90,14 @@ const COMMON_SCHEMAS = {
           details: {
             type: 'array',
             description: 'For VALIDATION_FAILED, one item per refused field; often empty otherwise.',
-            items: { type: 'object', required: ['message'], properties: { field: { type: 'string', example: 'to' }, message: { type: 'string', example: 'to must be a string' } } },
+            items: {
+              type: 'object',
+              required: ['message'],
+              properties: {
+                field: { type: 'string', example: 'to' },
+                message: { type: 'string', example: 'to must be a string' },
+              },
+            },
           },
         },
       },
@@ -96,18 +111,21 @@ const TAGS = [
   { name: 'otp', description: 'OTP challenges: send, verify, read, cancel, resend. The code is never in an answer.' },
   { name: 'sms', description: 'Custom SMS, one or up to 10,000 at once, and bulk batches.' },
   { name: 'messages', description: 'The message log and delivery progress.' },
-  { name: 'status', description: 'Readiness of the project\'s phone and queue; counts over time.' },
-  { name: 'inbound', description: 'SMS the project\'s phones received.' },
-  { name: 'rental', description: 'Renting the project\'s own SIM numbers to receive SMS.' },
+  { name: 'status', description: "Readiness of the project's phone and queue; counts over time." },
+  { name: 'inbound', description: "SMS the project's phones received." },
+  { name: 'rental', description: "Renting the project's own SIM numbers to receive SMS." },
   { name: 'webhooks', description: 'Webhook endpoints and every delivery attempt.' },
-  { name: 'devices', description: 'The phone\'s side of linking (docs/device-protocol.md).' },
+  { name: 'devices', description: "The phone's side of linking (docs/device-protocol.md)." },
   { name: 'health', description: 'Liveness and readiness, no credentials.' },
   { name: 'admin', description: 'The operator API: `Authorization: Bearer <SMX_ADMIN_TOKEN>`.' },
   { name: 'activity', description: 'What the operator console reads and sends for one project (admin token).' },
   { name: 'plugins', description: 'Routes added by plugins, under /plugins/<name>.' },
-  { name: 'compat: SMS Verify', description: 'The SMS Verify provider\'s contract (success bodies without the SMX envelope).' },
-  { name: 'compat: OTP by id', description: 'The OTP-by-id provider\'s contract, with its OAuth2 token endpoint.' },
-  { name: 'compat: number rental', description: 'The number-rental partner\'s contract.' },
+  {
+    name: 'compat: SMS Verify',
+    description: "The SMS Verify provider's contract (success bodies without the SMX envelope).",
+  },
+  { name: 'compat: OTP by id', description: "The OTP-by-id provider's contract, with its OAuth2 token endpoint." },
+  { name: 'compat: number rental', description: "The number-rental partner's contract." },
 ];
 
 function catalogueMarkdown(): string {
@@ -118,21 +136,29 @@ function catalogueMarkdown(): string {
 const DESCRIPTION =
   'Self-hosted OTP and SMS delivered by your Android phones. The prose contract is `docs/api.md` in the repository; the device side is `docs/device-protocol.md`.\n\n' +
   'Every response is an envelope: `{ "success": true, "data": ... }` or `{ "success": false, "error": { code, message, origin, details }, "requestId" }`.\n\n' +
-  'Every response carries `X-Request-Id`: the request\'s own `X-Request-Id` when it is 1-128 characters of `[A-Za-z0-9._:-]`, else a new `req_...` id. ' +
+  "Every response carries `X-Request-Id`: the request's own `X-Request-Id` when it is 1-128 characters of `[A-Za-z0-9._:-]`, else a new `req_...` id. " +
   'Answers are `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`. A JSON body nested deeper than 32 levels is 400 `VALIDATION_FAILED` (field `body`). ' +
   '429 and 503 answers carry `Retry-After` (seconds).\n\n' +
-  'Every `operationId` is the method followed by the path\'s segments (`POST /v1/send-otp` is `postV1SendOtp`, a `{param}` reads `By<Param>`), so it never changes while the route does not.';
+  "Every `operationId` is the method followed by the path's segments (`POST /v1/send-otp` is `postV1SendOtp`, a `{param}` reads `By<Param>`), so it never changes while the route does not.";
 
 /**
  * `POST /v1/verifications/:id/cancel` → `postV1VerificationsByIdCancel`: derived from the method
  * and the path only, so it is stable across releases and registration orders.
  */
 export function operationIdOf(method: string, url: string): string {
-  const pascal = (text: string) => text.split(/[^A-Za-z0-9]+/).filter(Boolean).map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
-  const words = url.split('/').filter(Boolean).map((segment) => {
-    const param = /^(?::(\w+)|\{(\w+)\})$/.exec(segment);
-    return param ? `By${pascal(param[1] ?? param[2]!)}` : pascal(segment);
-  });
+  const pascal = (text: string) =>
+    text
+      .split(/[^A-Za-z0-9]+/)
+      .filter(Boolean)
+      .map((w) => w[0]!.toUpperCase() + w.slice(1))
+      .join('');
+  const words = url
+    .split('/')
+    .filter(Boolean)
+    .map((segment) => {
+      const param = /^(?::(\w+)|\{(\w+)\})$/.exec(segment);
+      return param ? `By${pascal(param[1] ?? param[2]!)}` : pascal(segment);
+    });
   return method.toLowerCase() + words.join('');
 }
 
@@ -148,7 +174,8 @@ function defaultSecurity(url: string): object[] | undefined {
   return undefined;
 }
 
-const isObject = (value: unknown): value is Schema => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Schema =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * Response fields are required unless a schema says otherwise: an object schema that lists
@@ -162,9 +189,11 @@ export function requireFields(schema: unknown): unknown {
   if (!isObject(schema) || typeof schema.$ref === 'string') return schema;
   const out: Schema = {};
   for (const [key, value] of Object.entries(schema)) {
-    if (key === 'properties' && isObject(value)) out[key] = Object.fromEntries(Object.entries(value).map(([name, s]) => [name, requireFields(s)]));
+    if (key === 'properties' && isObject(value))
+      out[key] = Object.fromEntries(Object.entries(value).map(([name, s]) => [name, requireFields(s)]));
     else if (key === 'items' || key === 'additionalProperties' || key === 'not') out[key] = requireFields(value);
-    else if ((key === 'oneOf' || key === 'anyOf' || key === 'allOf') && Array.isArray(value)) out[key] = value.map(requireFields);
+    else if ((key === 'oneOf' || key === 'anyOf' || key === 'allOf') && Array.isArray(value))
+      out[key] = value.map(requireFields);
     else out[key] = value;
   }
   if (isObject(out.properties) && Object.keys(out.properties).length > 0) {
@@ -175,7 +204,9 @@ export function requireFields(schema: unknown): unknown {
 }
 
 /** `Retry-After`, documented on the answers that carry it. */
-const RETRY_AFTER = { 'Retry-After': { type: 'integer', description: 'Seconds to wait before retrying.', example: 30 } };
+const RETRY_AFTER = {
+  'Retry-After': { type: 'integer', description: 'Seconds to wait before retrying.', example: 30 },
+};
 
 /** One route's schema as documented: operationId, security, required response fields, Retry-After. */
 function documentRoute(schema: Schema | undefined, method: string, url: string): Schema | undefined {
@@ -192,7 +223,10 @@ function documentRoute(schema: Schema | undefined, method: string, url: string):
     const response: Schema = {};
     for (const [status, answer] of Object.entries(schema.response)) {
       const documented = requireFields(answer) as Schema;
-      response[status] = (status === '429' || status === '503') && isObject(documented) && !documented.headers ? { ...documented, headers: RETRY_AFTER } : documented;
+      response[status] =
+        (status === '429' || status === '503') && isObject(documented) && !documented.headers
+          ? { ...documented, headers: RETRY_AFTER }
+          : documented;
     }
     out.response = response;
   }
@@ -204,7 +238,8 @@ function refsIn(value: unknown, found = new Set<string>()): Set<string> {
   if (Array.isArray(value)) for (const item of value) refsIn(item, found);
   else if (isObject(value)) {
     for (const [key, inner] of Object.entries(value)) {
-      if (key === '$ref' && typeof inner === 'string' && inner.startsWith(REF_PREFIX)) found.add(inner.slice(REF_PREFIX.length));
+      if (key === '$ref' && typeof inner === 'string' && inner.startsWith(REF_PREFIX))
+        found.add(inner.slice(REF_PREFIX.length));
       else refsIn(inner, found);
     }
   }
@@ -241,18 +276,38 @@ export async function registerOpenApi(app: FastifyInstance, publicUrl: string): 
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'SMX API', version: VERSION, description: `${DESCRIPTION}\n\n## Error catalogue (closed)\n\n${catalogueMarkdown()}` },
+      info: {
+        title: 'SMX API',
+        version: VERSION,
+        description: `${DESCRIPTION}\n\n## Error catalogue (closed)\n\n${catalogueMarkdown()}`,
+      },
       servers: [{ url: publicUrl }],
       tags: TAGS,
       components: {
         securitySchemes: {
-          apiKey: { type: 'apiKey', in: 'header', name: 'X-SMX-API-Key', description: 'A project API key. `Authorization: Bearer <key>` is accepted as an alias.' },
-          adminToken: { type: 'http', scheme: 'bearer', description: 'The operator\'s SMX_ADMIN_TOKEN.' },
-          apiKeyQuery: { type: 'apiKey', in: 'query', name: 'api_key', description: 'The project API key as the number-rental partner contract sends it (POST: a body field).' },
-          apiKeyParam: { type: 'apiKey', in: 'query', name: 'api-key', description: 'The project API key as the SMS Verify contract sends it (also a form or JSON field).' },
+          apiKey: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'X-SMX-API-Key',
+            description: 'A project API key. `Authorization: Bearer <key>` is accepted as an alias.',
+          },
+          adminToken: { type: 'http', scheme: 'bearer', description: "The operator's SMX_ADMIN_TOKEN." },
+          apiKeyQuery: {
+            type: 'apiKey',
+            in: 'query',
+            name: 'api_key',
+            description: 'The project API key as the number-rental partner contract sends it (POST: a body field).',
+          },
+          apiKeyParam: {
+            type: 'apiKey',
+            in: 'query',
+            name: 'api-key',
+            description: 'The project API key as the SMS Verify contract sends it (also a form or JSON field).',
+          },
           compatOAuth: {
             type: 'oauth2',
-            description: 'OTP-by-id access tokens: client id = an API key id (`key_...`), client secret = that API key; tokens live one hour.',
+            description:
+              'OTP-by-id access tokens: client id = an API key id (`key_...`), client secret = that API key; tokens live one hour.',
             flows: { clientCredentials: { tokenUrl: tokenUrl(publicUrl), scopes: {} } },
           },
         },
@@ -260,8 +315,14 @@ export async function registerOpenApi(app: FastifyInstance, publicUrl: string): 
       },
       'x-error-catalogue': Object.values(ERROR_CATALOGUE),
     } as never,
-    transform: ({ schema, url, route }) => ({ schema: documentRoute(schema as Schema, [route.method].flat()[0]!, url) as never, url }),
-    transformObject: (document) => pruneComponents(('openapiObject' in document ? document.openapiObject : document.swaggerObject) as Schema) as never,
+    transform: ({ schema, url, route }) => ({
+      schema: documentRoute(schema as Schema, [route.method].flat()[0]!, url) as never,
+      url,
+    }),
+    transformObject: (document) =>
+      pruneComponents(
+        ('openapiObject' in document ? document.openapiObject : document.swaggerObject) as Schema,
+      ) as never,
   });
   // Any route that reads a body can answer INVALID_JSON (400) and PAYLOAD_TOO_LARGE (413) before
   // its handler runs: documented on each, so route modules need not list them.
@@ -269,7 +330,8 @@ export async function registerOpenApi(app: FastifyInstance, publicUrl: string): 
     const methods = [route.method].flat();
     const response = route.schema?.response as Record<number, object> | undefined;
     if (!response || !methods.some((m) => m === 'POST' || m === 'PUT' || m === 'PATCH')) return;
-    for (const status of [400, 413]) response[status] ??= { description: codesOf(status), $ref: `${REF_PREFIX}ErrorEnvelope` };
+    for (const status of [400, 413])
+      response[status] ??= { description: codesOf(status), $ref: `${REF_PREFIX}ErrorEnvelope` };
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
@@ -277,7 +339,9 @@ export async function registerOpenApi(app: FastifyInstance, publicUrl: string): 
 
 /** The catalogue codes answered with an HTTP status, for an error response's description. */
 function codesOf(status: number): string {
-  const codes = Object.values(ERROR_CATALOGUE).filter((e) => e.status === status).map((e) => e.code);
+  const codes = Object.values(ERROR_CATALOGUE)
+    .filter((e) => e.status === status)
+    .map((e) => e.code);
   return codes.length > 0 ? `Error envelope: ${codes.join(', ')}` : 'Error envelope';
 }
 

@@ -45,24 +45,35 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   });
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
 async function answer(options: OpsServerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const requestId = requestIdOf(request);
   const path = (request.url ?? '/').split('?')[0];
-  if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, requestId, 404, errorBody('NOT_FOUND', requestId));
+  if (request.method !== 'GET' && request.method !== 'HEAD')
+    return send(response, requestId, 404, errorBody('NOT_FOUND', requestId));
   if (path === '/health/live') return send(response, requestId, 200, { success: true, data: { status: 'ok' } });
   if (path === '/health/ready') {
     const checks = await options.ready();
     const down = Object.entries(checks).filter(([, state]) => state === 'down');
     if (down.length === 0) return send(response, requestId, 200, { success: true, data: { status: 'ok', checks } });
     response.setHeader('retry-after', '5');
-    return send(response, requestId, 503, errorBody('UNAVAILABLE', requestId, down.map(([field]) => ({ field, message: `${field} is unreachable` }))));
+    return send(
+      response,
+      requestId,
+      503,
+      errorBody(
+        'UNAVAILABLE',
+        requestId,
+        down.map(([field]) => ({ field, message: `${field} is unreachable` })),
+      ),
+    );
   }
   if (path === '/metrics') {
     const token = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
@@ -71,7 +82,11 @@ async function answer(options: OpsServerOptions, request: IncomingMessage, respo
       return send(response, requestId, 401, errorBody('UNAUTHORIZED', requestId));
     }
     const text = await options.registry.metrics();
-    response.writeHead(200, { 'content-type': options.registry.contentType, 'cache-control': 'no-store', 'x-request-id': requestId });
+    response.writeHead(200, {
+      'content-type': options.registry.contentType,
+      'cache-control': 'no-store',
+      'x-request-id': requestId,
+    });
     response.end(request.method === 'HEAD' ? undefined : text);
     return;
   }
@@ -83,7 +98,11 @@ function errorBody(code: ErrorCode, requestId: string, details?: Array<{ field: 
 }
 
 function send(response: ServerResponse, requestId: string, status: number, body: unknown): void {
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-request-id': requestId });
+  response.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'x-request-id': requestId,
+  });
   response.end(JSON.stringify(body));
 }
 

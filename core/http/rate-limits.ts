@@ -38,7 +38,10 @@ export async function registerRateLimits(app: FastifyInstance, redis: Redis, red
     for (const method of [route.method].flat()) {
       const limit = ROUTE_RATE_LIMITS[`${method} ${route.url}`];
       if (!limit) continue;
-      route.config = { ...route.config, rateLimit: { max: limit.max, timeWindow: limit.windowSeconds * 1000 } } as never;
+      route.config = {
+        ...route.config,
+        rateLimit: { max: limit.max, timeWindow: limit.windowSeconds * 1000 },
+      } as never;
       const response = route.schema?.response as Record<number, object> | undefined;
       if (response) response[429] ??= responses({}, [429])[429]!;
       if (route.schema && typeof route.schema.description === 'string') {
@@ -53,6 +56,9 @@ export async function registerRateLimits(app: FastifyInstance, redis: Redis, red
     keyGenerator: (request) => sourceOf(request.ip),
     skipOnError: true,
     errorResponseBuilder: (_request, context) =>
-      apiError('RATE_LIMITED', { message: 'Too many requests from this address; retry after the time in Retry-After.', retryAfter: Math.max(1, Math.ceil(context.ttl / 1000)) }),
+      apiError('RATE_LIMITED', {
+        message: 'Too many requests from this address; retry after the time in Retry-After.',
+        retryAfter: Math.max(1, Math.ceil(context.ttl / 1000)),
+      }),
   });
 }

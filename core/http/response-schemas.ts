@@ -49,15 +49,24 @@ export const projectSchema = {
     settings: {
       type: 'object',
       properties: {
-        codeLength: { ...int, example: 6 }, codeType: { type: 'string', enum: ['numeric', 'alpha', 'alphanumeric'], example: 'numeric' }, ttl: { ...int, example: 300 },
-        maxAttempts: { ...int, example: 5 }, defaultLanguage: { type: 'string', example: 'en' }, routing: { type: 'string', example: 'active-device' },
-        otpLeaseSeconds: { ...int, example: 30 }, allowedCountries: { type: 'array', items: str, example: [] },
+        codeLength: { ...int, example: 6 },
+        codeType: { type: 'string', enum: ['numeric', 'alpha', 'alphanumeric'], example: 'numeric' },
+        ttl: { ...int, example: 300 },
+        maxAttempts: { ...int, example: 5 },
+        defaultLanguage: { type: 'string', example: 'en' },
+        routing: { type: 'string', example: 'active-device' },
+        otpLeaseSeconds: { ...int, example: 30 },
+        allowedCountries: { type: 'array', items: str, example: [] },
         rateLimits: {
           type: 'object',
           properties: {
-            perNumber: { ...int, example: 5 }, perNumberWindowSeconds: { ...int, example: 600 }, perProjectPerMinute: { ...int, example: 600 },
-            perCountryPrefix: { ...counts, example: { '+234': 50 } }, perCountryPrefixWindowSeconds: { ...int, example: 3600 },
-            resendsPerVerification: { ...int, example: 3 }, resendIntervalSeconds: { ...int, example: 30 },
+            perNumber: { ...int, example: 5 },
+            perNumberWindowSeconds: { ...int, example: 600 },
+            perProjectPerMinute: { ...int, example: 600 },
+            perCountryPrefix: { ...counts, example: { '+234': 50 } },
+            perCountryPrefixWindowSeconds: { ...int, example: 3600 },
+            resendsPerVerification: { ...int, example: 3 },
+            resendIntervalSeconds: { ...int, example: 30 },
           },
         },
       },
@@ -70,50 +79,103 @@ export const projectSchema = {
 export const apiKeySchema = {
   type: 'object',
   properties: {
-    id: idOf(EXAMPLES.keyId), projectId: idOf(EXAMPLES.projectId), name: { type: 'string', example: 'backend' },
-    prefix: { type: 'string', description: 'The first characters of the key, to tell keys apart.', example: 'smx_sIWizS' }, createdAt: time, lastUsedAt: nullableTime,
+    id: idOf(EXAMPLES.keyId),
+    projectId: idOf(EXAMPLES.projectId),
+    name: { type: 'string', example: 'backend' },
+    prefix: {
+      type: 'string',
+      description: 'The first characters of the key, to tell keys apart.',
+      example: 'smx_sIWizS',
+    },
+    createdAt: time,
+    lastUsedAt: nullableTime,
   },
 };
 
 const sim = {
   type: 'object',
-  properties: { slot: { ...int, example: 0 }, number: { ...nullableStr, example: '+14155550100' }, carrier: { ...nullableStr, example: 'T-Mobile' }, rentable: { type: 'boolean', example: false } },
+  properties: {
+    slot: { ...int, example: 0 },
+    number: { ...nullableStr, example: '+14155550100' },
+    carrier: { ...nullableStr, example: 'T-Mobile' },
+    rentable: { type: 'boolean', example: false },
+  },
 };
 
 /** A device with its presence (admin views). */
 export const deviceSchema = {
   type: 'object',
   properties: {
-    id: idOf(EXAMPLES.deviceId), projectId: idOf(EXAMPLES.projectId), name: { type: 'string', example: 'Pixel 7' }, model: { ...nullableStr, example: 'GP4BC' },
+    id: idOf(EXAMPLES.deviceId),
+    projectId: idOf(EXAMPLES.projectId),
+    name: { type: 'string', example: 'Pixel 7' },
+    model: { ...nullableStr, example: 'GP4BC' },
     appVersion: { ...nullableStr, example: '1.0.0' },
-    transport: { type: 'string', enum: ['mqtt', 'smsgate'] }, status: { type: 'string', enum: ['active', 'standby', 'unlinked'] },
-    active: { type: 'boolean' }, sendRatePerMinute: { ...int, example: 30 }, sims: { type: 'array', items: sim }, linkedAt: time, unlinkedAt: { ...nullableTime, example: null },
-    online: { type: 'boolean' }, lastSeenAt: nullableTime, battery: { type: 'number', nullable: true, example: 87 },
+    transport: { type: 'string', enum: ['mqtt', 'smsgate'] },
+    status: { type: 'string', enum: ['active', 'standby', 'unlinked'] },
+    active: { type: 'boolean' },
+    sendRatePerMinute: { ...int, example: 30 },
+    sims: { type: 'array', items: sim },
+    capabilities: {
+      type: 'array',
+      items: { type: 'string', enum: ['data-sms'] },
+      description: 'What the phone declared it can do beyond texts (link request or presence): `data-sms` = binary SMS.',
+      example: ['data-sms'],
+    },
+    linkedAt: time,
+    unlinkedAt: { ...nullableTime, example: null },
+    online: { type: 'boolean' },
+    lastSeenAt: nullableTime,
+    battery: { type: 'number', nullable: true, example: 87 },
   },
 };
 
 export const templateSchema = {
   type: 'object',
   properties: {
-    language: { type: 'string', example: 'en' }, text: { type: 'string', example: 'Your ACME code: {{code}}' },
+    language: { type: 'string', example: 'en' },
+    text: { type: 'string', example: 'Your ACME code: {{code}}' },
     custom: { type: 'boolean', description: 'false: the built-in text' },
   },
 };
 
-export const testNumberSchema = { type: 'object', properties: { number: { type: 'string', description: 'E.164', example: '+15555550100' }, createdAt: time } };
+export const testNumberSchema = {
+  type: 'object',
+  properties: { number: { type: 'string', description: 'E.164', example: '+15555550100' }, createdAt: time },
+};
 
 /** A challenge as every /v1 OTP route answers it (never the code). */
 export const verificationSchema = {
   type: 'object',
   properties: {
-    verificationId: idOf(EXAMPLES.verificationId), status: { type: 'string', enum: ['PENDING', 'VERIFIED', 'FAILED', 'EXPIRED', 'CANCELED'], example: 'PENDING' },
-    to: { type: 'string', description: 'E.164', example: EXAMPLES.phone }, countryIso: { ...nullableStr, example: 'DE' }, numberValid: { type: 'boolean', example: true },
+    verificationId: idOf(EXAMPLES.verificationId),
+    status: { type: 'string', enum: ['PENDING', 'VERIFIED', 'FAILED', 'EXPIRED', 'CANCELED'], example: 'PENDING' },
+    to: { type: 'string', description: 'E.164', example: EXAMPLES.phone },
+    countryIso: { ...nullableStr, example: 'DE' },
+    numberValid: { type: 'boolean', example: true },
     test: { type: 'boolean', description: 'A test number: no SMS, verified with its fixed code.', example: false },
-    messageId: { ...nullableStr, description: 'The SMS carrying the code (null for a test number).', example: EXAMPLES.messageId },
-    deviceId: { ...nullableStr, description: 'The phone it was routed to (null for a test number).', example: EXAMPLES.deviceId },
-    attempts: count(0), maxAttempts: { ...int, example: 5 }, createdAt: time, expiresAt: { ...time, example: EXAMPLES.expiresAt },
-    verifiedAt: { ...nullableTime, example: null }, canceledAt: { ...nullableTime, example: null },
-    metadata: { type: 'object', nullable: true, description: 'Your metadata, as sent.', example: { orderId: 'A-1042' } },
+    messageId: {
+      ...nullableStr,
+      description: 'The SMS carrying the code (null for a test number).',
+      example: EXAMPLES.messageId,
+    },
+    deviceId: {
+      ...nullableStr,
+      description: 'The phone it was routed to (null for a test number).',
+      example: EXAMPLES.deviceId,
+    },
+    attempts: count(0),
+    maxAttempts: { ...int, example: 5 },
+    createdAt: time,
+    expiresAt: { ...time, example: EXAMPLES.expiresAt },
+    verifiedAt: { ...nullableTime, example: null },
+    canceledAt: { ...nullableTime, example: null },
+    metadata: {
+      type: 'object',
+      nullable: true,
+      description: 'Your metadata, as sent.',
+      example: { orderId: 'A-1042' },
+    },
   },
 };
 
@@ -121,8 +183,11 @@ export const verifyResultSchema = {
   type: 'object',
   required: ['verified', 'status', 'verificationId', 'attempts', 'maxAttempts'],
   properties: {
-    verified: { type: 'boolean', example: true }, status: { type: 'string', enum: ['VERIFIED', 'PENDING', 'FAILED'], example: 'VERIFIED' },
-    verificationId: idOf(EXAMPLES.verificationId), attempts: count(1), maxAttempts: { ...int, example: 5 },
+    verified: { type: 'boolean', example: true },
+    status: { type: 'string', enum: ['VERIFIED', 'PENDING', 'FAILED'], example: 'VERIFIED' },
+    verificationId: idOf(EXAMPLES.verificationId),
+    attempts: count(1),
+    maxAttempts: { ...int, example: 5 },
     verifiedAt: { ...time, description: 'Right code only.', example: EXAMPLES.later },
     attemptsRemaining: { type: 'integer', description: 'Wrong code only.', example: 4 },
   },
@@ -131,19 +196,32 @@ export const verifyResultSchema = {
 export const smsAcceptedSchema = {
   type: 'object',
   properties: {
-    messageId: idOf(EXAMPLES.messageId), status: { type: 'string', enum: ['QUEUED'] }, to: { type: 'string', description: 'E.164', example: EXAMPLES.phone },
-    parts: { ...int, description: 'GSM-7 / UCS-2 segments, as a phone counts them.', example: 1 },
-    deviceId: idOf(EXAMPLES.deviceId), createdAt: time, expiresAt: { ...time, example: '2026-11-22T10:00:00.000Z' },
+    messageId: idOf(EXAMPLES.messageId),
+    status: { type: 'string', enum: ['QUEUED'] },
+    to: { type: 'string', description: 'E.164', example: EXAMPLES.phone },
+    parts: { ...int, description: 'GSM-7 / UCS-2 segments, as a phone counts them (a data SMS is 1).', example: 1 },
+    deviceId: idOf(EXAMPLES.deviceId),
+    scheduleAt: { ...nullableTime, description: 'When it will be handed to the phone (`scheduleAt`); null: at once.', example: null },
+    createdAt: time,
+    expiresAt: { ...time, description: 'Not sent by then: EXPIRED (the TTL counts from `scheduleAt`).', example: '2026-11-22T10:00:00.000Z' },
   },
 };
 
 export const bulkAcceptedSchema = {
   type: 'object',
   properties: {
-    batchId: idOf(EXAMPLES.batchId), accepted: count(2),
+    batchId: idOf(EXAMPLES.batchId),
+    accepted: count(2),
     rejected: {
       type: 'array',
-      items: { type: 'object', properties: { index: count(2), code: { type: 'string', example: 'INVALID_PHONE_NUMBER' }, message: { type: 'string', example: 'The phone number is not a valid, dialable number.' } } },
+      items: {
+        type: 'object',
+        properties: {
+          index: count(2),
+          code: { type: 'string', example: 'INVALID_PHONE_NUMBER' },
+          message: { type: 'string', example: 'The phone number is not a valid, dialable number.' },
+        },
+      },
     },
   },
 };
@@ -151,9 +229,14 @@ export const bulkAcceptedSchema = {
 export const batchSchema = {
   type: 'object',
   properties: {
-    batchId: idOf(EXAMPLES.batchId), createdAt: time, total: count(3), accepted: count(2), rejected: count(1),
+    batchId: idOf(EXAMPLES.batchId),
+    createdAt: time,
+    total: count(3),
+    accepted: count(2),
+    rejected: count(1),
     counts: {
-      ...counts, description: 'Messages per status (QUEUED, DISPATCHED, SENT, DELIVERED, FAILED, EXPIRED).',
+      ...counts,
+      description: 'Messages per status (QUEUED, DISPATCHED, SENT, DELIVERED, FAILED, EXPIRED).',
       example: { QUEUED: 0, DISPATCHED: 0, SENT: 1, DELIVERED: 1, FAILED: 0, EXPIRED: 0 },
     },
   },
@@ -162,11 +245,18 @@ export const batchSchema = {
 export const projectStatusSchema = {
   type: 'object',
   properties: {
-    ready: { type: 'boolean', description: 'A device is linked and online and the queue backend answers.', example: true },
+    ready: {
+      type: 'boolean',
+      description: 'A device is linked and online and the queue backend answers.',
+      example: true,
+    },
     device: {
       type: 'object',
       properties: {
-        linked: { type: 'boolean', example: true }, id: { ...nullableStr, example: EXAMPLES.deviceId }, online: { type: 'boolean', example: true }, lastSeenAt: nullableTime,
+        linked: { type: 'boolean', example: true },
+        id: { ...nullableStr, example: EXAMPLES.deviceId },
+        online: { type: 'boolean', example: true },
+        lastSeenAt: nullableTime,
         battery: { type: 'number', nullable: true, example: 87 },
       },
     },
@@ -177,16 +267,26 @@ export const projectStatusSchema = {
 const otpFigures = {
   type: 'object',
   properties: {
-    requested: count(120), sent: count(118), delivered: count(115), failed: count(2), verified: count(97), expired: count(21),
+    requested: count(120),
+    sent: count(118),
+    delivered: count(115),
+    failed: count(2),
+    verified: count(97),
+    expired: count(21),
     conversionRate: { type: 'number', description: 'verified / requested, 0-1.', example: 0.81 },
   },
 };
-const smsFigures = { type: 'object', properties: { queued: count(40), sent: count(40), delivered: count(39), failed: count(0), expired: count(0) } };
+const smsFigures = {
+  type: 'object',
+  properties: { queued: count(40), sent: count(40), delivered: count(39), failed: count(0), expired: count(0) },
+};
 
 export const statsSchema = {
   type: 'object',
   properties: {
-    from: { ...time, example: '2026-11-20T10:00:00.000Z' }, to: { ...time, example: '2026-11-21T11:00:00.000Z' }, interval: { type: 'string', enum: ['hour', 'day'] },
+    from: { ...time, example: '2026-11-20T10:00:00.000Z' },
+    to: { ...time, example: '2026-11-21T11:00:00.000Z' },
+    interval: { type: 'string', enum: ['hour', 'day'] },
     totals: { type: 'object', properties: { otp: otpFigures, sms: smsFigures } },
     series: { type: 'array', items: { type: 'object', properties: { start: time, otp: otpFigures, sms: smsFigures } } },
   },
@@ -200,8 +300,12 @@ export const inboxSchema = {
       items: {
         type: 'object',
         properties: {
-          id: { type: 'string', example: 'sms_c2Cq1XWkG7sQ0n9lN2yR3A' }, deviceId: idOf(EXAMPLES.deviceId), simSlot: { type: 'integer', nullable: true, example: 0 },
-          from: { type: 'string', example: '+14155550123' }, body: { type: 'string', example: 'See you at 8?' }, receivedAt: time,
+          id: { type: 'string', example: 'sms_c2Cq1XWkG7sQ0n9lN2yR3A' },
+          deviceId: idOf(EXAMPLES.deviceId),
+          simSlot: { type: 'integer', nullable: true, example: 0 },
+          from: { type: 'string', example: '+14155550123' },
+          body: { type: 'string', example: 'See you at 8?' },
+          receivedAt: time,
         },
       },
     },
@@ -213,18 +317,30 @@ export const inboxSchema = {
 export const linkResultSchema = {
   type: 'object',
   properties: {
-    deviceId: idOf(EXAMPLES.deviceId), projectId: idOf(EXAMPLES.projectId),
+    deviceId: idOf(EXAMPLES.deviceId),
+    projectId: idOf(EXAMPLES.projectId),
     mqtt: {
       type: 'object',
       properties: {
-        url: { type: 'string', example: 'mqtt://smx.example.com:1883' }, wsUrl: { type: 'string', example: 'ws://smx.example.com:8083/mqtt' },
-        clientId: idOf(EXAMPLES.deviceId, 'The device id.'), username: idOf(EXAMPLES.deviceId, 'The device id.'),
-        password: { type: 'string', description: 'The device secret, shown once.', example: 'QEnLDsqnAZ4PYikgD4ZFf5tnuqt856u9olgg6XPJcEc' },
+        url: { type: 'string', example: 'mqtt://smx.example.com:1883' },
+        wsUrl: { type: 'string', example: 'ws://smx.example.com:8083/mqtt' },
+        clientId: idOf(EXAMPLES.deviceId, 'The device id.'),
+        username: idOf(EXAMPLES.deviceId, 'The device id.'),
+        password: {
+          type: 'string',
+          description: 'The device secret, shown once.',
+          example: 'QEnLDsqnAZ4PYikgD4ZFf5tnuqt856u9olgg6XPJcEc',
+        },
       },
     },
     topics: {
       type: 'object',
-      properties: Object.fromEntries(['outbox', 'control', 'status', 'inbox', 'presence'].map((topic) => [topic, { type: 'string', example: `smx/v1/devices/${EXAMPLES.deviceId}/${topic}` }])),
+      properties: Object.fromEntries(
+        ['outbox', 'control', 'status', 'inbox', 'presence'].map((topic) => [
+          topic,
+          { type: 'string', example: `smx/v1/devices/${EXAMPLES.deviceId}/${topic}` },
+        ]),
+      ),
     },
   },
 };

@@ -71,12 +71,17 @@ export interface HttpServerOptions {
  * the API-key guard, the admin routes, Bull Board and /metrics behind the admin token. Its
  * dependencies come built from the composition root (`httpDependencies` in dependencies.ts).
  */
-export async function buildHttpServer(deps: HttpDependencies, options: HttpServerOptions = {}): Promise<FastifyInstance> {
+export async function buildHttpServer(
+  deps: HttpDependencies,
+  options: HttpServerOptions = {},
+): Promise<FastifyInstance> {
   const { config, logger, metrics: registry, apiKeys: keys } = deps;
 
   const httpLog = logger.child({ component: 'http' }) as FastifyBaseLogger;
   const app = Fastify({
-    ...(config.tls ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } } : {}),
+    ...(config.tls
+      ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } }
+      : {}),
     loggerInstance: httpLog,
     // One access line per request is written in onResponse (with the route pattern, not the URL).
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
@@ -149,7 +154,10 @@ export async function buildHttpServer(deps: HttpDependencies, options: HttpServe
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     duration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
-    request.log.info({ method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+    request.log.info(
+      { method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+      'request',
+    );
   });
   // The access line (and any other line of the request) names the project and the challenge or message.
   installLogContext(app);
@@ -173,11 +181,25 @@ export async function buildHttpServer(deps: HttpDependencies, options: HttpServe
 
   await app.register(async (v1) => {
     v1.addHook('onRequest', apiKeyGuard(keys, config.adminToken));
-    for (const routes of [otpRoutes, smsRoutes, messageRoutes, statusRoutes, statsRoutes, inboxRoutes, webhookDeliveryRoutes, rentalRoutes, ...(options.v1Routes ?? [])]) await routes(v1, deps);
+    for (const routes of [
+      otpRoutes,
+      smsRoutes,
+      messageRoutes,
+      statusRoutes,
+      statsRoutes,
+      inboxRoutes,
+      webhookDeliveryRoutes,
+      rentalRoutes,
+      ...(options.v1Routes ?? []),
+    ])
+      await routes(v1, deps);
   });
 
   await app.register(async (admin) => {
-    admin.addHook('onRequest', adminGuard(config.adminToken, keys, { browserPrefix: BULL_BOARD_PATH, publicUrl: config.publicUrl }));
+    admin.addHook(
+      'onRequest',
+      adminGuard(config.adminToken, keys, { browserPrefix: BULL_BOARD_PATH, publicUrl: config.publicUrl }),
+    );
     // No id, name or number SMX stores holds a NUL character, and PostgreSQL refuses one in a
     // query (a 500): an admin path parameter with one names nothing. (The /v1 routes check their
     // ids' shape themselves and answer their own *_NOT_FOUND codes.)
@@ -187,7 +209,14 @@ export async function buildHttpServer(deps: HttpDependencies, options: HttpServe
         throw apiError('NOT_FOUND', { message: 'No such resource.' });
       }
     });
-    for (const routes of [adminProjectRoutes, adminDeviceRoutes, adminTemplateRoutes, adminWebhookRoutes, ...(options.adminRoutes ?? [])]) await routes(admin, deps);
+    for (const routes of [
+      adminProjectRoutes,
+      adminDeviceRoutes,
+      adminTemplateRoutes,
+      adminWebhookRoutes,
+      ...(options.adminRoutes ?? []),
+    ])
+      await routes(admin, deps);
     await adminProjectActivityRoutes(admin, deps);
     await adminProjectTryRoutes(admin, deps);
     await adminWebhookStateRoutes(admin, deps);

@@ -43,10 +43,15 @@ export async function validateBody<T extends object>(
   // problem goes through the full path below, which alone words the details.
   if (options.fast) {
     const instance = validateFast(dto, plain as Record<string, unknown>);
-    if (instance && nulFields(instance).length === 0 && !((await extraChecks?.(instance)) ?? []).some(Boolean)) return instance;
+    if (instance && nulFields(instance).length === 0 && !((await extraChecks?.(instance)) ?? []).some(Boolean))
+      return instance;
   }
   const instance = plainToInstance(dto, plain, { enableImplicitConversion: false });
-  const errors = await validate(instance, { whitelist: true, forbidUnknownValues: false, validationError: { target: false, value: false } });
+  const errors = await validate(instance, {
+    whitelist: true,
+    forbidUnknownValues: false,
+    validationError: { target: false, value: false },
+  });
   const details = flatten(errors);
   const failing = new Set(details.map((d) => d.field));
   for (const field of nulFields(instance)) {
@@ -78,16 +83,23 @@ function nulFields(instance: object): string[] {
   const hasNul = (value: unknown): boolean => {
     if (typeof value === 'string') return value.includes('\u0000');
     if (Array.isArray(value)) return value.some(hasNul);
-    if (value && typeof value === 'object') return Object.entries(value).some(([k, v]) => k.includes('\u0000') || hasNul(v));
+    if (value && typeof value === 'object')
+      return Object.entries(value).some(([k, v]) => k.includes('\u0000') || hasNul(v));
     return false;
   };
-  return Object.entries(instance).filter(([, value]) => hasNul(value)).map(([field]) => field);
+  return Object.entries(instance)
+    .filter(([, value]) => hasNul(value))
+    .map(([field]) => field);
 }
 
 function flatten(errors: ValidationError[], parent = ''): ErrorDetail[] {
   const details: ErrorDetail[] = [];
   for (const error of errors) {
-    const field = !parent ? error.property : /^\d+$/.test(error.property) ? `${parent}[${error.property}]` : `${parent}.${error.property}`;
+    const field = !parent
+      ? error.property
+      : /^\d+$/.test(error.property)
+        ? `${parent}[${error.property}]`
+        : `${parent}.${error.property}`;
     for (const message of Object.values(error.constraints ?? {})) {
       details.push({ field, message: message.replace(new RegExp(`^${escape(error.property)}\\b`), field) });
     }

@@ -13,7 +13,7 @@ import { responses } from '../http/openapi.js';
 import type { RouteModule } from '../http/server.js';
 import { HookRunner } from '../hook-runner.js';
 
-const PLUGIN_ANSWER = { nullable: true, description: 'What the plugin\'s handler returned (null for nothing).' };
+const PLUGIN_ANSWER = { nullable: true, description: "What the plugin's handler returned (null for nothing)." };
 
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
 /** Plugin names become URL segments and log fields: keep them plain. */
@@ -67,7 +67,8 @@ export class PluginHost {
   async install(candidate: unknown, source: string): Promise<void> {
     const plugin = validate(candidate, source);
     const previous = this.loaded.get(plugin.name);
-    if (previous !== undefined) throw new PluginError(`plugin name "${plugin.name}" is used twice: by ${previous} and by ${source}`);
+    if (previous !== undefined)
+      throw new PluginError(`plugin name "${plugin.name}" is used twice: by ${previous} and by ${source}`);
     this.loaded.set(plugin.name, source);
     try {
       await plugin.setup(this.context(plugin.name));
@@ -87,7 +88,12 @@ export class PluginHost {
           method: route.method,
           url: `/plugins/${route.plugin}${route.url === '/' ? '' : route.url}`,
           // The plugin's answer is documented as any JSON unless its schema says more.
-          schema: { tags: ['plugins'], security: [{ apiKey: [] }], response: responses({ 200: PLUGIN_ANSWER }, [400, 401, 404]), ...(route.schema ?? {}) },
+          schema: {
+            tags: ['plugins'],
+            security: [{ apiKey: [] }],
+            response: responses({ 200: PLUGIN_ANSWER }, [400, 401, 404]),
+            ...(route.schema ?? {}),
+          },
           handler: async (request) => ok((await route.handler(toPluginRequest(request))) ?? null),
         });
       }
@@ -110,7 +116,13 @@ export class PluginHost {
       http: {
         route: (route) => {
           if (this.routesTaken) throw new Error('routes can only be added during setup');
-          if (!route || !METHODS.has(route.method) || typeof route.url !== 'string' || !route.url.startsWith('/') || typeof route.handler !== 'function') {
+          if (
+            !route ||
+            !METHODS.has(route.method) ||
+            typeof route.url !== 'string' ||
+            !route.url.startsWith('/') ||
+            typeof route.handler !== 'function'
+          ) {
             throw new Error(`invalid route: needs { method: ${[...METHODS].join('|')}, url: '/...', handler }`);
           }
           this.routes.push({ ...route, plugin: name });
@@ -146,10 +158,21 @@ function pluginConfig(config: RuntimeConfig): PluginConfig {
 
 function validate(candidate: unknown, source: string): SmxPlugin {
   const p = candidate as Partial<SmxPlugin> | null;
-  if (!p || typeof p !== 'object' || typeof p.name !== 'string' || p.name.trim() === '' || typeof p.setup !== 'function') {
-    throw new PluginError(`plugin ${source}: the default export must be { name: string, setup(ctx) } (use definePlugin from smx/plugin-api)`);
+  if (
+    !p ||
+    typeof p !== 'object' ||
+    typeof p.name !== 'string' ||
+    p.name.trim() === '' ||
+    typeof p.setup !== 'function'
+  ) {
+    throw new PluginError(
+      `plugin ${source}: the default export must be { name: string, setup(ctx) } (use definePlugin from smx/plugin-api)`,
+    );
   }
-  if (!NAME.test(p.name)) throw new PluginError(`plugin ${source}: name "${p.name}" must be letters, digits, ".", "_" or "-" (it becomes a URL segment)`);
+  if (!NAME.test(p.name))
+    throw new PluginError(
+      `plugin ${source}: name "${p.name}" must be letters, digits, ".", "_" or "-" (it becomes a URL segment)`,
+    );
   return p as SmxPlugin;
 }
 

@@ -23,7 +23,14 @@ export interface PresenceReport {
   appVersion?: string;
 }
 
-const OFFLINE: Presence = { online: false, lastSeenAt: null, battery: null, charging: null, signal: null, appVersion: null };
+const OFFLINE: Presence = {
+  online: false,
+  lastSeenAt: null,
+  battery: null,
+  charging: null,
+  signal: null,
+  appVersion: null,
+};
 
 /** How often a connection holder renews its liveness, and how long it counts as alive after a renewal. */
 export const HOLDER_HEARTBEAT_MS = 1_000;
@@ -243,10 +250,24 @@ export class PresenceStore {
     return (await this.runMarkOnline(deviceId, connectionId, at, true)) === 1;
   }
 
-  private async runMarkOnline(deviceId: string, connectionId: string, at: Date, onlyIfUnclaimed: boolean): Promise<number> {
+  private async runMarkOnline(
+    deviceId: string,
+    connectionId: string,
+    at: Date,
+    onlyIfUnclaimed: boolean,
+  ): Promise<number> {
     const holder = holderOf(connectionId);
     const keys = [this.key(deviceId), this.onlineSet, this.holders, this.heldBy(holder)];
-    return Number(await SCRIPTS.markOnline.run(this.redis, keys, [deviceId, connectionId, at.toISOString(), holder, HOLDER_TTL_MS, onlyIfUnclaimed ? '1' : '0']));
+    return Number(
+      await SCRIPTS.markOnline.run(this.redis, keys, [
+        deviceId,
+        connectionId,
+        at.toISOString(),
+        holder,
+        HOLDER_TTL_MS,
+        onlyIfUnclaimed ? '1' : '0',
+      ]),
+    );
   }
 
   /** Marks offline only if `connectionId` is still the live one; returns true when that changed the state. */
@@ -273,7 +294,11 @@ export class PresenceStore {
   async getMany(deviceIds: string[]): Promise<Map<string, Presence>> {
     const result = new Map<string, Presence>();
     if (deviceIds.length === 0) return result;
-    const rows = (await SCRIPTS.read.run(this.redis, [this.holders, ...deviceIds.map((id) => this.key(id))], [])) as string[][];
+    const rows = (await SCRIPTS.read.run(
+      this.redis,
+      [this.holders, ...deviceIds.map((id) => this.key(id))],
+      [],
+    )) as string[][];
     deviceIds.forEach((id, i) => result.set(id, parse(rows[i] ?? [])));
     return result;
   }
@@ -298,7 +323,11 @@ export class PresenceStore {
       const revived = await SCRIPTS.heartbeat.run(this.redis, keys, [holderId, HOLDER_TTL_MS]).catch(() => 0);
       if (Number(revived) !== 1) return;
       const listeners = this.revivalListeners.get(holderId) ?? new Set();
-      if (listeners.size > 0) this.log?.warn({ holderId }, 'this process was taken for dead (it stalled past its liveness); re-asserting its connections');
+      if (listeners.size > 0)
+        this.log?.warn(
+          { holderId },
+          'this process was taken for dead (it stalled past its liveness); re-asserting its connections',
+        );
       for (const listener of listeners) listener();
     };
     void renew();
@@ -328,7 +357,11 @@ export class PresenceStore {
   async reapDeadHolders(at = new Date()): Promise<Array<{ deviceId: string; connectionId: string }>> {
     const reaped: Array<{ deviceId: string; connectionId: string }> = [];
     for (;;) {
-      const [handled, ...flat] = (await SCRIPTS.reap.run(this.redis, [this.holders], [this.base, at.toISOString(), TOMBSTONE_TTL_S, REAP_BATCH])) as [number, ...string[]];
+      const [handled, ...flat] = (await SCRIPTS.reap.run(
+        this.redis,
+        [this.holders],
+        [this.base, at.toISOString(), TOMBSTONE_TTL_S, REAP_BATCH],
+      )) as [number, ...string[]];
       for (let i = 0; i < flat.length; i += 2) reaped.push({ deviceId: flat[i]!, connectionId: flat[i + 1]! });
       // A full batch may have left more dead holders behind.
       if (handled < REAP_BATCH) return reaped;

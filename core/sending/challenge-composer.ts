@@ -8,13 +8,17 @@ import type { NewMessage } from '../services/messages.js';
 import { countParts } from '../sms-parts.js';
 import { hasCodePlaceholder, languageForCountry, renderTemplate } from '../templates.js';
 import { AbuseLimits } from '../services/abuse-limits.js';
+import { OTP_MESSAGE_PRIORITY } from './sms-options.js';
 import { ChallengeRecords } from './challenge-records.js';
 import { ProjectService, type CodeType, type Language, type ProjectSettings } from '../services/projects.js';
 import { TemplateService } from '../services/templates.js';
 import { TestNumberService } from '../services/test-numbers.js';
 
-/** OTP messages go before custom SMS waiting for the same device (a code is time-critical). */
-export const OTP_PRIORITY = 1;
+/**
+ * OTP messages go before custom SMS waiting for the same device (a code is time-critical): above
+ * every priority a custom SMS may have (-128..127, core/sending/sms-options.ts).
+ */
+export const OTP_PRIORITY = OTP_MESSAGE_PRIORITY;
 
 export interface SendOtpInput {
   to: string;
@@ -48,7 +52,12 @@ export type ChallengeOwnColumns = {
 
 /** A challenge ready to be accepted: its row, its SMS (none for a test number), and the send-limit ticket to give back if the accept fails. */
 export type ComposedChallenge =
-  | { test: false; row: ReturnType<typeof challengeRow<ChallengeOwnColumns>>; message: NewMessage; release: () => Promise<void> }
+  | {
+      test: false;
+      row: ReturnType<typeof challengeRow<ChallengeOwnColumns>>;
+      message: NewMessage;
+      release: () => Promise<void>;
+    }
   | { test: true; row: ReturnType<typeof challengeRow<ChallengeOwnColumns>> };
 
 /**
@@ -77,10 +86,15 @@ export class ChallengeComposer {
     const phone = parsePhone(input.to, input.countryCode);
     this.limits.checkCountry(s, phone.countryIso);
     const codeType = input.codeType ?? s.codeType;
-    const code = input.code !== undefined ? suppliedCode(input.code, codeType, input.codeLength) : generateCode(codeType, input.codeLength ?? s.codeLength);
+    const code =
+      input.code !== undefined
+        ? suppliedCode(input.code, codeType, input.codeLength)
+        : generateCode(codeType, input.codeLength ?? s.codeLength);
     const language = input.language ?? languageForCountry(phone.countryIso, s.defaultLanguage);
     if (input.template !== undefined && !hasCodePlaceholder(input.template)) {
-      throw apiError('VALIDATION_FAILED', { details: [{ field: 'template', message: 'template must contain {{code}} (or {{pin}})' }] });
+      throw apiError('VALIDATION_FAILED', {
+        details: [{ field: 'template', message: 'template must contain {{code}} (or {{pin}})' }],
+      });
     }
     // The request's template, else the project's for this language, else the built-in one.
     const template = input.template ?? (await this.templates.forLanguage(projectId, language));
@@ -88,7 +102,10 @@ export class ChallengeComposer {
     const verificationId = newId('ver');
     const messageId = newId('msg');
 
-    const route = await this.router.route({ id: messageId, projectId, to: phone.e164, body, kind: 'otp', attempt: 1 }, s.routing);
+    const route = await this.router.route(
+      { id: messageId, projectId, to: phone.e164, body, kind: 'otp', attempt: 1 },
+      s.routing,
+    );
     if (!('deviceId' in route)) throw apiError('DEVICE_NOT_LINKED');
     // Counted only once the send can go ahead, and given back if it is not accepted after all.
     const ticket = await this.limits.take(projectId, phone.e164, 'otp', s);
@@ -108,7 +125,22 @@ export class ChallengeComposer {
       test: false,
     });
     // The challenge's callbackUrl also hears its SMS's progress (message.*).
-    const message: NewMessage = { id: messageId, projectId, kind: 'otp', verificationId, deviceId: route.deviceId, simSlot: route.simSlot ?? null, to: phone.e164, body, parts: countParts(body).parts, priority: OTP_PRIORITY, callbackUrl: input.callbackUrl ?? null, metadata: input.metadata, createdAt: now, expiresAt: row.expires_at };
+    const message: NewMessage = {
+      id: messageId,
+      projectId,
+      kind: 'otp',
+      verificationId,
+      deviceId: route.deviceId,
+      simSlot: route.simSlot ?? null,
+      to: phone.e164,
+      body,
+      parts: countParts(body).parts,
+      priority: OTP_PRIORITY,
+      callbackUrl: input.callbackUrl ?? null,
+      metadata: input.metadata,
+      createdAt: now,
+      expiresAt: row.expires_at,
+    };
     return { test: false, row, message, release: () => ticket.release() };
   }
 }
@@ -146,7 +178,8 @@ function testChallenge(projectId: string, s: ProjectSettings, input: SendOtpInpu
 
 function suppliedCode(code: string, type: CodeType, length: number | undefined): string {
   const problems = suppliedCodeProblems(code, type, length);
-  if (problems.length > 0) throw apiError('VALIDATION_FAILED', { details: problems.map((message) => ({ field: 'code', message })) });
+  if (problems.length > 0)
+    throw apiError('VALIDATION_FAILED', { details: problems.map((message) => ({ field: 'code', message })) });
   return normalizeCode(code);
 }
 
@@ -164,4 +197,3 @@ export function challengeRow<T extends object>(input: SendOtpInput, s: ProjectSe
     updated_at: now,
   };
 }
-

@@ -27,7 +27,10 @@ export class ChallengeNotices {
       const view = toView('id' in source ? source : await this.records.row(source.projectId, source.verificationId));
       await this.hooks.notify('onVerification', view);
     };
-    const [projectId, verificationId] = 'id' in source ? [source.project_id, source.id] : [source.projectId, source.verificationId];
-    return run().catch((error) => this.log.warn({ err: error, projectId, verificationId }, 'onVerification: cannot read the verification'));
+    const [projectId, verificationId] =
+      'id' in source ? [source.project_id, source.id] : [source.projectId, source.verificationId];
+    return run().catch((error) =>
+      this.log.warn({ err: error, projectId, verificationId }, 'onVerification: cannot read the verification'),
+    );
   }
 }

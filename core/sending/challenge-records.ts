@@ -63,8 +63,11 @@ export class ChallengeRecords {
   private async ended(trx: Knex.Transaction, rows: VerificationRow[]): Promise<void> {
     for (const row of rows) {
       const view = toView(row);
-      const type = `verification.${view.status.toLowerCase()}` as `verification.${'verified' | 'failed' | 'expired' | 'canceled'}`;
-      await writeWebhookEvents(trx, row.project_id, [{ id: newId('evt'), type, data: view, callbackUrl: row.callback_url }]);
+      const type =
+        `verification.${view.status.toLowerCase()}` as `verification.${'verified' | 'failed' | 'expired' | 'canceled'}`;
+      await writeWebhookEvents(trx, row.project_id, [
+        { id: newId('evt'), type, data: view, callbackUrl: row.callback_url },
+      ]);
     }
   }
 
@@ -84,18 +87,39 @@ export class ChallengeRecords {
         .where('expires_at', '>', now)
         .whereRaw('attempts < max_attempts')
         .update({ attempts: trx.raw('attempts + 1'), updated_at: now })
-        .returning(['id', 'message_id', 'code_hash', 'previous_code_hashes', 'attempts', 'max_attempts', 'test', 'to', 'callback_url']);
+        .returning([
+          'id',
+          'message_id',
+          'code_hash',
+          'previous_code_hashes',
+          'attempts',
+          'max_attempts',
+          'test',
+          'to',
+          'callback_url',
+        ]);
       if (!taken) return null;
       // A test challenge holds its test number's code hash (see TestNumberService), hashed the same way here.
-      const guess = taken.test ? this.testNumbers.testCodeHash(projectId, taken.to, otp) : this.codeHash(verificationId, normalizeCode(otp));
+      const guess = taken.test
+        ? this.testNumbers.testCodeHash(projectId, taken.to, otp)
+        : this.codeHash(verificationId, normalizeCode(otp));
       // Codes of earlier sends stay valid after a resend (the earlier SMS may arrive last).
       if ([taken.code_hash, ...(taken.previous_code_hashes ?? [])].some((hash) => sameDigest(guess, hash))) {
-        await this.ended(trx, await trx('verifications').where({ id: verificationId }).update({ status: 'VERIFIED', verified_at: now, updated_at: now }, '*'));
+        await this.ended(
+          trx,
+          await trx('verifications')
+            .where({ id: verificationId })
+            .update({ status: 'VERIFIED', verified_at: now, updated_at: now }, '*'),
+        );
         await this.stats.record(trx, [{ projectId, metric: 'otp.verified', at: now }]);
         return { taken, verified: true, remaining: taken.max_attempts - taken.attempts };
       }
       const remaining = taken.max_attempts - taken.attempts;
-      if (remaining <= 0) await this.ended(trx, await trx('verifications').where({ id: verificationId }).update({ status: 'FAILED', updated_at: now }, '*'));
+      if (remaining <= 0)
+        await this.ended(
+          trx,
+          await trx('verifications').where({ id: verificationId }).update({ status: 'FAILED', updated_at: now }, '*'),
+        );
       return { taken, verified: false, remaining };
     });
     if (outcome && (outcome.verified || outcome.remaining <= 0)) this.outbox.poke();
@@ -124,7 +148,10 @@ export class ChallengeRecords {
         .where({ status: 'PENDING' })
         .where('expires_at', '<=', now)
         .update({ status: 'EXPIRED', updated_at: now }, '*');
-      await this.stats.record(trx, expired.map((r) => ({ projectId: r.project_id, metric: 'otp.expired' as const, at: now })));
+      await this.stats.record(
+        trx,
+        expired.map((r) => ({ projectId: r.project_id, metric: 'otp.expired' as const, at: now })),
+      );
       await this.ended(trx, expired);
       return expired;
     });
@@ -147,7 +174,9 @@ export class ChallengeRecords {
 
   async row(projectId: string, verificationId: string): Promise<VerificationRow> {
     if (!isId('ver', verificationId)) throw apiError('VERIFICATION_NOT_FOUND');
-    const row: VerificationRow | undefined = await this.db('verifications').where({ id: verificationId, project_id: projectId }).first();
+    const row: VerificationRow | undefined = await this.db('verifications')
+      .where({ id: verificationId, project_id: projectId })
+      .first();
     if (!row) throw apiError('VERIFICATION_NOT_FOUND');
     return row;
   }
@@ -174,7 +203,10 @@ export class ChallengeRecords {
 }
 
 /** PENDING past its TTL reads as EXPIRED even before the maintenance job writes it. */
-export function effectiveStatus(row: Pick<VerificationRow, 'status' | 'expires_at'>, now = new Date()): VerificationStatus {
+export function effectiveStatus(
+  row: Pick<VerificationRow, 'status' | 'expires_at'>,
+  now = new Date(),
+): VerificationStatus {
   return row.status === 'PENDING' && new Date(row.expires_at) <= now ? 'EXPIRED' : row.status;
 }
 

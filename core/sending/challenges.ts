@@ -15,8 +15,22 @@ export type { VerificationStatus, VerificationView };
 export { OTP_PRIORITY, type SendOtpInput } from './challenge-composer.js';
 
 export type VerifyResult =
-  | { verified: true; status: 'VERIFIED'; verificationId: string; attempts: number; maxAttempts: number; verifiedAt: string }
-  | { verified: false; status: 'PENDING' | 'FAILED'; verificationId: string; attempts: number; maxAttempts: number; attemptsRemaining: number };
+  | {
+      verified: true;
+      status: 'VERIFIED';
+      verificationId: string;
+      attempts: number;
+      maxAttempts: number;
+      verifiedAt: string;
+    }
+  | {
+      verified: false;
+      status: 'PENDING' | 'FAILED';
+      verificationId: string;
+      attempts: number;
+      maxAttempts: number;
+      attemptsRemaining: number;
+    };
 
 /**
  * OTP challenges: create and send, verify with atomically counted attempts, read, cancel, expire.
@@ -44,10 +58,12 @@ export class ChallengeService {
     const view = toView({ ...composed.row, metadata: input.metadata ?? null, verified_at: null, canceled_at: null });
     if (composed.test) await this.records.insertTest(composed.row);
     else {
-      await this.writer.accept({ answer: answerOnAccept(view), verification: composed.row, message: composed.message }).catch(async (error: unknown) => {
-        await composed.release().catch(() => undefined);
-        throw error;
-      });
+      await this.writer
+        .accept({ answer: answerOnAccept(view), verification: composed.row, message: composed.message })
+        .catch(async (error: unknown) => {
+          await composed.release().catch(() => undefined);
+          throw error;
+        });
     }
     this.metrics.otpRequests.inc();
     return view;
@@ -79,13 +95,27 @@ export class ChallengeService {
       // An SMS its phone has not sent yet (a resend, an offline or slow phone) is not needed any more.
       if (taken.message_id) void this.dispatch.withdraw(taken.message_id, 'VERIFICATION_VERIFIED');
       void this.notices.ended({ projectId, verificationId });
-      return { verified: true, status: 'VERIFIED', verificationId, attempts: taken.attempts, maxAttempts: taken.max_attempts, verifiedAt: now.toISOString() };
+      return {
+        verified: true,
+        status: 'VERIFIED',
+        verificationId,
+        attempts: taken.attempts,
+        maxAttempts: taken.max_attempts,
+        verifiedAt: now.toISOString(),
+      };
     }
     if (remaining <= 0) {
       if (taken.message_id) void this.dispatch.withdraw(taken.message_id, 'VERIFICATION_FAILED');
       void this.notices.ended({ projectId, verificationId });
     }
-    return { verified: false, status: remaining <= 0 ? 'FAILED' : 'PENDING', verificationId, attempts: taken.attempts, maxAttempts: taken.max_attempts, attemptsRemaining: Math.max(0, remaining) };
+    return {
+      verified: false,
+      status: remaining <= 0 ? 'FAILED' : 'PENDING',
+      verificationId,
+      attempts: taken.attempts,
+      maxAttempts: taken.max_attempts,
+      attemptsRemaining: Math.max(0, remaining),
+    };
   }
 
   async get(projectId: string, verificationId: string): Promise<VerificationView> {

@@ -73,8 +73,19 @@ export class ResendService {
     const code = generateCode(challenge.code_type, challenge.code_length);
     const body = renderTemplate(await this.templates.forLanguage(projectId, challenge.language), code);
     const messageId = newId('msg');
-    const routing = { id: messageId, projectId, to: challenge.to, body, kind: 'otp' as const, attempt: (last?.attempt ?? 0) + 1 };
-    const route = await this.route(routing, settings.routing, last?.deviceId ? { deviceId: last.deviceId, simSlot: last.simSlot } : undefined);
+    const routing = {
+      id: messageId,
+      projectId,
+      to: challenge.to,
+      body,
+      kind: 'otp' as const,
+      attempt: (last?.attempt ?? 0) + 1,
+    };
+    const route = await this.route(
+      routing,
+      settings.routing,
+      last?.deviceId ? { deviceId: last.deviceId, simSlot: last.simSlot } : undefined,
+    );
     const ticket = await this.limits.take(projectId, challenge.to, 'otp', settings);
     try {
       await this.db.transaction(async (trx) => {
@@ -85,9 +96,25 @@ export class ResendService {
           device_id: route.deviceId,
         });
         await this.messages.insert(trx, [
-          { id: messageId, projectId, kind: 'otp', verificationId, deviceId: route.deviceId, simSlot: route.simSlot, to: challenge.to, body, parts: countParts(body).parts, priority: OTP_PRIORITY,
-            callbackUrl: challenge.callback_url, metadata: typeof challenge.metadata === 'string' ? JSON.parse(challenge.metadata) : (challenge.metadata ?? undefined),
-            createdAt: now, expiresAt: new Date(challenge.expires_at) },
+          {
+            id: messageId,
+            projectId,
+            kind: 'otp',
+            verificationId,
+            deviceId: route.deviceId,
+            simSlot: route.simSlot,
+            to: challenge.to,
+            body,
+            parts: countParts(body).parts,
+            priority: OTP_PRIORITY,
+            callbackUrl: challenge.callback_url,
+            metadata:
+              typeof challenge.metadata === 'string'
+                ? JSON.parse(challenge.metadata)
+                : (challenge.metadata ?? undefined),
+            createdAt: now,
+            expiresAt: new Date(challenge.expires_at),
+          },
         ]);
       });
     } catch (error) {
@@ -106,7 +133,11 @@ export class ResendService {
    * of the project (e.g. a standby under `active-device`, whose strategy only knows the active
    * phone: the user asked again because the first SMS did not arrive); else the strategy's usual.
    */
-  private async route(message: Parameters<Router['route']>[0], strategy: string, last: Route | undefined): Promise<Route> {
+  private async route(
+    message: Parameters<Router['route']>[0],
+    strategy: string,
+    last: Route | undefined,
+  ): Promise<Route> {
     const away = last ? await this.router.routeAway(message, strategy, last) : undefined;
     if (away) return away;
     if (last) {
@@ -123,7 +154,13 @@ export class ResendService {
    * Counts the resend in the same UPDATE that checks the budget, so concurrent resends never
    * exceed it; `changes` are written with it.
    */
-  private async takeBudget(db: Knex | Knex.Transaction, challenge: PendingChallenge, s: ProjectSettings, now: Date, changes: Record<string, unknown>): Promise<void> {
+  private async takeBudget(
+    db: Knex | Knex.Transaction,
+    challenge: PendingChallenge,
+    s: ProjectSettings,
+    now: Date,
+    changes: Record<string, unknown>,
+  ): Promise<void> {
     const { resendsPerVerification, resendIntervalSeconds } = s.rateLimits;
     const taken = await db('verifications')
       .where({ id: challenge.id, status: 'PENDING' })
@@ -133,10 +170,16 @@ export class ResendService {
       .update({ ...changes, resends: db.raw('resends + 1'), last_sent_at: now, updated_at: now });
     if (taken === 0) {
       // A concurrent resend (or verify, cancel) got there first: answer as if it had come before us.
-      const current: PendingChallenge | undefined = await db('verifications').where({ id: challenge.id, status: 'PENDING' }).where('expires_at', '>', now).first();
+      const current: PendingChallenge | undefined = await db('verifications')
+        .where({ id: challenge.id, status: 'PENDING' })
+        .where('expires_at', '>', now)
+        .first();
       if (!current) throw await this.challenges.whyNotVerifiable(challenge.project_id, challenge.id, now);
       checkBudget(current, s, now);
-      throw apiError('RATE_LIMITED', { message: 'This verification was just sent again; retry after the time in Retry-After.', retryAfter: 1 });
+      throw apiError('RATE_LIMITED', {
+        message: 'This verification was just sent again; retry after the time in Retry-After.',
+        retryAfter: 1,
+      });
     }
   }
 }
@@ -146,9 +189,16 @@ function checkBudget(c: PendingChallenge, s: ProjectSettings, now: Date): void {
   const { resendsPerVerification, resendIntervalSeconds } = s.rateLimits;
   if (c.resends >= resendsPerVerification) {
     const untilExpiry = Math.ceil((new Date(c.expires_at).getTime() - now.getTime()) / 1000);
-    throw apiError('RATE_LIMITED', { message: `This verification was sent ${c.resends + 1} times, the most allowed; start a new one after it expires.`, retryAfter: Math.max(1, untilExpiry) });
+    throw apiError('RATE_LIMITED', {
+      message: `This verification was sent ${c.resends + 1} times, the most allowed; start a new one after it expires.`,
+      retryAfter: Math.max(1, untilExpiry),
+    });
   }
   const lastSent = new Date(c.last_sent_at ?? c.created_at).getTime();
   const wait = lastSent + resendIntervalSeconds * 1000 - now.getTime();
-  if (wait > 0) throw apiError('RATE_LIMITED', { message: 'This verification was sent moments ago; retry after the time in Retry-After.', retryAfter: Math.max(1, Math.ceil(wait / 1000)) });
+  if (wait > 0)
+    throw apiError('RATE_LIMITED', {
+      message: 'This verification was sent moments ago; retry after the time in Retry-After.',
+      retryAfter: Math.max(1, Math.ceil(wait / 1000)),
+    });
 }

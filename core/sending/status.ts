@@ -29,13 +29,19 @@ export class StatusService {
   async forProject(projectId: string, now = new Date()): Promise<ProjectStatus> {
     const [active, queuedByDevice, counts, queueUp] = await Promise.all([
       this.devices.active(projectId),
-      this.db('messages').where({ project_id: projectId, status: 'QUEUED' }).select('device_id').count({ n: '*' }).groupBy('device_id'),
+      this.db('messages')
+        .where({ project_id: projectId, status: 'QUEUED' })
+        .select('device_id')
+        .count({ n: '*' })
+        .groupBy('device_id'),
       this.db('messages')
         .where({ project_id: projectId })
         .whereIn('status', ['DISPATCHED', 'FAILED'])
         .select(
           this.db.raw(`count(*) filter (where status = 'DISPATCHED') as active`),
-          this.db.raw(`count(*) filter (where status = 'FAILED' and failed_at > ?) as failed`, [new Date(now.getTime() - 24 * 3600 * 1000)]),
+          this.db.raw(`count(*) filter (where status = 'FAILED' and failed_at > ?) as failed`, [
+            new Date(now.getTime() - 24 * 3600 * 1000),
+          ]),
         )
         .first(),
       this.health.redisUp(),
@@ -43,7 +49,9 @@ export class StatusService {
     let waiting = 0;
     let delayed = 0;
     const rows = queuedByDevice as Array<{ device_id: string | null; n: number | string }>;
-    const held = await Promise.all(rows.map((row) => (row.device_id ? this.dispatch.isHeldBack(row.device_id).catch(() => false) : false)));
+    const held = await Promise.all(
+      rows.map((row) => (row.device_id ? this.dispatch.isHeldBack(row.device_id).catch(() => false) : false)),
+    );
     rows.forEach((row, i) => {
       if (held[i]) delayed += Number(row.n);
       else waiting += Number(row.n);

@@ -79,7 +79,9 @@ export class AbuseLimits {
   checkCountry(settings: ProjectSettings, countryIso: string | null, field = 'to'): void {
     const allowed = settings.allowedCountries;
     if (allowed.length === 0 || (countryIso !== null && allowed.includes(countryIso))) return;
-    throw apiError('VALIDATION_FAILED', { details: [{ field, message: `destination country ${countryIso ?? 'unknown'} is not allowed for this project` }] });
+    throw apiError('VALIDATION_FAILED', {
+      details: [{ field, message: `destination country ${countryIso ?? 'unknown'} is not allowed for this project` }],
+    });
   }
 
   /**
@@ -88,7 +90,8 @@ export class AbuseLimits {
    * nothing is counted.
    */
   async take(projectId: string, to: string, kind: 'otp' | 'sms', settings: ProjectSettings): Promise<LimitTicket> {
-    const { perNumber, perNumberWindowSeconds, perProjectPerMinute, perCountryPrefix, perCountryPrefixWindowSeconds } = settings.rateLimits;
+    const { perNumber, perNumberWindowSeconds, perProjectPerMinute, perCountryPrefix, perCountryPrefixWindowSeconds } =
+      settings.rateLimits;
     const keys: string[] = [];
     const args: number[] = [];
     const base = `${this.config.redisPrefix}:rl`;
@@ -98,7 +101,11 @@ export class AbuseLimits {
     }
     const prefix = kind === 'otp' ? longestPrefix(perCountryPrefix, to) : undefined;
     if (prefix !== undefined) {
-      if (perCountryPrefix[prefix] === 0) throw apiError('RATE_LIMITED', { message: `Sends to ${prefix} numbers are blocked for this project.`, retryAfter: perCountryPrefixWindowSeconds });
+      if (perCountryPrefix[prefix] === 0)
+        throw apiError('RATE_LIMITED', {
+          message: `Sends to ${prefix} numbers are blocked for this project.`,
+          retryAfter: perCountryPrefixWindowSeconds,
+        });
       keys.push(`${base}:cc:${projectId}:${prefix}`);
       args.push(perCountryPrefix[prefix]!, perCountryPrefixWindowSeconds * 1000);
     }
@@ -115,8 +122,14 @@ export class AbuseLimits {
       }),
     );
     if (wait > 0) {
-      const which = keys.length === 1 && keys[0]!.includes(':prj:') ? 'this project' : 'this number, its country prefix or this project';
-      throw apiError('RATE_LIMITED', { message: `Too many sends to ${which}; retry after the time in Retry-After.`, retryAfter: Math.max(1, Math.ceil(wait / 1000)) });
+      const which =
+        keys.length === 1 && keys[0]!.includes(':prj:')
+          ? 'this project'
+          : 'this number, its country prefix or this project';
+      throw apiError('RATE_LIMITED', {
+        message: `Too many sends to ${which}; retry after the time in Retry-After.`,
+        retryAfter: Math.max(1, Math.ceil(wait / 1000)),
+      });
     }
     return { release: () => this.giveBack(keys.map((key) => [key, 1])) };
   }
@@ -126,12 +139,23 @@ export class AbuseLimits {
    * the limit still allows are taken (the rest are rejected by the caller). Returns how many,
    * with the Retry-After seconds when not all could be.
    */
-  async takeMany(projectId: string, count: number, settings: ProjectSettings): Promise<{ taken: number; retryAfter: number; release(): Promise<void> }> {
+  async takeMany(
+    projectId: string,
+    count: number,
+    settings: ProjectSettings,
+  ): Promise<{ taken: number; retryAfter: number; release(): Promise<void> }> {
     const { perProjectPerMinute } = settings.rateLimits;
     if (perProjectPerMinute <= 0 || count === 0) return { taken: count, retryAfter: 0, release: NOTHING_TAKEN.release };
     const key = `${this.config.redisPrefix}:rl:prj:${projectId}`;
-    const [taken, ttl] = (await this.redis.eval(TAKE_UP_TO_SCRIPT, 1, key, count, perProjectPerMinute, 60_000)) as [number, number];
-    return { taken, retryAfter: taken < count ? Math.max(1, Math.ceil(ttl / 1000)) : 0, release: () => this.giveBack([[key, taken]]) };
+    const [taken, ttl] = (await this.redis.eval(TAKE_UP_TO_SCRIPT, 1, key, count, perProjectPerMinute, 60_000)) as [
+      number,
+      number,
+    ];
+    return {
+      taken,
+      retryAfter: taken < count ? Math.max(1, Math.ceil(ttl / 1000)) : 0,
+      release: () => this.giveBack([[key, taken]]),
+    };
   }
 
   private async giveBack(units: Array<[key: string, n: number]>): Promise<void> {
@@ -144,6 +168,7 @@ export class AbuseLimits {
 /** The longest configured prefix that `e164` starts with. */
 function longestPrefix(limits: Readonly<Record<string, number>>, e164: string): string | undefined {
   let best: string | undefined;
-  for (const prefix of Object.keys(limits)) if (e164.startsWith(prefix) && (best === undefined || prefix.length > best.length)) best = prefix;
+  for (const prefix of Object.keys(limits))
+    if (e164.startsWith(prefix) && (best === undefined || prefix.length > best.length)) best = prefix;
   return best;
 }

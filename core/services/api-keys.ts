@@ -39,19 +39,32 @@ export class ApiKeyService {
   async create(projectId: string, name: string): Promise<{ id: string; key: string; info: ApiKeyInfo }> {
     const key = randomSecret(32, KEY_PREFIX);
     const now = new Date();
-    const row = { id: newId('key'), project_id: projectId, name, key_hash: sha256(key), prefix: key.slice(0, KEY_PREFIX.length + 6), created_at: now };
+    const row = {
+      id: newId('key'),
+      project_id: projectId,
+      name,
+      key_hash: sha256(key),
+      prefix: key.slice(0, KEY_PREFIX.length + 6),
+      created_at: now,
+    };
     await this.db('api_keys').insert(row);
     return { id: row.id, key, info: toInfo({ ...row, last_used_at: null }) };
   }
 
   async list(projectId: string): Promise<ApiKeyInfo[]> {
-    const rows = await this.db('api_keys').where({ project_id: projectId }).whereNull('revoked_at').orderBy('created_at', 'asc');
+    const rows = await this.db('api_keys')
+      .where({ project_id: projectId })
+      .whereNull('revoked_at')
+      .orderBy('created_at', 'asc');
     return rows.map(toInfo);
   }
 
   /** Revokes at once: the key's cache entry is evicted here and in every other process before this returns. */
   async revoke(projectId: string, keyId: string): Promise<void> {
-    const [row] = await this.db('api_keys').where({ id: keyId, project_id: projectId }).whereNull('revoked_at').update({ revoked_at: new Date() }, ['key_hash']);
+    const [row] = await this.db('api_keys')
+      .where({ id: keyId, project_id: projectId })
+      .whereNull('revoked_at')
+      .update({ revoked_at: new Date() }, ['key_hash']);
     if (!row) throw apiError('NOT_FOUND', { message: 'No API key with this id in this project.' });
     await this.bus.invalidate('api-key', row.key_hash);
   }
@@ -72,7 +85,10 @@ export class ApiKeyService {
     const now = Date.now();
     if (now - (this.lastTouched.get(keyId) ?? 0) < LAST_USED_PRECISION_MS) return;
     this.lastTouched.set(keyId, now);
-    void this.db('api_keys').where({ id: keyId }).update({ last_used_at: new Date(now) }).catch(() => this.lastTouched.delete(keyId));
+    void this.db('api_keys')
+      .where({ id: keyId })
+      .update({ last_used_at: new Date(now) })
+      .catch(() => this.lastTouched.delete(keyId));
   }
 
   /**
@@ -81,14 +97,25 @@ export class ApiKeyService {
    */
   async ownerOfHash(hash: string): Promise<{ projectId: string; keyId: string } | null> {
     const owner = await this.cache.getOrLoad(hash, async () => {
-      const row = await this.db('api_keys').select('id', 'project_id').where({ key_hash: hash }).whereNull('revoked_at').first();
+      const row = await this.db('api_keys')
+        .select('id', 'project_id')
+        .where({ key_hash: hash })
+        .whereNull('revoked_at')
+        .first();
       return row ? { projectId: row.project_id, keyId: row.id } : undefined;
     });
     return owner ?? null;
   }
 }
 
-function toInfo(row: { id: string; project_id: string; name: string; prefix: string; created_at: Date; last_used_at: Date | null }): ApiKeyInfo {
+function toInfo(row: {
+  id: string;
+  project_id: string;
+  name: string;
+  prefix: string;
+  created_at: Date;
+  last_used_at: Date | null;
+}): ApiKeyInfo {
   return {
     id: row.id,
     projectId: row.project_id,

@@ -30,7 +30,10 @@ function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    return `{${entries.sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+    return `{${entries
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value);
 }
@@ -62,7 +65,10 @@ const keyedRequest = new AsyncLocalStorage<KeyedRequest>();
  * Runs `work` (an HTTP handler) so that an accept inside it can store the request's answer in its
  * own statement ({@link answerOnAccept}). Resolves with the work's result and whether that happened.
  */
-export async function runUnderKey<T>(request: Omit<KeyedRequest, 'answered'>, work: () => Promise<T>): Promise<{ result: T; answered: boolean }> {
+export async function runUnderKey<T>(
+  request: Omit<KeyedRequest, 'answered'>,
+  work: () => Promise<T>,
+): Promise<{ result: T; answered: boolean }> {
   const context: KeyedRequest = { ...request, answered: false };
   const result = await keyedRequest.run(context, work);
   return { result, answered: context.answered };
@@ -77,9 +83,15 @@ export function answerOnAccept(data: unknown): IdempotentAnswer | undefined {
   const context = keyedRequest.getStore();
   if (!context) return undefined;
   // Past its lease a retry may already run under this key: accepting now could send twice.
-  if (Date.now() >= context.leaseUntil.getTime()) throw new DependencyTimeoutError('the request outlived its Idempotency-Key lease');
+  if (Date.now() >= context.leaseUntil.getTime())
+    throw new DependencyTimeoutError('the request outlived its Idempotency-Key lease');
   context.answered = true;
-  return { projectId: context.projectId, key: context.key, status: context.acceptedStatus, body: context.envelope(data) };
+  return {
+    projectId: context.projectId,
+    key: context.key,
+    status: context.acceptedStatus,
+    body: context.envelope(data),
+  };
 }
 
 /** A CTE body that marks the keys done with their answers (only while their first request still runs). */
@@ -100,7 +112,10 @@ export function answersSql(answers: IdempotentAnswer[]): { sql: string; bindings
 export class IdempotencyService {
   private readonly leaseMs: number;
 
-  constructor(@inject(TOKENS.Knex) private readonly db: Knex, @inject(TOKENS.Config) config: RuntimeConfig) {
+  constructor(
+    @inject(TOKENS.Knex) private readonly db: Knex,
+    @inject(TOKENS.Config) config: RuntimeConfig,
+  ) {
     this.leaseMs = idempotencyLeaseMs(config.dependencyTimeoutMs);
   }
 

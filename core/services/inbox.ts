@@ -75,9 +75,17 @@ export class InboxService {
     });
     // The new ones and their `sms.received` webhooks commit together (the outbox relays them).
     const views = await this.db.transaction(async (trx) => {
-      const stored: InboundRow[] = await trx('inbound_sms').insert(rows).onConflict(['project_id', 'digest']).ignore().returning(['id', 'device_id', 'sim_slot', 'from', 'body', 'received_at', 'seq']);
+      const stored: InboundRow[] = await trx('inbound_sms')
+        .insert(rows)
+        .onConflict(['project_id', 'digest'])
+        .ignore()
+        .returning(['id', 'device_id', 'sim_slot', 'from', 'body', 'received_at', 'seq']);
       const views = stored.map(toView);
-      await writeWebhookEvents(trx, device.project_id, views.map((sms) => ({ id: newId('evt'), type: 'sms.received' as const, data: sms })));
+      await writeWebhookEvents(
+        trx,
+        device.project_id,
+        views.map((sms) => ({ id: newId('evt'), type: 'sms.received' as const, data: sms })),
+      );
       return views;
     });
     if (views.length > 0) this.outbox.poke();
@@ -85,12 +93,26 @@ export class InboxService {
   }
 
   /** The project's received SMS, newest first; the cursor is the last item's position. */
-  async list(projectId: string, query: { cursor?: string; limit?: number }): Promise<{ messages: InboundSms[]; nextCursor: string | null }> {
-    const { rows, nextCursor } = await seqPage<InboundRow>(this.db('inbound_sms').where({ project_id: projectId }), query, PAGE_TAGS.inbox);
+  async list(
+    projectId: string,
+    query: { cursor?: string; limit?: number },
+  ): Promise<{ messages: InboundSms[]; nextCursor: string | null }> {
+    const { rows, nextCursor } = await seqPage<InboundRow>(
+      this.db('inbound_sms').where({ project_id: projectId }),
+      query,
+      PAGE_TAGS.inbox,
+    );
     return { messages: rows.map(toView), nextCursor };
   }
 }
 
 function toView(r: InboundRow): InboundSms {
-  return { id: r.id, deviceId: r.device_id, simSlot: r.sim_slot, from: r.from, body: r.body, receivedAt: new Date(r.received_at).toISOString() };
+  return {
+    id: r.id,
+    deviceId: r.device_id,
+    simSlot: r.sim_slot,
+    from: r.from,
+    body: r.body,
+    receivedAt: new Date(r.received_at).toISOString(),
+  };
 }

@@ -21,7 +21,12 @@ import { apiError } from '../errors.js';
  * botnet without locking everyone out; the QR link token (256 bits) is the strong way to pair.
  * @defaultValue `{ perSource: 10, pressureAfter: 100, perSourceUnderPressure: 1, windowSeconds: 600 }`
  */
-export const CODE_GUESS_LIMITS = { perSource: 10, pressureAfter: 100, perSourceUnderPressure: 1, windowSeconds: 600 } as const;
+export const CODE_GUESS_LIMITS = {
+  perSource: 10,
+  pressureAfter: 100,
+  perSourceUnderPressure: 1,
+  windowSeconds: 600,
+} as const;
 
 /**
  * Takes one attempt from a source's budget and from the server-wide count, or none. Both are
@@ -96,9 +101,23 @@ export class LinkCodeLimits {
     const source = this.sourceKey(sourceOf(address));
     const all = this.allKey();
     const { perSource, perSourceUnderPressure, pressureAfter, windowSeconds } = CODE_GUESS_LIMITS;
-    const wait = Number(await this.redis.eval(TAKE, 2, source, all, perSource, perSourceUnderPressure, pressureAfter, windowSeconds * 1000));
+    const wait = Number(
+      await this.redis.eval(
+        TAKE,
+        2,
+        source,
+        all,
+        perSource,
+        perSourceUnderPressure,
+        pressureAfter,
+        windowSeconds * 1000,
+      ),
+    );
     if (wait > 0) {
-      throw apiError('RATE_LIMITED', { message: 'Too many link code attempts from this address; try again later.', retryAfter: Math.max(1, Math.ceil(wait / 1000)) });
+      throw apiError('RATE_LIMITED', {
+        message: 'Too many link code attempts from this address; try again later.',
+        retryAfter: Math.max(1, Math.ceil(wait / 1000)),
+      });
     }
     return {
       succeeded: async () => {

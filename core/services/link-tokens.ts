@@ -56,7 +56,11 @@ export class LinkTokenService {
       const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
       const hash = this.hash('code', code);
       // An expired, unused code no longer blocks its digits.
-      await this.db('link_tokens').where({ token_hash: hash }).whereNull('used_at').where('expires_at', '<=', new Date()).delete();
+      await this.db('link_tokens')
+        .where({ token_hash: hash })
+        .whereNull('used_at')
+        .where('expires_at', '<=', new Date())
+        .delete();
       try {
         return { code, expiresAt: await this.insert(projectId, 'code', hash) };
       } catch (error) {
@@ -69,7 +73,13 @@ export class LinkTokenService {
    * Marks a live token or code used, atomically (two phones racing for one token: one wins).
    * Returns the project it links to, or null if unknown, used or expired.
    */
-  async consume(trx: Knex.Transaction, plain: string, deviceId: string, now: Date, kind: LinkKind = 'token'): Promise<{ projectId: string } | null> {
+  async consume(
+    trx: Knex.Transaction,
+    plain: string,
+    deviceId: string,
+    now: Date,
+    kind: LinkKind = 'token',
+  ): Promise<{ projectId: string } | null> {
     if (kind === 'code') this.comparisons++;
     const [row] = await trx('link_tokens')
       .where({ token_hash: this.hash(kind, plain), kind })
@@ -88,7 +98,14 @@ export class LinkTokenService {
   private async insert(projectId: string, kind: LinkKind, tokenHash: string): Promise<string> {
     const now = new Date();
     const expires = new Date(now.getTime() + LINK_TTL_MS);
-    await this.db('link_tokens').insert({ id: newId('lt'), project_id: projectId, kind, token_hash: tokenHash, created_at: now, expires_at: expires });
+    await this.db('link_tokens').insert({
+      id: newId('lt'),
+      project_id: projectId,
+      kind,
+      token_hash: tokenHash,
+      created_at: now,
+      expires_at: expires,
+    });
     return expires.toISOString();
   }
 }

@@ -49,7 +49,15 @@ export const DEFAULT_PROJECT_SETTINGS = {
   maxAttempts: 5,
   defaultLanguage: 'en',
   routing: 'active-device',
-  rateLimits: { perNumber: 5, perNumberWindowSeconds: 600, perProjectPerMinute: 0, perCountryPrefix: {}, perCountryPrefixWindowSeconds: 3600, resendsPerVerification: 3, resendIntervalSeconds: 30 },
+  rateLimits: {
+    perNumber: 5,
+    perNumberWindowSeconds: 600,
+    perProjectPerMinute: 0,
+    perCountryPrefix: {},
+    perCountryPrefixWindowSeconds: 3600,
+    resendsPerVerification: 3,
+    resendIntervalSeconds: 30,
+  },
   otpLeaseSeconds: 30,
   allowedCountries: [],
 } as const satisfies ProjectSettings;
@@ -70,7 +78,9 @@ interface ProjectRow {
   updated_at: Date;
 }
 
-export type ProjectSettingsPatch = Partial<Omit<ProjectSettings, 'rateLimits'>> & { rateLimits?: Partial<ProjectSettings['rateLimits']> };
+export type ProjectSettingsPatch = Partial<Omit<ProjectSettings, 'rateLimits'>> & {
+  rateLimits?: Partial<ProjectSettings['rateLimits']>;
+};
 
 /** Projects (tenants): every other resource belongs to exactly one. */
 @injectable()
@@ -114,7 +124,11 @@ export class ProjectService {
       const current = parseSettings(row.settings);
       const { rateLimits, ...rest } = patch.settings ?? {};
       // A field the patch does not set (present as undefined on a validated DTO) changes nothing.
-      const stored = { ...current, ...definedOnly(rest), rateLimits: { ...current.rateLimits, ...definedOnly(rateLimits ?? {}) } };
+      const stored = {
+        ...current,
+        ...definedOnly(rest),
+        rateLimits: { ...current.rateLimits, ...definedOnly(rateLimits ?? {}) },
+      };
       const updated = { name: patch.name ?? row.name, settings: JSON.stringify(stored), updated_at: new Date() };
       await trx('projects').where({ id }).update(updated);
       return toProject({ ...row, ...updated, settings: stored });
@@ -137,7 +151,11 @@ function definedOnly<T extends object>(value: T): Partial<T> {
 
 function parseSettings(raw: ProjectRow['settings']): ProjectSettings {
   const stored = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Partial<ProjectSettings>;
-  return { ...DEFAULT_PROJECT_SETTINGS, ...stored, rateLimits: { ...DEFAULT_PROJECT_SETTINGS.rateLimits, ...stored.rateLimits } };
+  return {
+    ...DEFAULT_PROJECT_SETTINGS,
+    ...stored,
+    rateLimits: { ...DEFAULT_PROJECT_SETTINGS.rateLimits, ...stored.rateLimits },
+  };
 }
 
 function toProject(row: ProjectRow): Project {

@@ -42,7 +42,7 @@ export class RentalPool {
       .orderBy('linked_at');
     const pool: PoolNumber[] = [];
     for (const row of rows) {
-      const sims: Sim[] = typeof row.sims === 'string' ? JSON.parse(row.sims) : row.sims ?? [];
+      const sims: Sim[] = typeof row.sims === 'string' ? JSON.parse(row.sims) : (row.sims ?? []);
       for (const sim of sims) {
         if (!sim.rentable || !sim.number) continue;
         const parsed = tryParse(sim.number);

@@ -82,10 +82,16 @@ export class RentalService {
     const pool = await this.pool.numbers(projectId, country);
     const held = await this.held(pool, now);
     const byCountry = new Map<string, number>();
-    for (const n of pool) byCountry.set(n.country, (byCountry.get(n.country) ?? 0) + (held.has(simKey(n.deviceId, n.slot)) ? 0 : 1));
+    for (const n of pool)
+      byCountry.set(n.country, (byCountry.get(n.country) ?? 0) + (held.has(simKey(n.deviceId, n.slot)) ? 0 : 1));
     const numbers = [...byCountry.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
-      .map(([c, available]) => ({ country: c, countryName: countryName(c), available, pricePerSms: RENTAL_LIMITS.pricePerSms }));
+      .map(([c, available]) => ({
+        country: c,
+        countryName: countryName(c),
+        available,
+        pricePerSms: RENTAL_LIMITS.pricePerSms,
+      }));
     return { numbers };
   }
 
@@ -96,7 +102,8 @@ export class RentalService {
    */
   async rent(projectId: string, request: RentRequest, now = new Date()): Promise<RentalView> {
     const pool = await this.pool.numbers(projectId, request.country);
-    const none = () => apiError('NO_NUMBERS_AVAILABLE', { message: `No rentable number is free for ${request.country}.` });
+    const none = () =>
+      apiError('NO_NUMBERS_AVAILABLE', { message: `No rentable number is free for ${request.country}.` });
     if (pool.length === 0) throw none();
     // Rentals past their end still hold their SIM in the unique index until marked; mark them now.
     await this.expireDue(now, [...new Set(pool.map((n) => n.deviceId))]);
@@ -130,13 +137,24 @@ export class RentalService {
   }
 
   /** The SMS the rented number received during the rental, oldest first. */
-  async messages(projectId: string, rentalId: string, now = new Date()): Promise<RentalView & { messages: RentalMessage[] }> {
+  async messages(
+    projectId: string,
+    rentalId: string,
+    now = new Date(),
+  ): Promise<RentalView & { messages: RentalMessage[] }> {
     const rental = await this.find(projectId, rentalId);
-    const rows: Array<{ from: string; body: string; received_at: Date; code: string | null }> = await this.db('inbound_sms')
+    const rows: Array<{ from: string; body: string; received_at: Date; code: string | null }> = await this.db(
+      'inbound_sms',
+    )
       .select('from', 'body', 'received_at', 'code')
       .where({ project_id: projectId, rental_id: rental.id })
       .orderBy([{ column: 'received_at' }, { column: 'seq' }]);
-    const messages = rows.map((r) => ({ sender: r.from, text: r.body, receivedAt: new Date(r.received_at).toISOString(), code: r.code }));
+    const messages = rows.map((r) => ({
+      sender: r.from,
+      text: r.body,
+      receivedAt: new Date(r.received_at).toISOString(),
+      code: r.code,
+    }));
     return { ...toView(rental, now), messages };
   }
 
@@ -167,10 +185,16 @@ export class RentalService {
    * Deciding by receive time (not store time) keeps an SMS a phone forwards late with the rental
    * that was running when it arrived, never with the next renter of the number.
    */
-  async rentalsFor(projectId: string, deviceId: string, received: Array<{ receivedAt: string; simSlot: number | null }>): Promise<Array<string | null>> {
+  async rentalsFor(
+    projectId: string,
+    deviceId: string,
+    received: Array<{ receivedAt: string; simSlot: number | null }>,
+  ): Promise<Array<string | null>> {
     if (received.length === 0) return [];
     const times = received.map((r) => new Date(r.receivedAt).getTime());
-    const rentals: Array<Pick<RentalRow, 'id' | 'sim_slot' | 'created_at' | 'expires_at' | 'ended_at'>> = await this.db('rentals')
+    const rentals: Array<Pick<RentalRow, 'id' | 'sim_slot' | 'created_at' | 'expires_at' | 'ended_at'>> = await this.db(
+      'rentals',
+    )
       .select('id', 'sim_slot', 'created_at', 'expires_at', 'ended_at')
       .where({ project_id: projectId, device_id: deviceId })
       .where('created_at', '<=', new Date(Math.max(...times)))
@@ -178,7 +202,12 @@ export class RentalService {
     if (rentals.length === 0) return received.map(() => null);
     return received.map((sms, i) => {
       const at = times[i]!;
-      const fits = rentals.filter((r) => (sms.simSlot === null || r.sim_slot === sms.simSlot) && new Date(r.created_at).getTime() <= at && at < new Date(r.ended_at ?? r.expires_at).getTime());
+      const fits = rentals.filter(
+        (r) =>
+          (sms.simSlot === null || r.sim_slot === sms.simSlot) &&
+          new Date(r.created_at).getTime() <= at &&
+          at < new Date(r.ended_at ?? r.expires_at).getTime(),
+      );
       return fits.length === 1 ? fits[0]!.id : null;
     });
   }

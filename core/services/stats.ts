@@ -6,8 +6,17 @@ import { TOKENS } from '../tokens.js';
 
 /** What is counted, per project and hour. */
 export const METRICS = [
-  'otp.requested', 'otp.sent', 'otp.delivered', 'otp.failed', 'otp.verified', 'otp.expired',
-  'sms.queued', 'sms.sent', 'sms.delivered', 'sms.failed', 'sms.expired',
+  'otp.requested',
+  'otp.sent',
+  'otp.delivered',
+  'otp.failed',
+  'otp.verified',
+  'otp.expired',
+  'sms.queued',
+  'sms.sent',
+  'sms.delivered',
+  'sms.failed',
+  'sms.expired',
 ] as const;
 export type Metric = (typeof METRICS)[number];
 
@@ -94,7 +103,10 @@ export class StatsService {
   }
 
   /** record()'s statement as SQL with `?` bindings (to embed in a larger statement), or undefined for no events. */
-  recordSql(db: Knex | Knex.Transaction, events: StatEvent[]): { sql: string; bindings: readonly Knex.Value[] } | undefined {
+  recordSql(
+    db: Knex | Knex.Transaction,
+    events: StatEvent[],
+  ): { sql: string; bindings: readonly Knex.Value[] } | undefined {
     if (events.length === 0) return undefined;
     const shard = Math.floor(Math.random() * STATS_SHARDS);
     const sums = new Map<string, { project_id: string; hour: Date; metric: Metric; shard: number; count: number }>();
@@ -104,7 +116,14 @@ export class StatsService {
       const key = `${e.projectId}|${hourMs}|${e.metric}`;
       const row = sums.get(key);
       if (row) row.count += e.count ?? 1;
-      else sums.set(key, { project_id: e.projectId, hour: new Date(hourMs), metric: e.metric, shard, count: e.count ?? 1 });
+      else
+        sums.set(key, {
+          project_id: e.projectId,
+          hour: new Date(hourMs),
+          metric: e.metric,
+          shard,
+          count: e.count ?? 1,
+        });
     }
     const rows = [...sums.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, row]) => row);
     return db('stats_hourly')
@@ -133,7 +152,10 @@ export class StatsService {
       .where({ project_id: projectId })
       .where('hour', '>=', windowFrom)
       .where('hour', '<', windowTo);
-    const series = Array.from({ length: buckets }, (_, i) => ({ start: new Date(start.getTime() + i * step), counts: new Map<Metric, number>() }));
+    const series = Array.from({ length: buckets }, (_, i) => ({
+      start: new Date(start.getTime() + i * step),
+      counts: new Map<Metric, number>(),
+    }));
     const totals = new Map<Metric, number>();
     for (const row of rows) {
       const at = new Date(row.hour).getTime();
@@ -166,6 +188,12 @@ function figures(counts: Map<Metric, number>): { otp: OtpFigures; sms: SmsFigure
       expired: n('otp.expired'),
       conversionRate: requested === 0 ? 0 : Math.min(1, Math.round((n('otp.verified') / requested) * 10_000) / 10_000),
     },
-    sms: { queued: n('sms.queued'), sent: n('sms.sent'), delivered: n('sms.delivered'), failed: n('sms.failed'), expired: n('sms.expired') },
+    sms: {
+      queued: n('sms.queued'),
+      sent: n('sms.sent'),
+      delivered: n('sms.delivered'),
+      failed: n('sms.failed'),
+      expired: n('sms.expired'),
+    },
   };
 }

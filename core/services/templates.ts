@@ -42,7 +42,9 @@ export class TemplateService {
   /** The project's own texts by language (only those it set). */
   async custom(projectId: string): Promise<Partial<Record<Language, string>>> {
     const found = await this.cache.getOrLoad(projectId, async () => {
-      const rows: TemplateRow[] = await this.db('templates').where({ project_id: projectId }).select('language', 'text');
+      const rows: TemplateRow[] = await this.db('templates')
+        .where({ project_id: projectId })
+        .select('language', 'text');
       return Object.fromEntries(rows.map((r) => [r.language, r.text])) as Partial<Record<Language, string>>;
     });
     return found ?? {};
@@ -57,15 +59,29 @@ export class TemplateService {
   async list(projectId: string): Promise<TemplateListEntry[]> {
     await this.projects.get(projectId);
     const custom = await this.custom(projectId);
-    return LANGUAGES.map((language) => ({ language, text: custom[language] ?? BUILT_IN_TEMPLATES[language], custom: custom[language] !== undefined }));
+    return LANGUAGES.map((language) => ({
+      language,
+      text: custom[language] ?? BUILT_IN_TEMPLATES[language],
+      custom: custom[language] !== undefined,
+    }));
   }
 
-  async set(projectId: string, language: string, text: string): Promise<{ language: Language; text: string; updatedAt: string }> {
+  async set(
+    projectId: string,
+    language: string,
+    text: string,
+  ): Promise<{ language: Language; text: string; updatedAt: string }> {
     const lang = checkLanguage(language);
-    if (!hasCodePlaceholder(text)) throw apiError('VALIDATION_FAILED', { details: [{ field: 'text', message: 'text must contain {{code}} (or {{pin}})' }] });
+    if (!hasCodePlaceholder(text))
+      throw apiError('VALIDATION_FAILED', {
+        details: [{ field: 'text', message: 'text must contain {{code}} (or {{pin}})' }],
+      });
     await this.projects.get(projectId);
     const now = new Date();
-    await this.db('templates').insert({ project_id: projectId, language: lang, text, updated_at: now }).onConflict(['project_id', 'language']).merge(['text', 'updated_at']);
+    await this.db('templates')
+      .insert({ project_id: projectId, language: lang, text, updated_at: now })
+      .onConflict(['project_id', 'language'])
+      .merge(['text', 'updated_at']);
     await this.bus.invalidate('templates', projectId);
     return { language: lang, text, updatedAt: now.toISOString() };
   }
@@ -82,7 +98,9 @@ export class TemplateService {
 
 function checkLanguage(language: string): Language {
   if (!(LANGUAGES as readonly string[]).includes(language)) {
-    throw apiError('VALIDATION_FAILED', { details: [{ field: 'language', message: `language must be one of ${LANGUAGES.join(', ')}` }] });
+    throw apiError('VALIDATION_FAILED', {
+      details: [{ field: 'language', message: `language must be one of ${LANGUAGES.join(', ')}` }],
+    });
   }
   return language as Language;
 }

@@ -57,7 +57,9 @@ export class TestNumberService {
     const number = to.trim();
     if (!TEST_NUMBER_PATTERN.test(number)) return undefined;
     const numbers = await this.cache.getOrLoad(projectId, async () => {
-      const rows: TestNumberRow[] = await this.db('test_numbers').where({ project_id: projectId }).select('number', 'code_hash');
+      const rows: TestNumberRow[] = await this.db('test_numbers')
+        .where({ project_id: projectId })
+        .select('number', 'code_hash');
       return new Map(rows.map((r) => [r.number, r.code_hash]));
     });
     return numbers?.get(number);
@@ -83,7 +85,10 @@ export class TestNumberService {
 
   async list(projectId: string): Promise<TestNumberView[]> {
     await this.projects.get(projectId);
-    const rows: TestNumberRow[] = await this.db('test_numbers').where({ project_id: projectId }).orderBy('created_at', 'asc').select('number', 'created_at');
+    const rows: TestNumberRow[] = await this.db('test_numbers')
+      .where({ project_id: projectId })
+      .orderBy('created_at', 'asc')
+      .select('number', 'created_at');
     return rows.map(toView);
   }
 

@@ -50,11 +50,20 @@ export class SmsGateEvents {
   /** Starts listening (once, lazily: only processes that serve event streams need it). */
   async start(): Promise<void> {
     this.starting ??= (async () => {
-      const subscriber = this.redis.duplicate({ lazyConnect: true, enableOfflineQueue: true, commandTimeout: undefined });
+      const subscriber = this.redis.duplicate({
+        lazyConnect: true,
+        enableOfflineQueue: true,
+        commandTimeout: undefined,
+      });
       subscriber.on('error', (error) => this.log.warn({ err: error }, 'smsgate events subscriber error'));
       subscriber.on('message', (_channel: string, text: string) => {
         try {
-          const { deviceId, event, data, close } = JSON.parse(text) as { deviceId: string; event: SmsGateEvent; data: unknown; close?: true };
+          const { deviceId, event, data, close } = JSON.parse(text) as {
+            deviceId: string;
+            event: SmsGateEvent;
+            data: unknown;
+            close?: true;
+          };
           if (close) for (const stream of this.streams.get(deviceId) ?? []) stream.end();
           else this.deliver(deviceId, event, data);
         } catch {
@@ -95,6 +104,7 @@ export class SmsGateEvents {
   }
 
   private deliver(deviceId: string, event: SmsGateEvent, data: unknown): void {
-    for (const stream of this.streams.get(deviceId) ?? []) stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    for (const stream of this.streams.get(deviceId) ?? [])
+      stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   }
 }

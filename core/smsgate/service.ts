@@ -53,8 +53,6 @@ export interface SmsGateRegistration {
   password: string;
 }
 
-
-
 /**
  * The SMSGate app's private-server protocol (capcom6/android-sms-gateway v1.68): registration
  * with a project link token or link code, device-token authentication, pull under the device's
@@ -122,19 +120,28 @@ export class SmsGateService {
   /** The device behind `Authorization: Bearer <device token>`; unknown or unlinked: 401. */
   async authenticate(authorization: string | undefined): Promise<Device> {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-    if (!match || match[1]!.length > 256) throw apiError('UNAUTHORIZED', { message: 'Send the device token as Authorization: Bearer <token>.' });
-    const row = await this.db('smsgate_devices').select('device_id').where({ token_hash: sha256(match[1]!) }).first();
+    if (!match || match[1]!.length > 256)
+      throw apiError('UNAUTHORIZED', { message: 'Send the device token as Authorization: Bearer <token>.' });
+    const row = await this.db('smsgate_devices')
+      .select('device_id')
+      .where({ token_hash: sha256(match[1]!) })
+      .first();
     const device = row ? await this.devices.find(row.device_id) : null;
-    if (!device || device.transport !== 'smsgate') throw apiError('UNAUTHORIZED', { message: 'The device token is unknown or the device was unlinked.' });
+    if (!device || device.transport !== 'smsgate')
+      throw apiError('UNAUTHORIZED', { message: 'The device token is unknown or the device was unlinked.' });
     return device;
   }
 
   /** `PATCH /device` `{ id, pushToken?, simCards? }`. Another device's id: 403. */
   async patchDevice(device: Device, body: unknown): Promise<void> {
-    if (!isObject(body) || typeof body.id !== 'string') throw apiError('VALIDATION_FAILED', { details: [{ field: 'id', message: 'id is required' }] });
+    if (!isObject(body) || typeof body.id !== 'string')
+      throw apiError('VALIDATION_FAILED', { details: [{ field: 'id', message: 'id is required' }] });
     if (body.id !== device.id) throw apiError('FORBIDDEN', { message: 'The id is not this device token’s device.' });
     const pushToken = str(body.pushToken, 4096);
-    if (pushToken) await this.db('smsgate_devices').where({ device_id: device.id }).update({ push_token: pushToken, updated_at: new Date() });
+    if (pushToken)
+      await this.db('smsgate_devices')
+        .where({ device_id: device.id })
+        .update({ push_token: pushToken, updated_at: new Date() });
     const sims = readSimCards(body.simCards);
     if (sims) await this.devices.update(device.id, { sims: keepOperatorSims(sims, device.sims) });
   }
@@ -162,21 +169,26 @@ export class SmsGateService {
         return [];
       }
       const batch = await this.messages.nextForDevice(device.id, grant.taken);
-      if (batch.length < grant.taken) await this.pacer.refund(device.id, device.sendRatePerMinute, grant.taken - batch.length);
+      if (batch.length < grant.taken)
+        await this.pacer.refund(device.id, device.sendRatePerMinute, grant.taken - batch.length);
       if (batch.length === 0) return [];
       const outgoing = await applyBeforeSend({ hooks: this.hooks, transitions: this.transitions }, batch);
-      if (outgoing.length < batch.length) await this.pacer.refund(device.id, device.sendRatePerMinute, batch.length - outgoing.length);
+      if (outgoing.length < batch.length)
+        await this.pacer.refund(device.id, device.sendRatePerMinute, batch.length - outgoing.length);
       const ids = outgoing.map((m) => m.id);
       await this.transitions.dispatched(ids);
       const created = new Map<string, Date>();
       if (ids.length > 0) {
-        const rows: Array<{ id: string; created_at: Date | string }> = await this.db('messages').select('id', 'created_at').whereIn('id', ids);
+        const rows: Array<{ id: string; created_at: Date | string }> = await this.db('messages')
+          .select('id', 'created_at')
+          .whereIn('id', ids);
         for (const r of rows) created.set(r.id, new Date(r.created_at));
       }
       if (batch.length === grant.taken) {
         // Maybe more waiting: wake the phone again once the pace allows.
         const more = await this.messages.nextForDevice(device.id, 1, ids);
-        if (more.length > 0) await this.dispatch.signal([device.id], grant.taken < MAX_PER_PULL ? Math.max(grant.waitMs, 1000) : 0);
+        if (more.length > 0)
+          await this.dispatch.signal([device.id], grant.taken < MAX_PER_PULL ? Math.max(grant.waitMs, 1000) : 0);
       }
       const items = outgoing.map((m) => ({
         id: m.id,
@@ -206,21 +218,39 @@ export class SmsGateService {
   async report(device: Device, body: unknown, receivedAt = new Date()): Promise<number> {
     const dropped: string[] = [];
     const updates = readStates(body, undefined, (problem) => dropped.push(problem));
-    if (dropped.length > 0) this.log.warn({ deviceId: device.id, dropped: dropped.length, problems: countProblems(dropped) }, 'smsgate states dropped: malformed');
+    if (dropped.length > 0)
+      this.log.warn(
+        { deviceId: device.id, dropped: dropped.length, problems: countProblems(dropped) },
+        'smsgate states dropped: malformed',
+      );
     if (updates.length > 0) {
-      await this.queues.deviceEvents.add('status', { deviceId: device.id, channel: 'status', payload: { updates }, receivedAt: receivedAt.toISOString() });
+      await this.queues.deviceEvents.add('status', {
+        deviceId: device.id,
+        channel: 'status',
+        payload: { updates },
+        receivedAt: receivedAt.toISOString(),
+      });
     }
     return updates.length;
   }
 
   /** `GET /settings`: SSE instead of Firebase, and the key the app signs its webhooks with. */
   async settings(device: Device): Promise<unknown> {
-    return { gateway: { notification_channel: 'SSE_ONLY' }, webhooks: { signing_key: await this.signingKey(device.id) } };
+    return {
+      gateway: { notification_channel: 'SSE_ONLY' },
+      webhooks: { signing_key: await this.signingKey(device.id) },
+    };
   }
 
   /** `GET /webhooks`: the app posts received SMS to this device's inbound URL. */
   webhooks(device: Device): unknown[] {
-    return [{ id: 'smx-sms-received', url: `${this.endpoints.publicUrl}${SMSGATE_BASE_PATH}/webhooks/${device.id}/sms-received`, event: 'sms:received' }];
+    return [
+      {
+        id: 'smx-sms-received',
+        url: `${this.endpoints.publicUrl}${SMSGATE_BASE_PATH}/webhooks/${device.id}/sms-received`,
+        event: 'sms:received',
+      },
+    ];
   }
 
   private async signingKey(deviceId: string): Promise<string> {
@@ -240,25 +270,50 @@ export class SmsGateService {
    * or the app's own retry) answers `duplicate` and queues nothing. This holds whether or not the
    * body has an `id`/`messageId` (which also name the queued job, as before).
    */
-  async inbound(deviceId: string, rawBody: string, signature: string | undefined, timestamp: string | undefined, now = Date.now()): Promise<'accepted' | 'duplicate' | 'ignored'> {
+  async inbound(
+    deviceId: string,
+    rawBody: string,
+    signature: string | undefined,
+    timestamp: string | undefined,
+    now = Date.now(),
+  ): Promise<'accepted' | 'duplicate' | 'ignored'> {
     const device = await this.devices.find(deviceId);
-    if (!device || device.transport !== 'smsgate' || !signature || !timestamp || !/^\d{1,16}$/.test(timestamp)) throw apiError('UNAUTHORIZED', { message: 'Missing or invalid webhook signature.' });
+    if (!device || device.transport !== 'smsgate' || !signature || !timestamp || !/^\d{1,16}$/.test(timestamp))
+      throw apiError('UNAUTHORIZED', { message: 'Missing or invalid webhook signature.' });
     const ts = Number(timestamp);
     const tsMs = ts > 1e11 ? ts : ts * 1000;
-    if (Math.abs(now - tsMs) > WEBHOOK_MAX_AGE_MS) throw apiError('UNAUTHORIZED', { message: 'The webhook timestamp is too old.' });
-    const expected = createHmac('sha256', await this.signingKey(deviceId)).update(rawBody + timestamp).digest();
+    if (Math.abs(now - tsMs) > WEBHOOK_MAX_AGE_MS)
+      throw apiError('UNAUTHORIZED', { message: 'The webhook timestamp is too old.' });
+    const expected = createHmac('sha256', await this.signingKey(deviceId))
+      .update(rawBody + timestamp)
+      .digest();
     const given = /^[0-9a-fA-F]{64}$/.test(signature) ? Buffer.from(signature, 'hex') : Buffer.alloc(0);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw apiError('UNAUTHORIZED', { message: 'Missing or invalid webhook signature.' });
+    if (given.length !== expected.length || !timingSafeEqual(given, expected))
+      throw apiError('UNAUTHORIZED', { message: 'Missing or invalid webhook signature.' });
 
     const body = JSON.parse(rawBody) as unknown;
     if (!isObject(body) || body.event !== 'sms:received') return 'ignored';
     const p = isObject(body.payload) ? body.payload : {};
     const from = str(p.sender, INBOUND_SENDER_MAX) ?? str(p.phoneNumber, INBOUND_SENDER_MAX);
     const text = typeof p.message === 'string' ? p.message : null;
-    if (!from || text === null) throw apiError('VALIDATION_FAILED', { details: [{ field: 'payload', message: 'sms:received needs payload.message and payload.sender/phoneNumber' }] });
-    if (CONTROL_CHARS.test(from)) throw apiError('VALIDATION_FAILED', { details: [{ field: 'payload.sender', message: 'the sender must not contain control characters' }] });
-    const simNumber = typeof p.simNumber === 'number' && Number.isInteger(p.simNumber) && p.simNumber >= 1 && p.simNumber <= 8 ? p.simNumber - 1 : null;
-    const receivedAt = typeof p.receivedAt === 'string' && p.receivedAt.length <= STATUS_AT_MAX && !Number.isNaN(Date.parse(p.receivedAt)) ? p.receivedAt : new Date(now).toISOString();
+    if (!from || text === null)
+      throw apiError('VALIDATION_FAILED', {
+        details: [{ field: 'payload', message: 'sms:received needs payload.message and payload.sender/phoneNumber' }],
+      });
+    if (CONTROL_CHARS.test(from))
+      throw apiError('VALIDATION_FAILED', {
+        details: [{ field: 'payload.sender', message: 'the sender must not contain control characters' }],
+      });
+    const simNumber =
+      typeof p.simNumber === 'number' && Number.isInteger(p.simNumber) && p.simNumber >= 1 && p.simNumber <= 8
+        ? p.simNumber - 1
+        : null;
+    const receivedAt =
+      typeof p.receivedAt === 'string' &&
+      p.receivedAt.length <= STATUS_AT_MAX &&
+      !Number.isNaN(Date.parse(p.receivedAt))
+        ? p.receivedAt
+        : new Date(now).toISOString();
     const dedup = str(body.id, 64) ?? str(p.messageId, 64);
 
     // A timestamp may be up to the window ahead and is accepted up to the window behind: a copy
@@ -268,7 +323,12 @@ export class SmsGateService {
     try {
       await this.queues.deviceEvents.add(
         'inbox',
-        { deviceId, channel: 'inbox', payload: { messages: [{ from, body: text, receivedAt, simSlot: simNumber }] }, receivedAt: new Date(now).toISOString() },
+        {
+          deviceId,
+          channel: 'inbox',
+          payload: { messages: [{ from, body: text, receivedAt, simSlot: simNumber }] },
+          receivedAt: new Date(now).toISOString(),
+        },
         dedup ? { jobId: `smsgate-in-${deviceId}-${dedup.replace(/[^A-Za-z0-9_-]/g, '_')}` } : undefined,
       );
     } catch (error) {

@@ -59,18 +59,35 @@ export class WebhookAttempts {
 
   async record(a: NewAttempt): Promise<void> {
     const row: AttemptRow = {
-      project_id: a.projectId, endpoint_id: a.endpointId, event_id: a.eventId, event_type: a.type, url: a.url, attempt: a.attempt,
-      status_code: a.statusCode, duration_ms: a.durationMs, error: tenantError(a.error)?.slice(0, 500) ?? null, succeeded: a.succeeded, next_attempt_at: a.nextAttemptAt, at: a.at,
+      project_id: a.projectId,
+      endpoint_id: a.endpointId,
+      event_id: a.eventId,
+      event_type: a.type,
+      url: a.url,
+      attempt: a.attempt,
+      status_code: a.statusCode,
+      duration_ms: a.durationMs,
+      error: tenantError(a.error)?.slice(0, 500) ?? null,
+      succeeded: a.succeeded,
+      next_attempt_at: a.nextAttemptAt,
+      at: a.at,
     };
     await this.db('webhook_attempts').insert(row);
   }
 
   /** The project's attempts (optionally one endpoint's or one event's), newest first. */
-  async list(projectId: string, query: { endpointId?: string; eventId?: string; cursor?: string; limit?: number }): Promise<{ deliveries: WebhookAttemptView[]; nextCursor: string | null }> {
+  async list(
+    projectId: string,
+    query: { endpointId?: string; eventId?: string; cursor?: string; limit?: number },
+  ): Promise<{ deliveries: WebhookAttemptView[]; nextCursor: string | null }> {
     const q = this.db('webhook_attempts').where({ project_id: projectId });
     if (query.endpointId) void q.where({ endpoint_id: query.endpointId });
     if (query.eventId) void q.where({ event_id: query.eventId });
-    const { rows, nextCursor } = await seqPage<AttemptRow & { seq: number | string }>(q, query, PAGE_TAGS.webhookAttempts);
+    const { rows, nextCursor } = await seqPage<AttemptRow & { seq: number | string }>(
+      q,
+      query,
+      PAGE_TAGS.webhookAttempts,
+    );
     return { deliveries: rows.map(toView), nextCursor };
   }
 }
@@ -89,7 +106,16 @@ export function tenantError(error: string | null): string | null {
 
 function toView(r: AttemptRow): WebhookAttemptView {
   return {
-    eventId: r.event_id, type: r.event_type, webhookId: r.endpoint_id, url: r.url, attempt: r.attempt, succeeded: r.succeeded,
-    statusCode: r.status_code, durationMs: r.duration_ms, error: tenantError(r.error), nextAttemptAt: r.next_attempt_at ? new Date(r.next_attempt_at).toISOString() : null, at: new Date(r.at).toISOString(),
+    eventId: r.event_id,
+    type: r.event_type,
+    webhookId: r.endpoint_id,
+    url: r.url,
+    attempt: r.attempt,
+    succeeded: r.succeeded,
+    statusCode: r.status_code,
+    durationMs: r.duration_ms,
+    error: tenantError(r.error),
+    nextAttemptAt: r.next_attempt_at ? new Date(r.next_attempt_at).toISOString() : null,
+    at: new Date(r.at).toISOString(),
   };
 }

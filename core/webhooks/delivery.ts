@@ -46,24 +46,46 @@ export class WebhookDelivery {
     const log = async (result: SendResult, retry: boolean) => {
       this.metrics.webhookDeliveries.inc({ result: result.ok ? 'delivered' : result.refused ? 'refused' : 'failed' });
       await this.attempts.record({
-        projectId: d.projectId, endpointId: d.endpointId, eventId: d.eventId, type: d.type, url, attempt, statusCode: result.statusCode,
-        durationMs: result.durationMs, error: result.error, succeeded: result.ok, at,
-        nextAttemptAt: retry ? new Date(Date.now() + retryDelayMs(attempt, this.config.webhookRetryBaseMs, d.eventId)) : null,
+        projectId: d.projectId,
+        endpointId: d.endpointId,
+        eventId: d.eventId,
+        type: d.type,
+        url,
+        attempt,
+        statusCode: result.statusCode,
+        durationMs: result.durationMs,
+        error: result.error,
+        succeeded: result.ok,
+        at,
+        nextAttemptAt: retry
+          ? new Date(Date.now() + retryDelayMs(attempt, this.config.webhookRetryBaseMs, d.eventId))
+          : null,
       });
     };
 
-    const problem = secret === undefined
-      ? 'the project no longer exists'
-      : urlProblem(url, { allowPrivate: this.config.webhookAllowPrivate, httpsOnly: !d.endpointId && !this.config.webhookAllowPrivate });
+    const problem =
+      secret === undefined
+        ? 'the project no longer exists'
+        : urlProblem(url, {
+            allowPrivate: this.config.webhookAllowPrivate,
+            httpsOnly: !d.endpointId && !this.config.webhookAllowPrivate,
+          });
     if (problem) {
       await log({ ok: false, statusCode: null, durationMs: 0, error: `refused: ${problem}`, refused: true }, false);
       throw new PermanentFailure(problem);
     }
 
-    const headers = d.signing === 'smsgate' ? smsgateHeaders(smsgateSigningKey(secret!), d.body) : webhookHeaders(secret!, d.eventId, d.body, new Date());
+    const headers =
+      d.signing === 'smsgate'
+        ? smsgateHeaders(smsgateSigningKey(secret!), d.body)
+        : webhookHeaders(secret!, d.eventId, d.body, new Date());
     const result = await sendWebhook(url, d.body, headers, { allowPrivate: this.config.webhookAllowPrivate });
     // The tenant's log says only "connection failed" / "refused"; the operator's says why.
-    if (result.detail) this.log.info({ projectId: d.projectId, endpointId: d.endpointId, eventId: d.eventId, attempt, reason: result.detail }, 'webhook attempt failed');
+    if (result.detail)
+      this.log.info(
+        { projectId: d.projectId, endpointId: d.endpointId, eventId: d.eventId, attempt, reason: result.detail },
+        'webhook attempt failed',
+      );
     const gone = result.statusCode === 410;
     await log(result, !result.ok && !result.refused && !gone && !last);
     if (result.ok) return `delivered (${result.statusCode})`;

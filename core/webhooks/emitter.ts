@@ -7,12 +7,21 @@ import type { Queues, WebhookJob } from '../queues.js';
 import { TOKENS } from '../tokens.js';
 import type { MessageChanged } from '../message-changed.js';
 import { WebhookEndpoints } from './endpoints.js';
-import { webhookBody, type DeviceEventData, type MessageEventData, type WebhookEvent, type WebhookEventType } from '../webhook-events.js';
+import {
+  webhookBody,
+  type DeviceEventData,
+  type MessageEventData,
+  type WebhookEvent,
+  type WebhookEventType,
+} from '../webhook-events.js';
 import { BACKOFF_TYPE, WEBHOOK_ATTEMPTS } from './retry.js';
 
-
 const MESSAGE_EVENT: Record<string, WebhookEventType | undefined> = {
-  DISPATCHED: 'message.dispatched', SENT: 'message.sent', DELIVERED: 'message.delivered', FAILED: 'message.failed', EXPIRED: 'message.expired',
+  DISPATCHED: 'message.dispatched',
+  SENT: 'message.sent',
+  DELIVERED: 'message.delivered',
+  FAILED: 'message.failed',
+  EXPIRED: 'message.expired',
 };
 
 interface MessageFacts {
@@ -69,7 +78,10 @@ export class WebhookEmitter {
    * retried job repeats it (and the queue dedupes it); rejects when it could not be queued.
    */
   async deviceConnection(deviceId: string, online: boolean, at: Date): Promise<void> {
-    const device: { project_id: string } | undefined = await this.db('devices').select('project_id').where({ id: deviceId }).first();
+    const device: { project_id: string } | undefined = await this.db('devices')
+      .select('project_id')
+      .where({ id: deviceId })
+      .first();
     if (!device) return;
     const data: DeviceEventData = { deviceId, online, at: at.toISOString() };
     const id = `evt_${createHash('sha256').update(`device:${deviceId}:${online}:${data.at}`).digest('base64url').slice(0, 22)}`;
@@ -93,7 +105,9 @@ export class WebhookEmitter {
       const facts = new Map<string, MessageFacts>();
       for (let i = 0; i < wanted.length; i += 1000) {
         const ids = wanted.slice(i, i + 1000).map((c) => c.id);
-        const rows: MessageFacts[] = await this.db('messages').whereIn('id', ids).select('id', 'kind', 'to', 'verification_id', 'batch_id', 'device_id', 'metadata');
+        const rows: MessageFacts[] = await this.db('messages')
+          .whereIn('id', ids)
+          .select('id', 'kind', 'to', 'verification_id', 'batch_id', 'device_id', 'metadata');
         for (const r of rows) facts.set(r.id, r);
       }
       const events: WebhookEvent[] = [];
@@ -101,8 +115,16 @@ export class WebhookEmitter {
         const m = facts.get(c.id);
         if (!m) continue;
         const data: MessageEventData = {
-          messageId: c.id, kind: m.kind, status: c.status, to: m.to, error: c.error, verificationId: m.verification_id, batchId: m.batch_id, deviceId: m.device_id,
-          metadata: typeof m.metadata === 'string' ? (JSON.parse(m.metadata) as Record<string, unknown>) : m.metadata, at: c.at.toISOString(),
+          messageId: c.id,
+          kind: m.kind,
+          status: c.status,
+          to: m.to,
+          error: c.error,
+          verificationId: m.verification_id,
+          batchId: m.batch_id,
+          deviceId: m.device_id,
+          metadata: typeof m.metadata === 'string' ? (JSON.parse(m.metadata) as Record<string, unknown>) : m.metadata,
+          at: c.at.toISOString(),
         };
         events.push({ id: eventIdOf(c), type: MESSAGE_EVENT[c.status]!, data, callbackUrl: c.callbackUrl });
       }
@@ -110,13 +132,23 @@ export class WebhookEmitter {
     }
   }
 
-  private async enqueue(projectId: string, events: WebhookEvent[], known?: Awaited<ReturnType<WebhookEndpoints['subscribers']>>): Promise<void> {
+  private async enqueue(
+    projectId: string,
+    events: WebhookEvent[],
+    known?: Awaited<ReturnType<WebhookEndpoints['subscribers']>>,
+  ): Promise<void> {
     if (events.length === 0) return;
     const subscribers = known ?? (await this.endpoints.subscribers(projectId));
     const now = new Date();
-    const jobs: Array<{ name: string; data: WebhookJob; opts: { jobId: string; attempts: number; backoff: { type: string } } }> = [];
+    const jobs: Array<{
+      name: string;
+      data: WebhookJob;
+      opts: { jobId: string; attempts: number; backoff: { type: string } };
+    }> = [];
     for (const event of events) {
-      const receivers = subscribers.filter((s) => s.wants(event.type)).map((s) => ({ endpointId: s.id as string | null, url: s.url }));
+      const receivers = subscribers
+        .filter((s) => s.wants(event.type))
+        .map((s) => ({ endpointId: s.id as string | null, url: s.url }));
       if (event.callbackUrl) receivers.push({ endpointId: null, url: event.callbackUrl });
       if (receivers.length === 0) continue;
       const eventId = event.id ?? newId('evt');
@@ -125,7 +157,11 @@ export class WebhookEmitter {
         jobs.push({
           name: event.type,
           data: { eventId, type: event.type, projectId, endpointId: r.endpointId, url: r.url, body },
-          opts: { jobId: `${eventId}.${r.endpointId ?? 'callback'}`, attempts: WEBHOOK_ATTEMPTS, backoff: { type: BACKOFF_TYPE } },
+          opts: {
+            jobId: `${eventId}.${r.endpointId ?? 'callback'}`,
+            attempts: WEBHOOK_ATTEMPTS,
+            backoff: { type: BACKOFF_TYPE },
+          },
         });
       }
     }

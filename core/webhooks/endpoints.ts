@@ -71,13 +71,27 @@ export class WebhookEndpoints {
   }
 
   /** Registers an endpoint after checking its URL (and where its host resolves to now). The secret is in the answer only. */
-  async create(projectId: string, url: string, events: string[] | undefined): Promise<WebhookEndpointView & { secret: string }> {
+  async create(
+    projectId: string,
+    url: string,
+    events: string[] | undefined,
+  ): Promise<WebhookEndpointView & { secret: string }> {
     await this.projects.get(projectId);
     await this.checkUrl(url, 'url', false);
-    const subscribed = !events || events.length === 0 || events.includes(ALL_EVENTS) ? [ALL_EVENTS] : [...new Set(events)];
+    const subscribed =
+      !events || events.length === 0 || events.includes(ALL_EVENTS) ? [ALL_EVENTS] : [...new Set(events)];
     const secret = newSigningSecret();
     const now = new Date();
-    const row: EndpointRow = { id: newId('whk'), project_id: projectId, url, events: subscribed, secret_sealed: this.sealer.seal(secret), enabled: true, disabled_reason: null, created_at: now };
+    const row: EndpointRow = {
+      id: newId('whk'),
+      project_id: projectId,
+      url,
+      events: subscribed,
+      secret_sealed: this.sealer.seal(secret),
+      enabled: true,
+      disabled_reason: null,
+      created_at: now,
+    };
     await this.db('webhook_endpoints').insert({ ...row, events: JSON.stringify(subscribed), updated_at: now });
     await this.bus.invalidate('webhooks', projectId);
     return { ...toView(row), secret };
@@ -85,14 +99,18 @@ export class WebhookEndpoints {
 
   async list(projectId: string): Promise<WebhookEndpointView[]> {
     await this.projects.get(projectId);
-    const rows: EndpointRow[] = await this.db('webhook_endpoints').where({ project_id: projectId }).orderBy('created_at', 'asc');
+    const rows: EndpointRow[] = await this.db('webhook_endpoints')
+      .where({ project_id: projectId })
+      .orderBy('created_at', 'asc');
     return rows.map(toView);
   }
 
   /** The endpoint, if it is this project's (another project's answers NOT_FOUND). */
   async get(projectId: string, endpointId: string): Promise<WebhookEndpointView> {
     if (!isId('whk', endpointId)) throw notFound();
-    const row: EndpointRow | undefined = await this.db('webhook_endpoints').where({ id: endpointId, project_id: projectId }).first();
+    const row: EndpointRow | undefined = await this.db('webhook_endpoints')
+      .where({ id: endpointId, project_id: projectId })
+      .first();
     if (!row) throw notFound();
     return toView(row);
   }
@@ -108,7 +126,9 @@ export class WebhookEndpoints {
   /** The project's enabled endpoints (cached; an empty list is cached too). */
   async subscribers(projectId: string): Promise<Subscriber[]> {
     const list = await this.cache.getOrLoad(projectId, async () => {
-      const rows: EndpointRow[] = await this.db('webhook_endpoints').where({ project_id: projectId, enabled: true }).select('id', 'url', 'events');
+      const rows: EndpointRow[] = await this.db('webhook_endpoints')
+        .where({ project_id: projectId, enabled: true })
+        .select('id', 'url', 'events');
       return rows.map((r) => {
         const events = new Set(parseEvents(r.events));
         return { id: r.id, url: r.url, wants: (type: WebhookEventType) => events.has(ALL_EVENTS) || events.has(type) };
@@ -125,7 +145,9 @@ export class WebhookEndpoints {
 
   /** Stops deliveries to an endpoint (its receiver answered 410 Gone). */
   async disable(endpointId: string, reason: string): Promise<void> {
-    const [row] = await this.db('webhook_endpoints').where({ id: endpointId }).update({ enabled: false, disabled_reason: reason, updated_at: new Date() }, ['project_id']);
+    const [row] = await this.db('webhook_endpoints')
+      .where({ id: endpointId })
+      .update({ enabled: false, disabled_reason: reason, updated_at: new Date() }, ['project_id']);
     if (row) await this.bus.invalidate('webhooks', row.project_id as string);
   }
 
@@ -134,7 +156,10 @@ export class WebhookEndpoints {
     await this.projects.get(projectId);
     const secret = newSigningSecret();
     const now = new Date();
-    await this.db('webhook_callback_secrets').insert({ project_id: projectId, secret_sealed: this.sealer.seal(secret), created_at: now }).onConflict('project_id').merge();
+    await this.db('webhook_callback_secrets')
+      .insert({ project_id: projectId, secret_sealed: this.sealer.seal(secret), created_at: now })
+      .onConflict('project_id')
+      .merge();
     return { secret, createdAt: now.toISOString() };
   }
 
@@ -144,12 +169,17 @@ export class WebhookEndpoints {
    * Undefined only when the project is gone.
    */
   async callbackSecret(projectId: string): Promise<string | undefined> {
-    const read = async () => (await this.db('webhook_callback_secrets').where({ project_id: projectId }).first()) as { secret_sealed: string } | undefined;
+    const read = async () =>
+      (await this.db('webhook_callback_secrets').where({ project_id: projectId }).first()) as
+        { secret_sealed: string } | undefined;
     let row = await read();
     if (!row) {
       if (!(await this.db('projects').where({ id: projectId }).first('id'))) return undefined;
       // Concurrent first uses agree on one secret: the first insert wins, the others read it.
-      await this.db('webhook_callback_secrets').insert({ project_id: projectId, secret_sealed: this.sealer.seal(newSigningSecret()), created_at: new Date() }).onConflict('project_id').ignore();
+      await this.db('webhook_callback_secrets')
+        .insert({ project_id: projectId, secret_sealed: this.sealer.seal(newSigningSecret()), created_at: new Date() })
+        .onConflict('project_id')
+        .ignore();
       row = await read();
     }
     return row ? this.sealer.open(row.secret_sealed) : undefined;
@@ -167,7 +197,10 @@ export class WebhookEndpoints {
 
   /** checkUrl's finding as a validation detail (null when the URL is fine), to join a request's other details. */
   async urlProblem(url: string, field: string, callback: boolean): Promise<ErrorDetail | null> {
-    const problem = urlProblem(url, { allowPrivate: this.config.webhookAllowPrivate, httpsOnly: callback && !this.config.webhookAllowPrivate });
+    const problem = urlProblem(url, {
+      allowPrivate: this.config.webhookAllowPrivate,
+      httpsOnly: callback && !this.config.webhookAllowPrivate,
+    });
     if (problem) return { field, message: `${field} ${problem}` };
     if (callback) return null;
     try {
@@ -182,7 +215,10 @@ export class WebhookEndpoints {
   /** The shape check of a per-request callback URL, as a validation detail (null when fine). */
   callbackProblem(url: string | undefined, field = 'callbackUrl'): { field: string; message: string } | null {
     if (url === undefined) return null;
-    const problem = urlProblem(url, { allowPrivate: this.config.webhookAllowPrivate, httpsOnly: !this.config.webhookAllowPrivate });
+    const problem = urlProblem(url, {
+      allowPrivate: this.config.webhookAllowPrivate,
+      httpsOnly: !this.config.webhookAllowPrivate,
+    });
     return problem ? { field, message: `${field} ${problem}` } : null;
   }
 }
@@ -192,5 +228,12 @@ function parseEvents(raw: string[] | string): string[] {
 }
 
 function toView(row: EndpointRow): WebhookEndpointView {
-  return { id: row.id, url: row.url, events: parseEvents(row.events), enabled: row.enabled, disabledReason: row.disabled_reason, createdAt: new Date(row.created_at).toISOString() };
+  return {
+    id: row.id,
+    url: row.url,
+    events: parseEvents(row.events),
+    enabled: row.enabled,
+    disabledReason: row.disabled_reason,
+    createdAt: new Date(row.created_at).toISOString(),
+  };
 }

@@ -36,7 +36,12 @@ export const DELIVERY_ERRORS = {
  * checked address (a pinned `lookup`), so DNS rebinding between check and connect is impossible;
  * TLS still verifies the certificate against the URL's host name.
  */
-export async function sendWebhook(rawUrl: string, body: string, headers: Record<string, string>, options: { allowPrivate: boolean; timeoutMs?: number }): Promise<SendResult> {
+export async function sendWebhook(
+  rawUrl: string,
+  body: string,
+  headers: Record<string, string>,
+  options: { allowPrivate: boolean; timeoutMs?: number },
+): Promise<SendResult> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   const url = new URL(rawUrl);
@@ -46,10 +51,20 @@ export async function sendWebhook(rawUrl: string, body: string, headers: Record<
   } catch (error) {
     // Not resolving and resolving to a refused address read the same to the tenant (no DNS oracle).
     const refused = error instanceof UrlRefusedError;
-    return { ok: false, statusCode: null, durationMs: elapsed(), error: refused ? DELIVERY_ERRORS.refused : 'cannot resolve the host', refused, detail: error instanceof Error ? error.message : String(error) };
+    return {
+      ok: false,
+      statusCode: null,
+      durationMs: elapsed(),
+      error: refused ? DELIVERY_ERRORS.refused : 'cannot resolve the host',
+      refused,
+      detail: error instanceof Error ? error.message : String(error),
+    };
   }
   const pinned: LookupFunction = (_host, opts, callback) => {
-    if ((opts as { all?: boolean }).all) (callback as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [{ address: target.address, family: target.family }]);
+    if ((opts as { all?: boolean }).all)
+      (callback as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [
+        { address: target.address, family: target.family },
+      ]);
     else callback(null, target.address, target.family);
   };
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -57,7 +72,12 @@ export async function sendWebhook(rawUrl: string, body: string, headers: Record<
     const req = send(url, {
       method: 'POST',
       lookup: pinned,
-      headers: { 'content-type': 'application/json', 'user-agent': 'SMX-Webhooks/1', 'content-length': Buffer.byteLength(body), ...headers },
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'SMX-Webhooks/1',
+        'content-length': Buffer.byteLength(body),
+        ...headers,
+      },
       signal: AbortSignal.timeout(options.timeoutMs ?? SEND_TIMEOUT_MS),
       agent: false,
     });
@@ -70,7 +90,11 @@ export async function sendWebhook(rawUrl: string, body: string, headers: Record<
       });
       const done = () => {
         const ok = status >= 200 && status < 300;
-        const error = ok ? null : status >= 300 && status < 400 ? `redirect (${status}) not followed` : `HTTP ${status}`;
+        const error = ok
+          ? null
+          : status >= 300 && status < 400
+            ? `redirect (${status}) not followed`
+            : `HTTP ${status}`;
         resolve({ ok, statusCode: status, durationMs: elapsed(), error, refused: false });
       };
       res.on('end', done);
@@ -79,11 +103,23 @@ export async function sendWebhook(rawUrl: string, body: string, headers: Record<
     });
     // Connected: a timeout from here on is the receiver's slowness, worth telling the tenant.
     let connected = false;
-    req.on('socket', (socket) => socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => (connected = true)));
+    req.on('socket', (socket) =>
+      socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => (connected = true)),
+    );
     req.on('error', (error: Error & { code?: string }) => {
       const timedOut = error.name === 'AbortError' || error.name === 'TimeoutError' || error.code === 'ABORT_ERR';
       const detail = `${error.code ?? error.name} (${target.address})`;
-      resolve({ ok: false, statusCode: null, durationMs: elapsed(), error: timedOut && connected ? `no answer within ${(options.timeoutMs ?? SEND_TIMEOUT_MS) / 1000} s` : DELIVERY_ERRORS.connection, refused: false, detail });
+      resolve({
+        ok: false,
+        statusCode: null,
+        durationMs: elapsed(),
+        error:
+          timedOut && connected
+            ? `no answer within ${(options.timeoutMs ?? SEND_TIMEOUT_MS) / 1000} s`
+            : DELIVERY_ERRORS.connection,
+        refused: false,
+        detail,
+      });
     });
     req.end(body);
   });

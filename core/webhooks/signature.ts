@@ -21,7 +21,11 @@ export function signWebhook(secret: string, id: string, timestamp: number, body:
 /** The three headers of a signed delivery; the id stays the same across retries, the timestamp is the attempt's. */
 export function webhookHeaders(secret: string, id: string, body: string, now = new Date()): Record<string, string> {
   const timestamp = Math.floor(now.getTime() / 1000);
-  return { 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': signWebhook(secret, id, timestamp, body) };
+  return {
+    'webhook-id': id,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': signWebhook(secret, id, timestamp, body),
+  };
 }
 
 // SMSGate's way (its app signs webhooks so; SMX's SMSGate 3rd-party surface does too).
@@ -37,7 +41,9 @@ export function smsgateSigningKey(callbackSecret: string): string {
 
 /** `X-Signature`: hex HMAC-SHA256 keyed with the signing key (as UTF-8 text) over body + timestamp. */
 export function signSmsGate(signingKey: string, body: string, timestamp: string): string {
-  return createHmac('sha256', signingKey).update(body + timestamp).digest('hex');
+  return createHmac('sha256', signingKey)
+    .update(body + timestamp)
+    .digest('hex');
 }
 
 /** The headers of one delivery attempt (`X-Timestamp` in Unix seconds, fresh on each attempt). */

@@ -79,7 +79,10 @@ export function canonicalAddress(address: string): string | null {
  * Why an address must not be a webhook target (a short name for logs: the ipaddr.js range, or
  * `own-interface`, `outside-2000::/3`, `invalid`), or null when it may be one.
  */
-export function addressRefusal(address: string, /** canonical forms ({@link canonicalAddress}) */ ownAddresses: ReadonlySet<string> = ownInterfaceAddresses()): string | null {
+export function addressRefusal(
+  address: string,
+  /** canonical forms ({@link canonicalAddress}) */ ownAddresses: ReadonlySet<string> = ownInterfaceAddresses(),
+): string | null {
   const parsed = parseAddress(address);
   if (!parsed) return 'invalid';
   const range = parsed.range();
@@ -116,10 +119,12 @@ export function urlProblem(raw: string, rules: UrlRules): string | null {
   } catch {
     return 'must be an absolute http(s) URL';
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && !rules.httpsOnly)) return rules.httpsOnly ? 'must be an https URL' : 'must be an http or https URL';
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && !rules.httpsOnly))
+    return rules.httpsOnly ? 'must be an https URL' : 'must be an http or https URL';
   if (url.username || url.password) return 'must not contain credentials';
   const host = hostOf(url);
-  if (!rules.allowPrivate && isIP(host) && isBlockedAddress(host)) return 'must not point to a loopback, private, reserved or special-purpose address, or to this server';
+  if (!rules.allowPrivate && isIP(host) && isBlockedAddress(host))
+    return 'must not point to a loopback, private, reserved or special-purpose address, or to this server';
   return null;
 }
 
@@ -132,7 +137,9 @@ export async function resolveTarget(url: URL, allowPrivate: boolean): Promise<{ 
   const host = hostOf(url);
   let addresses: Array<{ address: string; family: number }>;
   try {
-    addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await lookup(host, { all: true, verbatim: true });
+    addresses = isIP(host)
+      ? [{ address: host, family: isIP(host) }]
+      : await lookup(host, { all: true, verbatim: true });
   } catch (error) {
     throw new UrlRefusedError(`the host ${host} does not resolve`, { cause: error });
   }

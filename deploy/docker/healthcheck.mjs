@@ -9,9 +9,12 @@ const env = process.env;
 const metricsPort = env.SMX_METRICS_PORT?.trim();
 const client = !metricsPort && env.SMX_TLS_CERT ? https : http;
 const port = Number(metricsPort || env.SMX_HTTP_PORT || 8080);
-const request = client.get({ host: '127.0.0.1', port, path: '/health/ready', timeout: 4000, rejectUnauthorized: false }, (response) => {
-  response.resume();
-  process.exit(response.statusCode === 200 ? 0 : 1);
-});
+const request = client.get(
+  { host: '127.0.0.1', port, path: '/health/ready', timeout: 4000, rejectUnauthorized: false },
+  (response) => {
+    response.resume();
+    process.exit(response.statusCode === 200 ? 0 : 1);
+  },
+);
 request.on('timeout', () => request.destroy(new Error('timeout')));
 request.on('error', () => process.exit(1));

@@ -26,7 +26,10 @@ function parseRules(text: string): Rule[] {
   return text
     .split(',')
     .map((pair) => pair.split('=').map((s) => s.trim()))
-    .filter((pair): pair is [string, string] => pair.length === 2 && /^\d{1,6}$/.test(pair[0]!.replace(/^\+/, '')) && pair[1]!.length > 0)
+    .filter(
+      (pair): pair is [string, string] =>
+        pair.length === 2 && /^\d{1,6}$/.test(pair[0]!.replace(/^\+/, '')) && pair[1]!.length > 0,
+    )
     .map(([prefix, device]) => ({ prefix: prefix.replace(/^\+/, ''), device }))
     .sort((a, b) => b.prefix.length - a.prefix.length);
 }

@@ -15,7 +15,11 @@ export default definePlugin({
     const onlineOf = new WeakMap<readonly RoutingDevice[], RoutingDevice[]>();
     const onlineSorted = (devices: readonly RoutingDevice[]): RoutingDevice[] => {
       let list = onlineOf.get(devices);
-      if (!list) onlineOf.set(devices, (list = devices.filter((d) => d.online).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))));
+      if (!list)
+        onlineOf.set(
+          devices,
+          (list = devices.filter((d) => d.online).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))),
+        );
       return list;
     };
     ctx.routing.register('round-robin', (message, devices) => {

@@ -34,7 +34,9 @@ app.post('/v1/send-otp', async (request, reply) => {
 serveIpc({
   async start() {
     await pool.query(`create schema if not exists "${schema}"`);
-    await pool.query(`create table if not exists ${table} (id text primary key, "to" text not null, created_at timestamptz not null default now())`);
+    await pool.query(
+      `create table if not exists ${table} (id text primary key, "to" text not null, created_at timestamptz not null default now())`,
+    );
     await app.listen({ port, host: '127.0.0.1' });
     return { port };
   },

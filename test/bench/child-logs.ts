@@ -14,7 +14,14 @@ export interface LogDigest {
   tail: string[];
 }
 
-const PINO_LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+const PINO_LEVELS: Record<number, string> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
 
 export class LogCollector {
   private lines = 0;
@@ -35,12 +42,19 @@ export class LogCollector {
     let level = fallbackLevel;
     let text = line.slice(0, 300);
     try {
-      const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { type?: string; message?: string; code?: string }; code?: string };
+      const entry = JSON.parse(line) as {
+        level?: number;
+        msg?: string;
+        err?: { type?: string; message?: string; code?: string };
+        code?: string;
+      };
       level = PINO_LEVELS[entry.level ?? 0] ?? fallbackLevel;
       // knex puts the SQL before the server's message: keep the start and the end of long ones.
       const message = entry.err?.message ?? '';
       const short = message.length > 260 ? `${message.slice(0, 90)} … ${message.slice(-160)}` : message;
-      const err = entry.err ? ` (${entry.err.type ?? 'Error'}${entry.err.code ? ` ${entry.err.code}` : ''}: ${short})` : '';
+      const err = entry.err
+        ? ` (${entry.err.type ?? 'Error'}${entry.err.code ? ` ${entry.err.code}` : ''}: ${short})`
+        : '';
       text = `${entry.msg ?? ''}${err}`;
     } catch {
       // not JSON: a plain line (stderr, or a crash trace)

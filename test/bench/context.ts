@@ -34,7 +34,10 @@ export function sendOtpBody(ctx: BenchContext): string {
 }
 
 /** autocannon request that POSTs a fresh send-otp and hands each 201 (and error code) to `onAnswer`. */
-export function sendOtpRequest(ctx: BenchContext, onAnswer: (status: number, body: string) => void): autocannon.Request {
+export function sendOtpRequest(
+  ctx: BenchContext,
+  onAnswer: (status: number, body: string) => void,
+): autocannon.Request {
   return {
     method: 'POST',
     path: '/v1/send-otp',
@@ -59,7 +62,14 @@ export function tally(into: Record<string, number>, key: string): void {
 
 /** CPU use over a phase: the bench's processes, and the machine's PostgreSQL and Redis. */
 export function cpuWindow(ctx: BenchContext, extra: Record<string, CpuSubject> = {}): CpuWindow {
-  return new CpuWindow({ smx: ctx.smx.pid, phones: ctx.phones.pid, bench: process.pid, ...extra, postgres: { name: 'postgres' }, redis: { name: 'redis-server' } });
+  return new CpuWindow({
+    smx: ctx.smx.pid,
+    phones: ctx.phones.pid,
+    bench: process.pid,
+    ...extra,
+    postgres: { name: 'postgres' },
+    redis: { name: 'redis-server' },
+  });
 }
 
 export interface Observation {
@@ -69,7 +79,10 @@ export interface Observation {
 }
 
 /** Starts watching a phase: CPU of every process involved and PostgreSQL wait events. */
-export async function observe(ctx: BenchContext, extra: Record<string, CpuSubject> = {}): Promise<{ end(): Promise<Observation> }> {
+export async function observe(
+  ctx: BenchContext,
+  extra: Record<string, CpuSubject> = {},
+): Promise<{ end(): Promise<Observation> }> {
   const sampler = await new PgWaitSampler(ctx.databaseUrl).start().catch(() => undefined);
   const cpu = cpuWindow(ctx, extra);
   return {

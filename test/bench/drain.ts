@@ -16,7 +16,11 @@ export interface DrainResult {
  * Polls the phones every 250 ms until `pick(count)` reaches `target` or `timeoutMs` passes
  * (also stops early when nothing arrived for `stallMs`: SMX stopped dispatching).
  */
-export async function waitForPhones(phones: PhoneFleet, target: number, options: { title: string; timeoutMs: number; stallMs?: number; pick?: (c: PhoneCount) => number }): Promise<DrainResult> {
+export async function waitForPhones(
+  phones: PhoneFleet,
+  target: number,
+  options: { title: string; timeoutMs: number; stallMs?: number; pick?: (c: PhoneCount) => number },
+): Promise<DrainResult> {
   const pick = options.pick ?? ((c: PhoneCount) => c.count);
   const started = Date.now();
   const progress = bar(options.title, target, 'msgs');

@@ -95,7 +95,16 @@ function onOutbox(phone: Phone, client: MqttClient, packet: IPublishPacket): Rec
   }
   const at = new Date(now).toISOString();
   // Fire and forget, as the reference device does: waiting for our own PUBACK inside the handler would stall the client.
-  client.publish(topic(phone, 'status'), JSON.stringify({ updates: messages.flatMap(({ id }) => [{ id, state: 'sent', at }, { id, state: 'delivered', at }]) }), { qos: 1 });
+  client.publish(
+    topic(phone, 'status'),
+    JSON.stringify({
+      updates: messages.flatMap(({ id }) => [
+        { id, state: 'sent', at },
+        { id, state: 'delivered', at },
+      ]),
+    }),
+    { qos: 1 },
+  );
   return fresh;
 }
 
@@ -127,7 +136,12 @@ function connectPhone(phone: Phone, options: ConnectOptions): void {
     const now = Date.now();
     phone.firstConnackAt ??= now;
     phone.lastConnackAt = now;
-    const online = () => client.publish(topic(phone, 'presence'), JSON.stringify({ online: true, battery: 100, charging: true, signal: 4, appVersion: 'fleet-bench', sims: [] }), { qos: 1, retain: true });
+    const online = () =>
+      client.publish(
+        topic(phone, 'presence'),
+        JSON.stringify({ online: true, battery: 100, charging: true, signal: 4, appVersion: 'fleet-bench', sims: [] }),
+        { qos: 1, retain: true },
+      );
     if (connack.sessionPresent) return online();
     client.subscribe({ [topic(phone, 'outbox')]: { qos: 1 }, [topic(phone, 'control')]: { qos: 1 } }, (error) => {
       if (error) errors[`subscribe: ${error.message}`] = (errors[`subscribe: ${error.message}`] ?? 0) + 1;

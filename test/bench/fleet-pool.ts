@@ -60,7 +60,11 @@ export class FleetPool {
 
   /** Per phone: [first CONNACK since `connect`, latest CONNACK] (ms since epoch; null: none yet). */
   async connackTimes(): Promise<Array<readonly [number | null, number | null]>> {
-    return (await Promise.all(this.children.map((c) => c.request<Array<readonly [number | null, number | null]>>('connackTimes')))).flat();
+    return (
+      await Promise.all(
+        this.children.map((c) => c.request<Array<readonly [number | null, number | null]>>('connackTimes')),
+      )
+    ).flat();
   }
 
   /** Every child counts these ids in `expectedReceived` (a phone of any child may get any of them). */
@@ -86,7 +90,9 @@ export class FleetPool {
 
   /** Every receipt and copy since the last reset, with global phone indexes. */
   async dump(): Promise<{ receipts: Receipt[]; copies: Copy[] }> {
-    const dumps = await Promise.all(this.children.map((c) => c.request<{ receipts: Receipt[]; copies: Copy[] }>('dump')));
+    const dumps = await Promise.all(
+      this.children.map((c) => c.request<{ receipts: Receipt[]; copies: Copy[] }>('dump')),
+    );
     const receipts: Receipt[] = [];
     const copies: Copy[] = [];
     dumps.forEach((d, i) => {
@@ -102,6 +108,9 @@ export class FleetPool {
   }
 }
 
-function sum(counts: FleetCount[], key: 'phones' | 'connected' | 'everConnected' | 'connackTimeouts' | 'received' | 'copies' | 'expectedReceived'): number {
+function sum(
+  counts: FleetCount[],
+  key: 'phones' | 'connected' | 'everConnected' | 'connackTimeouts' | 'received' | 'copies' | 'expectedReceived',
+): number {
   return counts.reduce((total, c) => total + c[key], 0);
 }

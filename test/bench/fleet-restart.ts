@@ -35,7 +35,14 @@ export interface RestartResult {
 export async function restartUnderFleet(
   current: SmxProcess,
   pool: FleetPool,
-  options: { phones: number; apiKey: string; queued: number; killDelayMs: number; timeoutS: number; numbers: () => string },
+  options: {
+    phones: number;
+    apiKey: string;
+    queued: number;
+    killDelayMs: number;
+    timeoutS: number;
+    numbers: () => string;
+  },
 ): Promise<{ result: RestartResult; smx: SmxProcess | undefined }> {
   await pool.quiesce(); // late messages of the last phase would count as this bulk's
   await pool.reset();
@@ -69,13 +76,18 @@ export async function restartUnderFleet(
     const s = round((Date.now() - killedAt) / 1000, 2);
     if (allPhonesBackS === null && count.connected >= options.phones) allPhonesBackS = s;
     if (allReceivedS === null && count.received >= options.queued) allReceivedS = s;
-    progress.update(count.connected + Math.min(count.received, options.queued), `${count.connected} back, ${count.received} received, ${s} s`);
+    progress.update(
+      count.connected + Math.min(count.received, options.queued),
+      `${count.connected} back, ${count.received} received, ${s} s`,
+    );
   }
   progress.stop();
   await new Promise((r) => setTimeout(r, 2000)); // late copies of a duplicate
   const { receipts, copies } = await pool.dump();
   const beforeKill = new Set(receipts.filter(([, at]) => at < killedAt).map(([id]) => id));
-  const ackedBeforeKill = new Set(receipts.filter(([, , , ackedAt]) => ackedAt > 0 && ackedAt <= killedAt - 100).map(([id]) => id));
+  const ackedBeforeKill = new Set(
+    receipts.filter(([, , , ackedAt]) => ackedAt > 0 && ackedAt <= killedAt - 100).map(([id]) => id),
+  );
   return {
     smx,
     result: {

@@ -14,7 +14,15 @@ import { bar, note } from './progress.js';
 import type { RssSampler } from './rss.js';
 import { percentile, round } from './stats.js';
 
-const KERNEL_COUNTERS = ['ListenOverflows', 'ListenDrops', 'TCPReqQFullDrop', 'TCPReqQFullDoCookies', 'SyncookiesSent', 'TCPSynRetrans', 'TCPTimeouts'] as const;
+const KERNEL_COUNTERS = [
+  'ListenOverflows',
+  'ListenDrops',
+  'TCPReqQFullDrop',
+  'TCPReqQFullDoCookies',
+  'SyncookiesSent',
+  'TCPSynRetrans',
+  'TCPTimeouts',
+] as const;
 
 /** TcpExt counters of /proc/net/netstat (empty off Linux). */
 export function kernelCounters(): Record<string, number> {
@@ -56,7 +64,15 @@ export interface StormResult {
 /** Connects every phone at once; waits at most `timeoutS` for all CONNACKs, then up to 30 s for SMX to list them all online. */
 export async function connectStorm(
   pool: FleetPool,
-  options: { phones: number; connect: ConnectOptions; timeoutS: number; client: SmxClient; projectId: string; cpu: Record<string, CpuSubject>; rss: RssSampler },
+  options: {
+    phones: number;
+    connect: ConnectOptions;
+    timeoutS: number;
+    client: SmxClient;
+    projectId: string;
+    cpu: Record<string, CpuSubject>;
+    rss: RssSampler;
+  },
 ): Promise<StormResult> {
   const kernelBefore = kernelCounters();
   const cpu = new CpuWindow(options.cpu);
@@ -67,7 +83,10 @@ export async function connectStorm(
     while (count.everConnected < options.phones && Date.now() - started < options.timeoutS * 1000) {
       await new Promise((r) => setTimeout(r, 250));
       count = await pool.count();
-      progress.update(count.everConnected, `${round((Date.now() - started) / 1000)} s, ${count.connackTimeouts} CONNACK timeouts`);
+      progress.update(
+        count.everConnected,
+        `${round((Date.now() - started) / 1000)} s, ${count.connackTimeouts} CONNACK timeouts`,
+      );
     }
   } finally {
     progress.stop();
@@ -83,7 +102,9 @@ export async function connectStorm(
   let allOnlineInSmxS: number | null = null;
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    const answer = await options.client.admin<{ devices: Array<{ online: boolean }> }>('GET', `/admin/projects/${options.projectId}/devices`).catch(() => undefined);
+    const answer = await options.client
+      .admin<{ devices: Array<{ online: boolean }> }>('GET', `/admin/projects/${options.projectId}/devices`)
+      .catch(() => undefined);
     const online = answer?.body?.data.devices.filter((d) => d.online).length ?? 0;
     if (online >= options.phones) {
       allOnlineInSmxS = round((Date.now() - started) / 1000);
@@ -95,7 +116,12 @@ export async function connectStorm(
   return {
     phones: options.phones,
     allConnackS: count.lastFirstConnackAt === null ? null : round((count.lastFirstConnackAt - started) / 1000, 2),
-    connackMs: { p50: percentile(times, 50), p90: percentile(times, 90), p99: percentile(times, 99), max: times.at(-1) ?? Number.NaN },
+    connackMs: {
+      p50: percentile(times, 50),
+      p90: percentile(times, 90),
+      p99: percentile(times, 99),
+      max: times.at(-1) ?? Number.NaN,
+    },
     withConnack: count.everConnected,
     connackTimeouts: count.connackTimeouts,
     errors: count.errors,
@@ -115,7 +141,10 @@ export interface IdleResult {
 }
 
 /** Waits `seconds` with every phone connected and idle (keepalives only). */
-export async function idleWindow(pool: FleetPool, options: { seconds: number; cpu: Record<string, CpuSubject>; rss: RssSampler }): Promise<IdleResult> {
+export async function idleWindow(
+  pool: FleetPool,
+  options: { seconds: number; cpu: Record<string, CpuSubject>; rss: RssSampler },
+): Promise<IdleResult> {
   const half = (options.seconds * 1000) / 2;
   const started = Date.now();
   const progress = bar('idle', options.seconds, 's');
@@ -126,7 +155,12 @@ export async function idleWindow(pool: FleetPool, options: { seconds: number; cp
     const cpu = new CpuWindow(options.cpu);
     await new Promise((r) => setTimeout(r, half));
     const rss = options.rss.medianBetween(from);
-    return { windowS: options.seconds, cpuPercent: cpu.end(), smxRssMiB: rss === undefined ? undefined : round(rss), connected: (await pool.count()).connected };
+    return {
+      windowS: options.seconds,
+      cpuPercent: cpu.end(),
+      smxRssMiB: rss === undefined ? undefined : round(rss),
+      connected: (await pool.count()).connected,
+    };
   } finally {
     clearInterval(tick);
     progress.stop();

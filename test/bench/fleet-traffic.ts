@@ -36,7 +36,14 @@ export interface Traffic {
   e2eMs: Rounded;
   /** Phone receipt − max(acceptance, the phone's previous receipt + one pacing interval): the wait pacing does not explain. */
   abovePaceMs?: Rounded;
-  perPhone: { phonesUsed: number; minShare: number; maxShare: number; minGapMs: number | null; maxIn60s: number; overPace: number };
+  perPhone: {
+    phonesUsed: number;
+    minShare: number;
+    maxShare: number;
+    minGapMs: number | null;
+    maxIn60s: number;
+    overPace: number;
+  };
   cpuPercent: Record<string, number>;
   /** SMX CPU time over the load and the drain, per delivered message. */
   smxCpuUsPerMessage: number | null;
@@ -132,7 +139,13 @@ export async function offerAndCollect(
   return {
     offeredRate: offer.rate,
     durationS: offer.durationS,
-    load: { okRps: load.okRps, latencyMs: load.latencyMs, statusCodes: load.statusCodes, errors: load.errors, timeouts: load.timeouts },
+    load: {
+      okRps: load.okRps,
+      latencyMs: load.latencyMs,
+      statusCodes: load.statusCodes,
+      errors: load.errors,
+      timeouts: load.timeouts,
+    },
     errorCodes,
     accepted: acceptedAt.size,
     delivered,
@@ -155,7 +168,12 @@ export async function offerAndCollect(
 }
 
 /** Polls the pool every 250 ms until `target` expected ids arrived, `timeoutMs` passed or nothing came for 15 s. */
-export async function waitForReceipts(pool: FleetPool, target: number, title: string, timeoutMs: number): Promise<{ complete: boolean; waitedMs: number }> {
+export async function waitForReceipts(
+  pool: FleetPool,
+  target: number,
+  title: string,
+  timeoutMs: number,
+): Promise<{ complete: boolean; waitedMs: number }> {
   const started = Date.now();
   const progress = bar(title, target, 'msgs');
   let received = 0;

@@ -56,10 +56,15 @@ const DATABASE_URL = env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:54
 const REDIS_URL = env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ALL_PHASES = ['idle', 'reference', 'fanout', 'restart', 'unpaced'];
 
-const list = (name: string, fallback: string) => (env[name] ?? fallback).split(',').map((v) => v.trim()).filter(Boolean);
+const list = (name: string, fallback: string) =>
+  (env[name] ?? fallback)
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
 function int(name: string, fallback: number, min: number, max: number): number {
   const value = Number(env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name}: expected a whole number ${min}..${max}, got ${env[name]}`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new Error(`${name}: expected a whole number ${min}..${max}, got ${env[name]}`);
   return value;
 }
 
@@ -127,39 +132,76 @@ async function runOne(n: number, report: FleetReport): Promise<FleetRun> {
     const [httpPort, mqttPort, mqttWsPort] = await freePorts(3);
     note(`N=${n}: starting SMX (schema ${run.schema}, Redis prefix ${run.redisPrefix}); ${SOURCE_LIMITS}`);
     smx = await SmxProcess.start({
-      databaseUrl: DATABASE_URL, schema: run.schema, redisUrl: REDIS_URL, redisPrefix: run.redisPrefix,
-      adminToken: `adm_${randomBytes(24).toString('hex')}`, secret: randomBytes(32).toString('hex'),
-      httpPort: httpPort!, mqttPort: mqttPort!, mqttWsPort: mqttWsPort!,
+      databaseUrl: DATABASE_URL,
+      schema: run.schema,
+      redisUrl: REDIS_URL,
+      redisPrefix: run.redisPrefix,
+      adminToken: `adm_${randomBytes(24).toString('hex')}`,
+      secret: randomBytes(32).toString('hex'),
+      httpPort: httpPort!,
+      mqttPort: mqttPort!,
+      mqttWsPort: mqttWsPort!,
     });
     rss = new RssSampler(smx.pid, 500).start();
     const client = new SmxClient(smx.url, smx.options.adminToken);
 
     const fleet = await phase('link', () => linkFleet(client, n, SETTINGS.parallel));
     if (!fleet) return run;
-    run.link = { tokensS: round(fleet.tokensS), linksS: round(fleet.linksS), linked: fleet.devices.length, errors: fleet.errors };
-    if (SETTINGS.pacePerMinute !== 30) await setPace(client, fleet.devices.map((d) => d.deviceId), SETTINGS.pacePerMinute, SETTINGS.parallel);
+    run.link = {
+      tokensS: round(fleet.tokensS),
+      linksS: round(fleet.linksS),
+      linked: fleet.devices.length,
+      errors: fleet.errors,
+    };
+    if (SETTINGS.pacePerMinute !== 30)
+      await setPace(
+        client,
+        fleet.devices.map((d) => d.deviceId),
+        SETTINGS.pacePerMinute,
+        SETTINGS.parallel,
+      );
     pool = await FleetPool.start(fleet.devices, SETTINGS.perChild);
     const phones = fleet.devices.length;
-    run.storm = await phase('storm', () => connectStorm(pool!, { phones, connect: SETTINGS.connect, timeoutS: SETTINGS.stormTimeoutS, client, projectId: fleet.projectId, cpu: cpu(), rss: rss! }));
+    run.storm = await phase('storm', () =>
+      connectStorm(pool!, {
+        phones,
+        connect: SETTINGS.connect,
+        timeoutS: SETTINGS.stormTimeoutS,
+        client,
+        projectId: fleet.projectId,
+        cpu: cpu(),
+        rss: rss!,
+      }),
+    );
     if (!run.storm) return run;
-    if (has('idle')) run.idle = await phase('idle', () => idleWindow(pool!, { seconds: SETTINGS.idleS, cpu: cpu(), rss: rss! }));
+    if (has('idle'))
+      run.idle = await phase('idle', () => idleWindow(pool!, { seconds: SETTINGS.idleS, cpu: cpu(), rss: rss! }));
 
     const fanoutRate = Math.max(1, Math.round((phones * SETTINGS.pacePerMinute * SETTINGS.loadPercent) / 100 / 60));
     if (has('reference')) {
       run.reference = await phase('reference', async () => {
         const one = await linkFleet(client, 1, 1, 'reference');
-        if (one.devices.length !== 1) throw new Error(`the reference phone did not link: ${JSON.stringify(one.errors)}`);
+        if (one.devices.length !== 1)
+          throw new Error(`the reference phone did not link: ${JSON.stringify(one.errors)}`);
         await setPace(client, [one.devices[0]!.deviceId], 0, 1);
         const single = await FleetPool.start(one.devices, 1);
         try {
           await single.connect(SETTINGS.connect);
           const deadline = Date.now() + 30_000;
-          while ((await single.count()).connected < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+          while ((await single.count()).connected < 1 && Date.now() < deadline)
+            await new Promise((r) => setTimeout(r, 200));
           await new Promise((r) => setTimeout(r, 1000)); // presence settles: routing sees it online
           const title = `one phone @${fanoutRate}/s`;
-          return await offerAndCollect({ title, url: smx!.url, apiKey: one.apiKey, rate: fanoutRate, durationS: SETTINGS.referenceS, numbers }, single, {
-            paceIntervalMs: 0, drainTimeoutMs: 60_000, cpu: cpu(Object.fromEntries(single.pids.map((pid) => ['reference', pid]))), smxPid: smx!.pid,
-          });
+          return await offerAndCollect(
+            { title, url: smx!.url, apiKey: one.apiKey, rate: fanoutRate, durationS: SETTINGS.referenceS, numbers },
+            single,
+            {
+              paceIntervalMs: 0,
+              drainTimeoutMs: 60_000,
+              cpu: cpu(Object.fromEntries(single.pids.map((pid) => ['reference', pid]))),
+              smxPid: smx!.pid,
+            },
+          );
         } finally {
           await single.stop();
         }
@@ -168,14 +210,28 @@ async function runOne(n: number, report: FleetReport): Promise<FleetRun> {
     if (has('fanout')) {
       const title = `fan-out @${fanoutRate}/s`;
       run.fanout = await phase('fanout', () =>
-        offerAndCollect({ title, url: smx!.url, apiKey: fleet.apiKey, rate: fanoutRate, durationS: SETTINGS.fanoutS, numbers }, pool!, {
-          paceIntervalMs: 60_000 / SETTINGS.pacePerMinute, drainTimeoutMs: 60_000 + SETTINGS.fanoutS * 1000, cpu: cpu(), smxPid: smx!.pid,
-        }),
+        offerAndCollect(
+          { title, url: smx!.url, apiKey: fleet.apiKey, rate: fanoutRate, durationS: SETTINGS.fanoutS, numbers },
+          pool!,
+          {
+            paceIntervalMs: 60_000 / SETTINGS.pacePerMinute,
+            drainTimeoutMs: 60_000 + SETTINGS.fanoutS * 1000,
+            cpu: cpu(),
+            smxPid: smx!.pid,
+          },
+        ),
       );
     }
     if (has('restart')) {
       const restarted = await phase('restart', () =>
-        restartUnderFleet(smx!, pool!, { phones, apiKey: fleet.apiKey, queued: SETTINGS.restartQueued, killDelayMs: SETTINGS.killDelayMs, timeoutS: SETTINGS.restartTimeoutS, numbers: () => numbers.take() }),
+        restartUnderFleet(smx!, pool!, {
+          phones,
+          apiKey: fleet.apiKey,
+          queued: SETTINGS.restartQueued,
+          killDelayMs: SETTINGS.killDelayMs,
+          timeoutS: SETTINGS.restartTimeoutS,
+          numbers: () => numbers.take(),
+        }),
       );
       if (restarted) {
         run.restart = restarted.result;
@@ -188,15 +244,37 @@ async function runOne(n: number, report: FleetReport): Promise<FleetRun> {
       run.unpaced = await phase('unpaced', async () => {
         const live = new SmxClient(smx!.url, smx!.options.adminToken);
         note(`N=${n}: pacing off for ${phones} phones`);
-        const paceChangeFailures = await setPace(live, fleet.devices.map((d) => d.deviceId), 0, SETTINGS.parallel);
+        const paceChangeFailures = await setPace(
+          live,
+          fleet.devices.map((d) => d.deviceId),
+          0,
+          SETTINGS.parallel,
+        );
         const steps: UnpacedStep[] = [];
         let best: number | null = null;
         const step = async (rate: number) => {
-          const traffic = await offerAndCollect({ title: `pacing off @${rate}/s`, url: smx!.url, apiKey: fleet.apiKey, rate, durationS: SETTINGS.stepS, numbers }, pool!, {
-            paceIntervalMs: 0, drainTimeoutMs: 30_000, cpu: cpu(), smxPid: smx!.pid,
-          });
+          const traffic = await offerAndCollect(
+            {
+              title: `pacing off @${rate}/s`,
+              url: smx!.url,
+              apiKey: fleet.apiKey,
+              rate,
+              durationS: SETTINGS.stepS,
+              numbers,
+            },
+            pool!,
+            {
+              paceIntervalMs: 0,
+              drainTimeoutMs: 30_000,
+              cpu: cpu(),
+              smxPid: smx!.pid,
+            },
+          );
           // Passed: SMX took (nearly) the offered rate, nothing was lost and p99 stayed under the limit.
-          const passed = traffic.e2eMs.p99 <= SETTINGS.p99LimitMs && traffic.lost === 0 && traffic.accepted >= 0.95 * rate * SETTINGS.stepS;
+          const passed =
+            traffic.e2eMs.p99 <= SETTINGS.p99LimitMs &&
+            traffic.lost === 0 &&
+            traffic.accepted >= 0.95 * rate * SETTINGS.stepS;
           steps.push({ rate, traffic, passed });
           return passed;
         };
@@ -205,7 +283,11 @@ async function runOne(n: number, report: FleetReport): Promise<FleetRun> {
           best = rate;
         }
         // Even the first rate was too much: halve it (at most three times, not below 10/s) to find one that holds.
-        for (let rate = Math.floor(SETTINGS.unpacedRates[0]! / 2), tries = 0; best === null && rate >= 10 && tries < 3; rate = Math.floor(rate / 2), tries++) {
+        for (
+          let rate = Math.floor(SETTINGS.unpacedRates[0]! / 2), tries = 0;
+          best === null && rate >= 10 && tries < 3;
+          rate = Math.floor(rate / 2), tries++
+        ) {
           if (await step(rate)) best = rate;
         }
         return { p99LimitMs: SETTINGS.p99LimitMs, steps, best, paceChangeFailures };
@@ -236,10 +318,21 @@ async function runOne(n: number, report: FleetReport): Promise<FleetRun> {
 
 async function main(): Promise<number> {
   const unknown = SETTINGS.phases.filter((p) => !ALL_PHASES.includes(p) && p !== 'link' && p !== 'storm');
-  if (unknown.length) throw new Error(`FLEET_PHASES: unknown phase ${unknown.join(', ')} (known: ${ALL_PHASES.join(', ')}; link and storm always run)`);
-  if (!SETTINGS.ns.every((v) => Number.isInteger(v) && v >= 1 && v <= 50_000)) throw new Error(`FLEET_N: expected a comma list of 1..50000, got ${env.FLEET_N}`);
-  if (!SETTINGS.unpacedRates.every((v) => Number.isInteger(v) && v >= 1 && v <= 50_000)) throw new Error(`FLEET_UNPACED_RATES: expected a comma list of rates, got ${env.FLEET_UNPACED_RATES}`);
-  const report: FleetReport = { startedAt: new Date().toISOString(), machine: machineInfo(), layout: LAYOUT, settings: { ...SETTINGS, sourceLimits: SOURCE_LIMITS }, runs: [] };
+  if (unknown.length)
+    throw new Error(
+      `FLEET_PHASES: unknown phase ${unknown.join(', ')} (known: ${ALL_PHASES.join(', ')}; link and storm always run)`,
+    );
+  if (!SETTINGS.ns.every((v) => Number.isInteger(v) && v >= 1 && v <= 50_000))
+    throw new Error(`FLEET_N: expected a comma list of 1..50000, got ${env.FLEET_N}`);
+  if (!SETTINGS.unpacedRates.every((v) => Number.isInteger(v) && v >= 1 && v <= 50_000))
+    throw new Error(`FLEET_UNPACED_RATES: expected a comma list of rates, got ${env.FLEET_UNPACED_RATES}`);
+  const report: FleetReport = {
+    startedAt: new Date().toISOString(),
+    machine: machineInfo(),
+    layout: LAYOUT,
+    settings: { ...SETTINGS, sourceLimits: SOURCE_LIMITS },
+    runs: [],
+  };
   let interrupted = false;
   process.once('SIGINT', () => {
     interrupted = true;

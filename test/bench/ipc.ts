@@ -48,7 +48,10 @@ export class IpcChild {
   private readonly exited: Promise<void>;
   private alive = true;
 
-  private constructor(readonly child: ChildProcess, readonly name: string) {
+  private constructor(
+    readonly child: ChildProcess,
+    readonly name: string,
+  ) {
     this.logs.attach(child.stdout, 'stdout');
     this.logs.attach(child.stderr, 'stderr');
     child.on('message', (answer: Answer) => {
@@ -70,7 +73,11 @@ export class IpcChild {
 
   /** Forks `file` (a URL relative to the caller, e.g. `new URL('./phones.js', import.meta.url)`). */
   static fork(file: URL, name: string, env: NodeJS.ProcessEnv = {}): IpcChild {
-    const child = fork(fileURLToPath(file), [], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced' });
+    const child = fork(fileURLToPath(file), [], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      serialization: 'advanced',
+    });
     return new IpcChild(child, name);
   }
 
@@ -90,7 +97,10 @@ export class IpcChild {
   /** Asks nicely (`stop` command, if it has one), then SIGTERM, then SIGKILL. */
   async stop(graceMs = 5000): Promise<void> {
     if (!this.alive) return;
-    const timers = [setTimeout(() => this.child.kill('SIGTERM'), graceMs), setTimeout(() => this.child.kill('SIGKILL'), graceMs * 2)];
+    const timers = [
+      setTimeout(() => this.child.kill('SIGTERM'), graceMs),
+      setTimeout(() => this.child.kill('SIGKILL'), graceMs * 2),
+    ];
     await this.request('stop').catch(() => undefined);
     if (this.alive) this.child.disconnect?.();
     await this.exited;

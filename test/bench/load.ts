@@ -41,7 +41,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let settle: { resolve: (r: autocannon.Result) => void; reject: (e: Error) => void } | undefined;
   const finished = new Promise<autocannon.Result>((resolve, reject) => (settle = { resolve, reject }));
   // autocannon validates keys that are present, even when undefined: pass only the ones in use.
-  const config: autocannon.Options = { url: options.url, connections: options.connections, requests: options.requests, timeout: 30 };
+  const config: autocannon.Options = {
+    url: options.url,
+    connections: options.connections,
+    requests: options.requests,
+    timeout: 30,
+  };
   if (options.durationS !== undefined) config.duration = options.durationS;
   if (options.amount !== undefined) config.amount = options.amount;
   if (options.overallRate !== undefined) config.overallRate = options.overallRate;

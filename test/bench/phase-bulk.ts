@@ -49,16 +49,27 @@ export type BulkResult =
     };
 
 function bulkBody(ctx: BenchContext, batch: number): string {
-  const messages = Array.from({ length: BULK.perRequest }, (_, i) => ({ to: ctx.numbers.take(), message: `SMX bench ${batch}-${i}` }));
+  const messages = Array.from({ length: BULK.perRequest }, (_, i) => ({
+    to: ctx.numbers.take(),
+    message: `SMX bench ${batch}-${i}`,
+  }));
   return JSON.stringify({ messages });
 }
 
 async function post(ctx: BenchContext, body: string): Promise<BulkRequestResult> {
   const started = performance.now();
-  const response = await fetch(`${ctx.smx.url}/v1/send-sms/bulk`, { method: 'POST', headers: { ...JSON_HEADERS, 'x-smx-api-key': ctx.apiKey }, body });
+  const response = await fetch(`${ctx.smx.url}/v1/send-sms/bulk`, {
+    method: 'POST',
+    headers: { ...JSON_HEADERS, 'x-smx-api-key': ctx.apiKey },
+    body,
+  });
   const text = await response.text();
   const ms = round(performance.now() - started);
-  let parsed: { success?: boolean; data?: { batchId?: string; accepted?: number; rejected?: unknown[] }; error?: { code?: string } } = {};
+  let parsed: {
+    success?: boolean;
+    data?: { batchId?: string; accepted?: number; rejected?: unknown[] };
+    error?: { code?: string };
+  } = {};
   try {
     parsed = JSON.parse(text);
   } catch {
@@ -83,7 +94,9 @@ export async function bulkPhase(ctx: BenchContext): Promise<BulkResult> {
   for (const [i, body] of bodies.entries()) {
     const result = await post(ctx, body);
     requests.push(result);
-    note(`bulk request ${i + 1}/${BULK.requests}: ${result.status} in ${result.ms} ms, accepted ${result.accepted}, rejected ${result.rejected}${result.errorCode ? ` (${result.errorCode})` : ''}`);
+    note(
+      `bulk request ${i + 1}/${BULK.requests}: ${result.status} in ${result.ms} ms, accepted ${result.accepted}, rejected ${result.rejected}${result.errorCode ? ` (${result.errorCode})` : ''}`,
+    );
     if (i === 0 && result.status === 404) {
       await watch.end(); // stops the PostgreSQL sampler
       return { available: false, status: 404, errorCode: result.errorCode };
@@ -93,7 +106,10 @@ export async function bulkPhase(ctx: BenchContext): Promise<BulkResult> {
   const acceptedAt = Date.now();
   const accepted = requests.reduce((n, r) => n + r.accepted, 0);
   const rejected = requests.reduce((n, r) => n + r.rejected, 0);
-  const delivery = await waitForPhones(ctx.phones, accepted, { title: 'bulk → phone', timeoutMs: BULK.receiveTimeoutMs });
+  const delivery = await waitForPhones(ctx.phones, accepted, {
+    title: 'bulk → phone',
+    timeoutMs: BULK.receiveTimeoutMs,
+  });
   const { cpuPercent, pgWaits } = await watch.end();
   const last = delivery.last;
   const received = last.count;

@@ -28,8 +28,18 @@ export async function ceilingPhase(ctx: BenchContext): Promise<CeilingResult> {
   });
   try {
     await child.request('start');
-    const request = { url: `http://127.0.0.1:${port}`, connections: SEND_OTP.connections, headers: { ...JSON_HEADERS, 'x-smx-api-key': ctx.apiKey } };
-    if (SEND_OTP.warmUpS > 0) await runLoad({ ...request, title: 'ceiling warm-up', durationS: SEND_OTP.warmUpS, requests: [sendOtpRequest(ctx, () => undefined)] });
+    const request = {
+      url: `http://127.0.0.1:${port}`,
+      connections: SEND_OTP.connections,
+      headers: { ...JSON_HEADERS, 'x-smx-api-key': ctx.apiKey },
+    };
+    if (SEND_OTP.warmUpS > 0)
+      await runLoad({
+        ...request,
+        title: 'ceiling warm-up',
+        durationS: SEND_OTP.warmUpS,
+        requests: [sendOtpRequest(ctx, () => undefined)],
+      });
     const watch = await observe(ctx, { ceiling: child.pid });
     const load = await runLoad({
       ...request,

@@ -6,7 +6,16 @@
  * bench also notes when the 201 arrived: a slow answer makes "201 → phone" short or negative,
  * so it is shown beside, not instead. All on the same machine's wall clock.
  */
-import { errorCodeOf, field, JSON_HEADERS, observe, peakRss, sendOtpRequest, tally, type BenchContext } from './context.js';
+import {
+  errorCodeOf,
+  field,
+  JSON_HEADERS,
+  observe,
+  peakRss,
+  sendOtpRequest,
+  tally,
+  type BenchContext,
+} from './context.js';
 import { waitForPhones, type DrainResult } from './drain.js';
 import type { PgWaits } from './pg-waits.js';
 import { runLoad, type LoadResult } from './load.js';
@@ -62,7 +71,11 @@ export async function e2ePhase(ctx: BenchContext): Promise<E2eResult> {
     ],
   });
   await ctx.phones.expect([...acceptedAt.keys()]);
-  const delivery = await waitForPhones(ctx.phones, acceptedAt.size, { title: 'e2e → phone', timeoutMs: 30_000, pick: (c) => c.expectedReceived });
+  const delivery = await waitForPhones(ctx.phones, acceptedAt.size, {
+    title: 'e2e → phone',
+    timeoutMs: 30_000,
+    pick: (c) => c.expectedReceived,
+  });
   const { cpuPercent, pgWaits } = await watch.end();
   const rssPeakMiB = peakRss(ctx, load.startedAt, Date.now());
   const latencies: number[] = [];
@@ -81,5 +94,18 @@ export async function e2ePhase(ctx: BenchContext): Promise<E2eResult> {
     for (const key of ['min', 'p50', 'p90', 'p99', 'max', 'mean'] as const) summary[key] = round(summary[key]);
     return summary;
   };
-  return { targetRate: E2E.rate, load, errorCodes, accepted: acceptedAt.size, received: latencies.length, latencyMs: rounded(latencies), fromAnswerMs: rounded(fromAnswer), receivedBeforeAnswer, delivery, rssPeakMiB, cpuPercent, pgWaits };
+  return {
+    targetRate: E2E.rate,
+    load,
+    errorCodes,
+    accepted: acceptedAt.size,
+    received: latencies.length,
+    latencyMs: rounded(latencies),
+    fromAnswerMs: rounded(fromAnswer),
+    receivedBeforeAnswer,
+    delivery,
+    rssPeakMiB,
+    cpuPercent,
+    pgWaits,
+  };
 }

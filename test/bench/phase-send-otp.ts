@@ -5,7 +5,16 @@
  * The server's RSS is sampled throughout (peak = "under load"); afterwards the bench waits
  * (bounded) for the phone to receive every accepted OTP, so the next phase starts quiet.
  */
-import { errorCodeOf, field, JSON_HEADERS, observe, peakRss, sendOtpRequest, tally, type BenchContext } from './context.js';
+import {
+  errorCodeOf,
+  field,
+  JSON_HEADERS,
+  observe,
+  peakRss,
+  sendOtpRequest,
+  tally,
+  type BenchContext,
+} from './context.js';
 import { waitForPhones, type DrainResult } from './drain.js';
 import type { PgWaits } from './pg-waits.js';
 import { runLoad, type LoadResult } from './load.js';

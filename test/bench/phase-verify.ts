@@ -5,7 +5,16 @@
  * A wrong code answers 200 (verified: false) until the 10th try; after that 409
  * VERIFICATION_FAILED, which is still a verify request served. The mix is reported.
  */
-import { errorCodeOf, field, JSON_HEADERS, observe, peakRss, sendOtpRequest, tally, type BenchContext } from './context.js';
+import {
+  errorCodeOf,
+  field,
+  JSON_HEADERS,
+  observe,
+  peakRss,
+  sendOtpRequest,
+  tally,
+  type BenchContext,
+} from './context.js';
 import type { PgWaits } from './pg-waits.js';
 import { runLoad, type LoadResult } from './load.js';
 import { note } from './progress.js';
@@ -59,7 +68,10 @@ export async function verifyPhase(ctx: BenchContext): Promise<VerifyResult> {
       {
         method: 'POST',
         path: '/v1/verify-otp',
-        setupRequest: (request: object) => ({ ...request, body: JSON.stringify({ verificationId: pool[next++ % pool.length], otp: VERIFY.wrongCode }) }),
+        setupRequest: (request: object) => ({
+          ...request,
+          body: JSON.stringify({ verificationId: pool[next++ % pool.length], otp: VERIFY.wrongCode }),
+        }),
         onResponse: (status: number, body: string) => {
           if (status === 200) tally(answers, `200 verified:${body.includes('"verified":true') ? 'true' : 'false'}`);
           else tally(answers, `${status} ${errorCodeOf(body)}`);
@@ -68,5 +80,13 @@ export async function verifyPhase(ctx: BenchContext): Promise<VerifyResult> {
     ],
   });
   const { cpuPercent, pgWaits } = await watch.end();
-  return { pool: pool.length, toppedUp, load, answers, rssPeakMiB: peakRss(ctx, load.startedAt, load.finishedAt), cpuPercent, pgWaits };
+  return {
+    pool: pool.length,
+    toppedUp,
+    load,
+    answers,
+    rssPeakMiB: peakRss(ctx, load.startedAt, load.finishedAt),
+    cpuPercent,
+    pgWaits,
+  };
 }

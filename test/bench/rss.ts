@@ -49,7 +49,10 @@ export class RssSampler {
 
   /** Median of the samples in [from, to]: the steady value of an idle window. */
   medianBetween(from: number, to = Date.now()): number | undefined {
-    const values = this.samples.filter(([at]) => at >= from && at <= to).map(([, mib]) => mib).sort((a, b) => a - b);
+    const values = this.samples
+      .filter(([at]) => at >= from && at <= to)
+      .map(([, mib]) => mib)
+      .sort((a, b) => a - b);
     return values.length ? values[Math.floor(values.length / 2)] : undefined;
   }
 }

@@ -49,8 +49,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<number> {
   const unknown = PHASES.filter((p) => !ALL_PHASES.includes(p));
-  if (!(E2E.rate >= 1 && E2E.rate <= 20_000)) throw new Error(`BENCH_E2E_RATE: expected 1..20000, got ${process.env.BENCH_E2E_RATE}`);
-  if (unknown.length) throw new Error(`BENCH_PHASES: unknown phase ${unknown.join(', ')} (known: ${ALL_PHASES.join(', ')})`);
+  if (!(E2E.rate >= 1 && E2E.rate <= 20_000))
+    throw new Error(`BENCH_E2E_RATE: expected 1..20000, got ${process.env.BENCH_E2E_RATE}`);
+  if (unknown.length)
+    throw new Error(`BENCH_PHASES: unknown phase ${unknown.join(', ')} (known: ${ALL_PHASES.join(', ')})`);
   const started = Date.now();
   const id = randomBytes(4).toString('hex');
   const schema = `bench_${id}`;
@@ -59,7 +61,16 @@ async function main(): Promise<number> {
     startedAt: new Date(started).toISOString(),
     machine: machineInfo(),
     layout: LAYOUT,
-    settings: { phases: PHASES, sendOtp: SEND_OTP, e2e: E2E, bulk: BULK, verify: VERIFY, schema, redisPrefix, logLevel: 'warn' },
+    settings: {
+      phases: PHASES,
+      sendOtp: SEND_OTP,
+      e2e: E2E,
+      bulk: BULK,
+      verify: VERIFY,
+      schema,
+      redisPrefix,
+      logLevel: 'warn',
+    },
     rss: {},
     failures: [],
   };
@@ -75,7 +86,8 @@ async function main(): Promise<number> {
       if (smx) {
         report.rss.endMiB = rss?.sample() === undefined ? undefined : round(rss.sample()!);
         const code = await smx.stop();
-        if (code !== 0) report.failures.push({ phase: 'shutdown', error: `SMX exited with ${String(code)} on SIGTERM` });
+        if (code !== 0)
+          report.failures.push({ phase: 'shutdown', error: `SMX exited with ${String(code)} on SIGTERM` });
         report.serverLogs = smx.logDigest();
       }
       rss?.stop();
@@ -115,7 +127,10 @@ async function main(): Promise<number> {
     const client = new SmxClient(smx.url, smx.options.adminToken);
     const { projectId, apiKey, credentials } = await setupProject(client);
     phones = await PhoneFleet.start([credentials]);
-    const online = await waitFor(async () => (await client.api<{ ready: boolean }>(apiKey, 'GET', '/v1/status')).body?.data.ready === true, 15_000);
+    const online = await waitFor(
+      async () => (await client.api<{ ready: boolean }>(apiKey, 'GET', '/v1/status')).body?.data.ready === true,
+      15_000,
+    );
     if (!online) throw new Error('the phone did not show as online in /v1/status within 15 s');
     await sleep(1000);
     report.rss.idleAfterSetupMiB = round(rss.sample() ?? Number.NaN);

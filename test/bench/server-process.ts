@@ -78,17 +78,27 @@ export class SmxProcess {
     };
     // BENCH_SMX_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`): node flags for SMX only, to profile it under the bench's load.
     const nodeArgs = (process.env.BENCH_SMX_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, [...nodeArgs, join(REPO_ROOT, 'dist/bin/smx.js'), 'start'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeArgs, join(REPO_ROOT, 'dist/bin/smx.js'), 'start'], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const smx = new SmxProcess(child, options, dataDir);
-    const ready = await waitFor(async () => {
-      if (!smx.running) throw new Error('exited');
-      const response = await fetch(`${smx.url}/health/ready`);
-      await response.arrayBuffer();
-      return response.status === 200;
-    }, timeoutMs, 200);
+    const ready = await waitFor(
+      async () => {
+        if (!smx.running) throw new Error('exited');
+        const response = await fetch(`${smx.url}/health/ready`);
+        await response.arrayBuffer();
+        return response.status === 200;
+      },
+      timeoutMs,
+      200,
+    );
     if (!ready) {
       await smx.stop();
-      throw new Error(`SMX did not become ready (exit code ${String(smx.exitCode)}):\n${smx.logs.digest().tail.join('\n')}`);
+      throw new Error(
+        `SMX did not become ready (exit code ${String(smx.exitCode)}):\n${smx.logs.digest().tail.join('\n')}`,
+      );
     }
     return smx;
   }

@@ -29,23 +29,35 @@ const SECONDS = Number(process.env.SOAK_SECONDS ?? 300);
 
 async function main(): Promise<number> {
   if (!(RATE >= 1 && RATE <= 5000)) throw new Error(`SOAK_RATE: expected 1..5000, got ${process.env.SOAK_RATE}`);
-  if (!(SECONDS >= 5 && SECONDS <= 3600)) throw new Error(`SOAK_SECONDS: expected 5..3600, got ${process.env.SOAK_SECONDS}`);
+  if (!(SECONDS >= 5 && SECONDS <= 3600))
+    throw new Error(`SOAK_SECONDS: expected 5..3600, got ${process.env.SOAK_SECONDS}`);
   const id = randomBytes(4).toString('hex');
   const schema = `soak_${id}`;
   const redisPrefix = `soak-${id}`;
   const [httpPort, mqttPort, mqttWsPort] = await freePorts(3);
   note(`starting SMX (schema ${schema}, Redis prefix ${redisPrefix})`);
   const smx = await SmxProcess.start({
-    databaseUrl: DATABASE_URL, schema, redisUrl: REDIS_URL, redisPrefix,
-    adminToken: `adm_${randomBytes(24).toString('hex')}`, secret: randomBytes(32).toString('hex'),
-    httpPort: httpPort!, mqttPort: mqttPort!, mqttWsPort: mqttWsPort!,
+    databaseUrl: DATABASE_URL,
+    schema,
+    redisUrl: REDIS_URL,
+    redisPrefix,
+    adminToken: `adm_${randomBytes(24).toString('hex')}`,
+    secret: randomBytes(32).toString('hex'),
+    httpPort: httpPort!,
+    mqttPort: mqttPort!,
+    mqttWsPort: mqttWsPort!,
   });
   let phones: PhoneFleet | undefined;
   try {
     const client = new SmxClient(smx.url, smx.options.adminToken);
     const { apiKey, credentials } = await setupProject(client);
     phones = await PhoneFleet.start([credentials]);
-    if (!(await waitFor(async () => (await client.api<{ ready: boolean }>(apiKey, 'GET', '/v1/status')).body?.data.ready === true, 15_000))) {
+    if (
+      !(await waitFor(
+        async () => (await client.api<{ ready: boolean }>(apiKey, 'GET', '/v1/status')).body?.data.ready === true,
+        15_000,
+      ))
+    ) {
       throw new Error('the phone did not show as online within 15 s');
     }
     const numbers = new NumberSource();
@@ -73,7 +85,11 @@ async function main(): Promise<number> {
       ],
     });
     await phones.expect([...acceptedAt.keys()]);
-    const delivery = await waitForPhones(phones, acceptedAt.size, { title: 'soak → phone', timeoutMs: 60_000, pick: (c) => c.expectedReceived });
+    const delivery = await waitForPhones(phones, acceptedAt.size, {
+      title: 'soak → phone',
+      timeoutMs: 60_000,
+      pick: (c) => c.expectedReceived,
+    });
     await new Promise((resolve) => setTimeout(resolve, 2000)); // late copies of a duplicate
     const count = await phones.count();
     const latencies: number[] = [];
@@ -86,7 +102,10 @@ async function main(): Promise<number> {
       ['offered', `${RATE} OTP/s for ${SECONDS} s`],
       ['accepted (201)', String(acceptedAt.size)],
       ['other answers', JSON.stringify(errors)],
-      ['received at the phone', `${count.expectedReceived} of ${acceptedAt.size}${delivery.complete ? '' : ' (timed out waiting)'}`],
+      [
+        'received at the phone',
+        `${count.expectedReceived} of ${acceptedAt.size}${delivery.complete ? '' : ' (timed out waiting)'}`,
+      ],
       ['duplicate copies at the phone', String(count.copies)],
       ['e2e acceptance → phone, ms', `p50 ${round(e2e.p50)}, p99 ${round(e2e.p99)}, max ${round(e2e.max)}`],
       ['API latency, ms', `p50 ${load.latencyMs.p50}, p99 ${load.latencyMs.p99}`],

@@ -105,7 +105,14 @@ export class Harness {
   }
 
   config(): EmbeddedBrokerOptions['config'] {
-    return { host: '127.0.0.1', mqttPort: 0, mqttWsPort: 0, redisUrl: REDIS_URL, redisPrefix: this.prefix, secret: SECRET };
+    return {
+      host: '127.0.0.1',
+      mqttPort: 0,
+      mqttWsPort: 0,
+      redisUrl: REDIS_URL,
+      redisPrefix: this.prefix,
+      secret: SECRET,
+    };
   }
 
   async startBroker(options: Partial<EmbeddedBrokerOptions> = {}): Promise<EmbeddedBroker> {
@@ -136,7 +143,12 @@ export class Harness {
       keepalive: 30,
       protocolVersion: 4,
       reconnectPeriod: 0,
-      will: { topic: deviceTopic(device.deviceId, 'presence'), payload: Buffer.from('{"online":false}'), qos: 1, retain: true },
+      will: {
+        topic: deviceTopic(device.deviceId, 'presence'),
+        payload: Buffer.from('{"online":false}'),
+        qos: 1,
+        retain: true,
+      },
       ...options,
     });
     record(client);
@@ -208,4 +220,3 @@ export function record(client: MqttClient): void {
 export function received(client: MqttClient, topic: string): unknown[] {
   return (inboxes.get(client) ?? []).filter((m) => m.topic === topic).map((m) => JSON.parse(m.payload));
 }
-

@@ -100,13 +100,19 @@ async function measure(): Promise<void> {
   const sockets = Number(process.argv[3] ?? 1);
   const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--serve'], { stdio: 'inherit' });
   const mode = process.argv[4] === 'ws' ? 'ws' : 'tcp';
-  const { port, wsPort } = await new Promise<{ port: number; wsPort: number }>((resolve) => child.once('message', resolve as (m: unknown) => void));
+  const { port, wsPort } = await new Promise<{ port: number; wsPort: number }>((resolve) =>
+    child.once('message', resolve as (m: unknown) => void),
+  );
   await new Promise((resolve) => setTimeout(resolve, 500));
   const before = rssMb(child.pid!);
   let peak = before;
   const sampler = setInterval(() => (peak = Math.max(peak, rssMb(child.pid!))), 50);
   const started = Date.now();
-  const taken = await Promise.all(Array.from({ length: sockets }, () => (mode === 'ws' ? streamWs(wsPort, mbPerSocket * MB) : stream(port, mbPerSocket * MB))));
+  const taken = await Promise.all(
+    Array.from({ length: sockets }, () =>
+      mode === 'ws' ? streamWs(wsPort, mbPerSocket * MB) : stream(port, mbPerSocket * MB),
+    ),
+  );
   const seconds = (Date.now() - started) / 1000;
   await new Promise((resolve) => setTimeout(resolve, 2000));
   clearInterval(sampler);

@@ -54,7 +54,11 @@ export function connectPacket(fields: ConnectFields): Buffer {
   const keepalive = Buffer.alloc(2);
   keepalive.writeUInt16BE(fields.keepalive ?? 30);
   const parts = [str('MQTT'), Buffer.from([4, flags]), keepalive, str(fields.clientId)];
-  if (fields.will) parts.push(str(fields.will.topic), str(typeof fields.will.payload === 'string' ? Buffer.from(fields.will.payload) : fields.will.payload));
+  if (fields.will)
+    parts.push(
+      str(fields.will.topic),
+      str(typeof fields.will.payload === 'string' ? Buffer.from(fields.will.payload) : fields.will.payload),
+    );
   if (fields.username !== undefined) parts.push(str(fields.username));
   if (fields.password !== undefined) parts.push(str(fields.password));
   return frame(0x10, Buffer.concat(parts));
@@ -207,10 +211,16 @@ export class RawClient {
   }
 
   /** Waits until a received packet matches (resolves with it), the connection closes (null), or `ms` pass (null). */
-  async next<T extends ServerPacket['cmd']>(cmd: T, ms = 3000, match: (p: Extract<ServerPacket, { cmd: T }>) => boolean = () => true): Promise<Extract<ServerPacket, { cmd: T }> | null> {
+  async next<T extends ServerPacket['cmd']>(
+    cmd: T,
+    ms = 3000,
+    match: (p: Extract<ServerPacket, { cmd: T }>) => boolean = () => true,
+  ): Promise<Extract<ServerPacket, { cmd: T }> | null> {
     const deadline = Date.now() + ms;
     for (;;) {
-      const found = this.packets.find((p): p is Extract<ServerPacket, { cmd: T }> => p.cmd === cmd && match(p as Extract<ServerPacket, { cmd: T }>));
+      const found = this.packets.find(
+        (p): p is Extract<ServerPacket, { cmd: T }> => p.cmd === cmd && match(p as Extract<ServerPacket, { cmd: T }>),
+      );
       if (found) return found;
       if (this.isClosed || Date.now() >= deadline) return null;
       await new Promise<void>((resolve) => {
@@ -227,7 +237,10 @@ export class RawClient {
   /** True when the connection closed within `ms`. */
   async closesWithin(ms: number): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
-    const closed = await Promise.race([this.closed.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
+    const closed = await Promise.race([
+      this.closed.then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+    ]);
     clearTimeout(timer);
     return closed;
   }

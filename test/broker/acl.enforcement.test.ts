@@ -78,15 +78,26 @@ test("publishing to another device's status disconnects the device and bridges n
   const victim = h.devices.add();
   const phone = await h.phone(broker, device, { will: undefined });
   const gone = closed(phone);
-  phone.publish(deviceTopic(victim.deviceId, 'status'), JSON.stringify({ updates: [{ id: 'msg_forged', state: 'delivered' }] }), { qos: 1 });
+  phone.publish(
+    deviceTopic(victim.deviceId, 'status'),
+    JSON.stringify({ updates: [{ id: 'msg_forged', state: 'delivered' }] }),
+    { qos: 1 },
+  );
   await gone;
   // The victim's own status afterwards: its PUBACK comes once its job is in Redis, behind any job of the forged one.
   const victimPhone = await h.phone(broker, victim);
   const own = { updates: [{ id: 'msg_own', state: 'sent', at: '2025-01-01T00:00:00.000Z' }] };
   await victimPhone.publishAsync(deviceTopic(victim.deviceId, 'status'), JSON.stringify(own), { qos: 1 });
-  t.deepEqual((await h.jobsOf(victim.deviceId)).filter((job) => job.channel === 'status').map((job) => job.payload), [own]);
+  t.deepEqual(
+    (await h.jobsOf(victim.deviceId)).filter((job) => job.channel === 'status').map((job) => job.payload),
+    [own],
+  );
   // Only the broker's own presence events for the offender, nothing it sent.
-  t.true((await h.jobsOf(device.deviceId)).every((job) => job.channel === 'presence' && (job.payload as { source?: string }).source === 'broker'));
+  t.true(
+    (await h.jobsOf(device.deviceId)).every(
+      (job) => job.channel === 'presence' && (job.payload as { source?: string }).source === 'broker',
+    ),
+  );
 });
 
 test('publishing to its own outbox (a server topic) disconnects the device', async (t) => {
@@ -118,7 +129,11 @@ test('a device cannot kick another device through the internal kick topic', asyn
 test('an internal client may subscribe to wildcards and sees device publishes; it may not publish to $SYS', async (t) => {
   const { username, password } = internalCredentials(SECRET);
   const internal = h.adopt(
-    await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.tcpPort}`, { clientId: 'smx-acl-internal', username, password, reconnectPeriod: 0 }, false),
+    await mqtt.connectAsync(
+      `mqtt://127.0.0.1:${broker.tcpPort}`,
+      { clientId: 'smx-acl-internal', username, password, reconnectPeriod: 0 },
+      false,
+    ),
   );
   t.deepEqual(await suback(internal, 'smx/v1/devices/+/status'), [1]);
   const seen: string[] = [];

@@ -2,7 +2,14 @@
 import test from 'ava';
 import type { Client, PublishPacket, Subscription } from 'aedes';
 import { deviceTopic } from '../../protocol/topics.js';
-import { canPublish, canPublishOrphanWill, canReceive, canSubscribe, createAcl, type ClientRole } from '../../broker/acl.js';
+import {
+  canPublish,
+  canPublishOrphanWill,
+  canReceive,
+  canSubscribe,
+  createAcl,
+  type ClientRole,
+} from '../../broker/acl.js';
 import { KICK_TOPIC } from '../../broker/bridge.js';
 
 const me = 'dev_AAAAAAAAAAAAAAAAAAAAAA';
@@ -97,7 +104,16 @@ test('the aedes handlers negate refused subscriptions and error refused publishe
     [null, null],
   ]);
 
-  const packet = (topic: string, extra: object = {}) => ({ cmd: 'publish', topic, payload: Buffer.from('{}'), qos: 1, dup: false, retain: false, ...extra }) as PublishPacket;
+  const packet = (topic: string, extra: object = {}) =>
+    ({
+      cmd: 'publish',
+      topic,
+      payload: Buffer.from('{}'),
+      qos: 1,
+      dup: false,
+      retain: false,
+      ...extra,
+    }) as PublishPacket;
   const errors: Array<Error | null | undefined> = [];
   acl.authorizePublish(phone, packet(deviceTopic(me, 'status')), (error) => errors.push(error));
   acl.authorizePublish(phone, packet(deviceTopic(other, 'status')), (error) => errors.push(error));

@@ -62,7 +62,11 @@ test('an accepted secret is served from the cache; a wrong one and an unknown de
 test('concurrent checks of the same credentials share one query; entries expire after the TTL; the size is bounded', async (t) => {
   const { db, verify } = cached({ ttlMs: 50, maxEntries: 2 });
   db.valid.add('dev_a/s').add('dev_b/s').add('dev_c/s');
-  t.deepEqual(await Promise.all([verify('dev_a', 's'), verify('dev_a', 's'), verify('dev_a', 's')]), [true, true, true]);
+  t.deepEqual(await Promise.all([verify('dev_a', 's'), verify('dev_a', 's'), verify('dev_a', 's')]), [
+    true,
+    true,
+    true,
+  ]);
   t.is(db.calls, 1);
   await new Promise((r) => setTimeout(r, 80));
   t.true(await verify('dev_a', 's'));
@@ -110,7 +114,11 @@ test('at most maxConcurrent checks reach the database at once, in order; one tha
   t.is(most, 3);
   t.deepEqual(order, ids);
 
-  const stuck = cacheDeviceVerifier(() => new Promise<boolean>(() => undefined), { subscribe: () => undefined, maxConcurrent: 1, maxQueueMs: 50 });
+  const stuck = cacheDeviceVerifier(() => new Promise<boolean>(() => undefined), {
+    subscribe: () => undefined,
+    maxConcurrent: 1,
+    maxQueueMs: 50,
+  });
   void stuck('dev_first', 's'); // takes the one turn and never gives it back
   await t.throwsAsync(stuck('dev_second', 's'), { message: /waited 50 ms/ });
 });
@@ -124,7 +132,12 @@ test.before(async () => {
   a = await startTestSmx('auth-cache');
   b = await startTestSmx('auth-cache', {
     roles: { api: false, worker: false, broker: true },
-    reuse: { redisPrefix: a.redisPrefix, schema: a.smx.config.databaseSchema, dataDir: a.smx.config.dataDir, adminToken: a.adminToken },
+    reuse: {
+      redisPrefix: a.redisPrefix,
+      schema: a.smx.config.databaseSchema,
+      dataDir: a.smx.config.dataDir,
+      adminToken: a.adminToken,
+    },
   });
   const count = (node: 'a' | 'b') => (query: { sql: string }) => {
     if (query.sql.includes('secret_hash')) queries[node]++;
@@ -140,23 +153,35 @@ test.after.always(async () => {
 });
 
 const mqttUrl = (node: TestSmx) => `mqtt://127.0.0.1:${node.smx.broker!.tcpPort}`;
-const refusalOf = (promise: Promise<unknown>) => promise.then(() => null, (error: ConnackRefusal) => error.code);
+const refusalOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => null,
+    (error: ConnackRefusal) => error.code,
+  );
 
-test.serial('a phone reconnecting within the TTL costs no credential query; once unlinked it is refused at once on both nodes', async (t) => {
-  const { projectId } = await createProject(a, 'auth cache');
-  const device = await linkNewDevice(a, projectId);
-  const options = { clientId: device.mqtt.clientId, username: device.mqtt.username, password: device.mqtt.password, clean: false };
-  const before = { ...queries };
-  for (const node of [a, b, a, b]) {
-    const phone = await connectRaw(t, mqttUrl(node), options);
-    await phone.endAsync();
-  }
-  t.deepEqual([queries.a - before.a, queries.b - before.b], [1, 1], 'one query per node for four connects');
+test.serial(
+  'a phone reconnecting within the TTL costs no credential query; once unlinked it is refused at once on both nodes',
+  async (t) => {
+    const { projectId } = await createProject(a, 'auth cache');
+    const device = await linkNewDevice(a, projectId);
+    const options = {
+      clientId: device.mqtt.clientId,
+      username: device.mqtt.username,
+      password: device.mqtt.password,
+      clean: false,
+    };
+    const before = { ...queries };
+    for (const node of [a, b, a, b]) {
+      const phone = await connectRaw(t, mqttUrl(node), options);
+      await phone.endAsync();
+    }
+    t.deepEqual([queries.a - before.a, queries.b - before.b], [1, 1], 'one query per node for four connects');
 
-  t.is((await a.admin('DELETE', `/admin/devices/${device.deviceId}`)).status, 200);
-  t.is(await refusalOf(connectRaw(t, mqttUrl(a), options)), 4, 'refused on the node that unlinked it');
-  t.is(await refusalOf(connectRaw(t, mqttUrl(b), options)), 4, 'and on the other node, told through CacheBus');
-});
+    t.is((await a.admin('DELETE', `/admin/devices/${device.deviceId}`)).status, 200);
+    t.is(await refusalOf(connectRaw(t, mqttUrl(a), options)), 4, 'refused on the node that unlinked it');
+    t.is(await refusalOf(connectRaw(t, mqttUrl(b), options)), 4, 'and on the other node, told through CacheBus');
+  },
+);
 
 test.serial('a wrong secret for a cached device is refused', async (t) => {
   const { projectId } = await createProject(a, 'auth cache wrong secret');

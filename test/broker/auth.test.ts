@@ -20,7 +20,11 @@ test.after.always(async () => {
   await h?.close();
 });
 
-const refusal = async (promise: Promise<unknown>) => (await promise.then(() => null, (error: unknown) => error)) as ErrorWithReasonCode | null;
+const refusal = async (promise: Promise<unknown>) =>
+  (await promise.then(
+    () => null,
+    (error: unknown) => error,
+  )) as ErrorWithReasonCode | null;
 
 test('a linked device with its secret connects', async (t) => {
   const device = h.devices.add();
@@ -57,11 +61,13 @@ test('clientId must equal the username', async (t) => {
   t.is(error?.code, 4);
 });
 
-test('a device cannot connect with a will on another device\'s topic (CONNACK 5)', async (t) => {
+test("a device cannot connect with a will on another device's topic (CONNACK 5)", async (t) => {
   const device = h.devices.add();
   const victim = h.devices.add();
   const error = await refusal(
-    h.phone(broker, device, { will: { topic: deviceTopic(victim.deviceId, 'status'), payload: Buffer.from('{}'), qos: 1, retain: false } }),
+    h.phone(broker, device, {
+      will: { topic: deviceTopic(victim.deviceId, 'status'), payload: Buffer.from('{}'), qos: 1, retain: false },
+    }),
   );
   t.is(error?.code, 5);
 });
@@ -69,7 +75,11 @@ test('a device cannot connect with a will on another device\'s topic (CONNACK 5)
 test('the internal credentials connect with an smx- client id', async (t) => {
   const { username, password } = internalCredentials(SECRET);
   const client = h.adopt(
-    await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.tcpPort}`, { clientId: 'smx-test-internal', username, password, reconnectPeriod: 0 }, false),
+    await mqtt.connectAsync(
+      `mqtt://127.0.0.1:${broker.tcpPort}`,
+      { clientId: 'smx-test-internal', username, password, reconnectPeriod: 0 },
+      false,
+    ),
   );
   t.true(client.connected);
 });
@@ -78,7 +88,11 @@ test('a wrong internal password gets CONNACK 4', async (t) => {
   const { username } = internalCredentials(SECRET);
   const wrong = internalCredentials('another-secret-0123456789').password;
   const error = await refusal(
-    mqtt.connectAsync(`mqtt://127.0.0.1:${broker.tcpPort}`, { clientId: 'smx-test-wrong', username, password: wrong, reconnectPeriod: 0 }, false),
+    mqtt.connectAsync(
+      `mqtt://127.0.0.1:${broker.tcpPort}`,
+      { clientId: 'smx-test-wrong', username, password: wrong, reconnectPeriod: 0 },
+      false,
+    ),
   );
   t.is(error?.code, 4);
 });
@@ -87,13 +101,19 @@ test('internal credentials cannot take a device client id (CONNACK 2)', async (t
   const device = h.devices.add();
   const { username, password } = internalCredentials(SECRET);
   const error = await refusal(
-    mqtt.connectAsync(`mqtt://127.0.0.1:${broker.tcpPort}`, { clientId: device.deviceId, username, password, reconnectPeriod: 0 }, false),
+    mqtt.connectAsync(
+      `mqtt://127.0.0.1:${broker.tcpPort}`,
+      { clientId: device.deviceId, username, password, reconnectPeriod: 0 },
+      false,
+    ),
   );
   t.is(error?.code, 2);
 });
 
 test('no credentials at all gets CONNACK 4', async (t) => {
-  const error = await refusal(mqtt.connectAsync(`mqtt://127.0.0.1:${broker.tcpPort}`, { clientId: 'anonymous', reconnectPeriod: 0 }, false));
+  const error = await refusal(
+    mqtt.connectAsync(`mqtt://127.0.0.1:${broker.tcpPort}`, { clientId: 'anonymous', reconnectPeriod: 0 }, false),
+  );
   t.is(error?.code, 4);
 });
 

@@ -32,13 +32,18 @@ test('status, inbox and presence publishes become device-events jobs', async (t)
   const device = h.devices.add();
   const phone = await h.phone(broker, device);
   const status = { updates: [{ id: 'msg_1', state: 'sent', at: '2025-01-01T00:00:00.000Z' }] };
-  const inbox = { messages: [{ from: '+14155550123', body: 'hello', receivedAt: '2025-01-01T00:00:00.000Z', simSlot: 0 }] };
+  const inbox = {
+    messages: [{ from: '+14155550123', body: 'hello', receivedAt: '2025-01-01T00:00:00.000Z', simSlot: 0 }],
+  };
   const presence = { online: true, battery: 87, charging: false, signal: 3, appVersion: '1.0.0' };
   const before = Date.now();
   // QoS 1 resolves on PUBACK, which the broker sends only after the job is in Redis.
   await phone.publishAsync(deviceTopic(device.deviceId, 'status'), JSON.stringify(status), { qos: 1 });
   await phone.publishAsync(deviceTopic(device.deviceId, 'inbox'), JSON.stringify(inbox), { qos: 1 });
-  await phone.publishAsync(deviceTopic(device.deviceId, 'presence'), JSON.stringify(presence), { qos: 1, retain: true });
+  await phone.publishAsync(deviceTopic(device.deviceId, 'presence'), JSON.stringify(presence), {
+    qos: 1,
+    retain: true,
+  });
   const jobs = await deviceJobs(device.deviceId);
   t.deepEqual(
     jobs.map(({ deviceId, channel, payload }) => ({ deviceId, channel, payload })),
@@ -60,10 +65,14 @@ test('a QoS 0 publish is bridged too', async (t) => {
   const device = h.devices.add();
   const phone = await h.phone(broker, device);
   phone.publish(deviceTopic(device.deviceId, 'status'), '{"updates":[]}', { qos: 0 });
-  const jobs = await eventually(async () => {
-    const found = await deviceJobs(device.deviceId);
-    return found.length > 0 ? found : null;
-  }, 3000, 'the job');
+  const jobs = await eventually(
+    async () => {
+      const found = await deviceJobs(device.deviceId);
+      return found.length > 0 ? found : null;
+    },
+    3000,
+    'the job',
+  );
   t.is(jobs[0]!.channel, 'status');
 });
 
@@ -91,7 +100,11 @@ test('a status nested 5,000 levels deep is acknowledged and dropped; the connect
   t.true(phone.connected);
   const valid = { updates: [{ id: 'msg_after_deep', state: 'sent', at: '2025-01-01T00:00:00.000Z' }] };
   t.is(await acked(phone, status, JSON.stringify(valid)), 'acked');
-  t.deepEqual((await deviceJobs(device.deviceId)).map((job) => job.payload), [valid], 'only the valid publish became a job');
+  t.deepEqual(
+    (await deviceJobs(device.deviceId)).map((job) => job.payload),
+    [valid],
+    'only the valid publish became a job',
+  );
 });
 
 test('invalid JSON and non-object payloads are dropped without closing the connection', async (t) => {
@@ -114,7 +127,11 @@ test("the will of a phone that drops is bridged as the device's presence", async
   const device = h.devices.add();
   const phone = await h.phone(broker, device);
   phone.stream.destroy(); // the network goes away: no DISCONNECT, so the will fires
-  const will = await eventually(async () => (await deviceJobs(device.deviceId)).find((job) => job.channel === 'presence'), 3000, 'the will job');
+  const will = await eventually(
+    async () => (await deviceJobs(device.deviceId)).find((job) => job.channel === 'presence'),
+    3000,
+    'the will job',
+  );
   t.deepEqual(will.payload, { online: false });
   await closed(phone);
 });
@@ -126,14 +143,21 @@ test('a clean DISCONNECT publishes no will', async (t) => {
   // Back again, a status: its PUBACK comes once its job is in Redis, behind any will job of the first connection.
   const back = await h.phone(broker, device);
   await back.publishAsync(deviceTopic(device.deviceId, 'status'), '{"updates":[]}', { qos: 1 });
-  t.deepEqual((await deviceJobs(device.deviceId)).map((job) => job.channel), ['status']);
+  t.deepEqual(
+    (await deviceJobs(device.deviceId)).map((job) => job.channel),
+    ['status'],
+  );
 });
 
 test("an internal client publishing on a device's status topic is not bridged", async (t) => {
   const device = h.devices.add();
   const { username, password } = internalCredentials(SECRET);
   const internal = h.adopt(
-    await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.tcpPort}`, { clientId: 'smx-bridge-test', username, password, reconnectPeriod: 0 }, false),
+    await mqtt.connectAsync(
+      `mqtt://127.0.0.1:${broker.tcpPort}`,
+      { clientId: 'smx-bridge-test', username, password, reconnectPeriod: 0 },
+      false,
+    ),
   );
   // The PUBACK comes after the bridge's decision (a bridged publish is in Redis by then): no wait needed.
   await internal.publishAsync(deviceTopic(device.deviceId, 'status'), '{"updates":[]}', { qos: 1 });
@@ -143,7 +167,11 @@ test("an internal client publishing on a device's status topic is not bridged", 
 test('the broker does not crash on a flood of bad payloads', async (t) => {
   const device = h.devices.add();
   const phone = await h.phone(broker, device);
-  await Promise.all(Array.from({ length: 200 }, (_, i) => phone.publishAsync(deviceTopic(device.deviceId, 'inbox'), `{"broken":${i}`, { qos: 1 })));
+  await Promise.all(
+    Array.from({ length: 200 }, (_, i) =>
+      phone.publishAsync(deviceTopic(device.deviceId, 'inbox'), `{"broken":${i}`, { qos: 1 }),
+    ),
+  );
   await phone.publishAsync(deviceTopic(device.deviceId, 'inbox'), '{"messages":[]}', { qos: 1 });
   t.is((await deviceJobs(device.deviceId)).length, 1);
   t.true(broker.ready());
@@ -152,12 +180,25 @@ test('the broker does not crash on a flood of bad payloads', async (t) => {
 test("the will of a dead node's phone (no client) is bridged only for the device that stored it", async (t) => {
   // aedes publishes the wills of a broker node that stopped beating with client = null.
   const roles = new ClientRoles();
-  const authorize = bridgePublishes(createAcl((client) => roles.get(client)).authorizePublish, { queue: h.queue, roles, log: h.logger });
+  const authorize = bridgePublishes(createAcl((client) => roles.get(client)).authorizePublish, {
+    queue: h.queue,
+    roles,
+    log: h.logger,
+  });
   const device = h.devices.add();
   const forger = h.devices.add();
   const will = (clientId: string) =>
-    ({ cmd: 'publish', topic: deviceTopic(device.deviceId, 'presence'), payload: Buffer.from('{"online":false}'), qos: 1, retain: true, dup: false, clientId }) as PublishPacket;
-  const run = (packet: PublishPacket) => new Promise<Error | null | undefined>((resolve) => authorize(null, packet, resolve));
+    ({
+      cmd: 'publish',
+      topic: deviceTopic(device.deviceId, 'presence'),
+      payload: Buffer.from('{"online":false}'),
+      qos: 1,
+      retain: true,
+      dup: false,
+      clientId,
+    }) as PublishPacket;
+  const run = (packet: PublishPacket) =>
+    new Promise<Error | null | undefined>((resolve) => authorize(null, packet, resolve));
 
   t.is(await run(will(device.deviceId)), null);
   t.truthy(await run(will(forger.deviceId)));

@@ -30,7 +30,11 @@ test.after.always(async () => {
   await h?.close();
 });
 
-const deviceConnect = (device: TestDevice) => ({ clientId: device.deviceId, username: device.deviceId, password: device.secret });
+const deviceConnect = (device: TestDevice) => ({
+  clientId: device.deviceId,
+  username: device.deviceId,
+  password: device.secret,
+});
 
 /** Streams `total` bytes of filler after `first`; stops when the broker closes. Resolves with what the socket took. */
 async function stream(client: RawClient, first: Buffer, total: number): Promise<number> {
@@ -82,7 +86,7 @@ test('source limits: a token bucket of the rate with bursts of 10 s, and a cap o
     t.true(admitted.every((a) => typeof a === 'object'));
     t.is(limits.admit('1.2.3.4'), 'pending');
     t.is(limits.pending('1.2.3.4'), 3);
-    for (const a of admitted) if (typeof a === 'object') a.settle(), a.settle(); // idempotent
+    for (const a of admitted) if (typeof a === 'object') (a.settle(), a.settle()); // idempotent
     t.is(limits.pending('1.2.3.4'), 0);
     // 20 tokens (2/s × 10 s); 4 used above; settle each so only the rate counts.
     let taken = 4;
@@ -117,7 +121,8 @@ test('sources are keyed by IPv4 address (mapped IPv6 included) and by IPv6 /64',
 });
 
 test('a WebSocket client address follows trustProxy as Fastify does', (t) => {
-  const req = (peer: string, xff?: string) => ({ socket: { remoteAddress: peer }, headers: xff ? { 'x-forwarded-for': xff } : {} }) as unknown as IncomingMessage;
+  const req = (peer: string, xff?: string) =>
+    ({ socket: { remoteAddress: peer }, headers: xff ? { 'x-forwarded-for': xff } : {} }) as unknown as IncomingMessage;
   const chain = req('10.0.0.2', '203.0.113.7, 198.51.100.1, 10.0.0.1');
   t.is(forwardedAddress(false)(chain), '10.0.0.2');
   t.is(forwardedAddress(true)(chain), '203.0.113.7');
@@ -126,7 +131,11 @@ test('a WebSocket client address follows trustProxy as Fastify does', (t) => {
   t.is(forwardedAddress(9)(chain), '203.0.113.7');
   t.is(forwardedAddress(['10.0.0.0/8'])(chain), '198.51.100.1');
   t.is(forwardedAddress(['10.0.0.0/8', '198.51.100.1'])(chain), '203.0.113.7');
-  t.is(forwardedAddress(['10.0.0.0/8'])(req('192.0.2.1', '203.0.113.7')), '192.0.2.1', 'an untrusted peer is the client, whatever it forwards');
+  t.is(
+    forwardedAddress(['10.0.0.0/8'])(req('192.0.2.1', '203.0.113.7')),
+    '192.0.2.1',
+    'an untrusted peer is the client, whatever it forwards',
+  );
   t.is(forwardedAddress(true)(req('10.0.0.2')), '10.0.0.2');
 });
 
@@ -177,12 +186,19 @@ test('after authentication a device packet may be up to 256 KiB + 1 KiB, an inte
   const big = JSON.stringify({ updates: [], pad: 'x'.repeat(200 * 1024) });
   phone.send(publishPacket({ topic: status, payload: big, messageId: 7 }));
   t.truthy(await phone.next('puback', 5000, (p) => p.messageId === 7), 'a 200 KiB status is acknowledged');
-  t.true((await h.jobsOf(device.deviceId)).some((job) => job.channel === 'status'), 'and bridged');
+  t.true(
+    (await h.jobsOf(device.deviceId)).some((job) => job.channel === 'status'),
+    'and bridged',
+  );
   phone.send(header(0x32, MAX_DEVICE_PACKET_BYTES + 1));
   t.true(await phone.closesWithin(2000), 'a packet announcing more than 257 KiB closes the connection');
 
   const { username, password } = internalCredentials(SECRET);
-  const internal = await rawDevice(broker.tcpPort, { clientId: `${INTERNAL_CLIENT_ID_PREFIX}gate-test`, username, password });
+  const internal = await rawDevice(broker.tcpPort, {
+    clientId: `${INTERNAL_CLIENT_ID_PREFIX}gate-test`,
+    username,
+    password,
+  });
   internal.send(publishPacket({ topic: 'smx/test/large', payload: Buffer.alloc(MB, 0x61), messageId: 9 }));
   t.truthy(await internal.next('puback', 5000, (p) => p.messageId === 9), 'an internal 1 MiB publish is accepted');
   t.false(internal.isClosed);
@@ -270,7 +286,10 @@ test('new connections per source are rate limited (bursts of 10 s of the rate)',
   for (let i = 0; i < 10; i++) clients.push(await RawClient.tcp(own.tcpPort));
   const over = await RawClient.tcp(own.tcpPort);
   t.true(await over.closesWithin(2000), 'the eleventh within the second is closed at once');
-  t.true(clients.every((c) => !c.isClosed), 'the burst was admitted');
+  t.true(
+    clients.every((c) => !c.isClosed),
+    'the burst was admitted',
+  );
   for (const client of clients) client.destroy();
   await new Promise((resolve) => setTimeout(resolve, 1100));
   const device = h.devices.add();

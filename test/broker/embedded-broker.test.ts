@@ -72,5 +72,7 @@ test('a port already in use fails start and leaves nothing open', async (t) => {
 });
 
 test('an unreachable Redis fails start with a message naming REDIS_URL', async (t) => {
-  await t.throwsAsync(h.startBroker({ config: { ...h.config(), redisUrl: 'redis://127.0.0.1:1' } }), { message: /REDIS_URL/ });
+  await t.throwsAsync(h.startBroker({ config: { ...h.config(), redisUrl: 'redis://127.0.0.1:1' } }), {
+    message: /REDIS_URL/,
+  });
 });

@@ -106,8 +106,14 @@ test.serial('plain subscriptions: retained state is not an event, and two bridge
   await phone.publishAsync(deviceTopic(deviceId, 'status'), '{"updates":[]}', { qos: 1 });
   await eventually(async () => (await h.jobsOf(deviceId)).length > 0, 3000, 'the job');
   // The second bridge's copy of the status was refused as a duplicate of the first one's job.
-  const [job] = (await h.queue.getJobs(['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed'])).filter((j) => j.data.deviceId === deviceId);
-  await eventually(async () => (await duplicatedJobIds()).includes(job!.id!), 3000, 'the other bridge\'s copy refused as a duplicate');
+  const [job] = (await h.queue.getJobs(['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed'])).filter(
+    (j) => j.data.deviceId === deviceId,
+  );
+  await eventually(
+    async () => (await duplicatedJobIds()).includes(job!.id!),
+    3000,
+    "the other bridge's copy refused as a duplicate",
+  );
   t.deepEqual(
     (await h.jobsOf(deviceId)).map((job) => job.channel),
     ['status'],

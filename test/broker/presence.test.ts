@@ -31,10 +31,14 @@ const online = (deviceId: string) => async () => (await h.presence.get(deviceId)
 const connectionOf = (deviceId: string) => h.redis.hget(`${h.prefix}:presence:${deviceId}`, 'conn');
 /** Resolves once the device's presence is recorded under another connection than `previous`. */
 const recordedOtherThan = (deviceId: string, previous: string | null) =>
-  eventually(async () => {
-    const current = await connectionOf(deviceId);
-    return current !== null && current !== previous;
-  }, 3000, 'the new connection recorded');
+  eventually(
+    async () => {
+      const current = await connectionOf(deviceId);
+      return current !== null && current !== previous;
+    },
+    3000,
+    'the new connection recorded',
+  );
 const offline = (deviceId: string) => async () => !(await h.presence.get(deviceId)).online;
 
 test('a connection marks the device online and its end marks it offline, with an event each', async (t) => {
@@ -89,7 +93,11 @@ test('a new connection before the old one ends keeps the device online (reconnec
   await closed(old);
   // The old node has handled that end once it no longer holds the device (see PresenceStore.markOffline).
   const oldHolder = oldConnection.slice(0, oldConnection.indexOf(':'));
-  await eventually(async () => (await h.redis.hget(`${h.prefix}:presence:held-by:${oldHolder}`, device.deviceId)) === null, 3000, 'the old connection\'s end handled');
+  await eventually(
+    async () => (await h.redis.hget(`${h.prefix}:presence:held-by:${oldHolder}`, device.deviceId)) === null,
+    3000,
+    "the old connection's end handled",
+  );
   t.true(await online(device.deviceId)());
   t.deepEqual(await presenceEvents(device.deviceId), [true]);
 
@@ -106,7 +114,11 @@ test('a refused connection leaves no presence', async (t) => {
   // once that one's online event is queued, anything the refused attempt caused would be too.
   const later = h.devices.add();
   const laterPhone = await h.phone(broker, later);
-  await eventually(async () => (await presenceEvents(later.deviceId)).length > 0, 3000, 'the later device\'s online event');
+  await eventually(
+    async () => (await presenceEvents(later.deviceId)).length > 0,
+    3000,
+    "the later device's online event",
+  );
   await laterPhone.endAsync();
   t.false((await h.presence.get(device.deviceId)).online);
   t.deepEqual(await h.jobsOf(device.deviceId), []);

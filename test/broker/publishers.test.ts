@@ -24,8 +24,16 @@ test.after.always(async () => {
   await h?.close();
 });
 
-function mqttPublisher(target: EmbeddedBroker, options: Partial<ConstructorParameters<typeof MqttPublisher>[0]> = {}): MqttPublisher {
-  const publisher = new MqttPublisher({ url: `mqtt://127.0.0.1:${target.tcpPort}`, secret: SECRET, logger: h.logger, ...options });
+function mqttPublisher(
+  target: EmbeddedBroker,
+  options: Partial<ConstructorParameters<typeof MqttPublisher>[0]> = {},
+): MqttPublisher {
+  const publisher = new MqttPublisher({
+    url: `mqtt://127.0.0.1:${target.tcpPort}`,
+    secret: SECRET,
+    logger: h.logger,
+    ...options,
+  });
   publishers.push(publisher);
   return publisher;
 }
@@ -33,7 +41,9 @@ function mqttPublisher(target: EmbeddedBroker, options: Partial<ConstructorParam
 async function subscribedPhone(target: EmbeddedBroker) {
   const device = h.devices.add();
   const phone = await h.phone(target, device);
-  await phone.subscribeAsync([deviceTopic(device.deviceId, 'outbox'), deviceTopic(device.deviceId, 'control')], { qos: 1 });
+  await phone.subscribeAsync([deviceTopic(device.deviceId, 'outbox'), deviceTopic(device.deviceId, 'control')], {
+    qos: 1,
+  });
   return { device, phone };
 }
 
@@ -81,7 +91,11 @@ test('the MQTT publisher (internal credentials) publishes and kicks through a br
 });
 
 test('the MQTT publisher with a wrong password never becomes ready', async (t) => {
-  const publisher = mqttPublisher(broker, { secret: undefined, credentials: { username: 'smx-internal', password: 'wrong' }, reconnectPeriodMs: 200 });
+  const publisher = mqttPublisher(broker, {
+    secret: undefined,
+    credentials: { username: 'smx-internal', password: 'wrong' },
+    reconnectPeriodMs: 200,
+  });
   await t.throwsAsync(publisher.start(600), { message: /timed out/ });
   t.false(publisher.ready());
 });
@@ -89,7 +103,11 @@ test('the MQTT publisher with a wrong password never becomes ready', async (t) =
 test('clustered nodes: a publish on one node reaches a phone on the other, and so does a kick', async (t) => {
   const { device, phone } = await subscribedPhone(nodeA);
   await nodeB.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: 'msg_cross_node' }] });
-  await eventually(() => received(phone, deviceTopic(device.deviceId, 'outbox')).length === 1, 3000, 'cross-node delivery');
+  await eventually(
+    () => received(phone, deviceTopic(device.deviceId, 'outbox')).length === 1,
+    3000,
+    'cross-node delivery',
+  );
   t.deepEqual(received(phone, deviceTopic(device.deviceId, 'outbox')), [{ messages: [{ id: 'msg_cross_node' }] }]);
 
   const gone = closed(phone);
@@ -104,7 +122,11 @@ test('clustered nodes: connecting to another node takes the session over', async
   const moved = await h.phone(nodeB, device);
   await gone; // node A closed its connection when node B registered the same client id
   await nodeA.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: 'msg_after_move' }] });
-  await eventually(() => received(moved, deviceTopic(device.deviceId, 'outbox')).length === 1, 3000, 'delivery after the move');
+  await eventually(
+    () => received(moved, deviceTopic(device.deviceId, 'outbox')).length === 1,
+    3000,
+    'delivery after the move',
+  );
   t.true(nodeA.ready() && nodeB.ready());
 });
 

@@ -30,11 +30,23 @@ const retainedKey = () => `${sessionKeyPrefix(h.prefix)}retained`;
 const retainedTopics = async () => (await h.redis.hkeys(retainedKey())).sort();
 
 /** An internal client that records what it receives (retained deliveries on subscribe included). */
-async function observer(name: string): Promise<{ client: MqttClient; seen: Array<{ topic: string; retain: boolean; bytes: number }> }> {
+async function observer(
+  name: string,
+): Promise<{ client: MqttClient; seen: Array<{ topic: string; retain: boolean; bytes: number }> }> {
   const { username, password } = internalCredentials(SECRET);
-  const client = h.adopt(await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.tcpPort}`, { clientId: `${INTERNAL_CLIENT_ID_PREFIX}${name}`, username, password, reconnectPeriod: 0 }));
+  const client = h.adopt(
+    await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.tcpPort}`, {
+      clientId: `${INTERNAL_CLIENT_ID_PREFIX}${name}`,
+      username,
+      password,
+      reconnectPeriod: 0,
+    }),
+  );
   const seen: Array<{ topic: string; retain: boolean; bytes: number }> = [];
-  client.on('message', (topic, payload, packet) => void seen.push({ topic, retain: packet.retain, bytes: payload.length }));
+  client.on(
+    'message',
+    (topic, payload, packet) => void seen.push({ topic, retain: packet.retain, bytes: payload.length }),
+  );
   return { client, seen };
 }
 
@@ -43,7 +55,8 @@ test('mayRetain: presence topics only, up to 4 KiB', (t) => {
   t.true(mayRetain(deviceTopic(id, 'presence'), 0));
   t.true(mayRetain(deviceTopic(id, 'presence'), MAX_RETAINED_PAYLOAD_BYTES));
   t.false(mayRetain(deviceTopic(id, 'presence'), MAX_RETAINED_PAYLOAD_BYTES + 1));
-  for (const channel of ['status', 'inbox', 'outbox', 'control'] as const) t.false(mayRetain(deviceTopic(id, channel), 10));
+  for (const channel of ['status', 'inbox', 'outbox', 'control'] as const)
+    t.false(mayRetain(deviceTopic(id, channel), 10));
   t.false(mayRetain('anything/else', 10));
 });
 
@@ -56,15 +69,26 @@ test('a retained status or inbox publish is acknowledged and bridged, but not st
   await phone.publishAsync(deviceTopic(device.deviceId, 'inbox'), '{"messages":[]}', { qos: 1, retain: true });
   t.true(phone.connected, 'the connection stays up');
   const jobs = (await h.jobsOf(device.deviceId)).filter((job) => job.channel !== 'presence');
-  t.deepEqual(jobs.map((job) => job.channel), ['status', 'inbox'], 'both were bridged');
-  t.false((await retainedTopics()).some((topic) => topic.includes(device.deviceId)), 'nothing retained');
+  t.deepEqual(
+    jobs.map((job) => job.channel),
+    ['status', 'inbox'],
+    'both were bridged',
+  );
+  t.false(
+    (await retainedTopics()).some((topic) => topic.includes(device.deviceId)),
+    'nothing retained',
+  );
 
   const { client, seen } = await observer('retain-status');
   await client.subscribeAsync([status, deviceTopic(device.deviceId, 'inbox')], { qos: 1 });
   // A live status after the SUBACK is delivered behind anything retained the subscription got.
   await phone.publishAsync(status, '{"updates":[]}', { qos: 1 });
   await eventually(() => seen.length > 0, 3000, 'the live status');
-  t.deepEqual(seen, [{ topic: status, retain: false, bytes: '{"updates":[]}'.length }], 'a new subscriber gets no retained status');
+  t.deepEqual(
+    seen,
+    [{ topic: status, retain: false, bytes: '{"updates":[]}'.length }],
+    'a new subscriber gets no retained status',
+  );
 });
 
 test('a retained presence is stored up to 4 KiB; a larger one is bridged but not stored; an empty one clears it', async (t) => {
@@ -91,7 +115,10 @@ test('a retained presence is stored up to 4 KiB; a larger one is bridged but not
     ],
     'the small one stayed retained',
   );
-  t.true((await h.jobsOf(device.deviceId)).some((job) => (job.payload as { pad?: string }).pad !== undefined), 'the large one was bridged');
+  t.true(
+    (await h.jobsOf(device.deviceId)).some((job) => (job.payload as { pad?: string }).pad !== undefined),
+    'the large one was bridged',
+  );
 
   await phone.publishAsync(presence, '', { qos: 1, retain: true });
   t.false((await retainedTopics()).includes(presence), 'an empty retained publish clears it');
@@ -111,6 +138,12 @@ test('retained messages stored before the policy are purged at start', async (t)
   t.true(removed >= 3);
   const left = await h.redis.hkeys(key);
   t.true(left.includes(deviceTopic(id, 'presence')));
-  t.false(left.some((topic) => topic.startsWith(deviceTopic(id, 'status')) || topic.startsWith(deviceTopic(id, 'inbox')) || topic.endsWith('presencex')));
+  t.false(
+    left.some(
+      (topic) =>
+        topic.startsWith(deviceTopic(id, 'status')) ||
+        topic.startsWith(deviceTopic(id, 'inbox')) ||
+        topic.endsWith('presencex'),
+    ),
+  );
 });
-

@@ -44,7 +44,9 @@ async function sessionBytes(): Promise<{ keys: string[]; bytes: Buffer }> {
 /** A persistent-session phone that receives its outbox but never acknowledges (raw: no PUBACK). */
 async function silentPhone(device: TestDevice): Promise<RawClient> {
   const client = await RawClient.tcp(broker.tcpPort);
-  client.send(connectPacket({ clientId: device.deviceId, username: device.deviceId, password: device.secret, clean: false }));
+  client.send(
+    connectPacket({ clientId: device.deviceId, username: device.deviceId, password: device.secret, clean: false }),
+  );
   if ((await client.next('connack'))?.returnCode !== 0) throw new Error('not connected');
   client.send(subscribePacket(1, [deviceTopic(device.deviceId, 'outbox')]));
   await client.next('suback');
@@ -76,7 +78,9 @@ test('an outbox publish the phone has not acknowledged rests sealed, with a TTL 
   const device = h.devices.add();
   const silent = await silentPhone(device);
   const code = '58203917';
-  await broker.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: 'msg_sealed', body: `Your code is ${code}` }] });
+  await broker.publisher.publish(device.deviceId, 'outbox', {
+    messages: [{ id: 'msg_sealed', body: `Your code is ${code}` }],
+  });
   const delivered = await silent.next('publish');
   t.true(delivered?.payload.toString().includes(code), 'the phone got the plain body');
 
@@ -101,18 +105,31 @@ test('retained presence and wills rest sealed and are read back whole', async (t
   const device = h.devices.add();
   const presence = deviceTopic(device.deviceId, 'presence');
   const will = '{"online":false,"mark":"will-7731"}';
-  const phone = await h.phone(broker, device, { will: { topic: presence, payload: Buffer.from(will), qos: 1, retain: true } });
+  const phone = await h.phone(broker, device, {
+    will: { topic: presence, payload: Buffer.from(will), qos: 1, retain: true },
+  });
   await phone.publishAsync(presence, '{"online":true,"mark":"retained-4410"}', { qos: 1, retain: true });
   const { bytes } = await sessionBytes();
   t.false(bytes.includes('will-7731'), 'the will is sealed');
   t.false(bytes.includes('retained-4410'), 'the retained presence is sealed');
 
   const { username, password } = internalCredentials(SECRET);
-  const observer = h.adopt(await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.tcpPort}`, { clientId: `${INTERNAL_CLIENT_ID_PREFIX}seal-observer`, username, password, reconnectPeriod: 0 }));
+  const observer = h.adopt(
+    await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.tcpPort}`, {
+      clientId: `${INTERNAL_CLIENT_ID_PREFIX}seal-observer`,
+      username,
+      password,
+      reconnectPeriod: 0,
+    }),
+  );
   const seen: string[] = [];
   observer.on('message', (_topic, payload) => void seen.push(payload.toString()));
   await observer.subscribeAsync(presence, { qos: 1 });
-  await eventually(() => seen.includes('{"online":true,"mark":"retained-4410"}'), 3000, 'the retained presence, opened');
+  await eventually(
+    () => seen.includes('{"online":true,"mark":"retained-4410"}'),
+    3000,
+    'the retained presence, opened',
+  );
 
   // The phone drops: its will (stored sealed) is published in plain.
   phone.stream.destroy();
@@ -125,7 +142,10 @@ test('retained presence and wills rest sealed and are read back whole', async (t
 test.serial('a stored packet sealed under another secret is skipped, and the phone stays connected', async (t) => {
   const device = h.devices.add();
   const outbox = deviceTopic(device.deviceId, 'outbox');
-  const other = await h.startBroker({ websocket: false, config: { ...h.config(), secret: 'a-different-server-secret-0123456789' } });
+  const other = await h.startBroker({
+    websocket: false,
+    config: { ...h.config(), secret: 'a-different-server-secret-0123456789' },
+  });
   const phone = await h.phone(other, device);
   await phone.subscribeAsync(outbox, { qos: 1 });
   await phone.endAsync();
@@ -149,8 +169,20 @@ test('the QoS 1 fast path and the library path both seal (a publish to two persi
   const internal = await RawClient.tcp(broker.tcpPort);
   internal.send(connectPacket({ clientId: `${INTERNAL_CLIENT_ID_PREFIX}seal-raw`, username, password }));
   await internal.next('connack');
-  internal.send(publishPacket({ topic: deviceTopic(a.deviceId, 'control'), payload: '{"type":"ping","mark":"ctl-99120"}', messageId: 3 }));
-  internal.send(publishPacket({ topic: deviceTopic(a.deviceId, 'outbox'), payload: '{"messages":[],"mark":"out-99121"}', messageId: 4 }));
+  internal.send(
+    publishPacket({
+      topic: deviceTopic(a.deviceId, 'control'),
+      payload: '{"type":"ping","mark":"ctl-99120"}',
+      messageId: 3,
+    }),
+  );
+  internal.send(
+    publishPacket({
+      topic: deviceTopic(a.deviceId, 'outbox'),
+      payload: '{"messages":[],"mark":"out-99121"}',
+      messageId: 4,
+    }),
+  );
   await internal.next('puback', 3000, (p) => p.messageId === 4);
   await silentA.next('publish', 3000, (p) => p.payload.includes('out-99121'));
   const { bytes } = await sessionBytes();
@@ -160,30 +192,42 @@ test('the QoS 1 fast path and the library path both seal (a publish to two persi
   internal.destroy();
 });
 
-test.serial('packets an older SMX stored in plain text are sealed at start, their TTL cut to 3 days, and still delivered', async (t) => {
-  const device = h.devices.add();
-  const outbox = deviceTopic(device.deviceId, 'outbox');
-  // The phone's persistent session (its subscription), then a queued packet as the library stored it before sealing.
-  const phone = await h.phone(broker, device);
-  await phone.subscribeAsync(outbox, { qos: 1 });
-  await phone.endAsync();
-  const prefix = sessionKeyPrefix(h.prefix);
-  const packetKey = `packet:legacy-broker:1`;
-  const body = { messages: [{ id: 'msg_legacy', body: 'Your code is 33920471' }] };
-  const legacy = { cmd: 'publish', brokerId: 'legacy-broker', brokerCounter: 1, topic: outbox, payload: Buffer.from(JSON.stringify(body)), qos: 1, retain: false, dup: false };
-  await h.redis.set(`${prefix}${packetKey}`, msgpack.encode(legacy), 'EX', 7 * 24 * 3600);
-  await h.redis.set(`${prefix}${packetKey}:offlineCount`, 1, 'EX', 7 * 24 * 3600);
-  await h.redis.rpush(`${prefix}outgoing:${device.deviceId}`, packetKey);
-  t.true((await sessionBytes()).bytes.includes('33920471'), 'stored in plain text, as before');
+test.serial(
+  'packets an older SMX stored in plain text are sealed at start, their TTL cut to 3 days, and still delivered',
+  async (t) => {
+    const device = h.devices.add();
+    const outbox = deviceTopic(device.deviceId, 'outbox');
+    // The phone's persistent session (its subscription), then a queued packet as the library stored it before sealing.
+    const phone = await h.phone(broker, device);
+    await phone.subscribeAsync(outbox, { qos: 1 });
+    await phone.endAsync();
+    const prefix = sessionKeyPrefix(h.prefix);
+    const packetKey = `packet:legacy-broker:1`;
+    const body = { messages: [{ id: 'msg_legacy', body: 'Your code is 33920471' }] };
+    const legacy = {
+      cmd: 'publish',
+      brokerId: 'legacy-broker',
+      brokerCounter: 1,
+      topic: outbox,
+      payload: Buffer.from(JSON.stringify(body)),
+      qos: 1,
+      retain: false,
+      dup: false,
+    };
+    await h.redis.set(`${prefix}${packetKey}`, msgpack.encode(legacy), 'EX', 7 * 24 * 3600);
+    await h.redis.set(`${prefix}${packetKey}:offlineCount`, 1, 'EX', 7 * 24 * 3600);
+    await h.redis.rpush(`${prefix}outgoing:${device.deviceId}`, packetKey);
+    t.true((await sessionBytes()).bytes.includes('33920471'), 'stored in plain text, as before');
 
-  const restarted = await h.startBroker({ websocket: false });
-  t.false((await sessionBytes()).bytes.includes('33920471'), 'sealed at start');
-  const ttl = await h.redis.ttl(`${prefix}${packetKey}`);
-  t.true(ttl > 0 && ttl <= DEFAULT_SESSION_PACKET_TTL_SECONDS, `ttl ${ttl}`);
+    const restarted = await h.startBroker({ websocket: false });
+    t.false((await sessionBytes()).bytes.includes('33920471'), 'sealed at start');
+    const ttl = await h.redis.ttl(`${prefix}${packetKey}`);
+    t.true(ttl > 0 && ttl <= DEFAULT_SESSION_PACKET_TTL_SECONDS, `ttl ${ttl}`);
 
-  const back = await h.phone(restarted, device);
-  await eventually(() => received(back, outbox).length === 1, 3000, 'the legacy packet');
-  t.deepEqual(received(back, outbox), [body]);
-  await back.endAsync();
-  await restarted.close();
-});
+    const back = await h.phone(restarted, device);
+    await eventually(() => received(back, outbox).length === 1, 3000, 'the legacy packet');
+    t.deepEqual(received(back, outbox), [body]);
+    await back.endAsync();
+    await restarted.close();
+  },
+);

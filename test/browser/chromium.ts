@@ -40,7 +40,9 @@ export function chromiumPath(): string {
   for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
     for (const name of ['chromium', 'chromium-browser']) if (executable(join(dir, name))) return join(dir, name);
   }
-  throw new Error('Chromium is not installed: the console browser tests need it. Install Debian\'s package (apt-get install -y chromium; .ci/run does) or set CHROMIUM_PATH.');
+  throw new Error(
+    "Chromium is not installed: the console browser tests need it. Install Debian's package (apt-get install -y chromium; .ci/run does) or set CHROMIUM_PATH.",
+  );
 }
 
 export interface Browser {

@@ -60,12 +60,23 @@ async function startServer(t: ExecutionContext) {
   t.teardown(async () => {
     if (server.exitCode === null && server.signalCode === null) {
       server.kill('SIGTERM');
-      await Promise.race([new Promise((resolve) => server.once('exit', resolve)), new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      await Promise.race([
+        new Promise((resolve) => server.once('exit', resolve)),
+        new Promise((resolve) => setTimeout(resolve, 10_000)),
+      ]);
       if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
     }
-    await cleanupTestSmx({ redisPrefix: env.SMX_REDIS_PREFIX, smx: { config: { databaseUrl: PG_URL, databaseSchema: env.SMX_DATABASE_SCHEMA, dataDir } } } as never);
+    await cleanupTestSmx({
+      redisPrefix: env.SMX_REDIS_PREFIX,
+      smx: { config: { databaseUrl: PG_URL, databaseSchema: env.SMX_DATABASE_SCHEMA, dataDir } },
+    } as never);
   });
-  await eventually(async () => (await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(3000) }).catch(() => null))?.status === 200, 40_000, 'smx start to be ready').catch((error: Error) => {
+  await eventually(
+    async () =>
+      (await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(3000) }).catch(() => null))?.status === 200,
+    40_000,
+    'smx start to be ready',
+  ).catch((error: Error) => {
     throw new Error(`${error.message}; its output:\n${server.output()}`);
   });
   return { url, adminToken, output: () => server.output() };
@@ -93,14 +104,21 @@ async function tab(page: Page, name: string): Promise<void> {
   await page.getByRole('navigation', { name: 'Project' }).getByRole('link', { name, exact: true }).click();
 }
 
-async function confirm(page: Page, button: string, confirmLabel: string, scope?: ReturnType<Page['locator']>): Promise<void> {
+async function confirm(
+  page: Page,
+  button: string,
+  confirmLabel: string,
+  scope?: ReturnType<Page['locator']>,
+): Promise<void> {
   await (scope ?? page).getByRole('button', { name: button, exact: true }).first().click();
   await page.locator('dialog[open]').getByRole('button', { name: confirmLabel, exact: true }).click();
 }
 
 /** No element the page made from a phone's or sender's text: the payload stayed text. */
 async function assertNoInjectedMarkup(t: ExecutionContext, page: Page, where: string): Promise<void> {
-  const injected = await page.evaluate(() => (globalThis as unknown as Win).document.querySelectorAll('img[src="x"], img[onerror]').length);
+  const injected = await page.evaluate(
+    () => (globalThis as unknown as Win).document.querySelectorAll('img[src="x"], img[onerror]').length,
+  );
   t.is(injected, 0, `${where}: no <img> was made from text`);
 }
 
@@ -129,9 +147,12 @@ test('operator console in Chromium: sign in, project, key, link a phone by its o
       dialogs.push(dialog.message());
       void dialog.dismiss();
     });
-    page.on('request', (request) => requests.push({ url: request.url(), authorization: request.headers().authorization }));
+    page.on('request', (request) =>
+      requests.push({ url: request.url(), authorization: request.headers().authorization }),
+    );
     page.on('response', (response) => {
-      if (new URL(response.url()).pathname.startsWith('/console') && response.status() >= 400) failedAssets.push(`${response.status()} ${response.url()}`);
+      if (new URL(response.url()).pathname.startsWith('/console') && response.status() >= 400)
+        failedAssets.push(`${response.status()} ${response.url()}`);
     });
   };
 
@@ -140,8 +161,16 @@ test('operator console in Chromium: sign in, project, key, link a phone by its o
   watch(page);
   const first = await page.goto(`${url}/console`);
   const headers = first!.headers();
-  t.regex(headers['content-security-policy'] ?? '', /script-src 'self'(;|$)/, 'strict CSP: scripts from the origin only');
-  t.notRegex(headers['content-security-policy'] ?? '', /unsafe-inline|unsafe-eval/, 'no inline script or style, no eval');
+  t.regex(
+    headers['content-security-policy'] ?? '',
+    /script-src 'self'(;|$)/,
+    'strict CSP: scripts from the origin only',
+  );
+  t.notRegex(
+    headers['content-security-policy'] ?? '',
+    /unsafe-inline|unsafe-eval/,
+    'no inline script or style, no eval',
+  );
   t.regex(headers['content-security-policy'] ?? '', /frame-ancestors 'none'/);
   t.is(headers['x-frame-options'], 'DENY', 'clickjacking: never framed');
   await shot(page, 'desktop-sign-in');
@@ -180,7 +209,13 @@ test('operator console in Chromium: sign in, project, key, link a phone by its o
   await page.getByRole('button', { name: 'Link a phone' }).click();
   const qrImage = page.getByTestId('link-qr');
   await qrImage.waitFor();
-  await t.notThrowsAsync(page.getByTestId('link-countdown').filter({ hasText: /^(10:00|9:5\d)$/ }).waitFor({ timeout: 5000 }), 'a countdown to the expiry');
+  await t.notThrowsAsync(
+    page
+      .getByTestId('link-countdown')
+      .filter({ hasText: /^(10:00|9:5\d)$/ })
+      .waitFor({ timeout: 5000 }),
+    'a countdown to the expiry',
+  );
   t.regex((await page.getByTestId('link-code').textContent()) ?? '', /^\d{6}$/, 'the 6-digit link code beside it');
   await page.getByText('Using the SMSGate app').click();
   t.is(await page.getByTestId('smsgate-url').inputValue(), `${url}/compat/smsgate/mobile/v1`, 'the SMSGate app URL');
@@ -189,16 +224,32 @@ test('operator console in Chromium: sign in, project, key, link a phone by its o
   t.is(payload.v, 1);
   t.is(payload.server, url, 'the QR carries the public URL');
   const deviceName = `Pixel ${XSS}`;
-  const credentials = await linkDevice({ server: payload.server, token: payload.token, name: deviceName, model: 'GP4BC', appVersion: '1.0.0', sims: [{ slot: 0, number: '+14155550100', carrier: 'T-Mobile', rentable: true }] });
+  const credentials = await linkDevice({
+    server: payload.server,
+    token: payload.token,
+    name: deviceName,
+    model: 'GP4BC',
+    appVersion: '1.0.0',
+    sims: [{ slot: 0, number: '+14155550100', carrier: 'T-Mobile', rentable: true }],
+  });
   await page.getByTestId('link-done').waitFor({ timeout: 15_000 });
-  t.is(await page.getByTestId('linked-name').textContent(), deviceName, 'the page noticed the link by itself and names the device as text');
+  t.is(
+    await page.getByTestId('linked-name').textContent(),
+    deviceName,
+    'the page noticed the link by itself and names the device as text',
+  );
   const row = page.locator(`tr[data-device-id="${credentials.deviceId}"]`);
   await row.locator('[data-online="false"]').waitFor();
   step('linked by the on-screen QR');
 
   // The phone comes online: the table follows without a reload.
   const sent: OutboxMessage[] = [];
-  const phone = new ReferenceDevice({ credentials, report: { sent: true, delivered: true, deliveredDelayMs: 300 }, battery: { battery: 87 }, onSend: (m) => void sent.push(m) });
+  const phone = new ReferenceDevice({
+    credentials,
+    report: { sent: true, delivered: true, deliveredDelayMs: 300 },
+    battery: { battery: 87 },
+    onSend: (m) => void sent.push(m),
+  });
   t.teardown(() => phone.stop());
   await phone.start();
   await row.locator('[data-online="true"]').waitFor({ timeout: 15_000 });
@@ -214,9 +265,19 @@ test('operator console in Chromium: sign in, project, key, link a phone by its o
   await page.getByLabel('To (phone number, with country code)').fill('+4915112345678');
   await page.getByRole('button', { name: 'Send OTP' }).click();
   await page.getByTestId('message-status').filter({ hasText: 'DELIVERED' }).waitFor({ timeout: 15_000 });
-  t.true(sent.some((m) => m.to === '+4915112345678'), 'the phone got the SMS');
+  t.true(
+    sent.some((m) => m.to === '+4915112345678'),
+    'the phone got the SMS',
+  );
   for (const state of ['QUEUED', 'DISPATCHED', 'SENT', 'DELIVERED']) {
-    t.is(await page.locator(`.timeline-step[data-step="${state}"]`).getAttribute('class').then((c) => c?.includes('reached')), true, `${state} reached`);
+    t.is(
+      await page
+        .locator(`.timeline-step[data-step="${state}"]`)
+        .getAttribute('class')
+        .then((c) => c?.includes('reached')),
+      true,
+      `${state} reached`,
+    );
   }
   await shot(page, 'desktop-try-it-delivered');
   step('test OTP DELIVERED');
@@ -237,7 +298,11 @@ test('operator console in Chromium: sign in, project, key, link a phone by its o
   // Inbound SMS with markup in sender and text: shown as text, nothing runs.
   await phone.publishInbound([{ from: XSS, body: `Your parcel ${XSS} arrives today`, simSlot: 0 }]);
   await tab(page, 'Inbox');
-  await page.getByTestId('inbox-body').first().filter({ hasText: `Your parcel ${XSS} arrives today` }).waitFor({ timeout: 10_000 });
+  await page
+    .getByTestId('inbox-body')
+    .first()
+    .filter({ hasText: `Your parcel ${XSS} arrives today` })
+    .waitFor({ timeout: 10_000 });
   t.is(await page.getByTestId('inbox-from').first().textContent(), XSS, 'the sender as text');
   await assertNoInjectedMarkup(t, page, 'inbox');
   await shot(page, 'desktop-inbox');
@@ -248,17 +313,22 @@ test('operator console in Chromium: sign in, project, key, link a phone by its o
   const chart = page.getByTestId('stats-chart');
   await chart.waitFor();
   await eventually(async () => Number(await chart.getAttribute('data-plotted')) > 0, 10_000, 'the chart has data');
-  const painted = await eventually(async () => {
-    const count = await page.evaluate(() => {
-      const canvas = (globalThis as unknown as Win).document.querySelector('[data-testid="stats-chart"] canvas');
-      if (!canvas || canvas.width === 0) return 0;
-      const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data as Uint8ClampedArray;
-      let drawn = 0;
-      for (let i = 3; i < pixels.length; i += 4) if (pixels[i]! > 0) drawn++;
-      return drawn;
-    });
-    return count > 1000 ? count : undefined;
-  }, 10_000, 'the canvas to be drawn');
+  const painted = await eventually(
+    async () => {
+      const count = await page.evaluate(() => {
+        const canvas = (globalThis as unknown as Win).document.querySelector('[data-testid="stats-chart"] canvas');
+        if (!canvas || canvas.width === 0) return 0;
+        const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height)
+          .data as Uint8ClampedArray;
+        let drawn = 0;
+        for (let i = 3; i < pixels.length; i += 4) if (pixels[i]! > 0) drawn++;
+        return drawn;
+      });
+      return count > 1000 ? count : undefined;
+    },
+    10_000,
+    'the canvas to be drawn',
+  );
   t.true(painted > 1000, 'Chart.js drew on the canvas');
   t.regex((await page.getByTestId('tile-conversion').textContent()) ?? '', /%/, 'the conversion rate');
   await shot(page, 'desktop-stats');
@@ -291,7 +361,11 @@ test('operator console in Chromium: sign in, project, key, link a phone by its o
   await tab(page, 'API keys');
   await confirm(page, 'Revoke', 'Revoke key');
   await page.getByTestId('keys-table').waitFor({ state: 'detached' });
-  t.is((await fetch(`${url}/v1/status`, { headers: { 'x-smx-api-key': key } })).status, 401, 'the revoked key is refused');
+  t.is(
+    (await fetch(`${url}/v1/status`, { headers: { 'x-smx-api-key': key } })).status,
+    401,
+    'the revoked key is refused',
+  );
   step('webhook disabled, settings validated, key revoked');
 
   // Metrics, through the console (a bearer header a link cannot send).
@@ -307,7 +381,10 @@ test('operator console in Chromium: sign in, project, key, link a phone by its o
   await mobile.getByRole('button', { name: 'Link a phone' }).click();
   await mobile.getByTestId('link-qr').waitFor();
   const box = await mobile.getByTestId('link-qr').boundingBox();
-  t.true(box !== null && box.width >= 250 && box.x >= 0 && box.x + box.width <= PHONE.width, 'the QR is large and fits a phone screen');
+  t.true(
+    box !== null && box.width >= 250 && box.x >= 0 && box.x + box.width <= PHONE.width,
+    'the QR is large and fits a phone screen',
+  );
   JSON.parse(decodeQr(await mobile.getByTestId('link-qr').screenshot()));
   await shot(mobile, 'phone-link-a-phone');
   await tab(mobile, 'Devices');
@@ -321,10 +398,19 @@ test('operator console in Chromium: sign in, project, key, link a phone by its o
   await mobile.getByRole('button', { name: 'Send SMS' }).click();
   await mobile.getByTestId('message-status').filter({ hasText: 'DELIVERED' }).waitFor({ timeout: 15_000 });
   await shot(mobile, 'phone-try-it-delivered');
-  for (const [name, file] of [['Messages', 'phone-messages'], ['Stats', 'phone-stats'], ['Inbox', 'phone-inbox']] as const) {
+  for (const [name, file] of [
+    ['Messages', 'phone-messages'],
+    ['Stats', 'phone-stats'],
+    ['Inbox', 'phone-inbox'],
+  ] as const) {
     await tab(mobile, name);
     await mobile.locator('.card').first().waitFor();
-    if (name === 'Stats') await eventually(async () => Number(await mobile.getByTestId('stats-chart').getAttribute('data-plotted')) > 0, 10_000, 'the chart on a phone');
+    if (name === 'Stats')
+      await eventually(
+        async () => Number(await mobile.getByTestId('stats-chart').getAttribute('data-plotted')) > 0,
+        10_000,
+        'the chart on a phone',
+      );
     else await mobile.locator('table').first().waitFor();
     await shot(mobile, file);
   }
@@ -336,18 +422,32 @@ test('operator console in Chromium: sign in, project, key, link a phone by its o
   await page.bringToFront();
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByLabel('Admin token').waitFor();
-  t.is(await page.evaluate(() => (globalThis as unknown as Win).sessionStorage.length), 0, 'sign out clears sessionStorage');
+  t.is(
+    await page.evaluate(() => (globalThis as unknown as Win).sessionStorage.length),
+    0,
+    'sign out clears sessionStorage',
+  );
   t.is(await page.evaluate(() => (globalThis as unknown as Win).document.cookie), '', 'no cookie');
 
   // The token only ever travelled in the Authorization header.
-  t.false(requests.some((r) => r.url.includes(adminToken)), 'the admin token never appears in a URL');
+  t.false(
+    requests.some((r) => r.url.includes(adminToken)),
+    'the admin token never appears in a URL',
+  );
   const adminCalls = requests.filter((r) => new URL(r.url).pathname.startsWith('/admin/'));
   t.true(adminCalls.length > 20);
-  t.true(adminCalls.every((r) => r.authorization?.startsWith('Bearer ')), 'every admin call carries a bearer header');
+  t.true(
+    adminCalls.every((r) => r.authorization?.startsWith('Bearer ')),
+    'every admin call carries a bearer header',
+  );
   t.deepEqual(dialogs, [], 'no script ran from text (no alert)');
   t.deepEqual(failedAssets, [], 'every console asset loaded');
   // The refused sign-in (401) and the refused settings (400) log "Failed to load resource" (expected);
   // anything else is a fault, CSP violations included.
-  t.deepEqual(browser.problems.filter((p) => !/Failed to load resource: the server responded with a status of 40[01]/.test(p)), [], 'no page error, console error or CSP violation');
+  t.deepEqual(
+    browser.problems.filter((p) => !/Failed to load resource: the server responded with a status of 40[01]/.test(p)),
+    [],
+    'no page error, console error or CSP violation',
+  );
   step('done');
 });

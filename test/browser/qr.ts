@@ -9,7 +9,11 @@ const jsQR = ((jsQRModule as unknown as { default?: Decode }).default ?? jsQRMod
 /** The text the QR code in `png` encodes; throws when none is found. */
 export function decodeQr(png: Buffer): string {
   const image = PNG.sync.read(png);
-  const found = jsQR(new Uint8ClampedArray(image.data.buffer, image.data.byteOffset, image.data.byteLength), image.width, image.height);
+  const found = jsQR(
+    new Uint8ClampedArray(image.data.buffer, image.data.byteOffset, image.data.byteLength),
+    image.width,
+    image.height,
+  );
   if (!found) throw new Error(`no QR code found in a ${image.width}x${image.height} screenshot`);
   return found.data;
 }

@@ -8,11 +8,16 @@ import { createRequire } from 'node:module';
 import test from 'ava';
 
 // semver is npm's own range logic; it comes with the dev tools (ava, autocannon), not as a dependency of SMX.
-const semver = createRequire(import.meta.url)('semver') as { subset(a: string, b: string): boolean; satisfies(v: string, r: string): boolean };
+const semver = createRequire(import.meta.url)('semver') as {
+  subset(a: string, b: string): boolean;
+  satisfies(v: string, r: string): boolean;
+};
 
 test('every locked package runs on every Node version engines promises, and this Node is one', async (t) => {
   const pkg = JSON.parse(await readFile('package.json', 'utf8')) as { engines: { node: string } };
-  const lock = JSON.parse(await readFile('package-lock.json', 'utf8')) as { packages: Record<string, { engines?: { node?: string } | string[] }> };
+  const lock = JSON.parse(await readFile('package-lock.json', 'utf8')) as {
+    packages: Record<string, { engines?: { node?: string } | string[] }>;
+  };
   const promised = pkg.engines.node;
   const narrower = Object.entries(lock.packages)
     .map(([path, entry]) => [path, Array.isArray(entry.engines) ? undefined : entry.engines?.node] as const)
@@ -20,5 +25,9 @@ test('every locked package runs on every Node version engines promises, and this
     .map(([path, range]) => `${path} needs ${range}`);
   t.deepEqual(narrower, [], `engines.node "${promised}" promises Node versions these packages refuse`);
   t.true(semver.satisfies(process.version, promised), `${process.version} is outside engines.node "${promised}"`);
-  t.is((lock.packages[''] as { engines?: { node?: string } }).engines?.node, promised, 'the lockfile records the same engines');
+  t.is(
+    (lock.packages[''] as { engines?: { node?: string } }).engines?.node,
+    promised,
+    'the lockfile records the same engines',
+  );
 });

@@ -66,14 +66,26 @@ async function smx(args: string[]): Promise<Run> {
 function spawnSmx(args: string[]): Promise<Run> {
   const started = Date.now();
   const child = spawn(process.execPath, [SMX_BIN, ...args], {
-    env: { PATH: process.env.PATH ?? '', SMX_DATA_DIR: join(dataDir, 'var'), SMX_PUBLIC_URL: trapUrl, SMX_ADMIN_TOKEN: 'help-test-admin-token', SMX_API_KEY: 'smx_help', SMX_HTTP_PORT: '0', SMX_MQTT_PORT: '0', SMX_MQTT_WS_PORT: '0', REDIS_URL: 'redis://127.0.0.1:1' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      SMX_DATA_DIR: join(dataDir, 'var'),
+      SMX_PUBLIC_URL: trapUrl,
+      SMX_ADMIN_TOKEN: 'help-test-admin-token',
+      SMX_API_KEY: 'smx_help',
+      SMX_HTTP_PORT: '0',
+      SMX_MQTT_PORT: '0',
+      SMX_MQTT_WS_PORT: '0',
+      REDIS_URL: 'redis://127.0.0.1:1',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started })));
+  return new Promise((resolve) =>
+    child.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started })),
+  );
 }
 
 const program = buildProgram(QUIET);
@@ -81,7 +93,26 @@ const commands = allCommands(program).filter((c) => c !== program && c.name() !=
 
 test('every command is covered', (t) => {
   const paths = commands.map(commandPath);
-  for (const expected of ['start', 'api', 'worker', 'broker', 'migrate', 'link', 'device', 'device link', 'device run', 'projects create', 'projects list', 'keys create', 'keys revoke', 'devices list', 'devices unlink', 'send-otp', 'verify', 'send']) {
+  for (const expected of [
+    'start',
+    'api',
+    'worker',
+    'broker',
+    'migrate',
+    'link',
+    'device',
+    'device link',
+    'device run',
+    'projects create',
+    'projects list',
+    'keys create',
+    'keys revoke',
+    'devices list',
+    'devices unlink',
+    'send-otp',
+    'verify',
+    'send',
+  ]) {
     t.true(paths.includes(expected), expected);
   }
 });
@@ -97,7 +128,8 @@ for (const command of commands) {
       t.is(run.stderr, '', args.join(' '));
       t.true(run.stdout.startsWith(`Usage: smx ${path} `), run.stdout);
       t.regex(run.stdout, /-h, --help +show this usage and exit \(runs nothing\)/);
-      for (const option of command.options) t.true(run.stdout.includes(option.long!), `${path}: ${option.long} in its help`);
+      for (const option of command.options)
+        t.true(run.stdout.includes(option.long!), `${path}: ${option.long} in its help`);
     }
     t.deepEqual(requests, [], 'no request reached a server');
     t.deepEqual(await readdir(dataDir), [], 'no data folder was made');
@@ -114,17 +146,22 @@ test('the main usage (smx, smx --help, smx help) lists every command with every 
   for (const leaf of leafCommands(program)) {
     const line = synopsis(leaf);
     t.true(usage.includes(line), `main usage has: ${line}`);
-    for (const option of leaf.options) t.true(line.includes(option.long!) || option.long === '--help', `${line} has ${option.long}`);
+    for (const option of leaf.options)
+      t.true(line.includes(option.long!) || option.long === '--help', `${line} has ${option.long}`);
   }
   // The ones the old usage left out (issue 15).
-  for (const words of ['smx link <projectId> [--server <url>] [--admin-token <token>]', '[--model <model>] [--app-version <version>] [--sim <number>]... [--rentable]', '[--url <url>] [--no-sent] [--no-delivered] [--delivered-delay <ms>]']) {
+  for (const words of [
+    'smx link <projectId> [--server <url>] [--admin-token <token>]',
+    '[--model <model>] [--app-version <version>] [--sim <number>]... [--rentable]',
+    '[--url <url>] [--no-sent] [--no-delivered] [--delivered-delay <ms>]',
+  ]) {
     t.true(usage.includes(words), words);
   }
   t.regex(runs[0]!.stdout, /^smx \d+\.\d+\.\d+: /);
   t.deepEqual(requests, []);
 });
 
-test('smx help <command> is that command\'s --help; --version prints the version', async (t) => {
+test("smx help <command> is that command's --help; --version prints the version", async (t) => {
   const [help, flag, version] = await Promise.all([smx(['help', 'send']), smx(['send', '--help']), smx(['--version'])]);
   t.is(help.code, 0);
   t.is(help.stdout, flag.stdout);

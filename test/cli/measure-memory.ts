@@ -38,17 +38,33 @@ interface Started {
 async function start(env: Record<string, string>): Promise<Started> {
   const httpPort = await freePort();
   const began = Date.now();
-  const child = spawn(process.execPath, [...(process.env.MEASURE_NODE_ARGS?.split(' ').filter(Boolean) ?? []), SMX_BIN, 'start'], {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', LOG_FORMAT: 'json', SMX_HTTP_PORT: String(httpPort), SMX_MQTT_PORT: String(await freePort()), SMX_MQTT_WS_PORT: String(await freePort()), ...env, ...(JSON.parse(process.env.MEASURE_SMX_ENV ?? '{}') as Record<string, string>) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...(process.env.MEASURE_NODE_ARGS?.split(' ').filter(Boolean) ?? []), SMX_BIN, 'start'],
+    {
+      env: {
+        PATH: process.env.PATH ?? '',
+        LOG_LEVEL: 'warn',
+        LOG_FORMAT: 'json',
+        SMX_HTTP_PORT: String(httpPort),
+        SMX_MQTT_PORT: String(await freePort()),
+        SMX_MQTT_WS_PORT: String(await freePort()),
+        ...env,
+        ...(JSON.parse(process.env.MEASURE_SMX_ENV ?? '{}') as Record<string, string>),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
   const url = `http://127.0.0.1:${httpPort}`;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`smx start exited ${child.exitCode}:\n${output}`);
-    const ok = await fetch(`${url}/health/ready`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/health/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     await new Promise((r) => setTimeout(r, 25));
   }
@@ -85,7 +101,12 @@ async function measure(kind: 'pglite' | 'postgres'): Promise<Record<string, numb
     const admin = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
     const { apiKey, credentials } = await setupProject(new SmxClient(second.url, admin));
     let received = 0;
-    const phone = new ReferenceDevice({ credentials, report: { sent: true, delivered: true, deliveredDelayMs: 0 }, onSend: () => void received++, log: () => undefined });
+    const phone = new ReferenceDevice({
+      credentials,
+      report: { sent: true, delivered: true, deliveredDelayMs: 0 },
+      onSend: () => void received++,
+      log: () => undefined,
+    });
     await phone.start();
     const numbers = new NumberSource();
     let accepted = 0;
@@ -122,5 +143,7 @@ async function measure(kind: 'pglite' | 'postgres'): Promise<Record<string, numb
   return result;
 }
 
-const kinds = (process.argv.slice(2).length ? process.argv.slice(2) : ['pglite', 'postgres']) as Array<'pglite' | 'postgres'>;
+const kinds = (process.argv.slice(2).length ? process.argv.slice(2) : ['pglite', 'postgres']) as Array<
+  'pglite' | 'postgres'
+>;
 for (const kind of kinds) console.log(JSON.stringify(await measure(kind)));

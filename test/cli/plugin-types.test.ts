@@ -45,14 +45,31 @@ export default definePlugin({
 });
 `;
 
-async function typeCheck(t: import('ava').ExecutionContext, source: string): Promise<{ code: number | null; output: string }> {
+async function typeCheck(
+  t: import('ava').ExecutionContext,
+  source: string,
+): Promise<{ code: number | null; output: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'smx-plugin-types-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await mkdir(join(dir, 'node_modules'));
   // What `npm install <path-or-git-url-of-smx>` gives a plugin project.
   await symlink(process.cwd(), join(dir, 'node_modules/smx'), 'dir');
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'outside', type: 'module', private: true }));
-  await writeFile(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true, types: [] }, files: ['plugin.ts'] }));
+  await writeFile(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        strict: true,
+        noEmit: true,
+        skipLibCheck: true,
+        types: [],
+      },
+      files: ['plugin.ts'],
+    }),
+  );
   await writeFile(join(dir, 'plugin.ts'), source);
   const child = spawn(process.execPath, [TSC, '-p', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

@@ -49,13 +49,29 @@ test('the summary names every URL, a moved port, where the data lives and the ad
   ]) {
     t.true(text.includes(line), line);
   }
-  const later = startSummary({ ...base, portMoves: [], adminToken: { file: '/app/var/admin-token', fromEnv: false }, databaseUrl: 'postgres://smx:pw@db.internal:6432/smx', databaseSchema: 'tenant' }).join('\n');
+  const later = startSummary({
+    ...base,
+    portMoves: [],
+    adminToken: { file: '/app/var/admin-token', fromEnv: false },
+    databaseUrl: 'postgres://smx:pw@db.internal:6432/smx',
+    databaseSchema: 'tenant',
+  }).join('\n');
   t.true(later.includes('  Admin token     in var/admin-token  (cat var/admin-token)'));
   t.true(later.includes('  MQTT            mqtt://localhost:1884\n'));
   t.true(later.includes('  Data            PostgreSQL db.internal:6432/smx, schema tenant'));
   t.false(later.includes('pw'));
-  t.true(startSummary({ ...base, adminToken: { file: '', fromEnv: true } }).includes('  Admin token     from SMX_ADMIN_TOKEN'));
-  const worker = startSummary({ ...base, roles: { api: false, worker: true, broker: false }, httpUrl: '', mqttUrl: '', mqttWsUrl: '' }).join('\n');
+  t.true(
+    startSummary({ ...base, adminToken: { file: '', fromEnv: true } }).includes(
+      '  Admin token     from SMX_ADMIN_TOKEN',
+    ),
+  );
+  const worker = startSummary({
+    ...base,
+    roles: { api: false, worker: true, broker: false },
+    httpUrl: '',
+    mqttUrl: '',
+    mqttWsUrl: '',
+  }).join('\n');
   t.regex(worker, /is running: worker\./);
   t.false(worker.includes('HTTP API'));
 });
@@ -65,7 +81,9 @@ test('logs are readable on a terminal, JSON elsewhere; LOG_FORMAT decides when s
   t.is(logFormat({}, false), 'json');
   t.is(logFormat({ LOG_FORMAT: 'json' }, true), 'json');
   t.is(logFormat({ LOG_FORMAT: 'pretty' }, false), 'pretty');
-  t.throws(() => logFormat({ LOG_FORMAT: 'yaml' }, true), { message: 'LOG_FORMAT: expected json or pretty, got "yaml"' });
+  t.throws(() => logFormat({ LOG_FORMAT: 'yaml' }, true), {
+    message: 'LOG_FORMAT: expected json or pretty, got "yaml"',
+  });
 });
 
 test('the next command suggested is `smx` from a global install, else `npx smx`', async (t) => {
@@ -83,7 +101,12 @@ test('the next command suggested is `smx` from a global install, else `npx smx`'
 
 async function startAndCollect(env: Record<string, string>): Promise<{ server: SmxProcess; url: string }> {
   const httpPort = await freePort();
-  const server = runSmx(['start'], { ...env, SMX_HTTP_PORT: String(httpPort), SMX_MQTT_PORT: String(await freePort()), SMX_MQTT_WS_PORT: String(await freePort()) });
+  const server = runSmx(['start'], {
+    ...env,
+    SMX_HTTP_PORT: String(httpPort),
+    SMX_MQTT_PORT: String(await freePort()),
+    SMX_MQTT_WS_PORT: String(await freePort()),
+  });
   const url = `http://localhost:${httpPort}`;
   // Ready, and the start's own output written (the summary follows readiness by a few ms).
   for (;;) {
@@ -97,7 +120,12 @@ async function startAndCollect(env: Record<string, string>): Promise<{ server: S
 test('smx start: the summary once (LOG_FORMAT=pretty, as on a terminal), JSON lines otherwise', async (t) => {
   const id = randomBytes(4).toString('hex');
   const dataDir = await mkdtemp(join(tmpdir(), 'smx-start-output-'));
-  const env = { DATABASE_URL: PG_URL, SMX_DATABASE_SCHEMA: `t_startout_${id}`, SMX_REDIS_PREFIX: `smxt-startout-${id}`, SMX_DATA_DIR: dataDir };
+  const env = {
+    DATABASE_URL: PG_URL,
+    SMX_DATABASE_SCHEMA: `t_startout_${id}`,
+    SMX_REDIS_PREFIX: `smxt-startout-${id}`,
+    SMX_DATA_DIR: dataDir,
+  };
   t.teardown(async () => {
     await rm(dataDir, { recursive: true, force: true });
     const client = new pg.Client(PG_URL);
@@ -105,7 +133,8 @@ test('smx start: the summary once (LOG_FORMAT=pretty, as on a terminal), JSON li
     await client.query(`drop schema if exists t_startout_${id} cascade`);
     await client.end();
     const redis = new Redis(REDIS_URL);
-    for await (const keys of redis.scanStream({ match: `smxt-startout-${id}:*`, count: 500 })) if ((keys as string[]).length) await redis.unlink(...(keys as string[]));
+    for await (const keys of redis.scanStream({ match: `smxt-startout-${id}:*`, count: 500 }))
+      if ((keys as string[]).length) await redis.unlink(...(keys as string[]));
     redis.disconnect();
   });
 
@@ -114,7 +143,15 @@ test('smx start: the summary once (LOG_FORMAT=pretty, as on a terminal), JSON li
   t.is(await exited(first.server), 0);
   const out = first.server.output();
   t.is(out.split('is running: API, MQTT broker and workers in one process.').length, 2, 'printed once');
-  for (const label of ['HTTP API        ' + first.url, 'Console         ' + first.url + '/console', 'API docs        ' + first.url + '/docs', 'Queues          ' + first.url + '/admin/queues', 'MQTT            mqtt://localhost:', 'MQTT WebSocket  ws://localhost:', `Data            PostgreSQL 127.0.0.1:5432/test, schema t_startout_${id}`]) {
+  for (const label of [
+    'HTTP API        ' + first.url,
+    'Console         ' + first.url + '/console',
+    'API docs        ' + first.url + '/docs',
+    'Queues          ' + first.url + '/admin/queues',
+    'MQTT            mqtt://localhost:',
+    'MQTT WebSocket  ws://localhost:',
+    `Data            PostgreSQL 127.0.0.1:5432/test, schema t_startout_${id}`,
+  ]) {
     t.true(out.includes(label), `${label}\n${out}`);
   }
   t.regex(out, /Admin token {5}smxadm_\S+\n {18}shown this once; stored in /);
@@ -125,7 +162,10 @@ test('smx start: the summary once (LOG_FORMAT=pretty, as on a terminal), JSON li
   const second = await startAndCollect(env);
   second.server.kill('SIGTERM');
   t.is(await exited(second.server), 0);
-  const json = second.server.output().split('\n').filter((l) => l.startsWith('{'));
+  const json = second.server
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'));
   t.true(json.length > 3);
   t.false(second.server.output().includes('is running'), 'no summary for a non-terminal');
   const serving = json.map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.msg === 'SMX serving');

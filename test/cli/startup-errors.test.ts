@@ -9,11 +9,21 @@ import { Redis } from 'ioredis';
 const SMX = join(process.cwd(), 'dist/bin/smx.js');
 
 /** Runs the real CLI with `env` on top of a minimal environment; resolves with its exit code and output. */
-async function runSmx(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function runSmx(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'smx-cli-'));
   try {
     const child = spawn(process.execPath, [SMX, ...args], {
-      env: { PATH: process.env.PATH ?? '', SMX_DATA_DIR: dataDir, SMX_HTTP_PORT: '0', SMX_MQTT_PORT: '0', SMX_MQTT_WS_PORT: '0', ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        SMX_DATA_DIR: dataDir,
+        SMX_HTTP_PORT: '0',
+        SMX_MQTT_PORT: '0',
+        SMX_MQTT_WS_PORT: '0',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -31,7 +41,8 @@ async function runSmx(args: string[], env: Record<string, string>): Promise<{ co
 async function deleteKeys(prefix: string): Promise<void> {
   const redis = new Redis('redis://127.0.0.1:6379');
   try {
-    for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 500 })) if ((keys as string[]).length) await redis.unlink(...(keys as string[]));
+    for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 500 }))
+      if ((keys as string[]).length) await redis.unlink(...(keys as string[]));
   } finally {
     redis.disconnect();
   }

@@ -79,10 +79,27 @@ export interface RawResponse {
 }
 
 /** A raw call to the surface (`path` below BASE), as client-go or curl makes it. */
-export async function raw(smx: TestSmx, method: string, path: string, options: { auth?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<RawResponse> {
-  const headers: Record<string, string> = { ...(options.auth ? { authorization: options.auth } : {}), ...options.headers };
+export async function raw(
+  smx: TestSmx,
+  method: string,
+  path: string,
+  options: { auth?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<RawResponse> {
+  const headers: Record<string, string> = {
+    ...(options.auth ? { authorization: options.auth } : {}),
+    ...options.headers,
+  };
   if (options.body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
-  const r = await fetch(`${smx.url}${BASE}${path}`, { method, headers, body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body) });
+  const r = await fetch(`${smx.url}${BASE}${path}`, {
+    method,
+    headers,
+    body:
+      options.body === undefined
+        ? undefined
+        : typeof options.body === 'string'
+          ? options.body
+          : JSON.stringify(options.body),
+  });
   const text = await r.text();
   let json: unknown;
   try {
@@ -93,7 +110,8 @@ export async function raw(smx: TestSmx, method: string, path: string, options: {
   return { status: r.status, headers: r.headers, text, json };
 }
 
-export const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+export const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 export interface Project {
   projectId: string;
@@ -112,7 +130,12 @@ export async function newProject(smx: TestSmx, name = 'SMSGate user'): Promise<P
 }
 
 /** Links the reference device to the project, unpaced, and starts it. */
-export async function withPhone(t: ExecutionContext, smx: TestSmx, projectId: string, options: Partial<ReferenceDeviceOptions> = {}) {
+export async function withPhone(
+  t: ExecutionContext,
+  smx: TestSmx,
+  projectId: string,
+  options: Partial<ReferenceDeviceOptions> = {},
+) {
   const credentials = await linkNewDevice(smx, projectId);
   await smx.admin('PATCH', `/admin/devices/${credentials.deviceId}`, { sendRatePerMinute: 0 });
   const phone = await startPhone(t, credentials, options);
@@ -129,6 +152,10 @@ export function independentHmacHex(key: string, message: string): string {
   const block = Buffer.concat([k, Buffer.alloc(64 - k.length)]);
   const ipad = Buffer.from(block.map((b) => b ^ 0x36));
   const opad = Buffer.from(block.map((b) => b ^ 0x5c));
-  const inner = createHash('sha256').update(Buffer.concat([ipad, Buffer.from(message, 'utf8')])).digest();
-  return createHash('sha256').update(Buffer.concat([opad, inner])).digest('hex');
+  const inner = createHash('sha256')
+    .update(Buffer.concat([ipad, Buffer.from(message, 'utf8')]))
+    .digest();
+  return createHash('sha256')
+    .update(Buffer.concat([opad, inner]))
+    .digest('hex');
 }

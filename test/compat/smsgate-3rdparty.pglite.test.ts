@@ -10,16 +10,35 @@ test('PGlite: send to two numbers until Delivered, list by state with X-Total-Co
   const smx = current();
   const p = await newProject(smx);
   await withPhone(t, smx, p.projectId);
-  const sent = await raw(smx, 'POST', '/messages', { auth: p.auth, body: { id: 'pglite-1', message: 'hi', phoneNumbers: ['+4915112345001', '+4915112345002'] } });
+  const sent = await raw(smx, 'POST', '/messages', {
+    auth: p.auth,
+    body: { id: 'pglite-1', message: 'hi', phoneNumbers: ['+4915112345001', '+4915112345002'] },
+  });
   t.is(sent.status, 202, sent.text);
-  t.is((await raw(smx, 'POST', '/messages', { auth: p.auth, body: { id: 'pglite-1', message: 'hi', phoneNumbers: ['+4915112345001'] } })).status, 409);
-  await eventually(async () => (await raw(smx, 'GET', '/messages?state=Delivered', { auth: p.auth })).headers.get('x-total-count') === '1', 15_000, 'Delivered');
+  t.is(
+    (
+      await raw(smx, 'POST', '/messages', {
+        auth: p.auth,
+        body: { id: 'pglite-1', message: 'hi', phoneNumbers: ['+4915112345001'] },
+      })
+    ).status,
+    409,
+  );
+  await eventually(
+    async () =>
+      (await raw(smx, 'GET', '/messages?state=Delivered', { auth: p.auth })).headers.get('x-total-count') === '1',
+    15_000,
+    'Delivered',
+  );
   const state = await raw(smx, 'GET', '/messages/pglite-1', { auth: p.auth });
   t.deepEqual(Object.keys(state.json.states).sort(), ['Delivered', 'Pending', 'Processed', 'Sent']);
 
   const idle = await newProject(smx, 'idle');
   await linkNewDevice(smx, idle.projectId);
-  const queued = await raw(smx, 'POST', '/messages', { auth: idle.auth, body: { message: 'later', phoneNumbers: ['+4915112345001'] } });
+  const queued = await raw(smx, 'POST', '/messages', {
+    auth: idle.auth,
+    body: { message: 'later', phoneNumbers: ['+4915112345001'] },
+  });
   t.is((await raw(smx, 'DELETE', `/messages/${queued.json.id}`, { auth: idle.auth })).json.state, 'Cancelled');
   t.is((await raw(smx, 'GET', '/messages?state=Cancelled', { auth: idle.auth })).headers.get('x-total-count'), '1');
 

@@ -15,7 +15,13 @@ test('defaults apply when nothing is set, and the result is frozen', (t) => {
 });
 
 test('every port may be 0, and values are trimmed and parsed', (t) => {
-  const config = loadConfig({ SMX_HTTP_PORT: '0', SMX_MQTT_PORT: ' 0 ', SMX_MQTT_WS_PORT: '0', SMX_PLUGINS: ' a.js , ,b ', REDIS_URL: 'redis://h:1/' });
+  const config = loadConfig({
+    SMX_HTTP_PORT: '0',
+    SMX_MQTT_PORT: ' 0 ',
+    SMX_MQTT_WS_PORT: '0',
+    SMX_PLUGINS: ' a.js , ,b ',
+    REDIS_URL: 'redis://h:1/',
+  });
   t.deepEqual([config.httpPort, config.mqttPort, config.mqttWsPort], [0, 0, 0]);
   t.deepEqual(config.plugins, ['a.js', 'b']);
   t.is(config.redisUrl, 'redis://h:1');

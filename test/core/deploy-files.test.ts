@@ -23,7 +23,11 @@ function works(command: string, args: string[]): boolean {
   return result.status === 0;
 }
 function run(command: string, args: string[], options: { cwd?: string; timeoutMs?: number } = {}) {
-  const result = spawnSync(command, args, { cwd: options.cwd ?? ROOT, encoding: 'utf8', timeout: options.timeoutMs ?? 60_000 });
+  const result = spawnSync(command, args, {
+    cwd: options.cwd ?? ROOT,
+    encoding: 'utf8',
+    timeout: options.timeoutMs ?? 60_000,
+  });
   return { status: result.status, output: `${result.stdout ?? ''}${result.stderr ?? ''}` };
 }
 
@@ -42,13 +46,21 @@ interface Instruction {
 
 /** Instructions with continuation lines joined and comments dropped; `stage` counts FROMs. */
 function dockerfile(): Instruction[] {
-  const joined = read('Dockerfile').split('\n').filter((l) => !/^\s*#/.test(l)).join('\n').replace(/\\\n/g, ' ');
+  const joined = read('Dockerfile')
+    .split('\n')
+    .filter((l) => !/^\s*#/.test(l))
+    .join('\n')
+    .replace(/\\\n/g, ' ');
   let stage = -1;
-  return joined.split('\n').map((l) => l.trim()).filter(Boolean).map((line) => {
-    const [, op, args] = /^(\w+)\s+(.*)$/.exec(line)!;
-    if (op!.toUpperCase() === 'FROM') stage++;
-    return { op: op!.toUpperCase(), args: args!.trim(), stage };
-  });
+  return joined
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((line) => {
+      const [, op, args] = /^(\w+)\s+(.*)$/.exec(line)!;
+      if (op!.toUpperCase() === 'FROM') stage++;
+      return { op: op!.toUpperCase(), args: args!.trim(), stage };
+    });
 }
 
 test('Dockerfile: multi-stage, the runtime stage runs node dist/bin/smx.js as a non-root user with a health check on /health/ready', (t) => {
@@ -74,29 +86,63 @@ test('Dockerfile: multi-stage, the runtime stage runs node dist/bin/smx.js as a 
   t.deepEqual(JSON.parse(probe!), ['node', 'deploy/docker/healthcheck.mjs']);
   const script = read('deploy/docker/healthcheck.mjs');
   t.regex(script, /\/health\/ready/);
-  for (const name of script.matchAll(/env\.([A-Z][A-Z0-9_]+)/g)) t.true(CONFIG_VARIABLES.has(name[1]!), `${name[1]} is an SMX setting`);
+  for (const name of script.matchAll(/env\.([A-Z][A-Z0-9_]+)/g))
+    t.true(CONFIG_VARIABLES.has(name[1]!), `${name[1]} is an SMX setting`);
 
-  t.deepEqual(runtime.find((i) => i.op === 'EXPOSE')!.args.split(/\s+/).slice(0, 3), ['8080', '1883', '8083']);
+  t.deepEqual(
+    runtime
+      .find((i) => i.op === 'EXPOSE')!
+      .args.split(/\s+/)
+      .slice(0, 3),
+    ['8080', '1883', '8083'],
+  );
   for (const env of runtime.filter((i) => i.op === 'ENV')) {
-    for (const [, name] of env.args.matchAll(/([A-Z][A-Z0-9_]*)=/g)) t.true(CONFIG_VARIABLES.has(name!) || NOT_SMX.has(name!), `ENV ${name} is read by SMX`);
+    for (const [, name] of env.args.matchAll(/([A-Z][A-Z0-9_]*)=/g))
+      t.true(CONFIG_VARIABLES.has(name!) || NOT_SMX.has(name!), `ENV ${name} is read by SMX`);
   }
   // The runtime stage copies the build's output and production dependencies, no sources.
   const copies = runtime.filter((i) => i.op === 'COPY').map((i) => i.args);
   t.true(copies.some((c) => /--from=build\s+\/app\/dist\s/.test(c)));
   t.true(copies.some((c) => /--from=build\s+\/app\/node_modules\s/.test(c)));
-  t.true(all.some((i) => i.stage === 0 && i.op === 'RUN' && /npm prune --omit=dev/.test(i.args)), 'dev dependencies are dropped');
+  t.true(
+    all.some((i) => i.stage === 0 && i.op === 'RUN' && /npm prune --omit=dev/.test(i.args)),
+    'dev dependencies are dropped',
+  );
   // Every local COPY source exists and is not excluded by .dockerignore.
-  const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const ignored = read('.dockerignore')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   for (const copy of all.filter((i) => i.op === 'COPY' && !i.args.includes('--from='))) {
-    const sources = copy.args.split(/\s+/).filter((a) => !a.startsWith('--')).slice(0, -1);
+    const sources = copy.args
+      .split(/\s+/)
+      .filter((a) => !a.startsWith('--'))
+      .slice(0, -1);
     for (const source of sources.filter((s) => s !== '.')) {
       t.true(existsSync(join(ROOT, source)), `COPY ${source} exists`);
-      t.false(ignored.some((pattern) => source === pattern || source.startsWith(`${pattern}/`)), `COPY ${source} is not in .dockerignore`);
+      t.false(
+        ignored.some((pattern) => source === pattern || source.startsWith(`${pattern}/`)),
+        `COPY ${source} is not in .dockerignore`,
+      );
     }
   }
   // What `npm run build` needs is in the context.
-  for (const needed of ['package.json', 'package-lock.json', 'tsconfig.json', 'bin', 'core', 'broker', 'workers', 'plugins', 'migrations', 'device']) {
-    t.false(ignored.some((pattern) => needed === pattern || needed.startsWith(`${pattern}/`)), `${needed} is in the build context`);
+  for (const needed of [
+    'package.json',
+    'package-lock.json',
+    'tsconfig.json',
+    'bin',
+    'core',
+    'broker',
+    'workers',
+    'plugins',
+    'migrations',
+    'device',
+  ]) {
+    t.false(
+      ignored.some((pattern) => needed === pattern || needed.startsWith(`${pattern}/`)),
+      `${needed} is in the build context`,
+    );
   }
 });
 
@@ -137,16 +183,28 @@ const SMX_ROLES = { smx: 'start', migrate: 'migrate', broker: 'broker', api: 'ap
 
 test('compose.yaml: SMX, Redis and PostgreSQL by default; the split profile runs migrate, broker, api and worker', (t) => {
   const { services } = compose();
-  t.deepEqual(Object.keys(services).filter((s) => !services[s]!.profiles).sort(), ['postgres', 'redis', 'smx']);
-  t.deepEqual(Object.keys(services).filter((s) => services[s]!.profiles?.includes('split')).sort(), ['api', 'broker', 'migrate', 'worker']);
+  t.deepEqual(
+    Object.keys(services)
+      .filter((s) => !services[s]!.profiles)
+      .sort(),
+    ['postgres', 'redis', 'smx'],
+  );
+  t.deepEqual(
+    Object.keys(services)
+      .filter((s) => services[s]!.profiles?.includes('split'))
+      .sort(),
+    ['api', 'broker', 'migrate', 'worker'],
+  );
   for (const [name, role] of Object.entries(SMX_ROLES)) {
     const service = services[name]!;
     t.deepEqual(service.command, [role], `${name} runs smx ${role}`);
     t.truthy(service.build, `${name} is built from this repository`);
     t.is(service.image, 'smx:local');
-    for (const store of ['redis', 'postgres']) t.is(service.depends_on?.[store]?.condition, 'service_healthy', `${name} waits for ${store}`);
+    for (const store of ['redis', 'postgres'])
+      t.is(service.depends_on?.[store]?.condition, 'service_healthy', `${name} waits for ${store}`);
   }
-  for (const store of ['redis', 'postgres']) t.truthy(services[store]!.healthcheck?.test, `${store} has a health check`);
+  for (const store of ['redis', 'postgres'])
+    t.truthy(services[store]!.healthcheck?.test, `${store} has a health check`);
 
   // Start order of the split roles: the schema first, then the broker (it also generates the
   // shared secrets when none are set), then the API and workers once the broker is healthy.
@@ -156,31 +214,42 @@ test('compose.yaml: SMX, Redis and PostgreSQL by default; the split profile runs
   t.is(services.api!.depends_on?.broker?.condition, 'service_healthy');
   t.is(services.worker!.depends_on?.broker?.condition, 'service_healthy');
   // The image's health check asks SMX_METRICS_PORT where there is no HTTP API.
-  for (const name of ['broker', 'worker']) t.truthy(services[name]!.environment?.SMX_METRICS_PORT, `${name} serves health and metrics`);
+  for (const name of ['broker', 'worker'])
+    t.truthy(services[name]!.environment?.SMX_METRICS_PORT, `${name} serves health and metrics`);
   for (const name of ['api', 'worker']) t.is(services[name]!.environment?.SMX_BROKER_URL, 'mqtt://broker:1883');
   // Split roles need a shared PostgreSQL and the same secrets.
-  for (const name of Object.keys(SMX_ROLES)) t.regex(services[name]!.environment?.DATABASE_URL ?? '', /^postgres:\/\/.*@postgres:5432\//);
+  for (const name of Object.keys(SMX_ROLES))
+    t.regex(services[name]!.environment?.DATABASE_URL ?? '', /^postgres:\/\/.*@postgres:5432\//);
   t.deepEqual(services.smx!.ports, ['8080:8080', '1883:1883', '8083:8083']);
 });
 
 test('compose.yaml: every SMX setting it names is one core/config.ts reads, and every ${VARIABLE} is in the env example', (t) => {
   const { services } = compose();
   for (const name of Object.keys(SMX_ROLES)) {
-    for (const variable of Object.keys(services[name]!.environment ?? {})) t.true(CONFIG_VARIABLES.has(variable), `${name}: ${variable} is an SMX setting`);
+    for (const variable of Object.keys(services[name]!.environment ?? {}))
+      t.true(CONFIG_VARIABLES.has(variable), `${name}: ${variable} is an SMX setting`);
   }
   const example = read('deploy/compose.env.example');
   const interpolated = new Set([...read('compose.yaml').matchAll(/\$\{([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]!));
-  for (const variable of interpolated) t.regex(example, new RegExp(`^${variable}=`, 'm'), `${variable} is in deploy/compose.env.example`);
+  for (const variable of interpolated)
+    t.regex(example, new RegExp(`^${variable}=`, 'm'), `${variable} is in deploy/compose.env.example`);
 });
 
-const COMPOSE_CLI = works('docker', ['compose', 'version']) ? ['docker', 'compose'] : works('docker-compose', ['version']) ? ['docker-compose'] : null;
+const COMPOSE_CLI = works('docker', ['compose', 'version'])
+  ? ['docker', 'compose']
+  : works('docker-compose', ['version'])
+    ? ['docker-compose']
+    : null;
 (COMPOSE_CLI ? test : test.skip)('docker compose config: both profiles are valid', (t) => {
   const [command, ...prefix] = COMPOSE_CLI!;
   for (const profile of [[], ['--profile', 'split']]) {
     const result = run(command!, [...prefix, ...profile, 'config', '-q']);
     t.is(result.status, 0, `${COMPOSE_CLI!.join(' ')} ${profile.join(' ')} config: ${result.output}`);
   }
-  const services = run(command!, [...prefix, '--profile', 'split', 'config', '--services']).output.split('\n').filter(Boolean).sort();
+  const services = run(command!, [...prefix, '--profile', 'split', 'config', '--services'])
+    .output.split('\n')
+    .filter(Boolean)
+    .sort();
   t.deepEqual(services, ['api', 'broker', 'migrate', 'postgres', 'redis', 'smx', 'worker']);
 });
 
@@ -206,7 +275,10 @@ function unitFile(path: string): Map<string, Map<string, string[]>> {
 }
 
 test('systemd units: smx start, and one role per instance of smx@, as an unprivileged user that is restarted on failure', (t) => {
-  for (const [file, command] of [['deploy/systemd/smx.service', 'start'], ['deploy/systemd/smx@.service', '%i']] as const) {
+  for (const [file, command] of [
+    ['deploy/systemd/smx.service', 'start'],
+    ['deploy/systemd/smx@.service', '%i'],
+  ] as const) {
     const service = unitFile(file).get('Service')!;
     t.truthy(service, file);
     t.is(service.get('ExecStart')?.[0], `/usr/bin/env node dist/bin/smx.js ${command}`, file);
@@ -216,7 +288,8 @@ test('systemd units: smx start, and one role per instance of smx@, as an unprivi
     t.is(service.get('KillSignal')?.[0], 'SIGTERM');
     t.is(service.get('NoNewPrivileges')?.[0], 'yes');
     for (const assignment of service.get('Environment') ?? []) {
-      for (const [, name] of assignment.matchAll(/([A-Z][A-Z0-9_]*)=/g)) t.true(CONFIG_VARIABLES.has(name!) || NOT_SMX.has(name!), `${file}: ${name}`);
+      for (const [, name] of assignment.matchAll(/([A-Z][A-Z0-9_]*)=/g))
+        t.true(CONFIG_VARIABLES.has(name!) || NOT_SMX.has(name!), `${file}: ${name}`);
     }
     t.is(unitFile(file).get('Install')?.get('WantedBy')?.[0], 'multi-user.target');
   }
@@ -239,9 +312,23 @@ const SYSTEMD_ANALYZE = works('systemd-analyze', ['--version']);
 // ── Prometheus ───────────────────────────────────────────────────────────────────────────────
 
 test('alert rules: phone offline, queue backlog and delivery failures are there, each with a summary', (t) => {
-  const rules = (parseYaml(read('deploy/prometheus/smx-alerts.yml')) as { groups: Array<{ rules: Array<{ alert: string; expr: string; for?: string; annotations?: Record<string, string> }> }> }).groups.flatMap((g) => g.rules);
+  const rules = (
+    parseYaml(read('deploy/prometheus/smx-alerts.yml')) as {
+      groups: Array<{
+        rules: Array<{ alert: string; expr: string; for?: string; annotations?: Record<string, string> }>;
+      }>;
+    }
+  ).groups.flatMap((g) => g.rules);
   const names = rules.map((r) => r.alert);
-  for (const alert of ['SmxPhoneOffline', 'SmxMessageBacklog', 'SmxQueueBacklog', 'SmxDeliveryFailures', 'SmxWebhookFailures', 'SmxDown']) t.true(names.includes(alert), alert);
+  for (const alert of [
+    'SmxPhoneOffline',
+    'SmxMessageBacklog',
+    'SmxQueueBacklog',
+    'SmxDeliveryFailures',
+    'SmxWebhookFailures',
+    'SmxDown',
+  ])
+    t.true(names.includes(alert), alert);
   for (const rule of rules) {
     t.truthy(rule.annotations?.summary, `${rule.alert} has a summary`);
     t.truthy(rule.for, `${rule.alert} waits before it fires`);
@@ -249,12 +336,15 @@ test('alert rules: phone offline, queue backlog and delivery failures are there,
 });
 
 const PROMTOOL = works('promtool', ['--version']);
-(PROMTOOL ? test : test.skip)('promtool: the rules are valid, their unit tests pass, the example config parses', (t) => {
-  const check = run('promtool', ['check', 'rules', 'deploy/prometheus/smx-alerts.yml']);
-  t.is(check.status, 0, check.output);
-  const unit = run('promtool', ['test', 'rules', 'deploy/prometheus/smx-alerts.test.yml']);
-  t.is(unit.status, 0, unit.output);
-  // --syntax-only: the credentials file it names is the operator's, not in the repository.
-  const config = run('promtool', ['check', 'config', '--syntax-only', 'deploy/prometheus/prometheus.yml']);
-  t.is(config.status, 0, config.output);
-});
+(PROMTOOL ? test : test.skip)(
+  'promtool: the rules are valid, their unit tests pass, the example config parses',
+  (t) => {
+    const check = run('promtool', ['check', 'rules', 'deploy/prometheus/smx-alerts.yml']);
+    t.is(check.status, 0, check.output);
+    const unit = run('promtool', ['test', 'rules', 'deploy/prometheus/smx-alerts.test.yml']);
+    t.is(unit.status, 0, unit.output);
+    // --syntax-only: the credentials file it names is the operator's, not in the repository.
+    const config = run('promtool', ['check', 'config', '--syntax-only', 'deploy/prometheus/prometheus.yml']);
+    t.is(config.status, 0, config.output);
+  },
+);

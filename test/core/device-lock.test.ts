@@ -12,7 +12,7 @@ test.after.always(async () => {
   await redis.quit();
 });
 
-test('one holder at a time; a refused dispatcher makes the holder\'s release answer true, once', async (t) => {
+test("one holder at a time; a refused dispatcher makes the holder's release answer true, once", async (t) => {
   const locks = new DeviceLocks(redis, prefix, 10_000);
   const holder = await locks.acquire('dev_a');
   t.truthy(holder);
@@ -40,7 +40,7 @@ test('a release by a holder whose lock expired changes nothing', async (t) => {
   t.true(await fresh!.release());
 });
 
-test('a refused dispatcher learns how long the holder\'s lock has left; the token names the holder\'s process', async (t) => {
+test("a refused dispatcher learns how long the holder's lock has left; the token names the holder's process", async (t) => {
   const locks = new DeviceLocks(redis, prefix, 2_000);
   const holder = await locks.acquire('dev_d');
   t.truthy(holder);
@@ -71,12 +71,17 @@ test('a holder whose lock was taken from it (it expired meanwhile) learns it at 
   await redis.set(locks.key('dev_f'), 'someone-else', 'PX', 5_000);
   await new Promise((r) => setTimeout(r, 250));
   t.false(holder.held);
-  t.false(await holder.release(), 'the other holder\'s lock is left alone');
+  t.false(await holder.release(), "the other holder's lock is left alone");
   t.is(await redis.get(locks.key('dev_f')), 'someone-else');
 });
 
 test('a holder that cannot reach Redis stops counting on its lock before it can run out', async (t) => {
-  const cut = redis.duplicate({ lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const cut = redis.duplicate({
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   cut.on('error', () => {});
   await cut.connect();
   const locks = new DeviceLocks(cut, prefix, 400);

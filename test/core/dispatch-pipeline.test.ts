@@ -81,5 +81,9 @@ test('ids the mark left QUEUED (a phone report held their rows) stay out of late
   publishes.get('a,b')!.resolve();
   await pipeline.settle();
   t.true(pipeline.idle, 'nothing is waiting to be published or marked');
-  t.deepEqual(pipeline.handedOutIds(), ['b'], 'b still reads QUEUED until the report commits, so the next read must skip it');
+  t.deepEqual(
+    pipeline.handedOutIds(),
+    ['b'],
+    'b still reads QUEUED until the report commits, so the next read must skip it',
+  );
 });

@@ -20,13 +20,32 @@ async function outcome(dto: Dto, body: unknown, fast: boolean): Promise<unknown>
 
 const bodies: Array<[Dto, unknown]> = [
   [SendOtpDto, { to: '+4915112345678' }],
-  [SendOtpDto, { to: '+4915112345678', countryCode: 'DE', codeLength: 8, codeType: 'alpha', language: 'de', ttl: 600, maxAttempts: 3, metadata: { a: 1 }, extra: 'dropped' }],
-  [SendOtpDto, { to: '015112345678', countryCode: 'de', template: 'Code {{code}}', callbackUrl: 'https://example.com/hook' }],
+  [
+    SendOtpDto,
+    {
+      to: '+4915112345678',
+      countryCode: 'DE',
+      codeLength: 8,
+      codeType: 'alpha',
+      language: 'de',
+      ttl: 600,
+      maxAttempts: 3,
+      metadata: { a: 1 },
+      extra: 'dropped',
+    },
+  ],
+  [
+    SendOtpDto,
+    { to: '015112345678', countryCode: 'de', template: 'Code {{code}}', callbackUrl: 'https://example.com/hook' },
+  ],
   [SendOtpDto, { to: '' }],
   [SendOtpDto, {}],
   [SendOtpDto, { to: 12345 }],
   [SendOtpDto, { to: 'x'.repeat(33) }],
-  [SendOtpDto, { to: '+4915112345678', countryCode: 'XX', codeLength: 3, codeType: 'emoji', ttl: 59.5, maxAttempts: 11 }],
+  [
+    SendOtpDto,
+    { to: '+4915112345678', countryCode: 'XX', codeLength: 3, codeType: 'emoji', ttl: 59.5, maxAttempts: 11 },
+  ],
   [SendOtpDto, { to: '+4915112345678', code: 'abc' }],
   [SendOtpDto, { to: '+4915112345678', callbackUrl: 'ftp://example.com' }],
   [SendOtpDto, { to: '+4915112345678', metadata: [1, 2] }],
@@ -48,7 +67,11 @@ const bodies: Array<[Dto, unknown]> = [
 
 test('the fast path answers exactly what the full class-validator path answers', async (t) => {
   for (const [dto, body] of bodies) {
-    t.deepEqual(await outcome(dto, body, true), await outcome(dto, body, false), `${dto.name} ${JSON.stringify(body).slice(0, 80)}`);
+    t.deepEqual(
+      await outcome(dto, body, true),
+      await outcome(dto, body, false),
+      `${dto.name} ${JSON.stringify(body).slice(0, 80)}`,
+    );
   }
 });
 

@@ -57,7 +57,11 @@ test('SMS parts: a character is never split across parts (escape pairs, surrogat
   t.deepEqual(countParts('😀'.repeat(67)), { encoding: 'UCS-2', units: 134, parts: 3 }, '33 emoji per 67-unit part');
   t.is(countParts(`${'a'.repeat(66)}😀${'a'.repeat(66)}`).parts, 3);
   t.is(countParts(`${'ж'.repeat(65)}😀${'ж'.repeat(67)}`).parts, 2, 'the pair ends the first part exactly');
-  t.deepEqual(countParts(`${'ж'.repeat(65)}👍🏽${'ж'.repeat(65)}`), { encoding: 'UCS-2', units: 134, parts: 3 }, 'an emoji with a skin tone is one character');
+  t.deepEqual(
+    countParts(`${'ж'.repeat(65)}👍🏽${'ж'.repeat(65)}`),
+    { encoding: 'UCS-2', units: 134, parts: 3 },
+    'an emoji with a skin tone is one character',
+  );
   t.is(countParts(`${'ж'.repeat(63)}👍🏽${'ж'.repeat(67)}`).parts, 2, 'it ends the first part exactly');
 });
 

@@ -23,9 +23,15 @@ test('statusUpdateProblem: an id SMX made, a known state, a short error without 
   const id = newId('msg');
   t.is(statusUpdateProblem({ id, state: 'sent' }), null);
   t.is(statusUpdateProblem({ id, state: 'failed', error: 'RADIO_OFF', at: new Date().toISOString() }), null);
-  t.is(statusUpdateProblem({ id, state: 'failed', error: 'Échec d’envoi: RESULT_ERROR_GENERIC_FAILURE' }), null, 'any printable text');
+  t.is(
+    statusUpdateProblem({ id, state: 'failed', error: 'Échec d’envoi: RESULT_ERROR_GENERIC_FAILURE' }),
+    null,
+    'any printable text',
+  );
   for (const [update, problem] of [
-    [null, 'shape'], ['msg_x', 'shape'], [[id], 'shape'],
+    [null, 'shape'],
+    ['msg_x', 'shape'],
+    [[id], 'shape'],
     [{ id: `msg_\u0000${id.slice(5)}`, state: 'sent' }, 'id'],
     [{ id: `${id}x`, state: 'sent' }, 'id'],
     [{ id: id.slice(0, -1), state: 'sent' }, 'id'],
@@ -40,20 +46,32 @@ test('statusUpdateProblem: an id SMX made, a known state, a short error without 
     [{ id, state: 'failed', error: 'x'.repeat(101) }, 'error'],
     [{ id, state: 'failed', error: 7 }, 'error'],
     [{ id, state: 'sent', at: 'x'.repeat(65) }, 'at'],
-  ] as const) t.is(statusUpdateProblem(update), problem, JSON.stringify(update));
+  ] as const)
+    t.is(statusUpdateProblem(update), problem, JSON.stringify(update));
 });
 
 test('DatabaseFailure keeps the SQLSTATE, drops the SQL and its values, and knows what a retry cannot fix', (t) => {
-  const knexError = Object.assign(new Error('with v(id, status) as (values ($1, $2)) update messages set error = \'secret\' - invalid byte sequence for encoding "UTF8": 0x00'), {
-    code: '22021', detail: 'Key (id)=(msg_secret) already exists.', sql: 'update messages ...', bindings: ['msg_secret'],
-  });
+  const knexError = Object.assign(
+    new Error(
+      'with v(id, status) as (values ($1, $2)) update messages set error = \'secret\' - invalid byte sequence for encoding "UTF8": 0x00',
+    ),
+    {
+      code: '22021',
+      detail: 'Key (id)=(msg_secret) already exists.',
+      sql: 'update messages ...',
+      bindings: ['msg_secret'],
+    },
+  );
   const failure = DatabaseFailure.from('status report not applied', knexError);
   t.is(failure.message, 'status report not applied: database error 22021');
   t.is(failure.dbCode, '22021');
   t.true(failure.permanent);
   t.is(failure.cause, undefined, 'no cause: the logger would print it');
   t.false(JSON.stringify(failure).includes('secret'));
-  t.false(new DatabaseFailure('x', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })).permanent, 'a lost connection is retried');
+  t.false(
+    new DatabaseFailure('x', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })).permanent,
+    'a lost connection is retried',
+  );
   t.false(new DatabaseFailure('x', Object.assign(new Error('deadlock'), { code: '40P01' })).permanent);
   t.is(new DatabaseFailure('x', Object.assign(new Error('odd'), { code: 'not a code; drop table' })).dbCode, null);
   t.is(DatabaseFailure.from('y', failure), failure);
@@ -94,26 +112,46 @@ test('a group whose statement fails is retried report by report: the good report
 
 test('apply drops unusable updates before the statement and logs counts, not the payload', async (t) => {
   const seen: StatusUpdate[][] = [];
-  const transitions = { async reported(_d: string, updates: StatusUpdate[]) { seen.push(updates); return []; } } as unknown as MessageTransitions;
+  const transitions = {
+    async reported(_d: string, updates: StatusUpdate[]) {
+      seen.push(updates);
+      return [];
+    },
+  } as unknown as MessageTransitions;
   const chunks: Buffer[] = [];
   const logs = new PassThrough();
   logs.on('data', (c: Buffer) => chunks.push(c));
   const reports = new StatusReports(transitions, createLogger('info', logs));
   const id = newId('msg');
-  await reports.apply('dev_a', [{ id, state: 'sent' }, { id: 'msg_\u0000SECRET', state: 'sent' }, { id, state: 'failed', error: 'SECRET\u0000' }], new Date());
+  await reports.apply(
+    'dev_a',
+    [
+      { id, state: 'sent' },
+      { id: 'msg_\u0000SECRET', state: 'sent' },
+      { id, state: 'failed', error: 'SECRET\u0000' },
+    ],
+    new Date(),
+  );
   t.deepEqual(seen, [[{ id, state: 'sent', at: seen[0]![0]!.at }]]);
   const text = Buffer.concat(chunks).toString('utf8');
   t.regex(text, /status updates dropped: malformed/);
   t.regex(text, /"problems":\{"id":1,"error":1\}/);
   t.false(text.includes('SECRET'));
-  t.deepEqual(await reports.apply('dev_a', [{ id: 'nope', state: 'sent' }], new Date()), [], 'nothing usable: no statement');
+  t.deepEqual(
+    await reports.apply('dev_a', [{ id: 'nope', state: 'sent' }], new Date()),
+    [],
+    'nothing usable: no statement',
+  );
   t.is(seen.length, 1);
 });
 
 test('a real knex/PostgreSQL error (a NUL byte in a value) is recognised and reduced to its SQLSTATE', async (t) => {
   const db = knex({ client: 'pg', connection: PG_URL, pool: { min: 0, max: 1 } });
   t.teardown(() => db.destroy());
-  const error = await db.raw('select ?::text as v', ['msg_\u0000secret']).then(() => null, (e: unknown) => e as Error);
+  const error = await db.raw('select ?::text as v', ['msg_\u0000secret']).then(
+    () => null,
+    (e: unknown) => e as Error,
+  );
   t.truthy(error);
   t.regex(error!.message, /select/, 'knex puts the statement into the message');
   t.true(DatabaseFailure.isDatabaseError(error));
@@ -126,17 +164,34 @@ test('a real knex/PostgreSQL error (a NUL byte in a value) is recognised and red
 test('the device-events job fails without SQL: a data exception is not retried, a lost connection is', async (t) => {
   const db = knex({ client: 'pg', connection: PG_URL, pool: { min: 0, max: 1 } });
   t.teardown(() => db.destroy());
-  const dataError = await db.raw('select ?::text as v', ['\u0000secret-sms']).then(() => null, (e: unknown) => e);
+  const dataError = await db.raw('select ?::text as v', ['\u0000secret-sms']).then(
+    () => null,
+    (e: unknown) => e,
+  );
   let failWith: unknown = dataError;
-  const inbox = { store: async () => { throw failWith; } } as unknown as InboxService;
+  const inbox = {
+    store: async () => {
+      throw failWith;
+    },
+  } as unknown as InboxService;
   const hooks = { has: () => false, notify: async () => undefined } as unknown as HookRunner;
   const unused = {} as never;
-  const events = new DeviceEvents(unused, inbox, unused, unused, hooks, createLogger('silent'));
-  const job = { data: { deviceId: 'dev_a', channel: 'inbox', payload: { messages: [{ from: '+4915100000000', body: 'secret-sms' }] }, receivedAt: new Date().toISOString() } } as Job<DeviceEventJob>;
+  const events = new DeviceEvents(unused, inbox, unused, unused, hooks, createLogger('silent'), unused);
+  const job = {
+    data: {
+      deviceId: 'dev_a',
+      channel: 'inbox',
+      payload: { messages: [{ from: '+4915100000000', body: 'secret-sms' }] },
+      receivedAt: new Date().toISOString(),
+    },
+  } as Job<DeviceEventJob>;
   const permanent = await t.throwsAsync(deviceEventsProcessor(events)(job));
   t.true(permanent instanceof UnrecoverableError);
   t.is(permanent!.message, 'inbound SMS not stored: database error 22021');
-  failWith = Object.assign(new Error('select * from secret - Connection terminated unexpectedly'), { severity: 'FATAL', code: '57P01' });
+  failWith = Object.assign(new Error('select * from secret - Connection terminated unexpectedly'), {
+    severity: 'FATAL',
+    code: '57P01',
+  });
   const transient = await t.throwsAsync(deviceEventsProcessor(events)(job));
   t.false(transient instanceof UnrecoverableError, 'retried');
   t.is(transient!.message, 'inbound SMS not stored: database error 57P01');

@@ -14,7 +14,10 @@ test('concurrent misses of one key share one load', async (t) => {
   };
   const pending = Array.from({ length: 50 }, () => cache.getOrLoad('k', load));
   release();
-  t.deepEqual(await Promise.all(pending), Array.from({ length: 50 }, () => 42));
+  t.deepEqual(
+    await Promise.all(pending),
+    Array.from({ length: 50 }, () => 42),
+  );
   t.is(loads, 1, 'one load for 50 concurrent misses');
   t.is(await cache.getOrLoad('k', load), 42);
   t.is(loads, 1, 'then served from the cache');
@@ -38,6 +41,9 @@ test('a key invalidated while its load runs is not cached with the old value; th
 
 test('a load that fails is not cached and does not block the next one', async (t) => {
   const cache = new TtlCache<number>(1000);
-  await t.throwsAsync(cache.getOrLoad('k', async () => Promise.reject(new Error('down'))), { message: 'down' });
+  await t.throwsAsync(
+    cache.getOrLoad('k', async () => Promise.reject(new Error('down'))),
+    { message: 'down' },
+  );
   t.is(await cache.getOrLoad('k', async () => 7), 7);
 });

@@ -27,11 +27,20 @@ async function rudeServer(t: { teardown: (fn: () => void) => void }): Promise<nu
 }
 
 test('refused, reset and TLS failures all read "connection failed"; the errno stays in the detail', async (t) => {
-  const refused = await sendWebhook(`http://127.0.0.1:${await closedPort()}/x`, '{}', {}, { allowPrivate: true, timeoutMs: 5_000 });
+  const refused = await sendWebhook(
+    `http://127.0.0.1:${await closedPort()}/x`,
+    '{}',
+    {},
+    { allowPrivate: true, timeoutMs: 5_000 },
+  );
   const rude = await rudeServer(t);
   const reset = await sendWebhook(`http://127.0.0.1:${rude}/x`, '{}', {}, { allowPrivate: true, timeoutMs: 5_000 });
   const tls = await sendWebhook(`https://127.0.0.1:${rude}/x`, '{}', {}, { allowPrivate: true, timeoutMs: 5_000 });
-  for (const [name, result, errno] of [['refused', refused, /ECONNREFUSED/], ['reset', reset, /ECONNRESET|EPIPE/], ['tls', tls, /ECONNRESET|EPROTO|EPIPE/]] as const) {
+  for (const [name, result, errno] of [
+    ['refused', refused, /ECONNREFUSED/],
+    ['reset', reset, /ECONNRESET|EPIPE/],
+    ['tls', tls, /ECONNRESET|EPROTO|EPIPE/],
+  ] as const) {
     t.like(result, { ok: false, statusCode: null, refused: false, error: DELIVERY_ERRORS.connection }, name);
     t.regex(result.detail ?? '', errno, `${name}: the server log keeps the errno`);
   }
@@ -49,7 +58,12 @@ test('a refused target reads "refused: address not allowed" without the address 
 test('delivery log rows written before the coarse errors are shown coarse too', (t) => {
   t.is(tenantError('connection failed (ECONNREFUSED)'), DELIVERY_ERRORS.connection);
   t.is(tenantError('connection failed (EPROTO)'), DELIVERY_ERRORS.connection);
-  t.is(tenantError('refused: the host localhost resolves to a loopback, private, link-local or metadata address (127.0.0.1)'), DELIVERY_ERRORS.refused);
+  t.is(
+    tenantError(
+      'refused: the host localhost resolves to a loopback, private, link-local or metadata address (127.0.0.1)',
+    ),
+    DELIVERY_ERRORS.refused,
+  );
   t.is(tenantError('refused: the host nope.invalid does not resolve'), DELIVERY_ERRORS.refused);
   t.is(tenantError('HTTP 500'), 'HTTP 500');
   t.is(tenantError('refused: must be an https URL'), 'refused: must be an https URL');

@@ -3,7 +3,13 @@ import { networkInterfaces } from 'node:os';
 import test from 'ava';
 import { ConfigError, loadConfig } from '../../core/config.js';
 import { retryDelayMs, WEBHOOK_ATTEMPTS } from '../../core/webhooks/retry.js';
-import { addressRefusal, canonicalAddress, isBlockedAddress, ownInterfaceAddresses, urlProblem } from '../../core/webhooks/url-guard.js';
+import {
+  addressRefusal,
+  canonicalAddress,
+  isBlockedAddress,
+  ownInterfaceAddresses,
+  urlProblem,
+} from '../../core/webhooks/url-guard.js';
 
 /**
  * Every entry of the IANA IPv4 and IPv6 Special-Purpose Address Registries (as of 2025), with
@@ -39,7 +45,10 @@ const IANA_SPECIAL: Array<[block: string, addresses: string[]]> = [
   ['::1/128 loopback', ['::1', '0:0:0:0:0:0:0:1']],
   ['::/128 unspecified', ['::', '0:0:0:0:0:0:0:0']],
   ['::/96 IPv4-compatible (deprecated)', ['::127.0.0.1', '::7f00:1', '::8.8.8.8', '::102:304', '::ffff']],
-  ['::ffff:0:0/96 IPv4-mapped (judged as its IPv4)', ['::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:a9fe:a9fe', '::ffff:192.0.2.1', '::ffff:10.0.0.1']],
+  [
+    '::ffff:0:0/96 IPv4-mapped (judged as its IPv4)',
+    ['::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:a9fe:a9fe', '::ffff:192.0.2.1', '::ffff:10.0.0.1'],
+  ],
   ['::ffff:0:0:0/96 IPv4-translated', ['::ffff:0:8.8.8.8']],
   ['64:ff9b::/96 IPv4-IPv6 translation', ['64:ff9b::8.8.8.8', '64:ff9b::10.0.0.1', '64:ff9b::7f00:1']],
   ['64:ff9b:1::/48 local-use IPv4/IPv6 translation', ['64:ff9b:1::1', '64:ff9b:1:ffff::1']],
@@ -72,13 +81,29 @@ test('every IANA special-purpose IPv4 and IPv6 block is refused (a table over th
 });
 
 test('ordinary public addresses are allowed, as are IPv4-mapped forms of them', (t) => {
-  for (const address of ['8.8.8.8', '1.1.1.1', '9.9.9.9', '172.32.0.1', '100.128.0.1', '192.0.3.1', '198.51.99.1', '203.0.114.1', '2606:4700:4700::1111', '2a00:1450:4001:80b::200e', '::ffff:8.8.8.8', '::ffff:808:808']) {
+  for (const address of [
+    '8.8.8.8',
+    '1.1.1.1',
+    '9.9.9.9',
+    '172.32.0.1',
+    '100.128.0.1',
+    '192.0.3.1',
+    '198.51.99.1',
+    '203.0.114.1',
+    '2606:4700:4700::1111',
+    '2a00:1450:4001:80b::200e',
+    '::ffff:8.8.8.8',
+    '::ffff:808:808',
+  ]) {
     t.is(addressRefusal(address), null, address);
   }
 });
 
 test("an address of the server's own interfaces is refused, whatever its range", (t) => {
-  const external = Object.values(networkInterfaces()).flat().filter((i) => i && !i.internal).map((i) => i!.address);
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .filter((i) => i && !i.internal)
+    .map((i) => i!.address);
   t.true(external.length > 0, 'the test machine has a non-loopback interface');
   for (const address of external) {
     t.true(isBlockedAddress(address), address);
@@ -87,19 +112,45 @@ test("an address of the server's own interfaces is refused, whatever its range",
   // A public address that is the server's own is refused as well (here: pretend 8.8.8.8 is ours).
   t.is(addressRefusal('8.8.8.8', new Set(['8.8.8.8'])), 'own-interface');
   t.is(addressRefusal('::ffff:8.8.8.8', new Set(['8.8.8.8'])), 'own-interface', 'mapped forms too');
-  t.is(addressRefusal('2606:4700:4700:0:0:0:0:1111', new Set([canonicalAddress('2606:4700:4700::1111')!])), 'own-interface', 'any spelling of it');
+  t.is(
+    addressRefusal('2606:4700:4700:0:0:0:0:1111', new Set([canonicalAddress('2606:4700:4700::1111')!])),
+    'own-interface',
+    'any spelling of it',
+  );
 });
 
 test('what is not an IP literal is refused', (t) => {
-  for (const address of ['not-an-ip', '', '127.1', '0x7f000001', '1.2.3.4.5', 'fe80::1%eth0']) t.true(isBlockedAddress(address), address);
+  for (const address of ['not-an-ip', '', '127.1', '0x7f000001', '1.2.3.4.5', 'fe80::1%eth0'])
+    t.true(isBlockedAddress(address), address);
 });
 
 test('loopback, private, link-local, CGNAT, unique-local, metadata and mapped forms are blocked; public addresses are not', (t) => {
   for (const address of [
-    '127.0.0.1', '127.1.2.3', '10.0.0.1', '172.16.0.1', '172.31.255.255', '192.168.0.1', '169.254.169.254', '100.64.0.1', '0.0.0.0',
-    '224.0.0.1', '255.255.255.255', '::1', '::', 'fe80::1', 'fd00:ec2::254', 'fc00::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:a9fe:a9fe', '64:ff9b::10.0.0.1', 'not-an-ip',
-  ]) t.true(isBlockedAddress(address), address);
-  for (const address of ['8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8']) t.false(isBlockedAddress(address), address);
+    '127.0.0.1',
+    '127.1.2.3',
+    '10.0.0.1',
+    '172.16.0.1',
+    '172.31.255.255',
+    '192.168.0.1',
+    '169.254.169.254',
+    '100.64.0.1',
+    '0.0.0.0',
+    '224.0.0.1',
+    '255.255.255.255',
+    '::1',
+    '::',
+    'fe80::1',
+    'fd00:ec2::254',
+    'fc00::1',
+    '::ffff:127.0.0.1',
+    '::ffff:7f00:1',
+    '::ffff:a9fe:a9fe',
+    '64:ff9b::10.0.0.1',
+    'not-an-ip',
+  ])
+    t.true(isBlockedAddress(address), address);
+  for (const address of ['8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8'])
+    t.false(isBlockedAddress(address), address);
 });
 
 test('urlProblem: scheme, credentials and literal private hosts, lifted by allowPrivate', (t) => {
@@ -122,7 +173,11 @@ test('the retry schedule grows, is capped, and spans about a day at the default 
   t.true(total > 20 * 3_600_000 && total < 27 * 3_600_000, `total ${total / 3_600_000} h`);
   t.true(delays.every((d) => d <= 10_000 * 1440 * 1.2));
   t.true(delays[0]! >= 8_000 && delays[0]! <= 12_000);
-  t.is(retryDelayMs(3, 10_000, 'evt_x'), retryDelayMs(3, 10_000, 'evt_x'), 'the same delay for the same event and attempt');
+  t.is(
+    retryDelayMs(3, 10_000, 'evt_x'),
+    retryDelayMs(3, 10_000, 'evt_x'),
+    'the same delay for the same event and attempt',
+  );
 });
 
 test('SMX_WEBHOOK_ALLOW_PRIVATE and SMX_WEBHOOK_RETRY_BASE_MS are read and checked', (t) => {
@@ -130,6 +185,12 @@ test('SMX_WEBHOOK_ALLOW_PRIVATE and SMX_WEBHOOK_RETRY_BASE_MS are read and check
   t.is(loadConfig({}).webhookRetryBaseMs, 10_000);
   t.true(loadConfig({ SMX_WEBHOOK_ALLOW_PRIVATE: 'true' }).webhookAllowPrivate);
   t.is(loadConfig({ SMX_WEBHOOK_RETRY_BASE_MS: '250' }).webhookRetryBaseMs, 250);
-  t.throws(() => loadConfig({ SMX_WEBHOOK_ALLOW_PRIVATE: 'maybe' }), { instanceOf: ConfigError, message: /SMX_WEBHOOK_ALLOW_PRIVATE/ });
-  t.throws(() => loadConfig({ SMX_WEBHOOK_RETRY_BASE_MS: '0' }), { instanceOf: ConfigError, message: /SMX_WEBHOOK_RETRY_BASE_MS/ });
+  t.throws(() => loadConfig({ SMX_WEBHOOK_ALLOW_PRIVATE: 'maybe' }), {
+    instanceOf: ConfigError,
+    message: /SMX_WEBHOOK_ALLOW_PRIVATE/,
+  });
+  t.throws(() => loadConfig({ SMX_WEBHOOK_RETRY_BASE_MS: '0' }), {
+    instanceOf: ConfigError,
+    message: /SMX_WEBHOOK_RETRY_BASE_MS/,
+  });
 });

@@ -44,7 +44,10 @@ export async function startBroker(t: ExecutionContext, devices: Record<string, s
     const secret = password?.toString();
     const ok =
       (username === SERVER_USER && secret === SERVER_PASSWORD) ||
-      (username !== undefined && username === client.id && devices[username] !== undefined && devices[username] === secret);
+      (username !== undefined &&
+        username === client.id &&
+        devices[username] !== undefined &&
+        devices[username] === secret);
     if (ok) done(null, true);
     else done(Object.assign(new Error('Bad username or password'), { returnCode: 4 }) as AuthenticateError, false);
   };
@@ -149,7 +152,11 @@ export async function serverClient(t: ExecutionContext, url: string, topics: str
         };
         const timer = setTimeout(() => {
           waiters.delete(check);
-          reject(new Error(`waitFor timed out after ${timeoutMs} ms; received: ${JSON.stringify(received.map((r) => [r.topic, r.payload]))}`));
+          reject(
+            new Error(
+              `waitFor timed out after ${timeoutMs} ms; received: ${JSON.stringify(received.map((r) => [r.topic, r.payload]))}`,
+            ),
+          );
         }, timeoutMs);
         waiters.add(check);
         check();
@@ -186,11 +193,20 @@ export async function startHttp(
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const text = Buffer.concat(chunks).toString();
-      const recorded: RecordedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: text ? JSON.parse(text) : undefined };
+      const recorded: RecordedRequest = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: text ? JSON.parse(text) : undefined,
+      };
       requests.push(recorded);
       const { status, body } = handler(recorded);
       const payload = typeof body === 'string' ? body : JSON.stringify(body);
-      res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/html' : 'application/json', 'x-request-id': 'req_test', connection: 'close' });
+      res.writeHead(status, {
+        'content-type': typeof body === 'string' ? 'text/html' : 'application/json',
+        'x-request-id': 'req_test',
+        connection: 'close',
+      });
       res.end(payload);
     });
   });

@@ -26,7 +26,13 @@ function linkData(): LinkResult {
   return {
     deviceId: DEVICE_ID,
     projectId: 'prj_DDDDDDDDDDDDDDDDDDDDDD',
-    mqtt: { url: 'mqtt://127.0.0.1:1', wsUrl: 'ws://127.0.0.1:1/mqtt', clientId: DEVICE_ID, username: DEVICE_ID, password: SECRET },
+    mqtt: {
+      url: 'mqtt://127.0.0.1:1',
+      wsUrl: 'ws://127.0.0.1:1/mqtt',
+      clientId: DEVICE_ID,
+      username: DEVICE_ID,
+      password: SECRET,
+    },
     topics: deviceTopics(DEVICE_ID),
   };
 }
@@ -43,18 +49,28 @@ test('device link: links, saves the credentials and prints the topics but never 
   const http = await startHttp(t, () => ({ status: 201, body: { success: true, data: linkData() } }));
   const io = captureIo(dir);
   const qr = JSON.stringify({ v: 1, server: http.url, token: 'lt_good' });
-  const code = await deviceLinkCommand([qr, '--name', 'Bench phone', '--out', 'creds/phone.json', '--sim', '+14155550100'], io);
+  const code = await deviceLinkCommand(
+    [qr, '--name', 'Bench phone', '--out', 'creds/phone.json', '--sim', '+14155550100'],
+    io,
+  );
   t.is(code, 0, io.errors.join('\n'));
   const output = io.lines.join('\n');
   t.true(output.includes(DEVICE_ID));
   t.true(output.includes(deviceTopics(DEVICE_ID).outbox));
   t.false(output.includes(SECRET));
   t.false(io.errors.join('\n').includes(SECRET));
-  const saved = JSON.parse(await readFile(join(dir, 'creds/phone.json'), 'utf8')) as LinkResult & { name: string; server: string };
+  const saved = JSON.parse(await readFile(join(dir, 'creds/phone.json'), 'utf8')) as LinkResult & {
+    name: string;
+    server: string;
+  };
   t.is(saved.mqtt.password, SECRET);
   t.is(saved.name, 'Bench phone');
   t.is(saved.server, http.url);
-  t.like(http.requests[0]?.body, { token: 'lt_good', name: 'Bench phone', sims: [{ slot: 0, number: '+14155550100', carrier: null, rentable: false }] });
+  t.like(http.requests[0]?.body, {
+    token: 'lt_good',
+    name: 'Bench phone',
+    sims: [{ slot: 0, number: '+14155550100', carrier: null, rentable: false }],
+  });
 
   // The QR JSON may also come from a file.
   await writeFile(join(dir, 'qr.json'), qr);
@@ -81,7 +97,12 @@ test('device link: --help only prints the usage; the next command is one that wo
   t.is(await deviceLinkCommand([qr, '--sim', '+14155550100', '--sim', '+14155550101'], io), 0, io.errors.join('\n'));
   t.true(await exists(join(dir, 'data/device.json')));
   t.is(io.lines.at(-1), 'Run it: npx smx device run');
-  t.like(http.requests[0]?.body, { sims: [{ slot: 0, number: '+14155550100' }, { slot: 1, number: '+14155550101' }] });
+  t.like(http.requests[0]?.body, {
+    sims: [
+      { slot: 0, number: '+14155550100' },
+      { slot: 1, number: '+14155550101' },
+    ],
+  });
   const global = { ...captureIo(dir), invocation: 'smx' };
   t.is(await deviceLinkCommand([qr, '--out', 'other.json'], global), 0);
   t.is(global.lines.at(-1), 'Run it: smx device run --credentials other.json');
@@ -91,7 +112,15 @@ test('device link: a refused token prints one error line with the API code and e
   const dir = await tempDir(t);
   const http = await startHttp(t, () => ({
     status: 401,
-    body: { success: false, error: { code: 'UNAUTHORIZED', message: 'Missing, malformed, unknown or revoked credentials.', origin: 'auth', details: [] } },
+    body: {
+      success: false,
+      error: {
+        code: 'UNAUTHORIZED',
+        message: 'Missing, malformed, unknown or revoked credentials.',
+        origin: 'auth',
+        details: [],
+      },
+    },
   }));
   const io = captureIo(dir);
   t.is(await deviceLinkCommand([JSON.stringify({ v: 1, server: http.url, token: 'lt_used' })], io), 1);
@@ -112,7 +141,14 @@ test('link: creates a link token with the admin token and prints the QR, payload
   const payload = JSON.stringify({ v: 1, server: 'https://smx.example.com', token: 'lt_fresh' });
   const http = await startHttp(t, () => ({
     status: 201,
-    body: { success: true, data: { token: 'lt_fresh', expiresAt: '2026-11-21T10:10:00.000Z', qr: { payload, svg: '<svg/>', pngDataUrl: 'data:image/png;base64,' } } },
+    body: {
+      success: true,
+      data: {
+        token: 'lt_fresh',
+        expiresAt: '2026-11-21T10:10:00.000Z',
+        qr: { payload, svg: '<svg/>', pngDataUrl: 'data:image/png;base64,' },
+      },
+    },
   }));
   const io = captureIo(dir, { SMX_PUBLIC_URL: http.url, SMX_ADMIN_TOKEN: 'adm_env' });
   t.is(await linkQrCommand(['prj_DDDDDDDDDDDDDDDDDDDDDD', '--admin-token', 'adm_flag'], io), 0, io.errors.join('\n'));
@@ -145,7 +181,10 @@ test('link: no admin token, or a refused one, is one error line and exit 1', asy
   t.is(noToken.errors.length, 1);
   t.regex(noToken.errors[0] ?? '', /^error: No admin token/);
 
-  const http = await startHttp(t, () => ({ status: 401, body: { success: false, error: { code: 'UNAUTHORIZED', message: 'Bad admin token.' } } }));
+  const http = await startHttp(t, () => ({
+    status: 401,
+    body: { success: false, error: { code: 'UNAUTHORIZED', message: 'Bad admin token.' } },
+  }));
   const refused = captureIo(dir, { SMX_ADMIN_TOKEN: 'wrong' });
   t.is(await linkQrCommand(['prj_x', '--server', http.url], refused), 1);
   t.deepEqual(refused.errors, ['error: UNAUTHORIZED: Bad admin token.']);
@@ -168,7 +207,9 @@ test('device run: prints each SMS it sends and each status it reports, and stops
   const server = await serverClient(t, s.broker.url, [s.credentials.topics.status, s.credentials.topics.presence]);
   const running = deviceRunCommand(['--delivered-delay', '0'], s.io);
   await server.waitFor((r) => (r.json as { online?: boolean }).online === true);
-  await server.publish(s.credentials.topics.outbox, { messages: [{ id: 'msg_cli000000001', to: '+4915112345678', body: 'Your code is 482913' }] });
+  await server.publish(s.credentials.topics.outbox, {
+    messages: [{ id: 'msg_cli000000001', to: '+4915112345678', body: 'Your code is 482913' }],
+  });
   await eventually(() => s.io.lines.includes('← msg_cli000000001 delivered'), 3000, 'delivered line');
   s.abort.abort();
   t.is(await running, 0, s.io.errors.join('\n'));
@@ -206,7 +247,10 @@ test('device run: missing credentials and bad options are clear errors', async (
   t.regex(missing.errors[0] ?? '', /^error: No device credentials at .*device\.json \(link first/);
   const bad = captureIo(dir);
   t.is(await deviceRunCommand(['--fail', 'lowercase'], bad), 2);
-  t.regex(bad.errors[0] ?? '', /^error: option '--fail <code>' argument 'lowercase' is invalid\. --fail takes an error code such as RADIO_OFF/);
+  t.regex(
+    bad.errors[0] ?? '',
+    /^error: option '--fail <code>' argument 'lowercase' is invalid\. --fail takes an error code such as RADIO_OFF/,
+  );
   const unknown = captureIo(dir);
   t.is(await deviceRunCommand(['--no-deliverd'], unknown), 2);
   t.deepEqual(unknown.errors.slice(0, 2), ["error: unknown option '--no-deliverd'", '(Did you mean --no-delivered?)']);

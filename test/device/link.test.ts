@@ -22,7 +22,13 @@ function linkData(): LinkResult {
   return {
     deviceId: DEVICE_ID,
     projectId: 'prj_BBBBBBBBBBBBBBBBBBBBBB',
-    mqtt: { url: 'mqtt://smx.example.com:1883', wsUrl: 'ws://smx.example.com:8083/mqtt', clientId: DEVICE_ID, username: DEVICE_ID, password: 's3cret' },
+    mqtt: {
+      url: 'mqtt://smx.example.com:1883',
+      wsUrl: 'ws://smx.example.com:8083/mqtt',
+      clientId: DEVICE_ID,
+      username: DEVICE_ID,
+      password: 's3cret',
+    },
     topics: deviceTopics(DEVICE_ID),
   };
 }
@@ -33,7 +39,11 @@ test('parseLinkPayload reads the QR JSON and ignores unknown fields', (t) => {
     server: 'https://smx.example.com',
     token: 'lt_abc',
   });
-  t.deepEqual(parseLinkPayload('  {"v":1,"server":"http://localhost:8080","token":"lt_x"}\n'), { v: 1, server: 'http://localhost:8080', token: 'lt_x' });
+  t.deepEqual(parseLinkPayload('  {"v":1,"server":"http://localhost:8080","token":"lt_x"}\n'), {
+    v: 1,
+    server: 'http://localhost:8080',
+    token: 'lt_x',
+  });
 });
 
 test('parseLinkPayload refuses what is not a v1 payload', (t) => {
@@ -45,9 +55,19 @@ test('parseLinkPayload refuses what is not a v1 payload', (t) => {
 });
 
 test('linkDevice posts the link request without an API key and returns the 201 data', async (t) => {
-  const http = await startHttp(t, () => ({ status: 201, body: { success: true, data: { ...linkData(), future: 'ignored' } } }));
+  const http = await startHttp(t, () => ({
+    status: 201,
+    body: { success: true, data: { ...linkData(), future: 'ignored' } },
+  }));
   const sims = [{ slot: 0, number: '+14155550100', carrier: 'T-Mobile', rentable: false }];
-  const result = await linkDevice({ server: `${http.url}/`, token: 'lt_token', name: 'Pixel 7', model: 'GP4BC', appVersion: '1.0.0', sims });
+  const result = await linkDevice({
+    server: `${http.url}/`,
+    token: 'lt_token',
+    name: 'Pixel 7',
+    model: 'GP4BC',
+    appVersion: '1.0.0',
+    sims,
+  });
   t.deepEqual(result, linkData());
   t.is(http.requests.length, 1);
   const [req] = http.requests;
@@ -64,11 +84,18 @@ test('linkDevice surfaces the API error code of a refused token', async (t) => {
     status: 401,
     body: {
       success: false,
-      error: { code: 'UNAUTHORIZED', message: 'Missing, malformed, unknown or revoked credentials.', origin: 'auth', details: [] },
+      error: {
+        code: 'UNAUTHORIZED',
+        message: 'Missing, malformed, unknown or revoked credentials.',
+        origin: 'auth',
+        details: [],
+      },
       requestId: 'req_123',
     },
   }));
-  const error = await t.throwsAsync(linkDevice({ server: http.url, token: 'lt_used', name: 'x' }), { instanceOf: ApiError });
+  const error = await t.throwsAsync(linkDevice({ server: http.url, token: 'lt_used', name: 'x' }), {
+    instanceOf: ApiError,
+  });
   t.is(error?.code, 'UNAUTHORIZED');
   t.is(error?.status, 401);
   t.is(error?.requestId, 'req_123');
@@ -77,13 +104,27 @@ test('linkDevice surfaces the API error code of a refused token', async (t) => {
 
 test('linkDevice reports answers that are not the envelope, incomplete data and unreachable servers', async (t) => {
   const html = await startHttp(t, () => ({ status: 502, body: '<html>Bad gateway</html>' }));
-  t.is((await t.throwsAsync(linkDevice({ server: html.url, token: 'lt_x', name: 'x' }), { instanceOf: ApiError }))?.code, 'BAD_RESPONSE');
+  t.is(
+    (await t.throwsAsync(linkDevice({ server: html.url, token: 'lt_x', name: 'x' }), { instanceOf: ApiError }))?.code,
+    'BAD_RESPONSE',
+  );
 
   const partial = await startHttp(t, () => ({ status: 201, body: { success: true, data: { deviceId: DEVICE_ID } } }));
-  t.is((await t.throwsAsync(linkDevice({ server: partial.url, token: 'lt_x', name: 'x' }), { instanceOf: ApiError }))?.code, 'BAD_RESPONSE');
+  t.is(
+    (await t.throwsAsync(linkDevice({ server: partial.url, token: 'lt_x', name: 'x' }), { instanceOf: ApiError }))
+      ?.code,
+    'BAD_RESPONSE',
+  );
 
   const closedPort = await freePort();
-  t.is((await t.throwsAsync(linkDevice({ server: `http://127.0.0.1:${closedPort}`, token: 'lt_x', name: 'x' }), { instanceOf: ApiError }))?.code, 'NETWORK_ERROR');
+  t.is(
+    (
+      await t.throwsAsync(linkDevice({ server: `http://127.0.0.1:${closedPort}`, token: 'lt_x', name: 'x' }), {
+        instanceOf: ApiError,
+      })
+    )?.code,
+    'NETWORK_ERROR',
+  );
 });
 
 test('credentials are saved 0600 and read back; a missing or foreign file is a clear error', async (t) => {

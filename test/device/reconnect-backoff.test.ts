@@ -59,7 +59,10 @@ test('the jitter spreads phones dropped at the same moment over the upper half o
   t.true(first.every((p) => p >= 1000 && p <= 2000));
   const buckets = [0, 0, 0, 0];
   for (const p of first) buckets[Math.min(3, Math.floor((p - 1000) / 250))]!++;
-  t.true(buckets.every((b) => b > 350), `roughly even: ${buckets.join(', ')}`);
+  t.true(
+    buckets.every((b) => b > 350),
+    `roughly even: ${buckets.join(', ')}`,
+  );
 });
 
 test('mqtt.js waits the growing pauses: a server that drops every connection sees the attempts spread out', async (t) => {
@@ -70,7 +73,11 @@ test('mqtt.js waits the growing pauses: a server that drops every connection see
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
-  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId: 'dev_backoff', reconnectPeriod: 100, connectTimeout: 5000 });
+  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
+    clientId: 'dev_backoff',
+    reconnectPeriod: 100,
+    connectTimeout: 5000,
+  });
   client.on('error', () => {});
   reconnectWithBackoff(client, 100, () => 1);
   t.teardown(async () => {
@@ -80,7 +87,9 @@ test('mqtt.js waits the growing pauses: a server that drops every connection see
   await eventually(() => attempts.length >= 6, 5000, 'six connection attempts');
   const gaps = attempts.slice(1, 6).map((at, i) => at - attempts[i]!);
   // Expected pauses 100, 200, 400, 800, 1600 ms (plus connect time); a fixed period would keep them at 100.
-  [100, 200, 400, 800, 1600].forEach((pause, i) => t.true(gaps[i]! >= pause - 15 && gaps[i]! < pause + 400, `gap ${i + 1}: ${gaps[i]} ms, expected about ${pause}`));
+  [100, 200, 400, 800, 1600].forEach((pause, i) =>
+    t.true(gaps[i]! >= pause - 15 && gaps[i]! < pause + 400, `gap ${i + 1}: ${gaps[i]} ms, expected about ${pause}`),
+  );
 });
 
 test('CONNACK 3 "server unavailable" (credentials not checkable yet) is retried; CONNACK 4 stops the device', async (t) => {
@@ -104,9 +113,15 @@ test('CONNACK 3 "server unavailable" (credentials not checkable yet) is retried;
   t.true(device.connected);
   t.is(lines.filter((l) => l.startsWith('connection refused for now')).length, 2);
 
-  const wrong = new ReferenceDevice({ credentials: { ...credentials, mqtt: { ...credentials.mqtt, password: 'wrong' } }, reconnectPeriodMs: 100 });
+  const wrong = new ReferenceDevice({
+    credentials: { ...credentials, mqtt: { ...credentials.mqtt, password: 'wrong' } },
+    reconnectPeriodMs: 100,
+  });
   t.teardown(() => wrong.stop());
-  const error = await wrong.start().then(() => null, (e: Error & { code?: string }) => e);
+  const error = await wrong.start().then(
+    () => null,
+    (e: Error & { code?: string }) => e,
+  );
   t.is(error?.code, 'CREDENTIALS_REJECTED');
   const connectsAfter = broker.connects.length;
   await new Promise((r) => setTimeout(r, 400));

@@ -1,7 +1,22 @@
 import test, { type ExecutionContext } from 'ava';
 import { join } from 'node:path';
-import { ReferenceDevice, ReferenceDeviceError, SentIdStore, type OutboxMessage, type ReferenceDeviceOptions, type StatusUpdate } from '../../device/index.js';
-import { delay, listenWebSocket, makeCredentials, serverClient, startBroker, tempDir, type TestBroker } from './_helpers.js';
+import {
+  ReferenceDevice,
+  ReferenceDeviceError,
+  SentIdStore,
+  type OutboxMessage,
+  type ReferenceDeviceOptions,
+  type StatusUpdate,
+} from '../../device/index.js';
+import {
+  delay,
+  listenWebSocket,
+  makeCredentials,
+  serverClient,
+  startBroker,
+  tempDir,
+  type TestBroker,
+} from './_helpers.js';
 import { eventually } from '../helpers/eventually.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -20,7 +35,12 @@ async function setup(t: ExecutionContext): Promise<Setup> {
   credentials.mqtt.url = broker.url;
   const sent: OutboxMessage[] = [];
   const device = async (options: Partial<ReferenceDeviceOptions> = {}) => {
-    const d = new ReferenceDevice({ credentials, reconnectPeriodMs: 100, onSend: (m) => void sent.push(m), ...options });
+    const d = new ReferenceDevice({
+      credentials,
+      reconnectPeriodMs: 100,
+      onSend: (m) => void sent.push(m),
+      ...options,
+    });
     t.teardown(() => d.stop());
     await d.start();
     return d;
@@ -29,7 +49,15 @@ async function setup(t: ExecutionContext): Promise<Setup> {
 }
 
 function message(id: string, extra: Partial<OutboxMessage> & Record<string, unknown> = {}): Record<string, unknown> {
-  return { id, to: '+4915112345678', body: `Your code is ${id.slice(-6)}`, simSlot: 0, expiresAt: new Date(Date.now() + 60_000).toISOString(), priority: 0, ...extra };
+  return {
+    id,
+    to: '+4915112345678',
+    body: `Your code is ${id.slice(-6)}`,
+    simSlot: 0,
+    expiresAt: new Date(Date.now() + 60_000).toISOString(),
+    priority: 0,
+    ...extra,
+  };
 }
 
 function updatesOf(json: unknown): StatusUpdate[] {
@@ -42,7 +70,11 @@ test('connects as the spec says: ids, clean false, keepalive 30, MQTT 3.1.1, wil
   s.broker.broker.on('subscribe', (subs, client) => {
     if (client?.id === s.credentials.deviceId) subscriptions.push(...subs.map((x) => ({ topic: x.topic, qos: x.qos })));
   });
-  await s.device({ battery: { battery: 55, charging: false, signal: 2 }, appVersion: '9.9.9', sims: [{ slot: 0, number: '+14155550100', carrier: 'T-Mobile', rentable: true }] });
+  await s.device({
+    battery: { battery: 55, charging: false, signal: 2 },
+    appVersion: '9.9.9',
+    sims: [{ slot: 0, number: '+14155550100', carrier: 'T-Mobile', rentable: true }],
+  });
 
   const connect = s.broker.connects.find((p) => p.clientId === s.credentials.deviceId);
   t.truthy(connect);
@@ -84,7 +116,9 @@ test('sends each message once and reports sent, then delivered, one status publi
   device.on('sms', (m) => events.push(m));
   const server = await serverClient(t, s.broker.url, [s.credentials.topics.status]);
 
-  await server.publish(s.credentials.topics.outbox, { messages: [message('msg_aaaaaa111111'), message('msg_bbbbbb222222', { simSlot: null })] });
+  await server.publish(s.credentials.topics.outbox, {
+    messages: [message('msg_aaaaaa111111'), message('msg_bbbbbb222222', { simSlot: null })],
+  });
   await server.waitFor((r) => updatesOf(r.json).some((u) => u.state === 'delivered'));
 
   t.deepEqual(
@@ -131,7 +165,10 @@ test('delivered comes after deliveredDelayMs; report.sent false reports delivere
   // A second message: its report comes behind anything more the device had to say about the first.
   await server.publish(s.credentials.topics.outbox, { messages: [message('msg_delay0000002')] });
   await server.waitFor((r) => updatesOf(r.json).some((u) => u.id === 'msg_delay0000002'));
-  t.deepEqual(server.received.flatMap((r) => updatesOf(r.json).map((u) => `${u.id} ${u.state}`)), ['msg_delay0000001 delivered', 'msg_delay0000002 delivered']);
+  t.deepEqual(
+    server.received.flatMap((r) => updatesOf(r.json).map((u) => `${u.id} ${u.state}`)),
+    ['msg_delay0000001 delivered', 'msg_delay0000002 delivered'],
+  );
 });
 
 test('a duplicate publish of the same id is not sent again, nor after a restart with the persisted sent-ids file', async (t) => {
@@ -142,7 +179,9 @@ test('a duplicate publish of the same id is not sent again, nor after a restart 
 
   await server.publish(s.credentials.topics.outbox, { messages: [message('msg_dup000000001')] });
   await server.waitFor((r) => updatesOf(r.json)[0]?.state === 'delivered');
-  await server.publish(s.credentials.topics.outbox, { messages: [message('msg_dup000000001'), message('msg_new000000002')] });
+  await server.publish(s.credentials.topics.outbox, {
+    messages: [message('msg_dup000000001'), message('msg_new000000002')],
+  });
   await server.waitFor((r) => updatesOf(r.json).some((u) => u.id === 'msg_new000000002' && u.state === 'delivered'));
   t.deepEqual(
     s.sent.map((m) => m.id),
@@ -155,7 +194,9 @@ test('a duplicate publish of the same id is not sent again, nor after a restart 
   const restarted = await s.device({ sentIds: await SentIdStore.open({ file }) });
   t.true(restarted.sentIds.has('msg_dup000000001'));
   const before = server.received.length;
-  await server.publish(s.credentials.topics.outbox, { messages: [message('msg_dup000000001'), message('msg_after0000003')] });
+  await server.publish(s.credentials.topics.outbox, {
+    messages: [message('msg_dup000000001'), message('msg_after0000003')],
+  });
   await server.waitFor((r) => updatesOf(r.json).some((u) => u.id === 'msg_after0000003' && u.state === 'delivered'));
   t.deepEqual(
     s.sent.map((m) => m.id),
@@ -169,7 +210,10 @@ test('an expired message is reported failed with EXPIRED and not sent', async (t
   await s.device();
   const server = await serverClient(t, s.broker.url, [s.credentials.topics.status]);
   await server.publish(s.credentials.topics.outbox, {
-    messages: [message('msg_expired00001', { expiresAt: new Date(Date.now() - 1000).toISOString() }), message('msg_fresh0000001')],
+    messages: [
+      message('msg_expired00001', { expiresAt: new Date(Date.now() - 1000).toISOString() }),
+      message('msg_fresh0000001'),
+    ],
   });
   const batch = await server.waitFor((r) => updatesOf(r.json).some((u) => u.state === 'failed'));
   const failed = updatesOf(batch.json).find((u) => u.id === 'msg_expired00001');
@@ -193,7 +237,9 @@ test('ids canceled on the control topic are never sent', async (t) => {
   t.deepEqual(await canceled, ['msg_cancel000001']);
   t.is(device.sentIds.reasonOf('msg_cancel000001'), 'canceled');
 
-  await server.publish(s.credentials.topics.outbox, { messages: [message('msg_cancel000001'), message('msg_kept00000001')] });
+  await server.publish(s.credentials.topics.outbox, {
+    messages: [message('msg_cancel000001'), message('msg_kept00000001')],
+  });
   const batch = await server.waitFor((r) => updatesOf(r.json)[0]?.state === 'sent');
   t.deepEqual(
     updatesOf(batch.json).map((u) => u.id),
@@ -255,7 +301,10 @@ test('failWith reports every message failed with that code and sends nothing', a
   // A second message: its report comes behind anything more the device had to say about the first.
   await server.publish(s.credentials.topics.outbox, { messages: [message('msg_radiooff0002')] });
   await server.waitFor((r) => updatesOf(r.json).some((u) => u.id === 'msg_radiooff0002'));
-  t.deepEqual(server.received.flatMap((r) => updatesOf(r.json).map((u) => `${u.id} ${u.state}`)), ['msg_radiooff0001 failed', 'msg_radiooff0002 failed']);
+  t.deepEqual(
+    server.received.flatMap((r) => updatesOf(r.json).map((u) => `${u.id} ${u.state}`)),
+    ['msg_radiooff0001 failed', 'msg_radiooff0002 failed'],
+  );
   t.is(s.sent.length, 0);
 });
 
@@ -287,7 +336,8 @@ test('the last will publishes offline presence when the connection drops; stop()
 
   const disconnected = new Promise<void>((resolve) => device.once('disconnected', resolve));
   // Drop the TCP connection without DISCONNECT, as a phone losing coverage would.
-  const brokerClient = (s.broker.broker as unknown as { clients: Record<string, { conn: { destroy: () => void } }> }).clients[s.credentials.deviceId];
+  const brokerClient = (s.broker.broker as unknown as { clients: Record<string, { conn: { destroy: () => void } }> })
+    .clients[s.credentials.deviceId];
   brokerClient?.conn.destroy();
   await disconnected;
   const will = await server.waitFor((r) => r.payload === '{"online":false}');
@@ -295,7 +345,10 @@ test('the last will publishes offline presence when the connection drops; stop()
 
   // Graceful stop: no will is fired by the broker, so the device publishes offline itself (retained).
   const again = await s.device();
-  await server.waitFor((r) => server.received.indexOf(r) > server.received.indexOf(will) && (r.json as { online?: boolean }).online === true);
+  await server.waitFor(
+    (r) =>
+      server.received.indexOf(r) > server.received.indexOf(will) && (r.json as { online?: boolean }).online === true,
+  );
   await again.stop();
   await device.stop();
   const late = await serverClient(t, s.broker.url, [s.credentials.topics.presence]);
@@ -323,7 +376,9 @@ test('the persistent session delivers QoS 1 messages published while the device 
 
 test('wrong credentials reject start() with CREDENTIALS_REJECTED and reason code 4', async (t) => {
   const s = await setup(t);
-  const device = new ReferenceDevice({ credentials: { ...s.credentials, mqtt: { ...s.credentials.mqtt, password: 'wrong' } } });
+  const device = new ReferenceDevice({
+    credentials: { ...s.credentials, mqtt: { ...s.credentials.mqtt, password: 'wrong' } },
+  });
   t.teardown(() => device.stop());
   const error = await t.throwsAsync(device.start(), { instanceOf: ReferenceDeviceError });
   t.is(error?.code, 'CREDENTIALS_REJECTED');
@@ -382,7 +437,8 @@ test('an outbox publish is acknowledged only after it is handled, so a crash mid
   t.deepEqual(acks, []);
 
   // The phone dies while the radio is busy: no PUBACK reached the broker.
-  const brokerClient = (s.broker.broker as unknown as { clients: Record<string, { conn: { destroy: () => void } }> }).clients[s.credentials.deviceId];
+  const brokerClient = (s.broker.broker as unknown as { clients: Record<string, { conn: { destroy: () => void } }> })
+    .clients[s.credentials.deviceId];
   brokerClient?.conn.destroy();
   release();
   await crashing.stop();
@@ -390,7 +446,11 @@ test('an outbox publish is acknowledged only after it is handled, so a crash mid
   // Back with the same store: the broker redelivers the unacknowledged publish, the id is skipped.
   const sent: string[] = [];
   await s.device({ sentIds, onSend: (m) => void sent.push(m.id) });
-  await eventually(() => acks.includes(s.credentials.topics.outbox), 3000, 'the redelivered publish to be acknowledged');
+  await eventually(
+    () => acks.includes(s.credentials.topics.outbox),
+    3000,
+    'the redelivered publish to be acknowledged',
+  );
   t.deepEqual(sent, []);
 });
 

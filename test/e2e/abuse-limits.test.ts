@@ -18,7 +18,9 @@ async function project(smx: TestSmx, settings?: Record<string, unknown>) {
 test('20 concurrent send-otp to one number with the default limit 5: exactly 5 accepted, 15 RATE_LIMITED with Retry-After', async (t) => {
   const smx = current();
   const { projectId, key } = await project(smx);
-  const results = await Promise.all(Array.from({ length: 20 }, () => smx.api(key, 'POST', '/v1/send-otp', { to: '+4915112345670' })));
+  const results = await Promise.all(
+    Array.from({ length: 20 }, () => smx.api(key, 'POST', '/v1/send-otp', { to: '+4915112345670' })),
+  );
   t.is(results.filter((r) => r.status === 201).length, 5);
   const limited = results.filter((r) => r.status === 429);
   t.is(limited.length, 15);
@@ -57,12 +59,25 @@ test('per project per minute covers send-otp and send-sms', async (t) => {
   const { key } = await project(smx, { rateLimits: { perProjectPerMinute: 4 } });
   const results = await Promise.all([
     ...Array.from({ length: 5 }, (_, i) => smx.api(key, 'POST', '/v1/send-otp', { to: `+491511234568${i}` })),
-    ...Array.from({ length: 5 }, (_, i) => smx.api(key, 'POST', '/v1/send-sms', { to: `+491511234569${i}`, message: 'hello' })),
+    ...Array.from({ length: 5 }, (_, i) =>
+      smx.api(key, 'POST', '/v1/send-sms', { to: `+491511234569${i}`, message: 'hello' }),
+    ),
   ]);
-  t.is(results.filter((r) => r.status === 201 || r.status === 202).length, 4, JSON.stringify(results.map((r) => r.status)));
+  t.is(
+    results.filter((r) => r.status === 201 || r.status === 202).length,
+    4,
+    JSON.stringify(results.map((r) => r.status)),
+  );
   const limited = results.filter((r) => r.status === 429);
   t.is(limited.length, 6);
-  t.true(limited.every((r) => r.body.error.code === 'RATE_LIMITED' && Number(r.headers.get('retry-after')) > 0 && Number(r.headers.get('retry-after')) <= 60));
+  t.true(
+    limited.every(
+      (r) =>
+        r.body.error.code === 'RATE_LIMITED' &&
+        Number(r.headers.get('retry-after')) > 0 &&
+        Number(r.headers.get('retry-after')) <= 60,
+    ),
+  );
 });
 
 test('a refused send (DEVICE_NOT_LINKED) does not use up the limit', async (t) => {
@@ -107,24 +122,46 @@ test('per country prefix: concurrent OTP sends across numbers of one prefix stop
   // Nigerian numbers outside +2348: 12 concurrent sends to 12 different numbers, 4 accepted.
   const numbers = Array.from({ length: 12 }, (_, i) => `+23470312345${String(i).padStart(2, '0')}`);
   const results = await Promise.all(numbers.map((to) => smx.api(key, 'POST', '/v1/send-otp', { to })));
-  t.is(results.filter((r) => r.status === 201).length, 4, JSON.stringify(results.map((r) => r.body.error?.code ?? r.status)));
+  t.is(
+    results.filter((r) => r.status === 201).length,
+    4,
+    JSON.stringify(results.map((r) => r.body.error?.code ?? r.status)),
+  );
   for (const r of results.filter((r) => r.status !== 201)) {
     t.is(r.body.error.code, 'RATE_LIMITED');
     t.true(Number(r.headers.get('retry-after')) > 0);
   }
   const blocked = await smx.api(key, 'POST', '/v1/send-otp', { to: '+2348031234567' });
   t.is(blocked.status, 429, 'the longer prefix +2348 (0 = blocked) wins over +234');
-  t.is((await smx.api(key, 'POST', '/v1/send-otp', { to: '+447911123456' })).status, 201, 'another prefix has its own budget');
-  t.is((await smx.api(key, 'POST', '/v1/send-sms', { to: '+2347031234599', message: 'custom SMS are not OTP-pumping targets' })).status, 201);
+  t.is(
+    (await smx.api(key, 'POST', '/v1/send-otp', { to: '+447911123456' })).status,
+    201,
+    'another prefix has its own budget',
+  );
+  t.is(
+    (
+      await smx.api(key, 'POST', '/v1/send-sms', {
+        to: '+2347031234599',
+        message: 'custom SMS are not OTP-pumping targets',
+      })
+    ).status,
+    201,
+  );
 });
 
 test('per country prefix limits are validated', async (t) => {
   const smx = current();
   const { projectId } = await project(smx);
-  const bad = await smx.admin('PATCH', `/admin/projects/${projectId}`, { rateLimits: { perCountryPrefix: { '234': 5, '+1': -1, '+44': 'x' } } });
+  const bad = await smx.admin('PATCH', `/admin/projects/${projectId}`, {
+    rateLimits: { perCountryPrefix: { '234': 5, '+1': -1, '+44': 'x' } },
+  });
   t.is(bad.status, 400);
   t.is(bad.body.error.code, 'VALIDATION_FAILED');
-  t.deepEqual(bad.body.error.details.map((d: { field?: string }) => d.field).sort(), ['rateLimits.perCountryPrefix.+1', 'rateLimits.perCountryPrefix.+44', 'rateLimits.perCountryPrefix.234']);
+  t.deepEqual(bad.body.error.details.map((d: { field?: string }) => d.field).sort(), [
+    'rateLimits.perCountryPrefix.+1',
+    'rateLimits.perCountryPrefix.+44',
+    'rateLimits.perCountryPrefix.234',
+  ]);
 });
 
 test('bulk counts every message against the per-minute project limit; the ones over it are rejected by index; allowedCountries applies per entry', async (t) => {
@@ -143,11 +180,22 @@ test('bulk counts every message against the per-minute project limit; the ones o
   const res = await smx.api(key, 'POST', '/v1/send-sms/bulk', { messages });
   t.is(res.status, 202);
   t.is(res.body.data.accepted, 5);
-  t.deepEqual(res.body.data.rejected.map((r: { index: number; code: string }) => [r.index, r.code]), [[1, 'VALIDATION_FAILED'], [6, 'RATE_LIMITED'], [7, 'RATE_LIMITED']]);
+  t.deepEqual(
+    res.body.data.rejected.map((r: { index: number; code: string }) => [r.index, r.code]),
+    [
+      [1, 'VALIDATION_FAILED'],
+      [6, 'RATE_LIMITED'],
+      [7, 'RATE_LIMITED'],
+    ],
+  );
 
   const none = await smx.api(key, 'POST', '/v1/send-sms/bulk', { to: ['+4915112345608'], message: 'no budget left' });
   t.is(none.status, 429);
   t.is(none.body.error.code, 'RATE_LIMITED');
   t.true(Number(none.headers.get('retry-after')) > 0);
-  t.is((await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345609', message: 'single' })).status, 429, 'the same budget');
+  t.is(
+    (await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345609', message: 'single' })).status,
+    429,
+    'the same budget',
+  );
 });

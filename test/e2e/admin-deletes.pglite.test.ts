@@ -8,7 +8,7 @@ import { createProject, useSmx } from '../helpers/smx.js';
 
 const current = useSmx(test, 'admin-deletes-pglite', { db: 'pglite', env: { SMX_WEBHOOK_ALLOW_PRIVATE: 'true' } });
 
-test('unknown project, another project\'s webhook, API key and test number: 404 NOT_FOUND; the real ones delete once', async (t) => {
+test("unknown project, another project's webhook, API key and test number: 404 NOT_FOUND; the real ones delete once", async (t) => {
   const smx = current();
   const a = await createProject(smx, 'A');
   const b = await createProject(smx, 'B');
@@ -20,13 +20,21 @@ test('unknown project, another project\'s webhook, API key and test number: 404 
   const hookId = hook.body.data.id as string;
   t.is((await smx.admin('DELETE', `/admin/projects/${b.projectId}/webhooks/${hookId}`)).status, 404);
   t.is((await smx.admin('DELETE', `/admin/projects/${a.projectId}/webhooks/${hookId}`)).status, 200);
-  t.is((await smx.admin('DELETE', `/admin/projects/${a.projectId}/webhooks/${hookId}`)).status, 404, 'a second delete finds nothing');
+  t.is(
+    (await smx.admin('DELETE', `/admin/projects/${a.projectId}/webhooks/${hookId}`)).status,
+    404,
+    'a second delete finds nothing',
+  );
 
   const keys = (await smx.admin('GET', `/admin/projects/${a.projectId}/api-keys`)).body.data;
   const keyId = keys.apiKeys[0].id as string;
   t.is((await smx.admin('DELETE', `/admin/projects/${b.projectId}/api-keys/${keyId}`)).status, 404);
 
-  t.is((await smx.admin('DELETE', `/admin/projects/${a.projectId}/test-numbers/${encodeURIComponent('+15555550100')}`)).status, 404);
+  t.is(
+    (await smx.admin('DELETE', `/admin/projects/${a.projectId}/test-numbers/${encodeURIComponent('+15555550100')}`))
+      .status,
+    404,
+  );
 
   t.is((await smx.admin('DELETE', `/admin/projects/${b.projectId}`)).status, 200);
   t.is((await smx.admin('DELETE', `/admin/projects/${b.projectId}`)).status, 404);

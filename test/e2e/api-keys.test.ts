@@ -15,9 +15,13 @@ test('a key shows lastUsedAt once it was used, and its list never holds the key'
 
   const started = Date.now();
   t.is((await smx.api(key, 'GET', '/v1/status')).status, 200);
-  const used = await eventually(async () => {
-    const [info] = (await smx.admin('GET', `/admin/projects/${projectId}/api-keys`)).body.data.apiKeys;
-    return info.lastUsedAt ? info : undefined;
-  }, 5_000, 'lastUsedAt written');
+  const used = await eventually(
+    async () => {
+      const [info] = (await smx.admin('GET', `/admin/projects/${projectId}/api-keys`)).body.data.apiKeys;
+      return info.lastUsedAt ? info : undefined;
+    },
+    5_000,
+    'lastUsedAt written',
+  );
   t.true(Date.parse(used.lastUsedAt) >= started - 1000);
 });

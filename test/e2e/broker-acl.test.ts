@@ -31,7 +31,11 @@ async function twoDevices(smx: TestSmx): Promise<{ key: string; a: LinkResult; b
   return { key, a, b };
 }
 
-async function refusal(t: ExecutionContext, url: string, options: Parameters<typeof connectRaw>[2]): Promise<ConnackRefusal | null> {
+async function refusal(
+  t: ExecutionContext,
+  url: string,
+  options: Parameters<typeof connectRaw>[2],
+): Promise<ConnackRefusal | null> {
   return connectRaw(t, url, options).then(
     () => null,
     (error: ConnackRefusal) => error,
@@ -43,10 +47,23 @@ test("a device cannot subscribe to another device's topics, wildcards or $SYS (S
   const { key, a, b } = await twoDevices(smx);
   const client = await connectRaw(t, tcpUrl(smx), deviceOptions(a));
 
-  const refused = [b.topics.outbox, b.topics.control, '#', 'smx/v1/devices/+/outbox', 'smx/#', '$SYS/#', `smx/v1/devices/${a.deviceId}/#`, a.topics.status];
+  const refused = [
+    b.topics.outbox,
+    b.topics.control,
+    '#',
+    'smx/v1/devices/+/outbox',
+    'smx/#',
+    '$SYS/#',
+    `smx/v1/devices/${a.deviceId}/#`,
+    a.topics.status,
+  ];
   for (const topic of refused) t.deepEqual(await subscribeGrants(client, topic), [128], `SUBACK for ${topic}`);
   t.true(client.connected, 'a refused subscription does not cost the connection');
-  t.deepEqual(await subscribeGrants(client, [a.topics.outbox, a.topics.control]), [1, 1], 'its own outbox and control are granted');
+  t.deepEqual(
+    await subscribeGrants(client, [a.topics.outbox, a.topics.control]),
+    [1, 1],
+    'its own outbox and control are granted',
+  );
   // In one SUBSCRIBE, each filter gets its own answer.
   t.deepEqual(await subscribeGrants(client, [a.topics.outbox, '#', b.topics.outbox]), [1, 128, 128]);
 
@@ -58,8 +75,16 @@ test("a device cannot subscribe to another device's topics, wildcards or $SYS (S
   const sent = await smx.api(key, 'POST', '/v1/send-otp', { to: '+14155550161' });
   t.is(sent.status, 201, JSON.stringify(sent.body));
   await eventually(async () => received.some((m) => m.id === sent.body.data.messageId), 10_000, "B's SMS on B");
-  await eventually(async () => (await smx.api(key, 'GET', `/v1/messages/${sent.body.data.messageId}`)).body.data.status === 'DELIVERED', 10_000, 'DELIVERED');
-  t.false(seen.some((topic) => topic.includes(b.deviceId)), `A saw: ${seen.join(', ')}`);
+  await eventually(
+    async () =>
+      (await smx.api(key, 'GET', `/v1/messages/${sent.body.data.messageId}`)).body.data.status === 'DELIVERED',
+    10_000,
+    'DELIVERED',
+  );
+  t.false(
+    seen.some((topic) => topic.includes(b.deviceId)),
+    `A saw: ${seen.join(', ')}`,
+  );
 });
 
 test("publishing to another device's status disconnects the forger and changes nothing", async (t) => {
@@ -70,7 +95,11 @@ test("publishing to another device's status disconnects the forger and changes n
   const sent = await smx.api(key, 'POST', '/v1/send-otp', { to: '+14155550162' });
   t.is(sent.status, 201, JSON.stringify(sent.body));
   const messageId = sent.body.data.messageId as string;
-  await eventually(async () => (await smx.api(key, 'GET', `/v1/messages/${messageId}`)).body.data.status === 'SENT', 10_000, 'SENT');
+  await eventually(
+    async () => (await smx.api(key, 'GET', `/v1/messages/${messageId}`)).body.data.status === 'SENT',
+    10_000,
+    'SENT',
+  );
 
   const forger = await connectRaw(t, tcpUrl(smx), deviceOptions(a));
   const pubacks: number[] = [];
@@ -87,13 +116,27 @@ test("publishing to another device's status disconnects the forger and changes n
   // The bridge enqueues a device publish before it acknowledges it, so a forged update that got
   // through would be a job by now. Let the queue drain, then look at every job and the message.
   const queue = deviceEvents(smx);
-  await eventually(async () => {
-    const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-    return Object.values(counts).every((n) => n === 0);
-  }, 10_000, 'the device-events queue to drain');
+  await eventually(
+    async () => {
+      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      return Object.values(counts).every((n) => n === 0);
+    },
+    10_000,
+    'the device-events queue to drain',
+  );
   const jobs = await queue.getJobs(['completed', 'failed', 'waiting', 'active', 'delayed']);
-  t.false(jobs.some((job) => JSON.stringify(job.data.payload).includes('"delivered"') && JSON.stringify(job.data.payload).includes(messageId)), 'no job carries the forged update');
-  t.false(jobs.some((job) => job.data.deviceId === a.deviceId && job.data.channel === 'status'), 'no status job in the name of the forger');
+  t.false(
+    jobs.some(
+      (job) =>
+        JSON.stringify(job.data.payload).includes('"delivered"') &&
+        JSON.stringify(job.data.payload).includes(messageId),
+    ),
+    'no job carries the forged update',
+  );
+  t.false(
+    jobs.some((job) => job.data.deviceId === a.deviceId && job.data.channel === 'status'),
+    'no status job in the name of the forger',
+  );
   const message = await smx.api(key, 'GET', `/v1/messages/${messageId}`);
   t.is(message.body.data.status, 'SENT');
   t.is(message.body.data.deliveredAt, null);
@@ -107,7 +150,15 @@ test("publishing to another device's status disconnects the forger and changes n
 test('a device may publish only to its own status, inbox and presence', async (t) => {
   const smx = current();
   const { a, b } = await twoDevices(smx);
-  for (const topic of [a.topics.outbox, a.topics.control, b.topics.presence, b.topics.inbox, 'smx/internal/kick', '$SYS/x', 'anything']) {
+  for (const topic of [
+    a.topics.outbox,
+    a.topics.control,
+    b.topics.presence,
+    b.topics.inbox,
+    'smx/internal/kick',
+    '$SYS/x',
+    'anything',
+  ]) {
     const client = await connectRaw(t, tcpUrl(smx), deviceOptions(a));
     const gone = closed(client);
     client.publish(topic, JSON.stringify({ deviceId: b.deviceId, online: false }), { qos: 1 });
@@ -116,7 +167,17 @@ test('a device may publish only to its own status, inbox and presence', async (t
   }
   const client = await connectRaw(t, tcpUrl(smx), deviceOptions(a));
   for (const topic of [a.topics.status, a.topics.inbox, a.topics.presence]) {
-    await client.publishAsync(topic, JSON.stringify(topic === a.topics.presence ? { online: true, battery: 50 } : topic === a.topics.inbox ? { messages: [] } : { updates: [] }), { qos: 1 });
+    await client.publishAsync(
+      topic,
+      JSON.stringify(
+        topic === a.topics.presence
+          ? { online: true, battery: 50 }
+          : topic === a.topics.inbox
+            ? { messages: [] }
+            : { updates: [] },
+      ),
+      { qos: 1 },
+    );
   }
   t.true(client.connected, 'its own device topics are allowed');
 });
@@ -134,10 +195,18 @@ test('wrong passwords and identities are refused with "bad user name or password
   const mismatched = await refusal(t, tcpUrl(smx), deviceOptions(a, { clientId: b.deviceId }));
   t.truthy(mismatched, 'A cannot connect as client B');
   t.true([2, 4, 5].includes(mismatched?.code ?? -1), `refused: ${mismatched?.message}`);
-  const unknown = await refusal(t, tcpUrl(smx), { clientId: 'dev_AAAAAAAAAAAAAAAAAAAAAA', username: 'dev_AAAAAAAAAAAAAAAAAAAAAA', password: a.mqtt.password });
+  const unknown = await refusal(t, tcpUrl(smx), {
+    clientId: 'dev_AAAAAAAAAAAAAAAAAAAAAA',
+    username: 'dev_AAAAAAAAAAAAAAAAAAAAAA',
+    password: a.mqtt.password,
+  });
   t.is(unknown?.code, 4);
   // Over WebSocket too.
-  const overWs = await refusal(t, a.mqtt.wsUrl.replace('localhost', '127.0.0.1'), deviceOptions(a, { password: 'wrong-wrong-wrong' }));
+  const overWs = await refusal(
+    t,
+    a.mqtt.wsUrl.replace('localhost', '127.0.0.1'),
+    deviceOptions(a, { password: 'wrong-wrong-wrong' }),
+  );
   t.is(overWs?.code, 4);
   // And the right one works.
   const ok = await connectRaw(t, tcpUrl(smx), deviceOptions(a));
@@ -155,9 +224,18 @@ test('a linked phone works over MQTT-over-WebSocket: connects, shows online, rec
   await eventually(async () => (await smx.api(key, 'GET', '/v1/status')).body.data.device.online, 10_000, 'online');
   const sent = await smx.api(key, 'POST', '/v1/send-otp', { to: '+14155550163', code: '5566' });
   t.is(sent.status, 201);
-  const sms = await eventually(async () => received.find((m) => m.id === sent.body.data.messageId), 10_000, 'the SMS over WebSocket');
+  const sms = await eventually(
+    async () => received.find((m) => m.id === sent.body.data.messageId),
+    10_000,
+    'the SMS over WebSocket',
+  );
   t.true(sms.body.endsWith('5566'));
-  await eventually(async () => (await smx.api(key, 'GET', `/v1/messages/${sent.body.data.messageId}`)).body.data.status === 'DELIVERED', 10_000, 'DELIVERED');
+  await eventually(
+    async () =>
+      (await smx.api(key, 'GET', `/v1/messages/${sent.body.data.messageId}`)).body.data.status === 'DELIVERED',
+    10_000,
+    'DELIVERED',
+  );
   // The ACL is the same over WebSocket (another device, so the phone's session is left alone).
   const other = await linkNewDevice(smx, projectId, 'Raw WebSocket client');
   const raw = await connectRaw(t, other.mqtt.wsUrl, deviceOptions(other));

@@ -17,7 +17,12 @@ test.before(async () => {
   second = await startTestSmx('cache-invalidation', {
     roles: { api: true, worker: false, broker: false },
     env: { SMX_BROKER_URL: `mqtt://127.0.0.1:${first.smx.broker!.tcpPort}` },
-    reuse: { redisPrefix: first.redisPrefix, schema: config.databaseSchema, dataDir: await mkdtemp(join(tmpdir(), 'smx-test-')), adminToken: first.adminToken },
+    reuse: {
+      redisPrefix: first.redisPrefix,
+      schema: config.databaseSchema,
+      dataDir: await mkdtemp(join(tmpdir(), 'smx-test-')),
+      adminToken: first.adminToken,
+    },
   });
 });
 

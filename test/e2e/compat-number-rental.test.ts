@@ -17,7 +17,8 @@ const SECONDS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 async function call(method: 'GET' | 'POST', path: string, body?: Record<string, string>, form = false) {
   const response = await fetch(`${current().url}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json' },
+    headers:
+      body === undefined ? {} : { 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json' },
     body: body === undefined ? undefined : form ? new URLSearchParams(body).toString() : JSON.stringify(body),
   });
   return { status: response.status, body: (await response.json()) as any };
@@ -27,7 +28,12 @@ test('getNumbers, rentNumber, getSMS and cancelNumber answer exactly as the part
   const smx = current();
   const { projectId, key } = await createProject(smx);
   const credentials = await linkNewDevice(smx, projectId);
-  await smx.admin('PATCH', `/admin/devices/${credentials.deviceId}`, { sims: [{ slot: 0, number: US, rentable: true }, { slot: 1, number: GB, rentable: true }] });
+  await smx.admin('PATCH', `/admin/devices/${credentials.deviceId}`, {
+    sims: [
+      { slot: 0, number: US, rentable: true },
+      { slot: 1, number: GB, rentable: true },
+    ],
+  });
   const phone = await startPhone(t, credentials);
 
   // GET https://api.yourservice.com/getNumbers?api_key=YOUR_API_KEY
@@ -40,7 +46,12 @@ test('getNumbers, rentNumber, getSMS and cancelNumber answer exactly as the part
       { country: 'US', country_name: 'United States', available: 1, price_per_sms: 0 },
     ],
   });
-  t.deepEqual((await call('GET', `/compat/getNumbers?api_key=${key}&country=US`)).body.numbers.map((n: { country: string }) => n.country), ['US']);
+  t.deepEqual(
+    (await call('GET', `/compat/getNumbers?api_key=${key}&country=US`)).body.numbers.map(
+      (n: { country: string }) => n.country,
+    ),
+    ['US'],
+  );
 
   // POST rentNumber { api_key, country, service }
   const rented = await call('POST', '/compat/rentNumber', { api_key: key, country: 'US', service: 'facebook' });
@@ -52,10 +63,14 @@ test('getNumbers, rentNumber, getSMS and cancelNumber answer exactly as the part
 
   await phone.publishInbound([{ from: 'Facebook', body: 'Your verification code is: 123456', simSlot: 0 }]);
   // GET getSMS?api_key=...&rental_id=... — polled until a message arrives, as the contract says.
-  const sms = await eventually(async () => {
-    const r = await call('GET', `/compat/getSMS?api_key=${key}&rental_id=${rentalId}`);
-    return r.body.messages?.length ? r : null;
-  }, 15_000, 'getSMS message');
+  const sms = await eventually(
+    async () => {
+      const r = await call('GET', `/compat/getSMS?api_key=${key}&rental_id=${rentalId}`);
+      return r.body.messages?.length ? r : null;
+    },
+    15_000,
+    'getSMS message',
+  );
   t.is(sms.status, 200);
   t.deepEqual(Object.keys(sms.body).sort(), ['messages', 'number', 'status']);
   t.is(sms.body.status, 'success');
@@ -68,17 +83,32 @@ test('getNumbers, rentNumber, getSMS and cancelNumber answer exactly as the part
   // POST cancelNumber as an HTML form body (partner clients post forms as often as JSON).
   const canceled = await call('POST', '/compat/cancelNumber', { api_key: key, rental_id: rentalId }, true);
   t.is(canceled.status, 200);
-  t.deepEqual(canceled.body, { status: 'success', message: 'Number rental cancelled successfully', rental_id: rentalId, refund_amount: 0 });
-  t.is((await call('GET', `/compat/getNumbers?api_key=${key}&country=US`)).body.numbers[0].available, 1, 'the number is free again');
-  t.is((await smx.api(key, 'GET', `/v1/rentals/${rentalId}`)).body.data.status, 'canceled', 'the same rental as /v1 sees it');
+  t.deepEqual(canceled.body, {
+    status: 'success',
+    message: 'Number rental cancelled successfully',
+    rental_id: rentalId,
+    refund_amount: 0,
+  });
+  t.is(
+    (await call('GET', `/compat/getNumbers?api_key=${key}&country=US`)).body.numbers[0].available,
+    1,
+    'the number is free again',
+  );
+  t.is(
+    (await smx.api(key, 'GET', `/v1/rentals/${rentalId}`)).body.data.status,
+    'canceled',
+    'the same rental as /v1 sees it',
+  );
 });
 
-test('errors keep the contract\'s status field, with the catalogue\'s code and HTTP status; projects stay apart', async (t) => {
+test("errors keep the contract's status field, with the catalogue's code and HTTP status; projects stay apart", async (t) => {
   const smx = current();
   const a = await createProject(smx, 'A');
   const b = await createProject(smx, 'B');
   const credentials = await linkNewDevice(smx, a.projectId);
-  await smx.admin('PATCH', `/admin/devices/${credentials.deviceId}`, { sims: [{ slot: 0, number: US, rentable: true }] });
+  await smx.admin('PATCH', `/admin/devices/${credentials.deviceId}`, {
+    sims: [{ slot: 0, number: US, rentable: true }],
+  });
 
   const noKey = await call('GET', '/compat/getNumbers');
   t.is(noKey.status, 401);
@@ -118,8 +148,21 @@ test('SMX_COMPAT_NUMBER_RENTAL=false: the surface is not there (404), /v1 rental
     await cleanupTestSmx(off);
   });
   const { key } = await createProject(off);
-  for (const [method, path] of [['GET', `/compat/getNumbers?api_key=${key}`], ['POST', '/compat/rentNumber'], ['GET', `/compat/getSMS?api_key=${key}&rental_id=x`], ['POST', '/compat/cancelNumber']] as const) {
-    const response = await fetch(`${off.url}${path}`, { method, ...(method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ api_key: key, country: 'US', rental_id: 'x' }) } : {}) });
+  for (const [method, path] of [
+    ['GET', `/compat/getNumbers?api_key=${key}`],
+    ['POST', '/compat/rentNumber'],
+    ['GET', `/compat/getSMS?api_key=${key}&rental_id=x`],
+    ['POST', '/compat/cancelNumber'],
+  ] as const) {
+    const response = await fetch(`${off.url}${path}`, {
+      method,
+      ...(method === 'POST'
+        ? {
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ api_key: key, country: 'US', rental_id: 'x' }),
+          }
+        : {}),
+    });
     t.is(response.status, 404, `${method} ${path}`);
   }
   t.is((await off.api(key, 'GET', '/v1/numbers')).status, 200);
@@ -128,8 +171,15 @@ test('SMX_COMPAT_NUMBER_RENTAL=false: the surface is not there (404), /v1 rental
 });
 
 test('the surface is in /openapi.json', async (t) => {
-  const doc = (await (await fetch(`${current().url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
-  for (const [path, method] of [['/compat/getNumbers', 'get'], ['/compat/rentNumber', 'post'], ['/compat/getSMS', 'get'], ['/compat/cancelNumber', 'post']] as const) {
+  const doc = (await (await fetch(`${current().url}/openapi.json`)).json()) as {
+    paths: Record<string, Record<string, unknown>>;
+  };
+  for (const [path, method] of [
+    ['/compat/getNumbers', 'get'],
+    ['/compat/rentNumber', 'post'],
+    ['/compat/getSMS', 'get'],
+    ['/compat/cancelNumber', 'post'],
+  ] as const) {
     t.truthy(doc.paths[path]?.[method], `${method.toUpperCase()} ${path}`);
   }
 });

@@ -18,14 +18,21 @@ interface Reply {
   body: any;
 }
 
-async function request(smx: TestSmx, path: string, init: { body?: string; headers?: Record<string, string> }): Promise<Reply> {
+async function request(
+  smx: TestSmx,
+  path: string,
+  init: { body?: string; headers?: Record<string, string> },
+): Promise<Reply> {
   const response = await fetch(`${smx.url}${path}`, { method: 'POST', body: init.body, headers: init.headers });
   return { status: response.status, headers: response.headers, body: await response.json() };
 }
 
 /** `POST {path}` with a JSON body and `Authorization: Bearer`, as the document shows. */
 function postJson(smx: TestSmx, path: string, body: unknown, token?: string): Promise<Reply> {
-  return request(smx, path, { body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
+  return request(smx, path, {
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+  });
 }
 
 /** A project and an API key as an "application": id = key id, secret = key. */
@@ -38,7 +45,11 @@ async function application(smx: TestSmx, name: string): Promise<{ projectId: str
 /** The OAuth2 client-credentials form request. */
 async function token(smx: TestSmx, app: { id: string; secret: string }): Promise<string> {
   const res = await request(smx, '/compat/oauth/token', {
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: app.id, client_secret: app.secret }).toString(),
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: app.id,
+      client_secret: app.secret,
+    }).toString(),
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
   });
   if (res.status !== 200) throw new Error(`token: ${res.status} ${JSON.stringify(res.body)}`);
@@ -48,7 +59,8 @@ async function token(smx: TestSmx, app: { id: string; secret: string }): Promise
 async function withPhone(t: ExecutionContext, smx: TestSmx, projectId: string) {
   const received: OutboxMessage[] = [];
   await startPhone(t, await linkNewDevice(smx, projectId), { onSend: (m) => void received.push(m) });
-  return (to: string, count = 1) => eventually(async () => received.filter((m) => m.to === to)[count - 1], 15_000, `an SMS to ${to}`);
+  return (to: string, count = 1) =>
+    eventually(async () => received.filter((m) => m.to === to)[count - 1], 15_000, `an SMS to ${to}`);
 }
 
 const PROVIDER_DATE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
@@ -59,7 +71,11 @@ test('oauth/token: client credentials as a form, as JSON and with HTTP Basic; a 
   const other = await application(smx, 'oauth-other');
 
   const form = await request(smx, '/compat/oauth/token', {
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: app.id, client_secret: app.secret }).toString(),
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: app.id,
+      client_secret: app.secret,
+    }).toString(),
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
   });
   t.is(form.status, 200, JSON.stringify(form.body));
@@ -68,29 +84,45 @@ test('oauth/token: client credentials as a form, as JSON and with HTTP Basic; a 
   t.is(form.body.expires_in, 3600);
   t.is(form.headers.get('cache-control'), 'no-store');
 
-  const json = await postJson(smx, '/compat/oauth/token', { grant_type: 'client_credentials', client_id: app.id, client_secret: app.secret });
+  const json = await postJson(smx, '/compat/oauth/token', {
+    grant_type: 'client_credentials',
+    client_id: app.id,
+    client_secret: app.secret,
+  });
   t.is(json.status, 200);
   t.not(json.body.access_token, form.body.access_token);
 
   const basic = await request(smx, '/compat/oauth/token', {
     body: 'grant_type=client_credentials',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${app.id}:${app.secret}`).toString('base64')}` },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${app.id}:${app.secret}`).toString('base64')}`,
+    },
   });
   t.is(basic.status, 200, JSON.stringify(basic.body));
 
-  const stored = await current().smx.container.resolve<any>(Symbol.for('smx.Redis')).keys(`${smx.redisPrefix}:compat:oauth:*`);
+  const stored = await current()
+    .smx.container.resolve<any>(Symbol.for('smx.Redis'))
+    .keys(`${smx.redisPrefix}:compat:oauth:*`);
   t.is(stored.length, 3);
-  t.false(stored.some((k: string) => k.includes(form.body.access_token)), 'tokens are stored hashed');
+  t.false(
+    stored.some((k: string) => k.includes(form.body.access_token)),
+    'tokens are stored hashed',
+  );
 
   for (const [body, why] of [
     [{ client_id: app.id, client_secret: `${app.secret}x` }, 'wrong secret'],
-    [{ client_id: other.id, client_secret: app.secret }, 'another key\'s id'],
+    [{ client_id: other.id, client_secret: app.secret }, "another key's id"],
     [{ client_id: app.id }, 'no secret'],
   ] as const) {
     const refused = await postJson(smx, '/compat/oauth/token', { grant_type: 'client_credentials', ...body });
     t.deepEqual([refused.status, refused.body.error.code], [401, 'UNAUTHORIZED'], why);
   }
-  const grant = await postJson(smx, '/compat/oauth/token', { grant_type: 'password', client_id: app.id, client_secret: app.secret });
+  const grant = await postJson(smx, '/compat/oauth/token', {
+    grant_type: 'password',
+    client_id: app.id,
+    client_secret: app.secret,
+  });
   t.deepEqual([grant.status, grant.body.error.details[0].field], [400, 'grant_type']);
 });
 
@@ -103,18 +135,45 @@ test('the documented flow: POST /otp {to, from} then POST /otp/{otpId} {pin} wit
   const created = await postJson(smx, '/compat/otp', { to: '+33612424100', from: 'Verify' }, bearer);
   t.is(created.status, 201, JSON.stringify(created.body));
   const otp = created.body;
-  t.deepEqual(Object.keys(otp).sort(), ['attempts', 'cost', 'countryIso', 'dateCreated', 'dateExpires', 'maxAttempts', 'otpCallbackUrl', 'otpId', 'parts', 'phoneNumber', 'status', 'ttl']);
-  t.like(otp, { phoneNumber: '+33612424100', countryIso: 'FR', status: 'PENDING', parts: 1, maxAttempts: 5, attempts: 0, ttl: 300, otpCallbackUrl: null });
+  t.deepEqual(Object.keys(otp).sort(), [
+    'attempts',
+    'cost',
+    'countryIso',
+    'dateCreated',
+    'dateExpires',
+    'maxAttempts',
+    'otpCallbackUrl',
+    'otpId',
+    'parts',
+    'phoneNumber',
+    'status',
+    'ttl',
+  ]);
+  t.like(otp, {
+    phoneNumber: '+33612424100',
+    countryIso: 'FR',
+    status: 'PENDING',
+    parts: 1,
+    maxAttempts: 5,
+    attempts: 0,
+    ttl: 300,
+    otpCallbackUrl: null,
+  });
   t.regex(otp.otpId, /^ver_/);
   t.regex(otp.dateCreated, PROVIDER_DATE);
   t.regex(otp.dateExpires, PROVIDER_DATE);
   t.is(Date.parse(`${otp.dateExpires}Z`) - Date.parse(`${otp.dateCreated}Z`), 300_000, 'dates in UTC, ttl apart');
 
   const sms = await smsTo('+33612424100');
-  t.regex(sms.body, /^Votre code de vérification est \d{6}$/, 'the project template in the number\'s language');
+  t.regex(sms.body, /^Votre code de vérification est \d{6}$/, "the project template in the number's language");
   const pin = /(\d{6})$/.exec(sms.body)![1]!;
 
-  const wrong = await postJson(smx, `/compat/otp/${otp.otpId}`, { pin: pin === '000000' ? '111111' : '000000' }, bearer);
+  const wrong = await postJson(
+    smx,
+    `/compat/otp/${otp.otpId}`,
+    { pin: pin === '000000' ? '111111' : '000000' },
+    bearer,
+  );
   t.deepEqual([wrong.status, wrong.body], [200, { status: 'PENDING' }]);
   const right = await postJson(smx, `/compat/otp/${otp.otpId}`, { pin }, bearer);
   t.deepEqual([right.status, right.body], [200, { status: 'VERIFIED' }]);
@@ -131,29 +190,57 @@ test('settings in the request: template with {{pin}}, ALPHA pin of 8, ttl, maxAt
   const smsTo = await withPhone(t, smx, app.projectId);
   const bearer = await token(smx, app);
 
-  const created = await postJson(smx, '/compat/otp', {
-    to: '+4915112345610', from: 'Verify', template: 'Your Acme PIN: {{pin}}', pinType: 'ALPHA', pinLength: 8, ttl: 120, maxAttempts: 2,
-    otpCallbackUrl: 'https://my-webhook.example/receive-otp-status',
-  }, bearer);
+  const created = await postJson(
+    smx,
+    '/compat/otp',
+    {
+      to: '+4915112345610',
+      from: 'Verify',
+      template: 'Your Acme PIN: {{pin}}',
+      pinType: 'ALPHA',
+      pinLength: 8,
+      ttl: 120,
+      maxAttempts: 2,
+      otpCallbackUrl: 'https://my-webhook.example/receive-otp-status',
+    },
+    bearer,
+  );
   t.is(created.status, 201, JSON.stringify(created.body));
-  t.like(created.body, { maxAttempts: 2, ttl: 120, otpCallbackUrl: 'https://my-webhook.example/receive-otp-status', countryIso: 'DE' });
+  t.like(created.body, {
+    maxAttempts: 2,
+    ttl: 120,
+    otpCallbackUrl: 'https://my-webhook.example/receive-otp-status',
+    countryIso: 'DE',
+  });
   const row = await db()('verifications').where({ id: created.body.otpId }).first();
-  t.is(row.callback_url, 'https://my-webhook.example/receive-otp-status', 'stored as the challenge\'s callback URL');
+  t.is(row.callback_url, 'https://my-webhook.example/receive-otp-status', "stored as the challenge's callback URL");
   t.deepEqual([row.code_type, row.code_length], ['alpha', 8]);
 
   const sms = await smsTo('+4915112345610');
   t.regex(sms.body, /^Your Acme PIN: [A-Z]{8}$/);
   const pin = sms.body.slice(-8);
 
-  t.deepEqual((await postJson(smx, `/compat/otp/${created.body.otpId}`, { pin: 'AAAAAAAA' }, bearer)).body, { status: 'PENDING' });
-  t.deepEqual((await postJson(smx, `/compat/otp/${created.body.otpId}`, { pin: 'BBBBBBBB' }, bearer)).body, { status: 'FAILED' });
-  t.deepEqual((await postJson(smx, `/compat/otp/${created.body.otpId}`, { pin }, bearer)).body, { status: 'FAILED' }, 'out of attempts: even the right PIN');
+  t.deepEqual((await postJson(smx, `/compat/otp/${created.body.otpId}`, { pin: 'AAAAAAAA' }, bearer)).body, {
+    status: 'PENDING',
+  });
+  t.deepEqual((await postJson(smx, `/compat/otp/${created.body.otpId}`, { pin: 'BBBBBBBB' }, bearer)).body, {
+    status: 'FAILED',
+  });
+  t.deepEqual(
+    (await postJson(smx, `/compat/otp/${created.body.otpId}`, { pin }, bearer)).body,
+    { status: 'FAILED' },
+    'out of attempts: even the right PIN',
+  );
 
   const expiring = await postJson(smx, '/compat/otp', { to: '+4915112345611', pinType: 'numeric' }, bearer);
   t.is(expiring.status, 201, 'pinType is read case-insensitively');
   const expiringPin = (await smsTo('+4915112345611')).body.slice(-6);
-  await db()('verifications').where({ id: expiring.body.otpId }).update({ expires_at: new Date(Date.now() - 1000) });
-  t.deepEqual((await postJson(smx, `/compat/otp/${expiring.body.otpId}`, { pin: expiringPin }, bearer)).body, { status: 'EXPIRED' });
+  await db()('verifications')
+    .where({ id: expiring.body.otpId })
+    .update({ expires_at: new Date(Date.now() - 1000) });
+  t.deepEqual((await postJson(smx, `/compat/otp/${expiring.body.otpId}`, { pin: expiringPin }, bearer)).body, {
+    status: 'EXPIRED',
+  });
 });
 
 test('validation and auth errors are catalogue errors in the SMX envelope', async (t) => {
@@ -162,12 +249,28 @@ test('validation and auth errors are catalogue errors in the SMX envelope', asyn
   await withPhone(t, smx, app.projectId);
   const bearer = await token(smx, app);
 
-  const bad = await postJson(smx, '/compat/otp', {
-    to: '+4915112345612', pinType: 'HEX', pinLength: 11, ttl: 30, maxAttempts: 0, otpCallbackUrl: 'http://insecure.example/cb',
-  }, bearer);
+  const bad = await postJson(
+    smx,
+    '/compat/otp',
+    {
+      to: '+4915112345612',
+      pinType: 'HEX',
+      pinLength: 11,
+      ttl: 30,
+      maxAttempts: 0,
+      otpCallbackUrl: 'http://insecure.example/cb',
+    },
+    bearer,
+  );
   t.is(bad.status, 400);
   t.is(bad.body.error.code, 'VALIDATION_FAILED');
-  t.deepEqual(bad.body.error.details.map((d: { field: string }) => d.field).sort(), ['maxAttempts', 'otpCallbackUrl', 'pinLength', 'pinType', 'ttl']);
+  t.deepEqual(bad.body.error.details.map((d: { field: string }) => d.field).sort(), [
+    'maxAttempts',
+    'otpCallbackUrl',
+    'pinLength',
+    'pinType',
+    'ttl',
+  ]);
   const noPin = await postJson(smx, '/compat/otp', { to: '+4915112345612', template: 'no placeholder' }, bearer);
   t.deepEqual([noPin.status, noPin.body.error.details[0].field], [400, 'template']);
   // Every field at once: the placeholder rule joins the others (docs/api.md: details lists every field).
@@ -200,11 +303,15 @@ test('revoking the API key revokes its tokens at once; a new token is refused', 
   t.is(revoked.status, 200);
   const after = await postJson(smx, `/compat/otp/${before.body.otpId}`, { pin: '123456' }, bearer);
   t.deepEqual([after.status, after.body.error.code], [401, 'UNAUTHORIZED']);
-  const fresh = await postJson(smx, '/compat/oauth/token', { grant_type: 'client_credentials', client_id: app.id, client_secret: app.secret });
+  const fresh = await postJson(smx, '/compat/oauth/token', {
+    grant_type: 'client_credentials',
+    client_id: app.id,
+    client_secret: app.secret,
+  });
   t.is(fresh.status, 401);
 });
 
-test('project isolation: project B cannot check project A\'s otpId (404) and uses none of its attempts', async (t) => {
+test("project isolation: project B cannot check project A's otpId (404) and uses none of its attempts", async (t) => {
   const smx = current();
   const a = await application(smx, 'A');
   const b = await application(smx, 'B');
@@ -222,15 +329,22 @@ test('project isolation: project B cannot check project A\'s otpId (404) and use
 });
 
 test('the routes are in /openapi.json', async (t) => {
-  const doc = (await (await fetch(`${current().url}/openapi.json`)).json()) as { paths: Record<string, { post?: unknown }> };
-  for (const path of ['/compat/oauth/token', '/compat/otp', '/compat/otp/{otpId}']) t.truthy(doc.paths[path]?.post, path);
+  const doc = (await (await fetch(`${current().url}/openapi.json`)).json()) as {
+    paths: Record<string, { post?: unknown }>;
+  };
+  for (const path of ['/compat/oauth/token', '/compat/otp', '/compat/otp/{otpId}'])
+    t.truthy(doc.paths[path]?.post, path);
 });
 
 test('SMX_COMPAT_OTP=false: the routes are not there (404 NOT_FOUND)', async (t) => {
   const off = await startTestSmx('compat-otp-off', { env: { SMX_COMPAT_OTP: 'off' } });
   try {
     const app = await application(off, 'off');
-    const tokenRes = await postJson(off, '/compat/oauth/token', { grant_type: 'client_credentials', client_id: app.id, client_secret: app.secret });
+    const tokenRes = await postJson(off, '/compat/oauth/token', {
+      grant_type: 'client_credentials',
+      client_id: app.id,
+      client_secret: app.secret,
+    });
     t.deepEqual([tokenRes.status, tokenRes.body.error.code], [404, 'NOT_FOUND']);
     for (const path of ['/compat/otp', '/compat/otp/ver_AAAAAAAAAAAAAAAAAAAAAA']) {
       const res = await postJson(off, path, { to: '+4915112345615', pin: '123456' }, app.secret);

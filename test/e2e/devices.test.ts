@@ -21,11 +21,31 @@ async function linkToken(smx: TestSmx, projectId: string): Promise<string> {
 
 /** POST /v1/devices/link as the phone does (no API key). */
 async function link(smx: TestSmx, body: unknown) {
-  const response = await fetch(`${smx.url}/v1/devices/link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: response.status, body: (await response.json()) as { success: boolean; data: any; error: { code: string; origin: string } } };
+  const response = await fetch(`${smx.url}/v1/devices/link`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return {
+    status: response.status,
+    body: (await response.json()) as { success: boolean; data: any; error: { code: string; origin: string } },
+  };
 }
 
-async function devicesOf(smx: TestSmx, projectId: string): Promise<Array<{ id: string; name: string; active: boolean; status: string; online: boolean; sendRatePerMinute: number; sims: unknown[] }>> {
+async function devicesOf(
+  smx: TestSmx,
+  projectId: string,
+): Promise<
+  Array<{
+    id: string;
+    name: string;
+    active: boolean;
+    status: string;
+    online: boolean;
+    sendRatePerMinute: number;
+    sims: unknown[];
+  }>
+> {
   const listed = await smx.admin('GET', `/admin/projects/${projectId}/devices`);
   if (listed.status !== 200) throw new Error(`devices: ${listed.status} ${JSON.stringify(listed.body)}`);
   return listed.body.data.devices;
@@ -42,7 +62,10 @@ test('a link token comes with its QR: compact JSON payload, SVG and PNG, valid 1
   t.regex(token, /^lt_[A-Za-z0-9_-]{40,}$/);
   t.regex(expiresAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   const lifetime = Date.parse(expiresAt);
-  t.true(lifetime >= before + 600_000 - 1000 && lifetime <= after + 600_000 + 1000, `expiresAt ${expiresAt} is 10 minutes out`);
+  t.true(
+    lifetime >= before + 600_000 - 1000 && lifetime <= after + 600_000 + 1000,
+    `expiresAt ${expiresAt} is 10 minutes out`,
+  );
   t.is(qr.payload, `{"v":1,"server":"${smx.url}","token":"${token}"}`, 'compact JSON, keys in protocol order');
   t.deepEqual(JSON.parse(qr.payload), { v: 1, server: smx.url, token });
   t.regex(qr.svg.trimStart(), /^(<\?xml[^>]*>\s*)?<svg[\s>]/);
@@ -63,7 +86,10 @@ test('a link code is 6 digits, valid 10 minutes', async (t) => {
   t.is(created.status, 201, JSON.stringify(created.body));
   t.regex(created.body.data.code, /^\d{6}$/);
   const expires = Date.parse(created.body.data.expiresAt);
-  t.true(expires >= before + 600_000 - 1000 && expires <= after + 600_000 + 1000, `expiresAt ${created.body.data.expiresAt} is 10 minutes out`);
+  t.true(
+    expires >= before + 600_000 - 1000 && expires <= after + 600_000 + 1000,
+    `expiresAt ${created.body.data.expiresAt} is 10 minutes out`,
+  );
   const unknownProject = await smx.admin('POST', '/admin/projects/prj_AAAAAAAAAAAAAAAAAAAAAA/link-codes');
   t.is(unknownProject.status, 404);
 });
@@ -117,7 +143,10 @@ test('the link answer has exactly the shape of device-protocol.md §1, and the t
 
   // Two phones racing for one fresh token: exactly one links.
   const raced = await linkToken(smx, projectId);
-  const results = await Promise.all([link(smx, { token: raced, name: 'Racer 1' }), link(smx, { token: raced, name: 'Racer 2' })]);
+  const results = await Promise.all([
+    link(smx, { token: raced, name: 'Racer 1' }),
+    link(smx, { token: raced, name: 'Racer 2' }),
+  ]);
   t.deepEqual(results.map((r) => r.status).sort(), [201, 401]);
   t.is((await devicesOf(smx, projectId)).length, 2);
 });
@@ -169,7 +198,11 @@ test('PATCH /admin/devices/:id changes name, send rate and SIMs, and validates t
     { slot: 0, number: '+14155550100', carrier: 'T-Mobile', rentable: true },
     { slot: 1, number: null, carrier: null, rentable: false },
   ];
-  const patched = await smx.admin('PATCH', `/admin/devices/${device.deviceId}`, { name: 'After', sendRatePerMinute: 12, sims });
+  const patched = await smx.admin('PATCH', `/admin/devices/${device.deviceId}`, {
+    name: 'After',
+    sendRatePerMinute: 12,
+    sims,
+  });
   t.is(patched.status, 200, JSON.stringify(patched.body));
   t.is(patched.body.data.name, 'After');
   t.is(patched.body.data.sendRatePerMinute, 12);
@@ -187,11 +220,19 @@ test('PATCH /admin/devices/:id changes name, send rate and SIMs, and validates t
   const negative = await smx.admin('PATCH', `/admin/devices/${device.deviceId}`, { sendRatePerMinute: -1 });
   t.is(negative.status, 400);
   t.is(negative.body.error.code, 'VALIDATION_FAILED');
-  t.deepEqual(negative.body.error.details.map((d) => d.field), ['sendRatePerMinute']);
-  const several = await smx.admin('PATCH', `/admin/devices/${device.deviceId}`, { name: '', sendRatePerMinute: 1.5, sims: [{ slot: 9, rentable: 'yes' }] });
+  t.deepEqual(
+    negative.body.error.details.map((d) => d.field),
+    ['sendRatePerMinute'],
+  );
+  const several = await smx.admin('PATCH', `/admin/devices/${device.deviceId}`, {
+    name: '',
+    sendRatePerMinute: 1.5,
+    sims: [{ slot: 9, rentable: 'yes' }],
+  });
   t.is(several.status, 400);
   const fields = new Set(several.body.error.details.map((d) => d.field));
-  for (const field of ['name', 'sendRatePerMinute', 'sims[0].slot', 'sims[0].rentable']) t.true(fields.has(field), `${field} in ${[...fields].join(', ')}`);
+  for (const field of ['name', 'sendRatePerMinute', 'sims[0].slot', 'sims[0].rentable'])
+    t.true(fields.has(field), `${field} in ${[...fields].join(', ')}`);
   const unchanged = (await devicesOf(smx, projectId))[0]!;
   t.is(unchanged.sendRatePerMinute, 0, 'a refused PATCH changes nothing');
   t.is(unchanged.name, 'After');
@@ -210,21 +251,33 @@ test('presence: online once the phone is connected, offline after it stops', asy
   t.true(offlineFirst.body.data.device.linked);
 
   const phone = await startPhone(t, credentials, { battery: { battery: 64 } });
-  const listed = await eventually(async () => (await devicesOf(smx, projectId)).find((d) => d.online), 10_000, 'online in the device list');
+  const listed = await eventually(
+    async () => (await devicesOf(smx, projectId)).find((d) => d.online),
+    10_000,
+    'online in the device list',
+  );
   t.is(listed.id, credentials.deviceId);
-  const status = await eventually(async () => {
-    const s = await smx.api(key, 'GET', '/v1/status');
-    return s.body.data.device.online && s.body.data.device.battery === 64 ? s.body.data : null;
-  }, 10_000, 'online with battery in /v1/status');
+  const status = await eventually(
+    async () => {
+      const s = await smx.api(key, 'GET', '/v1/status');
+      return s.body.data.device.online && s.body.data.device.battery === 64 ? s.body.data : null;
+    },
+    10_000,
+    'online with battery in /v1/status',
+  );
   t.true(status.ready);
   t.truthy(status.device.lastSeenAt);
 
   await phone.stop();
   await eventually(async () => !(await devicesOf(smx, projectId))[0]!.online, 10_000, 'offline in the device list');
-  const after = await eventually(async () => {
-    const s = await smx.api(key, 'GET', '/v1/status');
-    return s.body.data.device.online === false ? s.body.data : null;
-  }, 10_000, 'offline in /v1/status');
+  const after = await eventually(
+    async () => {
+      const s = await smx.api(key, 'GET', '/v1/status');
+      return s.body.data.device.online === false ? s.body.data : null;
+    },
+    10_000,
+    'offline in /v1/status',
+  );
   t.false(after.ready);
   t.truthy(after.device.lastSeenAt, 'last seen is kept');
 });
@@ -235,7 +288,11 @@ test('unlink: the connected phone is dropped, its secret stops working, the devi
   const standby = await linkNewDevice(smx, projectId, 'Standby');
   const credentials = await linkNewDevice(smx, projectId, 'To unlink');
   const phone = await startPhone(t, credentials);
-  await eventually(async () => (await devicesOf(smx, projectId)).find((d) => d.id === credentials.deviceId)?.online, 10_000, 'online');
+  await eventually(
+    async () => (await devicesOf(smx, projectId)).find((d) => d.id === credentials.deviceId)?.online,
+    10_000,
+    'online',
+  );
   const unlinked = new Promise<void>((resolve) => phone.once('unlinked', () => resolve()));
   const stopped = new Promise<void>((resolve) => phone.once('stopped', () => resolve()));
 
@@ -254,7 +311,10 @@ test('unlink: the connected phone is dropped, its secret stops working, the devi
   t.is(error?.code, 4, `CONNACK return code: ${error?.message}`);
 
   const listed = await devicesOf(smx, projectId);
-  t.deepEqual(listed.map((d) => d.id), [standby.deviceId]);
+  t.deepEqual(
+    listed.map((d) => d.id),
+    [standby.deviceId],
+  );
   t.true(listed[0]!.active, 'the standby device took over');
   t.is((await smx.admin('GET', `/admin/devices/${credentials.deviceId}`)).status, 404);
   t.is((await smx.admin('DELETE', `/admin/devices/${credentials.deviceId}`)).status, 404, 'unlinking twice is 404');
@@ -291,26 +351,45 @@ test('send-otp with no device linked is 409 DEVICE_NOT_LINKED and creates nothin
   const afterUnlink = await smx.api(key, 'POST', '/v1/send-otp', { to: '+14155550131' });
   t.is(afterUnlink.status, 409);
   t.is(afterUnlink.body.error.code, 'DEVICE_NOT_LINKED');
-  t.is((await db('verifications').where({ project_id: projectId }).select('id')).length, 1, 'only the one sent while linked');
+  t.is(
+    (await db('verifications').where({ project_id: projectId }).select('id')).length,
+    1,
+    'only the one sent while linked',
+  );
 });
 
 test('phones linking in parallel to one project all link (no 500): the last one is active, the others standby', async (t) => {
   const smx = current();
   const { projectId } = await createProject(smx, 'Parallel links');
-  const tokens = await Promise.all(Array.from({ length: 24 }, async () => (await smx.admin('POST', `/admin/projects/${projectId}/link-tokens`)).body.data.token as string));
+  const tokens = await Promise.all(
+    Array.from(
+      { length: 24 },
+      async () => (await smx.admin('POST', `/admin/projects/${projectId}/link-tokens`)).body.data.token as string,
+    ),
+  );
   const answers: number[] = [];
   let next = 0;
   await Promise.all(
     Array.from({ length: 12 }, async () => {
       while (next < tokens.length) {
         const token = tokens[next++]!;
-        const response = await fetch(`${smx.url}/v1/devices/link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, name: 'fleet phone' }) });
+        const response = await fetch(`${smx.url}/v1/devices/link`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ token, name: 'fleet phone' }),
+        });
         answers.push(response.status);
       }
     }),
   );
-  t.deepEqual(answers, tokens.map(() => 201), 'every link answered 201');
-  const devices = (await smx.admin('GET', `/admin/projects/${projectId}/devices`)).body.data.devices as Array<{ status: string }>;
+  t.deepEqual(
+    answers,
+    tokens.map(() => 201),
+    'every link answered 201',
+  );
+  const devices = (await smx.admin('GET', `/admin/projects/${projectId}/devices`)).body.data.devices as Array<{
+    status: string;
+  }>;
   t.is(devices.length, 24);
   t.is(devices.filter((d) => d.status === 'active').length, 1, 'one active device');
 });

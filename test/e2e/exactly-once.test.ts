@@ -60,7 +60,9 @@ test('single OTPs at a steady rate reach a fast-reporting phone exactly once eac
   copies.delete(await phoneMarker(smx, key, (id) => copies.has(id)));
 
   const duplicates = [...copies.values()].filter((n) => n > 1).length;
-  t.log(`${OTPS} OTPs accepted in ${acceptSeconds.toFixed(1)} s (${Math.round(OTPS / acceptSeconds)}/s); phone received ${copies.size} distinct, ${duplicates} more than once (${duplicateDupFlags} of those copies with DUP=1)`);
+  t.log(
+    `${OTPS} OTPs accepted in ${acceptSeconds.toFixed(1)} s (${Math.round(OTPS / acceptSeconds)}/s); phone received ${copies.size} distinct, ${duplicates} more than once (${duplicateDupFlags} of those copies with DUP=1)`,
+  );
   t.is(copies.size, OTPS);
   t.is(duplicates, 0, 'no message was published to the phone twice');
 });

@@ -15,7 +15,11 @@ const PHONES = Number(process.env.FLEET_PHONES ?? 300);
 const PARALLEL = 16;
 
 /** Runs `work` over `items`, `parallel` at a time. */
-async function inParallel<T, R>(items: T[], parallel: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+async function inParallel<T, R>(
+  items: T[],
+  parallel: number,
+  work: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   await Promise.all(
@@ -54,13 +58,25 @@ function connectPhone(credentials: LinkResult): Promise<Phone> {
     const { messages } = JSON.parse(payload.toString()) as { messages: Array<{ id: string }> };
     const at = new Date().toISOString();
     for (const { id } of messages) received.set(id, (received.get(id) ?? 0) + 1);
-    client.publish(credentials.topics.status, JSON.stringify({ updates: messages.flatMap(({ id }) => [{ id, state: 'sent', at }, { id, state: 'delivered', at }]) }), { qos: 1 });
+    client.publish(
+      credentials.topics.status,
+      JSON.stringify({
+        updates: messages.flatMap(({ id }) => [
+          { id, state: 'sent', at },
+          { id, state: 'delivered', at },
+        ]),
+      }),
+      { qos: 1 },
+    );
   });
   return new Promise((resolve, reject) => {
     client.once('connect', (connack) => {
       const done = () => resolve({ client, received });
       if (connack.sessionPresent) done();
-      else client.subscribe([credentials.topics.outbox, credentials.topics.control], { qos: 1 }, (error) => (error ? reject(error) : done()));
+      else
+        client.subscribe([credentials.topics.outbox, credentials.topics.control], { qos: 1 }, (error) =>
+          error ? reject(error) : done(),
+        );
     });
   });
 }
@@ -68,11 +84,15 @@ function connectPhone(credentials: LinkResult): Promise<Phone> {
 test(`${PHONES} phones: parallel linking without 500s, round-robin gives every phone its share, a restart storm loses nothing`, async (t) => {
   t.timeout(180_000);
   // Every phone of this test connects from 127.0.0.1.
-  const deployment = await Deployment.create(t, 'fleet', { SMX_MQTT_MAX_PENDING_PER_SOURCE: '5000', SMX_MQTT_CONNECT_RATE_PER_SOURCE: '10000' });
+  const deployment = await Deployment.create(t, 'fleet', {
+    SMX_MQTT_MAX_PENDING_PER_SOURCE: '5000',
+    SMX_MQTT_CONNECT_RATE_PER_SOURCE: '10000',
+  });
   const phones: Phone[] = [];
   t.teardown(() => Promise.all(phones.map((p) => p.client.endAsync(true).catch(() => undefined))));
   const { base } = deployment;
-  const call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => (headers ? deployment.call(method, path, body, headers) : deployment.admin(method, path, body));
+  const call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
+    headers ? deployment.call(method, path, body, headers) : deployment.admin(method, path, body);
   let server = deployment.start('start');
   await deployment.ready();
   const project = (await call('POST', '/admin/projects', { name: 'fleet' })).body.data;
@@ -81,21 +101,38 @@ test(`${PHONES} phones: parallel linking without 500s, round-robin gives every p
 
   // Linking, 16 at a time.
   let started = Date.now();
-  const tokens = await inParallel(Array.from({ length: PHONES }), PARALLEL, async () => (await call('POST', `/admin/projects/${project.id}/link-tokens`)).body.data.token as string);
+  const tokens = await inParallel(
+    Array.from({ length: PHONES }),
+    PARALLEL,
+    async () => (await call('POST', `/admin/projects/${project.id}/link-tokens`)).body.data.token as string,
+  );
   const links = await inParallel(tokens, PARALLEL, async (token, i) => {
-    const response = await fetch(`${base}/v1/devices/link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, name: `phone ${i}` }) });
+    const response = await fetch(`${base}/v1/devices/link`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token, name: `phone ${i}` }),
+    });
     return { status: response.status, body: (await response.json()) as { data: LinkResult } };
   });
   const linkSeconds = (Date.now() - started) / 1000;
-  t.deepEqual(links.filter((l) => l.status !== 201).map((l) => l.status), [], 'every link 201');
+  t.deepEqual(
+    links.filter((l) => l.status !== 201).map((l) => l.status),
+    [],
+    'every link 201',
+  );
   const fleet = links.map((l) => l.body.data);
-  await inParallel(fleet, PARALLEL, async (device) => call('PATCH', `/admin/devices/${device.deviceId}`, { sendRatePerMinute: 0 }));
+  await inParallel(fleet, PARALLEL, async (device) =>
+    call('PATCH', `/admin/devices/${device.deviceId}`, { sendRatePerMinute: 0 }),
+  );
 
   // All phones connect at once.
   started = Date.now();
   phones.push(...(await Promise.all(fleet.map(connectPhone))));
   const connectSeconds = (Date.now() - started) / 1000;
-  const onlineCount = async () => ((await call('GET', `/admin/projects/${project.id}/devices`)).body.data.devices as Array<{ online: boolean }>).filter((d) => d.online).length;
+  const onlineCount = async () =>
+    (
+      (await call('GET', `/admin/projects/${project.id}/devices`)).body.data.devices as Array<{ online: boolean }>
+    ).filter((d) => d.online).length;
   await eventually(async () => (await onlineCount()) === PHONES, 30_000, 'every phone online');
 
   // Round-robin: three messages per phone, one bulk.
@@ -116,11 +153,22 @@ test(`${PHONES} phones: parallel linking without 500s, round-robin gives every p
   server = deployment.start('start');
   await deployment.ready();
   started = Date.now();
-  await eventually(async () => phones.every((p) => p.client.connected) && (await onlineCount()) === PHONES, 60_000, 'every phone back');
+  await eventually(
+    async () => phones.every((p) => p.client.connected) && (await onlineCount()) === PHONES,
+    60_000,
+    'every phone back',
+  );
   const stormSeconds = (Date.now() - started) / 1000;
-  const after = await call('POST', '/v1/send-sms/bulk', { to: recipients.slice(0, PHONES), message: 'after the restart' }, { 'x-smx-api-key': key });
+  const after = await call(
+    'POST',
+    '/v1/send-sms/bulk',
+    { to: recipients.slice(0, PHONES), message: 'after the restart' },
+    { 'x-smx-api-key': key },
+  );
   t.is(after.status, 202);
   await eventually(async () => total() === queuedDuringRestart + PHONES, 60_000, 'the second bulk at the phones');
   const twice = phones.reduce((sum, p) => sum + [...p.received.values()].filter((n) => n > 1).length, 0);
-  t.log(`${PHONES} phones: linked in ${linkSeconds.toFixed(1)} s (${PARALLEL} at a time), connected in ${connectSeconds.toFixed(1)} s, back online ${stormSeconds.toFixed(1)} s after the restart; ${total()} messages received, ${twice} of them more than once (only unacknowledged ones may come again)`);
+  t.log(
+    `${PHONES} phones: linked in ${linkSeconds.toFixed(1)} s (${PARALLEL} at a time), connected in ${connectSeconds.toFixed(1)} s, back online ${stormSeconds.toFixed(1)} s after the restart; ${total()} messages received, ${twice} of them more than once (only unacknowledged ones may come again)`,
+  );
 });

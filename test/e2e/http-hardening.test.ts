@@ -12,7 +12,12 @@ import { cleanupTestSmx, createProject, linkNewDevice, startTestSmx, useSmx, typ
 
 const current = useSmx(test, 'http-hardening');
 
-async function raw(smx: TestSmx, method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}) {
+async function raw(
+  smx: TestSmx,
+  method: string,
+  path: string,
+  init: { headers?: Record<string, string>; body?: string } = {},
+) {
   const response = await fetch(`${smx.url}${path}`, { method, headers: init.headers, body: init.body });
   return { status: response.status, headers: response.headers, text: await response.text() };
 }
@@ -21,7 +26,12 @@ async function raw(smx: TestSmx, method: string, path: string, init: { headers?:
 const deepArray = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 const deepObject = (depth: number) => '{"a":'.repeat(depth - 1) + '{}' + '}'.repeat(depth - 1);
 
-function assertEnvelope(t: ExecutionContext, r: { status: number; headers: Headers; text: string }, status: number, code: string) {
+function assertEnvelope(
+  t: ExecutionContext,
+  r: { status: number; headers: Headers; text: string },
+  status: number,
+  code: string,
+) {
   t.is(r.status, status, r.text);
   const body = JSON.parse(r.text);
   t.false(body.success);
@@ -54,7 +64,8 @@ function responsesIn(text: string): Array<{ status: number; headers: Record<stri
     const end = rest.indexOf('\r\n\r\n');
     const lines = rest.slice(0, end).split('\r\n');
     const headers: Record<string, string> = {};
-    for (const line of lines.slice(1)) headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
+    for (const line of lines.slice(1))
+      headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
     const length = Number(headers['content-length'] ?? 0);
     out.push({ status: Number(lines[0]!.split(' ')[1]), headers, body: rest.slice(end + 4, end + 4 + length) });
     rest = rest.slice(end + 4 + length);
@@ -68,18 +79,51 @@ test('JSON nested thousands of levels deep is 400 VALIDATION_FAILED on every JSO
   const json = { 'content-type': 'application/json' };
   for (const depth of [1500, 5000]) {
     for (const body of [deepArray(depth), deepObject(depth)]) {
-      const link = assertEnvelope(t, await raw(smx, 'POST', '/v1/devices/link', { headers: json, body }), 400, 'VALIDATION_FAILED');
+      const link = assertEnvelope(
+        t,
+        await raw(smx, 'POST', '/v1/devices/link', { headers: json, body }),
+        400,
+        'VALIDATION_FAILED',
+      );
       t.deepEqual(link.error.details, [{ field: 'body', message: `nested deeper than ${MAX_JSON_DEPTH} levels` }]);
-      assertEnvelope(t, await raw(smx, 'POST', '/compat/oauth/token', { headers: json, body }), 400, 'VALIDATION_FAILED');
-      assertEnvelope(t, await raw(smx, 'POST', '/v1/send-otp', { headers: { ...json, 'x-smx-api-key': key }, body }), 400, 'VALIDATION_FAILED');
-      assertEnvelope(t, await raw(smx, 'POST', '/admin/projects', { headers: { ...json, authorization: `Bearer ${smx.adminToken}` }, body }), 400, 'VALIDATION_FAILED');
+      assertEnvelope(
+        t,
+        await raw(smx, 'POST', '/compat/oauth/token', { headers: json, body }),
+        400,
+        'VALIDATION_FAILED',
+      );
+      assertEnvelope(
+        t,
+        await raw(smx, 'POST', '/v1/send-otp', { headers: { ...json, 'x-smx-api-key': key }, body }),
+        400,
+        'VALIDATION_FAILED',
+      );
+      assertEnvelope(
+        t,
+        await raw(smx, 'POST', '/admin/projects', {
+          headers: { ...json, authorization: `Bearer ${smx.adminToken}` },
+          body,
+        }),
+        400,
+        'VALIDATION_FAILED',
+      );
     }
   }
   // Deep inside a field (metadata), still refused before validation.
   const metadata = `{"to":"+4915112345678","metadata":${deepObject(3000)}}`;
-  assertEnvelope(t, await raw(smx, 'POST', '/v1/send-sms', { headers: { ...json, 'x-smx-api-key': key }, body: metadata }), 400, 'VALIDATION_FAILED');
+  assertEnvelope(
+    t,
+    await raw(smx, 'POST', '/v1/send-sms', { headers: { ...json, 'x-smx-api-key': key }, body: metadata }),
+    400,
+    'VALIDATION_FAILED',
+  );
   // The SMSGate mobile API parses JSON itself: the same limit there.
-  assertEnvelope(t, await raw(smx, 'POST', '/compat/smsgate/mobile/v1/device', { headers: json, body: deepArray(3000) }), 400, 'VALIDATION_FAILED');
+  assertEnvelope(
+    t,
+    await raw(smx, 'POST', '/compat/smsgate/mobile/v1/device', { headers: json, body: deepArray(3000) }),
+    400,
+    'VALIDATION_FAILED',
+  );
   t.notRegex(smx.logs(), /Maximum call stack/);
 });
 
@@ -89,15 +133,25 @@ test('the depth limit is exactly MAX_JSON_DEPTH: 32 levels are read, 33 are refu
   const at = (depth: number) => `{"name":"p","metadata":${deepObject(depth - 1)}}`;
   const ok = await raw(smx, 'POST', '/v1/devices/link', { headers: json, body: at(MAX_JSON_DEPTH) });
   t.is(ok.status, 400);
-  t.false(JSON.parse(ok.text).error.details.some((d: { field: string }) => d.field === 'body'), 'read and validated as usual');
+  t.false(
+    JSON.parse(ok.text).error.details.some((d: { field: string }) => d.field === 'body'),
+    'read and validated as usual',
+  );
   const deep = await raw(smx, 'POST', '/v1/devices/link', { headers: json, body: at(MAX_JSON_DEPTH + 1) });
-  t.deepEqual(JSON.parse(deep.text).error.details, [{ field: 'body', message: `nested deeper than ${MAX_JSON_DEPTH} levels` }]);
+  t.deepEqual(JSON.parse(deep.text).error.details, [
+    { field: 'body', message: `nested deeper than ${MAX_JSON_DEPTH} levels` },
+  ]);
 });
 
 test('router errors are in the envelope with x-request-id: bad percent-encoding, an over-long path parameter (no URL echo)', async (t) => {
   const smx = current();
   const { key } = await createProject(smx);
-  const bad = assertEnvelope(t, await raw(smx, 'GET', '/v1/messages/%E0%A4%A', { headers: { 'x-smx-api-key': key } }), 404, 'NOT_FOUND');
+  const bad = assertEnvelope(
+    t,
+    await raw(smx, 'GET', '/v1/messages/%E0%A4%A', { headers: { 'x-smx-api-key': key } }),
+    404,
+    'NOT_FOUND',
+  );
   t.notRegex(bad.error.message, /%E0/);
   const long = `msg_${'a'.repeat(400)}`;
   const tooLong = await raw(smx, 'GET', `/v1/messages/${long}`, { headers: { 'x-smx-api-key': key } });
@@ -110,7 +164,12 @@ test('router errors are in the envelope with x-request-id: bad percent-encoding,
 test('a NUL character in a path parameter is 404 NOT_FOUND, never a database error', async (t) => {
   const smx = current();
   const admin = { authorization: `Bearer ${smx.adminToken}` };
-  for (const [method, path] of [['GET', '/admin/projects/%00/templates'], ['GET', '/admin/devices/%00'], ['GET', '/admin/projects/prj_%00abc/api-keys'], ['POST', '/admin/projects/prj_%00/link-tokens']] as const) {
+  for (const [method, path] of [
+    ['GET', '/admin/projects/%00/templates'],
+    ['GET', '/admin/devices/%00'],
+    ['GET', '/admin/projects/prj_%00abc/api-keys'],
+    ['POST', '/admin/projects/prj_%00/link-tokens'],
+  ] as const) {
     assertEnvelope(t, await raw(smx, method, path, { headers: admin }), 404, 'NOT_FOUND');
   }
 });
@@ -118,7 +177,10 @@ test('a NUL character in a path parameter is 404 NOT_FOUND, never a database err
 test('a Content-Length shorter than the body, and malformed HTTP, are answered in the envelope with a request id', async (t) => {
   const smx = current();
   const body = '{"code":"123456","name":"x"}GARBAGE-THAT-IS-NOT-HTTP';
-  const text = await rawHttp(smx, `POST /v1/devices/link HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 28\r\n\r\n${body}`);
+  const text = await rawHttp(
+    smx,
+    `POST /v1/devices/link HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 28\r\n\r\n${body}`,
+  );
   const answers = responsesIn(text);
   t.true(answers.length >= 1, text);
   for (const answer of answers) {
@@ -134,7 +196,9 @@ test('a Content-Length shorter than the body, and malformed HTTP, are answered i
   t.is(JSON.parse(garbage[0]!.body).error.code, 'VALIDATION_FAILED');
   t.regex(garbage[0]!.headers['x-request-id'] ?? '', /^req_/);
   t.is(garbage[0]!.headers['x-content-type-options'], 'nosniff');
-  const huge = responsesIn(await rawHttp(smx, `GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`));
+  const huge = responsesIn(
+    await rawHttp(smx, `GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`),
+  );
   t.is(huge[0]?.status, 413);
   t.is(JSON.parse(huge[0]!.body).error.code, 'PAYLOAD_TOO_LARGE');
 });
@@ -152,7 +216,9 @@ test('a request still arriving on an open connection while the server closes is 
   socket.on('data', (chunk) => chunks.push(chunk));
   const ended = new Promise((resolve) => socket.once('close', resolve));
   // A request in flight (its body not sent yet) keeps the connection busy while the server starts to close…
-  socket.write('POST /v1/devices/link HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n');
+  socket.write(
+    'POST /v1/devices/link HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n',
+  );
   await new Promise((resolve) => setTimeout(resolve, 200));
   const closing = smx.smx.http!.close();
   await new Promise((resolve) => setTimeout(resolve, 100));
@@ -210,7 +276,11 @@ test('security headers: nosniff on every answer, no-store on /admin, /v1 and /co
 test('HTML pages (/docs, Bull Board) are not framable, carry a CSP that lets their own scripts and styles load, and still render', async (t) => {
   const smx = current();
   const basic = `Basic ${Buffer.from(`admin:${smx.adminToken}`).toString('base64')}`;
-  for (const [path, headers] of [['/docs', {}], ['/docs/', {}], ['/admin/queues', { authorization: basic }]] as const) {
+  for (const [path, headers] of [
+    ['/docs', {}],
+    ['/docs/', {}],
+    ['/admin/queues', { authorization: basic }],
+  ] as const) {
     const page = await fetch(`${smx.url}${path}`, { headers });
     t.is(page.status, 200, path);
     t.regex(page.headers.get('content-type') ?? '', /text\/html/, path);
@@ -232,12 +302,18 @@ test('HTML pages (/docs, Bull Board) are not framable, carry a CSP that lets the
         t.is(asset.status, 200, `${path}: ${src} loads`);
         await asset.arrayBuffer();
       } else {
-        t.true(/type="application\/json"/.test(attrs!) || inline!.trim() === '', `${path}: inline script is a data block`);
+        t.true(
+          /type="application\/json"/.test(attrs!) || inline!.trim() === '',
+          `${path}: inline script is a data block`,
+        );
       }
     }
     // Stylesheets: same-origin, or Google Fonts (allowed in style-src).
-    for (const [, href] of html.matchAll(/<link[^>]+rel="stylesheet"[^>]*href="([^"]+)"|<link[^>]+href="([^"]+)"[^>]*rel="stylesheet"/gi)) {
-      if (href && /^https?:/.test(href)) t.true(csp.includes(new URL(href).origin), `${path}: ${href} allowed by the CSP`);
+    for (const [, href] of html.matchAll(
+      /<link[^>]+rel="stylesheet"[^>]*href="([^"]+)"|<link[^>]+href="([^"]+)"[^>]*rel="stylesheet"/gi,
+    )) {
+      if (href && /^https?:/.test(href))
+        t.true(csp.includes(new URL(href).origin), `${path}: ${href} allowed by the CSP`);
     }
   }
   const json = await fetch(`${smx.url}/openapi.json`);
@@ -266,7 +342,14 @@ test('Bull Board write actions with Basic credentials need a same-origin browser
     const refused = await put(headers);
     assertEnvelope(t, refused, 403, 'FORBIDDEN');
   }
-  t.is((await raw(smx, 'POST', '/admin/queues/api/queues/no-such-queue/add', { headers: { authorization: basic, origin: 'https://evil.example' } })).status, 403);
+  t.is(
+    (
+      await raw(smx, 'POST', '/admin/queues/api/queues/no-such-queue/add', {
+        headers: { authorization: basic, origin: 'https://evil.example' },
+      })
+    ).status,
+    403,
+  );
   // From the page itself: passes the guard (Bull Board answers the action; not 401/403).
   const allowedHeaders: Array<Record<string, string>> = [
     { authorization: basic, origin, 'sec-fetch-site': 'same-origin' },

@@ -43,10 +43,14 @@ test('an accept that committed before its connection dropped answers 503, and th
   t.is(first.status, 503, `the client saw a failure: ${JSON.stringify(first.body)}`);
   t.is(first.body.error.code, 'UNAVAILABLE');
 
-  const retry = await eventually(async () => {
-    const r = await smx.api(key, 'POST', '/v1/send-otp', { to: '+4915112345678' }, headers);
-    return r.status === 201 ? r : undefined;
-  }, 20_000, 'the retry to succeed');
+  const retry = await eventually(
+    async () => {
+      const r = await smx.api(key, 'POST', '/v1/send-otp', { to: '+4915112345678' }, headers);
+      return r.status === 201 ? r : undefined;
+    },
+    20_000,
+    'the retry to succeed',
+  );
   t.is(retry.headers.get('idempotent-replayed'), 'true', 'the retry is a replay of the committed accept');
 
   const listed = await smx.api(key, 'GET', '/v1/messages?limit=10');
@@ -54,5 +58,9 @@ test('an accept that committed before its connection dropped answers 503, and th
   t.is(listed.body.data.messages[0].messageId, retry.body.data.messageId);
   // An SMS handed to the phone after the OTP: a second copy of the OTP would have arrived before it.
   const marker = await phoneMarker(smx, key, (id) => received.includes(id));
-  t.deepEqual(received.filter((id) => id !== marker), [retry.body.data.messageId], 'exactly one SMS reached the phone');
+  t.deepEqual(
+    received.filter((id) => id !== marker),
+    [retry.body.data.messageId],
+    'exactly one SMS reached the phone',
+  );
 });

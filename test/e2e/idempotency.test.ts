@@ -7,7 +7,15 @@
 import test, { type ExecutionContext } from 'ava';
 import type { OutboxMessage } from '../../protocol/payloads.js';
 import { knexOf } from '../helpers/dump.js';
-import { createProject, linkNewDevice, phoneMarker, startPhone, useSmx, type ApiResponse, type TestSmx } from '../helpers/smx.js';
+import {
+  createProject,
+  linkNewDevice,
+  phoneMarker,
+  startPhone,
+  useSmx,
+  type ApiResponse,
+  type TestSmx,
+} from '../helpers/smx.js';
 import { eventually } from '../helpers/eventually.js';
 
 const current = useSmx(test, 'idempotency');
@@ -48,7 +56,11 @@ test('same key and body: the first response again, marked replayed, and only one
   const { verificationId, messageId } = first.body.data;
 
   await eventually(async () => received.some((m) => m.id === messageId), 10_000, 'the SMS on the phone');
-  await eventually(async () => (await smx.api(key, 'GET', `/v1/messages/${messageId}`)).body.data.status === 'DELIVERED', 10_000, 'DELIVERED');
+  await eventually(
+    async () => (await smx.api(key, 'GET', `/v1/messages/${messageId}`)).body.data.status === 'DELIVERED',
+    10_000,
+    'DELIVERED',
+  );
 
   // Same body with its keys in another order is the same request.
   const replay = await send(smx, key, { metadata: { order: 7 }, code: '482913', to: '+14155550101' }, 'order-7-otp');
@@ -75,7 +87,11 @@ test('same key, different body: 422 IDEMPOTENCY_KEY_MISMATCH and nothing new is 
   const { projectId, key } = await projectWithPhone(t, smx);
   const first = await send(smx, key, { to: '+14155550102' }, 'mismatch-key');
   t.is(first.status, 201, JSON.stringify(first.body));
-  for (const other of [{ to: '+14155550103' }, { to: '+14155550102', codeLength: 8 }, { to: '+14155550102', metadata: {} }]) {
+  for (const other of [
+    { to: '+14155550103' },
+    { to: '+14155550102', codeLength: 8 },
+    { to: '+14155550102', metadata: {} },
+  ]) {
     const response = await send(smx, key, other, 'mismatch-key');
     t.is(response.status, 422, JSON.stringify(other));
     t.is(response.body.error.code, 'IDEMPOTENCY_KEY_MISMATCH');
@@ -120,7 +136,11 @@ test('concurrent requests with one key make one challenge: one 201, the rest in 
   t.is(later.body.data.verificationId, verificationId);
 
   const messageId = originals[0]!.body.data.messageId;
-  await eventually(async () => (await smx.api(key, 'GET', `/v1/messages/${messageId}`)).body.data.status === 'DELIVERED', 10_000, 'DELIVERED');
+  await eventually(
+    async () => (await smx.api(key, 'GET', `/v1/messages/${messageId}`)).body.data.status === 'DELIVERED',
+    10_000,
+    'DELIVERED',
+  );
   await phoneMarker(smx, key, (id) => received.some((m) => m.id === id));
   t.is(received.filter((m) => m.to === '+14155550104').length, 1, 'one SMS on the phone');
 });

@@ -12,22 +12,39 @@ test('forwarded SMS appear in /v1/inbox once each, newest first, with stable cur
   const phone = await startPhone(t, await linkNewDevice(smx, a.projectId));
   await startPhone(t, await linkNewDevice(smx, b.projectId));
 
-  const sms = Array.from({ length: 5 }, (_, i) => ({ from: '+14155550777', body: `Your code is 10${i}`, receivedAt: new Date(Date.UTC(2026, 10, 22, 0, 0, i)).toISOString(), simSlot: 0 }));
+  const sms = Array.from({ length: 5 }, (_, i) => ({
+    from: '+14155550777',
+    body: `Your code is 10${i}`,
+    receivedAt: new Date(Date.UTC(2026, 10, 22, 0, 0, i)).toISOString(),
+    simSlot: 0,
+  }));
   await phone.publishInbound(sms.slice(0, 3));
   await phone.publishInbound(sms.slice(2)); // #2 again (QoS 1 redelivery or a phone retry)
-  const all = await eventually(async () => {
-    const page = await smx.api(a.key, 'GET', '/v1/inbox?limit=200');
-    return page.body.data.messages.length === 5 ? page.body.data.messages : null;
-  }, 15_000, 'five stored SMS');
+  const all = await eventually(
+    async () => {
+      const page = await smx.api(a.key, 'GET', '/v1/inbox?limit=200');
+      return page.body.data.messages.length === 5 ? page.body.data.messages : null;
+    },
+    15_000,
+    'five stored SMS',
+  );
   t.deepEqual(all.map((m: { body: string }) => m.body).sort(), sms.map((m) => m.body).sort(), 'each SMS stored once');
-  t.like(all.find((m: { body: string }) => m.body === 'Your code is 100'), { from: '+14155550777', simSlot: 0, receivedAt: sms[0]!.receivedAt });
+  t.like(
+    all.find((m: { body: string }) => m.body === 'Your code is 100'),
+    { from: '+14155550777', simSlot: 0, receivedAt: sms[0]!.receivedAt },
+  );
   t.true(all[0].id.startsWith('sms_'));
 
   const first = await smx.api(a.key, 'GET', '/v1/inbox?limit=2');
   const second = await smx.api(a.key, 'GET', `/v1/inbox?limit=2&cursor=${first.body.data.nextCursor}`);
   const third = await smx.api(a.key, 'GET', `/v1/inbox?limit=2&cursor=${second.body.data.nextCursor}`);
-  const paged = [...first.body.data.messages, ...second.body.data.messages, ...third.body.data.messages].map((m: { id: string }) => m.id);
-  t.deepEqual(paged, all.map((m: { id: string }) => m.id));
+  const paged = [...first.body.data.messages, ...second.body.data.messages, ...third.body.data.messages].map(
+    (m: { id: string }) => m.id,
+  );
+  t.deepEqual(
+    paged,
+    all.map((m: { id: string }) => m.id),
+  );
   t.is(third.body.data.nextCursor, null);
 
   const other = await smx.api(b.key, 'GET', '/v1/inbox');

@@ -7,7 +7,11 @@ import { createProject, useSmx } from '../helpers/smx.js';
 const current = useSmx(test, 'link-codes');
 
 const link = (body: object) =>
-  fetch(`${current().url}/v1/devices/link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => ({
+  fetch(`${current().url}/v1/devices/link`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  }).then(async (r) => ({
     status: r.status,
     headers: r.headers,
     body: (await r.json()) as any,
@@ -38,7 +42,11 @@ test.serial('neither token nor code is VALIDATION_FAILED; a malformed code too',
   t.is(bad.status, 400);
   t.true(bad.body.error.details.some((d: { field: string }) => d.field === 'code'));
   // Found by the HTTP fuzz: a token of another type beside a code went unchecked to the hash (500).
-  for (const body of [{ code: '123456', token: -5e-323, name: 'x' }, { code: 123456, name: 'x' }, { token: ['lt_x'], name: 'x' }]) {
+  for (const body of [
+    { code: '123456', token: -5e-323, name: 'x' },
+    { code: 123456, name: 'x' },
+    { token: ['lt_x'], name: 'x' },
+  ]) {
     const typed = await link(body);
     t.is(typed.status, 400, JSON.stringify(body));
     t.is(typed.body.error.code, 'VALIDATION_FAILED');
@@ -54,34 +62,43 @@ test.serial('Bull Board accepts the admin token as a Basic password and asks bro
   const page = await fetch(`${smx.url}/admin/queues`, { headers: { authorization: `Basic ${basic}` } });
   t.is(page.status, 200);
   t.regex(await page.text(), /<html/i);
-  const wrong = await fetch(`${smx.url}/admin/queues`, { headers: { authorization: `Basic ${Buffer.from('admin:nope').toString('base64')}` } });
+  const wrong = await fetch(`${smx.url}/admin/queues`, {
+    headers: { authorization: `Basic ${Buffer.from('admin:nope').toString('base64')}` },
+  });
   t.is(wrong.status, 401);
   const apiBasic = await fetch(`${smx.url}/admin/projects`, { headers: { authorization: `Basic ${basic}` } });
   t.is(apiBasic.status, 401, 'the admin API itself takes the bearer token only');
 });
 
 // Last: the wrong guesses it makes keep counting against this source for the rest of the window.
-test.serial('wrong codes from one source are limited: then 429 RATE_LIMITED with Retry-After, even for a right code', async (t) => {
-  const smx = current();
-  const { projectId } = await createProject(smx);
-  const right = (await smx.admin('POST', `/admin/projects/${projectId}/link-codes`)).body.data.code as string;
-  const wrong = right === '000000' ? '000001' : '000000';
-  // The earlier tests' wrong code already counts against this source: guess until refused.
-  const answers: number[] = [];
-  while (answers.at(-1) !== 429 && answers.length <= CODE_GUESS_LIMITS.perSource) answers.push((await link({ code: wrong, name: 'guess' })).status);
-  t.is(answers.at(-1), 429, `answers: ${answers.join(',')}`);
-  t.true(answers.slice(0, -1).every((s) => s === 401));
-  t.true(answers.length >= CODE_GUESS_LIMITS.perSource - 1, 'at most the earlier tests\' one wrong code counted before');
-  const limited = await link({ code: right, name: 'late' });
-  t.is(limited.status, 429);
-  t.is(limited.body.error.code, 'RATE_LIMITED');
-  t.is(limited.body.error.origin, 'project');
-  t.true(Number(limited.headers.get('retry-after')) > 0);
-  // Without SMX_TRUST_PROXY an X-Forwarded-For header is the client's word only: it changes no source.
-  const forged = await fetch(`${smx.url}/v1/devices/link`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-forwarded-for': '192.0.2.200' },
-    body: JSON.stringify({ code: right, name: 'forged' }),
-  });
-  t.is(forged.status, 429);
-});
+test.serial(
+  'wrong codes from one source are limited: then 429 RATE_LIMITED with Retry-After, even for a right code',
+  async (t) => {
+    const smx = current();
+    const { projectId } = await createProject(smx);
+    const right = (await smx.admin('POST', `/admin/projects/${projectId}/link-codes`)).body.data.code as string;
+    const wrong = right === '000000' ? '000001' : '000000';
+    // The earlier tests' wrong code already counts against this source: guess until refused.
+    const answers: number[] = [];
+    while (answers.at(-1) !== 429 && answers.length <= CODE_GUESS_LIMITS.perSource)
+      answers.push((await link({ code: wrong, name: 'guess' })).status);
+    t.is(answers.at(-1), 429, `answers: ${answers.join(',')}`);
+    t.true(answers.slice(0, -1).every((s) => s === 401));
+    t.true(
+      answers.length >= CODE_GUESS_LIMITS.perSource - 1,
+      "at most the earlier tests' one wrong code counted before",
+    );
+    const limited = await link({ code: right, name: 'late' });
+    t.is(limited.status, 429);
+    t.is(limited.body.error.code, 'RATE_LIMITED');
+    t.is(limited.body.error.origin, 'project');
+    t.true(Number(limited.headers.get('retry-after')) > 0);
+    // Without SMX_TRUST_PROXY an X-Forwarded-For header is the client's word only: it changes no source.
+    const forged = await fetch(`${smx.url}/v1/devices/link`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': '192.0.2.200' },
+      body: JSON.stringify({ code: right, name: 'forged' }),
+    });
+    t.is(forged.status, 429);
+  },
+);

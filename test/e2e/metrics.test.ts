@@ -9,7 +9,15 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import test from 'ava';
 import { startReceiver } from '../helpers/webhook-receiver.js';
-import { cleanupTestSmx, createProject, linkNewDevice, startPhone, startTestSmx, useSmx, type TestSmx } from '../helpers/smx.js';
+import {
+  cleanupTestSmx,
+  createProject,
+  linkNewDevice,
+  startPhone,
+  startTestSmx,
+  useSmx,
+  type TestSmx,
+} from '../helpers/smx.js';
 import { eventually } from '../helpers/eventually.js';
 
 interface Sample {
@@ -34,7 +42,8 @@ type Scrape = Map<string, Family> & { text: string };
 async function scrape(url: string, token: string): Promise<Scrape> {
   const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
   if (response.status !== 200) throw new Error(`scrape ${url}: ${response.status}`);
-  if (!/^text\/plain; version=0\.0\.4/.test(response.headers.get('content-type') ?? '')) throw new Error(`scrape ${url}: content-type ${response.headers.get('content-type')}`);
+  if (!/^text\/plain; version=0\.0\.4/.test(response.headers.get('content-type') ?? ''))
+    throw new Error(`scrape ${url}: content-type ${response.headers.get('content-type')}`);
   const text = await response.text();
   return Object.assign(new Map(parsePrometheus(text).map((f) => [f.name, f])), { text });
 }
@@ -61,20 +70,45 @@ function value(families: Scrape, name: string, labels: Record<string, string> = 
   return Number(sample?.value ?? sample?.count ?? 0);
 }
 
-test('default Node.js and process metrics keep their standard names; everything of SMX\'s own is smx_*', async (t) => {
+test("default Node.js and process metrics keep their standard names; everything of SMX's own is smx_*", async (t) => {
   const smx = current();
   const families = await metricsOf(smx);
-  for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'process_open_fds', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_version_info', 'nodejs_gc_duration_seconds']) {
+  for (const name of [
+    'process_cpu_seconds_total',
+    'process_resident_memory_bytes',
+    'process_start_time_seconds',
+    'process_open_fds',
+    'nodejs_heap_size_used_bytes',
+    'nodejs_eventloop_lag_seconds',
+    'nodejs_version_info',
+    'nodejs_gc_duration_seconds',
+  ]) {
     t.true(families.has(name), `${name} is exposed (stock Node.js dashboards read it)`);
   }
   const names = [...families.keys()];
-  t.deepEqual(names.filter((n) => n.startsWith('smx_process_') || n.startsWith('smx_nodejs_')), [], 'no doubled prefix');
-  t.deepEqual(names.filter((n) => !/^(smx|process|nodejs)_/.test(n)), [], 'every other metric is SMX\'s own');
+  t.deepEqual(
+    names.filter((n) => n.startsWith('smx_process_') || n.startsWith('smx_nodejs_')),
+    [],
+    'no doubled prefix',
+  );
+  t.deepEqual(
+    names.filter((n) => !/^(smx|process|nodejs)_/.test(n)),
+    [],
+    "every other metric is SMX's own",
+  );
   for (const [name, type] of [
-    ['smx_otp_requests_total', 'COUNTER'], ['smx_otp_verifications_total', 'COUNTER'], ['smx_messages_total', 'COUNTER'],
-    ['smx_webhook_deliveries_total', 'COUNTER'], ['smx_device_connections_total', 'COUNTER'],
-    ['smx_message_accepted_to_sent_seconds', 'HISTOGRAM'], ['smx_dispatch_batch_size', 'HISTOGRAM'], ['smx_http_request_duration_seconds', 'HISTOGRAM'],
-    ['smx_devices_online', 'GAUGE'], ['smx_devices_offline', 'GAUGE'], ['smx_messages_queued', 'GAUGE'], ['smx_queue_jobs', 'GAUGE'],
+    ['smx_otp_requests_total', 'COUNTER'],
+    ['smx_otp_verifications_total', 'COUNTER'],
+    ['smx_messages_total', 'COUNTER'],
+    ['smx_webhook_deliveries_total', 'COUNTER'],
+    ['smx_device_connections_total', 'COUNTER'],
+    ['smx_message_accepted_to_sent_seconds', 'HISTOGRAM'],
+    ['smx_dispatch_batch_size', 'HISTOGRAM'],
+    ['smx_http_request_duration_seconds', 'HISTOGRAM'],
+    ['smx_devices_online', 'GAUGE'],
+    ['smx_devices_offline', 'GAUGE'],
+    ['smx_messages_queued', 'GAUGE'],
+    ['smx_queue_jobs', 'GAUGE'],
   ] as const) {
     t.is(families.get(name)?.type, type, name);
   }
@@ -90,31 +124,56 @@ test('an OTP through a real phone moves the counters and histograms; the log lin
   const receiver = await startReceiver();
   t.teardown(() => receiver.close());
   const { projectId, key } = await createProject(smx);
-  t.is((await smx.admin('POST', `/admin/projects/${projectId}/webhooks`, { url: receiver.url, events: ['message.delivered'] })).status, 201);
+  t.is(
+    (
+      await smx.admin('POST', `/admin/projects/${projectId}/webhooks`, {
+        url: receiver.url,
+        events: ['message.delivered'],
+      })
+    ).status,
+    201,
+  );
   const credentials = await linkNewDevice(smx, projectId);
   const before = await metricsOf(smx);
   await startPhone(t, credentials);
-  await eventually(async () => value(await metricsOf(smx), 'smx_devices_online', { transport: 'mqtt' }) === 1, 10_000, 'the phone online');
+  await eventually(
+    async () => value(await metricsOf(smx), 'smx_devices_online', { transport: 'mqtt' }) === 1,
+    10_000,
+    'the phone online',
+  );
 
   const sent = await smx.api(key, 'POST', '/v1/send-otp', { to: '+4915112345678', code: '482913' });
   t.is(sent.status, 201);
   const { verificationId, messageId } = sent.body.data as { verificationId: string; messageId: string };
-  await eventually(async () => (await smx.api(key, 'GET', `/v1/messages/${messageId}`)).body.data.status === 'DELIVERED', 10_000, 'DELIVERED');
+  await eventually(
+    async () => (await smx.api(key, 'GET', `/v1/messages/${messageId}`)).body.data.status === 'DELIVERED',
+    10_000,
+    'DELIVERED',
+  );
   t.is((await smx.api(key, 'POST', '/v1/verify-otp', { verificationId, otp: '000000' })).body.data.status, 'PENDING');
   t.is((await smx.api(key, 'POST', '/v1/verify-otp', { verificationId, otp: '482913' })).body.data.status, 'VERIFIED');
   t.is((await smx.api(key, 'POST', '/v1/verify-otp', { verificationId, otp: '482913' })).status, 409);
   await eventually(async () => receiver.received.length >= 1, 10_000, 'the webhook');
 
-  const after = await eventually(async () => {
-    const m = await metricsOf(smx);
-    return value(m, 'smx_webhook_deliveries_total', { result: 'delivered' }) > value(before, 'smx_webhook_deliveries_total', { result: 'delivered' }) ? m : undefined;
-  }, 10_000, 'the webhook counted');
-  const delta = (name: string, labels: Record<string, string> = {}) => value(after, name, labels) - value(before, name, labels);
+  const after = await eventually(
+    async () => {
+      const m = await metricsOf(smx);
+      return value(m, 'smx_webhook_deliveries_total', { result: 'delivered' }) >
+        value(before, 'smx_webhook_deliveries_total', { result: 'delivered' })
+        ? m
+        : undefined;
+    },
+    10_000,
+    'the webhook counted',
+  );
+  const delta = (name: string, labels: Record<string, string> = {}) =>
+    value(after, name, labels) - value(before, name, labels);
   t.is(delta('smx_otp_requests_total'), 1);
   t.is(delta('smx_otp_verifications_total', { result: 'wrong_code' }), 1);
   t.is(delta('smx_otp_verifications_total', { result: 'verified' }), 1);
   t.is(delta('smx_otp_verifications_total', { result: 'refused' }), 1);
-  for (const status of ['QUEUED', 'DISPATCHED', 'SENT', 'DELIVERED']) t.is(delta('smx_messages_total', { kind: 'otp', status }), 1, status);
+  for (const status of ['QUEUED', 'DISPATCHED', 'SENT', 'DELIVERED'])
+    t.is(delta('smx_messages_total', { kind: 'otp', status }), 1, status);
   t.is(delta('smx_messages_total', { kind: 'otp', status: 'FAILED' }), 0);
   t.is(delta('smx_message_accepted_to_sent_seconds', { kind: 'otp' }), 1, 'one accepted → sent time observed');
   const sentSeconds = Number(/^smx_message_accepted_to_sent_seconds_sum\{kind="otp"\} (\S+)$/m.exec(after.text)?.[1]);
@@ -126,32 +185,58 @@ test('an OTP through a real phone moves the counters and histograms; the log lin
   t.true(delta('smx_http_request_duration_seconds', { method: 'POST', route: '/v1/send-otp', status: '201' }) >= 1);
 
   // Log lines: hostname and pid on every one; the access line of each call names what it was about.
-  const lines = smx.logs().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-  t.true(lines.every((l) => typeof l.hostname === 'string' && typeof l.pid === 'number'), 'hostname and pid on every line');
-  const access = (route: string) => lines.filter((l) => l.msg === 'request' && l.route === route && l.projectId === projectId);
+  const lines = smx
+    .logs()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.true(
+    lines.every((l) => typeof l.hostname === 'string' && typeof l.pid === 'number'),
+    'hostname and pid on every line',
+  );
+  const access = (route: string) =>
+    lines.filter((l) => l.msg === 'request' && l.route === route && l.projectId === projectId);
   t.like(access('/v1/send-otp')[0], { projectId, verificationId, messageId, status: 201 });
-  t.true(access('/v1/verify-otp').length === 3 && access('/v1/verify-otp').every((l) => l.verificationId === verificationId));
+  t.true(
+    access('/v1/verify-otp').length === 3 && access('/v1/verify-otp').every((l) => l.verificationId === verificationId),
+  );
   t.like(access('/v1/messages/:id')[0], { messageId });
   t.false(smx.logs().includes('482913'), 'never the code');
 });
 
 /** The metric names a PromQL text uses (SMX's own, the Node/process defaults, and Prometheus' `up`). */
 function metricNames(promql: string): string[] {
-  return [...promql.matchAll(/\b((?:smx|process|nodejs)_[A-Za-z0-9_]+|up)\b(?=\s*[{[)]|\s*$|\s*[=!<>]|\s)/g)].map((m) => m[1]!);
+  return [...promql.matchAll(/\b((?:smx|process|nodejs)_[A-Za-z0-9_]+|up)\b(?=\s*[{[)]|\s*$|\s*[=!<>]|\s)/g)].map(
+    (m) => m[1]!,
+  );
 }
 
 test('every metric the Grafana dashboard and the alert rules use is one SMX exposes', async (t) => {
   const families = await metricsOf(current());
   const root = new URL('../../../', import.meta.url);
-  const dashboard = JSON.parse(readFileSync(new URL('deploy/grafana/smx-dashboard.json', root), 'utf8')) as { panels: Array<{ targets?: Array<{ expr: string }> }>; templating: { list: Array<{ definition?: string }> } };
+  const dashboard = JSON.parse(readFileSync(new URL('deploy/grafana/smx-dashboard.json', root), 'utf8')) as {
+    panels: Array<{ targets?: Array<{ expr: string }> }>;
+    templating: { list: Array<{ definition?: string }> };
+  };
   const exprs = [
     ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((target) => target.expr)),
     ...dashboard.templating.list.flatMap((v) => (v.definition ? [v.definition] : [])),
-    ...[...readFileSync(new URL('deploy/prometheus/smx-alerts.yml', root), 'utf8').matchAll(/^\s+expr: (?:\|\n)?([\s\S]*?)\n\s+for:/gm)].map((m) => m[1]!),
+    ...[
+      ...readFileSync(new URL('deploy/prometheus/smx-alerts.yml', root), 'utf8').matchAll(
+        /^\s+expr: (?:\|\n)?([\s\S]*?)\n\s+for:/gm,
+      ),
+    ].map((m) => m[1]!),
   ];
   t.true(exprs.length > 20, `${exprs.length} expressions`);
   const used = new Set(exprs.flatMap(metricNames));
-  for (const name of ['smx_devices_offline', 'smx_messages_queued', 'smx_queue_jobs', 'smx_messages_total', 'process_cpu_seconds_total']) t.true(used.has(name), `${name} is used`);
+  for (const name of [
+    'smx_devices_offline',
+    'smx_messages_queued',
+    'smx_queue_jobs',
+    'smx_messages_total',
+    'process_cpu_seconds_total',
+  ])
+    t.true(used.has(name), `${name} is used`);
   for (const name of used) {
     if (name === 'up') continue; // Prometheus' own, per target
     const family = name.replace(/_(bucket|sum|count)$/, '');
@@ -171,13 +256,19 @@ test('the SMX_METRICS_PORT listener serves the same registry, health, and wants 
   t.true(families.has('process_cpu_seconds_total') && families.has('smx_messages_total'));
   const ready = await fetch(`${base}/health/ready`);
   t.is(ready.status, 200);
-  t.like(await ready.json(), { success: true, data: { status: 'ok', checks: { redis: 'up', database: 'up', broker: 'up' } } });
+  t.like(await ready.json(), {
+    success: true,
+    data: { status: 'ok', checks: { redis: 'up', database: 'up', broker: 'up' } },
+  });
   t.is((await fetch(`${base}/health/live`)).status, 200);
   t.is((await fetch(`${base}/nope`)).status, 404);
 });
 
 test('split roles: a broker-only process has its own listener, ready and with its own counters', async (t) => {
-  const broker = await startTestSmx('metrics broker-only', { roles: { api: false, worker: false, broker: true }, env: { SMX_METRICS_PORT: '0' } });
+  const broker = await startTestSmx('metrics broker-only', {
+    roles: { api: false, worker: false, broker: true },
+    env: { SMX_METRICS_PORT: '0' },
+  });
   t.teardown(async () => {
     await broker.close();
     await cleanupTestSmx(broker);

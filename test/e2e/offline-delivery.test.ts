@@ -7,7 +7,15 @@
 import test, { type ExecutionContext } from 'ava';
 import type { Queues } from '../../core/queues.js';
 import type { LinkResult, OutboxMessage } from '../../protocol/payloads.js';
-import { cleanupTestSmx, createProject, linkNewDevice, startPhone, startTestSmx, useSmx, type TestSmx } from '../helpers/smx.js';
+import {
+  cleanupTestSmx,
+  createProject,
+  linkNewDevice,
+  startPhone,
+  startTestSmx,
+  useSmx,
+  type TestSmx,
+} from '../helpers/smx.js';
 import { eventually } from '../helpers/eventually.js';
 
 const NAME = 'offline-delivery';
@@ -25,20 +33,31 @@ async function messageStatus(smx: TestSmx, key: string, messageId: string): Prom
  */
 async function dispatchSettled(smx: TestSmx): Promise<void> {
   const queue = smx.smx.container.resolve<Queues>(Symbol.for('smx.Queues')).dispatch;
-  await eventually(async () => {
-    const counts = await queue.getJobCounts('waiting', 'active', 'prioritized');
-    return Object.values(counts).every((n) => n === 0);
-  }, 10_000, 'the dispatch queue to settle');
+  await eventually(
+    async () => {
+      const counts = await queue.getJobCounts('waiting', 'active', 'prioritized');
+      return Object.values(counts).every((n) => n === 0);
+    },
+    10_000,
+    'the dispatch queue to settle',
+  );
 }
 
 /** Links a phone, lets it connect once (so the broker holds its persistent session), then stops it. */
-async function phoneThatWasOnline(t: ExecutionContext, smx: TestSmx): Promise<{ projectId: string; key: string; credentials: LinkResult }> {
+async function phoneThatWasOnline(
+  t: ExecutionContext,
+  smx: TestSmx,
+): Promise<{ projectId: string; key: string; credentials: LinkResult }> {
   const { projectId, key } = await createProject(smx);
   const credentials = await linkNewDevice(smx, projectId);
   const first = await startPhone(t, credentials);
   await eventually(async () => (await smx.api(key, 'GET', '/v1/status')).body.data.device.online, 10_000, 'online');
   await first.stop();
-  await eventually(async () => (await smx.api(key, 'GET', '/v1/status')).body.data.device.online === false, 10_000, 'offline');
+  await eventually(
+    async () => (await smx.api(key, 'GET', '/v1/status')).body.data.device.online === false,
+    10_000,
+    'offline',
+  );
   return { projectId, key, credentials };
 }
 
@@ -52,11 +71,18 @@ test('send-otp to an offline phone is 201; the phone gets the SMS when it is bac
   t.is(sent.body.data.deviceId, credentials.deviceId);
   const { messageId, verificationId } = sent.body.data;
   await dispatchSettled(smx);
-  t.true(['QUEUED', 'DISPATCHED'].includes(await messageStatus(smx, key, messageId)), 'waiting for the phone, not failed or expired');
+  t.true(
+    ['QUEUED', 'DISPATCHED'].includes(await messageStatus(smx, key, messageId)),
+    'waiting for the phone, not failed or expired',
+  );
 
   const received: OutboxMessage[] = [];
   await startPhone(t, credentials, { onSend: (m) => void received.push(m) });
-  const sms = await eventually(async () => received.find((m) => m.id === messageId), 10_000, 'the queued SMS on the returning phone');
+  const sms = await eventually(
+    async () => received.find((m) => m.id === messageId),
+    10_000,
+    'the queued SMS on the returning phone',
+  );
   t.is(sms.to, '+14155550141');
   t.true(sms.body.endsWith('7531'));
   await eventually(async () => (await messageStatus(smx, key, messageId)) === 'DELIVERED', 10_000, 'DELIVERED');
@@ -103,7 +129,12 @@ test('a message queued for an offline phone survives a restart of the whole SMX 
   await first.close();
   const second = await startTestSmx(`${NAME}-restart`, {
     db: 'postgres',
-    reuse: { redisPrefix: first.redisPrefix, schema: first.smx.config.databaseSchema, dataDir: first.smx.config.dataDir, adminToken: first.adminToken },
+    reuse: {
+      redisPrefix: first.redisPrefix,
+      schema: first.smx.config.databaseSchema,
+      dataDir: first.smx.config.dataDir,
+      adminToken: first.adminToken,
+    },
   });
   last = second;
   t.not(second.smx.broker!.tcpPort, 0);
@@ -111,11 +142,26 @@ test('a message queued for an offline phone survives a restart of the whole SMX 
 
   // The phone comes back with the credentials it linked with; only the broker's port moved.
   const received: OutboxMessage[] = [];
-  await startPhone(t, credentials, { url: `mqtt://127.0.0.1:${second.smx.broker!.tcpPort}`, onSend: (m) => void received.push(m) });
-  const sms = await eventually(async () => received.find((m) => m.id === messageId), 10_000, 'the SMS queued before the restart');
+  await startPhone(t, credentials, {
+    url: `mqtt://127.0.0.1:${second.smx.broker!.tcpPort}`,
+    onSend: (m) => void received.push(m),
+  });
+  const sms = await eventually(
+    async () => received.find((m) => m.id === messageId),
+    10_000,
+    'the SMS queued before the restart',
+  );
   t.true(sms.body.endsWith('8642'));
-  await eventually(async () => (await messageStatus(second, key, messageId)) === 'DELIVERED', 10_000, 'DELIVERED after the restart');
+  await eventually(
+    async () => (await messageStatus(second, key, messageId)) === 'DELIVERED',
+    10_000,
+    'DELIVERED after the restart',
+  );
   const verified = await second.api(key, 'POST', '/v1/verify-otp', { verificationId, otp: '8642' });
   t.true(verified.body.data.verified, 'the code hash is keyed with the same server secret');
-  t.is((await second.admin('GET', `/admin/devices/${credentials.deviceId}`)).status, 200, 'the admin token carried over');
+  t.is(
+    (await second.admin('GET', `/admin/devices/${credentials.deviceId}`)).status,
+    200,
+    'the admin token carried over',
+  );
 });

@@ -14,7 +14,11 @@ import { useSmx } from '../helpers/smx.js';
 
 const current = useSmx(test, 'openapi-lint');
 
-type Operation = { operationId?: string; security?: Array<Record<string, string[]>>; responses: Record<string, unknown> };
+type Operation = {
+  operationId?: string;
+  security?: Array<Record<string, string[]>>;
+  responses: Record<string, unknown>;
+};
 type Doc = { info: { version: string }; paths: Record<string, Record<string, Operation>> };
 
 /**
@@ -36,7 +40,10 @@ test('swagger-parser validates the served document', async (t) => {
 });
 
 test('redocly lint (recommended, examples validated): no errors, only the accepted warnings', async (t) => {
-  const config = await createConfig({ extends: ['recommended'], rules: { 'no-invalid-schema-examples': 'error', 'no-invalid-media-type-examples': 'error' } });
+  const config = await createConfig({
+    extends: ['recommended'],
+    rules: { 'no-invalid-schema-examples': 'error', 'no-invalid-media-type-examples': 'error' },
+  });
   const problems = await lintFromString({ source: await served(), absoluteRef: 'openapi.json', config });
   const describe = (p: (typeof problems)[number]) => `${p.ruleId} ${p.location[0]?.pointer ?? ''}: ${p.message}`;
   const errors = problems.filter((p) => p.severity === 'error').map(describe);
@@ -67,12 +74,19 @@ test('every operation: operationId = method + path, unique; security declared; p
   t.is(operationIdOf('delete', '/admin/projects/{id}/api-keys/{keyId}'), 'deleteAdminProjectsByIdApiKeysByKeyId');
   t.is(operationIdOf('DELETE', '/admin/projects/:id/api-keys/:keyId'), 'deleteAdminProjectsByIdApiKeysByKeyId');
   // Who needs no credentials at all: the probes, the phone's link (its token is in the body), the OAuth token endpoint.
-  for (const name of ['GET /health/live', 'GET /health/ready', 'POST /v1/devices/link', 'POST /compat/oauth/token']) t.true(publicOps.includes(name), `${name} is security: []`);
-  t.deepEqual(publicOps.filter((name) => !/^(GET \/health\/|POST \/v1\/devices\/link$|POST \/compat\/oauth\/token$)/.test(name)), []);
+  for (const name of ['GET /health/live', 'GET /health/ready', 'POST /v1/devices/link', 'POST /compat/oauth/token'])
+    t.true(publicOps.includes(name), `${name} is security: []`);
+  t.deepEqual(
+    publicOps.filter((name) => !/^(GET \/health\/|POST \/v1\/devices\/link$|POST \/compat\/oauth\/token$)/.test(name)),
+    [],
+  );
 });
 
 test('every request field and query parameter has an example (or an enum), none of them a limit', async (t) => {
-  const doc = JSON.parse(await served()) as { paths: Record<string, Record<string, any>>; components: { schemas: Record<string, any> } };
+  const doc = JSON.parse(await served()) as {
+    paths: Record<string, Record<string, any>>;
+    components: { schemas: Record<string, any> };
+  };
   const resolve = (schema: any) => (schema?.$ref ? doc.components.schemas[schema.$ref.split('/').pop()] : schema);
   const lacking: string[] = [];
   const atLimit: string[] = [];
@@ -80,15 +94,20 @@ test('every request field and query parameter has an example (or an enum), none 
     const s = resolve(schema);
     if (example === undefined && s.example === undefined && !s.enum && !s.properties) lacking.push(where);
     const value = example ?? s.example;
-    if (typeof value === 'number' && s.maximum !== undefined && value === s.maximum && s.minimum !== s.maximum) atLimit.push(`${where}: ${value}`);
-    if (typeof value === 'string' && s.maxLength !== undefined && value.length === s.maxLength && s.maxLength > 8) atLimit.push(`${where}: ${s.maxLength} characters`);
+    if (typeof value === 'number' && s.maximum !== undefined && value === s.maximum && s.minimum !== s.maximum)
+      atLimit.push(`${where}: ${value}`);
+    if (typeof value === 'string' && s.maxLength !== undefined && value.length === s.maxLength && s.maxLength > 8)
+      atLimit.push(`${where}: ${s.maxLength} characters`);
   };
   for (const [path, ops] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(ops)) {
       const name = `${method.toUpperCase()} ${path}`;
-      for (const parameter of op.parameters ?? []) if (parameter.in !== 'path') look(`${name} ${parameter.in} ${parameter.name}`, parameter.schema, parameter.example);
+      for (const parameter of op.parameters ?? [])
+        if (parameter.in !== 'path')
+          look(`${name} ${parameter.in} ${parameter.name}`, parameter.schema, parameter.example);
       for (const [type, media] of Object.entries<any>(op.requestBody?.content ?? {})) {
-        for (const [field, schema] of Object.entries<any>(resolve(media.schema).properties ?? {})) look(`${name} ${type} ${field}`, schema, undefined);
+        for (const [field, schema] of Object.entries<any>(resolve(media.schema).properties ?? {}))
+          look(`${name} ${type} ${field}`, schema, undefined);
       }
     }
   }
@@ -97,11 +116,16 @@ test('every request field and query parameter has an example (or an enum), none 
 });
 
 test('info.version is the package version; response fields a client relies on are required', async (t) => {
-  const doc = JSON.parse(await served()) as Doc & { paths: Record<string, Record<string, { responses: Record<string, any> }>> };
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const doc = JSON.parse(await served()) as Doc & {
+    paths: Record<string, Record<string, { responses: Record<string, any> }>>;
+  };
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   t.is(doc.info.version, pkg.version);
   const sent = doc.paths['/v1/send-otp']!.post!.responses['201'].content['application/json'].schema.properties.data;
   t.true(sent.required.includes('verificationId'));
-  const verified = doc.paths['/v1/verify-otp']!.post!.responses['200'].content['application/json'].schema.properties.data;
+  const verified =
+    doc.paths['/v1/verify-otp']!.post!.responses['200'].content['application/json'].schema.properties.data;
   t.deepEqual(verified.required, ['verified', 'status', 'verificationId', 'attempts', 'maxAttempts']);
 });

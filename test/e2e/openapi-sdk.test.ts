@@ -26,7 +26,12 @@ const SETUP = 'run `npm ci --prefix sdk/typescript` (installs and builds the SDK
 type Answer = { data?: any; error?: any; response: Response };
 type Call = (path: string, init?: Record<string, unknown>) => Promise<Answer>;
 interface Sdk {
-  createSmxClient(options: { baseUrl: string; apiKey?: string; adminToken?: string }): { GET: Call; POST: Call; PATCH: Call; DELETE: Call };
+  createSmxClient(options: { baseUrl: string; apiKey?: string; adminToken?: string }): {
+    GET: Call;
+    POST: Call;
+    PATCH: Call;
+    DELETE: Call;
+  };
   unwrap<T = any>(call: Promise<Answer>): Promise<T>;
   SmxApiError: new (...args: never[]) => Error & { code: string; status: number; origin?: string; requestId?: string };
 }
@@ -46,21 +51,35 @@ test('send and verify an OTP through the SDK against a real server; errors are S
 
   const client = createSmxClient({ baseUrl: `${smx.url}/`, apiKey: key });
   const to = '+4915112345678';
-  const otp = await unwrap(client.POST('/v1/send-otp', { body: { to, template: 'Code: {{code}}.', metadata: { orderId: 'A-1042' } }, params: { header: { 'idempotency-key': 'sdk-1' } } }));
+  const otp = await unwrap(
+    client.POST('/v1/send-otp', {
+      body: { to, template: 'Code: {{code}}.', metadata: { orderId: 'A-1042' } },
+      params: { header: { 'idempotency-key': 'sdk-1' } },
+    }),
+  );
   t.regex(otp.verificationId, /^ver_/);
   t.is(otp.status, 'PENDING');
   t.deepEqual(otp.metadata, { orderId: 'A-1042' });
 
   const sms = await eventually(async () => sent.find((m) => m.to === to), 15_000, 'the SMS at the phone');
   const code = /Code: (\w+)\./.exec(sms.body)![1]!;
-  const wrong = await unwrap(client.POST('/v1/verify-otp', { body: { verificationId: otp.verificationId, otp: code === '000000' ? '111111' : '000000' } }));
+  const wrong = await unwrap(
+    client.POST('/v1/verify-otp', {
+      body: { verificationId: otp.verificationId, otp: code === '000000' ? '111111' : '000000' },
+    }),
+  );
   t.false(wrong.verified);
   t.is(wrong.attemptsRemaining, otp.maxAttempts - 1);
-  const right = await unwrap(client.POST('/v1/verify-otp', { body: { verificationId: otp.verificationId, otp: code } }));
+  const right = await unwrap(
+    client.POST('/v1/verify-otp', { body: { verificationId: otp.verificationId, otp: code } }),
+  );
   t.true(right.verified);
   t.is(right.status, 'VERIFIED');
 
-  const again = await t.throwsAsync(unwrap(client.POST('/v1/verify-otp', { body: { verificationId: otp.verificationId, otp: code } })), { instanceOf: SmxApiError });
+  const again = await t.throwsAsync(
+    unwrap(client.POST('/v1/verify-otp', { body: { verificationId: otp.verificationId, otp: code } })),
+    { instanceOf: SmxApiError },
+  );
   t.is(again?.code, 'VERIFICATION_ALREADY_VERIFIED');
   t.is(again?.status, 409);
   t.regex(again?.requestId ?? '', /\S/);
@@ -78,9 +97,14 @@ test('send and verify an OTP through the SDK against a real server; errors are S
 /** Runs the SDK's generator; resolves with its exit code and output. */
 function generate(args: string[]): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(SDK_DIR, 'scripts/generate.mjs'), ...args], { cwd: SDK_DIR }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, output: `${stdout}${stderr}` });
-    });
+    execFile(
+      process.execPath,
+      [join(SDK_DIR, 'scripts/generate.mjs'), ...args],
+      { cwd: SDK_DIR },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, output: `${stdout}${stderr}` });
+      },
+    );
   });
 }
 

@@ -43,21 +43,32 @@ export function otpSuite(test: TestFn, db: DbKind): void {
     t.is(Date.parse(data.expiresAt) - Date.parse(data.createdAt), 300_000);
     t.false(JSON.stringify(sent.body).match(/"code"|"otp"/) !== null, 'the code is never in a /v1 response');
 
-    const sms = await eventually(async () => received.find((m) => m.id === data.messageId), 10_000, 'the phone to receive the OTP');
+    const sms = await eventually(
+      async () => received.find((m) => m.id === data.messageId),
+      10_000,
+      'the phone to receive the OTP',
+    );
     t.is(sms.to, '+4915112345678');
     t.regex(sms.body, /^Ihr Bestätigungscode lautet \d{6}$/, 'German template chosen by the +49 prefix');
 
-    const delivered = await eventually(async () => {
-      const m = await smx.api(key, 'GET', `/v1/messages/${data.messageId}`);
-      return m.body.data.status === 'DELIVERED' ? m.body.data : null;
-    }, 10_000, 'DELIVERED');
+    const delivered = await eventually(
+      async () => {
+        const m = await smx.api(key, 'GET', `/v1/messages/${data.messageId}`);
+        return m.body.data.status === 'DELIVERED' ? m.body.data : null;
+      },
+      10_000,
+      'DELIVERED',
+    );
     t.truthy(delivered.dispatchedAt);
     t.truthy(delivered.sentAt);
     t.truthy(delivered.deliveredAt);
     t.is(delivered.kind, 'otp');
     t.is(delivered.body, undefined, 'an OTP message body is never shown');
 
-    const verified = await smx.api(key, 'POST', '/v1/verify-otp', { verificationId: data.verificationId, otp: codeIn(sms.body) });
+    const verified = await smx.api(key, 'POST', '/v1/verify-otp', {
+      verificationId: data.verificationId,
+      otp: codeIn(sms.body),
+    });
     t.is(verified.status, 200);
     t.true(verified.body.success);
     t.true(verified.body.data.verified);
@@ -65,7 +76,10 @@ export function otpSuite(test: TestFn, db: DbKind): void {
     t.is(verified.body.data.attempts, 1);
     t.truthy(verified.body.data.verifiedAt);
 
-    const again = await smx.api(key, 'POST', '/v1/verify-otp', { verificationId: data.verificationId, otp: codeIn(sms.body) });
+    const again = await smx.api(key, 'POST', '/v1/verify-otp', {
+      verificationId: data.verificationId,
+      otp: codeIn(sms.body),
+    });
     t.is(again.status, 409);
     t.is(again.body.error.code, 'VERIFICATION_ALREADY_VERIFIED');
 
@@ -79,7 +93,10 @@ export function otpSuite(test: TestFn, db: DbKind): void {
     t.is(sent.status, 201, JSON.stringify(sent.body));
     const id = sent.body.data.verificationId;
     const first = await smx.api(key, 'POST', '/v1/verify-otp', { verificationId: id, otp: '000000' });
-    t.deepEqual([first.status, first.body.data.verified, first.body.data.status, first.body.data.attemptsRemaining], [200, false, 'PENDING', 2]);
+    t.deepEqual(
+      [first.status, first.body.data.verified, first.body.data.status, first.body.data.attemptsRemaining],
+      [200, false, 'PENDING', 2],
+    );
     const second = await smx.api(key, 'POST', '/v1/verify-otp', { verificationId: id, code: '000001' });
     t.is(second.body.data.attemptsRemaining, 1);
     const third = await smx.api(key, 'POST', '/v1/verify-otp', { verificationId: id, otp: '000002' });
@@ -94,11 +111,19 @@ export function otpSuite(test: TestFn, db: DbKind): void {
     const { key } = await projectWithPhone(t);
     const sent = await smx.api(key, 'POST', '/v1/send-otp', { to: '+14155550124', maxAttempts: 5 });
     const id = sent.body.data.verificationId;
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => smx.api(key, 'POST', '/v1/verify-otp', { verificationId: id, otp: `x${i}` })));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        smx.api(key, 'POST', '/v1/verify-otp', { verificationId: id, otp: `x${i}` }),
+      ),
+    );
     const compared = results.filter((r) => r.status === 200);
     t.is(compared.length, 5, 'exactly maxAttempts guesses were compared');
     t.true(compared.every((r) => r.body.data.verified === false));
-    t.true(results.filter((r) => r.status !== 200).every((r) => r.status === 409 && r.body.error.code === 'VERIFICATION_FAILED'));
+    t.true(
+      results
+        .filter((r) => r.status !== 200)
+        .every((r) => r.status === 409 && r.body.error.code === 'VERIFICATION_FAILED'),
+    );
     const read = await smx.api(key, 'GET', `/v1/verifications/${id}`);
     t.is(read.body.data.attempts, 5);
     t.is(read.body.data.status, 'FAILED');
@@ -109,7 +134,10 @@ export function otpSuite(test: TestFn, db: DbKind): void {
     const sent = await smx.api(key, 'POST', '/v1/send-otp', { to: '+14155550125', ttl: 60, code: '4321' });
     const id = sent.body.data.verificationId;
     // Move the clock of this one challenge instead of waiting 60 s.
-    await smx.smx.container.resolve<any>(Symbol.for('smx.Knex'))('verifications').where({ id }).update({ expires_at: new Date(Date.now() - 1000) });
+    await smx.smx.container
+      .resolve<any>(Symbol.for('smx.Knex'))('verifications')
+      .where({ id })
+      .update({ expires_at: new Date(Date.now() - 1000) });
     const verify = await smx.api(key, 'POST', '/v1/verify-otp', { verificationId: id, otp: '4321' });
     t.is(verify.status, 410);
     t.is(verify.body.error.code, 'VERIFICATION_EXPIRED');
@@ -132,28 +160,52 @@ export function otpSuite(test: TestFn, db: DbKind): void {
 
   test('codes: alpha and alphanumeric types, lengths 4-12, caller-supplied codes must fit', async (t) => {
     const { key, received } = await projectWithPhone(t);
-    const alpha = await smx.api(key, 'POST', '/v1/send-otp', { to: '+14155550127', codeType: 'alpha', codeLength: 8, language: 'en' });
+    const alpha = await smx.api(key, 'POST', '/v1/send-otp', {
+      to: '+14155550127',
+      codeType: 'alpha',
+      codeLength: 8,
+      language: 'en',
+    });
     t.is(alpha.status, 201);
     const sms = await eventually(async () => received.find((m) => m.id === alpha.body.data.messageId));
     const code = /is ([A-Z]+)$/.exec(sms.body)?.[1] ?? '';
     t.is(code.length, 8);
     t.notRegex(code, /[IO]/, 'no look-alike letters');
-    const lower = await smx.api(key, 'POST', '/v1/verify-otp', { verificationId: alpha.body.data.verificationId, otp: code.toLowerCase() });
+    const lower = await smx.api(key, 'POST', '/v1/verify-otp', {
+      verificationId: alpha.body.data.verificationId,
+      otp: code.toLowerCase(),
+    });
     t.true(lower.body.data.verified, 'letters compare case-insensitively');
 
-    const alnum = await smx.api(key, 'POST', '/v1/send-otp', { to: '+14155550127', codeType: 'alphanumeric', codeLength: 12 });
+    const alnum = await smx.api(key, 'POST', '/v1/send-otp', {
+      to: '+14155550127',
+      codeType: 'alphanumeric',
+      codeLength: 12,
+    });
     t.is(alnum.status, 201);
-    const misfit = await smx.api(key, 'POST', '/v1/send-otp', { to: '+14155550127', codeType: 'numeric', code: 'ABCD' });
+    const misfit = await smx.api(key, 'POST', '/v1/send-otp', {
+      to: '+14155550127',
+      codeType: 'numeric',
+      code: 'ABCD',
+    });
     t.is(misfit.status, 400);
     t.is(misfit.body.error.code, 'VALIDATION_FAILED');
     t.is(misfit.body.error.details[0]!.field, 'code');
-    const wrongLength = await smx.api(key, 'POST', '/v1/send-otp', { to: '+14155550127', code: '12345', codeLength: 6 });
+    const wrongLength = await smx.api(key, 'POST', '/v1/send-otp', {
+      to: '+14155550127',
+      code: '12345',
+      codeLength: 6,
+    });
     t.is(wrongLength.status, 400);
   });
 
   test('templates: a custom template with {{pin}}, and a template without a placeholder is refused', async (t) => {
     const { key, received } = await projectWithPhone(t);
-    const sent = await smx.api(key, 'POST', '/v1/send-otp', { to: '+33612345678', template: 'Code: {{pin}} (Acme)', code: '2468' });
+    const sent = await smx.api(key, 'POST', '/v1/send-otp', {
+      to: '+33612345678',
+      template: 'Code: {{pin}} (Acme)',
+      code: '2468',
+    });
     t.is(sent.status, 201);
     t.is(sent.body.data.countryIso, 'FR');
     const sms = await eventually(async () => received.find((m) => m.id === sent.body.data.messageId));

@@ -58,17 +58,34 @@ test('the broker node killed for 4 s under steady send-otp: every answer a 201 w
   }
   const outcomes = await Promise.all(answers);
   const accepted = outcomes.filter((o) => o.status === 201).map((o) => o.body.data.messageId as string);
-  t.deepEqual(outcomes.filter((o) => o.status !== 201).map((o) => `${o.status} ${JSON.stringify(o.body)}`), [], 'the broker is not on the accept path: every request is accepted');
-  t.deepEqual(outcomes.filter((o) => o.ms > ANSWER_BOUND_MS).map((o) => o.ms), [], `every answer within ${ANSWER_BOUND_MS} ms`);
-  await eventually(async () => accepted.every((messageId) => received.has(messageId)), 60_000, 'every accepted OTP at the phone').catch((error: Error) => {
-    throw new Error(`${error.message}: ${accepted.filter((m) => !received.has(m)).length} of ${accepted.length} missing`);
+  t.deepEqual(
+    outcomes.filter((o) => o.status !== 201).map((o) => `${o.status} ${JSON.stringify(o.body)}`),
+    [],
+    'the broker is not on the accept path: every request is accepted',
+  );
+  t.deepEqual(
+    outcomes.filter((o) => o.ms > ANSWER_BOUND_MS).map((o) => o.ms),
+    [],
+    `every answer within ${ANSWER_BOUND_MS} ms`,
+  );
+  await eventually(
+    async () => accepted.every((messageId) => received.has(messageId)),
+    60_000,
+    'every accepted OTP at the phone',
+  ).catch((error: Error) => {
+    throw new Error(
+      `${error.message}: ${accepted.filter((m) => !received.has(m)).length} of ${accepted.length} missing`,
+    );
   });
   // An SMS handed to the phone after every OTP: a second copy of any of them would have arrived before it.
-  const marker = (await call('/v1/send-sms', { to: '+4915199999990', message: 'marker' }, { 'x-smx-api-key': key })).body.data.messageId as string;
+  const marker = (await call('/v1/send-sms', { to: '+4915199999990', message: 'marker' }, { 'x-smx-api-key': key }))
+    .body.data.messageId as string;
   await eventually(() => received.has(marker), 30_000, 'the marker SMS at the phone');
   received.delete(marker);
   const twice = [...received.values()].filter((n) => n > 1).length;
-  t.log(`${outcomes.length} requests during a ${OUTAGE_MS} ms broker outage: ${accepted.length} × 201 (slowest ${Math.max(...outcomes.map((o) => o.ms))} ms); phone sent ${received.size}, ${twice} twice; ${copies} redelivered copies skipped by the phone`);
+  t.log(
+    `${outcomes.length} requests during a ${OUTAGE_MS} ms broker outage: ${accepted.length} × 201 (slowest ${Math.max(...outcomes.map((o) => o.ms))} ms); phone sent ${received.size}, ${twice} twice; ${copies} redelivered copies skipped by the phone`,
+  );
   t.is(twice, 0, 'no SMS sent twice');
   t.is(received.size, accepted.length);
 });

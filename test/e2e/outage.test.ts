@@ -8,7 +8,17 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { FaultProxy } from '../helpers/fault-proxy.js';
-import { createProject, linkNewDevice, phoneMarker, startPhone, startTestSmx, cleanupTestSmx, PG_URL, REDIS_URL, type TestSmx } from '../helpers/smx.js';
+import {
+  createProject,
+  linkNewDevice,
+  phoneMarker,
+  startPhone,
+  startTestSmx,
+  cleanupTestSmx,
+  PG_URL,
+  REDIS_URL,
+  type TestSmx,
+} from '../helpers/smx.js';
 import { eventually } from '../helpers/eventually.js';
 
 const DEPENDENCY_TIMEOUT_MS = 1500;
@@ -31,11 +41,19 @@ function viaProxy(url: string, port: number): string {
   return parsed.toString();
 }
 
-async function withProxiedSmx(t: ExecutionContext, name: string, run: (smx: TestSmx, proxies: { redis: FaultProxy; db: FaultProxy }) => Promise<void>) {
+async function withProxiedSmx(
+  t: ExecutionContext,
+  name: string,
+  run: (smx: TestSmx, proxies: { redis: FaultProxy; db: FaultProxy }) => Promise<void>,
+) {
   const redis = await FaultProxy.start(Number(new URL(REDIS_URL).port || 6379));
   const db = await FaultProxy.start(Number(new URL(PG_URL).port || 5432));
   const smx = await startTestSmx(name, {
-    env: { REDIS_URL: viaProxy(REDIS_URL, redis.port).replace(/\/$/, ''), DATABASE_URL: viaProxy(PG_URL, db.port), SMX_DEPENDENCY_TIMEOUT_MS: String(DEPENDENCY_TIMEOUT_MS) },
+    env: {
+      REDIS_URL: viaProxy(REDIS_URL, redis.port).replace(/\/$/, ''),
+      DATABASE_URL: viaProxy(PG_URL, db.port),
+      SMX_DEPENDENCY_TIMEOUT_MS: String(DEPENDENCY_TIMEOUT_MS),
+    },
   });
   try {
     await run(smx, { redis, db });
@@ -58,18 +76,32 @@ async function sendOtp(smx: TestSmx, apiKey: string, key: string, to: string): P
     signal: AbortSignal.timeout(30_000),
   });
   const body = (await response.json()) as { data?: { messageId?: string }; error?: { code: string } };
-  return { key, status: response.status, ms: Date.now() - started, retryAfter: response.headers.get('retry-after'), messageId: body.data?.messageId };
+  return {
+    key,
+    status: response.status,
+    ms: Date.now() - started,
+    retryAfter: response.headers.get('retry-after'),
+    messageId: body.data?.messageId,
+  };
 }
 
 /** Milliseconds until /health/ready answers `status`. */
 async function timeUntil(smx: TestSmx, status: number): Promise<number> {
   const started = Date.now();
-  await eventually(async () => (await fetch(`${smx.url}/health/ready`, { signal: AbortSignal.timeout(5000) })).status === status, 15_000, `/health/ready ${status}`);
+  await eventually(
+    async () => (await fetch(`${smx.url}/health/ready`, { signal: AbortSignal.timeout(5000) })).status === status,
+    15_000,
+    `/health/ready ${status}`,
+  );
   return Date.now() - started;
 }
 
 /** Steady load with an outage of one dependency in the middle; then retries of the 503s; then the phone's count. */
-async function outageRun(t: ExecutionContext, name: string, cut: (proxies: { redis: FaultProxy; db: FaultProxy }) => void) {
+async function outageRun(
+  t: ExecutionContext,
+  name: string,
+  cut: (proxies: { redis: FaultProxy; db: FaultProxy }) => void,
+) {
   await withProxiedSmx(t, name, async (smx, proxies) => {
     const { projectId, key: apiKey } = await createProject(smx, name);
     const credentials = await linkNewDevice(smx, projectId, 'Phone');
@@ -105,35 +137,68 @@ async function outageRun(t: ExecutionContext, name: string, cut: (proxies: { red
     const slow = first.filter((o) => o.ms > ANSWER_BOUND_MS);
     const unexpected = first.filter((o) => o.status !== 201 && o.status !== 503);
     const unavailable = first.filter((o) => o.status === 503);
-    t.deepEqual(unexpected.map((o) => `${o.key}: ${o.status}`), [], 'every answer is 201 or 503');
-    t.deepEqual(slow.map((o) => `${o.key}: ${o.ms} ms`), [], `every answer within ${ANSWER_BOUND_MS} ms`);
-    t.true(unavailable.every((o) => o.retryAfter !== null), 'every 503 says when to retry');
+    t.deepEqual(
+      unexpected.map((o) => `${o.key}: ${o.status}`),
+      [],
+      'every answer is 201 or 503',
+    );
+    t.deepEqual(
+      slow.map((o) => `${o.key}: ${o.ms} ms`),
+      [],
+      `every answer within ${ANSWER_BOUND_MS} ms`,
+    );
+    t.true(
+      unavailable.every((o) => o.retryAfter !== null),
+      'every 503 says when to retry',
+    );
     t.true(unavailable.length > 0, 'the outage was felt (some requests were refused)');
 
     // Each refused request is retried with its key once the dependency is back.
     const retried = await Promise.all(
       unavailable.map((o, i) =>
-        eventually(async () => {
-          const r = await sendOtp(smx, apiKey, o.key, `+49151${String(20_000_000 + Number(o.key.split('-').pop()))}`);
-          return r.status === 201 ? r : undefined;
-        }, 30_000, `retry of ${o.key} (${i})`),
+        eventually(
+          async () => {
+            const r = await sendOtp(smx, apiKey, o.key, `+49151${String(20_000_000 + Number(o.key.split('-').pop()))}`);
+            return r.status === 201 ? r : undefined;
+          },
+          30_000,
+          `retry of ${o.key} (${i})`,
+        ),
       ),
     );
     const byKey = new Map(first.filter((o) => o.status === 201).map((o) => [o.key, o.messageId!]));
     for (const r of retried) byKey.set(r.key, r.messageId!);
-    await eventually(async () => [...byKey.values()].every((id) => received.has(id)), 30_000, 'every accepted OTP at the phone').catch(async (error: Error) => {
+    await eventually(
+      async () => [...byKey.values()].every((id) => received.has(id)),
+      30_000,
+      'every accepted OTP at the phone',
+    ).catch(async (error: Error) => {
       const missing = [...byKey.values()].filter((id) => !received.has(id));
-      const states = await Promise.all(missing.slice(0, 5).map(async (id) => (await smx.api(apiKey, 'GET', `/v1/messages/${id}`)).body.data?.status));
+      const states = await Promise.all(
+        missing.slice(0, 5).map(async (id) => (await smx.api(apiKey, 'GET', `/v1/messages/${id}`)).body.data?.status),
+      );
       const status = await smx.api(apiKey, 'GET', '/v1/status');
-      const lines = smx.logs().split('\n').filter((l) => /"level":(40|50)/.test(l)).slice(-8).map((l) => l.slice(0, 300));
-      throw new Error(`${error.message}: status ${JSON.stringify(status.body.data)}; phone connected ${phone.connected}; logs:\n${lines.join('\n')}\n ${missing.length} missing, e.g. ${missing.slice(0, 5).map((id, i) => `${id} ${states[i]}`).join(', ')}`);
+      const lines = smx
+        .logs()
+        .split('\n')
+        .filter((l) => /"level":(40|50)/.test(l))
+        .slice(-8)
+        .map((l) => l.slice(0, 300));
+      throw new Error(
+        `${error.message}: status ${JSON.stringify(status.body.data)}; phone connected ${phone.connected}; logs:\n${lines.join('\n')}\n ${missing.length} missing, e.g. ${missing
+          .slice(0, 5)
+          .map((id, i) => `${id} ${states[i]}`)
+          .join(', ')}`,
+      );
     });
     // An SMS handed to the phone after every OTP: a second copy of any of them would have arrived before it.
     received.delete(await phoneMarker(smx, apiKey, (id) => received.has(id), 30_000));
 
     const duplicates = [...received.values()].filter((n) => n > 1).length;
     const extra = [...received.keys()].filter((id) => ![...byKey.values()].includes(id));
-    t.log(`${name}: /health/ready 503 after ${notReadyMs} ms, 200 again ${readyAgainMs} ms after recovery; ${first.length} requests, ${first.length - unavailable.length} × 201, ${unavailable.length} × 503 (slowest answer ${Math.max(...first.map((o) => o.ms))} ms, bound ${ANSWER_BOUND_MS} ms); after retries: ${byKey.size} keys, phone got ${received.size} SMS, ${duplicates} twice, ${extra.length} not belonging to a 201`);
+    t.log(
+      `${name}: /health/ready 503 after ${notReadyMs} ms, 200 again ${readyAgainMs} ms after recovery; ${first.length} requests, ${first.length - unavailable.length} × 201, ${unavailable.length} × 503 (slowest answer ${Math.max(...first.map((o) => o.ms))} ms, bound ${ANSWER_BOUND_MS} ms); after retries: ${byKey.size} keys, phone got ${received.size} SMS, ${duplicates} twice, ${extra.length} not belonging to a 201`,
+    );
     t.is(byKey.size, first.length, 'every key ends accepted');
     t.is(duplicates, 0, 'no SMS twice');
     t.deepEqual(extra, [], 'no SMS the caller was not told about (a 503 sent anyway, then again on retry)');

@@ -26,10 +26,14 @@ async function projectWithPhone(t: ExecutionContext, name = 'Test phone') {
 }
 
 async function statusOf(key: string, messageId: string, wanted: string) {
-  return eventually(async () => {
-    const m = await current().api(key, 'GET', `/v1/messages/${messageId}`);
-    return m.body.data.status === wanted ? m.body.data : null;
-  }, 10_000, `${messageId} ${wanted}`);
+  return eventually(
+    async () => {
+      const m = await current().api(key, 'GET', `/v1/messages/${messageId}`);
+      return m.body.data.status === wanted ? m.body.data : null;
+    },
+    10_000,
+    `${messageId} ${wanted}`,
+  );
 }
 
 test('the example plugin loads through SMX_PLUGINS and routes real messages by country', async (t) => {
@@ -56,7 +60,11 @@ test('the example plugin loads through SMX_PLUGINS and routes real messages by c
     const sent = await smx.api(key, 'POST', '/v1/send-sms', { to: c.to, message: `  to ${c.to}  ` });
     t.is(sent.status, 201, JSON.stringify(sent.body));
     t.is(sent.body.data.deviceId, c.device);
-    const got = await eventually(async () => received.get(c.device)!.find((m) => m.id === sent.body.data.messageId), 10_000, `SMS to ${c.to}`);
+    const got = await eventually(
+      async () => received.get(c.device)!.find((m) => m.id === sent.body.data.messageId),
+      10_000,
+      `SMS to ${c.to}`,
+    );
     t.is(got.body, `to ${c.to}`, 'the example beforeSend trims the text');
   }
   t.is([...received.values()].flat().length, 3, 'each message reached exactly one phone');
@@ -73,11 +81,14 @@ test('a plugin route answers in the envelope, sees only its project, and uses th
   t.true(infoA.body.success);
   t.truthy(infoA.body.requestId ?? infoA.headers.get('x-request-id'));
   t.is(infoA.body.data.projectId, a.projectId);
-  t.deepEqual(infoA.body.data.rules, [{ prefix: '44', device: 'uk-phone', linked: true }, { prefix: '49', device: 'de-phone', linked: false }]);
+  t.deepEqual(infoA.body.data.rules, [
+    { prefix: '44', device: 'uk-phone', linked: true },
+    { prefix: '49', device: 'de-phone', linked: false },
+  ]);
 
   const infoB = await smx.api(b.key, 'GET', '/plugins/route-by-country/info');
   t.is(infoB.body.data.projectId, b.projectId);
-  t.false(infoB.body.data.rules[0].linked, 'project B does not see project A\'s devices');
+  t.false(infoB.body.data.rules[0].linked, "project B does not see project A's devices");
 
   const anonymous = await fetch(`${smx.url}/plugins/route-by-country/info`);
   t.is(anonymous.status, 401);
@@ -85,8 +96,25 @@ test('a plugin route answers in the envelope, sees only its project, and uses th
 
   const who = await smx.api(a.key, 'GET', '/plugins/test-hooks/whoami');
   t.like(who.body.data, { projectId: a.projectId, secretVisible: false }, 'ctx.config holds no secrets');
-  t.deepEqual(who.body.data.context, ['config', 'hooks', 'http', 'log', 'name', 'routing'], 'no container: ctx names all a plugin can reach');
-  t.deepEqual(who.body.data.config, ['dataDir', 'databaseSchema', 'databaseUrl', 'host', 'httpPort', 'logLevel', 'mqttPublicUrl', 'plugins', 'publicUrl', 'redisPrefix', 'redisUrl', 'workerConcurrency']);
+  t.deepEqual(
+    who.body.data.context,
+    ['config', 'hooks', 'http', 'log', 'name', 'routing'],
+    'no container: ctx names all a plugin can reach',
+  );
+  t.deepEqual(who.body.data.config, [
+    'dataDir',
+    'databaseSchema',
+    'databaseUrl',
+    'host',
+    'httpPort',
+    'logLevel',
+    'mqttPublicUrl',
+    'plugins',
+    'publicUrl',
+    'redisPrefix',
+    'redisUrl',
+    'workerConcurrency',
+  ]);
   const failed = await smx.api(a.key, 'POST', '/plugins/test-hooks/fail', {});
   t.is(failed.status, 400);
   t.is(failed.body.error.code, 'VALIDATION_FAILED');
@@ -97,22 +125,33 @@ test('a plugin route answers in the envelope, sees only its project, and uses th
 });
 
 test('a duplicate plugin name fails start with an error naming both', async (t) => {
-  const error = await startTestSmxExpectingFailure('plugins-duplicate', { env: { SMX_PLUGINS: `${fixture('dup-a')},${fixture('dup-b')}` } });
+  const error = await startTestSmxExpectingFailure('plugins-duplicate', {
+    env: { SMX_PLUGINS: `${fixture('dup-a')},${fixture('dup-b')}` },
+  });
   t.is(error.name, 'PluginError');
   t.regex(error.message, /plugin name "duplicate-name" is used twice/);
   t.true(error.message.includes('dup-a.js') && error.message.includes('dup-b.js'), error.message);
 });
 
-test('an unknown hook name fails start with the plugin\'s name', async (t) => {
-  const error = await startTestSmxExpectingFailure('plugins-unknown-hook', { env: { SMX_PLUGINS: fixture('unknown-hook') } });
+test("an unknown hook name fails start with the plugin's name", async (t) => {
+  const error = await startTestSmxExpectingFailure('plugins-unknown-hook', {
+    env: { SMX_PLUGINS: fixture('unknown-hook') },
+  });
   t.is(error.message, 'plugin "unknown-hook" failed to set up');
-  t.regex((error.cause as Error).message, /plugin "unknown-hook": unknown hook "beforeSned" \(known: beforeSend, afterStatus, onInbound, onVerification\)/);
+  t.regex(
+    (error.cause as Error).message,
+    /plugin "unknown-hook": unknown hook "beforeSned" \(known: beforeSend, afterStatus, onInbound, onVerification\)/,
+  );
 });
 
 test('a plugin that cannot be imported or has no setup fails start clearly', async (t) => {
-  const missing = await startTestSmxExpectingFailure('plugins-missing', { env: { SMX_PLUGINS: './no/such/plugin.js' } });
+  const missing = await startTestSmxExpectingFailure('plugins-missing', {
+    env: { SMX_PLUGINS: './no/such/plugin.js' },
+  });
   t.regex(missing.message, /plugin \.\/no\/such\/plugin\.js: cannot import it/);
-  const bad = await startTestSmxExpectingFailure('plugins-bad-shape', { env: { SMX_PLUGINS: resolve(here, '../helpers/smx.js') } });
+  const bad = await startTestSmxExpectingFailure('plugins-bad-shape', {
+    env: { SMX_PLUGINS: resolve(here, '../helpers/smx.js') },
+  });
   t.regex(bad.message, /the default export must be \{ name: string, setup\(ctx\) \}/);
 });
 
@@ -123,7 +162,9 @@ test('throwing observer hooks do not break delivery, verification or inbound SMS
   t.is(sent.status, 201);
   await eventually(async () => received.find((m) => m.id === sent.body.data.messageId));
   await statusOf(key, sent.body.data.messageId, 'DELIVERED');
-  await eventually(async () => hookLog.statuses.find((s) => s.id === sent.body.data.messageId && s.status === 'DELIVERED'));
+  await eventually(async () =>
+    hookLog.statuses.find((s) => s.id === sent.body.data.messageId && s.status === 'DELIVERED'),
+  );
   // The phone may report sent and delivered in one publish: the first change seen is SENT or DELIVERED.
   const first = hookLog.statuses.find((s) => s.id === sent.body.data.messageId)!;
   t.like(first, { id: sent.body.data.messageId, deviceId: credentials.deviceId });
@@ -133,9 +174,14 @@ test('throwing observer hooks do not break delivery, verification or inbound SMS
   t.is(otp.status, 201, JSON.stringify(otp.body));
   const sms = await eventually(async () => received.find((m) => m.id === otp.body.data.messageId));
   const code = /\d{4,}/.exec(sms.body)![0];
-  const verified = await smx.api(key, 'POST', '/v1/verify-otp', { verificationId: otp.body.data.verificationId, otp: code });
+  const verified = await smx.api(key, 'POST', '/v1/verify-otp', {
+    verificationId: otp.body.data.verificationId,
+    otp: code,
+  });
   t.is(verified.status, 200, JSON.stringify(verified.body));
-  const seen = await eventually(async () => hookLog.verifications.find((v) => v.verificationId === otp.body.data.verificationId));
+  const seen = await eventually(async () =>
+    hookLog.verifications.find((v) => v.verificationId === otp.body.data.verificationId),
+  );
   t.is(seen.status, 'VERIFIED');
   t.false(JSON.stringify(seen).includes(code), 'onVerification never sees the code');
 
@@ -146,7 +192,12 @@ test('throwing observer hooks do not break delivery, verification or inbound SMS
   t.is(inbound.simSlot, 1);
 
   const logs = smx.logs();
-  for (const hook of ['afterStatus', 'onVerification', 'onInbound']) t.true(logs.includes(`plugin \\"test-hooks\\" failed in hook ${hook}`) || logs.includes(`plugin "test-hooks" failed in hook ${hook}`), hook);
+  for (const hook of ['afterStatus', 'onVerification', 'onInbound'])
+    t.true(
+      logs.includes(`plugin \\"test-hooks\\" failed in hook ${hook}`) ||
+        logs.includes(`plugin "test-hooks" failed in hook ${hook}`),
+      hook,
+    );
 
   // The worker is still fine: the next message goes through too.
   const next = await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', message: 'still fine' });

@@ -12,7 +12,10 @@ import { eventually } from '../helpers/eventually.js';
 const current = useSmx(test, 'presence-lifecycle');
 
 async function onlineOf(projectId: string): Promise<Map<string, boolean>> {
-  const devices = (await current().admin('GET', `/admin/projects/${projectId}/devices`)).body.data.devices as Array<{ id: string; online: boolean }>;
+  const devices = (await current().admin('GET', `/admin/projects/${projectId}/devices`)).body.data.devices as Array<{
+    id: string;
+    online: boolean;
+  }>;
   return new Map(devices.map((d) => [d.id, d.online]));
 }
 
@@ -27,9 +30,16 @@ test("a dead holder's connections are reaped offline; a live phone's stay online
   // What a broker node that was SIGKILLed leaves behind: an online mark under a holder that no longer renews.
   await smx.smx.container.resolve(PresenceStore).markOnline(orphan.deviceId, 'node-that-died:conn-1');
   t.true((await onlineOf(projectId)).get(orphan.deviceId));
-  t.true((await smx.api(key, 'GET', '/v1/status')).body.data.device.online, 'the orphan is the active device and looks online');
+  t.true(
+    (await smx.api(key, 'GET', '/v1/status')).body.data.device.online,
+    'the orphan is the active device and looks online',
+  );
 
-  await eventually(async () => (await onlineOf(projectId)).get(orphan.deviceId) === false, 25_000, 'orphan reaped offline');
+  await eventually(
+    async () => (await onlineOf(projectId)).get(orphan.deviceId) === false,
+    25_000,
+    'orphan reaped offline',
+  );
   t.true((await onlineOf(projectId)).get(live.deviceId), 'the live phone is untouched');
   t.false((await smx.api(key, 'GET', '/v1/status')).body.data.device.online);
 });
@@ -38,7 +48,8 @@ test('unlinking an SMSGate phone ends its event stream and its token stops worki
   const smx = current();
   const { projectId } = await createProject(smx, 'SMSGate unlink');
   const app = new SmsGateApp(smx.url);
-  const token = JSON.parse((await smx.admin('POST', `/admin/projects/${projectId}/link-tokens`)).body.data.qr.payload).token as string;
+  const token = JSON.parse((await smx.admin('POST', `/admin/projects/${projectId}/link-tokens`)).body.data.qr.payload)
+    .token as string;
   t.is((await app.register({ token })).status, 201);
   t.is((await app.patchDevice()).status, 204);
   const stream = await app.events();

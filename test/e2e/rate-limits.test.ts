@@ -31,24 +31,27 @@ async function burst(count: number, send: () => Promise<{ status: number }>): Pr
 
 const limitOf = (route: string) => ROUTE_RATE_LIMITS[route]!;
 
-test.serial('POST /v1/devices/link: past the per-source limit, 429 RATE_LIMITED with Retry-After; another source is not limited', async (t) => {
-  const smx = current();
-  const { max, windowSeconds } = limitOf('POST /v1/devices/link');
-  const statuses = await burst(max, () => post(smx, '/v1/devices/link', '203.0.113.20', {}));
-  t.deepEqual([...new Set(statuses)], [400], 'every request within the limit reaches the route');
-  const limited = await post(smx, '/v1/devices/link', '203.0.113.20', { token: 'lt_x', name: 'phone' });
-  t.is(limited.status, 429);
-  t.is(limited.body.success, false);
-  t.is(limited.body.error.code, 'RATE_LIMITED');
-  t.is(limited.body.error.origin, 'project');
-  t.truthy(limited.body.requestId);
-  t.is(limited.headers.get('x-request-id'), limited.body.requestId);
-  const retryAfter = Number(limited.headers.get('retry-after'));
-  t.true(retryAfter >= 1 && retryAfter <= windowSeconds, `Retry-After ${retryAfter}`);
-  // Another address, and another address in a different IPv6 /64, still reach the route.
-  t.is((await post(smx, '/v1/devices/link', '203.0.113.21', {})).status, 400);
-  t.is((await post(smx, '/v1/devices/link', '2001:db8:5:6::1', {})).status, 400);
-});
+test.serial(
+  'POST /v1/devices/link: past the per-source limit, 429 RATE_LIMITED with Retry-After; another source is not limited',
+  async (t) => {
+    const smx = current();
+    const { max, windowSeconds } = limitOf('POST /v1/devices/link');
+    const statuses = await burst(max, () => post(smx, '/v1/devices/link', '203.0.113.20', {}));
+    t.deepEqual([...new Set(statuses)], [400], 'every request within the limit reaches the route');
+    const limited = await post(smx, '/v1/devices/link', '203.0.113.20', { token: 'lt_x', name: 'phone' });
+    t.is(limited.status, 429);
+    t.is(limited.body.success, false);
+    t.is(limited.body.error.code, 'RATE_LIMITED');
+    t.is(limited.body.error.origin, 'project');
+    t.truthy(limited.body.requestId);
+    t.is(limited.headers.get('x-request-id'), limited.body.requestId);
+    const retryAfter = Number(limited.headers.get('retry-after'));
+    t.true(retryAfter >= 1 && retryAfter <= windowSeconds, `Retry-After ${retryAfter}`);
+    // Another address, and another address in a different IPv6 /64, still reach the route.
+    t.is((await post(smx, '/v1/devices/link', '203.0.113.21', {})).status, 400);
+    t.is((await post(smx, '/v1/devices/link', '2001:db8:5:6::1', {})).status, 400);
+  },
+);
 
 test.serial('IPv6 sources count per /64', async (t) => {
   const smx = current();
@@ -56,19 +59,38 @@ test.serial('IPv6 sources count per /64', async (t) => {
   let i = 0;
   const statuses = await burst(max, () => post(smx, '/v1/devices/link', `2001:db8:7:8::${(++i).toString(16)}`, {}));
   t.deepEqual([...new Set(statuses)], [400]);
-  t.is((await post(smx, '/v1/devices/link', '2001:db8:7:8:ffff::1', {})).status, 429, 'the same /64 from another address');
+  t.is(
+    (await post(smx, '/v1/devices/link', '2001:db8:7:8:ffff::1', {})).status,
+    429,
+    'the same /64 from another address',
+  );
 });
 
 test.serial('POST /compat/oauth/token: past the per-source limit, 429 RATE_LIMITED with Retry-After', async (t) => {
   const smx = current();
   const { max } = limitOf('POST /compat/oauth/token');
-  const statuses = await burst(max, () => post(smx, '/compat/oauth/token', '198.51.100.30', { grant_type: 'client_credentials', client_id: 'key_unknown', client_secret: 'nope' }));
+  const statuses = await burst(max, () =>
+    post(smx, '/compat/oauth/token', '198.51.100.30', {
+      grant_type: 'client_credentials',
+      client_id: 'key_unknown',
+      client_secret: 'nope',
+    }),
+  );
   t.deepEqual([...new Set(statuses)], [401]);
   const limited = await post(smx, '/compat/oauth/token', '198.51.100.30', { grant_type: 'client_credentials' });
   t.is(limited.status, 429);
   t.is(limited.body.error.code, 'RATE_LIMITED');
   t.true(Number(limited.headers.get('retry-after')) >= 1);
-  t.is((await post(smx, '/compat/oauth/token', '198.51.100.31', { grant_type: 'client_credentials', client_id: 'key_unknown', client_secret: 'nope' })).status, 401);
+  t.is(
+    (
+      await post(smx, '/compat/oauth/token', '198.51.100.31', {
+        grant_type: 'client_credentials',
+        client_id: 'key_unknown',
+        client_secret: 'nope',
+      })
+    ).status,
+    401,
+  );
 });
 
 test('the hot routes carry no limit; the limited routes document their 429', async (t) => {
@@ -76,7 +98,10 @@ test('the hot routes carry no limit; the limited routes document their 429', asy
   const { key } = await createProject(smx);
   const sent = await smx.api(key, 'POST', '/v1/send-otp', { to: '+4915112345678' });
   t.not(sent.status, 429);
-  t.is(sent.headers.get('x-ratelimit-limit'), null, 'no request limit on send-otp (its limits are the project\'s)');
-  const doc = (await (await fetch(`${smx.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
-  for (const path of ['/v1/devices/link', '/compat/oauth/token']) t.truthy(doc.paths[path]!.post!.responses['429'], `${path} documents 429`);
+  t.is(sent.headers.get('x-ratelimit-limit'), null, "no request limit on send-otp (its limits are the project's)");
+  const doc = (await (await fetch(`${smx.url}/openapi.json`)).json()) as {
+    paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+  };
+  for (const path of ['/v1/devices/link', '/compat/oauth/token'])
+    t.truthy(doc.paths[path]!.post!.responses['429'], `${path} documents 429`);
 });

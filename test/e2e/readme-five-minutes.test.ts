@@ -38,13 +38,17 @@ test('README "Five minutes", pasted into bash, sends and verifies an OTP', async
     await exited(server);
     await rm(dataDir, { recursive: true, force: true });
     const redis = new Redis('redis://127.0.0.1:6379');
-    for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 500 })) if ((keys as string[]).length) await redis.unlink(...(keys as string[]));
+    for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 500 }))
+      if ((keys as string[]).length) await redis.unlink(...(keys as string[]));
     redis.disconnect();
   });
   const api = `http://localhost:${httpPort}`;
-  for (let ready = false; !ready; ) {
+  for (let ready = false; !ready;) {
     if (server.exitCode !== null) return t.fail(`smx start exited:\n${server.output()}`);
-    ready = await fetch(`${api}/health/ready`).then((r) => r.ok, () => false);
+    ready = await fetch(`${api}/health/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (!ready) await new Promise((r) => setTimeout(r, 100));
   }
 
@@ -55,7 +59,14 @@ test('README "Five minutes", pasted into bash, sends and verifies an OTP', async
   const shell = spawn('bash', ['-c', script], {
     cwd: process.cwd(),
     // npm_config_offline: `npx smx` must find this project's own bin, never the registry.
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dataDir, API: api, SMX_DATA_DIR: dataDir, npm_config_offline: 'true', npm_config_update_notifier: 'false' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? dataDir,
+      API: api,
+      SMX_DATA_DIR: dataDir,
+      npm_config_offline: 'true',
+      npm_config_update_notifier: 'false',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

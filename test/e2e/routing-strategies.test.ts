@@ -22,13 +22,18 @@ async function projectWithPhones(t: ExecutionContext, names: string[], online: s
     await smx.admin('PATCH', `/admin/devices/${credentials.deviceId}`, { sendRatePerMinute: 0 });
     phones[name] = { credentials, received: [] };
   }
-  for (const name of online) await startPhone(t, phones[name]!.credentials, { onSend: (m) => void phones[name]!.received.push(m) });
+  for (const name of online)
+    await startPhone(t, phones[name]!.credentials, { onSend: (m) => void phones[name]!.received.push(m) });
   // Presence is the broker's to say: wait until SMX sees them online before routing on it.
-  await eventually(async () => {
-    const list = await smx.admin('GET', `/admin/projects/${projectId}/devices`);
-    const devices = (list.body.data.devices ?? list.body.data) as Array<{ id: string; online: boolean }>;
-    return online.every((name) => devices.find((d) => d.id === phones[name]!.credentials.deviceId)?.online);
-  }, 10_000, 'phones online');
+  await eventually(
+    async () => {
+      const list = await smx.admin('GET', `/admin/projects/${projectId}/devices`);
+      const devices = (list.body.data.devices ?? list.body.data) as Array<{ id: string; online: boolean }>;
+      return online.every((name) => devices.find((d) => d.id === phones[name]!.credentials.deviceId)?.online);
+    },
+    10_000,
+    'phones online',
+  );
   return { projectId, key, phones };
 }
 
@@ -80,9 +85,22 @@ test('round-robin: messages spread evenly over the online phones, none to the of
 
 test('prefix: the SIM whose number matches the destination sends it; no match goes to the active device', async (t) => {
   const smx = current();
-  const { projectId, key, phones } = await projectWithPhones(t, ['dual-sim', 'uk', 'active'], ['dual-sim', 'uk', 'active']);
-  const setSims = (name: string, sims: Array<{ slot: number; number: string }>) => smx.admin('PATCH', `/admin/devices/${phones[name]!.credentials.deviceId}`, { sims });
-  t.is((await setSims('dual-sim', [{ slot: 0, number: '+14155550100' }, { slot: 1, number: '+4915100000000' }])).status, 200);
+  const { projectId, key, phones } = await projectWithPhones(
+    t,
+    ['dual-sim', 'uk', 'active'],
+    ['dual-sim', 'uk', 'active'],
+  );
+  const setSims = (name: string, sims: Array<{ slot: number; number: string }>) =>
+    smx.admin('PATCH', `/admin/devices/${phones[name]!.credentials.deviceId}`, { sims });
+  t.is(
+    (
+      await setSims('dual-sim', [
+        { slot: 0, number: '+14155550100' },
+        { slot: 1, number: '+4915100000000' },
+      ])
+    ).status,
+    200,
+  );
   t.is((await setSims('uk', [{ slot: 0, number: '+447400000000' }])).status, 200);
   await useStrategy(projectId, 'prefix');
 

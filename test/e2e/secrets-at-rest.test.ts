@@ -29,13 +29,21 @@ test('after an OTP round trip no code, API key, device secret or link token is s
   const received: OutboxMessage[] = [];
   await startPhone(t, credentials, { onSend: (m) => void received.push(m) });
 
-  const sent = await smx.api(key, 'POST', '/v1/send-otp', { to: '+14155550151', code: CODE, metadata: { purpose: 'login' } });
+  const sent = await smx.api(key, 'POST', '/v1/send-otp', {
+    to: '+14155550151',
+    code: CODE,
+    metadata: { purpose: 'login' },
+  });
   t.is(sent.status, 201, JSON.stringify(sent.body));
   t.false(JSON.stringify(sent.body).includes(CODE), 'not in the send-otp answer');
   const { verificationId, messageId } = sent.body.data;
   const sms = await eventually(async () => received.find((m) => m.id === messageId), 10_000, 'the SMS');
   t.true(sms.body.includes(CODE), 'the phone did get the code (so the searches below can find it if it is there)');
-  await eventually(async () => (await smx.api(key, 'GET', `/v1/messages/${messageId}`)).body.data.status === 'DELIVERED', 10_000, 'DELIVERED');
+  await eventually(
+    async () => (await smx.api(key, 'GET', `/v1/messages/${messageId}`)).body.data.status === 'DELIVERED',
+    10_000,
+    'DELIVERED',
+  );
   const wrong = await smx.api(key, 'POST', '/v1/verify-otp', { verificationId, otp: '11112222' });
   t.false(wrong.body.data.verified);
   const verified = await smx.api(key, 'POST', '/v1/verify-otp', { verificationId, otp: CODE });
@@ -63,8 +71,14 @@ test('after an OTP round trip no code, API key, device secret or link token is s
   for (const [what, value] of secrets) t.false(db.text.includes(value), `${what} is not in the database`);
 
   const redis = await dumpRedis(smx.redisPrefix);
-  t.true(redis.keys.some((k) => k.includes(':bull:')), 'BullMQ keys were dumped');
-  t.true(redis.keys.some((k) => k.includes(':mqtt:')), 'MQTT session keys were dumped');
+  t.true(
+    redis.keys.some((k) => k.includes(':bull:')),
+    'BullMQ keys were dumped',
+  );
+  t.true(
+    redis.keys.some((k) => k.includes(':mqtt:')),
+    'MQTT session keys were dumped',
+  );
   t.true(redis.bytes.includes(messageId), 'the dump holds the round trip');
   for (const [what, value] of secrets) t.false(redis.bytes.includes(value), `${what} is not in Redis`);
 
@@ -80,7 +94,13 @@ test('with an Idempotency-Key the stored response holds no code either, and the 
   // Linked, but the phone never connects: the message stays in the database, queued.
   const credentials = await linkDevice({ server: smx.url, token: token.body.data.token, name: 'Away phone' });
   const code = '73519208';
-  const sent = await smx.api(key, 'POST', '/v1/send-otp', { to: '+14155550152', code }, { 'idempotency-key': 'sealed-1' });
+  const sent = await smx.api(
+    key,
+    'POST',
+    '/v1/send-otp',
+    { to: '+14155550152', code },
+    { 'idempotency-key': 'sealed-1' },
+  );
   t.is(sent.status, 201, JSON.stringify(sent.body));
   t.is(sent.body.data.deviceId, credentials.deviceId);
   const db = await dumpDatabase(smx);
@@ -103,13 +123,21 @@ test('while a phone with a persistent session is away, its OTP is not stored in 
   const phone = await startPhone(t, credentials);
   await eventually(async () => (await smx.api(key, 'GET', '/v1/status')).body.data.device.online, 10_000, 'online');
   await phone.stop();
-  await eventually(async () => (await smx.api(key, 'GET', '/v1/status')).body.data.device.online === false, 10_000, 'offline');
+  await eventually(
+    async () => (await smx.api(key, 'GET', '/v1/status')).body.data.device.online === false,
+    10_000,
+    'offline',
+  );
   const code = '46375819';
   const sent = await smx.api(key, 'POST', '/v1/send-otp', { to: '+14155550153', code });
   t.is(sent.status, 201, JSON.stringify(sent.body));
   // Let the dispatcher handle the message first (it either holds it or hands it to the broker).
   const dispatch = smx.smx.container.resolve<Queues>(Symbol.for('smx.Queues')).dispatch;
-  await eventually(async () => Object.values(await dispatch.getJobCounts('waiting', 'active', 'prioritized')).every((n) => n === 0), 10_000, 'the dispatcher to settle');
+  await eventually(
+    async () => Object.values(await dispatch.getJobCounts('waiting', 'active', 'prioritized')).every((n) => n === 0),
+    10_000,
+    'the dispatcher to settle',
+  );
   t.false((await dumpRedis(smx.redisPrefix)).bytes.includes(code), 'the code is not in Redis');
   t.false((await dumpDatabase(smx)).text.includes(code), 'the code is not in the database');
 });
@@ -122,7 +150,11 @@ test('an OTP publish the phone has not acknowledged is not stored in plain text 
   const { projectId, key } = await createProject(smx, 'Unacknowledged');
   const token = await smx.admin('POST', `/admin/projects/${projectId}/link-tokens`);
   const credentials = await linkDevice({ server: smx.url, token: token.body.data.token, name: 'Never acks' });
-  const phone = await connectRaw(t, `mqtt://127.0.0.1:${smx.smx.broker!.tcpPort}`, deviceOptions(credentials, { clean: false }));
+  const phone = await connectRaw(
+    t,
+    `mqtt://127.0.0.1:${smx.smx.broker!.tcpPort}`,
+    deviceOptions(credentials, { clean: false }),
+  );
   const delivered: string[] = [];
   // mqtt.js sends the PUBACK when handleMessage calls back; this one never does.
   phone.handleMessage = (packet) => void delivered.push(String((packet as { payload: Buffer }).payload));
@@ -132,10 +164,17 @@ test('an OTP publish the phone has not acknowledged is not stored in plain text 
   const code = '61739502';
   const sent = await smx.api(key, 'POST', '/v1/send-otp', { to: '+14155550154', code });
   t.is(sent.status, 201, JSON.stringify(sent.body));
-  await eventually(async () => delivered.some((payload) => payload.includes(code)), 10_000, 'the unacknowledged delivery');
+  await eventually(
+    async () => delivered.some((payload) => payload.includes(code)),
+    10_000,
+    'the unacknowledged delivery',
+  );
 
   const redis = await dumpRedis(smx.redisPrefix);
-  t.true(redis.keys.some((k) => /:mqtt:packet:[^:]+:\d+$/.test(k)), 'the unacknowledged packet is kept in the session store');
+  t.true(
+    redis.keys.some((k) => /:mqtt:packet:[^:]+:\d+$/.test(k)),
+    'the unacknowledged packet is kept in the session store',
+  );
   t.false(redis.bytes.includes(code), 'the code is not in Redis');
   t.false(smx.logs().includes(code), 'nothing logged holds the code');
 });

@@ -20,23 +20,44 @@ interface Answer {
 }
 
 /** One POST on a keep-alive agent; connection errors are returned, not thrown. */
-function post(agent: Agent, port: number, path: string, body: unknown, headers: Record<string, string>): Promise<Answer> {
+function post(
+  agent: Agent,
+  port: number,
+  path: string,
+  body: unknown,
+  headers: Record<string, string>,
+): Promise<Answer> {
   const payload = JSON.stringify(body);
   return new Promise((resolve) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers } }, (res) => {
-      let text = '';
-      res.on('data', (chunk) => (text += chunk));
-      res.on('end', () => {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          parsed = text;
-        }
-        resolve({ status: res.statusCode ?? 0, body: parsed, requestId: res.headers['x-request-id'] as string | undefined, retryAfter: res.headers['retry-after'] as string | undefined });
-      });
-      res.on('error', (error: NodeJS.ErrnoException) => resolve({ status: 0, error: error.code ?? error.message }));
-    });
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => {
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            parsed = text;
+          }
+          resolve({
+            status: res.statusCode ?? 0,
+            body: parsed,
+            requestId: res.headers['x-request-id'] as string | undefined,
+            retryAfter: res.headers['retry-after'] as string | undefined,
+          });
+        });
+        res.on('error', (error: NodeJS.ErrnoException) => resolve({ status: 0, error: error.code ?? error.message }));
+      },
+    );
     req.on('error', (error: NodeJS.ErrnoException) => resolve({ status: 0, error: error.code ?? error.message }));
     req.end(payload);
   });
@@ -51,7 +72,12 @@ test('SIGTERM under load: in-flight requests answered, the rest 503 in the envel
   const { projectId, key } = await deployment.project('shutdown');
   const credentials = await deployment.linkPhone(projectId, 'phone');
   const received = new Set<string>();
-  const phone = new ReferenceDevice({ credentials, reconnectPeriodMs: 200, report: { sent: true, delivered: true }, onSend: (m) => void received.add(m.id) });
+  const phone = new ReferenceDevice({
+    credentials,
+    reconnectPeriodMs: 200,
+    report: { sent: true, delivered: true },
+    onSend: (m) => void received.add(m.id),
+  });
   t.teardown(() => phone.stop());
   await phone.start();
 
@@ -63,7 +89,13 @@ test('SIGTERM under load: in-flight requests answered, the rest 503 in the envel
   let n = 0;
   const clients = Array.from({ length: 8 }, async () => {
     while (!stop) {
-      const answer = await post(agent, port, '/v1/send-sms', { to: `+4915112${String(300_000 + n++)}`, message: 'shutdown test' }, { 'x-smx-api-key': key });
+      const answer = await post(
+        agent,
+        port,
+        '/v1/send-sms',
+        { to: `+4915112${String(300_000 + n++)}`, message: 'shutdown test' },
+        { 'x-smx-api-key': key },
+      );
       answers.push(answer);
       if (answer.error === 'ECONNREFUSED') await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -79,9 +111,15 @@ test('SIGTERM under load: in-flight requests answered, the rest 503 in the envel
   const draining = answers.filter((a) => a.status === 503);
   const refused = answers.filter((a) => a.error === 'ECONNREFUSED');
   const other = answers.filter((a) => a.status !== 201 && a.status !== 503 && a.error !== 'ECONNREFUSED');
-  t.log(`${answers.length} requests (${beforeTerm} before SIGTERM): ${accepted.length} × 201, ${draining.length} × 503 while draining, ${refused.length} refused after the listener closed, ${other.length} other; exit code ${code}`);
+  t.log(
+    `${answers.length} requests (${beforeTerm} before SIGTERM): ${accepted.length} × 201, ${draining.length} × 503 while draining, ${refused.length} refused after the listener closed, ${other.length} other; exit code ${code}`,
+  );
   t.is(code, 0, 'a clean exit');
-  t.deepEqual(other.map((a) => a.error ?? `${a.status} ${JSON.stringify(a.body)}`), [], 'no reset connection, no answer outside the contract');
+  t.deepEqual(
+    other.map((a) => a.error ?? `${a.status} ${JSON.stringify(a.body)}`),
+    [],
+    'no reset connection, no answer outside the contract',
+  );
   for (const a of draining) {
     t.is(a.body?.success, false);
     t.is(a.body?.error?.code, 'UNAVAILABLE');
@@ -94,7 +132,11 @@ test('SIGTERM under load: in-flight requests answered, the rest 503 in the envel
   server = deployment.start('start');
   await deployment.ready();
   const ids = accepted.map((a) => a.body.data.messageId as string);
-  await eventually(async () => ids.every((messageId) => received.has(messageId)), 30_000, 'every accepted SMS at the phone');
+  await eventually(
+    async () => ids.every((messageId) => received.has(messageId)),
+    30_000,
+    'every accepted SMS at the phone',
+  );
   server.kill('SIGTERM');
   await exited(server);
   t.pass();

@@ -36,7 +36,10 @@ test('broker, api and worker in separate processes deliver and verify an OTP, an
   const children: Array<ReturnType<typeof run>> = [];
   t.teardown(async () => {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-    await cleanupTestSmx({ redisPrefix: env.SMX_REDIS_PREFIX, smx: { config: { databaseUrl: PG_URL, databaseSchema: env.SMX_DATABASE_SCHEMA, dataDir } } } as never);
+    await cleanupTestSmx({
+      redisPrefix: env.SMX_REDIS_PREFIX,
+      smx: { config: { databaseUrl: PG_URL, databaseSchema: env.SMX_DATABASE_SCHEMA, dataDir } },
+    } as never);
     await rm(dataDir, { recursive: true, force: true });
   });
 
@@ -49,10 +52,18 @@ test('broker, api and worker in separate processes deliver and verify an OTP, an
   const worker = run(['worker'], env);
   children.push(api, worker);
   const base = `http://127.0.0.1:${httpPort}`;
-  await eventually(async () => (await fetch(`${base}/health/ready`).catch(() => null))?.status === 200, 20_000, 'the api to be ready');
+  await eventually(
+    async () => (await fetch(`${base}/health/ready`).catch(() => null))?.status === 200,
+    20_000,
+    'the api to be ready',
+  );
 
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const response = await fetch(`${base}${path}`, { method, headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...headers }, body: body ? JSON.stringify(body) : undefined });
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
+      body: body ? JSON.stringify(body) : undefined,
+    });
     return { status: response.status, body: (await response.json()) as any };
   };
   const auth = { authorization: `Bearer ${admin}` };
@@ -60,20 +71,39 @@ test('broker, api and worker in separate processes deliver and verify an OTP, an
   const key = await call('POST', `/admin/projects/${project.body.data.id}/api-keys`, { name: 'k' }, auth);
   const token = await call('POST', `/admin/projects/${project.body.data.id}/link-tokens`, undefined, auth);
   const credentials = await linkDevice({ server: base, token: token.body.data.token, name: 'split phone' });
-  t.is(credentials.mqtt.url, `mqtt://localhost:${mqttPort}`, 'the api hands phones the broker node\'s address');
+  t.is(credentials.mqtt.url, `mqtt://localhost:${mqttPort}`, "the api hands phones the broker node's address");
 
   const received: OutboxMessage[] = [];
-  const phone = new ReferenceDevice({ credentials, report: { sent: true, delivered: true }, onSend: (m) => void received.push(m) });
+  const phone = new ReferenceDevice({
+    credentials,
+    report: { sent: true, delivered: true },
+    onSend: (m) => void received.push(m),
+  });
   t.teardown(() => phone.stop());
   await phone.start();
 
   const headers = { 'x-smx-api-key': key.body.data.key };
   const sent = await call('POST', '/v1/send-otp', { to: '+14155550142', code: '552211' }, headers);
   t.is(sent.status, 201, JSON.stringify(sent.body));
-  const sms = await eventually(async () => received.find((m) => m.id === sent.body.data.messageId), 15_000, 'the phone to get the OTP');
+  const sms = await eventually(
+    async () => received.find((m) => m.id === sent.body.data.messageId),
+    15_000,
+    'the phone to get the OTP',
+  );
   t.regex(sms.body, /552211/);
-  await eventually(async () => (await call('GET', `/v1/messages/${sent.body.data.messageId}`, undefined, headers)).body.data.status === 'DELIVERED', 15_000, 'DELIVERED');
-  const verified = await call('POST', '/v1/verify-otp', { verificationId: sent.body.data.verificationId, otp: '552211' }, headers);
+  await eventually(
+    async () =>
+      (await call('GET', `/v1/messages/${sent.body.data.messageId}`, undefined, headers)).body.data.status ===
+      'DELIVERED',
+    15_000,
+    'DELIVERED',
+  );
+  const verified = await call(
+    'POST',
+    '/v1/verify-otp',
+    { verificationId: sent.body.data.verificationId, otp: '552211' },
+    headers,
+  );
   t.true(verified.body.data.verified);
 
   await phone.stop();

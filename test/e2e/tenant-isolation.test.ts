@@ -27,7 +27,14 @@ async function tenant(t: ExecutionContext, smx: TestSmx, name: string, to: strin
   await startPhone(t, credentials);
   const sent = await smx.api(key, 'POST', '/v1/send-otp', { to, code: '246810' });
   if (sent.status !== 201) throw new Error(`send-otp in ${name}: ${sent.status} ${JSON.stringify(sent.body)}`);
-  return { projectId, key, keyId, deviceId: credentials.deviceId, verificationId: sent.body.data.verificationId, messageId: sent.body.data.messageId };
+  return {
+    projectId,
+    key,
+    keyId,
+    deviceId: credentials.deviceId,
+    verificationId: sent.body.data.verificationId,
+    messageId: sent.body.data.messageId,
+  };
 }
 
 /** 404 with the given code, and nothing of the other tenant in the answer. */
@@ -48,11 +55,35 @@ test("with A's key, B's verifications, messages and challenges answer 404 and st
   const b = await tenant(t, smx, 'Tenant B', '+14155550222');
   const bSecrets = [b.projectId, b.deviceId, '+14155550222', 'Tenant B'];
 
-  assertHidden(t, await smx.api(a.key, 'GET', `/v1/verifications/${b.verificationId}`), 'VERIFICATION_NOT_FOUND', bSecrets, 'GET verification');
-  assertHidden(t, await smx.api(a.key, 'POST', `/v1/verifications/${b.verificationId}/cancel`), 'VERIFICATION_NOT_FOUND', bSecrets, 'cancel');
+  assertHidden(
+    t,
+    await smx.api(a.key, 'GET', `/v1/verifications/${b.verificationId}`),
+    'VERIFICATION_NOT_FOUND',
+    bSecrets,
+    'GET verification',
+  );
+  assertHidden(
+    t,
+    await smx.api(a.key, 'POST', `/v1/verifications/${b.verificationId}/cancel`),
+    'VERIFICATION_NOT_FOUND',
+    bSecrets,
+    'cancel',
+  );
   // The right code, even: A must not be able to verify (or burn attempts of) B's challenge.
-  assertHidden(t, await smx.api(a.key, 'POST', '/v1/verify-otp', { verificationId: b.verificationId, otp: '246810' }), 'VERIFICATION_NOT_FOUND', bSecrets, 'verify right code');
-  assertHidden(t, await smx.api(a.key, 'POST', '/v1/verify-otp', { verificationId: b.verificationId, otp: '000000' }), 'VERIFICATION_NOT_FOUND', bSecrets, 'verify wrong code');
+  assertHidden(
+    t,
+    await smx.api(a.key, 'POST', '/v1/verify-otp', { verificationId: b.verificationId, otp: '246810' }),
+    'VERIFICATION_NOT_FOUND',
+    bSecrets,
+    'verify right code',
+  );
+  assertHidden(
+    t,
+    await smx.api(a.key, 'POST', '/v1/verify-otp', { verificationId: b.verificationId, otp: '000000' }),
+    'VERIFICATION_NOT_FOUND',
+    bSecrets,
+    'verify wrong code',
+  );
   assertHidden(t, await smx.api(a.key, 'GET', `/v1/messages/${b.messageId}`), 'NOT_FOUND', bSecrets, 'GET message');
 
   // The answers for B's ids are indistinguishable from ids that do not exist at all.
@@ -74,8 +105,20 @@ test("with A's key, B's verifications, messages and challenges answer 404 and st
   t.is(bVerify.body.data.attempts, 1);
 
   // And the reverse direction, for A's resources with B's key.
-  assertHidden(t, await smx.api(b.key, 'GET', `/v1/verifications/${a.verificationId}`), 'VERIFICATION_NOT_FOUND', [a.projectId, a.deviceId, '+14155550111'], 'B reads A');
-  assertHidden(t, await smx.api(b.key, 'GET', `/v1/messages/${a.messageId}`), 'NOT_FOUND', [a.projectId, a.deviceId, '+14155550111'], 'B reads A message');
+  assertHidden(
+    t,
+    await smx.api(b.key, 'GET', `/v1/verifications/${a.verificationId}`),
+    'VERIFICATION_NOT_FOUND',
+    [a.projectId, a.deviceId, '+14155550111'],
+    'B reads A',
+  );
+  assertHidden(
+    t,
+    await smx.api(b.key, 'GET', `/v1/messages/${a.messageId}`),
+    'NOT_FOUND',
+    [a.projectId, a.deviceId, '+14155550111'],
+    'B reads A message',
+  );
   // A's own resources are of course readable with A's key.
   t.is((await smx.api(a.key, 'GET', `/v1/verifications/${a.verificationId}`)).status, 200);
   t.is((await smx.api(a.key, 'GET', `/v1/messages/${a.messageId}`)).status, 200);
@@ -93,7 +136,10 @@ test("admin: A's path cannot revoke B's API key (404), and B's key keeps working
   t.is(revoke.body.error.code, 'NOT_FOUND');
   t.is((await smx.api(b.key, 'GET', '/v1/status')).status, 200, "B's key still works");
   const listed = await smx.admin('GET', `/admin/projects/${b.projectId}/api-keys`);
-  t.deepEqual(listed.body.data.apiKeys.map((k: { id: string }) => k.id), [bKeyId]);
+  t.deepEqual(
+    listed.body.data.apiKeys.map((k: { id: string }) => k.id),
+    [bKeyId],
+  );
   // A's key list never shows B's key.
   const aKeys = await smx.admin('GET', `/admin/projects/${a.projectId}/api-keys`);
   t.false(aKeys.body.data.apiKeys.some((k: { id: string }) => k.id === bKeyId));
@@ -107,7 +153,11 @@ test("GET /v1/status with A's key shows A's device only", async (t) => {
   const bDevice = await linkNewDevice(smx, b.projectId, 'B phone');
   // Only B's phone is online: A's status must not borrow it.
   await startPhone(t, bDevice);
-  await eventually(async () => (await smx.api(b.key, 'GET', '/v1/status')).body.data.device.online === true, 10_000, "B's phone online");
+  await eventually(
+    async () => (await smx.api(b.key, 'GET', '/v1/status')).body.data.device.online === true,
+    10_000,
+    "B's phone online",
+  );
 
   const aStatus = await smx.api(a.key, 'GET', '/v1/status');
   t.is(aStatus.status, 200);

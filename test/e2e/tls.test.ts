@@ -11,7 +11,27 @@ import { useSmx } from '../helpers/smx.js';
 const dir = mkdtempSync(join(tmpdir(), 'smx-tls-'));
 const cert = join(dir, 'cert.pem');
 const key = join(dir, 'key.pem');
-execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { stdio: 'ignore' });
+execFileSync(
+  'openssl',
+  [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=DNS:localhost',
+  ],
+  { stdio: 'ignore' },
+);
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
 const current = useSmx(test, 'tls', { env: { SMX_TLS_CERT: cert, SMX_TLS_KEY: key } });
@@ -39,5 +59,7 @@ test('the API answers over HTTPS with the configured certificate, and hands out 
 test('half a TLS configuration, or a missing file, stops start with the variable named', (t) => {
   t.throws(() => loadConfig({ SMX_TLS_CERT: cert }), { instanceOf: ConfigError, message: /^SMX_TLS_KEY: / });
   t.throws(() => loadConfig({ SMX_TLS_KEY: key }), { instanceOf: ConfigError, message: /^SMX_TLS_CERT: / });
-  t.throws(() => loadConfig({ SMX_TLS_CERT: join(dir, 'nope.pem'), SMX_TLS_KEY: key }), { message: /^SMX_TLS_CERT: expected a readable PEM file/ });
+  t.throws(() => loadConfig({ SMX_TLS_CERT: join(dir, 'nope.pem'), SMX_TLS_KEY: key }), {
+    message: /^SMX_TLS_CERT: expected a readable PEM file/,
+  });
 });

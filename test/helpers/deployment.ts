@@ -35,7 +35,10 @@ export class Deployment {
     const id = randomBytes(4).toString('hex');
     const dataDir = await mkdtemp(join(tmpdir(), `smx-${name}-`));
     const adminToken = `adm_${randomBytes(16).toString('hex')}`;
-    const slug = name.replace(/[^a-z0-9]/gi, '_').toLowerCase().slice(0, 20);
+    const slug = name
+      .replace(/[^a-z0-9]/gi, '_')
+      .toLowerCase()
+      .slice(0, 20);
     const env: Record<string, string> = {
       DATABASE_URL: PG_URL,
       SMX_DATABASE_SCHEMA: `t_${slug}_${id}`,
@@ -53,9 +56,13 @@ export class Deployment {
     };
     const deployment = new Deployment(env, adminToken);
     t.teardown(async () => {
-      for (const child of deployment.children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      for (const child of deployment.children)
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await Promise.all(deployment.children.map(exited));
-      await cleanupTestSmx({ redisPrefix: env.SMX_REDIS_PREFIX, smx: { config: { databaseUrl: PG_URL, databaseSchema: env.SMX_DATABASE_SCHEMA, dataDir } } } as never);
+      await cleanupTestSmx({
+        redisPrefix: env.SMX_REDIS_PREFIX,
+        smx: { config: { databaseUrl: PG_URL, databaseSchema: env.SMX_DATABASE_SCHEMA, dataDir } },
+      } as never);
       await rm(dataDir, { recursive: true, force: true });
     });
     return deployment;
@@ -76,7 +83,13 @@ export class Deployment {
 
   /** Waits until the API answers /health/ready 200; on failure the error carries every process's output. */
   async ready(timeoutMs = 60_000): Promise<void> {
-    await eventually(async () => (await fetch(`${this.base}/health/ready`, { signal: AbortSignal.timeout(5000) }).catch(() => null))?.status === 200, timeoutMs, 'smx to be ready').catch((error: Error) => {
+    await eventually(
+      async () =>
+        (await fetch(`${this.base}/health/ready`, { signal: AbortSignal.timeout(5000) }).catch(() => null))?.status ===
+        200,
+      timeoutMs,
+      'smx to be ready',
+    ).catch((error: Error) => {
       throw new Error(`${error.message}; output:\n${this.children.map((c) => c.output()).join('\n---\n')}`);
     });
   }

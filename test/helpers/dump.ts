@@ -49,7 +49,8 @@ export async function dumpRedis(prefix: string): Promise<{ keys: string[]; bytes
           chunks.push((await redis.getBuffer(key)) ?? Buffer.alloc(0));
           break;
         case 'hash':
-          for (const [field, value] of Object.entries(await redis.hgetallBuffer(key))) chunks.push(Buffer.from(`${field}=`), value, Buffer.from(' '));
+          for (const [field, value] of Object.entries(await redis.hgetallBuffer(key)))
+            chunks.push(Buffer.from(`${field}=`), value, Buffer.from(' '));
           break;
         case 'list':
           chunks.push(...(await redis.lrangeBuffer(key, 0, -1)));
@@ -61,7 +62,8 @@ export async function dumpRedis(prefix: string): Promise<{ keys: string[]; bytes
           chunks.push(...(await redis.zrangeBuffer(key, '0', '-1')));
           break;
         case 'stream':
-          for (const [id, fields] of (await redis.xrangeBuffer(key, '-', '+')) as unknown as Array<[Buffer, Buffer[]]>) chunks.push(id, ...fields);
+          for (const [id, fields] of (await redis.xrangeBuffer(key, '-', '+')) as unknown as Array<[Buffer, Buffer[]]>)
+            chunks.push(id, ...fields);
           break;
         case 'none':
           break; // expired between SCAN and TYPE

@@ -16,7 +16,11 @@ type NotYet = undefined | null | false | 0 | '';
  * rejects with "timed out waiting for `what`" once `timeoutMs` has passed. A throwing check fails
  * at once (a broken check should not look like a slow condition).
  */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<Exclude<T, NotYet>> {
+export async function eventually<T>(
+  check: () => T | Promise<T>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<Exclude<T, NotYet>> {
   const deadline = Date.now() + timeoutMs;
   let pause = 5;
   for (;;) {

@@ -28,7 +28,12 @@ const activeHandles = (): Handle[] => (process as unknown as { _getActiveHandles
 
 /** stdio is the runner's, not the test's. */
 function isStdio(handle: Handle): boolean {
-  return handle === (process.stdin as unknown) || handle === (process.stdout as unknown) || handle === (process.stderr as unknown) || handle === (process.channel as unknown);
+  return (
+    handle === (process.stdin as unknown) ||
+    handle === (process.stdout as unknown) ||
+    handle === (process.stderr as unknown) ||
+    handle === (process.channel as unknown)
+  );
 }
 
 /** One line per open handle, saying what and where, so a leak report names its socket or server. */
@@ -36,7 +41,8 @@ function describe(handle: Handle): string {
   const kind = handle.constructor?.name ?? 'handle';
   if (kind === 'Socket' || kind === 'TLSSocket') {
     const s = handle as unknown as Socket;
-    if (s.remotePort !== undefined) return `${kind} ${s.localAddress}:${s.localPort} -> ${s.remoteAddress}:${s.remotePort}`;
+    if (s.remotePort !== undefined)
+      return `${kind} ${s.localAddress}:${s.localPort} -> ${s.remoteAddress}:${s.remotePort}`;
     return `${kind} (not connected${s.connecting ? ', connecting' : ''})`;
   }
   if (kind === 'Server') {
@@ -70,7 +76,16 @@ function openResources(): { kinds: string[]; handles: string[] } {
 
 /** Creation stacks of resources (SMX_LEAK_TRACE=1 only). */
 const traced = new Map<number, { type: string; stack: string; resource: WeakRef<object> }>();
-const TRACED_TYPES = new Set(['Timeout', 'TCPWRAP', 'TCPSERVERWRAP', 'PIPEWRAP', 'PIPESERVERWRAP', 'PROCESSWRAP', 'TLSWRAP', 'UDPWRAP']);
+const TRACED_TYPES = new Set([
+  'Timeout',
+  'TCPWRAP',
+  'TCPSERVERWRAP',
+  'PIPEWRAP',
+  'PIPESERVERWRAP',
+  'PROCESSWRAP',
+  'TLSWRAP',
+  'UDPWRAP',
+]);
 if (process.env.SMX_LEAK_TRACE === '1') {
   createHook({
     init(asyncId, type, _trigger, resource) {
@@ -102,8 +117,14 @@ function traces(): string[] {
     .filter((r) => stillOpen(r.resource.deref(), r.type))
     .map((r) => {
       // The frames of the code that opened it, without node's own.
-      const frames = r.stack.split('\n').slice(2).filter((line) => !/\(node:|at node:/.test(line));
-      return `  ${r.type} created\n${frames.slice(0, 8).map((line) => `    ${line.trim()}`).join('\n')}`;
+      const frames = r.stack
+        .split('\n')
+        .slice(2)
+        .filter((line) => !/\(node:|at node:/.test(line));
+      return `  ${r.type} created\n${frames
+        .slice(0, 8)
+        .map((line) => `    ${line.trim()}`)
+        .join('\n')}`;
     });
 }
 
@@ -119,7 +140,9 @@ registerCompletionHandler(() => {
     const lines = [
       `leak check: the test file left ${kinds.length > 0 ? kinds.join(', ') : 'something (not listed by process.getActiveResourcesInfo)'} open ${GRACE_MS} ms after its last teardown`,
       ...handles.map((h) => `  ${h}`),
-      ...(process.env.SMX_LEAK_TRACE === '1' ? traces() : ['  (run with SMX_LEAK_TRACE=1 to see where each was created)']),
+      ...(process.env.SMX_LEAK_TRACE === '1'
+        ? traces()
+        : ['  (run with SMX_LEAK_TRACE=1 to see where each was created)']),
     ];
     process.stderr.write(`${lines.join('\n')}\n`, () => process.exit(1));
   };

@@ -44,8 +44,17 @@ export function closed(client: MqttClient): Promise<void> {
 }
 
 /** The credentials of a linked device as raw-client options (device-protocol.md §2). */
-export function deviceOptions(credentials: { mqtt: { clientId: string; username: string; password: string } }, overrides: IClientOptions = {}): IClientOptions {
-  return { clientId: credentials.mqtt.clientId, username: credentials.mqtt.username, password: credentials.mqtt.password, clean: true, ...overrides };
+export function deviceOptions(
+  credentials: { mqtt: { clientId: string; username: string; password: string } },
+  overrides: IClientOptions = {},
+): IClientOptions {
+  return {
+    clientId: credentials.mqtt.clientId,
+    username: credentials.mqtt.username,
+    password: credentials.mqtt.password,
+    clean: true,
+    ...overrides,
+  };
 }
 
 /** Subscribes and returns the SUBACK return codes in order (128 = refused). */

@@ -17,7 +17,10 @@ export type SmxProcess = ChildProcess & { output: () => string };
 
 /** Starts `smx <args>` with only `env` (and PATH), capturing its output. */
 export function runSmx(args: string[], env: Record<string, string>): SmxProcess {
-  const child = spawn(process.execPath, [SMX_BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [SMX_BIN, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
@@ -25,5 +28,9 @@ export function runSmx(args: string[], env: Record<string, string>): SmxProcess 
 }
 
 export function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
+  return new Promise((resolve) =>
+    child.exitCode !== null || child.signalCode !== null
+      ? resolve(child.exitCode)
+      : child.once('exit', (code) => resolve(code)),
+  );
 }

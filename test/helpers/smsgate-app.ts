@@ -43,11 +43,19 @@ export class SmsGateApp {
   id = '';
   token = '';
 
-  constructor(server: string, private readonly options: SmsGateAppOptions = {}) {
+  constructor(
+    server: string,
+    private readonly options: SmsGateAppOptions = {},
+  ) {
     this.base = `${server}/compat/smsgate/mobile/v1`;
   }
 
-  private async call<T = any>(method: string, path: string, body?: unknown, authorization = `Bearer ${this.token}`): Promise<Res<T>> {
+  private async call<T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    authorization = `Bearer ${this.token}`,
+  ): Promise<Res<T>> {
     const response = await fetch(`${this.base}${path}`, {
       method,
       headers: { authorization, ...(body === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }) },
@@ -61,7 +69,10 @@ export class SmsGateApp {
   async register(credential: { token: string } | { code: string }, name = 'Pixel 7'): Promise<Res> {
     const authorization = 'token' in credential ? `Bearer ${credential.token}` : `Code ${credential.code}`;
     const body: Record<string, unknown> = { name, pushToken: null };
-    if (!this.options.legacy) body.simCards = [{ slotIndex: 1, simNumber: 1, phoneNumber: '******5678', carrierName: 'Telekom', iccid: '8949000000000000001' }];
+    if (!this.options.legacy)
+      body.simCards = [
+        { slotIndex: 1, simNumber: 1, phoneNumber: '******5678', carrierName: 'Telekom', iccid: '8949000000000000001' },
+      ];
     const res = await this.call('POST', '/device', body, authorization);
     if (res.status === 201) {
       this.id = res.body.id;
@@ -73,7 +84,10 @@ export class SmsGateApp {
   /** `PATCH /device`, as on every app start. */
   patchDevice(overrides: Record<string, unknown> = {}): Promise<Res> {
     const body: Record<string, unknown> = { id: this.id, pushToken: null, ...overrides };
-    if (!this.options.legacy && !('simCards' in overrides)) body.simCards = [{ slotIndex: 1, simNumber: 1, phoneNumber: '******5678', carrierName: 'Telekom', iccid: '8949000000000000001' }];
+    if (!this.options.legacy && !('simCards' in overrides))
+      body.simCards = [
+        { slotIndex: 1, simNumber: 1, phoneNumber: '******5678', carrierName: 'Telekom', iccid: '8949000000000000001' },
+      ];
     return this.call('PATCH', '/device', body);
   }
 
@@ -84,7 +98,9 @@ export class SmsGateApp {
   /** `PATCH /message` with one message's state, as the app reports it. */
   report(id: string, state: string, phoneNumber: string, error?: string): Promise<Res> {
     const now = new Date().toISOString();
-    return this.call('PATCH', '/message', [{ id, state, recipients: [{ phoneNumber, state, ...(error ? { error } : {}) }], states: { [state]: now } }]);
+    return this.call('PATCH', '/message', [
+      { id, state, recipients: [{ phoneNumber, state, ...(error ? { error } : {}) }], states: { [state]: now } },
+    ]);
   }
 
   settings(): Promise<Res> {
@@ -96,17 +112,36 @@ export class SmsGateApp {
   }
 
   /** Posts an `sms:received` webhook to `url`, signed with `signingKey` (or forged). */
-  async receivedSms(url: string, signingKey: string, sms: { sender: string; message: string }, options: { forge?: boolean; timestamp?: number } = {}): Promise<number> {
+  async receivedSms(
+    url: string,
+    signingKey: string,
+    sms: { sender: string; message: string },
+    options: { forge?: boolean; timestamp?: number } = {},
+  ): Promise<number> {
     const body = JSON.stringify({
       id: `wh-${Math.random().toString(36).slice(2)}`,
       webhookId: 'smx-sms-received',
       event: 'sms:received',
       deviceId: this.id,
-      payload: { messageId: 'abc123', message: sms.message, sender: sms.sender, recipient: '+4915100000000', phoneNumber: sms.sender, simNumber: 1, receivedAt: new Date().toISOString() },
+      payload: {
+        messageId: 'abc123',
+        message: sms.message,
+        sender: sms.sender,
+        recipient: '+4915100000000',
+        phoneNumber: sms.sender,
+        simNumber: 1,
+        receivedAt: new Date().toISOString(),
+      },
     });
     const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
-    const signature = createHmac('sha256', options.forge ? 'not-the-key' : signingKey).update(body + timestamp).digest('hex');
-    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': signature, 'x-timestamp': timestamp }, body });
+    const signature = createHmac('sha256', options.forge ? 'not-the-key' : signingKey)
+      .update(body + timestamp)
+      .digest('hex');
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-signature': signature, 'x-timestamp': timestamp },
+      body,
+    });
     await response.text();
     return response.status;
   }
@@ -115,13 +150,17 @@ export class SmsGateApp {
   async events(): Promise<EventStream> {
     if (this.options.legacy) throw new Error('a legacy app has no SSE');
     const abort = new AbortController();
-    const response = await fetch(`${this.base}/events`, { headers: { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' }, signal: abort.signal });
+    const response = await fetch(`${this.base}/events`, {
+      headers: { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' },
+      signal: abort.signal,
+    });
     if (response.status !== 200 || !response.body) throw new Error(`events: ${response.status}`);
     const stream: EventStream = {
       events: [],
       comments: [],
       ended: false,
-      waitFor: (event, timeoutMs = 10_000, after = 0) => eventually(() => stream.events.slice(after).find((e) => e.event === event), timeoutMs, `a ${event} event`),
+      waitFor: (event, timeoutMs = 10_000, after = 0) =>
+        eventually(() => stream.events.slice(after).find((e) => e.event === event), timeoutMs, `a ${event} event`),
       close: () => abort.abort(),
     };
     void (async () => {

@@ -34,14 +34,25 @@ export interface TestSmx {
   /** Everything SMX logged, as text (to prove secrets never reach logs). */
   logs(): string;
   admin<T = any>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>>;
-  api<T = any>(key: string, method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
+  api<T = any>(
+    key: string,
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<ApiResponse<T>>;
   close(): Promise<void>;
 }
 
 export interface ApiResponse<T = any> {
   status: number;
   headers: Headers;
-  body: { success: boolean; data: T; error: { code: string; message: string; origin: string; details: Array<{ field?: string; message: string }> }; requestId?: string };
+  body: {
+    success: boolean;
+    data: T;
+    error: { code: string; message: string; origin: string; details: Array<{ field?: string; message: string }> };
+    requestId?: string;
+  };
 }
 
 /** A stable, short id for names: the same title gives the same prefix/schema, so a rerun cleans up. */
@@ -118,17 +129,30 @@ export async function startTestSmx(name: string, options: StartTestSmxOptions = 
   const logStream = new PassThrough();
   const chunks: Buffer[] = [];
   logStream.on('data', (chunk: Buffer) => chunks.push(chunk));
-  const smx = await startSmx({ config: loadConfig(env), roles: options.roles ?? { api: true, worker: true, broker: true }, logDestination: logStream });
+  const smx = await startSmx({
+    config: loadConfig(env),
+    roles: options.roles ?? { api: true, worker: true, broker: true },
+    logDestination: logStream,
+  });
   const url = smx.endpoints.publicUrl;
 
-  const call = async (method: string, path: string, body: unknown, headers: Record<string, string>): Promise<ApiResponse> => {
+  const call = async (
+    method: string,
+    path: string,
+    body: unknown,
+    headers: Record<string, string>,
+  ): Promise<ApiResponse> => {
     const response = await fetch(`${url}${path}`, {
       method,
       headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await response.text();
-    return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined } as ApiResponse;
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: text ? JSON.parse(text) : undefined,
+    } as ApiResponse;
   };
 
   let closed = false;
@@ -222,8 +246,16 @@ export async function linkNewDevice(smx: TestSmx, projectId: string, name = 'Tes
 }
 
 /** Starts the reference device (the phone) and stops it at teardown. */
-export async function startPhone(t: ExecutionContext, credentials: LinkResult, options: Partial<ReferenceDeviceOptions> = {}): Promise<ReferenceDevice> {
-  const device = new ReferenceDevice({ credentials, report: { sent: true, delivered: true }, ...options } as ReferenceDeviceOptions);
+export async function startPhone(
+  t: ExecutionContext,
+  credentials: LinkResult,
+  options: Partial<ReferenceDeviceOptions> = {},
+): Promise<ReferenceDevice> {
+  const device = new ReferenceDevice({
+    credentials,
+    report: { sent: true, delivered: true },
+    ...options,
+  } as ReferenceDeviceOptions);
   t.teardown(() => device.stop());
   await device.start();
   return device;
@@ -236,7 +268,12 @@ export async function startPhone(t: ExecutionContext, credentials: LinkResult, o
  * no (second) message reached the phone checks after this marker, not after a sleep.
  * Returns the marker's message id (to leave it out of what the test counts).
  */
-export async function phoneMarker(smx: TestSmx, key: string, arrived: (messageId: string) => boolean, timeoutMs = 10_000): Promise<string> {
+export async function phoneMarker(
+  smx: TestSmx,
+  key: string,
+  arrived: (messageId: string) => boolean,
+  timeoutMs = 10_000,
+): Promise<string> {
   const sent = await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915199999990', message: 'marker' });
   if (sent.status !== 201) throw new Error(`marker SMS: ${sent.status} ${JSON.stringify(sent.body)}`);
   const messageId = sent.body.data.messageId as string;
@@ -249,12 +286,22 @@ export async function phoneMarker(smx: TestSmx, key: string, arrived: (messageId
  * phone report, dispatch or webhook accepted so far has been handled. A test proving that a late
  * report changed nothing, or that no second webhook came, checks after this, not after a sleep.
  */
-export async function queuesIdle(smx: TestSmx, names: ReadonlyArray<'dispatch' | 'deviceEvents' | 'webhooks'>, timeoutMs = 10_000): Promise<void> {
+export async function queuesIdle(
+  smx: TestSmx,
+  names: ReadonlyArray<'dispatch' | 'deviceEvents' | 'webhooks'>,
+  timeoutMs = 10_000,
+): Promise<void> {
   const queues = smx.smx.container.resolve<Queues>(TOKENS.Queues);
   await eventually(
     async () => {
       for (const name of names) {
-        const counts = await queues[name].getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
+        const counts = await queues[name].getJobCounts(
+          'waiting',
+          'active',
+          'delayed',
+          'prioritized',
+          'waiting-children',
+        );
         if (Object.values(counts).some((n) => n > 0)) return false;
       }
       return true;

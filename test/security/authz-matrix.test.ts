@@ -50,15 +50,35 @@ async function must(response: Promise<{ status: number; body: any }>, what: stri
 async function projectA(smx: TestSmx): Promise<ProjectA> {
   const { projectId, key } = await createProject(smx, 'Matrix A');
   const keys = await must(smx.admin('GET', `/admin/projects/${projectId}/api-keys`), 'keys');
-  const revoked = await must(smx.admin('POST', `/admin/projects/${projectId}/api-keys`, { name: 'revoked' }), 'second key');
+  const revoked = await must(
+    smx.admin('POST', `/admin/projects/${projectId}/api-keys`, { name: 'revoked' }),
+    'second key',
+  );
   await must(smx.admin('DELETE', `/admin/projects/${projectId}/api-keys/${revoked.id}`), 'revoke');
   const device = await linkNewDevice(smx, projectId, 'Matrix phone');
-  await must(smx.admin('PATCH', `/admin/devices/${device.deviceId}`, { sims: [{ slot: 0, number: '+14155550177', rentable: true }] }), 'sims');
+  await must(
+    smx.admin('PATCH', `/admin/devices/${device.deviceId}`, {
+      sims: [{ slot: 0, number: '+14155550177', rentable: true }],
+    }),
+    'sims',
+  );
   const otp = await must(smx.api(key, 'POST', '/v1/send-otp', { to: '+4915112345678' }), 'send-otp');
-  const bulk = await must(smx.api(key, 'POST', '/v1/send-sms/bulk', { to: ['+4915112345601'], message: 'bulk' }), 'bulk');
+  const bulk = await must(
+    smx.api(key, 'POST', '/v1/send-sms/bulk', { to: ['+4915112345601'], message: 'bulk' }),
+    'bulk',
+  );
   const rental = await must(smx.api(key, 'POST', '/v1/rentals', { country: 'US' }), 'rental');
-  const webhook = await must(smx.admin('POST', `/admin/projects/${projectId}/webhooks`, { url: 'http://127.0.0.1:9/a', events: ['message.sent'] }), 'webhook');
-  await must(smx.admin('POST', `/admin/projects/${projectId}/test-numbers`, { number: '+15555550100', code: '123456' }), 'test number');
+  const webhook = await must(
+    smx.admin('POST', `/admin/projects/${projectId}/webhooks`, {
+      url: 'http://127.0.0.1:9/a',
+      events: ['message.sent'],
+    }),
+    'webhook',
+  );
+  await must(
+    smx.admin('POST', `/admin/projects/${projectId}/test-numbers`, { number: '+15555550100', code: '123456' }),
+    'test number',
+  );
   await must(smx.admin('PUT', `/admin/projects/${projectId}/templates/de`, { text: 'Code {{code}}' }), 'template');
   return {
     projectId,
@@ -98,17 +118,30 @@ const VALID_BODIES: Record<string, unknown> = { '/compat/otp/{otpId}': { pin: '0
 
 type Credential = 'none' | 'wrong' | 'revoked' | 'otherFamily' | 'otherProject';
 
-function headersFor(credential: Credential, fam: Family, a: ProjectA, otherKey: string, adminToken: string): Record<string, string> {
-  const key = (value: string): Record<string, string> => (fam === 'admin' ? { authorization: `Bearer ${value}` } : { 'x-smx-api-key': value });
+function headersFor(
+  credential: Credential,
+  fam: Family,
+  a: ProjectA,
+  otherKey: string,
+  adminToken: string,
+): Record<string, string> {
+  const key = (value: string): Record<string, string> =>
+    fam === 'admin' ? { authorization: `Bearer ${value}` } : { 'x-smx-api-key': value };
   switch (credential) {
     case 'none':
       return {};
     case 'wrong':
-      return fam === 'device' ? { authorization: 'Bearer not-a-device-token' } : key('smx_live_wrongwrongwrongwrongwrong');
+      return fam === 'device'
+        ? { authorization: 'Bearer not-a-device-token' }
+        : key('smx_live_wrongwrongwrongwrongwrong');
     case 'revoked':
       return key(a.revokedKey);
     case 'otherFamily':
-      return fam === 'admin' ? { authorization: `Bearer ${a.key}` } : fam === 'device' ? { authorization: `Bearer ${a.key}` } : { authorization: `Bearer ${adminToken}` };
+      return fam === 'admin'
+        ? { authorization: `Bearer ${a.key}` }
+        : fam === 'device'
+          ? { authorization: `Bearer ${a.key}` }
+          : { authorization: `Bearer ${adminToken}` };
     case 'otherProject':
       return key(otherKey);
   }
@@ -154,7 +187,17 @@ test('every route × {no credentials, wrong key, revoked key, other family, othe
   const a = await projectA(smx);
   const b = await createProject(smx, 'Matrix B');
   const doc = (await (await fetch(`${smx.url}/openapi.json`)).json()) as OpenApiDocument;
-  const aSecrets = [a.projectId, a.deviceId, a.verificationId, a.messageId, a.batchId, a.rentalId, a.webhookId, '+4915112345678', 'Matrix A'];
+  const aSecrets = [
+    a.projectId,
+    a.deviceId,
+    a.verificationId,
+    a.messageId,
+    a.batchId,
+    a.rentalId,
+    a.webhookId,
+    '+4915112345678',
+    'Matrix A',
+  ];
 
   const cells: Array<{ method: string; path: string; credential: Credential; status: number; ok: boolean }> = [];
   const failures: string[] = [];
@@ -175,20 +218,44 @@ test('every route × {no credentials, wrong key, revoked key, other family, othe
       for (const credential of credentials) {
         const want = expected(credential, fam, parameters.length > 0);
         if (!want) continue;
-        const { status, text } = await call(smx, method.toUpperCase(), path, headersFor(credential, fam, a, b.key, smx.adminToken), method === 'get' || method === 'delete' ? undefined : VALID_BODIES[template] ?? {});
-        const leaked = credential !== 'otherFamily' ? aSecrets.filter((s) => !path.includes(s) && text.includes(s)) : [];
+        const { status, text } = await call(
+          smx,
+          method.toUpperCase(),
+          path,
+          headersFor(credential, fam, a, b.key, smx.adminToken),
+          method === 'get' || method === 'delete' ? undefined : (VALID_BODIES[template] ?? {}),
+        );
+        const leaked =
+          credential !== 'otherFamily' ? aSecrets.filter((s) => !path.includes(s) && text.includes(s)) : [];
         const ok = want.includes(status) && leaked.length === 0;
         cells.push({ method, path: template, credential, status, ok });
-        if (!ok) failures.push(`${method.toUpperCase()} ${template} as ${credential}: ${status} (want ${want.join('/')})${leaked.length ? ` leaks ${leaked.join(', ')}` : ''} ${text.slice(0, 160)}`);
+        if (!ok)
+          failures.push(
+            `${method.toUpperCase()} ${template} as ${credential}: ${status} (want ${want.join('/')})${leaked.length ? ` leaks ${leaked.join(', ')}` : ''} ${text.slice(0, 160)}`,
+          );
       }
     }
   }
   // Body-borne ids: A's challenge verified (even with the right-looking code) through B's key.
-  const verify = await call(smx, 'POST', '/v1/verify-otp', { 'x-smx-api-key': b.key }, { verificationId: a.verificationId, otp: '000000' });
-  cells.push({ method: 'post', path: '/v1/verify-otp (A id in body)', credential: 'otherProject', status: verify.status, ok: verify.status === 404 });
+  const verify = await call(
+    smx,
+    'POST',
+    '/v1/verify-otp',
+    { 'x-smx-api-key': b.key },
+    { verificationId: a.verificationId, otp: '000000' },
+  );
+  cells.push({
+    method: 'post',
+    path: '/v1/verify-otp (A id in body)',
+    credential: 'otherProject',
+    status: verify.status,
+    ok: verify.status === 404,
+  });
   if (verify.status !== 404) failures.push(`verify-otp with A's verificationId through B's key: ${verify.status}`);
 
-  t.log(`authorization matrix: ${cells.length} cells over ${new Set(cells.map((c) => `${c.method} ${c.path}`)).size} operations; ${cells.filter((c) => !c.ok).length} wrong`);
+  t.log(
+    `authorization matrix: ${cells.length} cells over ${new Set(cells.map((c) => `${c.method} ${c.path}`)).size} operations; ${cells.filter((c) => !c.ok).length} wrong`,
+  );
   t.deepEqual(failures, []);
   t.true(cells.length > 150, `the matrix covers the route table (${cells.length} cells)`);
   await assertAUntouched(t, smx, a);

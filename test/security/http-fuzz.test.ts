@@ -9,7 +9,13 @@ import test from 'ava';
 import fc from 'fast-check';
 import { ERROR_CATALOGUE } from '../../core/errors.js';
 import { createProject, linkNewDevice, useSmx, type TestSmx } from '../helpers/smx.js';
-import { bodyBytes, pathParameter, queryString, type OpenApiDocument, type OpenApiOperation } from './openapi-arbitraries.js';
+import {
+  bodyBytes,
+  pathParameter,
+  queryString,
+  type OpenApiDocument,
+  type OpenApiOperation,
+} from './openapi-arbitraries.js';
 
 const current = useSmx(test, 'security-http-fuzz');
 
@@ -43,18 +49,30 @@ async function fixtures(smx: TestSmx): Promise<Fixtures> {
   const otp = await smx.api(a.key, 'POST', '/v1/send-otp', { to: '+4915112345678' });
   const sms = await smx.api(a.key, 'POST', '/v1/send-sms', { to: '+4915112345679', message: 'hello' });
   const keys = await smx.admin('GET', `/admin/projects/${a.projectId}/api-keys`);
-  const ids = [a.projectId, b.projectId, device.deviceId, otp.body.data?.verificationId, otp.body.data?.messageId, sms.body.data?.messageId, keys.body.data?.apiKeys?.[0]?.id, 'en', '%2B15555550100'];
+  const ids = [
+    a.projectId,
+    b.projectId,
+    device.deviceId,
+    otp.body.data?.verificationId,
+    otp.body.data?.messageId,
+    sms.body.data?.messageId,
+    keys.body.data?.apiKeys?.[0]?.id,
+    'en',
+    '%2B15555550100',
+  ];
   return { key: a.key, otherKey: b.key, ids: ids.filter((id): id is string => typeof id === 'string') };
 }
 
 function credentials(path: string, f: Fixtures, adminToken: string): Record<string, string> {
   if (path.startsWith('/admin') || path === '/metrics') return { authorization: `Bearer ${adminToken}` };
-  if (path.startsWith('/v1') || (path.startsWith('/compat') && !path.startsWith('/compat/smsgate'))) return { 'x-smx-api-key': f.key };
+  if (path.startsWith('/v1') || (path.startsWith('/compat') && !path.startsWith('/compat/smsgate')))
+    return { 'x-smx-api-key': f.key };
   return {};
 }
 
 const CATALOGUE = ERROR_CATALOGUE as Record<string, { status: number }>;
-const LEAK = /(?:\n|\\n)\s+at [\w.<>]+ \(|\bselect\b[^"]{0,80}\bfrom\b|\binsert into\b|\bupdate "?\w+"? set\b|node_modules/i;
+const LEAK =
+  /(?:\n|\\n)\s+at [\w.<>]+ \(|\bselect\b[^"]{0,80}\bfrom\b|\binsert into\b|\bupdate "?\w+"? set\b|node_modules/i;
 
 /** Checks one answer; returns a problem or undefined. */
 function problem(path: string, status: number, headers: Headers, text: string): string | undefined {
@@ -63,7 +81,8 @@ function problem(path: string, status: number, headers: Headers, text: string): 
   if (LEAK.test(text)) return `internal text in the answer: ${text.slice(0, 300)}`;
   if (status === 204 || text === '') return undefined;
   // /metrics answers Prometheus text; everything else JSON.
-  if (status < 400 && !(headers.get('content-type') ?? '').includes('json')) return path === '/metrics' ? undefined : `not JSON (${status})`;
+  if (status < 400 && !(headers.get('content-type') ?? '').includes('json'))
+    return path === '/metrics' ? undefined : `not JSON (${status})`;
   let body: any;
   try {
     body = JSON.parse(text);
@@ -108,26 +127,39 @@ test('every public JSON route answers hostile and schema-shaped input with 2xx o
     const parameters = (path.match(/\{[^}]+\}/g) ?? []).map(() => pathParameter(f.ids));
     const schema = operation.requestBody?.content?.['application/json']?.schema;
     const body = method === 'get' || method === 'delete' ? fc.constant(undefined) : bodyBytes(doc, schema);
-    const property = fc.asyncProperty(fc.tuple(...parameters, fc.constant(0)), queryString(doc, operation), body, async (values, query, payload) => {
-      let i = 0;
-      const url = smx.url + path.replace(/\{[^}]+\}/g, () => String(values[i++])) + query;
-      const response = await fetch(url, {
-        method: method.toUpperCase(),
-        headers: { ...credentials(path, f, smx.adminToken), ...(payload ? { 'content-type': 'application/json' } : {}) },
-        body: payload,
-        signal: AbortSignal.timeout(ANSWER_TIMEOUT_MS),
-      });
-      const text = await response.text();
-      counts.tried++;
-      counts.byStatus[response.status] = (counts.byStatus[response.status] ?? 0) + 1;
-      if (response.status >= 500) counts.serverErrors++;
-      else if (response.status >= 400) counts.clientErrors++;
-      else counts.ok++;
-      const found = problem(path, response.status, response.headers, text);
-      if (found) throw new Error(`${method.toUpperCase()} ${url.slice(smx.url.length, smx.url.length + 200)}: ${found}`);
-    });
+    const property = fc.asyncProperty(
+      fc.tuple(...parameters, fc.constant(0)),
+      queryString(doc, operation),
+      body,
+      async (values, query, payload) => {
+        let i = 0;
+        const url = smx.url + path.replace(/\{[^}]+\}/g, () => String(values[i++])) + query;
+        const response = await fetch(url, {
+          method: method.toUpperCase(),
+          headers: {
+            ...credentials(path, f, smx.adminToken),
+            ...(payload ? { 'content-type': 'application/json' } : {}),
+          },
+          body: payload,
+          signal: AbortSignal.timeout(ANSWER_TIMEOUT_MS),
+        });
+        const text = await response.text();
+        counts.tried++;
+        counts.byStatus[response.status] = (counts.byStatus[response.status] ?? 0) + 1;
+        if (response.status >= 500) counts.serverErrors++;
+        else if (response.status >= 400) counts.clientErrors++;
+        else counts.ok++;
+        const found = problem(path, response.status, response.headers, text);
+        if (found)
+          throw new Error(`${method.toUpperCase()} ${url.slice(smx.url.length, smx.url.length + 200)}: ${found}`);
+      },
+    );
     try {
-      await fc.assert(property, { numRuns: RUNS_PER_OPERATION, endOnFailure: true, seed: Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31) });
+      await fc.assert(property, {
+        numRuns: RUNS_PER_OPERATION,
+        endOnFailure: true,
+        seed: Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31),
+      });
     } catch (error) {
       // The property's own error names the request and what was wrong; the counterexample is long.
       const cause = (error as Error & { cause?: Error }).cause;
@@ -135,8 +167,14 @@ test('every public JSON route answers hostile and schema-shaped input with 2xx o
     }
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  t.log(`http fuzz: ${operations.length} operations, ${counts.tried} inputs tried in ${seconds} s: 2xx ${counts.ok}, 4xx ${counts.clientErrors}, 5xx ${counts.serverErrors}; by status ${JSON.stringify(counts.byStatus)}`);
-  const errorLines = smx.logs().split('\n').filter((line) => line.includes('"level":50')).map((line) => line.slice(0, 600));
+  t.log(
+    `http fuzz: ${operations.length} operations, ${counts.tried} inputs tried in ${seconds} s: 2xx ${counts.ok}, 4xx ${counts.clientErrors}, 5xx ${counts.serverErrors}; by status ${JSON.stringify(counts.byStatus)}`,
+  );
+  const errorLines = smx
+    .logs()
+    .split('\n')
+    .filter((line) => line.includes('"level":50'))
+    .map((line) => line.slice(0, 600));
   t.deepEqual(failures, [], `${failures.join('\n\n')}\n\nserver errors:\n${errorLines.slice(0, 5).join('\n')}`);
   t.is(counts.serverErrors, 0);
   t.true(counts.clientErrors > 0 && counts.ok > 0, 'both refusals and acceptances were reached');

@@ -72,43 +72,114 @@ function topics(d: Devices): fc.Arbitrary<string> {
   const a = d.a.deviceId;
   const b = d.b.deviceId;
   const fixed = fc.constantFrom(
-    '#', '+', 'smx/#', 'smx/+', 'smx/v1/devices/+/outbox', 'smx/v1/devices/+/+', 'smx/v1/devices/#', 'smx/v1/+/+/status',
-    d.b.topics.outbox, d.b.topics.control, d.b.topics.status, `smx/v1/devices/${b}/#`, d.c.topics.outbox,
-    d.a.topics.outbox, d.a.topics.control, d.a.topics.status, d.a.topics.inbox, d.a.topics.presence,
-    `smx/v1/devices/${a}/#`, `smx/v1/devices/${a}/+`, `smx/v1/devices/${a}/outbox/`, `/smx/v1/devices/${a}/outbox`,
-    `smx/v1/devices/${a.toLowerCase()}/outbox`, `smx//v1/devices/${a}/outbox`, `smx/v1/devices/${a}/outbox/#`,
-    '$SYS/#', '$SYS/+/new/clients', '$share/g/smx/v1/devices/+/outbox', `$share/g/${d.a.topics.outbox}`, 'smx/internal/kick',
-    `smx/v1/devices/${a}/status\u0000`, `smx/v1/devices/${a}/ status`, 'a/#/b', '#/x', 'sport+', '',
+    '#',
+    '+',
+    'smx/#',
+    'smx/+',
+    'smx/v1/devices/+/outbox',
+    'smx/v1/devices/+/+',
+    'smx/v1/devices/#',
+    'smx/v1/+/+/status',
+    d.b.topics.outbox,
+    d.b.topics.control,
+    d.b.topics.status,
+    `smx/v1/devices/${b}/#`,
+    d.c.topics.outbox,
+    d.a.topics.outbox,
+    d.a.topics.control,
+    d.a.topics.status,
+    d.a.topics.inbox,
+    d.a.topics.presence,
+    `smx/v1/devices/${a}/#`,
+    `smx/v1/devices/${a}/+`,
+    `smx/v1/devices/${a}/outbox/`,
+    `/smx/v1/devices/${a}/outbox`,
+    `smx/v1/devices/${a.toLowerCase()}/outbox`,
+    `smx//v1/devices/${a}/outbox`,
+    `smx/v1/devices/${a}/outbox/#`,
+    '$SYS/#',
+    '$SYS/+/new/clients',
+    '$share/g/smx/v1/devices/+/outbox',
+    `$share/g/${d.a.topics.outbox}`,
+    'smx/internal/kick',
+    `smx/v1/devices/${a}/status\u0000`,
+    `smx/v1/devices/${a}/ status`,
+    'a/#/b',
+    '#/x',
+    'sport+',
+    '',
   );
-  const level = fc.oneof(fc.constantFrom('smx', 'v1', 'devices', a, b, '+', '#', 'outbox', 'control', 'status', 'inbox', 'presence', '', '$SYS', '\u0000'), fc.string({ maxLength: 8 }));
+  const level = fc.oneof(
+    fc.constantFrom(
+      'smx',
+      'v1',
+      'devices',
+      a,
+      b,
+      '+',
+      '#',
+      'outbox',
+      'control',
+      'status',
+      'inbox',
+      'presence',
+      '',
+      '$SYS',
+      '\u0000',
+    ),
+    fc.string({ maxLength: 8 }),
+  );
   const composed = fc.array(level, { minLength: 1, maxLength: 7 }).map((levels) => levels.join('/'));
-  return fc.oneof({ weight: 4, arbitrary: fixed }, { weight: 2, arbitrary: composed }, { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }) });
+  return fc.oneof(
+    { weight: 4, arbitrary: fixed },
+    { weight: 2, arbitrary: composed },
+    { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }) },
+  );
 }
 
 /** Hostile payloads: deep JSON, NUL, invalid UTF-8, prototype keys, wrong shapes, large, forged reports. */
 function payloads(d: Devices): fc.Arbitrary<Buffer> {
   const at = new Date().toISOString();
-  const deep = fc.integer({ min: 33, max: 20_000 }).chain((depth) =>
-    fc.constantFrom(
-      `{"updates":${'['.repeat(depth)}${']'.repeat(depth)}}`,
-      `{"messages":[${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}]}`,
-      `${'['.repeat(depth)}${']'.repeat(depth)}`,
-    ),
-  );
-  const forged = fc.constantFrom('sent', 'delivered', 'failed', 'DELIVERED', 'queued').map((state) =>
-    JSON.stringify({ updates: [{ id: d.cMessageId, state, at, error: 'RADIO_OFF' }] }),
-  );
+  const deep = fc
+    .integer({ min: 33, max: 20_000 })
+    .chain((depth) =>
+      fc.constantFrom(
+        `{"updates":${'['.repeat(depth)}${']'.repeat(depth)}}`,
+        `{"messages":[${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}]}`,
+        `${'['.repeat(depth)}${']'.repeat(depth)}`,
+      ),
+    );
+  const forged = fc
+    .constantFrom('sent', 'delivered', 'failed', 'DELIVERED', 'queued')
+    .map((state) => JSON.stringify({ updates: [{ id: d.cMessageId, state, at, error: 'RADIO_OFF' }] }));
   const shaped = fc.oneof(
     fc.constantFrom(
       '{"__proto__":{"admin":true},"updates":[]}',
       `{"updates":[{"__proto__":{"state":"delivered"},"id":"${d.cMessageId}"}]}`,
       '{"constructor":{"prototype":{"polluted":1}},"messages":[{"from":"+1","body":"x","receivedAt":"now"}]}',
-      '{"updates":"string"}', '{"updates":[1,null,"x",[],{}]}', '{"messages":[{"from":123,"body":null}]}',
-      '{"online":"yes","battery":1e309,"sims":{"length":1e9}}', '{"updates":[{"id":"msg_\\u0000","state":"sent","at":"\\u0000"}]}',
-      '{"a":"\\ud800"}', '{}', '[]', 'null', '1e999', '"str"', '{"updates":[', '',
+      '{"updates":"string"}',
+      '{"updates":[1,null,"x",[],{}]}',
+      '{"messages":[{"from":123,"body":null}]}',
+      '{"online":"yes","battery":1e309,"sims":{"length":1e9}}',
+      '{"updates":[{"id":"msg_\\u0000","state":"sent","at":"\\u0000"}]}',
+      '{"a":"\\ud800"}',
+      '{}',
+      '[]',
+      'null',
+      '1e999',
+      '"str"',
+      '{"updates":[',
+      '',
     ),
     fc.jsonValue({ maxDepth: 6 }).map((value) => JSON.stringify(value) ?? 'null'),
-    fc.record({ updates: fc.array(fc.record({ id: fc.oneof(fc.constant(d.cMessageId), fc.string()), state: fc.string(), at: fc.string() }), { maxLength: 5 }) }).map((v) => JSON.stringify(v)),
+    fc
+      .record({
+        updates: fc.array(
+          fc.record({ id: fc.oneof(fc.constant(d.cMessageId), fc.string()), state: fc.string(), at: fc.string() }),
+          { maxLength: 5 },
+        ),
+      })
+      .map((v) => JSON.stringify(v)),
   );
   const invalidUtf8 = fc.constantFrom(
     Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]),
@@ -135,13 +206,42 @@ function inputs(d: Devices): fc.Arbitrary<Input> {
     retain: fc.boolean(),
     qos: fc.constantFrom(0 as const, 1 as const, 1 as const),
   });
-  const filter = fc.oneof(topics(d).map(utf8), fc.uint8Array({ maxLength: 20 }).map((b) => Buffer.from(b)));
+  const filter = fc.oneof(
+    topics(d).map(utf8),
+    fc.uint8Array({ maxLength: 20 }).map((b) => Buffer.from(b)),
+  );
   return fc.oneof(
     { weight: 5, arbitrary: publish },
-    { weight: 3, arbitrary: fc.record({ kind: fc.constant('subscribe' as const), filters: fc.array(filter, { minLength: 1, maxLength: 4 }) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('bytes' as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 2048 }) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('truncated' as const), packet: fc.constant(publishPacket({ topic: d.a.topics.status, payload: '{"updates":[]}', messageId: 5 })), cut: fc.integer({ min: 1, max: 30 }) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('huge' as const), first: fc.constantFrom(0x30, 0x32, 0x82, 0x10, 0xc0), length: fc.integer({ min: MAX_DEVICE_PACKET_BYTES + 1, max: 268_435_455 }) }) },
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        kind: fc.constant('subscribe' as const),
+        filters: fc.array(filter, { minLength: 1, maxLength: 4 }),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('bytes' as const),
+        bytes: fc.uint8Array({ minLength: 1, maxLength: 2048 }),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('truncated' as const),
+        packet: fc.constant(publishPacket({ topic: d.a.topics.status, payload: '{"updates":[]}', messageId: 5 })),
+        cut: fc.integer({ min: 1, max: 30 }),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('huge' as const),
+        first: fc.constantFrom(0x30, 0x32, 0x82, 0x10, 0xc0),
+        length: fc.integer({ min: MAX_DEVICE_PACKET_BYTES + 1, max: 268_435_455 }),
+      }),
+    },
   );
 }
 
@@ -149,7 +249,14 @@ function inputs(d: Devices): fc.Arbitrary<Input> {
 async function runInput(smx: TestSmx, d: Devices, input: Input, counts: Counts, messageId: number): Promise<void> {
   const a = await RawClient.tcp(smx.smx.broker!.tcpPort);
   try {
-    a.send(connectPacket({ clientId: d.a.mqtt.clientId, username: d.a.mqtt.username, password: d.a.mqtt.password, clean: true }));
+    a.send(
+      connectPacket({
+        clientId: d.a.mqtt.clientId,
+        username: d.a.mqtt.username,
+        password: d.a.mqtt.password,
+        clean: true,
+      }),
+    );
     const connack = await a.next('connack', ANSWER_MS);
     if (connack?.returnCode !== 0) throw new Error(`A was not connected: ${JSON.stringify(connack)}`);
     counts.tried++;
@@ -163,34 +270,51 @@ async function runInput(smx: TestSmx, d: Devices, input: Input, counts: Counts, 
       case 'truncated':
         a.send(Buffer.from(input.packet.subarray(0, Math.min(input.cut, input.packet.length - 1))));
         a.end();
-        if (!(await a.closesWithin(ANSWER_MS))) throw new Error('a truncated packet followed by FIN left the connection open');
+        if (!(await a.closesWithin(ANSWER_MS)))
+          throw new Error('a truncated packet followed by FIN left the connection open');
         break;
       case 'huge':
         a.send(header(input.first, input.length));
-        if (!(await a.closesWithin(ANSWER_MS))) throw new Error(`a packet announcing ${input.length} bytes did not close the connection`);
+        if (!(await a.closesWithin(ANSWER_MS)))
+          throw new Error(`a packet announcing ${input.length} bytes did not close the connection`);
         break;
       case 'publish': {
-        const packet = publishPacket({ topic: input.topic, payload: Buffer.from(input.payload), qos: input.qos, messageId, retain: input.retain });
+        const packet = publishPacket({
+          topic: input.topic,
+          payload: Buffer.from(input.payload),
+          qos: input.qos,
+          messageId,
+          retain: input.retain,
+        });
         const allowed = own(d.a).includes(input.topic);
         const remainingLength = 2 + Buffer.byteLength(input.topic) + (input.qos > 0 ? 2 : 0) + input.payload.length;
         a.send(packet);
         if (!allowed || remainingLength > MAX_DEVICE_PACKET_BYTES) {
-          if (!(await a.closesWithin(ANSWER_MS))) throw new Error(`a publish to ${JSON.stringify(input.topic)} (${packet.length} bytes) was not refused`);
+          if (!(await a.closesWithin(ANSWER_MS)))
+            throw new Error(`a publish to ${JSON.stringify(input.topic)} (${packet.length} bytes) was not refused`);
           counts.refusedPublishes++;
           break;
         }
         if (input.qos === 1) {
           if (!(await a.next('puback', ANSWER_MS, (p) => p.messageId === messageId))) {
-            throw new Error(`no PUBACK for a ${input.payload.length}-byte publish on ${input.topic}: ${Buffer.from(input.payload.subarray(0, 80)).toString('hex')}`);
+            throw new Error(
+              `no PUBACK for a ${input.payload.length}-byte publish on ${input.topic}: ${Buffer.from(input.payload.subarray(0, 80)).toString('hex')}`,
+            );
           }
           counts.acked++;
         }
         a.send(PINGREQ);
-        if (!(await a.next('pingresp', ANSWER_MS))) throw new Error(`the connection did not survive a publish on ${input.topic}`);
+        if (!(await a.next('pingresp', ANSWER_MS)))
+          throw new Error(`the connection did not survive a publish on ${input.topic}`);
         break;
       }
       case 'subscribe': {
-        a.send(subscribePacket(messageId, input.filters.map((f) => Buffer.from(f))));
+        a.send(
+          subscribePacket(
+            messageId,
+            input.filters.map((f) => Buffer.from(f)),
+          ),
+        );
         const suback = await a.next('suback', ANSWER_MS, (p) => p.messageId === messageId);
         if (!suback) {
           // aedes closes on a malformed SUBSCRIBE (invalid UTF-8, NUL, '#' not last): a refusal too.
@@ -240,12 +364,29 @@ test('hostile MQTT from an authenticated device is refused or acknowledged, reac
   listener.on('message', (topic) => void toB.push(topic));
   await listener.subscribeAsync([b.topics.outbox, b.topics.control], { qos: 1 });
 
-  const counts: Counts = { tried: 0, byKind: {}, acked: 0, refusedPublishes: 0, refusedFilters: 0, grantedFilters: 0, closed: 0, deliveredForeign: 0 };
+  const counts: Counts = {
+    tried: 0,
+    byKind: {},
+    acked: 0,
+    refusedPublishes: 0,
+    refusedFilters: 0,
+    grantedFilters: 0,
+    closed: 0,
+    deliveredForeign: 0,
+  };
   let messageId = 0;
   const started = Date.now();
   const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
-  const property = fc.asyncProperty(inputs(d), async (input) => runInput(smx, d, input, counts, (messageId = (messageId % 65_000) + 1)));
-  const result = await fc.check(property, { numRuns: RUNS, seed, endOnFailure: true, interruptAfterTimeLimit: TIME_LIMIT_MS, markInterruptAsFailure: false });
+  const property = fc.asyncProperty(inputs(d), async (input) =>
+    runInput(smx, d, input, counts, (messageId = (messageId % 65_000) + 1)),
+  );
+  const result = await fc.check(property, {
+    numRuns: RUNS,
+    seed,
+    endOnFailure: true,
+    interruptAfterTimeLimit: TIME_LIMIT_MS,
+    markInterruptAsFailure: false,
+  });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   counts.deliveredForeign += toB.length;
   t.log(
@@ -253,22 +394,44 @@ test('hostile MQTT from an authenticated device is refused or acknowledged, reac
       `publishes acknowledged ${counts.acked}, publishes refused ${counts.refusedPublishes}, filters refused ${counts.refusedFilters}, ` +
       `filters granted ${counts.grantedFilters}, connections closed by the broker ${counts.closed}; delivered-foreign ${counts.deliveredForeign}`,
   );
-  t.false(result.failed, result.failed ? `${String((result.errorInstance as Error | undefined)?.message)}\ncounterexample: ${JSON.stringify(result.counterexample)?.slice(0, 800)} (FUZZ_SEED=${seed})` : '');
+  t.false(
+    result.failed,
+    result.failed
+      ? `${String((result.errorInstance as Error | undefined)?.message)}\ncounterexample: ${JSON.stringify(result.counterexample)?.slice(0, 800)} (FUZZ_SEED=${seed})`
+      : '',
+  );
   t.true(counts.tried >= Math.min(RUNS, 50), `at least 50 inputs were tried (${counts.tried})`);
   t.is(counts.deliveredForeign, 0, `B received: ${toB.join(', ')}`);
-  t.true(counts.acked > 0 && counts.refusedPublishes > 0 && counts.refusedFilters > 0, 'acknowledgements and refusals were both reached');
+  t.true(
+    counts.acked > 0 && counts.refusedPublishes > 0 && counts.refusedFilters > 0,
+    'acknowledgements and refusals were both reached',
+  );
 
   // The workers took every report A made; none of them moved C's message.
   const deviceEvents = smx.smx.container.resolve<Queues>(Symbol.for('smx.Queues')).deviceEvents;
-  await eventually(async () => Object.values(await deviceEvents.getJobCounts('waiting', 'active', 'delayed', 'prioritized')).every((n) => n === 0), 30_000, 'the device events to drain');
-  t.is((await smx.api(d.cKey, 'GET', `/v1/messages/${d.cMessageId}`)).body.data.status, 'QUEUED', "A's forged reports did not move C's message");
+  await eventually(
+    async () =>
+      Object.values(await deviceEvents.getJobCounts('waiting', 'active', 'delayed', 'prioritized')).every(
+        (n) => n === 0,
+      ),
+    30_000,
+    'the device events to drain',
+  );
+  t.is(
+    (await smx.api(d.cKey, 'GET', `/v1/messages/${d.cMessageId}`)).body.data.status,
+    'QUEUED',
+    "A's forged reports did not move C's message",
+  );
 
   // Only presence up to the cap is retained.
   const redis = new Redis(REDIS_URL);
   t.teardown(() => redis.disconnect());
   const retained = await redis.hgetallBuffer(`${sessionKeyPrefix(smx.redisPrefix)}retained`);
   for (const [topic, value] of Object.entries(retained)) {
-    t.true(topic.endsWith('/presence') && value.length <= MAX_RETAINED_PAYLOAD_BYTES + 1024, `retained ${topic} (${value.length} bytes)`);
+    t.true(
+      topic.endsWith('/presence') && value.length <= MAX_RETAINED_PAYLOAD_BYTES + 1024,
+      `retained ${topic} (${value.length} bytes)`,
+    );
   }
 
   // Still serving: the broker is ready, B (the reference device) gets a normal OTP, and C gets the one that waited.
@@ -279,9 +442,22 @@ test('hostile MQTT from an authenticated device is refused or acknowledged, reac
   const sent = await smx.api(first.key, 'POST', '/v1/send-otp', { to: '+14155550172' });
   t.is(sent.status, 201, JSON.stringify(sent.body));
   t.is(sent.body.data.deviceId, b.deviceId);
-  await eventually(async () => onB.some((m) => m.id === sent.body.data.messageId), 15_000, 'the OTP on the reference device');
-  await eventually(async () => (await smx.api(first.key, 'GET', `/v1/messages/${sent.body.data.messageId}`)).body.data.status === 'DELIVERED', 15_000, 'DELIVERED');
+  await eventually(
+    async () => onB.some((m) => m.id === sent.body.data.messageId),
+    15_000,
+    'the OTP on the reference device',
+  );
+  await eventually(
+    async () =>
+      (await smx.api(first.key, 'GET', `/v1/messages/${sent.body.data.messageId}`)).body.data.status === 'DELIVERED',
+    15_000,
+    'DELIVERED',
+  );
   await startPhone(t, c);
-  await eventually(async () => (await smx.api(d.cKey, 'GET', `/v1/messages/${d.cMessageId}`)).body.data.status === 'DELIVERED', 15_000, "C's message DELIVERED by C");
+  await eventually(
+    async () => (await smx.api(d.cKey, 'GET', `/v1/messages/${d.cMessageId}`)).body.data.status === 'DELIVERED',
+    15_000,
+    "C's message DELIVERED by C",
+  );
   t.false(/Maximum call stack|uncaught|unhandled/i.test(smx.logs()), 'nothing overflowed or escaped inside the server');
 });

@@ -39,7 +39,15 @@ export type JsonSchema = {
 };
 
 /** Callback URLs the fuzz may produce: loopback only, so nothing ever leaves the machine. */
-const LOOPBACK_URLS = ['https://127.0.0.1/hook', 'http://127.0.0.1:1/x', 'https://[::1]:8443/cb', 'https://localhost/', 'ftp://127.0.0.1/', 'not a url', ''];
+const LOOPBACK_URLS = [
+  'https://127.0.0.1/hook',
+  'http://127.0.0.1:1/x',
+  'https://[::1]:8443/cb',
+  'https://localhost/',
+  'ftp://127.0.0.1/',
+  'not a url',
+  '',
+];
 
 /** Strings that have broken parsers, validators and SQL drivers elsewhere. */
 export const NASTY_STRINGS = [
@@ -92,27 +100,40 @@ const anyJson = fc.jsonValue({ maxDepth: 3 });
 export function fromSchema(doc: OpenApiDocument, input: JsonSchema | undefined, depth = 0): fc.Arbitrary<unknown> {
   const schema = resolve(doc, input);
   if (!schema || depth > 6) return anyJson;
-  if (schema.allOf?.length) return fromSchema(doc, Object.assign({}, ...schema.allOf.map((s) => resolve(doc, s) ?? {})), depth);
+  if (schema.allOf?.length)
+    return fromSchema(doc, Object.assign({}, ...schema.allOf.map((s) => resolve(doc, s) ?? {})), depth);
   const alternatives = schema.oneOf ?? schema.anyOf;
   if (alternatives?.length) return fc.oneof(...alternatives.map((s) => fromSchema(doc, s, depth + 1)));
   const described = describedValue(doc, schema, depth);
-  return fc.oneof({ arbitrary: described, weight: 8 }, { arbitrary: nastyString, weight: 1 }, { arbitrary: anyJson, weight: 1 });
+  return fc.oneof(
+    { arbitrary: described, weight: 8 },
+    { arbitrary: nastyString, weight: 1 },
+    { arbitrary: anyJson, weight: 1 },
+  );
 }
 
 function describedValue(doc: OpenApiDocument, schema: JsonSchema, depth: number): fc.Arbitrary<unknown> {
   if (schema.enum?.length) return fc.constantFrom(...schema.enum);
-  const type = Array.isArray(schema.type) ? schema.type[0] : schema.type ?? (schema.properties ? 'object' : undefined);
+  const type = Array.isArray(schema.type)
+    ? schema.type[0]
+    : (schema.type ?? (schema.properties ? 'object' : undefined));
   switch (type) {
     case 'string':
       return stringFor(schema);
     case 'integer':
-      return fc.integer({ min: Math.max(schema.minimum ?? -1000, -1e9), max: Math.min(schema.maximum ?? 100_000, 1e9) });
+      return fc.integer({
+        min: Math.max(schema.minimum ?? -1000, -1e9),
+        max: Math.min(schema.maximum ?? 100_000, 1e9),
+      });
     case 'number':
       return fc.double({ min: schema.minimum ?? -1e6, max: schema.maximum ?? 1e6, noNaN: true });
     case 'boolean':
       return fc.boolean();
     case 'array':
-      return fc.array(fromSchema(doc, schema.items, depth + 1), { minLength: 0, maxLength: Math.min(schema.maxItems ?? 5, 5) });
+      return fc.array(fromSchema(doc, schema.items, depth + 1), {
+        minLength: 0,
+        maxLength: Math.min(schema.maxItems ?? 5, 5),
+      });
     case 'object': {
       const properties = schema.properties ?? {};
       const model: Record<string, fc.Arbitrary<unknown>> = {};
@@ -129,7 +150,8 @@ function stringFor(schema: JsonSchema): fc.Arbitrary<string> {
   const max = Math.min(schema.maxLength ?? 40, 80);
   const min = Math.min(schema.minLength ?? 0, max);
   if (schema.format === 'uri' || schema.format === 'url') return fc.constantFrom(...LOOPBACK_URLS);
-  if (schema.format === 'date-time') return fc.date({ noInvalidDate: true, min: new Date(0), max: new Date(4e12) }).map((d) => d.toISOString());
+  if (schema.format === 'date-time')
+    return fc.date({ noInvalidDate: true, min: new Date(0), max: new Date(4e12) }).map((d) => d.toISOString());
   return fc.oneof(
     fc.string({ minLength: min, maxLength: max }),
     fc.constantFrom('+4915112345678', '+14155550100', '4915112345678', 'DE', 'US', 'en', '123456', 'numeric', 'alpha'),
@@ -138,7 +160,9 @@ function stringFor(schema: JsonSchema): fc.Arbitrary<string> {
 
 /** Nested arrays/objects `levels` deep around a scalar, as JSON text (built without recursion). */
 export function deepJson(levels: number, kind: 'array' | 'object'): string {
-  return kind === 'array' ? '['.repeat(levels) + '1' + ']'.repeat(levels) : '{"a":'.repeat(levels) + '1' + '}'.repeat(levels);
+  return kind === 'array'
+    ? '['.repeat(levels) + '1' + ']'.repeat(levels)
+    : '{"a":'.repeat(levels) + '1' + '}'.repeat(levels);
 }
 
 /** A JSON object text with a property set to raw JSON text (so hostile shapes need no JS value). */
@@ -157,14 +181,63 @@ export function bodyBytes(doc: OpenApiDocument, schema: JsonSchema | undefined):
   const text = (arbitrary: fc.Arbitrary<string>) => arbitrary.map((s) => Buffer.from(s, 'utf8'));
   return fc.oneof(
     { weight: 10, arbitrary: text(shaped.map((v) => JSON.stringify(v) ?? 'null')) },
-    { weight: 2, arbitrary: text(fc.tuple(shaped, field, fc.integer({ min: 33, max: 6000 }), fc.constantFrom('array', 'object') as fc.Arbitrary<'array' | 'object'>).map(([v, f, n, k]) => withRawField(v, f, deepJson(n, k)))) },
-    { weight: 1, arbitrary: text(fc.tuple(fc.integer({ min: 33, max: 6000 }), fc.constantFrom('array', 'object') as fc.Arbitrary<'array' | 'object'>).map(([n, k]) => deepJson(n, k))) },
-    { weight: 1, arbitrary: text(fc.tuple(shaped, field, fc.integer({ min: 10_000, max: 400_000 })).map(([v, f, n]) => withRawField(v, f, JSON.stringify('x'.repeat(n))))) },
-    { weight: 2, arbitrary: text(fc.tuple(shaped, field, nastyString).map(([v, f, s]) => withRawField(v, f, JSON.stringify(s)))) },
-    { weight: 1, arbitrary: text(shaped.map((v) => withRawField(v, '__proto__', '{"isAdmin":true,"projectId":"prj_x"}'))) },
-    { weight: 1, arbitrary: text(shaped.map((v) => withRawField(v, 'constructor', '{"prototype":{"polluted":true}}'))) },
+    {
+      weight: 2,
+      arbitrary: text(
+        fc
+          .tuple(
+            shaped,
+            field,
+            fc.integer({ min: 33, max: 6000 }),
+            fc.constantFrom('array', 'object') as fc.Arbitrary<'array' | 'object'>,
+          )
+          .map(([v, f, n, k]) => withRawField(v, f, deepJson(n, k))),
+      ),
+    },
+    {
+      weight: 1,
+      arbitrary: text(
+        fc
+          .tuple(
+            fc.integer({ min: 33, max: 6000 }),
+            fc.constantFrom('array', 'object') as fc.Arbitrary<'array' | 'object'>,
+          )
+          .map(([n, k]) => deepJson(n, k)),
+      ),
+    },
+    {
+      weight: 1,
+      arbitrary: text(
+        fc
+          .tuple(shaped, field, fc.integer({ min: 10_000, max: 400_000 }))
+          .map(([v, f, n]) => withRawField(v, f, JSON.stringify('x'.repeat(n)))),
+      ),
+    },
+    {
+      weight: 2,
+      arbitrary: text(fc.tuple(shaped, field, nastyString).map(([v, f, s]) => withRawField(v, f, JSON.stringify(s)))),
+    },
+    {
+      weight: 1,
+      arbitrary: text(shaped.map((v) => withRawField(v, '__proto__', '{"isAdmin":true,"projectId":"prj_x"}'))),
+    },
+    {
+      weight: 1,
+      arbitrary: text(shaped.map((v) => withRawField(v, 'constructor', '{"prototype":{"polluted":true}}'))),
+    },
     // Invalid UTF-8 inside a string value, and raw garbage.
-    { weight: 1, arbitrary: fc.tuple(shaped, field).map(([v, f]) => Buffer.concat([Buffer.from(withRawField(v, f, '"ab').slice(0, -1)), Buffer.from([0xc3, 0x28, 0xff, 0xfe]), Buffer.from('"}')])) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(shaped, field)
+        .map(([v, f]) =>
+          Buffer.concat([
+            Buffer.from(withRawField(v, f, '"ab').slice(0, -1)),
+            Buffer.from([0xc3, 0x28, 0xff, 0xfe]),
+            Buffer.from('"}'),
+          ]),
+        ),
+    },
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: 256 }).map((bytes) => Buffer.from(bytes)) },
     { weight: 1, arbitrary: text(anyJson.map((v) => JSON.stringify(v))) },
   );
@@ -186,10 +259,12 @@ export function queryString(doc: OpenApiDocument, operation: OpenApiOperation): 
   if (names.length === 0) return fc.constant('');
   const pairs = names.map((p) =>
     fc.option(
-      fc.oneof(
-        fromSchema(doc, p.schema).map((v) => (typeof v === 'string' ? v : JSON.stringify(v) ?? '')),
-        nastyString,
-      ).map((v) => `${encode(p.name)}=${encode(v).replace(/%25ZZ/g, '%ZZ')}`),
+      fc
+        .oneof(
+          fromSchema(doc, p.schema).map((v) => (typeof v === 'string' ? v : (JSON.stringify(v) ?? ''))),
+          nastyString,
+        )
+        .map((v) => `${encode(p.name)}=${encode(v).replace(/%25ZZ/g, '%ZZ')}`),
       { nil: undefined },
     ),
   );

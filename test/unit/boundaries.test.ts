@@ -12,8 +12,20 @@ const checker = path.resolve('scripts/check-boundaries.mjs');
 async function tree(t: { teardown(fn: () => Promise<void>): void }, files: Record<string, string>): Promise<string> {
   const root = await mkdtemp(path.join(tmpdir(), 'smx-boundaries-'));
   t.teardown(() => rm(root, { recursive: true, force: true }));
-  const rules = { folders: { protocol: { mayImport: [] }, core: { mayImport: ['protocol'] }, broker: { mayImport: ['core', 'protocol'] } } };
-  for (const [file, text] of Object.entries({ 'scripts/boundaries.json': JSON.stringify(rules), 'protocol/index.ts': '', 'core/index.ts': '', 'broker/index.ts': '', ...files })) {
+  const rules = {
+    folders: {
+      protocol: { mayImport: [] },
+      core: { mayImport: ['protocol'] },
+      broker: { mayImport: ['core', 'protocol'] },
+    },
+  };
+  for (const [file, text] of Object.entries({
+    'scripts/boundaries.json': JSON.stringify(rules),
+    'protocol/index.ts': '',
+    'core/index.ts': '',
+    'broker/index.ts': '',
+    ...files,
+  })) {
     await mkdir(path.dirname(path.join(root, file)), { recursive: true });
     await writeFile(path.join(root, file), text);
   }
@@ -38,7 +50,8 @@ test('the real tree keeps its boundaries', async (t) => {
 test('imports in an allowed direction through the public surface pass', async (t) => {
   const root = await tree(t, {
     'broker/a.ts': "import { x } from '../core/index.js';\nimport { y } from './b.js';\n",
-    'core/deep/c.ts': "import type { T } from '../../protocol/index.js';\nexport const z = await import('../index.js');\n",
+    'core/deep/c.ts':
+      "import type { T } from '../../protocol/index.js';\nexport const z = await import('../index.js');\n",
   });
   t.is((await check(root)).code, 0);
 });
@@ -51,7 +64,10 @@ test('an import against the direction fails, naming the file and the rule', asyn
 });
 
 test('an import past the public surface fails, naming the surface to use', async (t) => {
-  const root = await tree(t, { 'broker/a.ts': "import type { X } from '../core/deep/thing.js';\n", 'core/deep/thing.ts': '' });
+  const root = await tree(t, {
+    'broker/a.ts': "import type { X } from '../core/deep/thing.js';\n",
+    'core/deep/thing.ts': '',
+  });
   const { code, output } = await check(root);
   t.is(code, 1);
   t.regex(output, /broker\/a\.ts imports core\/deep\/thing\.ts: import core\/ through core\/index\.ts/);

@@ -41,7 +41,10 @@ const COLUMNS: ReadonlyArray<InsertColumn<Row>> = [
 
 /** A fresh table per test (tests run concurrently). */
 async function table(name: string): Promise<string> {
-  await db.raw(`create table ?? (id text primary key, n int, flag bool, doc jsonb, at timestamptz, note text, position int)`, [name]);
+  await db.raw(
+    `create table ?? (id text primary key, n int, flag bool, doc jsonb, at timestamptz, note text, position int)`,
+    [name],
+  );
   return name;
 }
 
@@ -61,17 +64,44 @@ test('varying columns of every type arrive as given, row by row', async (t) => {
   const name = await table('varying');
   const rows: Row[] = [
     { id: 'a', n: 1, flag: true, doc: JSON.stringify({ k: 'v', list: [1, 2] }), at: t0, note: 'plain' },
-    { id: 'b', n: -42, flag: false, doc: JSON.stringify([1, 'two', null]), at: new Date(t0.getTime() + 1), note: 'quote \' and "double" and \\ and ünïcödé 🙂' },
+    {
+      id: 'b',
+      n: -42,
+      flag: false,
+      doc: JSON.stringify([1, 'two', null]),
+      at: new Date(t0.getTime() + 1),
+      note: 'quote \' and "double" and \\ and ünïcödé 🙂',
+    },
     { id: 'c', n: 2_147_483_647, flag: true, doc: JSON.stringify('a string'), at: new Date(0), note: '007' },
   ];
   t.is(await insert(name, rows), 3);
   const stored = await read(name);
-  t.deepEqual(stored.map((r) => r.id), ['a', 'b', 'c']);
-  t.deepEqual(stored.map((r) => r.n), [1, -42, 2_147_483_647]);
-  t.deepEqual(stored.map((r) => r.flag), [true, false, true]);
-  t.deepEqual(stored.map((r) => r.doc), [{ k: 'v', list: [1, 2] }, [1, 'two', null], 'a string']);
-  t.deepEqual(stored.map((r) => r.at?.toISOString()), [t0.toISOString(), new Date(t0.getTime() + 1).toISOString(), new Date(0).toISOString()], 'milliseconds kept');
-  t.deepEqual(stored.map((r) => r.note), ['plain', 'quote \' and "double" and \\ and ünïcödé 🙂', '007'], 'text stays text (no number parsing)');
+  t.deepEqual(
+    stored.map((r) => r.id),
+    ['a', 'b', 'c'],
+  );
+  t.deepEqual(
+    stored.map((r) => r.n),
+    [1, -42, 2_147_483_647],
+  );
+  t.deepEqual(
+    stored.map((r) => r.flag),
+    [true, false, true],
+  );
+  t.deepEqual(
+    stored.map((r) => r.doc),
+    [{ k: 'v', list: [1, 2] }, [1, 'two', null], 'a string'],
+  );
+  t.deepEqual(
+    stored.map((r) => r.at?.toISOString()),
+    [t0.toISOString(), new Date(t0.getTime() + 1).toISOString(), new Date(0).toISOString()],
+    'milliseconds kept',
+  );
+  t.deepEqual(
+    stored.map((r) => r.note),
+    ['plain', 'quote \' and "double" and \\ and ünïcödé 🙂', '007'],
+    'text stays text (no number parsing)',
+  );
 });
 
 test('nulls: a null in a varying column is SQL NULL (not the text "null"), a column null in every row is one null scalar', async (t) => {
@@ -83,44 +113,106 @@ test('nulls: a null in a varying column is SQL NULL (not the text "null"), a col
   ];
   t.is(await insert(name, rows), 3);
   const stored = await read(name);
-  t.deepEqual(stored.map((r) => r.n), [null, 5, null]);
-  t.deepEqual(stored.map((r) => r.flag), [null, true, false]);
-  t.deepEqual(stored.map((r) => r.at?.toISOString() ?? null), [null, t0.toISOString(), null]);
-  t.deepEqual(stored.map((r) => r.note), ['null', null, ''], 'the string "null" and the empty string survive; only a real null is NULL');
-  const docs = await db(name).select('id', db.raw('doc is null as sql_null'), db.raw("jsonb_typeof(doc) as type")).orderBy('id');
-  t.deepEqual(docs.map((d) => [d.id, d.sql_null, d.type]), [['a', true, null], ['b', false, 'null'], ['c', false, 'object']], 'SQL NULL and JSON null stay apart');
+  t.deepEqual(
+    stored.map((r) => r.n),
+    [null, 5, null],
+  );
+  t.deepEqual(
+    stored.map((r) => r.flag),
+    [null, true, false],
+  );
+  t.deepEqual(
+    stored.map((r) => r.at?.toISOString() ?? null),
+    [null, t0.toISOString(), null],
+  );
+  t.deepEqual(
+    stored.map((r) => r.note),
+    ['null', null, ''],
+    'the string "null" and the empty string survive; only a real null is NULL',
+  );
+  const docs = await db(name)
+    .select('id', db.raw('doc is null as sql_null'), db.raw('jsonb_typeof(doc) as type'))
+    .orderBy('id');
+  t.deepEqual(
+    docs.map((d) => [d.id, d.sql_null, d.type]),
+    [
+      ['a', true, null],
+      ['b', false, 'null'],
+      ['c', false, 'object'],
+    ],
+    'SQL NULL and JSON null stay apart',
+  );
 
   const allNull = await table('all_null');
-  const part = columnInsert(allNull, COLUMNS, rows.map((r) => ({ ...r, n: null })));
+  const part = columnInsert(
+    allNull,
+    COLUMNS,
+    rows.map((r) => ({ ...r, n: null })),
+  );
   t.is(part.bindings.filter((b) => b === null).length, 1, 'n is null in every row: one null binding, no array');
   await db.raw(part.sql, part.bindings as Knex.RawBinding[]);
-  t.deepEqual((await read(allNull)).map((r) => r.n), [null, null, null]);
+  t.deepEqual(
+    (await read(allNull)).map((r) => r.n),
+    [null, null, null],
+  );
 });
 
 test('a column equal in every row travels as one scalar (Dates compared by time), the others as one JSON array each', async (t) => {
   const name = await table('constant');
-  const rows: Row[] = ['a', 'b', 'c', 'd'].map((id, i) => ({ id, n: 7, flag: true, doc: '{"same":true}', at: new Date(t0.getTime()), note: i % 2 ? 'odd' : 'even' }));
+  const rows: Row[] = ['a', 'b', 'c', 'd'].map((id, i) => ({
+    id,
+    n: 7,
+    flag: true,
+    doc: '{"same":true}',
+    at: new Date(t0.getTime()),
+    note: i % 2 ? 'odd' : 'even',
+  }));
   const part = columnInsert(name, COLUMNS, rows);
   // Scalars n, flag, doc, at (four distinct Date objects of one time), then the arrays of id and note.
   t.is(part.bindings.length, 6);
   t.deepEqual(part.bindings.slice(0, 3), [7, true, '{"same":true}']);
   t.is((part.bindings[3] as Date).getTime(), t0.getTime());
-  t.deepEqual(part.bindings.slice(4), [JSON.stringify(['a', 'b', 'c', 'd']), JSON.stringify(['even', 'odd', 'even', 'odd'])]);
+  t.deepEqual(part.bindings.slice(4), [
+    JSON.stringify(['a', 'b', 'c', 'd']),
+    JSON.stringify(['even', 'odd', 'even', 'odd']),
+  ]);
   t.is(await insert(name, rows), 4);
   const stored = await read(name);
   t.true(stored.every((r) => r.n === 7 && r.flag === true && r.at?.getTime() === t0.getTime()));
-  t.deepEqual(stored.map((r) => r.doc), [{ same: true }, { same: true }, { same: true }, { same: true }], 'a constant jsonb is cast like a varying one');
-  t.deepEqual(stored.map((r) => r.note), ['even', 'odd', 'even', 'odd']);
+  t.deepEqual(
+    stored.map((r) => r.doc),
+    [{ same: true }, { same: true }, { same: true }, { same: true }],
+    'a constant jsonb is cast like a varying one',
+  );
+  t.deepEqual(
+    stored.map((r) => r.note),
+    ['even', 'odd', 'even', 'odd'],
+  );
 });
 
 test('10,000 rows in one statement with a handful of parameters', async (t) => {
   const name = await table('many');
-  const rows: Row[] = Array.from({ length: 10_000 }, (_, i) => ({ id: `m${String(i).padStart(5, '0')}`, n: i, flag: i % 3 === 0, doc: null, at: t0, note: null }));
-  const columns = [...COLUMNS, { name: 'position', type: 'int', value: (_: Row, i: number) => i } satisfies InsertColumn<Row>];
+  const rows: Row[] = Array.from({ length: 10_000 }, (_, i) => ({
+    id: `m${String(i).padStart(5, '0')}`,
+    n: i,
+    flag: i % 3 === 0,
+    doc: null,
+    at: t0,
+    note: null,
+  }));
+  const columns = [
+    ...COLUMNS,
+    { name: 'position', type: 'int', value: (_: Row, i: number) => i } satisfies InsertColumn<Row>,
+  ];
   const part = columnInsert(name, columns, rows);
   t.true(part.bindings.length <= columns.length, `${part.bindings.length} bindings`);
   t.is(await insert(name, rows, columns), 10_000);
-  const [summary] = await db(name).select(db.raw('count(*)::int as rows'), db.raw('sum(n)::bigint as total'), db.raw('count(*) filter (where flag)::int as flagged'), db.raw('bool_and(position = n) as in_order'));
+  const [summary] = await db(name).select(
+    db.raw('count(*)::int as rows'),
+    db.raw('sum(n)::bigint as total'),
+    db.raw('count(*) filter (where flag)::int as flagged'),
+    db.raw('bool_and(position = n) as in_order'),
+  );
   t.deepEqual(summary, { rows: 10_000, total: (9_999 * 10_000) / 2, flagged: 3_334, in_order: true });
 });
 
@@ -136,7 +228,10 @@ test('one row and no rows: every column is a scalar, and the row count comes fro
   t.is(none.bindings.at(-1), 0);
   const result = await db.raw(none.sql, none.bindings as Knex.RawBinding[]);
   t.is(result.rowCount, 0, 'an empty insert inserts nothing (and does not fail)');
-  t.deepEqual((await read(name)).map((r) => [r.id, r.doc]), [['only', []]]);
+  t.deepEqual(
+    (await read(name)).map((r) => [r.id, r.doc]),
+    [['only', []]],
+  );
 });
 
 test('the SQL text is built once per table, columns and constant pattern, and changes when the pattern does', (t) => {

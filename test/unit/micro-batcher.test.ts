@@ -40,13 +40,16 @@ function held(options: { maxSize?: number; concurrency?: number } = {}) {
     },
   });
   /** Finishes the i-th flush, answering `answer(item)` per item. */
-  const finish = (i: number, answer: (item: number) => string | Error = (n) => `r${n}`) => pending[i]!.resolve(groups[i]!.map(answer));
+  const finish = (i: number, answer: (item: number) => string | Error = (n) => `r${n}`) =>
+    pending[i]!.resolve(groups[i]!.map(answer));
   return { batcher, groups, pending, finish };
 }
 
 test('a lone item is flushed on the next turn, alone, and its caller gets its own result', async (t) => {
   const seen: number[][] = [];
-  const batcher = new MicroBatcher<number, string>({ flush: async (items) => (seen.push(items), items.map((n) => `r${n}`)) });
+  const batcher = new MicroBatcher<number, string>({
+    flush: async (items) => (seen.push(items), items.map((n) => `r${n}`)),
+  });
   const result = batcher.add(7);
   t.deepEqual(seen, [], 'not flushed synchronously');
   t.is(batcher.waiting, 1);
@@ -95,7 +98,14 @@ test('at most `concurrency` flushes run at once; items arriving meanwhile wait a
   const { batcher, groups, finish } = held({ maxSize: 2, concurrency: 2 });
   const first = [1, 2, 3, 4, 5].map((n) => batcher.add(n));
   await turn();
-  t.deepEqual(groups, [[1, 2], [3, 4]], 'two flushes in flight, the fifth item waits');
+  t.deepEqual(
+    groups,
+    [
+      [1, 2],
+      [3, 4],
+    ],
+    'two flushes in flight, the fifth item waits',
+  );
   t.is(batcher.waiting, 1);
 
   const later = [6, 7].map((n) => batcher.add(n));
@@ -146,7 +156,9 @@ test('a flush that throws rejects every caller of its group with that error, and
 });
 
 test('a flush answering fewer results than items rejects the callers left without one; undefined results of a full answer resolve', async (t) => {
-  const short = new MicroBatcher<number, string | undefined>({ flush: async (items) => items.slice(0, 1).map((n) => `r${n}`) });
+  const short = new MicroBatcher<number, string | undefined>({
+    flush: async (items) => items.slice(0, 1).map((n) => `r${n}`),
+  });
   const [a, b] = await Promise.allSettled([short.add(1), short.add(2)]);
   t.deepEqual(a, { status: 'fulfilled', value: 'r1' });
   t.regex((b as PromiseRejectedResult).reason.message, /too few results/);
@@ -159,13 +171,20 @@ test('defaults: 500 items per group and two flushes at once', async (t) => {
   const { batcher, groups, finish } = held();
   const results = Array.from({ length: 1_200 }, (_, i) => batcher.add(i));
   await turn();
-  t.deepEqual(groups.map((g) => g.length), [500, 500], 'two groups of 500 in flight');
+  t.deepEqual(
+    groups.map((g) => g.length),
+    [500, 500],
+    'two groups of 500 in flight',
+  );
   t.is(batcher.waiting, 200);
   finish(0);
   finish(1);
   await Promise.all(results.slice(0, 1_000));
   await turn();
-  t.deepEqual(groups.map((g) => g.length), [500, 500, 200]);
+  t.deepEqual(
+    groups.map((g) => g.length),
+    [500, 500, 200],
+  );
   finish(2);
   t.is((await Promise.all(results)).length, 1_200);
 });

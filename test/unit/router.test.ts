@@ -6,7 +6,13 @@
  */
 import test from 'ava';
 import type { CacheBus, CacheScope } from '../../core/cache.js';
-import { activeDevice, Router, type RoutingDevice, type RoutingMessage, type RoutingStrategy } from '../../core/delivery/router.js';
+import {
+  activeDevice,
+  Router,
+  type RoutingDevice,
+  type RoutingMessage,
+  type RoutingStrategy,
+} from '../../core/delivery/router.js';
 import type { Logger } from '../../core/logger.js';
 import type { DeviceService, DeviceWithPresence, Sim } from '../../core/services/devices.js';
 
@@ -33,7 +39,15 @@ function device(id: string, over: Partial<DeviceWithPresence> = {}): DeviceWithP
   };
 }
 
-const message = (over: Partial<RoutingMessage> = {}): RoutingMessage => ({ id: 'msg_1', projectId: 'prj_a', to: '+4915112345678', body: 'hi', kind: 'otp', attempt: 1, ...over });
+const message = (over: Partial<RoutingMessage> = {}): RoutingMessage => ({
+  id: 'msg_1',
+  projectId: 'prj_a',
+  to: '+4915112345678',
+  body: 'hi',
+  kind: 'otp',
+  attempt: 1,
+  ...over,
+});
 
 /** A router over an in-memory device list; counts list() calls, records warnings, and can fire invalidations. */
 function harness(initial: Record<string, DeviceWithPresence[]>) {
@@ -48,7 +62,9 @@ function harness(initial: Record<string, DeviceWithPresence[]>) {
     },
   } as unknown as DeviceService;
   const log = { warn: (fields: unknown) => void warnings.push(fields) } as unknown as Logger;
-  const bus = { on: (scope: CacheScope, fn: (id: string) => void) => handlers.set(scope, [...(handlers.get(scope) ?? []), fn]) } as unknown as CacheBus;
+  const bus = {
+    on: (scope: CacheScope, fn: (id: string) => void) => handlers.set(scope, [...(handlers.get(scope) ?? []), fn]),
+  } as unknown as CacheBus;
   const router = new Router(devices, log, bus);
   const invalidate = (scope: CacheScope, id: string) => handlers.get(scope)?.forEach((fn) => fn(id));
   return { router, lists, loads, warnings, invalidate };
@@ -56,7 +72,10 @@ function harness(initial: Record<string, DeviceWithPresence[]>) {
 
 test('active-device picks the active device, online or not, and says why when there is none', (t) => {
   const offlineActive = { ...device('dev_b', { active: true, online: false }) } as RoutingDevice;
-  t.deepEqual(activeDevice(message(), [device('dev_a') as RoutingDevice, offlineActive]), { deviceId: 'dev_b', simSlot: null });
+  t.deepEqual(activeDevice(message(), [device('dev_a') as RoutingDevice, offlineActive]), {
+    deviceId: 'dev_b',
+    simSlot: null,
+  });
   t.deepEqual(activeDevice(message(), [device('dev_a') as RoutingDevice]), { reason: 'NO_ACTIVE_DEVICE' });
   t.deepEqual(activeDevice(message(), []), { reason: 'NO_ACTIVE_DEVICE' });
 });
@@ -68,10 +87,14 @@ test('strategies are registered once by name; active-device is there from the st
   t.true(router.has('first-online'));
   t.deepEqual(router.names(), ['active-device', 'first-online']);
   t.throws(() => router.register('first-online', activeDevice), { message: /already registered/ });
-  t.throws(() => router.register('active-device', activeDevice), { message: /already registered/ }, 'the built-in cannot be replaced');
+  t.throws(
+    () => router.register('active-device', activeDevice),
+    { message: /already registered/ },
+    'the built-in cannot be replaced',
+  );
 });
 
-test('a strategy sees the project\'s devices as routing devices (no project id, status or battery), and its decision comes back', async (t) => {
+test("a strategy sees the project's devices as routing devices (no project id, status or battery), and its decision comes back", async (t) => {
   const { router } = harness({ prj_a: [device('dev_a', { active: true, sims: [sim(0), sim(1)] })] });
   const seen: RoutingDevice[][] = [];
   router.register('spy', (_m, devices) => {
@@ -79,7 +102,17 @@ test('a strategy sees the project\'s devices as routing devices (no project id, 
     return { deviceId: 'dev_a', simSlot: 1 };
   });
   t.deepEqual(await router.route(message(), 'spy'), { deviceId: 'dev_a', simSlot: 1 });
-  t.deepEqual(seen[0], [{ id: 'dev_a', name: 'phone dev_a', active: true, online: true, lastSeenAt: '2025-01-01T00:00:00.000Z', sims: [sim(0), sim(1)], sendRatePerMinute: 30 }]);
+  t.deepEqual(seen[0], [
+    {
+      id: 'dev_a',
+      name: 'phone dev_a',
+      active: true,
+      online: true,
+      lastSeenAt: '2025-01-01T00:00:00.000Z',
+      sims: [sim(0), sim(1)],
+      sendRatePerMinute: 30,
+    },
+  ]);
 });
 
 test('an unknown strategy name falls back to active-device and is logged with the project', async (t) => {
@@ -89,7 +122,10 @@ test('an unknown strategy name falls back to active-device and is logged with th
 });
 
 test('a strategy that picks a device outside the project is refused with STRATEGY_CHOSE_UNKNOWN_DEVICE; reasons pass through', async (t) => {
-  const { router } = harness({ prj_a: [device('dev_a', { active: true })], prj_b: [device('dev_other', { projectId: 'prj_b', active: true })] });
+  const { router } = harness({
+    prj_a: [device('dev_a', { active: true })],
+    prj_b: [device('dev_other', { projectId: 'prj_b', active: true })],
+  });
   router.register('rogue', () => ({ deviceId: 'dev_other' }));
   router.register('none', () => ({ reason: 'NO_MATCHING_SIM' }));
   t.deepEqual(await router.route(message(), 'rogue'), { reason: 'STRATEGY_CHOSE_UNKNOWN_DEVICE' });
@@ -101,12 +137,18 @@ test('routeMany reads the devices once for all messages, in order, one decision 
   router.register('by-parity', (m) => ({ deviceId: Number(m.id.slice(4)) % 2 ? 'dev_a' : 'dev_b' }));
   const messages = [1, 2, 3, 4].map((i) => message({ id: `msg_${i}` }));
   const decisions = await router.routeMany('prj_a', messages, 'by-parity');
-  t.deepEqual(decisions.map((d) => ('deviceId' in d ? d.deviceId : d.reason)), ['dev_a', 'dev_b', 'dev_a', 'dev_b']);
+  t.deepEqual(
+    decisions.map((d) => ('deviceId' in d ? d.deviceId : d.reason)),
+    ['dev_a', 'dev_b', 'dev_a', 'dev_b'],
+  );
   t.deepEqual(loads, ['prj_a']);
 });
 
 test('the devices snapshot is read once a second per project, shared by concurrent routes, and dropped at once on a device or project change', async (t) => {
-  const { router, lists, loads, invalidate } = harness({ prj_a: [device('dev_a', { active: true })], prj_b: [device('dev_b', { active: true })] });
+  const { router, lists, loads, invalidate } = harness({
+    prj_a: [device('dev_a', { active: true })],
+    prj_b: [device('dev_b', { active: true })],
+  });
   const [first, second] = await Promise.all([router.devicesOf('prj_a'), router.devicesOf('prj_a')]);
   t.is(first, second, 'the same array: a strategy may memoize on it');
   await router.route(message(), 'active-device');
@@ -115,7 +157,11 @@ test('the devices snapshot is read once a second per project, shared by concurre
 
   // A newly activated device is seen at once after the invalidation, not a second later.
   lists.prj_a = [device('dev_a'), device('dev_c', { active: true })];
-  t.deepEqual(await router.route(message(), 'active-device'), { deviceId: 'dev_a', simSlot: null }, 'still the snapshot');
+  t.deepEqual(
+    await router.route(message(), 'active-device'),
+    { deviceId: 'dev_a', simSlot: null },
+    'still the snapshot',
+  );
   invalidate('devices', 'prj_a');
   t.deepEqual(await router.route(message(), 'active-device'), { deviceId: 'dev_c', simSlot: null });
   invalidate('project', 'prj_a');
@@ -133,7 +179,9 @@ test('the snapshot expires after a second', async (t) => {
 });
 
 test('routeAway lets the strategy choose among the other devices only', async (t) => {
-  const { router } = harness({ prj_a: [device('dev_a', { active: true }), device('dev_b'), device('dev_c', { online: false })] });
+  const { router } = harness({
+    prj_a: [device('dev_a', { active: true }), device('dev_b'), device('dev_c', { online: false })],
+  });
   const offered: string[][] = [];
   const firstOnline: RoutingStrategy = (_m, devices) => {
     offered.push(devices.map((d) => d.id));
@@ -141,17 +189,39 @@ test('routeAway lets the strategy choose among the other devices only', async (t
     return online ? { deviceId: online.id, simSlot: 0 } : { reason: 'NONE_ONLINE' };
   };
   router.register('first-online', firstOnline);
-  t.deepEqual(await router.routeAway(message(), 'first-online', { deviceId: 'dev_a', simSlot: null }), { deviceId: 'dev_b', simSlot: 0 });
+  t.deepEqual(await router.routeAway(message(), 'first-online', { deviceId: 'dev_a', simSlot: null }), {
+    deviceId: 'dev_b',
+    simSlot: 0,
+  });
   t.deepEqual(offered, [['dev_b', 'dev_c']], 'the avoided device is not offered');
 });
 
 test('routeAway falls back to another SIM of the same phone, and finds nothing when the SIM was unknown or there is no other', async (t) => {
-  const { router } = harness({ prj_a: [device('dev_a', { active: true, sims: [sim(0), sim(1)] })], prj_single: [device('dev_s', { projectId: 'prj_single', active: true })] });
-  t.deepEqual(await router.routeAway(message(), 'active-device', { deviceId: 'dev_a', simSlot: 0 }), { deviceId: 'dev_a', simSlot: 1 }, 'no other device: the other SIM');
-  t.is(await router.routeAway(message(), 'active-device', { deviceId: 'dev_a', simSlot: null }), undefined, 'the SIM it went out on is unknown');
-  t.is(await router.routeAway(message({ projectId: 'prj_single' }), 'active-device', { deviceId: 'dev_s', simSlot: 0 }), undefined, 'one phone, one SIM');
+  const { router } = harness({
+    prj_a: [device('dev_a', { active: true, sims: [sim(0), sim(1)] })],
+    prj_single: [device('dev_s', { projectId: 'prj_single', active: true })],
+  });
+  t.deepEqual(
+    await router.routeAway(message(), 'active-device', { deviceId: 'dev_a', simSlot: 0 }),
+    { deviceId: 'dev_a', simSlot: 1 },
+    'no other device: the other SIM',
+  );
+  t.is(
+    await router.routeAway(message(), 'active-device', { deviceId: 'dev_a', simSlot: null }),
+    undefined,
+    'the SIM it went out on is unknown',
+  );
+  t.is(
+    await router.routeAway(message({ projectId: 'prj_single' }), 'active-device', { deviceId: 'dev_s', simSlot: 0 }),
+    undefined,
+    'one phone, one SIM',
+  );
 
   const two = harness({ prj_a: [device('dev_a', { active: true, sims: [sim(0), sim(1)] }), device('dev_b')] });
   two.router.register('stubborn', () => ({ deviceId: 'dev_a' }));
-  t.deepEqual(await two.router.routeAway(message(), 'stubborn', { deviceId: 'dev_a', simSlot: 1 }), { deviceId: 'dev_a', simSlot: 0 }, 'a strategy that insists on the avoided device is not followed');
+  t.deepEqual(
+    await two.router.routeAway(message(), 'stubborn', { deviceId: 'dev_a', simSlot: 1 }),
+    { deviceId: 'dev_a', simSlot: 0 },
+    'a strategy that insists on the avoided device is not followed',
+  );
 });

@@ -48,8 +48,24 @@ async function project(): Promise<{ projectId: string; deviceId: string; otherDe
   const deviceId = `dev_${rand()}`;
   const otherDeviceId = `dev_${rand()}`;
   await db('devices').insert([
-    { id: deviceId, project_id: projectId, name: 'phone', secret_hash: rand(), status: 'active', linked_at: now, updated_at: now },
-    { id: otherDeviceId, project_id: projectId, name: 'other', secret_hash: rand(), status: 'standby', linked_at: now, updated_at: now },
+    {
+      id: deviceId,
+      project_id: projectId,
+      name: 'phone',
+      secret_hash: rand(),
+      status: 'active',
+      linked_at: now,
+      updated_at: now,
+    },
+    {
+      id: otherDeviceId,
+      project_id: projectId,
+      name: 'other',
+      secret_hash: rand(),
+      status: 'standby',
+      linked_at: now,
+      updated_at: now,
+    },
   ]);
   return { projectId, deviceId, otherDeviceId };
 }
@@ -68,7 +84,10 @@ interface MessageRow {
 }
 
 /** Inserts a message of the project's phone (QUEUED, sms, with a callback URL unless told otherwise). */
-async function message(p: { projectId: string; deviceId: string }, over: Record<string, unknown> = {}): Promise<string> {
+async function message(
+  p: { projectId: string; deviceId: string },
+  over: Record<string, unknown> = {},
+): Promise<string> {
   const now = Date.now();
   const id = (over.id as string | undefined) ?? `msg_${rand()}`;
   await db('messages').insert({
@@ -93,21 +112,27 @@ const statusOf = async (id: string) => (await row(id)).status;
 
 /** The project's hourly counters, added up over shards and hours. */
 async function counters(projectId: string): Promise<Record<string, number>> {
-  const rows: Array<{ metric: string; n: number }> = await db('stats_hourly').select('metric', db.raw('sum(count)::int as n')).where({ project_id: projectId }).groupBy('metric');
+  const rows: Array<{ metric: string; n: number }> = await db('stats_hourly')
+    .select('metric', db.raw('sum(count)::int as n'))
+    .where({ project_id: projectId })
+    .groupBy('metric');
   return Object.fromEntries(rows.map((r) => [r.metric, r.n]));
 }
 
 /** The webhook events in the outbox for the project, as `id status error`, in the order they were written. */
 async function outbox(projectId: string): Promise<string[]> {
-  const rows: Array<{ payload: Array<{ id: string; projectId: string; status: string; error: string | null }> }> = await db('outbox').select('payload').orderBy('id');
-  return rows.flatMap((r) => r.payload.filter((c) => c.projectId === projectId).map((c) => `${c.id} ${c.status}${c.error ? ` ${c.error}` : ''}`));
+  const rows: Array<{ payload: Array<{ id: string; projectId: string; status: string; error: string | null }> }> =
+    await db('outbox').select('payload').orderBy('id');
+  return rows.flatMap((r) =>
+    r.payload.filter((c) => c.projectId === projectId).map((c) => `${c.id} ${c.status}${c.error ? ` ${c.error}` : ''}`),
+  );
 }
-
 
 /** What the tests compare of the returned MessageChanged events. */
 const ids = (changes: MessageChanged[]) => changes.map((c) => c.id);
 const moves = (changes: MessageChanged[]) => changes.map(({ id, status }) => ({ id, status }));
-const cancels = (changes: Array<MessageChanged & { was: string }>) => changes.filter((c) => c.was === 'DISPATCHED').map((c) => ({ id: c.id, deviceId: c.deviceId }));
+const cancels = (changes: Array<MessageChanged & { was: string }>) =>
+  changes.filter((c) => c.was === 'DISPATCHED').map((c) => ({ id: c.id, deviceId: c.deviceId }));
 
 test('dispatched: QUEUED moves to DISPATCHED at the given time, with its outbox event; any other status is left and not returned', async (t) => {
   const p = await project();
@@ -144,7 +169,9 @@ test('dispatched skips a row another transaction holds (no wait) and moves it on
     let timer: NodeJS.Timeout | undefined;
     const moved = await Promise.race([
       transitions.dispatched([free, held]),
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('dispatched waited for the lock')), 5_000))),
+      new Promise<never>(
+        (_, reject) => (timer = setTimeout(() => reject(new Error('dispatched waited for the lock')), 5_000)),
+      ),
     ]).finally(() => clearTimeout(timer));
     t.deepEqual(ids(moved), [free], 'the held row is skipped, not waited for');
     t.is(await statusOf(held), 'QUEUED');
@@ -158,7 +185,13 @@ test('dispatched skips a row another transaction holds (no wait) and moves it on
 test('failed: every not-final message becomes FAILED with the error, its body wiped, counted per kind; final ones stay', async (t) => {
   const p = await project();
   const queued = await message(p);
-  const dispatched = await message(p, { kind: 'otp', status: 'DISPATCHED', dispatched_at: new Date(), body: 'sealed', body_sealed: true });
+  const dispatched = await message(p, {
+    kind: 'otp',
+    status: 'DISPATCHED',
+    dispatched_at: new Date(),
+    body: 'sealed',
+    body_sealed: true,
+  });
   const sent = await message(p, { status: 'SENT', dispatched_at: new Date(), sent_at: new Date() });
   const delivered = await message(p, { status: 'DELIVERED', delivered_at: new Date() });
   const expired = await message(p, { status: 'EXPIRED', error: 'EXPIRED' });
@@ -172,7 +205,10 @@ test('failed: every not-final message becomes FAILED with the error, its body wi
   t.like(await row(delivered), { status: 'DELIVERED', error: null, body: 'hello' });
   t.like(await row(expired), { status: 'EXPIRED', error: 'EXPIRED' });
   t.deepEqual(await counters(p.projectId), { 'sms.failed': 2, 'otp.failed': 1 });
-  t.deepEqual((await outbox(p.projectId)).sort(), [queued, dispatched, sent].map((id) => `${id} FAILED NO_ROUTE`).sort());
+  t.deepEqual(
+    (await outbox(p.projectId)).sort(),
+    [queued, dispatched, sent].map((id) => `${id} FAILED NO_ROUTE`).sort(),
+  );
   t.is((await transitions.failed([queued], 'AGAIN')).length, 0, 'FAILED is final');
   t.is((await transitions.failed([], 'NOTHING')).length, 0);
 });
@@ -188,10 +224,13 @@ test('withdrawn: only QUEUED and DISPATCHED become FAILED with the reason, not c
   t.like(await row(dispatched), { status: 'FAILED', error: 'VERIFIED' });
   t.like(await row(sent), { status: 'SENT', error: null }, 'the phone already sent it: too late to withdraw');
   t.deepEqual(await counters(p.projectId), {}, 'nothing went wrong with the delivery');
-  t.deepEqual((await outbox(p.projectId)).sort(), [`${queued} FAILED VERIFIED`, `${dispatched} FAILED VERIFIED`].sort());
+  t.deepEqual(
+    (await outbox(p.projectId)).sort(),
+    [`${queued} FAILED VERIFIED`, `${dispatched} FAILED VERIFIED`].sort(),
+  );
 });
 
-test('expired: QUEUED and DISPATCHED become EXPIRED; an SMS\'s expiry is counted, an OTP message\'s is not (its verification\'s is)', async (t) => {
+test("expired: QUEUED and DISPATCHED become EXPIRED; an SMS's expiry is counted, an OTP message's is not (its verification's is)", async (t) => {
   const p = await project();
   const sms = await message(p);
   const otp = await message(p, { kind: 'otp', status: 'DISPATCHED', dispatched_at: new Date() });
@@ -205,57 +244,98 @@ test('expired: QUEUED and DISPATCHED become EXPIRED; an SMS\'s expiry is counted
 });
 
 // Serial: expiredDue looks at every message of the schema (the other tests' expire in an hour).
-test.serial('expiredDue: QUEUED past its TTL expires; DISPATCHED only after the grace (its report may be on the way)', async (t) => {
-  const p = await project();
-  const now = new Date();
-  const ago = (ms: number) => new Date(now.getTime() - ms);
-  const due = await message(p, { expires_at: ago(1) });
-  const notYet = await message(p, { expires_at: new Date(now.getTime() + MINUTE) });
-  const inGrace = await message(p, { status: 'DISPATCHED', dispatched_at: ago(5 * MINUTE), expires_at: ago(30_000) });
-  const pastGrace = await message(p, { status: 'DISPATCHED', dispatched_at: ago(5 * MINUTE), expires_at: ago(61_000) });
-  const sentLate = await message(p, { status: 'SENT', dispatched_at: ago(5 * MINUTE), sent_at: ago(MINUTE), expires_at: ago(2 * MINUTE) });
-  t.is((await transitions.expiredDue(now, 60_000)).length, 2);
-  t.is(await statusOf(due), 'EXPIRED');
-  t.is(await statusOf(notYet), 'QUEUED');
-  t.is(await statusOf(inGrace), 'DISPATCHED');
-  t.is(await statusOf(pastGrace), 'EXPIRED');
-  t.is(await statusOf(sentLate), 'SENT', 'sent before it expired: the phone\'s delivery report decides');
-  t.deepEqual(await counters(p.projectId), { 'sms.expired': 2 });
-  t.is((await transitions.expiredDue(now, 60_000)).length, 0, 'nothing left to expire');
-});
+test.serial(
+  'expiredDue: QUEUED past its TTL expires; DISPATCHED only after the grace (its report may be on the way)',
+  async (t) => {
+    const p = await project();
+    const now = new Date();
+    const ago = (ms: number) => new Date(now.getTime() - ms);
+    const due = await message(p, { expires_at: ago(1) });
+    const notYet = await message(p, { expires_at: new Date(now.getTime() + MINUTE) });
+    const inGrace = await message(p, { status: 'DISPATCHED', dispatched_at: ago(5 * MINUTE), expires_at: ago(30_000) });
+    const pastGrace = await message(p, {
+      status: 'DISPATCHED',
+      dispatched_at: ago(5 * MINUTE),
+      expires_at: ago(61_000),
+    });
+    const sentLate = await message(p, {
+      status: 'SENT',
+      dispatched_at: ago(5 * MINUTE),
+      sent_at: ago(MINUTE),
+      expires_at: ago(2 * MINUTE),
+    });
+    t.is((await transitions.expiredDue(now, 60_000)).length, 2);
+    t.is(await statusOf(due), 'EXPIRED');
+    t.is(await statusOf(notYet), 'QUEUED');
+    t.is(await statusOf(inGrace), 'DISPATCHED');
+    t.is(await statusOf(pastGrace), 'EXPIRED');
+    t.is(await statusOf(sentLate), 'SENT', "sent before it expired: the phone's delivery report decides");
+    t.deepEqual(await counters(p.projectId), { 'sms.expired': 2 });
+    t.is((await transitions.expiredDue(now, 60_000)).length, 0, 'nothing left to expire');
+  },
+);
 
 test('reported: sent then delivered moves forward once; late, repeated and backward reports change nothing and count nothing', async (t) => {
   const p = await project();
   const id = await message(p, { status: 'DISPATCHED', dispatched_at: new Date(Date.now() - 10_000) });
   const t1 = new Date(Date.now() - 8_000);
   const t2 = new Date(Date.now() - 5_000);
-  t.deepEqual(moves(await transitions.reported(p.deviceId, [{ id, state: 'sent', at: t1.toISOString() }])), [{ id, status: 'SENT' }]);
-  t.deepEqual(moves(await transitions.reported(p.deviceId, [{ id, state: 'delivered', at: t2.toISOString() }])), [{ id, status: 'DELIVERED' }]);
+  t.deepEqual(moves(await transitions.reported(p.deviceId, [{ id, state: 'sent', at: t1.toISOString() }])), [
+    { id, status: 'SENT' },
+  ]);
+  t.deepEqual(moves(await transitions.reported(p.deviceId, [{ id, state: 'delivered', at: t2.toISOString() }])), [
+    { id, status: 'DELIVERED' },
+  ]);
   const counted = { 'sms.sent': 1, 'sms.delivered': 1 };
   t.deepEqual(await counters(p.projectId), counted);
 
   t.deepEqual(moves(await transitions.reported(p.deviceId, [{ id, state: 'sent' }])), [], 'a late sent is backwards');
   t.deepEqual(moves(await transitions.reported(p.deviceId, [{ id, state: 'delivered' }])), [], 'a repeat');
-  t.deepEqual(moves(await transitions.reported(p.deviceId, [{ id, state: 'failed', error: 'LATE' }])), [], 'DELIVERED is final: no failure after it');
+  t.deepEqual(
+    moves(await transitions.reported(p.deviceId, [{ id, state: 'failed', error: 'LATE' }])),
+    [],
+    'DELIVERED is final: no failure after it',
+  );
   const r = await row(id);
   t.like(r, { status: 'DELIVERED', error: null });
   t.is(r.sent_at?.getTime(), t1.getTime());
   t.is(r.delivered_at?.getTime(), t2.getTime());
   t.deepEqual(await counters(p.projectId), counted);
-  t.deepEqual(await outbox(p.projectId), [`${id} SENT`, `${id} DELIVERED`], 'one event per change, none for the refused reports');
+  t.deepEqual(
+    await outbox(p.projectId),
+    [`${id} SENT`, `${id} DELIVERED`],
+    'one event per change, none for the refused reports',
+  );
 });
 
 test('reported: a failure may follow SENT (a failed delivery report); a report from another phone, or for an unknown id, moves nothing', async (t) => {
   const p = await project();
-  const id = await message(p, { kind: 'otp', status: 'SENT', dispatched_at: new Date(Date.now() - 2_000), sent_at: new Date(Date.now() - 1_000), body: 'sealed', body_sealed: true });
-  t.deepEqual(moves(await transitions.reported(p.otherDeviceId, [{ id, state: 'failed', error: 'FORGED' }])), [], 'not the message\'s phone');
+  const id = await message(p, {
+    kind: 'otp',
+    status: 'SENT',
+    dispatched_at: new Date(Date.now() - 2_000),
+    sent_at: new Date(Date.now() - 1_000),
+    body: 'sealed',
+    body_sealed: true,
+  });
+  t.deepEqual(
+    moves(await transitions.reported(p.otherDeviceId, [{ id, state: 'failed', error: 'FORGED' }])),
+    [],
+    "not the message's phone",
+  );
   t.deepEqual(moves(await transitions.reported(p.deviceId, [{ id: 'msg_nobody', state: 'sent' }])), []);
   t.is(await statusOf(id), 'SENT');
-  t.deepEqual(moves(await transitions.reported(p.deviceId, [{ id, state: 'failed', error: 'RADIO_OFF' }])), [{ id, status: 'FAILED' }]);
+  t.deepEqual(moves(await transitions.reported(p.deviceId, [{ id, state: 'failed', error: 'RADIO_OFF' }])), [
+    { id, status: 'FAILED' },
+  ]);
   t.like(await row(id), { status: 'FAILED', error: 'RADIO_OFF', body: null });
   t.deepEqual(await counters(p.projectId), { 'otp.failed': 1 });
   t.deepEqual(await outbox(p.projectId), [`${id} FAILED RADIO_OFF`]);
-  t.deepEqual(moves(await transitions.reported(p.deviceId, [{ id, state: 'failed', error: 'AGAIN' }])), [], 'FAILED is final');
+  t.deepEqual(
+    moves(await transitions.reported(p.deviceId, [{ id, state: 'failed', error: 'AGAIN' }])),
+    [],
+    'FAILED is final',
+  );
 });
 
 test('reported: a jump straight to DELIVERED counts the message sent too and writes both events; one batch may carry sent and delivered', async (t) => {
@@ -264,27 +344,54 @@ test('reported: a jump straight to DELIVERED counts the message sent too and wri
   const both = await message(p, { status: 'DISPATCHED', dispatched_at: new Date(Date.now() - 10_000) });
   const sentAt = new Date(Date.now() - 6_000);
   const deliveredAt = new Date(Date.now() - 3_000);
-  const changed = moves(await transitions.reported(p.deviceId, [
-    { id: jump, state: 'delivered', at: deliveredAt.toISOString() },
-    { id: both, state: 'sent', at: sentAt.toISOString() },
-    { id: both, state: 'delivered', at: deliveredAt.toISOString() },
-    { id: both, state: 'failed', error: 'AFTER_DELIVERED' },
-  ]));
-  t.deepEqual(changed.sort((a, b) => a.id.localeCompare(b.id)), [{ id: jump, status: 'DELIVERED' as const }, { id: both, status: 'DELIVERED' as const }].sort((a, b) => a.id.localeCompare(b.id)));
+  const changed = moves(
+    await transitions.reported(p.deviceId, [
+      { id: jump, state: 'delivered', at: deliveredAt.toISOString() },
+      { id: both, state: 'sent', at: sentAt.toISOString() },
+      { id: both, state: 'delivered', at: deliveredAt.toISOString() },
+      { id: both, state: 'failed', error: 'AFTER_DELIVERED' },
+    ]),
+  );
+  t.deepEqual(
+    changed.sort((a, b) => a.id.localeCompare(b.id)),
+    [
+      { id: jump, status: 'DELIVERED' as const },
+      { id: both, status: 'DELIVERED' as const },
+    ].sort((a, b) => a.id.localeCompare(b.id)),
+  );
   t.is((await row(both)).sent_at?.getTime(), sentAt.getTime(), 'the time it was sent, from the same batch');
-  t.is((await row(jump)).sent_at?.getTime(), deliveredAt.getTime(), 'never reported sent: sent when it was delivered at the latest');
+  t.is(
+    (await row(jump)).sent_at?.getTime(),
+    deliveredAt.getTime(),
+    'never reported sent: sent when it was delivered at the latest',
+  );
   t.deepEqual(await counters(p.projectId), { 'sms.sent': 2, 'sms.delivered': 2 });
-  t.deepEqual((await outbox(p.projectId)).sort(), [`${jump} SENT`, `${jump} DELIVERED`, `${both} SENT`, `${both} DELIVERED`].sort());
+  t.deepEqual(
+    (await outbox(p.projectId)).sort(),
+    [`${jump} SENT`, `${jump} DELIVERED`, `${both} SENT`, `${both} DELIVERED`].sort(),
+  );
 });
 
-test('reported: times never run backwards whatever the phone\'s clock says (dispatched <= sent <= delivered)', async (t) => {
+test("reported: times never run backwards whatever the phone's clock says (dispatched <= sent <= delivered)", async (t) => {
   const p = await project();
   const receivedAt = new Date();
   // The dispatcher marked it at D; the phone's clock is 30 s behind.
   const dispatchedAt = new Date(receivedAt.getTime() - 5_000);
   const behind = await message(p, { status: 'DISPATCHED', dispatched_at: dispatchedAt });
-  moves(await transitions.reported(p.deviceId, [{ id: behind, state: 'sent', at: new Date(dispatchedAt.getTime() - 30_000).toISOString() }], receivedAt));
-  moves(await transitions.reported(p.deviceId, [{ id: behind, state: 'delivered', at: new Date(dispatchedAt.getTime() - 29_000).toISOString() }], receivedAt));
+  moves(
+    await transitions.reported(
+      p.deviceId,
+      [{ id: behind, state: 'sent', at: new Date(dispatchedAt.getTime() - 30_000).toISOString() }],
+      receivedAt,
+    ),
+  );
+  moves(
+    await transitions.reported(
+      p.deviceId,
+      [{ id: behind, state: 'delivered', at: new Date(dispatchedAt.getTime() - 29_000).toISOString() }],
+      receivedAt,
+    ),
+  );
   const b = await row(behind);
   t.is(b.status, 'DELIVERED');
   t.is(b.sent_at!.getTime(), dispatchedAt.getTime(), 'not before it was handed over');
@@ -293,7 +400,12 @@ test('reported: times never run backwards whatever the phone\'s clock says (disp
   // A report that overtook the dispatcher's own mark: handed over by the time it was sent.
   const overtaken = await message(p);
   const sentAt = new Date(receivedAt.getTime() - 2_000);
-  t.deepEqual(moves(await transitions.reported(p.deviceId, [{ id: overtaken, state: 'sent', at: sentAt.toISOString() }], receivedAt)), [{ id: overtaken, status: 'SENT' }]);
+  t.deepEqual(
+    moves(
+      await transitions.reported(p.deviceId, [{ id: overtaken, state: 'sent', at: sentAt.toISOString() }], receivedAt),
+    ),
+    [{ id: overtaken, status: 'SENT' }],
+  );
   const o = await row(overtaken);
   t.is(o.dispatched_at?.getTime(), sentAt.getTime());
   t.is(o.sent_at?.getTime(), sentAt.getTime());
@@ -301,7 +413,13 @@ test('reported: times never run backwards whatever the phone\'s clock says (disp
 
   // A time from the future (beyond 5 minutes) or an unreadable one is replaced by the receipt time.
   const future = await message(p, { status: 'DISPATCHED', dispatched_at: new Date(receivedAt.getTime() - 1_000) });
-  moves(await transitions.reported(p.deviceId, [{ id: future, state: 'sent', at: new Date(receivedAt.getTime() + 3_600_000).toISOString() }], receivedAt));
+  moves(
+    await transitions.reported(
+      p.deviceId,
+      [{ id: future, state: 'sent', at: new Date(receivedAt.getTime() + 3_600_000).toISOString() }],
+      receivedAt,
+    ),
+  );
   t.is((await row(future)).sent_at?.getTime(), receivedAt.getTime());
   const garbled = await message(p, { status: 'DISPATCHED', dispatched_at: new Date(receivedAt.getTime() - 1_000) });
   moves(await transitions.reported(p.deviceId, [{ id: garbled, state: 'sent', at: 'yesterday' }], receivedAt));
@@ -313,7 +431,13 @@ test('the change, its counters and its outbox events are one: when the outbox in
   // reported(): one statement for two messages, one of whose events the outbox refuses.
   const fine = await message(p, { status: 'DISPATCHED', dispatched_at: new Date(Date.now() - 5_000) });
   const doomed = await message(p, { status: 'DISPATCHED', dispatched_at: new Date(Date.now() - 5_000) });
-  await t.throwsAsync(transitions.reported(p.deviceId, [{ id: fine, state: 'delivered' }, { id: doomed, state: 'failed', error: BOOM }]), { message: /refuses_boom/ });
+  await t.throwsAsync(
+    transitions.reported(p.deviceId, [
+      { id: fine, state: 'delivered' },
+      { id: doomed, state: 'failed', error: BOOM },
+    ]),
+    { message: /refuses_boom/ },
+  );
   t.is(await statusOf(fine), 'DISPATCHED', 'the other message of the statement did not move either');
   t.is(await statusOf(doomed), 'DISPATCHED');
 
@@ -332,9 +456,17 @@ test('the change, its counters and its outbox events are one: when the outbox in
 
 test('a change nobody listens to (no callback URL, no webhook endpoint) writes no outbox row, and still counts', async (t) => {
   const p = await project();
-  const quiet = await message(p, { callback_url: null, status: 'DISPATCHED', dispatched_at: new Date(Date.now() - 1_000) });
-  t.deepEqual(moves(await transitions.reported(p.deviceId, [{ id: quiet, state: 'sent' }])), [{ id: quiet, status: 'SENT' }]);
+  const quiet = await message(p, {
+    callback_url: null,
+    status: 'DISPATCHED',
+    dispatched_at: new Date(Date.now() - 1_000),
+  });
+  t.deepEqual(moves(await transitions.reported(p.deviceId, [{ id: quiet, state: 'sent' }])), [
+    { id: quiet, status: 'SENT' },
+  ]);
   t.deepEqual(await counters(p.projectId), { 'sms.sent': 1 });
-  const [{ n }] = await db('outbox').whereRaw(`payload::text like ?`, [`%${quiet}%`]).count({ n: '*' });
+  const [{ n }] = await db('outbox')
+    .whereRaw(`payload::text like ?`, [`%${quiet}%`])
+    .count({ n: '*' });
   t.is(Number(n), 0);
 });

@@ -13,15 +13,20 @@ export interface Series {
   values: number[];
 }
 
-export function drawChart(canvas: HTMLCanvasElement, labels: string[], series: Series[]): { update(labels: string[], series: Series[]): void; destroy(): void } {
+export function drawChart(
+  canvas: HTMLCanvasElement,
+  labels: string[],
+  series: Series[],
+): { update(labels: string[], series: Series[]): void; destroy(): void } {
   // Grouped bars: equal counts (sent and delivered, mostly) stand side by side instead of hiding each other.
-  const datasets = (list: Series[]) => list.map((s) => ({
-    label: s.label,
-    data: s.values,
-    backgroundColor: s.color,
-    borderRadius: 2,
-    maxBarThickness: 18,
-  }));
+  const datasets = (list: Series[]) =>
+    list.map((s) => ({
+      label: s.label,
+      data: s.values,
+      backgroundColor: s.color,
+      borderRadius: 2,
+      maxBarThickness: 18,
+    }));
   const chart = new Chart(canvas, {
     type: 'bar',
     data: { labels, datasets: datasets(series) },
@@ -31,7 +36,10 @@ export function drawChart(canvas: HTMLCanvasElement, labels: string[], series: S
       responsive: true,
       maintainAspectRatio: false,
       interaction: { mode: 'index', intersect: false },
-      scales: { y: { beginAtZero: true, ticks: { precision: 0 } }, x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 12 } } },
+      scales: {
+        y: { beginAtZero: true, ticks: { precision: 0 } },
+        x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 12 } },
+      },
       plugins: { legend: { position: 'bottom' } },
     },
   });

@@ -13,17 +13,31 @@ export const DEVICE_POLL_MS = 3000;
 export function DevicesPage({ project }: { project: Project }) {
   useTitle(`Devices · ${project.name}`);
   const [linking, setLinking] = useState(false);
-  const devices = useLoad(() => get<{ devices: Device[] }>(`/admin/projects/${seg(project.id)}/devices`), [project.id], DEVICE_POLL_MS);
+  const devices = useLoad(
+    () => get<{ devices: Device[] }>(`/admin/projects/${seg(project.id)}/devices`),
+    [project.id],
+    DEVICE_POLL_MS,
+  );
   const list = devices.data?.devices;
   return (
     <div class="stack">
       <Card
         title="Phones"
-        actions={linking ? null : <Button variant="primary" onClick={() => setLinking(true)}>Link a phone</Button>}
+        actions={
+          linking ? null : (
+            <Button variant="primary" onClick={() => setLinking(true)}>
+              Link a phone
+            </Button>
+          )
+        }
       >
-        {linking ? <LinkPhone project={project} onLinked={() => void devices.reload()} onClose={() => setLinking(false)} /> : null}
+        {linking ? (
+          <LinkPhone project={project} onLinked={() => void devices.reload()} onClose={() => setLinking(false)} />
+        ) : null}
         <ErrorNotice error={devices.error} />
-        {!list ? <Loading /> : list.length === 0 ? (
+        {!list ? (
+          <Loading />
+        ) : list.length === 0 ? (
           <Empty>No phone is linked to this project yet. Link one to start sending.</Empty>
         ) : (
           <DeviceTable devices={list} onChange={() => void devices.reload()} />
@@ -40,10 +54,22 @@ export function DeviceTable({ devices, onChange }: { devices: Device[]; onChange
     <div class="table-wrap">
       <table class="table responsive" data-testid="devices-table">
         <thead>
-          <tr><th>Name</th><th>Role</th><th>Transport</th><th>Online</th><th>Last seen</th><th>Battery</th><th>SIMs</th><th>Send rate</th><th /></tr>
+          <tr>
+            <th>Name</th>
+            <th>Role</th>
+            <th>Transport</th>
+            <th>Online</th>
+            <th>Last seen</th>
+            <th>Battery</th>
+            <th>SIMs</th>
+            <th>Send rate</th>
+            <th />
+          </tr>
         </thead>
         <tbody>
-          {devices.map((d) => <DeviceRow key={d.id} device={d} now={now} onChange={onChange} />)}
+          {devices.map((d) => (
+            <DeviceRow key={d.id} device={d} now={now} onChange={onChange} />
+          ))}
         </tbody>
       </table>
     </div>
@@ -56,7 +82,9 @@ function DeviceRow({ device: d, now, onChange }: { device: Device; now: number; 
   const path = `/admin/devices/${seg(d.id)}`;
   const saveRate = async (event: Event) => {
     event.preventDefault();
-    const done = await action.run(() => patch<Device>(path, { sendRatePerMinute: rate === undefined || rate === '' ? NaN : Number(rate) }));
+    const done = await action.run(() =>
+      patch<Device>(path, { sendRatePerMinute: rate === undefined || rate === '' ? NaN : Number(rate) }),
+    );
     if (done) {
       setRate(undefined);
       onChange();
@@ -65,21 +93,35 @@ function DeviceRow({ device: d, now, onChange }: { device: Device; now: number; 
   return (
     <tr data-device-id={d.id}>
       <td data-label="Name">
-        <strong class="device-name" data-testid="device-name">{d.name}</strong>
-        <div class="muted small">{[d.model, d.appVersion ? `app ${d.appVersion}` : null].filter(Boolean).join(' · ') || '—'}</div>
+        <strong class="device-name" data-testid="device-name">
+          {d.name}
+        </strong>
+        <div class="muted small">
+          {[d.model, d.appVersion ? `app ${d.appVersion}` : null].filter(Boolean).join(' · ') || '—'}
+        </div>
         <div class="muted small mono">{d.id}</div>
       </td>
-      <td data-label="Role"><Badge value={d.status} /></td>
+      <td data-label="Role">
+        <Badge value={d.status} />
+      </td>
       <td data-label="Transport">{d.transport === 'smsgate' ? 'SMSGate' : 'MQTT'}</td>
-      <td data-label="Online"><Online online={d.online} /></td>
-      <td data-label="Last seen" title={formatDateTime(d.lastSeenAt)}>{d.online ? 'now' : ago(d.lastSeenAt, now)}</td>
+      <td data-label="Online">
+        <Online online={d.online} />
+      </td>
+      <td data-label="Last seen" title={formatDateTime(d.lastSeenAt)}>
+        {d.online ? 'now' : ago(d.lastSeenAt, now)}
+      </td>
       <td data-label="Battery">{d.battery === null ? '—' : `${d.battery} %`}</td>
       <td data-label="SIMs">
-        {d.sims.length === 0 ? '—' : (
+        {d.sims.length === 0 ? (
+          '—'
+        ) : (
           <ul class="sims">
             {d.sims.map((s) => (
               <li key={s.slot}>
-                <span class="muted">SIM {s.slot + 1}</span> {s.number ?? 'number unknown'}{s.carrier ? ` · ${s.carrier}` : ''}{s.rentable ? ' · rentable' : ''}
+                <span class="muted">SIM {s.slot + 1}</span> {s.number ?? 'number unknown'}
+                {s.carrier ? ` · ${s.carrier}` : ''}
+                {s.rentable ? ' · rentable' : ''}
               </li>
             ))}
           </ul>
@@ -96,18 +138,39 @@ function DeviceRow({ device: d, now, onChange }: { device: Device; now: number; 
             onInput={(e) => setRate(e.currentTarget.value)}
           />
           <span class="muted small">/min</span>
-          {rate !== undefined && rate !== String(d.sendRatePerMinute) ? <Button type="submit" busy={action.busy}>Save</Button> : null}
+          {rate !== undefined && rate !== String(d.sendRatePerMinute) ? (
+            <Button type="submit" busy={action.busy}>
+              Save
+            </Button>
+          ) : null}
         </form>
-        {action.error ? <p class="field-error">{action.error.about('sendRatePerMinute') ?? action.error.message}</p> : null}
+        {action.error ? (
+          <p class="field-error">{action.error.about('sendRatePerMinute') ?? action.error.message}</p>
+        ) : null}
       </td>
       <td data-label="" class="row-actions">
-        {d.active ? null : <Button onClick={async () => { if (await action.run(() => post(`${path}/activate`))) onChange(); }}>Make active</Button>}
+        {d.active ? null : (
+          <Button
+            onClick={async () => {
+              if (await action.run(() => post(`${path}/activate`))) onChange();
+            }}
+          >
+            Make active
+          </Button>
+        )}
         <ConfirmButton
           label="Unlink"
           title={`Unlink ${d.name}?`}
-          body={<p>Its credentials stop working at once and it is disconnected. Its queued messages go to another phone of the project when there is one. To use it again, link it anew.</p>}
+          body={
+            <p>
+              Its credentials stop working at once and it is disconnected. Its queued messages go to another phone of
+              the project when there is one. To use it again, link it anew.
+            </p>
+          }
           confirmLabel="Unlink"
-          onConfirm={async () => { if (await action.run(() => del(path))) onChange(); }}
+          onConfirm={async () => {
+            if (await action.run(() => del(path))) onChange();
+          }}
         />
       </td>
     </tr>

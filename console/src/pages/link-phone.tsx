@@ -25,7 +25,15 @@ interface Showing {
  * expiry, the 6-digit link code beside it, and the SMSGate app's URL. It watches the project's
  * devices and shows the new one as soon as the phone has linked, without a reload.
  */
-export function LinkPhone({ project, onLinked, onClose }: { project: Project; onLinked?: (device: Device) => void; onClose?: () => void }) {
+export function LinkPhone({
+  project,
+  onLinked,
+  onClose,
+}: {
+  project: Project;
+  onLinked?: (device: Device) => void;
+  onClose?: () => void;
+}) {
   const [showing, setShowing] = useState<Showing>();
   const [linked, setLinked] = useState<Device>();
   const [error, setError] = useState<ApiError>();
@@ -67,7 +75,9 @@ export function LinkPhone({ project, onLinked, onClose }: { project: Project; on
       try {
         const { devices } = await get<{ devices: Device[] }>(devicesPath);
         if (stopped) return;
-        const fresh = devices.filter((d) => !showing.known.has(d.id)).sort((a, b) => b.linkedAt.localeCompare(a.linkedAt))[0];
+        const fresh = devices
+          .filter((d) => !showing.known.has(d.id))
+          .sort((a, b) => b.linkedAt.localeCompare(a.linkedAt))[0];
         if (fresh) {
           setLinked((before) => {
             if (!before) onLinkedRef.current?.(fresh);
@@ -89,21 +99,54 @@ export function LinkPhone({ project, onLinked, onClose }: { project: Project; on
     return (
       <div class="link-panel">
         <ErrorNotice error={error} title="Cannot create a link code" />
-        <div class="actions"><Button onClick={() => void start()} busy={busy}>Try again</Button>{onClose ? <Button variant="ghost" onClick={onClose}>Close</Button> : null}</div>
+        <div class="actions">
+          <Button onClick={() => void start()} busy={busy}>
+            Try again
+          </Button>
+          {onClose ? (
+            <Button variant="ghost" onClick={onClose}>
+              Close
+            </Button>
+          ) : null}
+        </div>
       </div>
     );
   }
-  if (!showing) return <div class="link-panel"><p class="muted"><span class="spinner" aria-hidden="true" /> Creating a link code…</p></div>;
+  if (!showing)
+    return (
+      <div class="link-panel">
+        <p class="muted">
+          <span class="spinner" aria-hidden="true" /> Creating a link code…
+        </p>
+      </div>
+    );
 
   if (linked) {
     return (
       <div class="link-panel link-done" data-testid="link-done" role="status">
-        <p class="link-done-title"><span class="check" aria-hidden="true">✓</span> Phone linked: <strong data-testid="linked-name">{linked.name}</strong></p>
-        <p>It is now the project's <strong>active</strong> phone{showing.known.size > 0 ? '; the phone that was active before stays linked as standby' : ''}. <Online online={linked.online} /></p>
+        <p class="link-done-title">
+          <span class="check" aria-hidden="true">
+            ✓
+          </span>{' '}
+          Phone linked: <strong data-testid="linked-name">{linked.name}</strong>
+        </p>
+        <p>
+          It is now the project's <strong>active</strong> phone
+          {showing.known.size > 0 ? '; the phone that was active before stays linked as standby' : ''}.{' '}
+          <Online online={linked.online} />
+        </p>
         <div class="actions">
-          <a class="btn btn-primary" href={href(project.id, 'try')}>Send a test OTP</a>
-          <Button onClick={() => void start()} busy={busy}>Link another phone</Button>
-          {onClose ? <Button variant="ghost" onClick={onClose}>Close</Button> : null}
+          <a class="btn btn-primary" href={href(project.id, 'try')}>
+            Send a test OTP
+          </a>
+          <Button onClick={() => void start()} busy={busy}>
+            Link another phone
+          </Button>
+          {onClose ? (
+            <Button variant="ghost" onClick={onClose}>
+              Close
+            </Button>
+          ) : null}
         </div>
       </div>
     );
@@ -115,15 +158,32 @@ export function LinkPhone({ project, onLinked, onClose }: { project: Project; on
     <div class="link-panel" data-testid="link-panel">
       <div class="link-grid">
         <figure class={`qr-frame${expired ? ' qr-expired' : ''}`}>
-          <img class="qr" src={showing.token.qr.pngDataUrl} alt="QR code that links a phone to this project" data-testid="link-qr" />
+          <img
+            class="qr"
+            src={showing.token.qr.pngDataUrl}
+            alt="QR code that links a phone to this project"
+            data-testid="link-qr"
+          />
           {expired ? (
             <div class="qr-overlay">
               <p>This code expired.</p>
-              <Button variant="primary" onClick={() => void start()} busy={busy}>New QR code</Button>
+              <Button variant="primary" onClick={() => void start()} busy={busy}>
+                New QR code
+              </Button>
             </div>
           ) : null}
           <figcaption class="muted small">
-            {expired ? 'Expired' : <>Expires in <strong class="mono" data-testid="link-countdown">{countdown(showing.token.expiresAt, now)}</strong></>} · single use
+            {expired ? (
+              'Expired'
+            ) : (
+              <>
+                Expires in{' '}
+                <strong class="mono" data-testid="link-countdown">
+                  {countdown(showing.token.expiresAt, now)}
+                </strong>
+              </>
+            )}{' '}
+            · single use
           </figcaption>
         </figure>
         <div class="link-side">
@@ -132,29 +192,54 @@ export function LinkPhone({ project, onLinked, onClose }: { project: Project; on
             <li>In the phone's SMX gateway app, scan this QR code.</li>
             <li>Or type this link code in the app:</li>
           </ol>
-          <p class="link-code" data-testid="link-code" aria-label="6-digit link code">{showing.code.code}</p>
-          <p class="muted small">Code expires in {countdown(showing.code.expiresAt, now)}. The phone must reach <span class="mono">{showing.server}</span>; set <code>SMX_PUBLIC_URL</code> if it cannot.</p>
+          <p class="link-code" data-testid="link-code" aria-label="6-digit link code">
+            {showing.code.code}
+          </p>
+          <p class="muted small">
+            Code expires in {countdown(showing.code.expiresAt, now)}. The phone must reach{' '}
+            <span class="mono">{showing.server}</span>; set <code>SMX_PUBLIC_URL</code> if it cannot.
+          </p>
           {LOOPBACK.test(new URL(showing.server).hostname) ? (
             <p class="notice notice-warn" role="note" data-testid="loopback-warning">
-              This address means "this computer": only a device on it (like the reference device) can use it, a phone cannot. For a phone, start SMX with <code>SMX_PUBLIC_URL</code> set to an address the phone reaches (e.g. <code>http://192.168.1.20:8080</code>) and make a new code.
+              This address means "this computer": only a device on it (like the reference device) can use it, a phone
+              cannot. For a phone, start SMX with <code>SMX_PUBLIC_URL</code> set to an address the phone reaches (e.g.{' '}
+              <code>http://192.168.1.20:8080</code>) and make a new code.
             </p>
           ) : null}
-          <p class="waiting" role="status"><span class="spinner" aria-hidden="true" /> Waiting for the phone… this page updates by itself.</p>
+          <p class="waiting" role="status">
+            <span class="spinner" aria-hidden="true" /> Waiting for the phone… this page updates by itself.
+          </p>
           <details class="reference">
             <summary>No phone at hand? Link the reference device from a terminal</summary>
             <p>In the SMX folder, run these two commands; the second prints every SMS it "sends":</p>
-            <CopyField value={`npx smx device link '${showing.token.qr.payload}' --name "Reference phone"`} label="Link command" />
+            <CopyField
+              value={`npx smx device link '${showing.token.qr.payload}' --name "Reference phone"`}
+              label="Link command"
+            />
             <CopyField value="npx smx device run" label="Run command" />
           </details>
           <details class="smsgate">
             <summary>Using the SMSGate app (SMS Gateway for Android)?</summary>
-            <p>In the app: <strong>Settings → Cloud server</strong>. Set <strong>API URL</strong> to:</p>
+            <p>
+              In the app: <strong>Settings → Cloud server</strong>. Set <strong>API URL</strong> to:
+            </p>
             <CopyField value={smsgateUrl} label="SMSGate API URL" testId="smsgate-url" />
-            <p>and <strong>Private token</strong> to this link token (single use, same expiry):</p>
+            <p>
+              and <strong>Private token</strong> to this link token (single use, same expiry):
+            </p>
             <CopyField value={showing.token.token} label="Link token" />
-            <p class="muted small">Release builds of the app talk HTTPS only: put SMX behind TLS and set <code>SMX_PUBLIC_URL</code> to the https address.</p>
+            <p class="muted small">
+              Release builds of the app talk HTTPS only: put SMX behind TLS and set <code>SMX_PUBLIC_URL</code> to the
+              https address.
+            </p>
           </details>
-          {onClose ? <div class="actions"><Button variant="ghost" onClick={onClose}>Cancel</Button></div> : null}
+          {onClose ? (
+            <div class="actions">
+              <Button variant="ghost" onClick={onClose}>
+                Cancel
+              </Button>
+            </div>
+          ) : null}
         </div>
       </div>
     </div>

@@ -26,9 +26,15 @@ export function MessagesPage({ project }: { project: Project }) {
   const [cursor, setCursor] = useState<string>();
 
   const page = useLoad(
-    () => get<{ messages: Message[]; nextCursor: string | null }>(`/admin/projects/${seg(project.id)}/messages`, {
-      limit: PAGE_SIZE, cursor, status: filters.status, kind: filters.kind, from: fromLocalInput(filters.from), to: fromLocalInput(filters.to),
-    }),
+    () =>
+      get<{ messages: Message[]; nextCursor: string | null }>(`/admin/projects/${seg(project.id)}/messages`, {
+        limit: PAGE_SIZE,
+        cursor,
+        status: filters.status,
+        kind: filters.kind,
+        from: fromLocalInput(filters.from),
+        to: fromLocalInput(filters.to),
+      }),
     [project.id, cursor, filters],
   );
 
@@ -38,7 +44,8 @@ export function MessagesPage({ project }: { project: Project }) {
     setCursor(undefined);
     setFilters(draft);
   };
-  const set = (name: keyof Filters) => (e: { currentTarget: HTMLInputElement | HTMLSelectElement }) => setDraft({ ...draft, [name]: e.currentTarget.value });
+  const set = (name: keyof Filters) => (e: { currentTarget: HTMLInputElement | HTMLSelectElement }) =>
+    setDraft({ ...draft, [name]: e.currentTarget.value });
   const problem = (field: string) => page.error?.about(field);
 
   return (
@@ -48,7 +55,11 @@ export function MessagesPage({ project }: { project: Project }) {
           <Field label="Status" error={problem('status')} id="status">
             <select value={draft.status} onChange={set('status')}>
               <option value="">any</option>
-              {MESSAGE_STATUSES.map((s) => <option key={s} value={s}>{s}</option>)}
+              {MESSAGE_STATUSES.map((s) => (
+                <option key={s} value={s}>
+                  {s}
+                </option>
+              ))}
             </select>
           </Field>
           <Field label="Kind" error={problem('kind')} id="kind">
@@ -65,26 +76,56 @@ export function MessagesPage({ project }: { project: Project }) {
             <input type="datetime-local" value={draft.to} onInput={set('to')} />
           </Field>
           <div class="actions">
-            <Button type="submit" variant="primary">Apply</Button>
-            <Button onClick={() => { setDraft(NO_FILTERS); setFilters(NO_FILTERS); setCursors([]); setCursor(undefined); }}>Clear</Button>
+            <Button type="submit" variant="primary">
+              Apply
+            </Button>
+            <Button
+              onClick={() => {
+                setDraft(NO_FILTERS);
+                setFilters(NO_FILTERS);
+                setCursors([]);
+                setCursor(undefined);
+              }}
+            >
+              Clear
+            </Button>
           </div>
         </form>
       </Card>
       <Card title="Message log" actions={<Button onClick={() => void page.reload()}>Refresh</Button>}>
         {page.error && page.error.code !== 'VALIDATION_FAILED' ? <ErrorNotice error={page.error} /> : null}
-        {!page.data ? (page.loading ? <Loading /> : null) : page.data.messages.length === 0 ? (
+        {!page.data ? (
+          page.loading ? (
+            <Loading />
+          ) : null
+        ) : page.data.messages.length === 0 ? (
           <Empty>No messages{filters === NO_FILTERS ? ' yet. Send one from "Try it".' : ' match these filters.'}</Empty>
         ) : (
           <div class="table-wrap">
             <table class="table responsive clickable" data-testid="messages-table">
-              <thead><tr><th>Created</th><th>Kind</th><th>To</th><th>Status</th><th>Parts</th><th>Error</th></tr></thead>
+              <thead>
+                <tr>
+                  <th>Created</th>
+                  <th>Kind</th>
+                  <th>To</th>
+                  <th>Status</th>
+                  <th>Parts</th>
+                  <th>Error</th>
+                </tr>
+              </thead>
               <tbody>
                 {page.data.messages.map((m) => (
                   <tr key={m.messageId} onClick={() => navigate(href(project.id, 'messages', m.messageId))}>
-                    <td data-label="Created"><a href={href(project.id, 'messages', m.messageId)}>{formatTime(m.createdAt)}</a></td>
+                    <td data-label="Created">
+                      <a href={href(project.id, 'messages', m.messageId)}>{formatTime(m.createdAt)}</a>
+                    </td>
                     <td data-label="Kind">{m.kind.toUpperCase()}</td>
-                    <td data-label="To" class="mono">{m.to}</td>
-                    <td data-label="Status"><Badge value={m.status} /></td>
+                    <td data-label="To" class="mono">
+                      {m.to}
+                    </td>
+                    <td data-label="Status">
+                      <Badge value={m.status} />
+                    </td>
                     <td data-label="Parts">{m.parts}</td>
                     <td data-label="Error">{m.error}</td>
                   </tr>
@@ -94,9 +135,27 @@ export function MessagesPage({ project }: { project: Project }) {
           </div>
         )}
         <div class="pager">
-          <Button disabled={cursors.length === 0} onClick={() => { const back = [...cursors]; const previous = back.pop(); setCursors(back); setCursor(previous); }}>Newer</Button>
+          <Button
+            disabled={cursors.length === 0}
+            onClick={() => {
+              const back = [...cursors];
+              const previous = back.pop();
+              setCursors(back);
+              setCursor(previous);
+            }}
+          >
+            Newer
+          </Button>
           <span class="muted small">Page {cursors.length + 1}</span>
-          <Button disabled={!page.data?.nextCursor} onClick={() => { setCursors([...cursors, cursor]); setCursor(page.data?.nextCursor ?? undefined); }}>Older</Button>
+          <Button
+            disabled={!page.data?.nextCursor}
+            onClick={() => {
+              setCursors([...cursors, cursor]);
+              setCursor(page.data?.nextCursor ?? undefined);
+            }}
+          >
+            Older
+          </Button>
         </div>
       </Card>
     </div>

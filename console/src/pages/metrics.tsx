@@ -16,12 +16,28 @@ export function MetricsPage() {
     <div class="page">
       <div class="page-head">
         <h1>Metrics</h1>
-        <p class="muted">The Prometheus text of <code>/metrics</code> (scrape it with <code>Authorization: Bearer &lt;admin token&gt;</code>). Queues: <a href="/admin/queues" target="_blank" rel="noopener noreferrer">Bull Board</a> (password: the admin token).</p>
+        <p class="muted">
+          The Prometheus text of <code>/metrics</code> (scrape it with{' '}
+          <code>Authorization: Bearer &lt;admin token&gt;</code>). Queues:{' '}
+          <a href="/admin/queues" target="_blank" rel="noopener noreferrer">
+            Bull Board
+          </a>{' '}
+          (password: the admin token).
+        </p>
       </div>
       <Card title="/metrics" actions={<Button onClick={() => void metrics.reload()}>Refresh</Button>}>
-        <label class="field"><span class="field-label">Show lines containing</span><input value={filter} onInput={(e) => setFilter(e.currentTarget.value)} /></label>
+        <label class="field">
+          <span class="field-label">Show lines containing</span>
+          <input value={filter} onInput={(e) => setFilter(e.currentTarget.value)} />
+        </label>
         <ErrorNotice error={metrics.error} />
-        {metrics.data === undefined ? <Loading /> : <pre class="metrics" data-testid="metrics-text">{lines.join('\n')}</pre>}
+        {metrics.data === undefined ? (
+          <Loading />
+        ) : (
+          <pre class="metrics" data-testid="metrics-text">
+            {lines.join('\n')}
+          </pre>
+        )}
       </Card>
     </div>
   );

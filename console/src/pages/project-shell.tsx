@@ -30,20 +30,42 @@ const TABS: Array<[tab: string, label: string]> = [
 /** A project's header and tabs around the view the route names. */
 export function ProjectShell({ projectId, tab, itemId }: { projectId: string; tab: string; itemId?: string }) {
   const project = useLoad(() => get<Project>(`/admin/projects/${seg(projectId)}`), [projectId]);
-  if (project.error) return <div class="page"><ErrorNotice error={project.error} title="This project cannot be shown" /><p><a href="#/">Back to projects</a></p></div>;
-  if (!project.data) return <div class="page"><Loading /></div>;
+  if (project.error)
+    return (
+      <div class="page">
+        <ErrorNotice error={project.error} title="This project cannot be shown" />
+        <p>
+          <a href="#/">Back to projects</a>
+        </p>
+      </div>
+    );
+  if (!project.data)
+    return (
+      <div class="page">
+        <Loading />
+      </div>
+    );
   const p = project.data;
   const current = tab === 'verifications' ? 'messages' : tab;
   return (
     <div class="page">
       <div class="project-head">
-        <a href="#/" class="muted small">Projects</a>
+        <a href="#/" class="muted small">
+          Projects
+        </a>
         <h1 data-testid="project-name">{p.name}</h1>
         <span class="muted small mono">{p.id}</span>
       </div>
       <nav class="tabs" aria-label="Project">
         {TABS.map(([name, label]) => (
-          <a key={name} href={href(p.id, name)} class={current === name ? 'tab tab-current' : 'tab'} aria-current={current === name ? 'page' : undefined}>{label}</a>
+          <a
+            key={name}
+            href={href(p.id, name)}
+            class={current === name ? 'tab tab-current' : 'tab'}
+            aria-current={current === name ? 'page' : undefined}
+          >
+            {label}
+          </a>
         ))}
       </nav>
       <View project={p} tab={tab} itemId={itemId} onProjectChange={() => void project.reload()} />
@@ -51,7 +73,17 @@ export function ProjectShell({ projectId, tab, itemId }: { projectId: string; ta
   );
 }
 
-function View({ project, tab, itemId, onProjectChange }: { project: Project; tab: string; itemId?: string; onProjectChange: () => void }) {
+function View({
+  project,
+  tab,
+  itemId,
+  onProjectChange,
+}: {
+  project: Project;
+  tab: string;
+  itemId?: string;
+  onProjectChange: () => void;
+}) {
   switch (tab) {
     case 'devices':
       return <DevicesPage project={project} />;
@@ -60,7 +92,11 @@ function View({ project, tab, itemId, onProjectChange }: { project: Project; tab
     case 'messages':
       return itemId ? <MessageDetail project={project} messageId={itemId} /> : <MessagesPage project={project} />;
     case 'verifications':
-      return itemId ? <VerificationDetail project={project} verificationId={itemId} /> : <MessagesPage project={project} />;
+      return itemId ? (
+        <VerificationDetail project={project} verificationId={itemId} />
+      ) : (
+        <MessagesPage project={project} />
+      );
     case 'stats':
       return <StatsPage project={project} />;
     case 'inbox':

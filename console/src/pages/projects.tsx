@@ -52,10 +52,25 @@ function CreateProject({ first }: { first: boolean }) {
     <Card title={first ? 'Create your first project' : 'New project'} class={first ? 'card-highlight' : undefined}>
       {first ? <p>Start here: create a project, then link a phone to it and send a first OTP.</p> : null}
       <form class="inline-form" onSubmit={submit} noValidate>
-        <Field label="Project name" error={action.error?.about('name') ?? (action.error && action.error.code !== 'VALIDATION_FAILED' ? action.error.message : undefined)} id="name">
-          <input name="project-name" value={name} maxLength={200} placeholder="My app" onInput={(e) => setName(e.currentTarget.value)} />
+        <Field
+          label="Project name"
+          error={
+            action.error?.about('name') ??
+            (action.error && action.error.code !== 'VALIDATION_FAILED' ? action.error.message : undefined)
+          }
+          id="name"
+        >
+          <input
+            name="project-name"
+            value={name}
+            maxLength={200}
+            placeholder="My app"
+            onInput={(e) => setName(e.currentTarget.value)}
+          />
         </Field>
-        <Button variant="primary" type="submit" busy={action.busy}>Create project</Button>
+        <Button variant="primary" type="submit" busy={action.busy}>
+          Create project
+        </Button>
       </form>
     </Card>
   );

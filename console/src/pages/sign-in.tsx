@@ -36,9 +36,18 @@ export function SignIn({ notice, onSignedIn }: { notice?: string; onSignedIn: ()
   return (
     <div class="signin">
       <form class="card signin-card" onSubmit={submit} autocomplete="off" noValidate>
-        <h1><span class="brand-mark" aria-hidden="true" /> SMX console</h1>
-        <p>Paste the <strong>admin token</strong> SMX printed when it first started. It is also in <code>var/admin-token</code> next to where you ran <code>npm start</code>.</p>
-        {notice ? <p class="notice notice-info" role="status">{notice}</p> : null}
+        <h1>
+          <span class="brand-mark" aria-hidden="true" /> SMX console
+        </h1>
+        <p>
+          Paste the <strong>admin token</strong> SMX printed when it first started. It is also in{' '}
+          <code>var/admin-token</code> next to where you ran <code>npm start</code>.
+        </p>
+        {notice ? (
+          <p class="notice notice-info" role="status">
+            {notice}
+          </p>
+        ) : null}
         <Field label="Admin token" error={error} id="token">
           <input
             type="password"
@@ -51,8 +60,13 @@ export function SignIn({ notice, onSignedIn }: { notice?: string; onSignedIn: ()
             required
           />
         </Field>
-        <Button variant="primary" type="submit" busy={busy}>Sign in</Button>
-        <p class="muted small">Kept only in this browser tab (sessionStorage) and sent only as an Authorization header. Sign out, or close the tab, to forget it.</p>
+        <Button variant="primary" type="submit" busy={busy}>
+          Sign in
+        </Button>
+        <p class="muted small">
+          Kept only in this browser tab (sessionStorage) and sent only as an Authorization header. Sign out, or close
+          the tab, to forget it.
+        </p>
       </form>
     </div>
   );

@@ -34,8 +34,20 @@ export function StatsPage({ project }: { project: Project }) {
   const [preset, setPreset] = useState<Preset>('24h');
   const [kind, setKind] = useState<Kind>('all');
   const [range, setRange] = useState<Range>(() => presetRange('24h'));
-  const [custom, setCustom] = useState(() => ({ from: toLocalInput(new Date(Date.now() - 7 * 86_400_000)), to: toLocalInput(new Date()), interval: 'day' as 'hour' | 'day' }));
-  const report = useLoad(() => get<StatsReport>(`/admin/projects/${seg(project.id)}/stats`, { from: range.from, to: range.to, interval: range.interval }), [project.id, range]);
+  const [custom, setCustom] = useState(() => ({
+    from: toLocalInput(new Date(Date.now() - 7 * 86_400_000)),
+    to: toLocalInput(new Date()),
+    interval: 'day' as 'hour' | 'day',
+  }));
+  const report = useLoad(
+    () =>
+      get<StatsReport>(`/admin/projects/${seg(project.id)}/stats`, {
+        from: range.from,
+        to: range.to,
+        interval: range.interval,
+      }),
+    [project.id, range],
+  );
 
   const choose = (value: Preset) => {
     setPreset(value);
@@ -52,7 +64,11 @@ export function StatsPage({ project }: { project: Project }) {
         <div class="filters">
           <Field label="Period" id="preset">
             <select value={preset} onChange={(e) => choose(e.currentTarget.value as Preset)}>
-              {Object.entries(PRESETS).map(([value, p]) => <option key={value} value={value}>{p.label}</option>)}
+              {Object.entries(PRESETS).map(([value, p]) => (
+                <option key={value} value={value}>
+                  {p.label}
+                </option>
+              ))}
               <option value="custom">Custom…</option>
             </select>
           </Field>
@@ -63,29 +79,59 @@ export function StatsPage({ project }: { project: Project }) {
               <option value="sms">SMS only</option>
             </select>
           </Field>
-          <div class="actions"><Button onClick={() => (preset === 'custom' ? void report.reload() : setRange(presetRange(preset)))}>Refresh</Button></div>
+          <div class="actions">
+            <Button onClick={() => (preset === 'custom' ? void report.reload() : setRange(presetRange(preset)))}>
+              Refresh
+            </Button>
+          </div>
         </div>
         {preset === 'custom' ? (
           <form class="filters" onSubmit={applyCustom} noValidate>
-            <Field label="From" error={report.error?.about('from')} id="from"><input type="datetime-local" value={custom.from} onInput={(e) => setCustom({ ...custom, from: e.currentTarget.value })} /></Field>
-            <Field label="To" error={report.error?.about('to')} id="to"><input type="datetime-local" value={custom.to} onInput={(e) => setCustom({ ...custom, to: e.currentTarget.value })} /></Field>
+            <Field label="From" error={report.error?.about('from')} id="from">
+              <input
+                type="datetime-local"
+                value={custom.from}
+                onInput={(e) => setCustom({ ...custom, from: e.currentTarget.value })}
+              />
+            </Field>
+            <Field label="To" error={report.error?.about('to')} id="to">
+              <input
+                type="datetime-local"
+                value={custom.to}
+                onInput={(e) => setCustom({ ...custom, to: e.currentTarget.value })}
+              />
+            </Field>
             <Field label="Per" error={report.error?.about('interval')} id="interval">
-              <select value={custom.interval} onChange={(e) => setCustom({ ...custom, interval: e.currentTarget.value as 'hour' | 'day' })}>
+              <select
+                value={custom.interval}
+                onChange={(e) => setCustom({ ...custom, interval: e.currentTarget.value as 'hour' | 'day' })}
+              >
                 <option value="hour">hour</option>
                 <option value="day">day</option>
               </select>
             </Field>
-            <div class="actions"><Button type="submit" variant="primary">Show</Button></div>
+            <div class="actions">
+              <Button type="submit" variant="primary">
+                Show
+              </Button>
+            </div>
           </form>
         ) : null}
       </Card>
       {report.error && report.error.code !== 'VALIDATION_FAILED' ? <ErrorNotice error={report.error} /> : null}
-      {!r ? (report.loading ? <Loading /> : null) : (
+      {!r ? (
+        report.loading ? (
+          <Loading />
+        ) : null
+      ) : (
         <>
           <Totals report={r} />
           <Card title={`${kind === 'otp' ? 'OTP' : kind === 'sms' ? 'SMS' : 'OTP and SMS'} per ${r.interval}`}>
             <StatsChart report={r} kind={kind} />
-            <p class="muted small">Counted in UTC {r.interval}s from {new Date(r.from).toLocaleString()} to {new Date(r.to).toLocaleString()}.</p>
+            <p class="muted small">
+              Counted in UTC {r.interval}s from {new Date(r.from).toLocaleString()} to {new Date(r.to).toLocaleString()}
+              .
+            </p>
           </Card>
         </>
       )}
@@ -127,13 +173,21 @@ function labelOf(start: string, interval: 'hour' | 'day', multiDay: boolean): st
 
 function seriesOf(r: StatsReport, kind: Kind): Series[] {
   const pick = (f: (b: StatsReport['series'][number]) => { otp: number; sms: number }) =>
-    r.series.map((b) => { const v = f(b); return kind === 'otp' ? v.otp : kind === 'sms' ? v.sms : v.otp + v.sms; });
+    r.series.map((b) => {
+      const v = f(b);
+      return kind === 'otp' ? v.otp : kind === 'sms' ? v.sms : v.otp + v.sms;
+    });
   const series: Series[] = [
     { label: 'sent', color: COLORS.sent, values: pick((b) => ({ otp: b.otp.sent, sms: b.sms.sent })) },
-    { label: 'delivered', color: COLORS.delivered, values: pick((b) => ({ otp: b.otp.delivered, sms: b.sms.delivered })) },
+    {
+      label: 'delivered',
+      color: COLORS.delivered,
+      values: pick((b) => ({ otp: b.otp.delivered, sms: b.sms.delivered })),
+    },
     { label: 'failed', color: COLORS.failed, values: pick((b) => ({ otp: b.otp.failed, sms: b.sms.failed })) },
   ];
-  if (kind !== 'sms') series.push({ label: 'verified', color: COLORS.verified, values: r.series.map((b) => b.otp.verified) });
+  if (kind !== 'sms')
+    series.push({ label: 'verified', color: COLORS.verified, values: r.series.map((b) => b.otp.verified) });
   return series;
 }
 
@@ -166,9 +220,18 @@ function StatsChart({ report, kind }: { report: StatsReport; kind: Kind }) {
   useEffect(() => () => chart.current?.destroy(), []);
 
   return (
-    <div class="chart-box" data-testid="stats-chart" data-plotted={String(plotted)} data-buckets={String(labels.length)}>
+    <div
+      class="chart-box"
+      data-testid="stats-chart"
+      data-plotted={String(plotted)}
+      data-buckets={String(labels.length)}
+    >
       {failed ? <p class="field-error">The chart could not be drawn: {failed}</p> : null}
-      <canvas ref={canvas} role="img" aria-label={`Chart of ${series.map((s) => s.label).join(', ')} per ${report.interval}`} />
+      <canvas
+        ref={canvas}
+        role="img"
+        aria-label={`Chart of ${series.map((s) => s.label).join(', ')} per ${report.interval}`}
+      />
     </div>
   );
 }

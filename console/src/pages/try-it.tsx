@@ -24,9 +24,16 @@ export function TryItPage({ project }: { project: Project }) {
   const submit = async (event: Event) => {
     event.preventDefault();
     setSent(undefined);
-    const result = kind === 'otp'
-      ? await action.run(async () => ({ kind: 'otp' as const, verification: await post<Verification>(`${base}/send-otp`, { to: to.trim() }) }))
-      : await action.run(async () => ({ kind: 'sms' as const, sms: await post<SmsAccepted>(`${base}/send-sms`, { to: to.trim(), message: text }) }));
+    const result =
+      kind === 'otp'
+        ? await action.run(async () => ({
+            kind: 'otp' as const,
+            verification: await post<Verification>(`${base}/send-otp`, { to: to.trim() }),
+          }))
+        : await action.run(async () => ({
+            kind: 'sms' as const,
+            sms: await post<SmsAccepted>(`${base}/send-sms`, { to: to.trim(), message: text }),
+          }));
     if (result) setSent(result);
   };
 
@@ -37,33 +44,77 @@ export function TryItPage({ project }: { project: Project }) {
         <form class="form" onSubmit={submit} noValidate>
           <fieldset class="segmented">
             <legend class="field-label">What</legend>
-            <label><input type="radio" name="kind" value="otp" checked={kind === 'otp'} onChange={() => setKind('otp')} /> OTP code</label>
-            <label><input type="radio" name="kind" value="sms" checked={kind === 'sms'} onChange={() => setKind('sms')} /> SMS text</label>
+            <label>
+              <input type="radio" name="kind" value="otp" checked={kind === 'otp'} onChange={() => setKind('otp')} />{' '}
+              OTP code
+            </label>
+            <label>
+              <input type="radio" name="kind" value="sms" checked={kind === 'sms'} onChange={() => setKind('sms')} />{' '}
+              SMS text
+            </label>
           </fieldset>
-          <Field label="To (phone number, with country code)" error={action.error?.about('to') ?? (action.error?.code === 'INVALID_PHONE_NUMBER' ? action.error.message : undefined)} id="to">
-            <input type="tel" name="to" autocomplete="tel" placeholder="+4915112345678" value={to} onInput={(e) => setTo(e.currentTarget.value)} />
+          <Field
+            label="To (phone number, with country code)"
+            error={
+              action.error?.about('to') ??
+              (action.error?.code === 'INVALID_PHONE_NUMBER' ? action.error.message : undefined)
+            }
+            id="to"
+          >
+            <input
+              type="tel"
+              name="to"
+              autocomplete="tel"
+              placeholder="+4915112345678"
+              value={to}
+              onInput={(e) => setTo(e.currentTarget.value)}
+            />
           </Field>
           {kind === 'sms' ? (
             <Field label="Text" error={action.error?.about('message')} id="message">
-              <textarea name="message" rows={3} maxLength={1600} value={text} onInput={(e) => setText(e.currentTarget.value)} />
+              <textarea
+                name="message"
+                rows={3}
+                maxLength={1600}
+                value={text}
+                onInput={(e) => setText(e.currentTarget.value)}
+              />
             </Field>
           ) : (
-            <p class="muted small">The project's template and code settings apply. The code is never shown here: it is in the SMS.</p>
+            <p class="muted small">
+              The project's template and code settings apply. The code is never shown here: it is in the SMS.
+            </p>
           )}
-          {action.error && action.error.code !== 'INVALID_PHONE_NUMBER' ? <OtherProblems error={action.error} fields={['to', 'message']} /> : null}
-          {action.error?.code === 'DEVICE_NOT_LINKED' ? <p><a href={href(project.id, 'devices')}>Link a phone first.</a></p> : null}
-          <div class="actions"><Button variant="primary" type="submit" busy={action.busy}>{kind === 'otp' ? 'Send OTP' : 'Send SMS'}</Button></div>
+          {action.error && action.error.code !== 'INVALID_PHONE_NUMBER' ? (
+            <OtherProblems error={action.error} fields={['to', 'message']} />
+          ) : null}
+          {action.error?.code === 'DEVICE_NOT_LINKED' ? (
+            <p>
+              <a href={href(project.id, 'devices')}>Link a phone first.</a>
+            </p>
+          ) : null}
+          <div class="actions">
+            <Button variant="primary" type="submit" busy={action.busy}>
+              {kind === 'otp' ? 'Send OTP' : 'Send SMS'}
+            </Button>
+          </div>
         </form>
       </Card>
       {sent ? (
         <Card title={sent.kind === 'otp' ? 'OTP sent' : 'SMS sent'} class="try-result">
           {sent.kind === 'otp' ? (
             <p>
-              Verification <a class="mono" href={href(project.id, 'verifications', sent.verification.verificationId)}>{sent.verification.verificationId}</a> to {sent.verification.to}
+              Verification{' '}
+              <a class="mono" href={href(project.id, 'verifications', sent.verification.verificationId)}>
+                {sent.verification.verificationId}
+              </a>{' '}
+              to {sent.verification.to}
               {sent.verification.test ? ' — a test number: no SMS is sent, it verifies with its fixed code.' : ''}
             </p>
           ) : (
-            <p>To {sent.sms.to}, {sent.sms.parts} part{sent.sms.parts === 1 ? '' : 's'}.</p>
+            <p>
+              To {sent.sms.to}, {sent.sms.parts} part{sent.sms.parts === 1 ? '' : 's'}.
+            </p>
           )}
           {messageId ? <LiveMessage project={project} messageId={messageId} /> : null}
         </Card>
@@ -75,16 +126,22 @@ export function TryItPage({ project }: { project: Project }) {
 /** A message, re-read every second until it reaches a final state. */
 function LiveMessage({ project, messageId }: { project: Project; messageId: string }) {
   const [done, setDone] = useState(false);
-  const message = useLoad(async () => {
-    const m = await get<Message>(`/admin/projects/${seg(project.id)}/messages/${seg(messageId)}`);
-    if (isFinal(m.status)) setDone(true);
-    return m;
-  }, [messageId], done ? undefined : 1000);
+  const message = useLoad(
+    async () => {
+      const m = await get<Message>(`/admin/projects/${seg(project.id)}/messages/${seg(messageId)}`);
+      if (isFinal(m.status)) setDone(true);
+      return m;
+    },
+    [messageId],
+    done ? undefined : 1000,
+  );
   if (!message.data) return null;
   return (
     <>
       <StatusTimeline message={message.data} />
-      <p><a href={href(project.id, 'messages', messageId)}>Message details</a></p>
+      <p>
+        <a href={href(project.id, 'messages', messageId)}>Message details</a>
+      </p>
     </>
   );
 }

@@ -7,11 +7,29 @@ import type { ApiError } from '../api.js';
  * text nodes, never as HTML, so a device name or an SMS text cannot become markup.
  */
 
-type ButtonProps = Omit<ButtonHTMLAttributes<HTMLButtonElement>, 'type'> & { variant?: 'primary' | 'secondary' | 'danger' | 'ghost'; busy?: boolean; type?: 'button' | 'submit' };
+type ButtonProps = Omit<ButtonHTMLAttributes<HTMLButtonElement>, 'type'> & {
+  variant?: 'primary' | 'secondary' | 'danger' | 'ghost';
+  busy?: boolean;
+  type?: 'button' | 'submit';
+};
 
-export function Button({ variant = 'secondary', busy, children, type = 'button', disabled, class: extra, ...rest }: ButtonProps) {
+export function Button({
+  variant = 'secondary',
+  busy,
+  children,
+  type = 'button',
+  disabled,
+  class: extra,
+  ...rest
+}: ButtonProps) {
   return (
-    <button {...rest} type={type} class={`btn btn-${variant}${extra ? ` ${String(extra)}` : ''}`} disabled={Boolean(disabled) || busy} aria-busy={busy ? 'true' : undefined}>
+    <button
+      {...rest}
+      type={type}
+      class={`btn btn-${variant}${extra ? ` ${String(extra)}` : ''}`}
+      disabled={Boolean(disabled) || busy}
+      aria-busy={busy ? 'true' : undefined}
+    >
       {busy ? <span class="spinner" aria-hidden="true" /> : null}
       {children}
     </button>
@@ -19,14 +37,32 @@ export function Button({ variant = 'secondary', busy, children, type = 'button',
 }
 
 /** A labelled input with the API's message for that field under it. */
-export function Field({ label, error, hint, children, id }: { label: string; error?: string; hint?: ComponentChildren; children: ComponentChildren; id?: string }) {
+export function Field({
+  label,
+  error,
+  hint,
+  children,
+  id,
+}: {
+  label: string;
+  error?: string;
+  hint?: ComponentChildren;
+  children: ComponentChildren;
+  id?: string;
+}) {
   return (
     <div class={`field${error ? ' field-invalid' : ''}`} data-field={id}>
       <label>
         <span class="field-label">{label}</span>
         {children}
       </label>
-      {error ? <p class="field-error" role="alert">{error}</p> : hint ? <p class="field-hint">{hint}</p> : null}
+      {error ? (
+        <p class="field-error" role="alert">
+          {error}
+        </p>
+      ) : hint ? (
+        <p class="field-hint">{hint}</p>
+      ) : null}
     </div>
   );
 }
@@ -40,9 +76,16 @@ export function ErrorNotice({ error, title }: { error: ApiError | undefined; tit
       <strong>{title ?? error.message}</strong>
       {title ? <p>{error.message}</p> : null}
       {fields.length > 0 && error.code !== 'VALIDATION_FAILED' ? (
-        <ul>{fields.map((d) => <li key={`${d.field}:${d.message}`}>{d.message}</li>)}</ul>
+        <ul>
+          {fields.map((d) => (
+            <li key={`${d.field}:${d.message}`}>{d.message}</li>
+          ))}
+        </ul>
       ) : null}
-      <p class="muted small">{error.code}{error.requestId ? ` · ${error.requestId}` : ''}</p>
+      <p class="muted small">
+        {error.code}
+        {error.requestId ? ` · ${error.requestId}` : ''}
+      </p>
     </div>
   );
 }
@@ -51,12 +94,23 @@ export function ErrorNotice({ error, title }: { error: ApiError | undefined; tit
 export function OtherProblems({ error, fields }: { error: ApiError | undefined; fields: string[] }) {
   if (!error) return null;
   if (error.code !== 'VALIDATION_FAILED') return <ErrorNotice error={error} />;
-  const others = error.details.filter((d) => !fields.some((f) => d.field === f || d.field?.startsWith(`${f}.`) || d.field?.startsWith(`${f}[`)));
-  if (others.length === 0) return <p class="form-summary" role="alert">Please correct the fields marked in red.</p>;
+  const others = error.details.filter(
+    (d) => !fields.some((f) => d.field === f || d.field?.startsWith(`${f}.`) || d.field?.startsWith(`${f}[`)),
+  );
+  if (others.length === 0)
+    return (
+      <p class="form-summary" role="alert">
+        Please correct the fields marked in red.
+      </p>
+    );
   return (
     <div class="notice notice-error" role="alert">
       <strong>{error.message}</strong>
-      <ul>{others.map((d) => <li key={`${d.field}:${d.message}`}>{d.message}</li>)}</ul>
+      <ul>
+        {others.map((d) => (
+          <li key={`${d.field}:${d.message}`}>{d.message}</li>
+        ))}
+      </ul>
     </div>
   );
 }
@@ -72,7 +126,15 @@ async function copyText(text: string, fallback: HTMLInputElement | null): Promis
   }
 }
 
-export function CopyButton({ text, label = 'Copy', target }: { text: string; label?: string; target?: () => HTMLInputElement | null }) {
+export function CopyButton({
+  text,
+  label = 'Copy',
+  target,
+}: {
+  text: string;
+  label?: string;
+  target?: () => HTMLInputElement | null;
+}) {
   const [copied, setCopied] = useState(false);
   return (
     <Button
@@ -94,33 +156,70 @@ export function CopyField({ value, label, testId }: { value: string; label: stri
   const input = useRef<HTMLInputElement>(null);
   return (
     <div class="copy-field">
-      <input ref={input} readOnly value={value} aria-label={label} data-testid={testId} onFocus={(e) => e.currentTarget.select()} />
+      <input
+        ref={input}
+        readOnly
+        value={value}
+        aria-label={label}
+        data-testid={testId}
+        onFocus={(e) => e.currentTarget.select()}
+      />
       <CopyButton text={value} target={() => input.current} />
     </div>
   );
 }
 
 /** A secret the API shows once (an API key, a webhook secret). */
-export function ShownOnce({ title, value, testId, onDone }: { title: string; value: string; testId?: string; onDone: () => void }) {
+export function ShownOnce({
+  title,
+  value,
+  testId,
+  onDone,
+}: {
+  title: string;
+  value: string;
+  testId?: string;
+  onDone: () => void;
+}) {
   return (
     <div class="notice notice-secret" role="status">
       <strong>{title}</strong>
       <p>Copy it now: SMX keeps only a hash of it and will not show it again.</p>
       <CopyField value={value} label={title} testId={testId} />
-      <div class="actions"><Button onClick={onDone}>Done, I copied it</Button></div>
+      <div class="actions">
+        <Button onClick={onDone}>Done, I copied it</Button>
+      </div>
     </div>
   );
 }
 
 /** A button that asks first, in a modal dialog. */
-export function ConfirmButton({ label, title, body, confirmLabel, onConfirm, variant = 'danger' }: {
-  label: string; title: string; body: ComponentChildren; confirmLabel: string; onConfirm: () => Promise<unknown> | void; variant?: 'danger' | 'secondary' | 'primary';
+export function ConfirmButton({
+  label,
+  title,
+  body,
+  confirmLabel,
+  onConfirm,
+  variant = 'danger',
+}: {
+  label: string;
+  title: string;
+  body: ComponentChildren;
+  confirmLabel: string;
+  onConfirm: () => Promise<unknown> | void;
+  variant?: 'danger' | 'secondary' | 'primary';
 }) {
   const dialog = useRef<HTMLDialogElement>(null);
   const [busy, setBusy] = useState(false);
   return (
     <>
-      <Button variant={variant === 'danger' ? 'ghost' : variant} class={variant === 'danger' ? 'danger-text' : undefined} onClick={() => dialog.current?.showModal()}>{label}</Button>
+      <Button
+        variant={variant === 'danger' ? 'ghost' : variant}
+        class={variant === 'danger' ? 'danger-text' : undefined}
+        onClick={() => dialog.current?.showModal()}
+      >
+        {label}
+      </Button>
       <dialog ref={dialog} class="dialog" aria-label={title}>
         <h3>{title}</h3>
         <div class="dialog-body">{body}</div>
@@ -148,17 +247,35 @@ export function ConfirmButton({ label, title, body, confirmLabel, onConfirm, var
 }
 
 const STATUS_TONE: Record<string, string> = {
-  QUEUED: 'neutral', DISPATCHED: 'info', SENT: 'info', DELIVERED: 'good', FAILED: 'bad', EXPIRED: 'warn',
-  PENDING: 'neutral', VERIFIED: 'good', CANCELED: 'warn',
-  active: 'good', standby: 'neutral', canceled: 'warn', expired: 'warn',
+  QUEUED: 'neutral',
+  DISPATCHED: 'info',
+  SENT: 'info',
+  DELIVERED: 'good',
+  FAILED: 'bad',
+  EXPIRED: 'warn',
+  PENDING: 'neutral',
+  VERIFIED: 'good',
+  CANCELED: 'warn',
+  active: 'good',
+  standby: 'neutral',
+  canceled: 'warn',
+  expired: 'warn',
 };
 
 export function Badge({ value, tone }: { value: string; tone?: string }) {
-  return <span class={`badge badge-${tone ?? STATUS_TONE[value] ?? 'neutral'}`} data-status={value}>{value}</span>;
+  return (
+    <span class={`badge badge-${tone ?? STATUS_TONE[value] ?? 'neutral'}`} data-status={value}>
+      {value}
+    </span>
+  );
 }
 
 export function Online({ online }: { online: boolean }) {
-  return <span class={`presence ${online ? 'presence-on' : 'presence-off'}`} data-online={String(online)}>{online ? 'online' : 'offline'}</span>;
+  return (
+    <span class={`presence ${online ? 'presence-on' : 'presence-off'}`} data-online={String(online)}>
+      {online ? 'online' : 'offline'}
+    </span>
+  );
 }
 
 export function Empty({ children }: { children: ComponentChildren }) {
@@ -166,10 +283,24 @@ export function Empty({ children }: { children: ComponentChildren }) {
 }
 
 export function Loading() {
-  return <p class="muted loading"><span class="spinner" aria-hidden="true" /> Loading…</p>;
+  return (
+    <p class="muted loading">
+      <span class="spinner" aria-hidden="true" /> Loading…
+    </p>
+  );
 }
 
-export function Card({ title, actions, children, class: extra }: { title?: ComponentChildren; actions?: ComponentChildren; children: ComponentChildren; class?: string }) {
+export function Card({
+  title,
+  actions,
+  children,
+  class: extra,
+}: {
+  title?: ComponentChildren;
+  actions?: ComponentChildren;
+  children: ComponentChildren;
+  class?: string;
+}) {
   return (
     <section class={`card${extra ? ` ${extra}` : ''}`}>
       {title || actions ? (

@@ -12,16 +12,35 @@ export function StatusTimeline({ message: m }: { message: Message }) {
   ];
   if (m.status === 'FAILED' || m.status === 'EXPIRED') {
     const reached = steps.filter((s) => s.at !== null);
-    reached.push({ status: m.status, at: m.status === 'FAILED' ? m.failedAt : m.expiresAt, note: m.error ?? undefined });
+    reached.push({
+      status: m.status,
+      at: m.status === 'FAILED' ? m.failedAt : m.expiresAt,
+      note: m.error ?? undefined,
+    });
     steps.splice(0, steps.length, ...reached);
   }
   const final = m.status === 'DELIVERED' || m.status === 'FAILED' || m.status === 'EXPIRED';
   return (
     <div class="timeline-box">
-      <p class="timeline-now">Status: <Badge value={m.status} /> <span data-testid="message-status" class="sr-only">{m.status}</span>{final ? null : <span class="muted small"> <span class="spinner" aria-hidden="true" /> updating…</span>}</p>
+      <p class="timeline-now">
+        Status: <Badge value={m.status} />{' '}
+        <span data-testid="message-status" class="sr-only">
+          {m.status}
+        </span>
+        {final ? null : (
+          <span class="muted small">
+            {' '}
+            <span class="spinner" aria-hidden="true" /> updating…
+          </span>
+        )}
+      </p>
       <ol class="timeline" aria-label="Status timeline">
         {steps.map((s) => (
-          <li key={s.status} class={`timeline-step ${s.at ? 'reached' : 'pending'} step-${s.status.toLowerCase()}`} data-step={s.status}>
+          <li
+            key={s.status}
+            class={`timeline-step ${s.at ? 'reached' : 'pending'} step-${s.status.toLowerCase()}`}
+            data-step={s.status}
+          >
             <span class="timeline-dot" aria-hidden="true" />
             <span class="timeline-label">{s.status}</span>
             <span class="timeline-time muted small">{s.at ? formatTime(s.at) : 'waiting'}</span>

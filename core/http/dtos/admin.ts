@@ -1,7 +1,21 @@
 import { Type } from 'class-transformer';
 import {
-  IsArray, IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min, ValidateNested, ArrayMaxSize, IsObject,
-  Matches, ValidateIf, IsISO31661Alpha2,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+  ArrayMaxSize,
+  IsObject,
+  Matches,
+  ValidateIf,
+  IsISO31661Alpha2,
 } from 'class-validator';
 import { JSONSchema } from 'class-validator-jsonschema';
 import type { Sim } from '../../services/devices.js';
@@ -39,8 +53,11 @@ export class RateLimitsDto {
   perProjectPerMinute?: number;
 
   @JSONSchema({
-    description: 'OTP sends per destination prefix per window (perCountryPrefixWindowSeconds), across the project; the longest matching prefix counts. Keys are "+" and 1-6 digits; a value of 0 refuses the prefix.',
-    type: 'object', additionalProperties: { type: 'integer', minimum: 0, maximum: 1000000 }, example: { '+234': 50, '+7': 100 },
+    description:
+      'OTP sends per destination prefix per window (perCountryPrefixWindowSeconds), across the project; the longest matching prefix counts. Keys are "+" and 1-6 digits; a value of 0 refuses the prefix.',
+    type: 'object',
+    additionalProperties: { type: 'integer', minimum: 0, maximum: 1000000 },
+    example: { '+234': 50, '+7': 100 },
   })
   @IsOptional()
   @IsObject()
@@ -68,7 +85,14 @@ export class RateLimitsDto {
   resendIntervalSeconds?: number;
 }
 
-@JSONSchema({ 'x-examples': { defaults: { summary: 'OTP defaults and limits', value: { codeLength: 6, ttl: 300, defaultLanguage: 'de', rateLimits: { perNumber: 5, perProjectPerMinute: 600 } } } } })
+@JSONSchema({
+  'x-examples': {
+    defaults: {
+      summary: 'OTP defaults and limits',
+      value: { codeLength: 6, ttl: 300, defaultLanguage: 'de', rateLimits: { perNumber: 5, perProjectPerMinute: 600 } },
+    },
+  },
+})
 export class UpdateProjectDto {
   @JSONSchema({ example: 'Shop backend' })
   @IsOptional()
@@ -103,7 +127,7 @@ export class UpdateProjectDto {
   @Max(10)
   maxAttempts?: number;
 
-  @JSONSchema({ description: 'Template language used when the number\'s country gives none.', example: 'en' })
+  @JSONSchema({ description: "Template language used when the number's country gives none.", example: 'en' })
   @IsOptional()
   @IsIn(LANGUAGES)
   defaultLanguage?: Language;
@@ -120,7 +144,11 @@ export class UpdateProjectDto {
   @MaxLength(100)
   routing?: string;
 
-  @JSONSchema({ description: 'Seconds a phone has to report an OTP sent before it is re-routed to another device or SIM; 0 = never.', example: 30 })
+  @JSONSchema({
+    description:
+      'Seconds a phone has to report an OTP sent before it is re-routed to another device or SIM; 0 = never.',
+    example: 30,
+  })
   @IsOptional()
   @IsInt()
   @Min(0)
@@ -157,7 +185,7 @@ export class SimDto {
   @Max(7)
   slot!: number;
 
-  @JSONSchema({ description: 'The SIM\'s number in E.164, if known.', example: '+14155550100' })
+  @JSONSchema({ description: "The SIM's number in E.164, if known.", example: '+14155550100' })
   @IsOptional()
   @IsString()
   @MaxLength(32)
@@ -169,7 +197,7 @@ export class SimDto {
   @MaxLength(100)
   carrier?: string | null;
 
-  @JSONSchema({ description: 'Whether the number joins the project\'s rentable pool.', example: false })
+  @JSONSchema({ description: "Whether the number joins the project's rentable pool.", example: false })
   @IsOptional()
   @IsBoolean()
   rentable?: boolean;
@@ -177,7 +205,12 @@ export class SimDto {
 
 /** SIMs as given, with the optional fields made explicit (the shape devices store). */
 export function toSims(sims: SimDto[] | undefined): Sim[] | undefined {
-  return sims?.map((s) => ({ slot: s.slot, number: s.number ?? null, carrier: s.carrier ?? null, rentable: s.rentable ?? false }));
+  return sims?.map((s) => ({
+    slot: s.slot,
+    number: s.number ?? null,
+    carrier: s.carrier ?? null,
+    rentable: s.rentable ?? false,
+  }));
 }
 
 /** A device's optional `sims` (on link and on update): up to 8, each a valid SimDto. */
@@ -186,7 +219,17 @@ function SimsField(): PropertyDecorator {
   return (target, key) => decorators.forEach((decorate) => decorate(target, key));
 }
 
-@JSONSchema({ 'x-examples': { pace: { summary: 'A slower pace and the SIM\'s number', value: { sendRatePerMinute: 20, sims: [{ slot: 0, number: '+14155550100', carrier: 'T-Mobile', rentable: false }] } } } })
+@JSONSchema({
+  'x-examples': {
+    pace: {
+      summary: "A slower pace and the SIM's number",
+      value: {
+        sendRatePerMinute: 20,
+        sims: [{ slot: 0, number: '+14155550100', carrier: 'T-Mobile', rentable: false }],
+      },
+    },
+  },
+})
 export class UpdateDeviceDto {
   @JSONSchema({ example: 'Pixel 7 (front desk)' })
   @IsOptional()
@@ -207,9 +250,26 @@ export class UpdateDeviceDto {
   sims?: SimDto[];
 }
 
-@JSONSchema({ 'x-examples': { token: { summary: 'With the token from the QR code', value: { token: 'lt_tsiGGnwAH1b8ZE8AVYyjQfCvVnO-okoHgesbsRbAWGo', name: 'Pixel 7', model: 'GP4BC', appVersion: '1.0.0', sims: [{ slot: 0, number: '+14155550100', carrier: 'T-Mobile', rentable: false }] } }, code: { summary: 'With a typed 6-digit link code', value: { code: '482913', name: 'Pixel 7' } } } })
+@JSONSchema({
+  'x-examples': {
+    token: {
+      summary: 'With the token from the QR code',
+      value: {
+        token: 'lt_tsiGGnwAH1b8ZE8AVYyjQfCvVnO-okoHgesbsRbAWGo',
+        name: 'Pixel 7',
+        model: 'GP4BC',
+        appVersion: '1.0.0',
+        sims: [{ slot: 0, number: '+14155550100', carrier: 'T-Mobile', rentable: false }],
+      },
+    },
+    code: { summary: 'With a typed 6-digit link code', value: { code: '482913', name: 'Pixel 7' } },
+  },
+})
 export class LinkDeviceDto {
-  @JSONSchema({ description: 'The link token from the QR code. Give this or `code`.', example: 'lt_tsiGGnwAH1b8ZE8AVYyjQfCvVnO-okoHgesbsRbAWGo' })
+  @JSONSchema({
+    description: 'The link token from the QR code. Give this or `code`.',
+    example: 'lt_tsiGGnwAH1b8ZE8AVYyjQfCvVnO-okoHgesbsRbAWGo',
+  })
   // Required without a code, and checked whenever it is given (a token beside a code too).
   @ValidateIf((o: LinkDeviceDto) => o.code === undefined || o.token !== undefined)
   @IsString()
@@ -217,7 +277,10 @@ export class LinkDeviceDto {
   @MaxLength(256)
   token?: string;
 
-  @JSONSchema({ description: 'A 6-digit link code typed on the phone (POST /admin/projects/:id/link-codes), instead of `token`.', example: '482913' })
+  @JSONSchema({
+    description: 'A 6-digit link code typed on the phone (POST /admin/projects/:id/link-codes), instead of `token`.',
+    example: '482913',
+  })
   @IsOptional()
   @IsString()
   @Matches(/^\d{6}$/, { message: 'code must be 6 digits' })
@@ -244,4 +307,15 @@ export class LinkDeviceDto {
   @JSONSchema({ example: [{ slot: 0, number: '+14155550100', carrier: 'T-Mobile', rentable: false }] })
   @SimsField()
   sims?: SimDto[];
+
+  @JSONSchema({
+    description: 'What the phone can do beyond texts (device-protocol.md §1): `data-sms` = it sends binary SMS to a port. Unknown names are ignored.',
+    example: ['data-sms'],
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(32)
+  @IsString({ each: true })
+  @MaxLength(50, { each: true })
+  capabilities?: string[];
 }

@@ -1,5 +1,16 @@
 import {
-  IsIn, IsInt, IsISO31661Alpha2, IsNotEmpty, IsOptional, IsString, IsUrl, Length, Matches, Max, MaxLength, Min,
+  IsIn,
+  IsInt,
+  IsISO31661Alpha2,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Length,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
 } from 'class-validator';
 import { JSONSchema } from 'class-validator-jsonschema';
 import { PIN_TYPES, type PinType } from '../../compat/otp-by-id.js';
@@ -22,13 +33,19 @@ export class SmsVerifyDto {
   @Max(12)
   'code-length'?: number;
 
-  @JSONSchema({ description: 'Your own security code (TOTP-style flows): 4-12 digits. Default: a secure random code.', example: '482913' })
+  @JSONSchema({
+    description: 'Your own security code (TOTP-style flows): 4-12 digits. Default: a secure random code.',
+    example: '482913',
+  })
   @IsOptional()
   @IsString()
   @Matches(/^\d{4,12}$/, { message: 'security-code must be 4 to 12 digits' })
   'security-code'?: string;
 
-  @JSONSchema({ description: 'ISO 2-letter country the number is read in when it is not in international format.', example: 'DE' })
+  @JSONSchema({
+    description: 'ISO 2-letter country the number is read in when it is not in international format.',
+    example: 'DE',
+  })
   @IsOptional()
   @IsISO31661Alpha2()
   'country-code'?: string;
@@ -54,13 +71,19 @@ export class CompatOtpDto {
   @MaxLength(32)
   to!: string;
 
-  @JSONSchema({ description: 'Sender id. Accepted for compatibility; the phone sends from its own SIM number.', example: 'ACME' })
+  @JSONSchema({
+    description: 'Sender id. Accepted for compatibility; the phone sends from its own SIM number.',
+    example: 'ACME',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(32)
   from?: string;
 
-  @JSONSchema({ description: 'Message text; must contain {{pin}}. Default: the project template for the number\'s language.', example: 'Your ACME PIN is {{pin}}' })
+  @JSONSchema({
+    description: "Message text; must contain {{pin}}. Default: the project template for the number's language.",
+    example: 'Your ACME PIN is {{pin}}',
+  })
   @IsOptional()
   @IsString()
   @Length(1, 1000)
@@ -79,7 +102,10 @@ export class CompatOtpDto {
   @Max(10)
   pinLength?: number;
 
-  @JSONSchema({ description: 'PIN lifetime in seconds, 60-1800 (1-30 minutes). Default: the project setting.', example: 300 })
+  @JSONSchema({
+    description: 'PIN lifetime in seconds, 60-1800 (1-30 minutes). Default: the project setting.',
+    example: 300,
+  })
   @IsOptional()
   @IsInt()
   @Min(60)
@@ -93,7 +119,11 @@ export class CompatOtpDto {
   @Max(10)
   maxAttempts?: number;
 
-  @JSONSchema({ description: 'URL for this OTP\'s status updates (stored as the challenge\'s callback URL): https, or http where SMX_WEBHOOK_ALLOW_PRIVATE=true.', example: 'https://api.example.com/smx/callbacks' })
+  @JSONSchema({
+    description:
+      "URL for this OTP's status updates (stored as the challenge's callback URL): https, or http where SMX_WEBHOOK_ALLOW_PRIVATE=true.",
+    example: 'https://api.example.com/smx/callbacks',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(2000)
@@ -114,13 +144,19 @@ export class OAuthTokenDto {
   @IsIn(['client_credentials'])
   grant_type?: string;
 
-  @JSONSchema({ description: 'Application id: the SMX API key id (key_...). Or send it with HTTP Basic auth.', example: 'key_VGNLaXL2SW7zbRwI3fdfDg' })
+  @JSONSchema({
+    description: 'Application id: the SMX API key id (key_...). Or send it with HTTP Basic auth.',
+    example: 'key_VGNLaXL2SW7zbRwI3fdfDg',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(64)
   client_id?: string;
 
-  @JSONSchema({ description: 'Application secret: the SMX API key. Or send it with HTTP Basic auth.', example: 'smx_sIWizS3SoTiYS7yary15g_QNflTh3o_kIuIMZdYq0V4' })
+  @JSONSchema({
+    description: 'Application secret: the SMX API key. Or send it with HTTP Basic auth.',
+    example: 'smx_sIWizS3SoTiYS7yary15g_QNflTh3o_kIuIMZdYq0V4',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(128)

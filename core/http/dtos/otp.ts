@@ -1,13 +1,39 @@
 import {
-  IsIn, IsInt, IsISO31661Alpha2, IsNotEmpty, IsObject, IsOptional, IsString, IsUrl, Length, Max, MaxLength, Min, ValidateIf,
+  IsIn,
+  IsInt,
+  IsISO31661Alpha2,
+  IsNotEmpty,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Length,
+  Max,
+  MaxLength,
+  Min,
+  ValidateIf,
 } from 'class-validator';
 import { JSONSchema } from 'class-validator-jsonschema';
 import { CODE_TYPES, LANGUAGES, type CodeType, type Language } from '../../services/projects.js';
 import { HasCodePlaceholder, MaxJsonBytes } from './validators.js';
 
-@JSONSchema({ 'x-examples': { e164: { summary: 'An E.164 number, the project\'s defaults', value: { to: '+4915112345678', metadata: { orderId: 'A-1042' } } }, national: { summary: 'A national number with its country, own text and lifetime', value: { to: '015112345678', countryCode: 'DE', template: 'Your ACME code is {{code}}', ttl: 600 } } } })
+@JSONSchema({
+  'x-examples': {
+    e164: {
+      summary: "An E.164 number, the project's defaults",
+      value: { to: '+4915112345678', metadata: { orderId: 'A-1042' } },
+    },
+    national: {
+      summary: 'A national number with its country, own text and lifetime',
+      value: { to: '015112345678', countryCode: 'DE', template: 'Your ACME code is {{code}}', ttl: 600 },
+    },
+  },
+})
 export class SendOtpDto {
-  @JSONSchema({ description: 'Destination: E.164, or a national number together with countryCode.', example: '+4915112345678' })
+  @JSONSchema({
+    description: 'Destination: E.164, or a national number together with countryCode.',
+    example: '+4915112345678',
+  })
   @IsString()
   @IsNotEmpty()
   @MaxLength(32)
@@ -25,23 +51,35 @@ export class SendOtpDto {
   @Max(12)
   codeLength?: number;
 
-  @JSONSchema({ description: 'numeric (default), alpha (A-Z without look-alikes) or alphanumeric.', example: 'numeric' })
+  @JSONSchema({
+    description: 'numeric (default), alpha (A-Z without look-alikes) or alphanumeric.',
+    example: 'numeric',
+  })
   @IsOptional()
   @IsIn(CODE_TYPES)
   codeType?: CodeType;
 
-  @JSONSchema({ description: 'Caller-supplied code (TOTP-style flows); must fit codeType and codeLength.', example: '482913' })
+  @JSONSchema({
+    description: 'Caller-supplied code (TOTP-style flows); must fit codeType and codeLength.',
+    example: '482913',
+  })
   @IsOptional()
   @IsString()
   @Length(4, 12)
   code?: string;
 
-  @JSONSchema({ description: 'Template language. Default: by the number\'s country, else the project default.', example: 'en' })
+  @JSONSchema({
+    description: "Template language. Default: by the number's country, else the project default.",
+    example: 'en',
+  })
   @IsOptional()
   @IsIn(LANGUAGES)
   language?: Language;
 
-  @JSONSchema({ description: 'Message text; must contain {{code}} ({{pin}} is accepted as an alias).', example: 'Your ACME code is {{code}}. It expires in 5 minutes.' })
+  @JSONSchema({
+    description: 'Message text; must contain {{code}} ({{pin}} is accepted as an alias).',
+    example: 'Your ACME code is {{code}}. It expires in 5 minutes.',
+  })
   @IsOptional()
   @IsString()
   @Length(1, 1000)
@@ -62,7 +100,11 @@ export class SendOtpDto {
   @Max(10)
   maxAttempts?: number;
 
-  @JSONSchema({ description: 'https URL receiving this challenge\'s webhooks (verification.* and its SMS\'s message.*), signed with the project\'s callback secret. http only when the operator set SMX_WEBHOOK_ALLOW_PRIVATE=true.', example: 'https://api.example.com/smx/callbacks' })
+  @JSONSchema({
+    description:
+      "https URL receiving this challenge's webhooks (verification.* and its SMS's message.*), signed with the project's callback secret. http only when the operator set SMX_WEBHOOK_ALLOW_PRIVATE=true.",
+    example: 'https://api.example.com/smx/callbacks',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(2000)
@@ -76,7 +118,14 @@ export class SendOtpDto {
   metadata?: Record<string, unknown>;
 }
 
-@JSONSchema({ 'x-examples': { verify: { summary: 'The code the user typed', value: { verificationId: 'ver_-mNYQE26ozocjCo9d3aovg', otp: '482913' } } } })
+@JSONSchema({
+  'x-examples': {
+    verify: {
+      summary: 'The code the user typed',
+      value: { verificationId: 'ver_-mNYQE26ozocjCo9d3aovg', otp: '482913' },
+    },
+  },
+})
 export class VerifyOtpDto {
   @JSONSchema({ description: 'The verificationId returned by send-otp.', example: 'ver_-mNYQE26ozocjCo9d3aovg' })
   @IsString()
@@ -96,4 +145,3 @@ export class VerifyOtpDto {
   @Length(1, 64)
   code?: string;
 }
-

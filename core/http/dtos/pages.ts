@@ -8,7 +8,10 @@ export class PageQuery {
   @Matches(/^\d+$/, { message: 'limit must be a whole number from 1 to 200' })
   limit?: string;
 
-  @JSONSchema({ description: 'The `nextCursor` of the previous page.', example: 'eyJ0IjoiMjAyNi0xMS0yMVQxMDowMDowMC4wMDBaIn0' })
+  @JSONSchema({
+    description: 'The `nextCursor` of the previous page.',
+    example: 'eyJ0IjoiMjAyNi0xMS0yMVQxMDowMDowMC4wMDBaIn0',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(64, { message: 'cursor is not one this API returned' })

@@ -11,7 +11,8 @@ export function MaxJsonBytes(max: number, options?: ValidationOptions): Property
       constraints: [max],
       options: { message: `$property must serialize to at most ${max} bytes of JSON`, ...options },
       validator: {
-        validate: (value: unknown) => value === undefined || Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8') <= max,
+        validate: (value: unknown) =>
+          value === undefined || Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8') <= max,
       },
     });
   };

@@ -4,7 +4,8 @@ import { ALL_EVENTS, WEBHOOK_EVENTS } from '../../webhook-events.js';
 
 export class CreateWebhookDto {
   @JSONSchema({
-    description: 'http(s) URL receiving the events. Refused when its host resolves to a loopback, private, link-local or metadata address (unless SMX_WEBHOOK_ALLOW_PRIVATE=true).',
+    description:
+      'http(s) URL receiving the events. Refused when its host resolves to a loopback, private, link-local or metadata address (unless SMX_WEBHOOK_ALLOW_PRIVATE=true).',
     example: 'https://example.com/smx-webhooks',
   })
   @IsString()
@@ -12,10 +13,16 @@ export class CreateWebhookDto {
   @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false })
   url!: string;
 
-  @JSONSchema({ description: `Event types to receive (${WEBHOOK_EVENTS.join(', ')}), or ["*"] for all. Default: all.`, example: ['message.delivered', 'verification.verified'] })
+  @JSONSchema({
+    description: `Event types to receive (${WEBHOOK_EVENTS.join(', ')}), or ["*"] for all. Default: all.`,
+    example: ['message.delivered', 'verification.verified'],
+  })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(WEBHOOK_EVENTS.length + 1)
-  @IsIn([...WEBHOOK_EVENTS, ALL_EVENTS], { each: true, message: `each event must be one of ${[...WEBHOOK_EVENTS, ALL_EVENTS].join(', ')}` })
+  @IsIn([...WEBHOOK_EVENTS, ALL_EVENTS], {
+    each: true,
+    message: `each event must be one of ${[...WEBHOOK_EVENTS, ALL_EVENTS].join(', ')}`,
+  })
   events?: string[];
 }

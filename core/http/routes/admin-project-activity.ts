@@ -27,8 +27,16 @@ import { validateQuery } from '../validation.js';
 const security = [{ adminToken: [] }];
 const tags = ['admin', 'activity'];
 const idParam = { type: 'object', properties: { id: { type: 'string', description: 'prj_...' } }, required: ['id'] };
-const messageParams = { type: 'object', properties: { id: { type: 'string' }, messageId: { type: 'string', description: 'msg_...' } }, required: ['id', 'messageId'] };
-const verificationParams = { type: 'object', properties: { id: { type: 'string' }, verificationId: { type: 'string', description: 'ver_...' } }, required: ['id', 'verificationId'] };
+const messageParams = {
+  type: 'object',
+  properties: { id: { type: 'string' }, messageId: { type: 'string', description: 'msg_...' } },
+  required: ['id', 'messageId'],
+};
+const verificationParams = {
+  type: 'object',
+  properties: { id: { type: 'string' }, verificationId: { type: 'string', description: 'ver_...' } },
+  required: ['id', 'verificationId'],
+};
 
 const str = { type: 'string' } as const;
 const nullableStr = { type: 'string', nullable: true } as const;
@@ -38,32 +46,80 @@ const time = { type: 'string', format: 'date-time' } as const;
 const messageSchema = {
   type: 'object',
   properties: {
-    messageId: str, kind: { type: 'string', enum: ['otp', 'sms'] },
+    messageId: str,
+    kind: { type: 'string', enum: ['otp', 'sms'] },
     status: { type: 'string', enum: ['QUEUED', 'DISPATCHED', 'SENT', 'DELIVERED', 'FAILED', 'EXPIRED'] },
-    to: str, message: { type: 'string', description: 'custom SMS only' }, parts: { type: 'integer' }, deviceId: nullableStr, simSlot: { type: 'integer', nullable: true },
-    verificationId: nullableStr, batchId: nullableStr, error: nullableStr, metadata: { type: 'object', nullable: true },
-    createdAt: str, expiresAt: str, dispatchedAt: nullableStr, sentAt: nullableStr, deliveredAt: nullableStr, failedAt: nullableStr,
+    to: str,
+    message: { type: 'string', description: 'custom SMS only' },
+    parts: { type: 'integer' },
+    deviceId: nullableStr,
+    simSlot: { type: 'integer', nullable: true },
+    verificationId: nullableStr,
+    batchId: nullableStr,
+    error: nullableStr,
+    metadata: { type: 'object', nullable: true },
+    createdAt: str,
+    expiresAt: str,
+    dispatchedAt: nullableStr,
+    sentAt: nullableStr,
+    deliveredAt: nullableStr,
+    failedAt: nullableStr,
   },
   // `message` is left out of OTP messages (the OpenAPI document marks the others required).
-  required: ['messageId', 'kind', 'status', 'to', 'parts', 'deviceId', 'simSlot', 'verificationId', 'batchId', 'error', 'metadata', 'createdAt', 'expiresAt', 'dispatchedAt', 'sentAt', 'deliveredAt', 'failedAt'],
+  required: [
+    'messageId',
+    'kind',
+    'status',
+    'to',
+    'parts',
+    'deviceId',
+    'simSlot',
+    'verificationId',
+    'batchId',
+    'error',
+    'metadata',
+    'createdAt',
+    'expiresAt',
+    'dispatchedAt',
+    'sentAt',
+    'deliveredAt',
+    'failedAt',
+  ],
 };
 
 /** A verification as GET /v1/verifications/:id shows it (never the code). */
 export const verificationSchema = {
   type: 'object',
   properties: {
-    verificationId: str, status: { type: 'string', enum: ['PENDING', 'VERIFIED', 'FAILED', 'EXPIRED', 'CANCELED'] },
-    to: str, countryIso: nullableStr, numberValid: { type: 'boolean' }, test: { type: 'boolean' },
-    messageId: nullableStr, deviceId: nullableStr, attempts: { type: 'integer' }, maxAttempts: { type: 'integer' },
-    createdAt: time, expiresAt: time, verifiedAt: nullableStr, canceledAt: nullableStr, metadata: { type: 'object', nullable: true },
+    verificationId: str,
+    status: { type: 'string', enum: ['PENDING', 'VERIFIED', 'FAILED', 'EXPIRED', 'CANCELED'] },
+    to: str,
+    countryIso: nullableStr,
+    numberValid: { type: 'boolean' },
+    test: { type: 'boolean' },
+    messageId: nullableStr,
+    deviceId: nullableStr,
+    attempts: { type: 'integer' },
+    maxAttempts: { type: 'integer' },
+    createdAt: time,
+    expiresAt: time,
+    verifiedAt: nullableStr,
+    canceledAt: nullableStr,
+    metadata: { type: 'object', nullable: true },
   },
 };
 
 const rentalSchema = {
   type: 'object',
   properties: {
-    rentalId: str, number: { type: 'string', description: 'E.164' }, country: str, service: nullableStr,
-    status: { type: 'string', enum: ['active', 'canceled', 'expired'] }, createdAt: str, expiresAt: str, endedAt: nullableStr,
+    rentalId: str,
+    number: { type: 'string', description: 'E.164' },
+    country: str,
+    service: nullableStr,
+    status: { type: 'string', enum: ['active', 'canceled', 'expired'] },
+    createdAt: str,
+    expiresAt: str,
+    endedAt: nullableStr,
   },
 };
 
@@ -83,77 +139,153 @@ export interface AdminProjectActivityRouteDeps {
 }
 
 /** Admin reads of a project's activity, for the operator console. */
-export async function adminProjectActivityRoutes(app: FastifyInstance, deps: AdminProjectActivityRouteDeps): Promise<void> {
+export async function adminProjectActivityRoutes(
+  app: FastifyInstance,
+  deps: AdminProjectActivityRouteDeps,
+): Promise<void> {
   const { projects, messages, challenges, stats, inbox, rentals, db } = deps;
   const project = async (params: unknown) => (await projects.get((params as { id: string }).id)).id;
 
-  app.get('/admin/projects/:id/messages', {
-    schema: {
-      tags, security, params: idParam, summary: 'A project\'s message log, newest first, cursor-paginated (as GET /v1/messages)',
-      querystring: bodySchema(ListMessagesQuery),
-      response: responses({ 200: { type: 'object', properties: { messages: { type: 'array', items: messageSchema }, nextCursor: nullableStr } } }, [400, 401, 403, 404]),
+  app.get(
+    '/admin/projects/:id/messages',
+    {
+      schema: {
+        tags,
+        security,
+        params: idParam,
+        summary: "A project's message log, newest first, cursor-paginated (as GET /v1/messages)",
+        querystring: bodySchema(ListMessagesQuery),
+        response: responses(
+          {
+            200: {
+              type: 'object',
+              properties: { messages: { type: 'array', items: messageSchema }, nextCursor: nullableStr },
+            },
+          },
+          [400, 401, 403, 404],
+        ),
+      },
     },
-  }, async (request) => {
-    const q = await validateQuery(ListMessagesQuery, request.query, (d) => pageProblems(d, PAGE_TAGS.messages));
-    const id = await project(request.params);
-    const limit = q.limit === undefined ? undefined : Number(q.limit);
-    return ok(await messages.list(id, { limit, cursor: q.cursor, status: q.status, kind: q.kind, from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined }));
-  });
-
-  app.get('/admin/projects/:id/messages/:messageId', {
-    schema: { tags, security, params: messageParams, summary: 'One message of a project and its delivery progress (an OTP\'s text never)', response: responses({ 200: messageSchema }, [401, 403, 404]) },
-  }, async (request) => {
-    const id = await project(request.params);
-    return ok(await messages.get(id, (request.params as { messageId: string }).messageId));
-  });
-
-  app.get('/admin/projects/:id/verifications/:verificationId', {
-    schema: { tags, security, params: verificationParams, summary: 'One OTP challenge of a project (never the code)', response: responses({ 200: verificationSchema }, [401, 403, 404]) },
-  }, async (request) => {
-    const id = await project(request.params);
-    return ok(await challenges.get(id, (request.params as { verificationId: string }).verificationId));
-  });
-
-  app.get('/admin/projects/:id/stats', {
-    schema: {
-      tags, security, params: idParam, summary: 'A project\'s totals and hourly or daily series (as GET /v1/stats)',
-      querystring: bodySchema(StatsQuery), response: responses({ 200: statsSchema }, [400, 401, 403, 404]),
+    async (request) => {
+      const q = await validateQuery(ListMessagesQuery, request.query, (d) => pageProblems(d, PAGE_TAGS.messages));
+      const id = await project(request.params);
+      const limit = q.limit === undefined ? undefined : Number(q.limit);
+      return ok(
+        await messages.list(id, {
+          limit,
+          cursor: q.cursor,
+          status: q.status,
+          kind: q.kind,
+          from: q.from ? new Date(q.from) : undefined,
+          to: q.to ? new Date(q.to) : undefined,
+        }),
+      );
     },
-  }, async (request) => {
-    // As /v1/stats: the range's order and size are reported with the fields' problems.
-    const q = await validateQuery(StatsQuery, request.query, (d) => {
-      const known = d.interval === undefined || INTERVALS.includes(d.interval);
-      const { from, to, interval } = statsRange({ ...d, interval: known ? d.interval : undefined });
-      return statsRangeProblems(from, to, known ? interval : undefined);
-    });
-    const id = await project(request.params);
-    const { from, to, interval } = statsRange(q);
-    return ok(await stats.report(id, from, to, interval));
-  });
+  );
 
-  app.get('/admin/projects/:id/inbox', {
-    schema: {
-      tags, security, params: idParam, summary: 'SMS a project\'s phones received, newest first, cursor-paginated (as GET /v1/inbox)',
-      querystring: bodySchema(PageQuery), response: responses({ 200: inboxSchema }, [400, 401, 403, 404]),
+  app.get(
+    '/admin/projects/:id/messages/:messageId',
+    {
+      schema: {
+        tags,
+        security,
+        params: messageParams,
+        summary: "One message of a project and its delivery progress (an OTP's text never)",
+        response: responses({ 200: messageSchema }, [401, 403, 404]),
+      },
     },
-  }, async (request) => {
-    const q = await validateQuery(PageQuery, request.query, (page) => pageProblems(page, PAGE_TAGS.inbox));
-    const id = await project(request.params);
-    return ok(await inbox.list(id, { cursor: q.cursor, limit: q.limit === undefined ? undefined : Number(q.limit) }));
-  });
+    async (request) => {
+      const id = await project(request.params);
+      return ok(await messages.get(id, (request.params as { messageId: string }).messageId));
+    },
+  );
 
-  app.get('/admin/projects/:id/rentals', {
-    schema: {
-      tags, security, params: idParam, summary: `A project's active number rentals, newest first (at most ${RENTALS_SHOWN})`,
-      response: responses({ 200: { type: 'object', properties: { rentals: { type: 'array', items: rentalSchema } } } }, [401, 403, 404]),
+  app.get(
+    '/admin/projects/:id/verifications/:verificationId',
+    {
+      schema: {
+        tags,
+        security,
+        params: verificationParams,
+        summary: 'One OTP challenge of a project (never the code)',
+        response: responses({ 200: verificationSchema }, [401, 403, 404]),
+      },
     },
-  }, async (request) => {
-    const id = await project(request.params);
-    const now = new Date();
-    // Only ids here: each view comes from RentalService, which owns the rental's shape and status.
-    const rows: Array<{ id: string }> = await db('rentals')
-      .select('id').where({ project_id: id, status: 'active' }).where('expires_at', '>', now)
-      .orderBy('created_at', 'desc').limit(RENTALS_SHOWN);
-    return ok({ rentals: await Promise.all(rows.map((row) => rentals.get(id, row.id, now))) });
-  });
+    async (request) => {
+      const id = await project(request.params);
+      return ok(await challenges.get(id, (request.params as { verificationId: string }).verificationId));
+    },
+  );
+
+  app.get(
+    '/admin/projects/:id/stats',
+    {
+      schema: {
+        tags,
+        security,
+        params: idParam,
+        summary: "A project's totals and hourly or daily series (as GET /v1/stats)",
+        querystring: bodySchema(StatsQuery),
+        response: responses({ 200: statsSchema }, [400, 401, 403, 404]),
+      },
+    },
+    async (request) => {
+      // As /v1/stats: the range's order and size are reported with the fields' problems.
+      const q = await validateQuery(StatsQuery, request.query, (d) => {
+        const known = d.interval === undefined || INTERVALS.includes(d.interval);
+        const { from, to, interval } = statsRange({ ...d, interval: known ? d.interval : undefined });
+        return statsRangeProblems(from, to, known ? interval : undefined);
+      });
+      const id = await project(request.params);
+      const { from, to, interval } = statsRange(q);
+      return ok(await stats.report(id, from, to, interval));
+    },
+  );
+
+  app.get(
+    '/admin/projects/:id/inbox',
+    {
+      schema: {
+        tags,
+        security,
+        params: idParam,
+        summary: "SMS a project's phones received, newest first, cursor-paginated (as GET /v1/inbox)",
+        querystring: bodySchema(PageQuery),
+        response: responses({ 200: inboxSchema }, [400, 401, 403, 404]),
+      },
+    },
+    async (request) => {
+      const q = await validateQuery(PageQuery, request.query, (page) => pageProblems(page, PAGE_TAGS.inbox));
+      const id = await project(request.params);
+      return ok(await inbox.list(id, { cursor: q.cursor, limit: q.limit === undefined ? undefined : Number(q.limit) }));
+    },
+  );
+
+  app.get(
+    '/admin/projects/:id/rentals',
+    {
+      schema: {
+        tags,
+        security,
+        params: idParam,
+        summary: `A project's active number rentals, newest first (at most ${RENTALS_SHOWN})`,
+        response: responses(
+          { 200: { type: 'object', properties: { rentals: { type: 'array', items: rentalSchema } } } },
+          [401, 403, 404],
+        ),
+      },
+    },
+    async (request) => {
+      const id = await project(request.params);
+      const now = new Date();
+      // Only ids here: each view comes from RentalService, which owns the rental's shape and status.
+      const rows: Array<{ id: string }> = await db('rentals')
+        .select('id')
+        .where({ project_id: id, status: 'active' })
+        .where('expires_at', '>', now)
+        .orderBy('created_at', 'desc')
+        .limit(RENTALS_SHOWN);
+      return ok({ rentals: await Promise.all(rows.map((row) => rentals.get(id, row.id, now))) });
+    },
+  );
 }

@@ -6,7 +6,7 @@ import { CODE_TYPES, type ProjectService, type CodeType } from '../../services/p
 import type { SmsService } from '../../sending/sms.js';
 import type { WebhookEndpoints } from '../../webhooks/endpoints.js';
 import { SendOtpDto } from '../dtos/otp.js';
-import { SendSmsDto } from '../dtos/sms.js';
+import { SendSmsDto, sendSmsInputOf, smsOptionProblems } from '../dtos/sms.js';
 import { ok } from '../envelope.js';
 import { bodySchema, responses } from '../openapi.js';
 import { smsAcceptedSchema } from '../response-schemas.js';
@@ -29,8 +29,15 @@ function codeProblems(dto: SendOtpDto, projectCodeType: CodeType): ErrorDetail[]
   if (typeof dto.code !== 'string') return [];
   // Against a codeType or codeLength that is itself refused, the code cannot be judged yet.
   if (dto.codeType !== undefined && !(CODE_TYPES as readonly unknown[]).includes(dto.codeType)) return [];
-  if (dto.codeLength !== undefined && !(Number.isInteger(dto.codeLength) && dto.codeLength >= 4 && dto.codeLength <= 12)) return [];
-  return suppliedCodeProblems(dto.code, dto.codeType ?? projectCodeType, dto.codeLength).map((message) => ({ field: 'code', message }));
+  if (
+    dto.codeLength !== undefined &&
+    !(Number.isInteger(dto.codeLength) && dto.codeLength >= 4 && dto.codeLength <= 12)
+  )
+    return [];
+  return suppliedCodeProblems(dto.code, dto.codeType ?? projectCodeType, dto.codeLength).map((message) => ({
+    field: 'code',
+    message,
+  }));
 }
 
 /** What adminProjectTryRoutes needs, built by the composition root (core/http/dependencies.ts). */
@@ -45,27 +52,47 @@ export interface AdminProjectTryRouteDeps {
 export async function adminProjectTryRoutes(app: FastifyInstance, deps: AdminProjectTryRouteDeps): Promise<void> {
   const { projects, challenges, sms, webhooks } = deps;
 
-  app.post('/admin/projects/:id/send-otp', {
-    schema: {
-      tags, security, params: idParam, body: bodySchema(SendOtpDto),
-      summary: 'Send an OTP challenge for a project (as POST /v1/send-otp; the code is never in the answer)',
-      response: responses({ 201: verificationSchema }, [400, 401, 403, 404, 409, 422, 429, 503]),
+  app.post(
+    '/admin/projects/:id/send-otp',
+    {
+      schema: {
+        tags,
+        security,
+        params: idParam,
+        body: bodySchema(SendOtpDto),
+        summary: 'Send an OTP challenge for a project (as POST /v1/send-otp; the code is never in the answer)',
+        response: responses({ 201: verificationSchema }, [400, 401, 403, 404, 409, 422, 429, 503]),
+      },
     },
-  }, async (request, reply) => {
-    const project = await projects.get((request.params as { id: string }).id);
-    const dto = await validateBody(SendOtpDto, request.body, (d) => [webhooks.callbackProblem(d.callbackUrl), ...codeProblems(d, project.settings.codeType)]);
-    return reply.status(201).send(ok(await challenges.send(project.id, dto)));
-  });
+    async (request, reply) => {
+      const project = await projects.get((request.params as { id: string }).id);
+      const dto = await validateBody(SendOtpDto, request.body, (d) => [
+        webhooks.callbackProblem(d.callbackUrl),
+        ...codeProblems(d, project.settings.codeType),
+      ]);
+      return reply.status(201).send(ok(await challenges.send(project.id, dto)));
+    },
+  );
 
-  app.post('/admin/projects/:id/send-sms', {
-    schema: {
-      tags, security, params: idParam, body: bodySchema(SendSmsDto),
-      summary: 'Send one SMS for a project (as POST /v1/send-sms)',
-      response: responses({ 201: smsAcceptedSchema }, [400, 401, 403, 404, 409, 422, 429, 503]),
+  app.post(
+    '/admin/projects/:id/send-sms',
+    {
+      schema: {
+        tags,
+        security,
+        params: idParam,
+        body: bodySchema(SendSmsDto),
+        summary: 'Send one SMS for a project (as POST /v1/send-sms)',
+        response: responses({ 201: smsAcceptedSchema }, [400, 401, 403, 404, 409, 422, 429, 503]),
+      },
     },
-  }, async (request, reply) => {
-    const project = await projects.get((request.params as { id: string }).id);
-    const dto = await validateBody(SendSmsDto, request.body, (d) => [webhooks.callbackProblem(d.callbackUrl)]);
-    return reply.status(201).send(ok(await sms.send(project.id, dto)));
-  });
+    async (request, reply) => {
+      const project = await projects.get((request.params as { id: string }).id);
+      const dto = await validateBody(SendSmsDto, request.body, (d) => [
+        webhooks.callbackProblem(d.callbackUrl),
+        ...smsOptionProblems(d),
+      ]);
+      return reply.status(201).send(ok(await sms.send(project.id, sendSmsInputOf(dto))));
+    },
+  );
 }

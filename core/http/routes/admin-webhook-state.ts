@@ -5,12 +5,20 @@ import { responses } from '../openapi.js';
 
 const security = [{ adminToken: [] }];
 const tags = ['admin', 'webhooks'];
-const hookParams = { type: 'object', properties: { id: { type: 'string' }, webhookId: { type: 'string' } }, required: ['id', 'webhookId'] };
+const hookParams = {
+  type: 'object',
+  properties: { id: { type: 'string' }, webhookId: { type: 'string' } },
+  required: ['id', 'webhookId'],
+};
 const endpointSchema = {
   type: 'object',
   properties: {
-    id: { type: 'string' }, url: { type: 'string' }, events: { type: 'array', items: { type: 'string' } }, enabled: { type: 'boolean' },
-    disabledReason: { type: 'string', nullable: true }, createdAt: { type: 'string', format: 'date-time' },
+    id: { type: 'string' },
+    url: { type: 'string' },
+    events: { type: 'array', items: { type: 'string' } },
+    enabled: { type: 'boolean' },
+    disabledReason: { type: 'string', nullable: true },
+    createdAt: { type: 'string', format: 'date-time' },
   },
 };
 
@@ -30,16 +38,23 @@ export interface AdminWebhookStateRouteDeps {
 export async function adminWebhookStateRoutes(app: FastifyInstance, deps: AdminWebhookStateRouteDeps): Promise<void> {
   const { webhooks: endpoints } = deps;
 
-  app.post('/admin/projects/:id/webhooks/:webhookId/disable', {
-    schema: {
-      tags, security, params: hookParams, summary: 'Disable a webhook endpoint (kept with its attempt log; no more deliveries)',
-      response: responses({ 200: endpointSchema }, [401, 403, 404]),
+  app.post(
+    '/admin/projects/:id/webhooks/:webhookId/disable',
+    {
+      schema: {
+        tags,
+        security,
+        params: hookParams,
+        summary: 'Disable a webhook endpoint (kept with its attempt log; no more deliveries)',
+        response: responses({ 200: endpointSchema }, [401, 403, 404]),
+      },
     },
-  }, async (request) => {
-    const { id, webhookId } = request.params as { id: string; webhookId: string };
-    const endpoint = await endpoints.get(id, webhookId);
-    if (!endpoint.enabled) return ok(endpoint);
-    await endpoints.disable(endpoint.id, DISABLED_BY_OPERATOR);
-    return ok(await endpoints.get(id, webhookId));
-  });
+    async (request) => {
+      const { id, webhookId } = request.params as { id: string; webhookId: string };
+      const endpoint = await endpoints.get(id, webhookId);
+      if (!endpoint.enabled) return ok(endpoint);
+      await endpoints.disable(endpoint.id, DISABLED_BY_OPERATOR);
+      return ok(await endpoints.get(id, webhookId));
+    },
+  );
 }

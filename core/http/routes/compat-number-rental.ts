@@ -22,15 +22,33 @@ const auth =
 const str = { type: 'string' };
 const errorBody = {
   type: 'object',
-  properties: { status: { type: 'string', enum: ['error'] }, code: str, message: str, details: { type: 'array', items: { type: 'object' } }, requestId: str },
+  properties: {
+    status: { type: 'string', enum: ['error'] },
+    code: str,
+    message: str,
+    details: { type: 'array', items: { type: 'object' } },
+    requestId: str,
+  },
 };
 function answers(success: Record<string, object>, errors: number[]): Record<number, object> {
-  const out: Record<number, object> = { 200: { type: 'object', properties: { status: { type: 'string', enum: ['success'] }, ...success } } };
+  const out: Record<number, object> = {
+    200: { type: 'object', properties: { status: { type: 'string', enum: ['success'] }, ...success } },
+  };
   for (const status of errors) out[status] = errorBody;
   return out;
 }
-const keyQuery = { api_key: { ...str, description: 'Your SMX project API key.', example: 'smx_sIWizS3SoTiYS7yary15g_QNflTh3o_kIuIMZdYq0V4' } };
-const rentalIdField = { ...str, description: 'The rental_id rentNumber returned.', example: 'rnt_BGKNMRb0_uRCxEkO24aS0A' };
+const keyQuery = {
+  api_key: {
+    ...str,
+    description: 'Your SMX project API key.',
+    example: 'smx_sIWizS3SoTiYS7yary15g_QNflTh3o_kIuIMZdYq0V4',
+  },
+};
+const rentalIdField = {
+  ...str,
+  description: 'The rental_id rentNumber returned.',
+  example: 'rnt_BGKNMRb0_uRCxEkO24aS0A',
+};
 
 /** The contract shows timestamps to the second: `2023-06-15T15:30:45Z`. */
 function partnerTime(iso: string): string {
@@ -56,11 +74,15 @@ export async function compatNumberRentalRoutes(app: FastifyInstance, deps: Compa
     const e = toApiError(error);
     if (e.status >= 500) request.log.error({ err: error }, `request failed: ${e.code}`);
     if (e.retryAfter !== undefined) void reply.header('retry-after', String(e.retryAfter));
-    return reply.status(e.status).send({ status: 'error', code: e.code, message: e.message, details: e.details, requestId: request.id });
+    return reply
+      .status(e.status)
+      .send({ status: 'error', code: e.code, message: e.message, details: e.details, requestId: request.id });
   });
 
   /** The project of `api_key` (query for GET, body for POST; the X-SMX-API-Key header works too). */
-  const authenticated = async (request: FastifyRequest): Promise<{ projectId: string; params: Record<string, unknown> }> => {
+  const authenticated = async (
+    request: FastifyRequest,
+  ): Promise<{ projectId: string; params: Record<string, unknown> }> => {
     const params = requestParams(request);
     const given = params.api_key;
     const key = (typeof given === 'string' && given !== '' ? given : undefined) ?? header(request, 'x-smx-api-key');
@@ -71,64 +93,163 @@ export async function compatNumberRentalRoutes(app: FastifyInstance, deps: Compa
   };
   const rentalId = (params: Record<string, unknown>): string => {
     const id = params.rental_id;
-    if (typeof id !== 'string' || id.trim() === '') throw apiError('VALIDATION_FAILED', { details: [{ field: 'rental_id', message: 'rental_id is required' }] });
+    if (typeof id !== 'string' || id.trim() === '')
+      throw apiError('VALIDATION_FAILED', { details: [{ field: 'rental_id', message: 'rental_id is required' }] });
     return id.trim();
   };
 
-  app.get('/compat/getNumbers', {
-    schema: {
-      tags, security: querySecurity, summary: 'Available numbers, countries and quantities', description: auth,
-      querystring: { type: 'object', required: ['api_key'], properties: { ...keyQuery, country: { ...str, description: 'ISO country code filter (e.g. US, GB, DE).', example: 'US' } } },
-      response: answers({ numbers: { type: 'array', items: { type: 'object', properties: { country: str, country_name: str, available: { type: 'integer' }, price_per_sms: { type: 'number' } } } } }, [400, 401]),
+  app.get(
+    '/compat/getNumbers',
+    {
+      schema: {
+        tags,
+        security: querySecurity,
+        summary: 'Available numbers, countries and quantities',
+        description: auth,
+        querystring: {
+          type: 'object',
+          required: ['api_key'],
+          properties: {
+            ...keyQuery,
+            country: { ...str, description: 'ISO country code filter (e.g. US, GB, DE).', example: 'US' },
+          },
+        },
+        response: answers(
+          {
+            numbers: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  country: str,
+                  country_name: str,
+                  available: { type: 'integer' },
+                  price_per_sms: { type: 'number' },
+                },
+              },
+            },
+          },
+          [400, 401],
+        ),
+      },
     },
-  }, async (request) => {
-    const { projectId, params } = await authenticated(request);
-    const q = await validateBody(ListNumbersQuery, { country: params.country });
-    const { numbers } = await rentals.available(projectId, q.country?.toUpperCase());
-    return {
-      status: 'success',
-      numbers: numbers.map((n) => ({ country: n.country, country_name: n.countryName, available: n.available, price_per_sms: n.pricePerSms })),
-    };
-  });
+    async (request) => {
+      const { projectId, params } = await authenticated(request);
+      const q = await validateBody(ListNumbersQuery, { country: params.country });
+      const { numbers } = await rentals.available(projectId, q.country?.toUpperCase());
+      return {
+        status: 'success',
+        numbers: numbers.map((n) => ({
+          country: n.country,
+          country_name: n.countryName,
+          available: n.available,
+          price_per_sms: n.pricePerSms,
+        })),
+      };
+    },
+  );
 
-  app.post('/compat/rentNumber', {
-    schema: {
-      tags, security: bodySecurity, summary: 'Rent a number for SMS verification', description: auth, consumes,
-      body: { type: 'object', required: ['api_key', 'country'], properties: { ...keyQuery, country: { ...str, description: 'ISO country code (e.g. US, GB, DE).', example: 'US' }, service: { ...str, description: 'Optional service identifier.', example: 'facebook' } } },
-      response: answers({ number: str, rental_id: str, expires_at: str, country: str }, [400, 401, 409]),
+  app.post(
+    '/compat/rentNumber',
+    {
+      schema: {
+        tags,
+        security: bodySecurity,
+        summary: 'Rent a number for SMS verification',
+        description: auth,
+        consumes,
+        body: {
+          type: 'object',
+          required: ['api_key', 'country'],
+          properties: {
+            ...keyQuery,
+            country: { ...str, description: 'ISO country code (e.g. US, GB, DE).', example: 'US' },
+            service: { ...str, description: 'Optional service identifier.', example: 'facebook' },
+          },
+        },
+        response: answers({ number: str, rental_id: str, expires_at: str, country: str }, [400, 401, 409]),
+      },
     },
-  }, async (request) => {
-    const { projectId, params } = await authenticated(request);
-    const dto = await validateBody(RentNumberDto, { country: params.country, service: params.service });
-    const rented = await rentals.rent(projectId, { country: dto.country.toUpperCase(), service: dto.service });
-    return { status: 'success', number: rented.number, rental_id: rented.rentalId, expires_at: partnerTime(rented.expiresAt), country: rented.country };
-  });
+    async (request) => {
+      const { projectId, params } = await authenticated(request);
+      const dto = await validateBody(RentNumberDto, { country: params.country, service: params.service });
+      const rented = await rentals.rent(projectId, { country: dto.country.toUpperCase(), service: dto.service });
+      return {
+        status: 'success',
+        number: rented.number,
+        rental_id: rented.rentalId,
+        expires_at: partnerTime(rented.expiresAt),
+        country: rented.country,
+      };
+    },
+  );
 
-  app.get('/compat/getSMS', {
-    schema: {
-      tags, security: querySecurity, summary: 'SMS received on a rented number', description: `${auth} Poll until a message arrives.`,
-      querystring: { type: 'object', required: ['api_key', 'rental_id'], properties: { ...keyQuery, rental_id: rentalIdField } },
-      response: answers({ messages: { type: 'array', items: { type: 'object', properties: { sender: str, text: str, received_at: str } } }, number: str }, [400, 401, 404]),
+  app.get(
+    '/compat/getSMS',
+    {
+      schema: {
+        tags,
+        security: querySecurity,
+        summary: 'SMS received on a rented number',
+        description: `${auth} Poll until a message arrives.`,
+        querystring: {
+          type: 'object',
+          required: ['api_key', 'rental_id'],
+          properties: { ...keyQuery, rental_id: rentalIdField },
+        },
+        response: answers(
+          {
+            messages: {
+              type: 'array',
+              items: { type: 'object', properties: { sender: str, text: str, received_at: str } },
+            },
+            number: str,
+          },
+          [400, 401, 404],
+        ),
+      },
     },
-  }, async (request) => {
-    const { projectId, params } = await authenticated(request);
-    const rental = await rentals.messages(projectId, rentalId(params));
-    return {
-      status: 'success',
-      messages: rental.messages.map((m) => ({ sender: m.sender, text: m.text, received_at: partnerTime(m.receivedAt) })),
-      number: rental.number,
-    };
-  });
+    async (request) => {
+      const { projectId, params } = await authenticated(request);
+      const rental = await rentals.messages(projectId, rentalId(params));
+      return {
+        status: 'success',
+        messages: rental.messages.map((m) => ({
+          sender: m.sender,
+          text: m.text,
+          received_at: partnerTime(m.receivedAt),
+        })),
+        number: rental.number,
+      };
+    },
+  );
 
-  app.post('/compat/cancelNumber', {
-    schema: {
-      tags, security: bodySecurity, summary: 'Cancel a rental and free its number', description: auth, consumes,
-      body: { type: 'object', required: ['api_key', 'rental_id'], properties: { ...keyQuery, rental_id: rentalIdField } },
-      response: answers({ message: str, rental_id: str, refund_amount: { type: 'number' } }, [400, 401, 404]),
+  app.post(
+    '/compat/cancelNumber',
+    {
+      schema: {
+        tags,
+        security: bodySecurity,
+        summary: 'Cancel a rental and free its number',
+        description: auth,
+        consumes,
+        body: {
+          type: 'object',
+          required: ['api_key', 'rental_id'],
+          properties: { ...keyQuery, rental_id: rentalIdField },
+        },
+        response: answers({ message: str, rental_id: str, refund_amount: { type: 'number' } }, [400, 401, 404]),
+      },
     },
-  }, async (request) => {
-    const { projectId, params } = await authenticated(request);
-    const canceled = await rentals.cancel(projectId, rentalId(params));
-    return { status: 'success', message: 'Number rental cancelled successfully', rental_id: canceled.rentalId, refund_amount: canceled.refundAmount };
-  });
+    async (request) => {
+      const { projectId, params } = await authenticated(request);
+      const canceled = await rentals.cancel(projectId, rentalId(params));
+      return {
+        status: 'success',
+        message: 'Number rental cancelled successfully',
+        rental_id: canceled.rentalId,
+        refund_amount: canceled.refundAmount,
+      };
+    },
+  );
 }

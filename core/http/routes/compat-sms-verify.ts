@@ -15,7 +15,7 @@ const consumes = ['application/json', 'application/x-www-form-urlencoded'];
 const auth =
   'Authenticate with your SMX project API key as `api-key` (form field, JSON field or query parameter; `user-id` is accepted and ignored) ' +
   'or in the `X-SMX-API-Key` header. Bodies: JSON or `application/x-www-form-urlencoded`; query parameters are read too. ' +
-  'Success bodies are the provider\'s (no SMX envelope); errors are the SMX error envelope.';
+  "Success bodies are the provider's (no SMX envelope); errors are the SMX error envelope.";
 
 /** Success body as the provider sends it, errors as the SMX envelope. */
 function rawResponses(success: object, errors: number[]): Record<number, object> {
@@ -23,10 +23,15 @@ function rawResponses(success: object, errors: number[]): Record<number, object>
 }
 
 /** The project of the `api-key` parameter or the X-SMX-API-Key header (or a Bearer key). */
-async function projectOf(keys: ApiKeyService, request: FastifyRequest, params: Record<string, unknown>): Promise<string> {
+async function projectOf(
+  keys: ApiKeyService,
+  request: FastifyRequest,
+  params: Record<string, unknown>,
+): Promise<string> {
   const given = params['api-key'];
   const key = (typeof given === 'string' ? given : undefined) ?? header(request, 'x-smx-api-key') ?? bearer(request);
-  if (!key) throw apiError('UNAUTHORIZED', { message: 'Send your project API key as api-key or in the X-SMX-API-Key header.' });
+  if (!key)
+    throw apiError('UNAUTHORIZED', { message: 'Send your project API key as api-key or in the X-SMX-API-Key header.' });
   const owner = await keys.authenticate(key.trim());
   if (!owner) throw apiError('UNAUTHORIZED', { message: 'The API key is unknown or revoked.' });
   return owner.projectId;
@@ -46,40 +51,74 @@ export async function compatSmsVerifyRoutes(app: FastifyInstance, deps: CompatSm
   const { apiKeys: keys, smsVerify: service } = deps;
   acceptFormBodies(app);
 
-  app.post('/compat/sms-verify', {
-    schema: {
-      tags, security, summary: 'Send a security code by SMS (SMS Verify style)', description: auth, consumes, body: bodySchema(SmsVerifyDto),
-      response: rawResponses({
-        type: 'object',
-        properties: {
-          sent: { type: 'boolean', description: 'True if the SMS has been accepted for sending.' },
-          'number-valid': { type: 'boolean', description: 'True if this is a valid phone number (an invalid one is not an error).' },
-          'security-code': { type: 'string', description: 'The code sent (the provider returns it to the caller); empty for an invalid or test number.' },
-        },
-      }, [400, 401, 409, 413, 429, 503]),
+  app.post(
+    '/compat/sms-verify',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Send a security code by SMS (SMS Verify style)',
+        description: auth,
+        consumes,
+        body: bodySchema(SmsVerifyDto),
+        response: rawResponses(
+          {
+            type: 'object',
+            properties: {
+              sent: { type: 'boolean', description: 'True if the SMS has been accepted for sending.' },
+              'number-valid': {
+                type: 'boolean',
+                description: 'True if this is a valid phone number (an invalid one is not an error).',
+              },
+              'security-code': {
+                type: 'string',
+                description:
+                  'The code sent (the provider returns it to the caller); empty for an invalid or test number.',
+              },
+            },
+          },
+          [400, 401, 409, 413, 429, 503],
+        ),
+      },
     },
-  }, async (request) => {
-    const params = requestParams(request);
-    const projectId = await projectOf(keys, request, params);
-    const dto = await validateBody(SmsVerifyDto, withStrings(withIntegers(params, ['code-length']), ['security-code', 'number']));
-    return service.send(projectId, {
-      number: dto.number,
-      codeLength: dto['code-length'],
-      securityCode: dto['security-code'],
-      countryCode: dto['country-code'],
-      language: dto['language-code'],
-    });
-  });
+    async (request) => {
+      const params = requestParams(request);
+      const projectId = await projectOf(keys, request, params);
+      const dto = await validateBody(
+        SmsVerifyDto,
+        withStrings(withIntegers(params, ['code-length']), ['security-code', 'number']),
+      );
+      return service.send(projectId, {
+        number: dto.number,
+        codeLength: dto['code-length'],
+        securityCode: dto['security-code'],
+        countryCode: dto['country-code'],
+        language: dto['language-code'],
+      });
+    },
+  );
 
-  app.post('/compat/verify-security-code', {
-    schema: {
-      tags, security, summary: 'Verify a security code sent by /compat/sms-verify', description: `${auth} A code verifies once.`, consumes, body: bodySchema(VerifySecurityCodeDto),
-      response: rawResponses({ type: 'object', properties: { verified: { type: 'boolean' } } }, [400, 401, 413, 429, 503]),
+  app.post(
+    '/compat/verify-security-code',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Verify a security code sent by /compat/sms-verify',
+        description: `${auth} A code verifies once.`,
+        consumes,
+        body: bodySchema(VerifySecurityCodeDto),
+        response: rawResponses(
+          { type: 'object', properties: { verified: { type: 'boolean' } } },
+          [400, 401, 413, 429, 503],
+        ),
+      },
     },
-  }, async (request) => {
-    const params = requestParams(request);
-    const projectId = await projectOf(keys, request, params);
-    const dto = await validateBody(VerifySecurityCodeDto, withStrings(params, ['security-code']));
-    return { verified: await service.verify(projectId, dto['security-code']) };
-  });
+    async (request) => {
+      const params = requestParams(request);
+      const projectId = await projectOf(keys, request, params);
+      const dto = await validateBody(VerifySecurityCodeDto, withStrings(params, ['security-code']));
+      return { verified: await service.verify(projectId, dto['security-code']) };
+    },
+  );
 }

@@ -9,7 +9,10 @@ const hidden = { schema: { hide: true } };
  * SMSGate messages: send, state, list, cancel, under both `/messages` (current, client-go) and
  * `/message` (what the npm client calls), as the original server serves both.
  */
-export async function smsgateMessageRoutes(app: FastifyInstance, deps: { messages: SmsGateMessages; authorise: Authorise }): Promise<void> {
+export async function smsgateMessageRoutes(
+  app: FastifyInstance,
+  deps: { messages: SmsGateMessages; authorise: Authorise },
+): Promise<void> {
   const { messages, authorise } = deps;
   const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
 
@@ -17,8 +20,13 @@ export async function smsgateMessageRoutes(app: FastifyInstance, deps: { message
     app.post(base, hidden, async (request, reply) => {
       const { projectId } = authorise(request, 'messages:send');
       const query = request.query as Record<string, unknown>;
-      const state = await messages.send(projectId, request.body, { skipPhoneValidation: query.skipPhoneValidation === 'true' });
-      return reply.status(202).header('location', `${request.url.split('?')[0]!.replace(/\/$/, '')}/${encodeURIComponent(state.id)}`).send(state);
+      const state = await messages.send(projectId, request.body, {
+        skipPhoneValidation: query.skipPhoneValidation === 'true',
+      });
+      return reply
+        .status(202)
+        .header('location', `${request.url.split('?')[0]!.replace(/\/$/, '')}/${encodeURIComponent(state.id)}`)
+        .send(state);
     });
 
     app.get(`${base}/:id`, hidden, async (request) => {
@@ -40,7 +48,10 @@ export async function smsgateMessageRoutes(app: FastifyInstance, deps: { message
     // Deprecated in the original (the phone re-sent received SMS as webhooks): SMX keeps every received SMS instead.
     app.post(`${base}/inbox/export`, hidden, async (request) => {
       authorise(request, 'messages:export');
-      throw new SmsGateError(501, 'inbox export is not supported: SMX stores every received SMS; read them with GET /inbox');
+      throw new SmsGateError(
+        501,
+        'inbox export is not supported: SMX stores every received SMS; read them with GET /inbox',
+      );
     });
   }
 }

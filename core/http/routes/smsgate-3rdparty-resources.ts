@@ -56,8 +56,12 @@ export async function smsgateResourceRoutes(app: FastifyInstance, deps: Resource
   });
 
   app.get('/settings', hidden, async (request) => settings.get(authorise(request, 'settings:read').projectId));
-  app.put('/settings', hidden, async (request) => settings.update(authorise(request, 'settings:write').projectId, request.body, false));
-  app.patch('/settings', hidden, async (request) => settings.update(authorise(request, 'settings:write').projectId, request.body, true));
+  app.put('/settings', hidden, async (request) =>
+    settings.update(authorise(request, 'settings:write').projectId, request.body, false),
+  );
+  app.patch('/settings', hidden, async (request) =>
+    settings.update(authorise(request, 'settings:write').projectId, request.body, true),
+  );
 
   app.get('/inbox', hidden, async (request, reply) => {
     const { projectId } = authorise(request, 'inbox:list');
@@ -66,12 +70,18 @@ export async function smsgateResourceRoutes(app: FastifyInstance, deps: Resource
   });
   app.post('/inbox/refresh', hidden, async (request) => {
     authorise(request, 'inbox:refresh');
-    throw new SmsGateError(501, 'inbox refresh is not supported: SMX stores every received SMS as it arrives; read them with GET /inbox');
+    throw new SmsGateError(
+      501,
+      'inbox refresh is not supported: SMX stores every received SMS as it arrives; read them with GET /inbox',
+    );
   });
   // The npm client's exportInbox (the original answers 404 here).
   app.post('/inbox/export', hidden, async (request) => {
     authorise(request, 'messages:export');
-    throw new SmsGateError(501, 'inbox export is not supported: SMX stores every received SMS; read them with GET /inbox');
+    throw new SmsGateError(
+      501,
+      'inbox export is not supported: SMX stores every received SMS; read them with GET /inbox',
+    );
   });
 
   app.get('/logs', hidden, async (request) => {

@@ -19,7 +19,9 @@ import { smsgateResourceRoutes } from './smsgate-3rdparty-resources.js';
 /** Where the SMSGate 3rd-party API is served: a client's base URL is `{SMX_PUBLIC_URL}` + this. */
 export const SMSGATE_3RDPARTY_PATH = '/compat/smsgate/3rdparty/v1';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 /** What the surface's routes use (names as in HttpDependencies). */
 export interface SmsGateThirdPartyRouteDeps {
@@ -33,7 +35,6 @@ export interface SmsGateThirdPartyRouteDeps {
   smsgateSettings: SmsGateSettings;
   smsgateInbox: SmsGateInbox;
 }
-
 
 /**
  * SMSGate's 3rd-party API (contract: ../shared/reference/smsgate-3rdparty-api.md), so the
@@ -49,7 +50,9 @@ export async function smsgateThirdPartyRoutes(app: FastifyInstance, deps: SmsGat
     admin.addHook('onRequest', adminGuard(deps.config.adminToken, deps.apiKeys));
     admin.get('/admin/projects/:projectId/smsgate/signing-key', { schema: { hide: true } }, async (request) => {
       const { projectId } = request.params as { projectId: string };
-      const signingKey = /^[A-Za-z0-9_-]{1,64}$/.test(projectId) ? await deps.smsgateWebhooks.signingKey(projectId) : undefined;
+      const signingKey = /^[A-Za-z0-9_-]{1,64}$/.test(projectId)
+        ? await deps.smsgateWebhooks.signingKey(projectId)
+        : undefined;
       if (signingKey === undefined) throw apiError('NOT_FOUND', { message: 'No project with this id.' });
       return { success: true, data: { signingKey } };
     });
@@ -65,7 +68,9 @@ async function surface(app: FastifyInstance, deps: SmsGateThirdPartyRouteDeps): 
     if (answer.status >= 500) request.log.error({ err: error }, 'smsgate 3rdparty request failed');
     return send(reply, answer);
   });
-  app.setNotFoundHandler((request, reply) => send(reply, new SmsGateError(404, `Cannot ${request.method} ${request.url.split('?')[0]}`)));
+  app.setNotFoundHandler((request, reply) =>
+    send(reply, new SmsGateError(404, `Cannot ${request.method} ${request.url.split('?')[0]}`)),
+  );
 
   // Health and the refresh exchange carry no (or their own) credentials; everything else needs a caller.
   const HEALTH = ['/health', '/health/live', '/health/ready', '/health/startup'];
@@ -89,8 +94,18 @@ async function surface(app: FastifyInstance, deps: SmsGateThirdPartyRouteDeps): 
       status: pass ? 'pass' : 'fail',
       version: VERSION,
       checks: {
-        'db:ping': { description: 'Database ping', observedUnit: 'failed pings', observedValue: pass ? 0 : 1, status: pass ? 'pass' : 'fail' },
-        'redis:ping': { description: 'Redis ping', observedUnit: 'failed pings', observedValue: report.redis === 'up' ? 0 : 1, status: report.redis === 'up' ? 'pass' : 'warn' },
+        'db:ping': {
+          description: 'Database ping',
+          observedUnit: 'failed pings',
+          observedValue: pass ? 0 : 1,
+          status: pass ? 'pass' : 'fail',
+        },
+        'redis:ping': {
+          description: 'Redis ping',
+          observedUnit: 'failed pings',
+          observedValue: report.redis === 'up' ? 0 : 1,
+          status: report.redis === 'up' ? 'pass' : 'warn',
+        },
       },
     });
   };
@@ -101,7 +116,9 @@ async function surface(app: FastifyInstance, deps: SmsGateThirdPartyRouteDeps): 
     const principal = authorise(request, 'tokens:manage');
     return reply.status(201).send(await auth.issue(principal, request.body));
   });
-  app.post('/auth/token/refresh', publicRoute, async (request, reply) => reply.status(201).send(await auth.refresh(request.headers.authorization)));
+  app.post('/auth/token/refresh', publicRoute, async (request, reply) =>
+    reply.status(201).send(await auth.refresh(request.headers.authorization)),
+  );
   app.delete('/auth/token/:jti', { schema: { hide: true } }, async (request, reply) => {
     const principal = authorise(request, 'tokens:manage');
     await auth.revoke(principal.projectId, (request.params as { jti: string }).jti);
@@ -109,7 +126,13 @@ async function surface(app: FastifyInstance, deps: SmsGateThirdPartyRouteDeps): 
   });
 
   await smsgateMessageRoutes(app, { messages: deps.smsgateMessages, authorise });
-  await smsgateResourceRoutes(app, { devices: deps.devices, webhooks: deps.smsgateWebhooks, settings: deps.smsgateSettings, inbox: deps.smsgateInbox, authorise });
+  await smsgateResourceRoutes(app, {
+    devices: deps.devices,
+    webhooks: deps.smsgateWebhooks,
+    settings: deps.smsgateSettings,
+    inbox: deps.smsgateInbox,
+    authorise,
+  });
 }
 
 function send(reply: FastifyReply, error: SmsGateError): FastifyReply {
@@ -121,20 +144,33 @@ function send(reply: FastifyReply, error: SmsGateError): FastifyReply {
 export function toAnswer(error: unknown): SmsGateError {
   if (error instanceof SmsGateError) return error;
   if (isApiError(error)) {
-    if (error.code === 'INVALID_JSON') return new SmsGateError(400, `failed to parse body: ${error.message}`, { cause: error });
-    if (error.code === 'PAYLOAD_TOO_LARGE') return new SmsGateError(413, 'failed to parse body: the body is too large', { cause: error });
+    if (error.code === 'INVALID_JSON')
+      return new SmsGateError(400, `failed to parse body: ${error.message}`, { cause: error });
+    if (error.code === 'PAYLOAD_TOO_LARGE')
+      return new SmsGateError(413, 'failed to parse body: the body is too large', { cause: error });
     if (error.code === 'NOT_FOUND') return new SmsGateError(404, error.message, { cause: error });
     if (error.status === 401) return new SmsGateError(401, 'Unauthorized', { cause: error });
-    return new SmsGateError(error.status, error.status >= 500 ? error.message : `${error.code}: ${error.details[0]?.message ?? error.message}`, { cause: error, retryAfter: error.retryAfter });
+    return new SmsGateError(
+      error.status,
+      error.status >= 500 ? error.message : `${error.code}: ${error.details[0]?.message ?? error.message}`,
+      { cause: error, retryAfter: error.retryAfter },
+    );
   }
   const fe = error as FastifyError;
   if (typeof fe.code === 'string' && fe.code.startsWith('FST_ERR_CTP_')) {
-    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new SmsGateError(413, 'failed to parse body: the body is too large', { cause: error });
-    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new SmsGateError(400, 'failed to parse body: the body must be JSON (Content-Type: application/json)', { cause: error });
+    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return new SmsGateError(413, 'failed to parse body: the body is too large', { cause: error });
+    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+      return new SmsGateError(400, 'failed to parse body: the body must be JSON (Content-Type: application/json)', {
+        cause: error,
+      });
     return new SmsGateError(400, 'failed to parse body: invalid JSON', { cause: error });
   }
-  if (error instanceof SyntaxError) return new SmsGateError(400, 'failed to parse body: invalid JSON', { cause: error });
-  if (fe.code === 'FST_ERR_BAD_URL' || fe.code === 'FST_ERR_MAX_PARAM_LENGTH') return new SmsGateError(404, 'Not Found', { cause: error });
-  if (isDependencyDown(error)) return new SmsGateError(503, 'service unavailable, retry later', { cause: error, retryAfter: 5 });
+  if (error instanceof SyntaxError)
+    return new SmsGateError(400, 'failed to parse body: invalid JSON', { cause: error });
+  if (fe.code === 'FST_ERR_BAD_URL' || fe.code === 'FST_ERR_MAX_PARAM_LENGTH')
+    return new SmsGateError(404, 'Not Found', { cause: error });
+  if (isDependencyDown(error))
+    return new SmsGateError(503, 'service unavailable, retry later', { cause: error, retryAfter: 5 });
   return new SmsGateError(500, 'internal server error', { cause: error });
 }

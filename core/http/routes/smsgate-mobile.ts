@@ -33,7 +33,11 @@ export async function smsgateMobileRoutes(app: FastifyInstance, deps: SmsGateMob
 
 async function mobileApi(app: FastifyInstance, deps: SmsGateMobileRouteDeps): Promise<void> {
   const { smsgate: service, smsgateEvents: events, presence } = deps;
-  const tracker = new PresenceTracker(presence, deps.queues.deviceEvents, deps.counters.deviceConnections.labels({ transport: 'smsgate' }));
+  const tracker = new PresenceTracker(
+    presence,
+    deps.queues.deviceEvents,
+    deps.counters.deviceConnections.labels({ transport: 'smsgate' }),
+  );
   const log = deps.logger.child({ component: 'smsgate' });
 
   // Webhook signatures cover the exact bytes: keep the raw body beside the parsed one.
@@ -85,12 +89,21 @@ async function mobileApi(app: FastifyInstance, deps: SmsGateMobileRouteDeps): Pr
     return reply.status(204).send();
   });
 
-  app.get('/settings', { schema: { hide: true } }, async (request) => service.settings(await service.authenticate(request.headers.authorization)));
+  app.get('/settings', { schema: { hide: true } }, async (request) =>
+    service.settings(await service.authenticate(request.headers.authorization)),
+  );
 
-  app.get('/webhooks', { schema: { hide: true } }, async (request) => service.webhooks(await service.authenticate(request.headers.authorization)));
+  app.get('/webhooks', { schema: { hide: true } }, async (request) =>
+    service.webhooks(await service.authenticate(request.headers.authorization)),
+  );
 
   app.post('/webhooks/:deviceId/sms-received', { schema: { hide: true } }, async (request, reply) => {
-    const result = await service.inbound((request.params as { deviceId: string }).deviceId, rawBodies.get(request) ?? '', header(request, 'x-signature'), header(request, 'x-timestamp'));
+    const result = await service.inbound(
+      (request.params as { deviceId: string }).deviceId,
+      rawBodies.get(request) ?? '',
+      header(request, 'x-signature'),
+      header(request, 'x-timestamp'),
+    );
     request.log.info({ result }, 'smsgate webhook');
     return reply.status(204).send();
   });
@@ -105,11 +118,19 @@ async function mobileApi(app: FastifyInstance, deps: SmsGateMobileRouteDeps): Pr
     await events.start();
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no', 'x-request-id': request.id });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+      'x-request-id': request.id,
+    });
     res.write(':connected\n\n');
     events.attach(device.id, res);
     const connectionId = `${events.holderId}:${randomUUID()}`;
-    const opened = tracker.connected(device.id, connectionId).catch((error: unknown) => log.error({ err: error, deviceId: device.id }, 'presence online not recorded'));
+    const opened = tracker
+      .connected(device.id, connectionId)
+      .catch((error: unknown) => log.error({ err: error, deviceId: device.id }, 'presence online not recorded'));
     const keepalive = setInterval(() => {
       res.write(':keepalive\n\n');
       presence.report(device.id, {}).catch(() => undefined);

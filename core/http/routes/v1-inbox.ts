@@ -16,13 +16,25 @@ export interface InboxRouteDeps {
 /** The SMS the project's phones received (docs/api.md "Inbound SMS and number rental"). */
 export async function inboxRoutes(app: FastifyInstance, deps: InboxRouteDeps): Promise<void> {
   const { inbox } = deps;
-  app.get('/v1/inbox', {
-    schema: {
-      tags: ['inbound'], summary: 'Received SMS, newest first, cursor-paginated', security: [{ apiKey: [] }],
-      querystring: bodySchema(PageQuery), response: responses({ 200: inboxSchema }, [400, 401]),
+  app.get(
+    '/v1/inbox',
+    {
+      schema: {
+        tags: ['inbound'],
+        summary: 'Received SMS, newest first, cursor-paginated',
+        security: [{ apiKey: [] }],
+        querystring: bodySchema(PageQuery),
+        response: responses({ 200: inboxSchema }, [400, 401]),
+      },
     },
-  }, async (request) => {
-    const q = await validateQuery(PageQuery, request.query, (page) => pageProblems(page, PAGE_TAGS.inbox));
-    return ok(await inbox.list(projectOf(request), { cursor: q.cursor, limit: q.limit === undefined ? undefined : Number(q.limit) }));
-  });
+    async (request) => {
+      const q = await validateQuery(PageQuery, request.query, (page) => pageProblems(page, PAGE_TAGS.inbox));
+      return ok(
+        await inbox.list(projectOf(request), {
+          cursor: q.cursor,
+          limit: q.limit === undefined ? undefined : Number(q.limit),
+        }),
+      );
+    },
+  );
 }

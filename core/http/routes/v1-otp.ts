@@ -15,10 +15,22 @@ import { EXAMPLES, verificationSchema, verifyResultSchema } from '../response-sc
 import { validateBody } from '../validation.js';
 
 const verification = verificationSchema;
-const idParam = { type: 'object', properties: { id: { type: 'string', description: 'ver_...', example: EXAMPLES.verificationId } }, required: ['id'] };
+const idParam = {
+  type: 'object',
+  properties: { id: { type: 'string', description: 'ver_...', example: EXAMPLES.verificationId } },
+  required: ['id'],
+};
 const idempotencyKey = {
   type: 'object',
-  properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 255, description: 'Retry safely: the same key and body answer the first response again (24 hours).', example: 'order-A-1042-otp' } },
+  properties: {
+    'idempotency-key': {
+      type: 'string',
+      minLength: 1,
+      maxLength: 255,
+      description: 'Retry safely: the same key and body answer the first response again (24 hours).',
+      example: 'order-A-1042-otp',
+    },
+  },
 };
 const security = [{ apiKey: [] }];
 
@@ -31,8 +43,15 @@ function codeProblems(dto: SendOtpDto, projectCodeType: CodeType | undefined): E
   if (typeof dto.code !== 'string' || projectCodeType === undefined) return [];
   // Against a codeType or codeLength that is itself refused, the code cannot be judged yet.
   if (dto.codeType !== undefined && !(CODE_TYPES as readonly unknown[]).includes(dto.codeType)) return [];
-  if (dto.codeLength !== undefined && !(Number.isInteger(dto.codeLength) && dto.codeLength >= 4 && dto.codeLength <= 12)) return [];
-  return suppliedCodeProblems(dto.code, dto.codeType ?? projectCodeType, dto.codeLength).map((message) => ({ field: 'code', message }));
+  if (
+    dto.codeLength !== undefined &&
+    !(Number.isInteger(dto.codeLength) && dto.codeLength >= 4 && dto.codeLength <= 12)
+  )
+    return [];
+  return suppliedCodeProblems(dto.code, dto.codeType ?? projectCodeType, dto.codeLength).map((message) => ({
+    field: 'code',
+    message,
+  }));
 }
 
 /** What otpRoutes needs, built by the composition root (core/http/dependencies.ts). */
@@ -48,43 +67,94 @@ export interface OtpRouteDeps {
 export async function otpRoutes(app: FastifyInstance, deps: OtpRouteDeps): Promise<void> {
   const { challenges, idempotency, resends, webhooks, projects } = deps;
 
-  app.post('/v1/send-otp', {
-    schema: {
-      tags: ['otp'], summary: 'Send an OTP challenge', security,
-      headers: idempotencyKey,
-      body: bodySchema(SendOtpDto), response: responses({ 201: verification }, [400, 401, 409, 413, 422, 429, 503]),
+  app.post(
+    '/v1/send-otp',
+    {
+      schema: {
+        tags: ['otp'],
+        summary: 'Send an OTP challenge',
+        security,
+        headers: idempotencyKey,
+        body: bodySchema(SendOtpDto),
+        response: responses({ 201: verification }, [400, 401, 409, 413, 422, 429, 503]),
+      },
     },
-  }, async (request, reply) => {
-    const projectId = projectOf(request);
-    return runIdempotent(idempotency, projectId, request, reply, 201, async () => {
-      // A supplied code must fit codeType, whose default is the project's (read only when needed).
-      const codeType = suppliesCode(request.body) ? (await projects.get(projectId)).settings.codeType : undefined;
-      const dto = await validateBody(SendOtpDto, request.body, (d) => [webhooks.callbackProblem(d.callbackUrl), ...codeProblems(d, codeType)], { fast: true });
-      return { status: 201, body: ok(await challenges.send(projectId, dto)) };
-    });
-  });
-
-  app.post('/v1/verify-otp', {
-    schema: { tags: ['otp'], summary: 'Verify a code', security, body: bodySchema(VerifyOtpDto), response: responses({ 200: verifyResultSchema }, [400, 401, 404, 409, 410]) },
-  }, async (request) => {
-    const dto = await validateBody(VerifyOtpDto, request.body, undefined, { fast: true });
-    const otp = dto.otp ?? dto.code;
-    if (otp === undefined) throw apiError('VALIDATION_FAILED', { details: [{ field: 'otp', message: 'otp is required' }] });
-    return ok(await challenges.verify(projectOf(request), dto.verificationId, otp));
-  });
-
-  app.get('/v1/verifications/:id', {
-    schema: { tags: ['otp'], summary: 'Read a challenge (never the code)', security, params: idParam, response: responses({ 200: verification }, [401, 404]) },
-  }, async (request) => ok(await challenges.get(projectOf(request), (request.params as { id: string }).id)));
-
-  app.post('/v1/verifications/:id/cancel', {
-    schema: { tags: ['otp'], summary: 'Cancel a pending challenge', security, params: idParam, response: responses({ 200: verification }, [401, 404, 409, 410]) },
-  }, async (request) => ok(await challenges.cancel(projectOf(request), (request.params as { id: string }).id)));
-
-  app.post('/v1/verifications/:id/resend', {
-    schema: {
-      tags: ['otp'], security, params: idParam, response: responses({ 200: verification }, [401, 404, 409, 410, 429]),
-      summary: 'Send a pending challenge again (a new code; earlier codes stay valid), preferring another device or SIM',
+    async (request, reply) => {
+      const projectId = projectOf(request);
+      return runIdempotent(idempotency, projectId, request, reply, 201, async () => {
+        // A supplied code must fit codeType, whose default is the project's (read only when needed).
+        const codeType = suppliesCode(request.body) ? (await projects.get(projectId)).settings.codeType : undefined;
+        const dto = await validateBody(
+          SendOtpDto,
+          request.body,
+          (d) => [webhooks.callbackProblem(d.callbackUrl), ...codeProblems(d, codeType)],
+          { fast: true },
+        );
+        return { status: 201, body: ok(await challenges.send(projectId, dto)) };
+      });
     },
-  }, async (request) => ok(await resends.resend(projectOf(request), (request.params as { id: string }).id)));
+  );
+
+  app.post(
+    '/v1/verify-otp',
+    {
+      schema: {
+        tags: ['otp'],
+        summary: 'Verify a code',
+        security,
+        body: bodySchema(VerifyOtpDto),
+        response: responses({ 200: verifyResultSchema }, [400, 401, 404, 409, 410]),
+      },
+    },
+    async (request) => {
+      const dto = await validateBody(VerifyOtpDto, request.body, undefined, { fast: true });
+      const otp = dto.otp ?? dto.code;
+      if (otp === undefined)
+        throw apiError('VALIDATION_FAILED', { details: [{ field: 'otp', message: 'otp is required' }] });
+      return ok(await challenges.verify(projectOf(request), dto.verificationId, otp));
+    },
+  );
+
+  app.get(
+    '/v1/verifications/:id',
+    {
+      schema: {
+        tags: ['otp'],
+        summary: 'Read a challenge (never the code)',
+        security,
+        params: idParam,
+        response: responses({ 200: verification }, [401, 404]),
+      },
+    },
+    async (request) => ok(await challenges.get(projectOf(request), (request.params as { id: string }).id)),
+  );
+
+  app.post(
+    '/v1/verifications/:id/cancel',
+    {
+      schema: {
+        tags: ['otp'],
+        summary: 'Cancel a pending challenge',
+        security,
+        params: idParam,
+        response: responses({ 200: verification }, [401, 404, 409, 410]),
+      },
+    },
+    async (request) => ok(await challenges.cancel(projectOf(request), (request.params as { id: string }).id)),
+  );
+
+  app.post(
+    '/v1/verifications/:id/resend',
+    {
+      schema: {
+        tags: ['otp'],
+        security,
+        params: idParam,
+        response: responses({ 200: verification }, [401, 404, 409, 410, 429]),
+        summary:
+          'Send a pending challenge again (a new code; earlier codes stay valid), preferring another device or SIM',
+      },
+    },
+    async (request) => ok(await resends.resend(projectOf(request), (request.params as { id: string }).id)),
+  );
 }

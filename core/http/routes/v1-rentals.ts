@@ -13,15 +13,27 @@ const idParam = { type: 'object', properties: { id: { type: 'string', descriptio
 const rental = {
   type: 'object',
   properties: {
-    rentalId: { type: 'string' }, number: { type: 'string', description: 'E.164' }, country: { type: 'string' }, service: { type: 'string', nullable: true },
-    status: { type: 'string', enum: ['active', 'canceled', 'expired'] }, createdAt: { type: 'string' }, expiresAt: { type: 'string' }, endedAt: { type: 'string', nullable: true },
+    rentalId: { type: 'string' },
+    number: { type: 'string', description: 'E.164' },
+    country: { type: 'string' },
+    service: { type: 'string', nullable: true },
+    status: { type: 'string', enum: ['active', 'canceled', 'expired'] },
+    createdAt: { type: 'string' },
+    expiresAt: { type: 'string' },
+    endedAt: { type: 'string', nullable: true },
   },
 };
 const message = {
   type: 'object',
   properties: {
-    sender: { type: 'string' }, text: { type: 'string' }, receivedAt: { type: 'string' },
-    code: { type: 'string', nullable: true, description: 'The verification code found in the text (4-8 digits, or forms like "code: AB12CD"), or null.' },
+    sender: { type: 'string' },
+    text: { type: 'string' },
+    receivedAt: { type: 'string' },
+    code: {
+      type: 'string',
+      nullable: true,
+      description: 'The verification code found in the text (4-8 digits, or forms like "code: AB12CD"), or null.',
+    },
   },
 };
 const billing = `SMX bills nothing: pricePerSms is ${RENTAL_LIMITS.pricePerSms} and refundAmount ${RENTAL_LIMITS.refundAmount}.`;
@@ -39,46 +51,114 @@ export async function rentalRoutes(app: FastifyInstance, deps: RentalRouteDeps):
   const { rentals } = deps;
   const id = (params: unknown) => (params as { id: string }).id;
 
-  app.get('/v1/numbers', {
-    schema: {
-      tags, security, summary: 'Rentable numbers per country, with how many are free now', description: billing,
-      querystring: bodySchema(ListNumbersQuery),
-      response: responses({ 200: { type: 'object', properties: { numbers: { type: 'array', items: { type: 'object', properties: { country: { type: 'string' }, countryName: { type: 'string' }, available: { type: 'integer' }, pricePerSms: { type: 'number' } } } } } } }, [400, 401]),
+  app.get(
+    '/v1/numbers',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Rentable numbers per country, with how many are free now',
+        description: billing,
+        querystring: bodySchema(ListNumbersQuery),
+        response: responses(
+          {
+            200: {
+              type: 'object',
+              properties: {
+                numbers: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      country: { type: 'string' },
+                      countryName: { type: 'string' },
+                      available: { type: 'integer' },
+                      pricePerSms: { type: 'number' },
+                    },
+                  },
+                },
+              },
+            },
+          },
+          [400, 401],
+        ),
+      },
     },
-  }, async (request) => {
-    const q = await validateBody(ListNumbersQuery, request.query);
-    return ok(await rentals.available(projectOf(request), q.country?.toUpperCase()));
-  });
-
-  app.post('/v1/rentals', {
-    schema: {
-      tags, security, body: bodySchema(RentNumberDto),
-      summary: 'Rent a free number of a country',
-      description: `The number is held for this rental alone until it expires (duration, default 20 minutes, at most 24 hours) or is canceled. ${billing}`,
-      response: responses({ 201: rental }, [400, 401, 409]),
+    async (request) => {
+      const q = await validateBody(ListNumbersQuery, request.query);
+      return ok(await rentals.available(projectOf(request), q.country?.toUpperCase()));
     },
-  }, async (request, reply) => {
-    const dto = await validateBody(RentNumberDto, request.body);
-    const rented = await rentals.rent(projectOf(request), { country: dto.country.toUpperCase(), service: dto.service, duration: dto.duration });
-    return reply.status(201).send(ok(rented));
-  });
+  );
 
-  app.get('/v1/rentals/:id', {
-    schema: { tags, security, params: idParam, summary: 'Read a rental', response: responses({ 200: rental }, [401, 404]) },
-  }, async (request) => ok(await rentals.get(projectOf(request), id(request.params))));
-
-  app.get('/v1/rentals/:id/messages', {
-    schema: {
-      tags, security, params: idParam, summary: 'The SMS the rented number received during the rental, oldest first',
-      response: responses({ 200: { ...rental, properties: { ...rental.properties, messages: { type: 'array', items: message } } } }, [401, 404]),
+  app.post(
+    '/v1/rentals',
+    {
+      schema: {
+        tags,
+        security,
+        body: bodySchema(RentNumberDto),
+        summary: 'Rent a free number of a country',
+        description: `The number is held for this rental alone until it expires (duration, default 20 minutes, at most 24 hours) or is canceled. ${billing}`,
+        response: responses({ 201: rental }, [400, 401, 409]),
+      },
     },
-  }, async (request) => ok(await rentals.messages(projectOf(request), id(request.params))));
-
-  app.post('/v1/rentals/:id/cancel', {
-    schema: {
-      tags, security, params: idParam, summary: 'End a rental now and free its number',
-      description: `Canceling a rental that already ended answers its current state. ${billing}`,
-      response: responses({ 200: { ...rental, properties: { ...rental.properties, refundAmount: { type: 'number' } } } }, [401, 404]),
+    async (request, reply) => {
+      const dto = await validateBody(RentNumberDto, request.body);
+      const rented = await rentals.rent(projectOf(request), {
+        country: dto.country.toUpperCase(),
+        service: dto.service,
+        duration: dto.duration,
+      });
+      return reply.status(201).send(ok(rented));
     },
-  }, async (request) => ok(await rentals.cancel(projectOf(request), id(request.params))));
+  );
+
+  app.get(
+    '/v1/rentals/:id',
+    {
+      schema: {
+        tags,
+        security,
+        params: idParam,
+        summary: 'Read a rental',
+        response: responses({ 200: rental }, [401, 404]),
+      },
+    },
+    async (request) => ok(await rentals.get(projectOf(request), id(request.params))),
+  );
+
+  app.get(
+    '/v1/rentals/:id/messages',
+    {
+      schema: {
+        tags,
+        security,
+        params: idParam,
+        summary: 'The SMS the rented number received during the rental, oldest first',
+        response: responses(
+          { 200: { ...rental, properties: { ...rental.properties, messages: { type: 'array', items: message } } } },
+          [401, 404],
+        ),
+      },
+    },
+    async (request) => ok(await rentals.messages(projectOf(request), id(request.params))),
+  );
+
+  app.post(
+    '/v1/rentals/:id/cancel',
+    {
+      schema: {
+        tags,
+        security,
+        params: idParam,
+        summary: 'End a rental now and free its number',
+        description: `Canceling a rental that already ended answers its current state. ${billing}`,
+        response: responses(
+          { 200: { ...rental, properties: { ...rental.properties, refundAmount: { type: 'number' } } } },
+          [401, 404],
+        ),
+      },
+    },
+    async (request) => ok(await rentals.cancel(projectOf(request), id(request.params))),
+  );
 }

@@ -13,6 +13,16 @@ export interface StatusRouteDeps {
 /** Readiness of the project's delivery (docs/api.md "Readiness and stats"). */
 export async function statusRoutes(app: FastifyInstance, deps: StatusRouteDeps): Promise<void> {
   const { status } = deps;
-  app.get('/v1/status', { schema: { tags: ['status'], summary: 'Is a device linked and online, and how full is the queue', security: [{ apiKey: [] }], response: responses({ 200: projectStatusSchema }, [401]) } }, async (request) =>
-    ok(await status.forProject(projectOf(request))));
+  app.get(
+    '/v1/status',
+    {
+      schema: {
+        tags: ['status'],
+        summary: 'Is a device linked and online, and how full is the queue',
+        security: [{ apiKey: [] }],
+        response: responses({ 200: projectStatusSchema }, [401]),
+      },
+    },
+    async (request) => ok(await status.forProject(projectOf(request))),
+  );
 }

@@ -39,9 +39,16 @@ export class SmsGateInbox {
     if (query.deviceId) void q.where({ device_id: query.deviceId });
     const [count, rows] = await Promise.all([
       q.clone().count({ n: '*' }).first(),
-      q.clone().orderBy('seq', 'desc').limit(query.limit).offset(query.offset).select('id', 'from', 'body', 'sim_slot', 'received_at'),
+      q
+        .clone()
+        .orderBy('seq', 'desc')
+        .limit(query.limit)
+        .offset(query.offset)
+        .select('id', 'from', 'body', 'sim_slot', 'received_at'),
     ]);
-    const items = (rows as Array<{ id: string; from: string; body: string; sim_slot: number | null; received_at: Date }>).map((r) => ({
+    const items = (
+      rows as Array<{ id: string; from: string; body: string; sim_slot: number | null; received_at: Date }>
+    ).map((r) => ({
       id: r.id,
       type: 'SMS' as const,
       sender: r.from,
@@ -59,7 +66,8 @@ export function readInboxQuery(q: Record<string, unknown>): InboxQuery {
   const int = (k: string, fallback: number, min: number, max: number) => {
     const v = str(k);
     if (v === undefined) return fallback;
-    if (!/^\d{1,9}$/.test(v) || Number(v) < min || Number(v) > max) throw invalid(`${k} must be an integer from ${min} to ${max}`);
+    if (!/^\d{1,9}$/.test(v) || Number(v) < min || Number(v) > max)
+      throw invalid(`${k} must be an integer from ${min} to ${max}`);
     return Number(v);
   };
   const time = (k: string) => {
@@ -70,6 +78,14 @@ export function readInboxQuery(q: Record<string, unknown>): InboxQuery {
     return new Date(t);
   };
   const type = str('type');
-  if (type !== undefined && !['SMS', 'DATA_SMS', 'MMS', 'MMS_DOWNLOADED'].includes(type)) throw invalid('type must be SMS, DATA_SMS, MMS or MMS_DOWNLOADED');
-  return { type, limit: int('limit', 50, 1, 500), offset: int('offset', 0, 0, 1_000_000_000), from: time('from'), to: time('to'), deviceId: str('deviceId') };
+  if (type !== undefined && !['SMS', 'DATA_SMS', 'MMS', 'MMS_DOWNLOADED'].includes(type))
+    throw invalid('type must be SMS, DATA_SMS, MMS or MMS_DOWNLOADED');
+  return {
+    type,
+    limit: int('limit', 50, 1, 500),
+    offset: int('offset', 0, 0, 1_000_000_000),
+    from: time('from'),
+    to: time('to'),
+    deviceId: str('deviceId'),
+  };
 }

@@ -8,6 +8,14 @@ export { SmsGateSettings, sendRateOf } from './settings.js';
 export { aggregateState, recipientState, stateHistory, type ProcessState } from './states.js';
 export { SmsGateWebhooks, SMSGATE_FOLLOWED_PROJECTS_SQL, type SmsGateWebhook } from './webhooks.js';
 export {
-  SMSGATE_WEBHOOK_EVENTS, smsgateWebhookEvents, smsReceivedEvent, systemPingEvent, smsgateSigningKey, signSmsGate, smsgateHeaders,
-  type MessageChangeLike, type RecipientFacts, type SmsGateEvent,
+  SMSGATE_WEBHOOK_EVENTS,
+  smsgateWebhookEvents,
+  smsReceivedEvent,
+  systemPingEvent,
+  smsgateSigningKey,
+  signSmsGate,
+  smsgateHeaders,
+  type MessageChangeLike,
+  type RecipientFacts,
+  type SmsGateEvent,
 } from './webhook-payloads.js';

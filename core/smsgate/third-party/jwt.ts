@@ -49,7 +49,14 @@ export function verifyJwt(key: Buffer, token: string, now = new Date()): JwtClai
     return null;
   }
   const c = claims as Partial<JwtClaims>;
-  if (typeof c !== 'object' || c === null || typeof c.jti !== 'string' || typeof c.sub !== 'string' || typeof c.kid !== 'string') return null;
+  if (
+    typeof c !== 'object' ||
+    c === null ||
+    typeof c.jti !== 'string' ||
+    typeof c.sub !== 'string' ||
+    typeof c.kid !== 'string'
+  )
+    return null;
   if (!Array.isArray(c.scopes) || !c.scopes.every((s) => typeof s === 'string')) return null;
   if (typeof c.exp !== 'number' || c.exp * 1000 <= now.getTime()) return null;
   return c as JwtClaims;

@@ -38,13 +38,17 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
  * Reads a send request. `skipPhoneValidation` skips the mobile-number check only: SMX routes and
  * checks countries by E.164, so every number must still be a valid, dialable one.
  */
-export function readSendRequest(body: unknown, options: { skipPhoneValidation?: boolean; now?: Date } = {}): SendRequest {
+export function readSendRequest(
+  body: unknown,
+  options: { skipPhoneValidation?: boolean; now?: Date } = {},
+): SendRequest {
   const now = options.now ?? new Date();
   if (!isObject(body)) throw new SmsGateError(400, 'failed to parse body: the body must be a JSON object');
 
   const contents = (['message', 'textMessage', 'dataMessage'] as const).filter((k) => present(body[k]));
   if (contents.length !== 1) throw invalid('exactly one of message, textMessage or dataMessage must be set');
-  if (contents[0] === 'dataMessage') throw unsupported('dataMessage', 'binary SMS to a port needs a device protocol change that is in progress');
+  if (contents[0] === 'dataMessage')
+    throw unsupported('dataMessage', 'binary SMS to a port needs a device protocol change that is in progress');
   let text: unknown = body.message;
   if (contents[0] === 'textMessage') {
     if (!isObject(body.textMessage)) throw invalid('textMessage must be an object { text }');
@@ -52,12 +56,20 @@ export function readSendRequest(body: unknown, options: { skipPhoneValidation?: 
   }
   if (typeof text !== 'string' || text.length === 0) throw invalid('the text must be a non-empty string');
   if (text.length > 65_535) throw invalid('the text must be at most 65535 characters');
-  if (text.length > SMS_LIMITS.maxLength) throw invalid(`the text must be at most ${SMS_LIMITS.maxLength} characters on SMX (${Math.ceil(SMS_LIMITS.maxLength / 153)} SMS parts)`);
+  if (text.length > SMS_LIMITS.maxLength)
+    throw invalid(
+      `the text must be at most ${SMS_LIMITS.maxLength} characters on SMX (${Math.ceil(SMS_LIMITS.maxLength / 153)} SMS parts)`,
+    );
   if (text.includes('\u0000')) throw invalid('the text must not contain NUL characters');
 
   let id: string | undefined;
   if (present(body.id)) {
-    if (typeof body.id !== 'string' || body.id.length === 0 || body.id.length > MAX_MESSAGE_ID || CONTROL.test(body.id)) {
+    if (
+      typeof body.id !== 'string' ||
+      body.id.length === 0 ||
+      body.id.length > MAX_MESSAGE_ID ||
+      CONTROL.test(body.id)
+    ) {
       throw invalid(`id must be a string of 1 to ${MAX_MESSAGE_ID} printable characters`);
     }
     id = body.id;
@@ -66,20 +78,30 @@ export function readSendRequest(body: unknown, options: { skipPhoneValidation?: 
   const numbers = body.phoneNumbers;
   if (!Array.isArray(numbers) || numbers.length === 0) throw invalid('phoneNumbers is required (1 to 100 numbers)');
   if (numbers.length > MAX_RECIPIENTS) throw invalid(`phoneNumbers must have at most ${MAX_RECIPIENTS} items`);
-  if (numbers.some((n) => typeof n !== 'string' || n.length === 0 || n.length > 128)) throw invalid('each phone number must be a string of 1 to 128 characters');
+  if (numbers.some((n) => typeof n !== 'string' || n.length === 0 || n.length > 128))
+    throw invalid('each phone number must be a string of 1 to 128 characters');
 
-  if (body.isEncrypted === true) throw unsupported('isEncrypted', 'end-to-end encrypted content needs phone-side support that is in progress');
-  if (present(body.deviceId) && body.deviceId !== '') throw unsupported('deviceId', 'pinning a message to one phone is in progress; SMX routes it to one of the project\'s phones');
-  if (present(body.simNumber)) throw unsupported('simNumber', 'choosing the SIM per message is in progress; the phone uses its own choice');
+  if (body.isEncrypted === true)
+    throw unsupported('isEncrypted', 'end-to-end encrypted content needs phone-side support that is in progress');
+  if (present(body.deviceId) && body.deviceId !== '')
+    throw unsupported(
+      'deviceId',
+      "pinning a message to one phone is in progress; SMX routes it to one of the project's phones",
+    );
+  if (present(body.simNumber))
+    throw unsupported('simNumber', 'choosing the SIM per message is in progress; the phone uses its own choice');
   if (present(body.scheduleAt)) throw unsupported('scheduleAt', 'scheduled sends are in progress');
-  if (present(body.priority) && body.priority !== 0) throw unsupported('priority', 'message priorities are in progress; send without priority (0)');
-  if (present(body.withDeliveryReport) && typeof body.withDeliveryReport !== 'boolean') throw invalid('withDeliveryReport must be a boolean');
+  if (present(body.priority) && body.priority !== 0)
+    throw unsupported('priority', 'message priorities are in progress; send without priority (0)');
+  if (present(body.withDeliveryReport) && typeof body.withDeliveryReport !== 'boolean')
+    throw invalid('withDeliveryReport must be a boolean');
 
   let ttlSeconds: number | undefined;
   let validUntil: Date | undefined;
   if (present(body.ttl) && present(body.validUntil)) throw invalid('ttl and validUntil are mutually exclusive');
   if (present(body.ttl)) {
-    if (typeof body.ttl !== 'number' || !Number.isInteger(body.ttl) || body.ttl < MIN_TTL) throw invalid(`ttl must be an integer of at least ${MIN_TTL} seconds`);
+    if (typeof body.ttl !== 'number' || !Number.isInteger(body.ttl) || body.ttl < MIN_TTL)
+      throw invalid(`ttl must be an integer of at least ${MIN_TTL} seconds`);
     ttlSeconds = body.ttl;
     validUntil = new Date(now.getTime() + body.ttl * 1000);
   } else if (present(body.validUntil)) {
@@ -89,7 +111,8 @@ export function readSendRequest(body: unknown, options: { skipPhoneValidation?: 
     validUntil = new Date(at);
     ttlSeconds = Math.ceil((at - now.getTime()) / 1000);
   }
-  if (ttlSeconds !== undefined && ttlSeconds > SMS_LIMITS.ttl.max) throw invalid(`a message may wait at most ${SMS_LIMITS.ttl.max} seconds on SMX (ttl / validUntil)`);
+  if (ttlSeconds !== undefined && ttlSeconds > SMS_LIMITS.ttl.max)
+    throw invalid(`a message may wait at most ${SMS_LIMITS.ttl.max} seconds on SMX (ttl / validUntil)`);
 
   const phoneNumbers = numbers.map((n) => normalisePhone(n as string, options.skipPhoneValidation === true));
   if (new Set(phoneNumbers).size !== phoneNumbers.length) throw invalid('phone numbers must be unique');
@@ -108,6 +131,7 @@ export function normalisePhone(raw: string, skipTypeCheck: boolean): string {
   if (!parsed) throw new SmsGateError(400, `failed to parse phone number: "${raw}" is not a phone number`);
   if (!parsed.isValid()) throw new SmsGateError(400, `invalid phone number: "${raw}"`);
   const type = parsed.getType();
-  if (!skipTypeCheck && type !== undefined && type !== 'MOBILE' && type !== 'FIXED_LINE_OR_MOBILE') throw new SmsGateError(400, `not mobile phone number: "${raw}"`);
+  if (!skipTypeCheck && type !== undefined && type !== 'MOBILE' && type !== 'FIXED_LINE_OR_MOBILE')
+    throw new SmsGateError(400, `not mobile phone number: "${raw}"`);
   return parsed.number;
 }

@@ -8,8 +8,16 @@ import { nanoid } from './auth.js';
 import { invalid, notFound, SmsGateError } from './errors.js';
 import { readSendRequest } from './message-request.js';
 import {
-  aggregateState, aggregateStateSql, CANCELED_ERROR, isProcessState, RECIPIENT_STATE_SQL, recipientState, stateHistory,
-  type ProcessState, type RecipientRow, type RecipientState,
+  aggregateState,
+  aggregateStateSql,
+  CANCELED_ERROR,
+  isProcessState,
+  RECIPIENT_STATE_SQL,
+  recipientState,
+  stateHistory,
+  type ProcessState,
+  type RecipientRow,
+  type RecipientState,
 } from './states.js';
 
 /** `MessageState` (contract §3): the answer of send, get, list and cancel. */
@@ -77,24 +85,44 @@ export class SmsGateMessages {
     const request = readSendRequest(body, options);
     const id = request.id ?? nanoid();
     const now = new Date();
-    await this.reserve(projectId, id, { text: request.text }, request.withDeliveryReport, request.validUntil ?? null, now);
+    await this.reserve(
+      projectId,
+      id,
+      { text: request.text },
+      request.withDeliveryReport,
+      request.validUntil ?? null,
+      now,
+    );
     let accepted: BulkAccepted;
     try {
-      accepted = await this.sms.sendBulk(projectId, { entries: request.phoneNumbers.map((to) => ({ to, message: request.text })), ttl: request.ttlSeconds });
+      accepted = await this.sms.sendBulk(projectId, {
+        entries: request.phoneNumbers.map((to) => ({ to, message: request.text })),
+        ttl: request.ttlSeconds,
+      });
       if (accepted.accepted === 0) {
         const first = accepted.rejected[0];
-        throw new SmsGateError(400, `no recipient could be accepted: ${first ? `${first.code}: ${first.message}` : 'all refused'}`);
+        throw new SmsGateError(
+          400,
+          `no recipient could be accepted: ${first ? `${first.code}: ${first.message}` : 'all refused'}`,
+        );
       }
     } catch (error) {
       await this.db('smsgate_messages').where({ project_id: projectId, id }).whereNull('batch_id').delete();
       throw toSmsGateError(error);
     }
     const batchId = accepted.batchId;
-    const messages: Array<{ id: string; to: string }> = await this.db('messages').where({ batch_id: batchId }).select('id', 'to');
+    const messages: Array<{ id: string; to: string }> = await this.db('messages')
+      .where({ batch_id: batchId })
+      .select('id', 'to');
     const byNumber = new Map(messages.map((m) => [m.to, m.id]));
     const refused = new Map(accepted.rejected.map((r) => [r.index, r.code]));
     const recipients = request.phoneNumbers.map((phone, position) => ({
-      project_id: projectId, group_id: id, position, phone_number: phone, message_id: byNumber.get(phone) ?? null, error: byNumber.has(phone) ? null : (refused.get(position) ?? 'REFUSED'),
+      project_id: projectId,
+      group_id: id,
+      position,
+      phone_number: phone,
+      message_id: byNumber.get(phone) ?? null,
+      error: byNumber.has(phone) ? null : (refused.get(position) ?? 'REFUSED'),
     }));
     // Should this fail (the database gone right now), the SMS still go; the id stays reserved
     // without recipients (invisible) and is free again after STALE_RESERVATION_MS.
@@ -153,12 +181,20 @@ export class SmsGateMessages {
     const order = query.sort === 'created_at' ? 'created_at asc, id asc' : 'created_at desc, id desc';
     const [count, page] = await Promise.all([
       this.db.raw(`${filtered} select count(*) as n from f${stateWhere}`, [...bindings, ...stateBindings]),
-      this.db.raw(`${filtered} select id from f${stateWhere} order by ${order} limit ? offset ?`, [...bindings, ...stateBindings, query.limit, query.offset]),
+      this.db.raw(`${filtered} select id from f${stateWhere} order by ${order} limit ? offset ?`, [
+        ...bindings,
+        ...stateBindings,
+        query.limit,
+        query.offset,
+      ]),
     ]);
     const ids = (page.rows as Array<{ id: string }>).map((r) => r.id);
     const states = await this.load(projectId, ids, query.includeContent);
     const byId = new Map(states.map((s) => [s.id, s]));
-    return { items: ids.flatMap((id) => byId.get(id) ?? []), total: Number((count.rows as Array<{ n: string | number }>)[0]?.n ?? 0) };
+    return {
+      items: ids.flatMap((id) => byId.get(id) ?? []),
+      total: Number((count.rows as Array<{ n: string | number }>)[0]?.n ?? 0),
+    };
   }
 
   /**
@@ -169,18 +205,43 @@ export class SmsGateMessages {
   async cancel(projectId: string, id: string): Promise<MessageState> {
     const state = await this.require(projectId, id);
     if (state.state !== 'Pending') throw new SmsGateError(409, 'message is not pending');
-    const rows: Array<{ message_id: string }> = await this.db('smsgate_message_recipients').where({ project_id: projectId, group_id: id }).whereNotNull('message_id').select('message_id');
+    const rows: Array<{ message_id: string }> = await this.db('smsgate_message_recipients')
+      .where({ project_id: projectId, group_id: id })
+      .whereNotNull('message_id')
+      .select('message_id');
     for (const r of rows) await this.dispatch.withdraw(r.message_id, CANCELED_ERROR);
     return this.require(projectId, id);
   }
 
   /** Reserves the id in the project (409 when taken); a reservation that never completed is taken over after a while. */
-  private async reserve(projectId: string, id: string, content: { text: string }, withDeliveryReport: boolean, validUntil: Date | null, now: Date): Promise<void> {
-    const row = { project_id: projectId, id, content: JSON.stringify(content), with_delivery_report: withDeliveryReport, valid_until: validUntil, created_at: now };
+  private async reserve(
+    projectId: string,
+    id: string,
+    content: { text: string },
+    withDeliveryReport: boolean,
+    validUntil: Date | null,
+    now: Date,
+  ): Promise<void> {
+    const row = {
+      project_id: projectId,
+      id,
+      content: JSON.stringify(content),
+      with_delivery_report: withDeliveryReport,
+      valid_until: validUntil,
+      created_at: now,
+    };
     for (let attempt = 0; attempt < 2; attempt++) {
-      const inserted = await this.db('smsgate_messages').insert(row).onConflict(['project_id', 'id']).ignore().returning('id');
+      const inserted = await this.db('smsgate_messages')
+        .insert(row)
+        .onConflict(['project_id', 'id'])
+        .ignore()
+        .returning('id');
       if (inserted.length > 0) return;
-      const stale = await this.db('smsgate_messages').where({ project_id: projectId, id }).whereNull('batch_id').where('created_at', '<', new Date(now.getTime() - STALE_RESERVATION_MS)).delete();
+      const stale = await this.db('smsgate_messages')
+        .where({ project_id: projectId, id })
+        .whereNull('batch_id')
+        .where('created_at', '<', new Date(now.getTime() - STALE_RESERVATION_MS))
+        .delete();
       if (stale === 0) break;
     }
     throw new SmsGateError(409, 'message with the same ID already exists');
@@ -196,8 +257,22 @@ export class SmsGateMessages {
       .whereNotNull('g.batch_id')
       .orderBy([{ column: 'g.id' }, { column: 'r.position' }])
       .select(
-        'g.id', 'g.content', 'g.created_at', 'r.position', 'r.phone_number', 'r.error as refused', 'm.id as mid', 'm.status', 'm.error', 'm.device_id',
-        'm.created_at as m_created_at', 'm.dispatched_at', 'm.sent_at', 'm.delivered_at', 'm.failed_at', 'm.updated_at',
+        'g.id',
+        'g.content',
+        'g.created_at',
+        'r.position',
+        'r.phone_number',
+        'r.error as refused',
+        'm.id as mid',
+        'm.status',
+        'm.error',
+        'm.device_id',
+        'm.created_at as m_created_at',
+        'm.dispatched_at',
+        'm.sent_at',
+        'm.delivered_at',
+        'm.failed_at',
+        'm.updated_at',
       );
     const groups = new Map<string, Row[]>();
     for (const r of rows) groups.set(r.id, [...(groups.get(r.id) ?? []), r]);
@@ -210,10 +285,19 @@ function toState(rows: Row[], includeContent: boolean): MessageState {
   const recipients: RecipientRow[] = rows.map((r) => ({
     phoneNumber: r.phone_number,
     refused: r.refused,
-    message: r.mid === null ? null : {
-      status: r.status!, error: r.error, createdAt: new Date(r.m_created_at!), dispatchedAt: date(r.dispatched_at), sentAt: date(r.sent_at),
-      deliveredAt: date(r.delivered_at), failedAt: date(r.failed_at), updatedAt: new Date(r.updated_at!),
-    },
+    message:
+      r.mid === null
+        ? null
+        : {
+            status: r.status!,
+            error: r.error,
+            createdAt: new Date(r.m_created_at!),
+            dispatchedAt: date(r.dispatched_at),
+            sentAt: date(r.sent_at),
+            deliveredAt: date(r.delivered_at),
+            failedAt: date(r.failed_at),
+            updatedAt: new Date(r.updated_at!),
+          },
   }));
   const each = recipients.map(recipientState);
   const content = typeof first.content === 'string' ? (JSON.parse(first.content) as { text: string }) : first.content;
@@ -237,7 +321,9 @@ function toSmsGateError(error: unknown): unknown {
   const detail = error.details[0]?.message ?? error.message;
   switch (error.code) {
     case 'DEVICE_NOT_LINKED':
-      return new SmsGateError(400, 'failed to select device: no phone of this project can take the message', { cause: error });
+      return new SmsGateError(400, 'failed to select device: no phone of this project can take the message', {
+        cause: error,
+      });
     case 'RATE_LIMITED':
       return new SmsGateError(429, error.message, { cause: error, retryAfter: error.retryAfter });
     case 'UNAVAILABLE':
@@ -264,15 +350,23 @@ export function readListQuery(q: Record<string, unknown>): ListQuery {
     return Number(v);
   };
   const state = str('state');
-  if (state !== undefined && !isProcessState(state)) throw invalid('state must be one of Pending, Processed, Sent, Delivered, Failed, Cancelling, Cancelled');
+  if (state !== undefined && !isProcessState(state))
+    throw invalid('state must be one of Pending, Processed, Sent, Delivered, Failed, Cancelling, Cancelled');
   const sort = str('sort') ?? '-created_at';
   if (sort !== 'created_at' && sort !== '-created_at') throw invalid('sort must be created_at or -created_at');
   const offset = int('offset', 0);
   if (offset < 0) throw invalid('offset must be at least 0');
   const include = str('includeContent');
-  if (include !== undefined && include !== 'true' && include !== 'false') throw invalid('includeContent must be true or false');
+  if (include !== undefined && include !== 'true' && include !== 'false')
+    throw invalid('includeContent must be true or false');
   return {
-    from: time('from'), to: time('to'), state: state as ProcessState | undefined, deviceId: str('deviceId'),
-    limit: Math.min(100, Math.max(1, int('limit', 50))), offset, includeContent: include === 'true', sort,
+    from: time('from'),
+    to: time('to'),
+    state: state as ProcessState | undefined,
+    deviceId: str('deviceId'),
+    limit: Math.min(100, Math.max(1, int('limit', 50))),
+    offset,
+    includeContent: include === 'true',
+    sort,
   };
 }

@@ -9,7 +9,12 @@ import { invalid } from './errors.js';
  * secrets refused. Stored per project as given; what SMX can apply is applied to the project's
  * phones (see {@link sendRateOf}).
  */
-type Field = { kind: 'int' } | { kind: 'bool' } | { kind: 'enum'; values: readonly string[] } | { kind: 'time' } | { kind: 'empty' };
+type Field =
+  | { kind: 'int' }
+  | { kind: 'bool' }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'time' }
+  | { kind: 'empty' };
 const int: Field = { kind: 'int' };
 const bool: Field = { kind: 'bool' };
 const time: Field = { kind: 'time' };
@@ -18,9 +23,16 @@ const oneOf = (...values: string[]): Field => ({ kind: 'enum', values });
 
 export const SETTINGS_SCHEMA: Record<string, Record<string, Field>> = {
   messages: {
-    send_interval_min: int, send_interval_max: int, limit_period: oneOf('Disabled', 'PerMinute', 'Per30Minutes', 'PerHour', 'PerDay'), limit_value: int,
-    sim_selection_mode: oneOf('OSDefault', 'RoundRobin', 'Random'), log_lifetime_days: int, processing_order: oneOf('LIFO', 'FIFO'),
-    work_hours_enabled: bool, work_hours_start: time, work_hours_end: time,
+    send_interval_min: int,
+    send_interval_max: int,
+    limit_period: oneOf('Disabled', 'PerMinute', 'Per30Minutes', 'PerHour', 'PerDay'),
+    limit_value: int,
+    sim_selection_mode: oneOf('OSDefault', 'RoundRobin', 'Random'),
+    log_lifetime_days: int,
+    processing_order: oneOf('LIFO', 'FIFO'),
+    work_hours_enabled: bool,
+    work_hours_start: time,
+    work_hours_end: time,
   },
   ping: { interval_seconds: int },
   logs: { lifetime_days: int },
@@ -58,16 +70,19 @@ export function readSettings(body: unknown): Settings {
       }
       switch (field.kind) {
         case 'int':
-          if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw invalid(`${name} must be an integer of at least 1`);
+          if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+            throw invalid(`${name} must be an integer of at least 1`);
           break;
         case 'bool':
           if (typeof value !== 'boolean') throw invalid(`${name} must be a boolean`);
           break;
         case 'enum':
-          if (typeof value !== 'string' || !field.values.includes(value)) throw invalid(`${name} must be one of ${field.values.join(', ')}`);
+          if (typeof value !== 'string' || !field.values.includes(value))
+            throw invalid(`${name} must be one of ${field.values.join(', ')}`);
           break;
         case 'time':
-          if (typeof value !== 'string' || !/^([01]\d|2[0-3]):[0-5]\d$/.test(value)) throw invalid(`${name} must be a time HH:mm`);
+          if (typeof value !== 'string' || !/^([01]\d|2[0-3]):[0-5]\d$/.test(value))
+            throw invalid(`${name} must be a time HH:mm`);
           break;
         case 'empty':
           if (value !== '') throw invalid(`${name} cannot be set through the API`);
@@ -129,7 +144,10 @@ export class SmsGateSettings {
   async update(projectId: string, body: unknown, merge: boolean): Promise<Settings> {
     const given = readSettings(body);
     const next = merge ? mergeSettings(await this.get(projectId), given) : replaceSettings(given);
-    await this.db('smsgate_settings').insert({ project_id: projectId, settings: JSON.stringify(next), updated_at: new Date() }).onConflict('project_id').merge();
+    await this.db('smsgate_settings')
+      .insert({ project_id: projectId, settings: JSON.stringify(next), updated_at: new Date() })
+      .onConflict('project_id')
+      .merge();
     const rate = sendRateOf(next);
     if (rate !== undefined) {
       for (const device of await this.devices.list(projectId)) {

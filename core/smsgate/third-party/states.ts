@@ -4,7 +4,15 @@
  */
 
 /** The states of an SMSGate message and of each of its recipients. */
-export const PROCESS_STATES = ['Pending', 'Processed', 'Sent', 'Delivered', 'Failed', 'Cancelling', 'Cancelled'] as const;
+export const PROCESS_STATES = [
+  'Pending',
+  'Processed',
+  'Sent',
+  'Delivered',
+  'Failed',
+  'Cancelling',
+  'Cancelled',
+] as const;
 export type ProcessState = (typeof PROCESS_STATES)[number];
 
 export function isProcessState(value: unknown): value is ProcessState {
@@ -70,7 +78,8 @@ export function recipientState(r: RecipientRow): RecipientState {
  * one Failed is Sent).
  */
 export function aggregateState(states: readonly ProcessState[]): ProcessState {
-  for (const first of ['Pending', 'Cancelling', 'Cancelled', 'Processed'] as const) if (states.includes(first)) return first;
+  for (const first of ['Pending', 'Cancelling', 'Cancelled', 'Processed'] as const)
+    if (states.includes(first)) return first;
   if (states.length > 0 && states.every((s) => s === 'Failed')) return 'Failed';
   if (states.length > 0 && states.every((s) => s === 'Delivered')) return 'Delivered';
   return 'Sent';

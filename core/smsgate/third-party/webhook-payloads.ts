@@ -8,8 +8,16 @@ import { CANCELED_ERROR } from './states.js';
 
 /** The events a webhook may be registered for (SMSGate server 1.47 and app 1.68). */
 export const SMSGATE_WEBHOOK_EVENTS = [
-  'sms:received', 'sms:data-received', 'sms:sent', 'sms:delivered', 'sms:failed', 'sms:cancelled',
-  'system:ping', 'mms:received', 'mms:downloaded', 'app:started',
+  'sms:received',
+  'sms:data-received',
+  'sms:sent',
+  'sms:delivered',
+  'sms:failed',
+  'sms:cancelled',
+  'system:ping',
+  'mms:received',
+  'mms:downloaded',
+  'app:started',
 ] as const;
 export type SmsGateWebhookEvent = (typeof SMSGATE_WEBHOOK_EVENTS)[number];
 
@@ -31,7 +39,13 @@ export { smsgateHeaders, smsgateSigningKey, signSmsGate } from '../../webhooks/s
 
 /** The delivery body: the envelope the app posts. */
 export function smsgateBody(eventId: string, webhookId: string, event: SmsGateEvent): string {
-  return JSON.stringify({ id: eventId, webhookId, event: event.event, deviceId: event.deviceId, payload: event.payload });
+  return JSON.stringify({
+    id: eventId,
+    webhookId,
+    event: event.event,
+    deviceId: event.deviceId,
+    payload: event.payload,
+  });
 }
 
 /** A delivery's event id, the same for the same event and webhook (the webhooks queue dedupes by it). */
@@ -65,13 +79,20 @@ export interface RecipientFacts {
  * side of each SMX message id; changes of other messages, and states SMSGate has no event for
  * (DISPATCHED), give nothing. An expiry is `sms:failed` with reason `EXPIRED`.
  */
-export function smsgateWebhookEvents(changes: readonly MessageChangeLike[], facts: ReadonlyMap<string, RecipientFacts>): SmsGateEvent[] {
+export function smsgateWebhookEvents(
+  changes: readonly MessageChangeLike[],
+  facts: ReadonlyMap<string, RecipientFacts>,
+): SmsGateEvent[] {
   const events: SmsGateEvent[] = [];
   for (const change of changes) {
     const f = facts.get(change.id);
     if (!f || !f.deviceId) continue;
     const at = change.at.toISOString();
-    const base: Record<string, unknown> = { messageId: f.messageId, recipient: f.phoneNumber, phoneNumber: f.phoneNumber };
+    const base: Record<string, unknown> = {
+      messageId: f.messageId,
+      recipient: f.phoneNumber,
+      phoneNumber: f.phoneNumber,
+    };
     if (f.simSlot !== null) base.simNumber = f.simSlot + 1;
     let event: SmsGateWebhookEvent;
     let payload: Record<string, unknown>;
@@ -100,7 +121,13 @@ export function smsgateWebhookEvents(changes: readonly MessageChangeLike[], fact
       default:
         continue;
     }
-    events.push({ projectId: change.projectId, deviceId: f.deviceId, event, payload, key: `${change.id}:${change.status}` });
+    events.push({
+      projectId: change.projectId,
+      deviceId: f.deviceId,
+      event,
+      payload,
+      key: `${change.id}:${change.status}`,
+    });
   }
   return events;
 }
@@ -116,8 +143,16 @@ export interface ReceivedSmsLike {
 
 /** `sms:received` for one received SMS; its `messageId` is derived from what the phone reported (stable across re-deliveries). */
 export function smsReceivedEvent(projectId: string, sms: ReceivedSmsLike): SmsGateEvent {
-  const key = createHash('sha256').update(JSON.stringify([sms.deviceId, sms.from, sms.body, sms.receivedAt])).digest('base64url');
-  const payload: Record<string, unknown> = { messageId: key.slice(0, 21), message: sms.body, sender: sms.from, phoneNumber: sms.from, receivedAt: new Date(sms.receivedAt).toISOString() };
+  const key = createHash('sha256')
+    .update(JSON.stringify([sms.deviceId, sms.from, sms.body, sms.receivedAt]))
+    .digest('base64url');
+  const payload: Record<string, unknown> = {
+    messageId: key.slice(0, 21),
+    message: sms.body,
+    sender: sms.from,
+    phoneNumber: sms.from,
+    receivedAt: new Date(sms.receivedAt).toISOString(),
+  };
   if (sms.simSlot !== null) payload.simNumber = sms.simSlot + 1;
   return { projectId, deviceId: sms.deviceId, event: 'sms:received', payload, key: `in:${key}` };
 }
@@ -132,7 +167,19 @@ export function systemPingEvent(projectId: string, deviceId: string, at: Date): 
     projectId,
     deviceId,
     event: 'system:ping',
-    payload: { health: { status: 'pass', checks: { 'connection:status': { description: 'The phone is connected to SMX', observedUnit: 'boolean', observedValue: 1, status: 'pass' } } } },
+    payload: {
+      health: {
+        status: 'pass',
+        checks: {
+          'connection:status': {
+            description: 'The phone is connected to SMX',
+            observedUnit: 'boolean',
+            observedValue: 1,
+            status: 'pass',
+          },
+        },
+      },
+    },
     key: `ping:${deviceId}:${at.toISOString()}`,
   };
 }

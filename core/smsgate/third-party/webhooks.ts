@@ -9,8 +9,17 @@ import { BACKOFF_TYPE, WEBHOOK_ATTEMPTS } from '../../webhooks/retry.js';
 import { invalid, SmsGateError } from './errors.js';
 import { nanoid } from './auth.js';
 import {
-  isSmsGateWebhookEvent, smsgateBody, smsgateEventId, smsgateSigningKey, smsgateWebhookEvents, smsReceivedEvent, systemPingEvent,
-  type MessageChangeLike, type ReceivedSmsLike, type RecipientFacts, type SmsGateEvent,
+  isSmsGateWebhookEvent,
+  smsgateBody,
+  smsgateEventId,
+  smsgateSigningKey,
+  smsgateWebhookEvents,
+  smsReceivedEvent,
+  systemPingEvent,
+  type MessageChangeLike,
+  type ReceivedSmsLike,
+  type RecipientFacts,
+  type SmsGateEvent,
 } from './webhook-payloads.js';
 
 /** A registered webhook, as SMSGate shows it (`deviceId` null: every phone). */
@@ -58,7 +67,8 @@ export class SmsGateWebhooks {
 
   /** `POST /webhooks`: checks and stores (upserts by id) `{ id?, deviceId?, url, event }`. */
   async register(projectId: string, body: unknown): Promise<SmsGateWebhook> {
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('the body must be a JSON object');
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw invalid('the body must be a JSON object');
     const b = body as Record<string, unknown>;
     if (typeof b.url !== 'string' || b.url.length === 0 || b.url.length > 2048) throw invalid('url is required');
     if (!isSmsGateWebhookEvent(b.event)) throw invalid('validation failed: invalid event type');
@@ -74,13 +84,16 @@ export class SmsGateWebhooks {
     if (target) throw invalid(target.message);
     let id: string = nanoid();
     if (b.id !== undefined && b.id !== null && b.id !== '') {
-      if (typeof b.id !== 'string' || b.id.length > MAX_ID || /[\u0000-\u001f\u007f]/.test(b.id)) throw invalid(`id must be a string of at most ${MAX_ID} characters`);
+      if (typeof b.id !== 'string' || b.id.length > MAX_ID || /[\u0000-\u001f\u007f]/.test(b.id))
+        throw invalid(`id must be a string of at most ${MAX_ID} characters`);
       id = b.id;
     }
     let deviceId: string | null = null;
     if (b.deviceId !== undefined && b.deviceId !== null && b.deviceId !== '') {
-      const device = typeof b.deviceId === 'string' && b.deviceId.length <= 64 ? await this.devices.find(b.deviceId) : null;
-      if (!device || device.projectId !== projectId || device.status === 'unlinked') throw invalid('deviceId is not a phone of this project');
+      const device =
+        typeof b.deviceId === 'string' && b.deviceId.length <= 64 ? await this.devices.find(b.deviceId) : null;
+      if (!device || device.projectId !== projectId || device.status === 'unlinked')
+        throw invalid('deviceId is not a phone of this project');
       deviceId = device.id;
     }
     const row = { project_id: projectId, id, device_id: deviceId, url: b.url, event: b.event, created_at: new Date() };
@@ -89,7 +102,10 @@ export class SmsGateWebhooks {
   }
 
   async list(projectId: string): Promise<SmsGateWebhook[]> {
-    const rows: WebhookRow[] = await this.db('smsgate_webhooks').where({ project_id: projectId }).orderBy('created_at', 'asc').select('id', 'device_id', 'url', 'event');
+    const rows: WebhookRow[] = await this.db('smsgate_webhooks')
+      .where({ project_id: projectId })
+      .orderBy('created_at', 'asc')
+      .select('id', 'device_id', 'url', 'event');
     return rows.map((r) => ({ id: r.id, deviceId: r.device_id, url: r.url, event: r.event }));
   }
 
@@ -116,11 +132,25 @@ export class SmsGateWebhooks {
     const facts = new Map<string, RecipientFacts>();
     const ids = [...new Set(changes.map((c) => c.id))];
     for (let i = 0; i < ids.length; i += 1000) {
-      const rows: Array<{ message_id: string; group_id: string; phone_number: string; device_id: string | null; sim_slot: number | null; parts: number }> = await this.db('smsgate_message_recipients as r')
+      const rows: Array<{
+        message_id: string;
+        group_id: string;
+        phone_number: string;
+        device_id: string | null;
+        sim_slot: number | null;
+        parts: number;
+      }> = await this.db('smsgate_message_recipients as r')
         .join('messages as m', 'm.id', 'r.message_id')
         .whereIn('r.message_id', ids.slice(i, i + 1000))
         .select('r.message_id', 'r.group_id', 'r.phone_number', 'm.device_id', 'm.sim_slot', 'm.parts');
-      for (const r of rows) facts.set(r.message_id, { messageId: r.group_id, phoneNumber: r.phone_number, deviceId: r.device_id, simSlot: r.sim_slot, parts: r.parts });
+      for (const r of rows)
+        facts.set(r.message_id, {
+          messageId: r.group_id,
+          phoneNumber: r.phone_number,
+          deviceId: r.device_id,
+          simSlot: r.sim_slot,
+          parts: r.parts,
+        });
     }
     if (facts.size === 0) return;
     await this.deliver(smsgateWebhookEvents(changes, facts));
@@ -160,16 +190,31 @@ export class SmsGateWebhooks {
   async deliver(events: readonly SmsGateEvent[]): Promise<number> {
     const byProject = new Map<string, SmsGateEvent[]>();
     for (const e of events) byProject.set(e.projectId, [...(byProject.get(e.projectId) ?? []), e]);
-    const jobs: Array<{ name: string; data: WebhookJob; opts: { jobId: string; attempts: number; backoff: { type: string } } }> = [];
+    const jobs: Array<{
+      name: string;
+      data: WebhookJob;
+      opts: { jobId: string; attempts: number; backoff: { type: string } };
+    }> = [];
     for (const [projectId, list] of byProject) {
-      const hooks: WebhookRow[] = await this.db('smsgate_webhooks').where({ project_id: projectId }).whereIn('event', [...new Set(list.map((e) => e.event))]).select('id', 'device_id', 'url', 'event');
+      const hooks: WebhookRow[] = await this.db('smsgate_webhooks')
+        .where({ project_id: projectId })
+        .whereIn('event', [...new Set(list.map((e) => e.event))])
+        .select('id', 'device_id', 'url', 'event');
       for (const event of list) {
         for (const hook of hooks) {
           if (hook.event !== event.event || (hook.device_id !== null && hook.device_id !== event.deviceId)) continue;
           const eventId = smsgateEventId(event.key, hook.id);
           jobs.push({
             name: event.event,
-            data: { eventId, type: event.event, projectId, endpointId: null, url: hook.url, body: smsgateBody(eventId, hook.id, event), signing: 'smsgate' },
+            data: {
+              eventId,
+              type: event.event,
+              projectId,
+              endpointId: null,
+              url: hook.url,
+              body: smsgateBody(eventId, hook.id, event),
+              signing: 'smsgate',
+            },
             opts: { jobId: `${eventId}.callback`, attempts: WEBHOOK_ATTEMPTS, backoff: { type: BACKOFF_TYPE } },
           });
         }

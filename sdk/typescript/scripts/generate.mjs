@@ -40,7 +40,9 @@ if (!check) {
     const line = a.findIndex((text, i) => text !== b[i]);
     const at = line < 0 ? Math.min(a.length, b.length) : line;
     console.error(`src/schema.d.ts is out of date with ${from} (run npm run sdk:generate at the repository root).`);
-    console.error(`first difference at line ${at + 1}:\n- committed: ${a[at] ?? '(end)'}\n+ generated: ${b[at] ?? '(end)'}`);
+    console.error(
+      `first difference at line ${at + 1}:\n- committed: ${a[at] ?? '(end)'}\n+ generated: ${b[at] ?? '(end)'}`,
+    );
     process.exit(1);
   }
 }

@@ -12,7 +12,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 
 const args = process.argv.slice(2);
-const dist = args.includes('--dist') ? args[args.indexOf('--dist') + 1] : fileURLToPath(new URL('../../../dist', import.meta.url));
+const dist = args.includes('--dist')
+  ? args[args.indexOf('--dist') + 1]
+  : fileURLToPath(new URL('../../../dist', import.meta.url));
 const target = fileURLToPath(new URL('../openapi.json', import.meta.url));
 
 const { startTestSmx, cleanupTestSmx } = await import(pathToFileURL(`${dist}/test/helpers/smx.js`).href);
@@ -30,7 +32,9 @@ try {
 if (args.includes('--check')) {
   const committed = await readFile(target, 'utf8').catch(() => '');
   if (committed !== text) {
-    console.error('openapi.json differs from the document SMX serves: run npm run sdk:generate at the repository root.');
+    console.error(
+      'openapi.json differs from the document SMX serves: run npm run sdk:generate at the repository root.',
+    );
     process.exit(1);
   }
   console.log('openapi.json matches the served document');

@@ -69,7 +69,12 @@ export class SmxApiError extends Error {
 }
 
 function isEnvelope(body: unknown): body is ErrorEnvelope {
-  return typeof body === 'object' && body !== null && (body as { success?: unknown }).success === false && typeof (body as { error?: unknown }).error === 'object';
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    (body as { success?: unknown }).success === false &&
+    typeof (body as { error?: unknown }).error === 'object'
+  );
 }
 
 /** The `SmxApiError` for an answer that was not a success. */
@@ -81,7 +86,15 @@ export function toSmxApiError(response: Response, body: unknown): SmxApiError {
     const { code, message, origin, details } = body.error;
     return new SmxApiError(code, response.status, message, origin, details, body.requestId ?? requestId, retryAfter);
   }
-  return new SmxApiError(`HTTP_${response.status}`, response.status, `SMX answered ${response.status} ${response.statusText}`.trim(), undefined, [], requestId, retryAfter);
+  return new SmxApiError(
+    `HTTP_${response.status}`,
+    response.status,
+    `SMX answered ${response.status} ${response.statusText}`.trim(),
+    undefined,
+    [],
+    requestId,
+    retryAfter,
+  );
 }
 
 /**
@@ -89,7 +102,9 @@ export function toSmxApiError(response: Response, body: unknown): SmxApiError {
  * throws an `SmxApiError` (compatibility routes answer their provider's bodies: read those
  * results' `data` directly).
  */
-export async function unwrap<T>(call: Promise<{ data?: { success: true; data: T }; error?: unknown; response: Response }>): Promise<T> {
+export async function unwrap<T>(
+  call: Promise<{ data?: { success: true; data: T }; error?: unknown; response: Response }>,
+): Promise<T> {
   const { data, error, response } = await call;
   if (data !== undefined && response.ok) return data.data;
   throw toSmxApiError(response, error ?? data);

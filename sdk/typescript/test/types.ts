@@ -10,7 +10,9 @@ function expectType<T extends true>(): T | void {}
 export async function usage(code: string): Promise<void> {
   const smx = createSmxClient({ baseUrl: 'https://smx.example.com', apiKey: 'smx_key' });
 
-  const otp = await unwrap(smx.POST('/v1/send-otp', { body: { to: '+4915112345678' }, params: { header: { 'idempotency-key': 'order-1' } } }));
+  const otp = await unwrap(
+    smx.POST('/v1/send-otp', { body: { to: '+4915112345678' }, params: { header: { 'idempotency-key': 'order-1' } } }),
+  );
   expectType<Equal<typeof otp.verificationId, string>>();
   expectType<Equal<typeof otp.messageId, string | null>>();
   expectType<Equal<typeof otp.status, 'PENDING' | 'VERIFIED' | 'FAILED' | 'EXPIRED' | 'CANCELED'>>();
