@@ -39,8 +39,7 @@ export type MaintenanceJob =
   | { task: 'sweep-idempotency' }
   | { task: 'recover-dispatch' }
   | { task: 'otp-leases' }
-  | { task: 'reap-presence' }
-  | { task: 'release-scheduled' };
+  | { task: 'reap-presence' };
 
 /**
  * One event for one receiver (an endpoint, or a per-request callback URL). The body is fixed at
