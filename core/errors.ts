@@ -41,6 +41,7 @@ export const ERROR_CATALOGUE = {
   RATE_LIMITED: entry('RATE_LIMITED', 429, 'project', 'Too many requests; retry after the time in Retry-After.'),
   RENTAL_NOT_FOUND: entry('RENTAL_NOT_FOUND', 404, 'client', 'No rental with this id exists for this project.'),
   NO_NUMBERS_AVAILABLE: entry('NO_NUMBERS_AVAILABLE', 409, 'device', 'No rentable number is available for this country.'),
+  MESSAGE_NOT_CANCELABLE: entry('MESSAGE_NOT_CANCELABLE', 409, 'client', 'The message can no longer be canceled: the phone has sent it, or it has ended.'),
   INTERNAL: entry('INTERNAL', 500, 'server', 'An unexpected error occurred; it has been logged.'),
   UNAVAILABLE: entry('UNAVAILABLE', 503, 'server', 'A service SMX depends on is unreachable; retry later.'),
 } as const satisfies Record<string, CatalogueEntry>;

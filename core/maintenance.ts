@@ -18,6 +18,7 @@ export type MaintenanceTask = MaintenanceJob['task'];
  * How often each task runs (the maintenance queue's schedulers, workers/maintenance-worker.ts).
  * - expire: TTLs are 60 s at the shortest, so 5 s keeps statuses honest.
  * - recover-dispatch: devices with QUEUED messages are signalled again (a signal lost in a crash).
+ * - release-scheduled: scheduled messages whose time came are handed to the dispatcher.
  * - otp-leases: a lease runs out at most this much later than its length.
  * - reap-presence: connections left by a dead broker node or API process are marked offline (and
  *   `device.offline` fires). A holder is dead HOLDER_TTL_MS (3 s) after its last renewal, so a
@@ -27,6 +28,9 @@ export const MAINTENANCE_EVERY_MS: Record<MaintenanceTask, number> = {
   expire: 5_000,
   'recover-dispatch': 10_000,
   'otp-leases': 2_000,
+  // Scheduled messages are released by a delayed run at their time (DispatchService.signalRelease);
+  // this sweep catches one whose run was lost.
+  'release-scheduled': 5_000,
   'reap-presence': 1_000,
   'sweep-idempotency': 10 * 60_000,
 };
@@ -78,6 +82,11 @@ export class Maintenance {
         const devices = await this.messages.devicesWithQueued();
         await this.dispatch.signal(devices);
         return `signalled ${devices.length} devices`;
+      }
+      case 'release-scheduled': {
+        const devices = await this.messages.releaseDue(now);
+        await this.dispatch.signal(devices);
+        return `released scheduled messages for ${devices.length} devices`;
       }
       case 'sweep-idempotency':
         return `swept ${await this.idempotency.sweep(now)} idempotency records`;

@@ -39,7 +39,8 @@ export type MaintenanceJob =
   | { task: 'sweep-idempotency' }
   | { task: 'recover-dispatch' }
   | { task: 'otp-leases' }
-  | { task: 'reap-presence' };
+  | { task: 'reap-presence' }
+  | { task: 'release-scheduled' };
 
 /**
  * One event for one receiver (an endpoint, or a per-request callback URL). The body is fixed at

@@ -1,7 +1,7 @@
 /**
  * Linking (docs/device-protocol.md §1): read the QR payload, then `POST {server}/v1/devices/link`.
  */
-import { deviceTopics, type Channel, type LinkResult, type Sim } from '../protocol/index.js';
+import { DEVICE_CAPABILITIES, deviceTopics, type Channel, type LinkResult, type Sim } from '../protocol/index.js';
 import { ApiError, apiUrl, callApi, isRecord } from './api-client.js';
 
 /** What the link QR code encodes: `{"v":1,"server":"https://...","token":"lt_..."}`. */
@@ -43,6 +43,8 @@ export interface LinkDeviceOptions {
   model?: string;
   appVersion?: string;
   sims?: Sim[];
+  /** What this device can do beyond texts. @defaultValue DEVICE_CAPABILITIES (the reference device sends binary SMS) */
+  capabilities?: string[];
 }
 
 /**
@@ -55,6 +57,7 @@ export async function linkDevice(options: LinkDeviceOptions): Promise<LinkResult
   if (options.model !== undefined) body.model = options.model;
   if (options.appVersion !== undefined) body.appVersion = options.appVersion;
   if (options.sims !== undefined) body.sims = options.sims;
+  body.capabilities = options.capabilities ?? [...DEVICE_CAPABILITIES];
   const data = await callApi<unknown>(apiUrl(options.server, '/v1/devices/link'), { method: 'POST', body });
   try {
     return validateLinkResult(data);

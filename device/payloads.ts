@@ -35,21 +35,22 @@ export function parseOutbox(value: Record<string, unknown>): ParsedOutbox | null
   return { messages, invalid };
 }
 
+/**
+ * A text (`body`) or a binary SMS (`data`, base64, and `port` 1-65535, device-protocol.md §3);
+ * a binary one is read with an empty `body`.
+ */
 function parseOutboxMessage(raw: unknown): OutboxMessage | null {
   if (!isRecord(raw)) return null;
-  const { id, to, body } = raw;
-  if (
-    typeof id !== 'string' ||
-    id.length === 0 ||
-    typeof to !== 'string' ||
-    to.length === 0 ||
-    typeof body !== 'string'
-  )
-    return null;
+  const { id, to, body, data, port } = raw;
+  if (typeof id !== 'string' || id.length === 0 || typeof to !== 'string' || to.length === 0) return null;
+  const isData = body === undefined && typeof data === 'string' && data.length > 0;
+  if (!isData && typeof body !== 'string') return null;
+  if (isData && !(typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65_535)) return null;
   return {
     id,
     to,
-    body,
+    body: isData ? '' : (body as string),
+    ...(isData ? { data: data as string, port: port as number } : {}),
     simSlot: typeof raw.simSlot === 'number' && Number.isInteger(raw.simSlot) ? raw.simSlot : null,
     expiresAt: typeof raw.expiresAt === 'string' ? raw.expiresAt : null,
     priority: typeof raw.priority === 'number' && Number.isFinite(raw.priority) ? raw.priority : 0,

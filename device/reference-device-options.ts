@@ -47,6 +47,11 @@ export interface ReferenceDeviceOptions {
   appVersion?: string;
   /** SIMs announced in presence. @defaultValue [] */
   sims?: Sim[];
+  /**
+   * Capabilities announced in presence (device-protocol.md §3); without `data-sms` the device
+   * reports a binary SMS it is handed `failed` with `DATA_SMS_UNSUPPORTED`. @defaultValue ['data-sms']
+   */
+  capabilities?: string[];
   /** The base of the jittered reconnect backoff (see reconnectWithBackoff): the first pause is 0.5-1x of it, doubling up to 2.5-5x. @defaultValue 2000 */
   reconnectPeriodMs?: number;
 }

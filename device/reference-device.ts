@@ -12,6 +12,7 @@
 import { EventEmitter } from 'node:events';
 import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
 import {
+  DEVICE_CAPABILITIES,
   deviceTopics,
   type Channel,
   noDelayOnConnect,
@@ -256,6 +257,11 @@ export class ReferenceDevice extends EventEmitter<ReferenceDeviceEvents> {
         updates.push({ id: message.id, state: 'failed', at: new Date().toISOString(), error: 'EXPIRED' });
         continue;
       }
+      if (message.data !== undefined && !this.capabilities.includes('data-sms')) {
+        // The server sends binary SMS only to phones that declared data-sms; this one did not.
+        updates.push({ id: message.id, state: 'failed', at: new Date().toISOString(), error: 'DATA_SMS_UNSUPPORTED' });
+        continue;
+      }
       if (this.report.failWith !== undefined) {
         updates.push({ id: message.id, state: 'failed', at: new Date().toISOString(), error: this.report.failWith });
         continue;
@@ -347,7 +353,13 @@ export class ReferenceDevice extends EventEmitter<ReferenceDeviceEvents> {
       signal: vitals.signal ?? 4,
       appVersion: this.options.appVersion ?? '0.1.0',
       sims: this.options.sims ?? [],
+      capabilities: this.capabilities,
     };
+  }
+
+  /** What this device announces it can do (a binary SMS needs `data-sms`). */
+  private get capabilities(): string[] {
+    return this.options.capabilities ?? [...DEVICE_CAPABILITIES];
   }
 
   private shutdown(announceOffline: boolean): Promise<void> {

@@ -14,6 +14,7 @@ import * as m009 from './009-stats-shards.js';
 import * as m010 from './010-idempotency-json.js';
 import * as m011 from './011-outbox.js';
 import * as m012 from './012-smsgate-third-party.js';
+import * as m013 from './013-scheduling-data-sms.js';
 
 export const MIGRATIONS = [
   { name: '001-foundation', ...m001 },
@@ -28,4 +29,5 @@ export const MIGRATIONS = [
   { name: '010-idempotency-json', ...m010 },
   { name: '011-outbox', ...m011 },
   { name: '012-smsgate-third-party', ...m012 },
+  { name: '013-scheduling-data-sms', ...m013 },
 ] as const;

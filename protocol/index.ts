@@ -13,10 +13,15 @@ export {
   type ServerChannel,
   type DeviceChannel,
 } from './topics.js';
+export { DEVICE_CAPABILITIES } from './payloads.js';
 export type {
   Sim,
   DeviceMqttCredentials,
   LinkResult,
+  DeviceCapability,
+  OutboxItem,
+  OutboxTextItem,
+  OutboxDataItem,
   OutboxMessage,
   StatusState,
   StatusUpdate,

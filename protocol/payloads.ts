@@ -30,14 +30,46 @@ export interface LinkResult {
   topics: Record<Channel, string>;
 }
 
-/** One message to send, from `{ "messages": [...] }` on the outbox topic. Unknown fields are dropped. */
-export interface OutboxMessage {
+/**
+ * What a phone may declare it can do beyond texts, in its link request and presence
+ * (`capabilities`): `data-sms` = it sends binary SMS to a port (outbox items with `data` + `port`).
+ * A phone that does not declare one never gets what needs it.
+ */
+export const DEVICE_CAPABILITIES = ['data-sms'] as const;
+export type DeviceCapability = (typeof DEVICE_CAPABILITIES)[number];
+
+/** What every outbox item carries beside its content. */
+interface OutboxItemBase {
   id: string;
   to: string;
-  body: string;
   simSlot: number | null;
   expiresAt: string | null;
+  /** Send in the order given; 128 for an OTP, the request's -128..127 (default 0) for other SMS. */
   priority: number;
+}
+
+/** A text SMS on the wire. */
+export interface OutboxTextItem extends OutboxItemBase {
+  body: string;
+}
+
+/** A binary SMS on the wire (only to phones declaring `data-sms`): base64 `data` (1-133 bytes) to `port` (1-65535). */
+export interface OutboxDataItem extends OutboxItemBase {
+  data: string;
+  port: number;
+}
+
+/** One item of `{ "messages": [...] }` on the outbox topic, as the server publishes it: exactly one of `body` and `data`. */
+export type OutboxItem = OutboxTextItem | OutboxDataItem;
+
+/**
+ * One message to send, as a phone reads it from the outbox topic (unknown fields dropped): a text
+ * has `body`; a binary SMS has `data` and `port`, and an empty `body`.
+ */
+export interface OutboxMessage extends OutboxItemBase {
+  body: string;
+  data?: string;
+  port?: number;
 }
 
 export type StatusState = 'sent' | 'delivered' | 'failed';
@@ -66,6 +98,8 @@ export interface PresencePayload {
   signal: number;
   appVersion: string;
   sims: Sim[];
+  /** What the phone can do beyond texts ({@link DEVICE_CAPABILITIES}); the server keeps the last one announced. */
+  capabilities?: string[];
 }
 
 /** Control messages the device understands; other `type`s are ignored (forward compatible). */

@@ -42,6 +42,8 @@ export function readStatusUpdates(payload: unknown, max = 1000, onDrop?: (proble
 
 export interface PresencePayload extends PresenceReport {
   online?: boolean;
+  /** What the phone declares it can do (device-protocol.md §3); undefined when it did not say. */
+  capabilities?: string[];
   /** 'broker' when the embedded broker saw the connection change (not the phone's own publish). */
   source?: string;
 }
@@ -56,6 +58,7 @@ export function readPresence(payload: unknown): PresencePayload {
     charging: typeof payload.charging === 'boolean' ? payload.charging : undefined,
     signal: num(payload.signal, 0, 5),
     appVersion: typeof payload.appVersion === 'string' && !CONTROL_CHARS.test(payload.appVersion) ? payload.appVersion.slice(0, 50) : undefined,
+    capabilities: Array.isArray(payload.capabilities) ? payload.capabilities.slice(0, 32).filter((c): c is string => typeof c === 'string') : undefined,
   };
 }
 

@@ -4,6 +4,7 @@ import { PermanentFailure } from '../jobs.js';
 import { HookRunner } from '../hook-runner.js';
 import { PresenceStore } from '../presence/store.js';
 import type { DeviceEventJob } from '../queues.js';
+import { DeviceService } from '../services/devices.js';
 import { InboxService } from '../services/inbox.js';
 import { TOKENS } from '../tokens.js';
 import { readInbound, readPresence, readStatusUpdates } from './device-event-payloads.js';
@@ -32,6 +33,7 @@ export class DeviceEvents {
     private readonly presence: PresenceStore,
     private readonly hooks: HookRunner,
     @inject(TOKENS.Logger) private readonly log: Logger,
+    private readonly devices: DeviceService,
   ) {}
 
   /** Adds a connection listener (the composition root wires the webhooks). */
@@ -72,7 +74,11 @@ export class DeviceEvents {
           for (const listener of this.connectionListeners) await listener(deviceId, report.online === true, at);
           return `connection ${report.online ? 'up' : 'down'}`;
         }
-        if (report.online !== false) await this.presence.report(deviceId, report, at);
+        if (report.online !== false) {
+          await this.presence.report(deviceId, report, at);
+          // An updated app announces what it can do now (written only when it changed).
+          if (report.capabilities !== undefined) await this.devices.setCapabilities(deviceId, report.capabilities);
+        }
         return 'presence';
       }
       case 'inbox': {

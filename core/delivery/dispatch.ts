@@ -107,6 +107,36 @@ export class DispatchService {
   }
 
   /**
+   * A caller's cancel (`POST /v1/messages/:id/cancel`): the message is withdrawn (FAILED with
+   * `CANCELED`) if the phone has not reported it sent — QUEUED (scheduled or not) or DISPATCHED —
+   * and a phone that holds it already gets a `cancel`. False when it had moved on (sent, or ended).
+   * Unlike {@link withdraw} it throws when the database does: the caller answers the request.
+   */
+  async cancel(messageId: string): Promise<boolean> {
+    const [change] = await this.transitions.withdrawn([messageId], 'CANCELED');
+    if (!change) return false;
+    if (change.was === 'DISPATCHED' && change.deviceId) await this.cancelOnDevice(change.deviceId, [change.id]);
+    return true;
+  }
+
+  /**
+   * Scheduled messages are released at their time by one delayed maintenance run per distinct
+   * time (deduplicated by its job id), which signals their devices; the periodic
+   * `release-scheduled` sweep releases any whose run was lost (Redis lost its jobs).
+   */
+  async signalRelease(times: Iterable<Date>, now = Date.now()): Promise<void> {
+    const distinct = [...new Set([...times].map((t) => t.getTime()))];
+    if (distinct.length === 0) return;
+    await this.queues.maintenance.addBulk(
+      distinct.map((at) => ({
+        name: 'release-scheduled',
+        data: { task: 'release-scheduled' as const },
+        opts: { jobId: `release-scheduled-${at}`, delay: Math.max(0, at - now) },
+      })),
+    );
+  }
+
+  /**
    * Tells a phone not to send messages it may hold already: a `cancel` on its MQTT control topic,
    * or its transport's own way (SMSGate: `MessageCancelled`). Best effort, never throws: the
    * message is already out of that phone's hands in the database, and its late reports are ignored.

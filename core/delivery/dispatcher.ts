@@ -1,7 +1,7 @@
 import type { Logger } from '../logger.js';
 import { inject, injectable } from '../di.js';
 import { HookRunner } from '../hook-runner.js';
-import { DeviceService } from '../services/devices.js';
+import { DeviceService, sendsDataSms } from '../services/devices.js';
 import { MessageService, type OutboundMessage } from '../services/messages.js';
 import { TOKENS } from '../tokens.js';
 import { applyBeforeSend } from './before-send.js';
@@ -159,16 +159,20 @@ export class Dispatcher {
     return `dispatched ${sent}, yielding`;
   }
 
-  /** The device was unlinked: its queued messages go to the project's active device, or fail. */
+  /**
+   * The device was unlinked: its queued messages go to the project's active device, or fail —
+   * as do those pinned to it (`deviceId` in the request) and data SMS the new device cannot send.
+   */
   private async reroute(deviceId: string): Promise<string> {
     const queued = await this.messages.loadOutbound(await this.messages.queuedFor(deviceId, 1));
     const projectId = queued[0]?.projectId;
     const target = projectId ? await this.devices.active(projectId) : null;
     if (target) {
-      const moved = await this.messages.reassignQueued(deviceId, target.id);
+      const { moved, stranded } = await this.messages.reassignQueued(deviceId, target.id, sendsDataSms(target));
+      const failed = await this.transitions.failed(stranded, 'NO_DEVICE');
       await this.dispatch.signal([target.id]);
-      this.log.info({ from: deviceId, to: target.id, moved }, 're-routed the messages of an unlinked device');
-      return `re-routed ${moved}`;
+      this.log.info({ from: deviceId, to: target.id, moved, failed: failed.length }, 're-routed the messages of an unlinked device');
+      return `re-routed ${moved}, failed ${failed.length}`;
     }
     const ids = await this.messages.queuedFor(deviceId, 100_000);
     const failed = await this.transitions.failed(ids, 'NO_DEVICE');

@@ -161,8 +161,16 @@ export class MessageWriter {
    * recovery sweep, so the request's answer does not wait for it beyond the dependency timeout.
    */
   private async signal(entries: AcceptedMessage[]): Promise<void> {
-    const devices = entries.flatMap((e) => (e.message.deviceId ? [e.message.deviceId] : []));
-    await withinDeadline(this.dispatch.signal(devices), this.config.dependencyTimeoutMs, 'dispatch signal').catch(
+    // A scheduled message is held until its time: its release (a delayed maintenance run) signals
+    // its device then, and the release sweep stands in for a lost one.
+    const devices: string[] = [];
+    const times: Date[] = [];
+    for (const { message } of entries) {
+      if (message.scheduledAt) times.push(message.scheduledAt);
+      else if (message.deviceId) devices.push(message.deviceId);
+    }
+    const signals = Promise.all([this.dispatch.signal(devices), times.length > 0 ? this.dispatch.signalRelease(times) : undefined]);
+    await withinDeadline(signals, this.config.dependencyTimeoutMs, 'dispatch signal').catch(
       (error) => this.log.warn({ err: error }, 'dispatch signal failed; the recovery sweep will send these'),
     );
   }

@@ -1,4 +1,4 @@
-import type { OutboxMessage } from '../../protocol/index.js';
+import type { OutboxItem } from '../../protocol/index.js';
 import { inject, injectable } from '../di.js';
 import { PresenceStore } from '../presence/store.js';
 import type { OutboundMessage } from '../services/messages.js';
@@ -9,16 +9,10 @@ import type { PushTransport } from './transports.js';
 /** Messages per outbox publish (device-protocol.md §3: 1..100). */
 export const MAX_PER_PUBLISH = 100;
 
-/** The outbox payload item of device-protocol.md §3. */
-export function toOutboxItem(m: OutboundMessage): OutboxMessage {
-  return {
-    id: m.id,
-    to: m.to,
-    body: m.body,
-    simSlot: m.simSlot,
-    expiresAt: m.expiresAt.toISOString(),
-    priority: m.priority,
-  };
+/** The outbox payload item of device-protocol.md §3: a text's `body`, or a binary SMS's `data` and `port`. */
+export function toOutboxItem(m: OutboundMessage): OutboxItem {
+  const base = { id: m.id, to: m.to, simSlot: m.simSlot, expiresAt: m.expiresAt.toISOString(), priority: m.priority };
+  return m.dataPort === null ? { ...base, body: m.body } : { ...base, data: m.body, port: m.dataPort };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { inject, injectable } from '../di.js';
 import { CacheBus, TtlCache } from '../cache.js';
-import { DeviceService } from '../services/devices.js';
+import { DeviceService, sendsDataSms } from '../services/devices.js';
 import type { Logger } from '../logger.js';
 import type { RouteDecision, RoutingDevice, RoutingMessage, RoutingStrategy } from '../plugin-api.js';
 import { TOKENS } from '../tokens.js';
@@ -46,8 +46,9 @@ export class Router {
   private async prepared(projectId: string): Promise<ProjectDevices> {
     const view = await this.snapshot.getOrLoad(projectId, async () => {
       // Every strategy call gets this same array for a second, so a strategy may memoize on it.
-      const devices = (await this.devices.list(projectId)).map(toRoutingDevice);
-      return { devices, ids: new Set(devices.map((d) => d.id)) };
+      const linked = await this.devices.list(projectId);
+      const devices = linked.map(toRoutingDevice);
+      return { devices, ids: new Set(devices.map((d) => d.id)), dataSms: new Set(linked.filter(sendsDataSms).map((d) => d.id)) };
     });
     return view!;
   }
@@ -72,20 +73,63 @@ export class Router {
     return decision!;
   }
 
-  /** Routes many messages of one project, reading its devices and their presence once. */
-  async routeMany(projectId: string, messages: RoutingMessage[], strategyName: string): Promise<RouteDecision[]> {
+  /**
+   * Routes many messages of one project, reading its devices and their presence once. With
+   * `needs` (the request's `deviceId`, `simSlot`, a data SMS) only the devices that meet them are
+   * offered to the strategy; when it picks none of them, the first that does (online first) takes
+   * the message, so a data SMS or a SIM slot waits for the phone that can send it. A pinned
+   * device is taken as it is (the caller checked it with {@link pinProblem}).
+   */
+  async routeMany(
+    projectId: string,
+    messages: RoutingMessage[],
+    strategyName: string,
+    needs?: RouteNeeds,
+  ): Promise<RouteDecision[]> {
     const strategy = this.strategy(strategyName, projectId);
-    const { devices, ids: known } = await this.prepared(projectId);
+    const prepared = await this.prepared(projectId);
+    const { ids: known } = prepared;
+    let devices = prepared.devices;
+    if (needs?.deviceId !== undefined) {
+      const pinned: RouteDecision = known.has(needs.deviceId)
+        ? { deviceId: needs.deviceId, simSlot: needs.simSlot ?? null }
+        : { reason: 'PINNED_DEVICE_NOT_LINKED' };
+      return messages.map(() => pinned);
+    }
+    const constrained = needs !== undefined && (needs.simSlot !== undefined || needs.dataSms === true);
+    if (constrained) {
+      devices = devices.filter((d) => meets(d, needs, prepared.dataSms));
+      if (devices.length === 0) {
+        return messages.map(() => ({ reason: needs.dataSms ? 'NO_DATA_SMS_DEVICE' : 'NO_DEVICE_WITH_SIM_SLOT' }));
+      }
+    }
+    const fallback = constrained ? (devices.find((d) => d.online) ?? devices[0]) : undefined;
     const decisions: RouteDecision[] = [];
     for (const message of messages) {
-      const decision = await strategy(message, devices);
-      decisions.push(
-        'deviceId' in decision && !known.has(decision.deviceId)
-          ? { reason: 'STRATEGY_CHOSE_UNKNOWN_DEVICE' }
-          : decision,
-      );
+      let decision = await strategy(message, devices);
+      if ('deviceId' in decision && !known.has(decision.deviceId)) decision = { reason: 'STRATEGY_CHOSE_UNKNOWN_DEVICE' };
+      if (fallback !== undefined) {
+        const chosen = 'deviceId' in decision ? decision.deviceId : undefined;
+        if (!devices.some((d) => d.id === chosen)) decision = { deviceId: fallback.id, simSlot: null };
+        if (needs?.simSlot !== undefined && 'deviceId' in decision) decision = { deviceId: decision.deviceId, simSlot: needs.simSlot };
+      }
+      decisions.push(decision);
     }
     return decisions;
+  }
+
+  /**
+   * Why a request may not pin this device (`deviceId`), or null: it is not one of the project's
+   * linked phones (`unknown`; the caller tells an unlinked one of its own apart), it has no SIM in
+   * the slot asked for, or it cannot send a data SMS. From the one-second snapshot: no query.
+   */
+  async pinProblem(projectId: string, needs: RouteNeeds & { deviceId: string }): Promise<'unknown' | 'sim-slot' | 'data-sms' | null> {
+    const prepared = await this.prepared(projectId);
+    const device = prepared.devices.find((d) => d.id === needs.deviceId);
+    if (!device) return 'unknown';
+    if (needs.simSlot !== undefined && !device.sims.some((sim) => sim.slot === needs.simSlot)) return 'sim-slot';
+    if (needs.dataSms === true && !prepared.dataSms.has(device.id)) return 'data-sms';
+    return null;
   }
 
   /**
@@ -123,6 +167,23 @@ export class Router {
 interface ProjectDevices {
   devices: RoutingDevice[];
   ids: Set<string>;
+  /** Those that declared `data-sms`. */
+  dataSms: Set<string>;
+}
+
+/** What a request asks of the phone that takes its messages (send-sms `deviceId`, `simSlot`, `data`). */
+export interface RouteNeeds {
+  /** This device and no other (pinned). */
+  deviceId?: string;
+  /** A SIM in this slot (the device's `sims` must list it). */
+  simSlot?: number;
+  /** A binary SMS: a device that declared `data-sms`. */
+  dataSms?: boolean;
+}
+
+function meets(device: RoutingDevice, needs: RouteNeeds, dataSms: Set<string>): boolean {
+  if (needs.simSlot !== undefined && !device.sims.some((sim) => sim.slot === needs.simSlot)) return false;
+  return needs.dataSms !== true || dataSms.has(device.id);
 }
 
 /** A concrete route: the device, and the SIM slot (null = the phone's default SIM). */

@@ -116,6 +116,12 @@ export const deviceSchema = {
     active: { type: 'boolean' },
     sendRatePerMinute: { ...int, example: 30 },
     sims: { type: 'array', items: sim },
+    capabilities: {
+      type: 'array',
+      items: { type: 'string', enum: ['data-sms'] },
+      description: 'What the phone declared it can do beyond texts (link request or presence): `data-sms` = binary SMS.',
+      example: ['data-sms'],
+    },
     linkedAt: time,
     unlinkedAt: { ...nullableTime, example: null },
     online: { type: 'boolean' },
@@ -193,10 +199,11 @@ export const smsAcceptedSchema = {
     messageId: idOf(EXAMPLES.messageId),
     status: { type: 'string', enum: ['QUEUED'] },
     to: { type: 'string', description: 'E.164', example: EXAMPLES.phone },
-    parts: { ...int, description: 'GSM-7 / UCS-2 segments, as a phone counts them.', example: 1 },
+    parts: { ...int, description: 'GSM-7 / UCS-2 segments, as a phone counts them (a data SMS is 1).', example: 1 },
     deviceId: idOf(EXAMPLES.deviceId),
+    scheduleAt: { ...nullableTime, description: 'When it will be handed to the phone (`scheduleAt`); null: at once.', example: null },
     createdAt: time,
-    expiresAt: { ...time, example: '2026-11-22T10:00:00.000Z' },
+    expiresAt: { ...time, description: 'Not sent by then: EXPIRED (the TTL counts from `scheduleAt`).', example: '2026-11-22T10:00:00.000Z' },
   },
 };
 

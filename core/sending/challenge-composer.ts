@@ -8,13 +8,17 @@ import type { NewMessage } from '../services/messages.js';
 import { countParts } from '../sms-parts.js';
 import { hasCodePlaceholder, languageForCountry, renderTemplate } from '../templates.js';
 import { AbuseLimits } from '../services/abuse-limits.js';
+import { OTP_MESSAGE_PRIORITY } from './sms-options.js';
 import { ChallengeRecords } from './challenge-records.js';
 import { ProjectService, type CodeType, type Language, type ProjectSettings } from '../services/projects.js';
 import { TemplateService } from '../services/templates.js';
 import { TestNumberService } from '../services/test-numbers.js';
 
-/** OTP messages go before custom SMS waiting for the same device (a code is time-critical). */
-export const OTP_PRIORITY = 1;
+/**
+ * OTP messages go before custom SMS waiting for the same device (a code is time-critical): above
+ * every priority a custom SMS may have (-128..127, core/sending/sms-options.ts).
+ */
+export const OTP_PRIORITY = OTP_MESSAGE_PRIORITY;
 
 export interface SendOtpInput {
   to: string;

@@ -9,24 +9,38 @@ import { countParts } from '../sms-parts.js';
 import { TOKENS } from '../tokens.js';
 import { answerOnAccept } from '../services/idempotency.js';
 import { MessageWriter, type AcceptedMessage } from '../delivery/message-writer.js';
-import { MESSAGE_STATUSES, type MessageStatus } from '../services/messages.js';
+import { MESSAGE_STATUSES, MessageService, type MessageStatus, type MessageView } from '../services/messages.js';
+import { DispatchService } from '../delivery/dispatch.js';
 import { ProjectService } from '../services/projects.js';
+import type { RouteDecision, RouteNeeds } from '../delivery/router.js';
+import { dataProblem, deliveryWindow, SMS_LIMITS, type DeliveryWindow } from './sms-options.js';
 
-/** Custom SMS limits (docs/api.md "Custom SMS"). */
-export const SMS_LIMITS = {
-  maxLength: 1600,
-  maxRecipients: 10_000,
-  /** Seconds a custom SMS may wait for its phone. */
-  ttl: { min: 60, max: 259_200, default: 86_400 },
-  metadataBytes: 1024,
-} as const;
+export { SMS_LIMITS, OTP_MESSAGE_PRIORITY } from './sms-options.js';
 
-export interface SendSmsInput {
-  to: string;
-  message: string;
+/** What a custom SMS request may set, for one message or every message of a bulk request. */
+export interface SmsOptions {
   countryCode?: string;
+  /** Seconds it may wait for its phone, from `scheduleAt` (else now); `ttlSeconds` on the wire is the same. */
   ttl?: number;
+  /** An absolute expiry instead of `ttl`. */
+  validUntil?: Date;
+  /** Held (not handed to any phone) until then. */
+  scheduleAt?: Date;
+  /** The SIM of the phone to send from; the phone must have it. */
+  simSlot?: number;
+  /** This phone of the project and no other (never re-routed away from it). */
+  deviceId?: string;
+  /** -128..127, default 0: higher goes first among the phone's SMS (OTPs go before all). */
+  priority?: number;
   callbackUrl?: string;
+}
+
+/** One SMS: a text (`message`), or a binary SMS (`data`, base64, to `dataPort`). */
+export interface SendSmsInput extends SmsOptions {
+  to: string;
+  message?: string;
+  data?: string;
+  dataPort?: number;
   metadata?: Record<string, unknown>;
 }
 
@@ -36,22 +50,23 @@ export interface SmsAccepted {
   to: string;
   parts: number;
   deviceId: string;
+  /** When it will be handed to the phone, if scheduled; else null. */
+  scheduleAt: string | null;
   createdAt: string;
   expiresAt: string;
 }
 
-/** One recipient of a bulk request, as sent (validated here, item by item). */
+/** One recipient of a bulk request, as sent (validated here, item by item): `message`, or `data` with `dataPort`. */
 export interface BulkEntry {
   to: unknown;
-  message: unknown;
+  message?: unknown;
+  data?: unknown;
+  dataPort?: unknown;
   metadata?: unknown;
 }
 
-export interface BulkInput {
+export interface BulkInput extends SmsOptions {
   entries: BulkEntry[];
-  countryCode?: string;
-  ttl?: number;
-  callbackUrl?: string;
 }
 
 export interface BulkRejection {
@@ -79,7 +94,9 @@ interface Prepared {
   index: number;
   to: string;
   countryIso: string | null;
+  /** The text, or the data SMS's base64 payload. */
   body: string;
+  dataPort: number | null;
   parts: number;
   metadata?: unknown;
 }
@@ -93,31 +110,56 @@ export class SmsService {
     private readonly router: Router,
     private readonly writer: MessageWriter,
     private readonly limits: AbuseLimits,
+    private readonly messages: MessageService,
+    private readonly dispatch: DispatchService,
   ) {}
+
+  /**
+   * `POST /v1/messages/:id/cancel`: a message the phone has not reported sent (QUEUED, scheduled
+   * or not, or DISPATCHED: then the phone gets a `cancel`) ends FAILED with `CANCELED`; the
+   * message as it is now is answered. Sent or ended: 409 MESSAGE_NOT_CANCELABLE. Another
+   * project's id: NOT_FOUND.
+   */
+  async cancel(projectId: string, messageId: string): Promise<MessageView> {
+    const before = await this.messages.get(projectId, messageId);
+    if (!['QUEUED', 'DISPATCHED'].includes(before.status) || !(await this.dispatch.cancel(messageId))) {
+      const now = await this.messages.get(projectId, messageId);
+      throw apiError('MESSAGE_NOT_CANCELABLE', {
+        message: `The message is ${now.status}${now.error ? ` (${now.error})` : ''}: it can no longer be canceled.`,
+        details: [{ message: `status ${now.status}`, status: now.status }],
+      });
+    }
+    return this.messages.get(projectId, messageId);
+  }
 
   /** One SMS; no device to route to: DEVICE_NOT_LINKED and nothing is created. */
   async send(projectId: string, input: SendSmsInput): Promise<SmsAccepted> {
     const project = await this.projects.get(projectId);
     const phone = parsePhone(input.to, input.countryCode);
-    const parts = countParts(input.message).parts;
+    const content = contentOf(input, '');
     const now = new Date();
-    const expiresAt = new Date(now.getTime() + (input.ttl ?? SMS_LIMITS.ttl.default) * 1000);
+    const window = deliveryWindow(now, input);
     const id = newId('msg');
     this.limits.checkCountry(project.settings, phone.countryIso);
-    const route = await this.router.route(
-      { id, projectId, to: phone.e164, body: input.message, kind: 'sms', attempt: 1 },
+    const needs = needsOf(input, content.dataPort !== null);
+    if (needs?.deviceId !== undefined) await this.checkPin(projectId, { ...needs, deviceId: needs.deviceId });
+    const [route] = await this.router.routeMany(
+      projectId,
+      [{ id, projectId, to: phone.e164, body: content.body, kind: 'sms', attempt: 1 }],
       project.settings.routing,
+      needs,
     );
-    if (!('deviceId' in route)) throw apiError('DEVICE_NOT_LINKED');
+    if (!('deviceId' in route!)) throw await this.noRoute(projectId, route!);
     const ticket = await this.limits.take(projectId, phone.e164, 'sms', project.settings);
     const accepted: SmsAccepted = {
       messageId: id,
       status: 'QUEUED',
       to: phone.e164,
-      parts,
+      parts: content.parts,
       deviceId: route.deviceId,
+      scheduleAt: window.scheduledAt?.toISOString() ?? null,
       createdAt: now.toISOString(),
-      expiresAt: expiresAt.toISOString(),
+      expiresAt: window.expiresAt.toISOString(),
     };
     await this.writer
       .accept({
@@ -129,12 +171,16 @@ export class SmsService {
           deviceId: route.deviceId,
           simSlot: route.simSlot ?? null,
           to: phone.e164,
-          body: input.message,
-          parts,
+          body: content.body,
+          dataPort: content.dataPort,
+          parts: content.parts,
+          priority: input.priority ?? SMS_LIMITS.priority.default,
+          pinned: input.deviceId !== undefined,
+          scheduledAt: window.scheduledAt,
           callbackUrl: input.callbackUrl ?? null,
           metadata: input.metadata,
           createdAt: now,
-          expiresAt,
+          expiresAt: window.expiresAt,
         },
       })
       .catch(async (error: unknown) => {
@@ -145,11 +191,45 @@ export class SmsService {
   }
 
   /**
+   * A pinned device (`deviceId`) must be one of the project's linked phones (an unlinked one of
+   * its own: DEVICE_NOT_LINKED; any other id: NOT_FOUND, as for another project's resources), have
+   * the SIM slot asked for and, for a data SMS, declare `data-sms`. The snapshot answers; only an
+   * id it does not know costs a query.
+   */
+  private async checkPin(projectId: string, needs: RouteNeeds & { deviceId: string }): Promise<void> {
+    const problem = await this.router.pinProblem(projectId, needs);
+    if (problem === null) return;
+    if (problem === 'sim-slot') throw invalidField('simSlot', `the device ${needs.deviceId} has no SIM in slot ${needs.simSlot}`);
+    if (problem === 'data-sms') throw invalidField('deviceId', `the device ${needs.deviceId} does not send data SMS (it did not declare the data-sms capability)`);
+    const row: { project_id: string; status: string } | undefined = isId('dev', needs.deviceId)
+      ? await this.db('devices').select('project_id', 'status').where({ id: needs.deviceId }).first()
+      : undefined;
+    if (row?.project_id === projectId && row.status === 'unlinked') {
+      throw apiError('DEVICE_NOT_LINKED', { message: `The device ${needs.deviceId} is no longer linked to this project.`, details: [{ field: 'deviceId', message: 'the device was unlinked' }] });
+    }
+    throw apiError('NOT_FOUND', { message: 'No device with this id in this project.', details: [{ field: 'deviceId', message: 'no device with this id in this project' }] });
+  }
+
+  /** The catalogue error for a request no phone can take. */
+  private async noRoute(projectId: string, decision: RouteDecision & { reason: string }): Promise<ApiError> {
+    if ((await this.router.devicesOf(projectId)).length === 0) return apiError('DEVICE_NOT_LINKED');
+    if (decision.reason === 'NO_DATA_SMS_DEVICE') {
+      return apiError('DEVICE_NOT_LINKED', { message: 'No phone of this project sends data SMS (none declared the data-sms capability).', details: [{ field: 'data', message: 'no phone of this project sends data SMS' }] });
+    }
+    if (decision.reason === 'NO_DEVICE_WITH_SIM_SLOT') return invalidField('simSlot', 'no phone of this project has a SIM in this slot');
+    return apiError('DEVICE_NOT_LINKED');
+  }
+
+  /**
    * Up to 10,000 recipients. Each invalid entry is rejected by its index with its own code;
-   * the valid ones are written with multi-row inserts in one transaction and go ahead.
+   * the valid ones are written with multi-row inserts in one transaction and go ahead. The
+   * options (schedule, expiry, SIM, device, priority) apply to every message; a request whose
+   * options are wrong fails whole.
    */
   async sendBulk(projectId: string, input: BulkInput): Promise<BulkAccepted> {
     const project = await this.projects.get(projectId);
+    const now = new Date();
+    const window = deliveryWindow(now, input);
     const rejected: BulkRejection[] = [];
     const prepared: Prepared[] = [];
     // Each distinct number is parsed once (libphonenumber costs ~10 µs a number).
@@ -170,8 +250,6 @@ export class SmsService {
       }
     });
 
-    const now = new Date();
-    const expiresAt = new Date(now.getTime() + (input.ttl ?? SMS_LIMITS.ttl.default) * 1000);
     const routing: RoutingMessage[] = prepared.map((p) => ({
       id: newId('msg'),
       projectId,
@@ -180,8 +258,8 @@ export class SmsService {
       kind: 'sms',
       attempt: 1,
     }));
-    const decisions = await this.router.routeMany(projectId, routing, project.settings.routing);
-    if (prepared.length > 0 && decisions.every((d) => !('deviceId' in d))) throw apiError('DEVICE_NOT_LINKED');
+    const decisions = await this.routeBulk(projectId, input, prepared, routing, project.settings.routing);
+    if (prepared.length > 0 && decisions.every((d) => !('deviceId' in d))) throw await this.noRoute(projectId, decisions[0] as RouteDecision & { reason: string });
 
     const batchId = newId('bat');
     const accepted: AcceptedMessage[] = [];
@@ -192,28 +270,12 @@ export class SmsService {
         rejected.push({
           index: p.index,
           code: 'DEVICE_NOT_LINKED',
-          message: `No device could take this message (${decision.reason}).`,
+          message: decision.reason === 'NO_DATA_SMS_DEVICE' ? 'No phone of this project sends data SMS.' : `No device could take this message (${decision.reason}).`,
         });
         return;
       }
       acceptedIndexes.push(p.index);
-      accepted.push({
-        message: {
-          id: routing[i]!.id,
-          projectId,
-          kind: 'sms',
-          batchId,
-          deviceId: decision.deviceId,
-          simSlot: decision.simSlot ?? null,
-          to: p.to,
-          body: p.body,
-          parts: p.parts,
-          callbackUrl: input.callbackUrl ?? null,
-          metadata: p.metadata,
-          createdAt: now,
-          expiresAt,
-        },
-      });
+      accepted.push({ message: this.bulkMessage(projectId, batchId, p, routing[i]!.id, decision, input, window, now) });
     });
     // The project's per-minute limit counts every message: those over it are rejected by index.
     const quota = await this.limits.takeMany(projectId, accepted.length, project.settings);
@@ -245,6 +307,48 @@ export class SmsService {
     return result;
   }
 
+  /** Routes a bulk request's texts and data SMS (which need a phone that sends them) each in one pass. */
+  private async routeBulk(projectId: string, input: BulkInput, prepared: Prepared[], routing: RoutingMessage[], strategy: string): Promise<RouteDecision[]> {
+    const needs = needsOf(input, false);
+    const dataNeeds = needsOf(input, true)!;
+    const hasData = prepared.some((p) => p.dataPort !== null);
+    if (input.deviceId !== undefined) {
+      // Pinned: the device must be fit for every kind of message the request holds.
+      await this.checkPin(projectId, { ...(hasData ? dataNeeds : needs), deviceId: input.deviceId });
+    }
+    if (!hasData) return this.router.routeMany(projectId, routing, strategy, needs);
+    const texts = prepared.flatMap((p, i) => (p.dataPort === null ? [i] : []));
+    const datas = prepared.flatMap((p, i) => (p.dataPort === null ? [] : [i]));
+    const decisions: RouteDecision[] = new Array(prepared.length);
+    const textDecisions = await this.router.routeMany(projectId, texts.map((i) => routing[i]!), strategy, needs);
+    const dataDecisions = await this.router.routeMany(projectId, datas.map((i) => routing[i]!), strategy, dataNeeds);
+    texts.forEach((i, k) => (decisions[i] = textDecisions[k]!));
+    datas.forEach((i, k) => (decisions[i] = dataDecisions[k]!));
+    return decisions;
+  }
+
+  private bulkMessage(projectId: string, batchId: string, p: Prepared, id: string, decision: { deviceId: string; simSlot?: number | null }, input: BulkInput, window: DeliveryWindow, now: Date): AcceptedMessage['message'] {
+    return {
+      id,
+      projectId,
+      kind: 'sms',
+      batchId,
+      deviceId: decision.deviceId,
+      simSlot: decision.simSlot ?? null,
+      to: p.to,
+      body: p.body,
+      dataPort: p.dataPort,
+      parts: p.parts,
+      priority: input.priority ?? SMS_LIMITS.priority.default,
+      pinned: input.deviceId !== undefined,
+      scheduledAt: window.scheduledAt,
+      callbackUrl: input.callbackUrl ?? null,
+      metadata: p.metadata,
+      createdAt: now,
+      expiresAt: window.expiresAt,
+    };
+  }
+
   /** A batch's counts per status; another project's batch answers NOT_FOUND. */
   async batch(projectId: string, batchId: string): Promise<BatchView> {
     const notFound = () => apiError('NOT_FOUND', { message: 'No batch with this id in this project.' });
@@ -269,33 +373,48 @@ export class SmsService {
   }
 }
 
+const invalidField = (field: string, message: string) => new ApiError('VALIDATION_FAILED', { details: [{ field, message }] });
+
+/** What the request asks of its phone; undefined when nothing (the common case: routing as before). */
+function needsOf(options: SmsOptions, dataSms: boolean): RouteNeeds | undefined {
+  if (options.deviceId === undefined && options.simSlot === undefined && !dataSms) return undefined;
+  return {
+    ...(options.deviceId !== undefined ? { deviceId: options.deviceId } : {}),
+    ...(options.simSlot !== undefined ? { simSlot: options.simSlot } : {}),
+    ...(dataSms ? { dataSms: true } : {}),
+  };
+}
+
+/** A message's content: a text, or a data SMS (exactly one); `prefix` names the fields of a bulk entry. */
+function contentOf(entry: { message?: unknown; data?: unknown; dataPort?: unknown }, prefix: string): { body: string; dataPort: number | null; parts: number } {
+  const hasData = entry.data !== undefined || entry.dataPort !== undefined;
+  if (hasData) {
+    if (entry.message !== undefined) throw invalidField(`${prefix}message`, 'give message or data (with dataPort), not both');
+    const problem = dataProblem(entry.data, entry.dataPort);
+    if (problem) throw invalidField(`${prefix}${problem.field}`, problem.message);
+    return { body: entry.data as string, dataPort: entry.dataPort as number, parts: 1 };
+  }
+  const message = entry.message;
+  if (typeof message !== 'string' || message.length === 0) throw invalidField(`${prefix}message`, 'message must be a non-empty string (or give data with dataPort)');
+  if (message.length > SMS_LIMITS.maxLength) throw invalidField(`${prefix}message`, `message must be at most ${SMS_LIMITS.maxLength} characters`);
+  if (message.includes('\u0000')) throw invalidField(`${prefix}message`, 'message must not contain NUL characters');
+  return { body: message, dataPort: null, parts: countParts(message).parts };
+}
+
 /** Validates one bulk entry; throws the catalogue error that rejects it. */
 function prepareEntry(entry: BulkEntry, index: number, parse: (to: string, field: string) => ParsedPhone): Prepared {
-  const invalid = (field: string, message: string) =>
-    new ApiError('VALIDATION_FAILED', { details: [{ field: `messages[${index}].${field}`, message }] });
-  if (typeof entry !== 'object' || entry === null)
-    throw invalid('', 'each entry must be an object with to and message');
-  if (typeof entry.to !== 'string' || entry.to.trim() === '') throw invalid('to', 'to must be a phone number string');
-  if (typeof entry.message !== 'string' || entry.message.length === 0)
-    throw invalid('message', 'message must be a non-empty string');
-  if (entry.message.length > SMS_LIMITS.maxLength)
-    throw invalid('message', `message must be at most ${SMS_LIMITS.maxLength} characters`);
-  if (entry.message.includes('\u0000') || entry.to.includes('\u0000'))
-    throw invalid('message', 'message must not contain NUL characters');
+  const prefix = `messages[${index}].`;
+  if (typeof entry !== 'object' || entry === null) throw invalidField(`messages[${index}]`, 'each entry must be an object with to and message (or data)');
+  if (typeof entry.to !== 'string' || entry.to.trim() === '') throw invalidField(`${prefix}to`, 'to must be a phone number string');
+  if (entry.to.includes('\u0000')) throw invalidField(`${prefix}to`, 'to must not contain NUL characters');
+  const content = contentOf(entry, prefix);
   if (entry.metadata !== undefined) {
     if (typeof entry.metadata !== 'object' || entry.metadata === null || Array.isArray(entry.metadata))
-      throw invalid('metadata', 'metadata must be an object');
+      throw invalidField(`${prefix}metadata`, 'metadata must be an object');
     const json = JSON.stringify(entry.metadata);
     if (Buffer.byteLength(json, 'utf8') > SMS_LIMITS.metadataBytes || json.includes('\\u0000'))
-      throw invalid('metadata', `metadata must serialize to at most ${SMS_LIMITS.metadataBytes} bytes of JSON`);
+      throw invalidField(`${prefix}metadata`, `metadata must serialize to at most ${SMS_LIMITS.metadataBytes} bytes of JSON`);
   }
-  const phone = parse(entry.to, `messages[${index}].to`);
-  return {
-    index,
-    to: phone.e164,
-    countryIso: phone.countryIso,
-    body: entry.message,
-    parts: countParts(entry.message).parts,
-    metadata: entry.metadata,
-  };
+  const phone = parse(entry.to, `${prefix}to`);
+  return { index, to: phone.e164, countryIso: phone.countryIso, ...content, metadata: entry.metadata };
 }

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { inject, injectable } from '../di.js';
 import { randomSecret, sameDigest, sha256 } from '../crypto.js';
-import { deviceTopics } from '../../protocol/index.js';
+import { DEVICE_CAPABILITIES, deviceTopics, type DeviceCapability } from '../../protocol/index.js';
 import type { Endpoints } from '../endpoints.js';
 import { CacheBus, TtlCache } from '../cache.js';
 import { apiError } from '../errors.js';
@@ -21,6 +21,23 @@ export interface Sim {
 export type DeviceStatus = 'active' | 'standby' | 'unlinked';
 /** How a device is reached: SMX's own MQTT protocol, or the SMSGate app's HTTP API (core/delivery/transports.ts). */
 export type TransportName = 'mqtt' | 'smsgate';
+/**
+ * What a phone may declare it can do beyond sending texts (device-protocol.md §1 and §3, link
+ * request and presence): `data-sms`, binary SMS to a port. Unknown names are dropped.
+ */
+export { DEVICE_CAPABILITIES, type DeviceCapability };
+
+/** Only the known capabilities, each once, in the catalogue's order; anything else is []. */
+export function readCapabilities(value: unknown): DeviceCapability[] {
+  if (!Array.isArray(value)) return [];
+  return DEVICE_CAPABILITIES.filter((c) => value.includes(c));
+}
+
+/** True when the phone declared it sends binary SMS (`data-sms`). */
+export function sendsDataSms(device: { capabilities?: readonly string[] }): boolean {
+  return device.capabilities?.includes('data-sms') ?? false;
+}
+
 /** Told of each unlinked device once its row changed (the composition root wires its transport's disconnect). */
 export type UnlinkListener = (device: Device) => Promise<void>;
 
@@ -35,6 +52,8 @@ export interface Device {
   active: boolean;
   sendRatePerMinute: number;
   sims: Sim[];
+  /** What the phone declared it can do (DEVICE_CAPABILITIES); always set when read from the database. */
+  capabilities?: DeviceCapability[];
   linkedAt: string;
   unlinkedAt: string | null;
 }
@@ -56,6 +75,8 @@ export interface LinkRequest {
   model?: string;
   appVersion?: string;
   sims?: Sim[];
+  /** What the phone can do beyond texts (unknown names are dropped). */
+  capabilities?: string[];
   /** The device's transport (default 'mqtt'). */
   transport?: TransportName;
   /** Runs in the link transaction once the device row exists (a transport's own credentials). */
@@ -86,6 +107,7 @@ interface DeviceRow {
   status: DeviceStatus;
   send_rate_per_minute: number;
   sims: Sim[] | string;
+  capabilities: string[] | string;
   linked_at: Date;
   unlinked_at: Date | null;
 }
@@ -146,6 +168,7 @@ export class DeviceService {
         status: 'active',
         send_rate_per_minute: 30,
         sims: JSON.stringify(request.sims ?? []),
+        capabilities: JSON.stringify(readCapabilities(request.capabilities)),
         linked_at: now,
         updated_at: now,
       });
@@ -242,6 +265,19 @@ export class DeviceService {
     return this.get(deviceId);
   }
 
+  /**
+   * The capabilities a phone announces in its presence (an updated app need not link again).
+   * Written only when they differ from the stored ones: presence comes on every connect.
+   */
+  async setCapabilities(deviceId: string, capabilities: unknown): Promise<void> {
+    const device = await this.find(deviceId);
+    const next = readCapabilities(capabilities);
+    const current = device?.capabilities ?? [];
+    if (!device || (current.length === next.length && next.every((c) => current.includes(c)))) return;
+    const [row] = await this.db('devices').where({ id: deviceId }).whereNot({ status: 'unlinked' }).update({ capabilities: JSON.stringify(next), updated_at: new Date() }, ['project_id']);
+    if (row) await this.changed(row.project_id);
+  }
+
   /** Adds a listener of unlinked devices (the composition root: the device's transport tells the phone and drops it). */
   onUnlinked(listener: UnlinkListener): void {
     this.unlinkListeners.push(listener);
@@ -293,6 +329,7 @@ function toDevice(row: DeviceRow): Device {
     active: row.status === 'active',
     sendRatePerMinute: row.send_rate_per_minute,
     sims: typeof row.sims === 'string' ? JSON.parse(row.sims) : row.sims,
+    capabilities: readCapabilities(typeof row.capabilities === 'string' ? JSON.parse(row.capabilities) : row.capabilities),
     linkedAt: new Date(row.linked_at).toISOString(),
     unlinkedAt: row.unlinked_at ? new Date(row.unlinked_at).toISOString() : null,
   };

@@ -32,8 +32,11 @@ export interface MessageView {
   kind: MessageKind;
   status: MessageStatus;
   to: string;
-  /** Custom SMS only. */
+  /** Custom SMS only (a text). */
   message?: string;
+  /** A binary SMS: its payload (base64) and destination port, instead of `message`. */
+  data?: string;
+  dataPort?: number;
   parts: number;
   deviceId: string | null;
   simSlot: number | null;
@@ -41,6 +44,10 @@ export interface MessageView {
   batchId: string | null;
   error: string | null;
   metadata: unknown;
+  /** Dispatch order among the device's messages: higher first (OTPs 128, SMS -128..127). */
+  priority: number;
+  /** The time it was held until, if it was scheduled. */
+  scheduleAt: string | null;
   createdAt: string;
   expiresAt: string;
   dispatchedAt: string | null;
@@ -57,7 +64,10 @@ export interface OutboundMessage {
   deviceId: string | null;
   simSlot: number | null;
   to: string;
+  /** The text, or a data SMS's base64 payload (then `dataPort` is set). */
   body: string;
+  /** A binary SMS to this port; null for a text. */
+  dataPort: number | null;
   status: MessageStatus;
   priority: number;
   attempt: number;
@@ -82,9 +92,16 @@ export interface NewMessage {
   deviceId: string | null;
   simSlot?: number | null;
   to: string;
+  /** The text, or a data SMS's base64 payload (with `dataPort`). */
   body: string;
   parts: number;
   priority?: number;
+  /** A binary SMS to this port. */
+  dataPort?: number | null;
+  /** Held until this time (scheduled); undefined or null: at once. */
+  scheduledAt?: Date | null;
+  /** The caller chose the device: never moved to another. */
+  pinned?: boolean;
   callbackUrl?: string | null;
   metadata?: unknown;
   createdAt: Date;
@@ -104,6 +121,10 @@ interface MessageRow {
   body_sealed: boolean;
   parts: number;
   priority: number;
+  data_port: number | null;
+  scheduled_at: Date | null;
+  held: boolean;
+  pinned: boolean;
   status: MessageStatus;
   error: string | null;
   attempt: number;
@@ -129,6 +150,10 @@ const MESSAGE_COLUMNS: ReadonlyArray<InsertColumn<NewMessage>> = [
   { name: 'body_sealed', type: 'bool', value: (m) => m.kind === 'otp' },
   { name: 'parts', type: 'int', value: (m) => m.parts },
   { name: 'priority', type: 'int', value: (m) => m.priority ?? 0 },
+  { name: 'data_port', type: 'int', value: (m) => m.dataPort ?? null },
+  { name: 'scheduled_at', type: 'timestamptz', value: (m) => m.scheduledAt ?? null },
+  { name: 'held', type: 'bool', value: (m) => Boolean(m.scheduledAt) },
+  { name: 'pinned', type: 'bool', value: (m) => m.pinned === true },
   { name: 'status', type: 'text', value: () => 'QUEUED' },
   { name: 'callback_url', type: 'text', value: (m) => m.callbackUrl ?? null },
   { name: 'metadata', type: 'jsonb', value: (m) => (m.metadata === undefined ? null : JSON.stringify(m.metadata)) },
@@ -194,11 +219,13 @@ export class MessageService {
 
   /**
    * The device's next messages to hand over, in dispatch order: higher priority first, then the
-   * order they were accepted in. Only QUEUED ones still within their TTL.
+   * order they were accepted in. Only QUEUED ones still within their TTL and not held for a
+   * later time (scheduled; `not held` is the dispatch-order index's own condition).
    */
   async nextForDevice(deviceId: string, limit: number, except: string[] = [], now = new Date()): Promise<OutboundMessage[]> {
     const q = this.db('messages')
       .where({ device_id: deviceId, status: 'QUEUED' })
+      .whereRaw('not held')
       .where('expires_at', '>', now)
       .orderBy([{ column: 'priority', order: 'desc' }, { column: 'seq', order: 'asc' }])
       .limit(limit);
@@ -207,15 +234,38 @@ export class MessageService {
     return rows.map((r) => this.toOutbound(r));
   }
 
-  /** Devices that have QUEUED messages (the recovery sweep signals each). */
+  /** Devices that have QUEUED messages not held for later (the recovery sweep signals each). */
   async devicesWithQueued(limit = 10_000): Promise<string[]> {
-    const rows = await this.db('messages').distinct('device_id').where({ status: 'QUEUED' }).whereNotNull('device_id').limit(limit);
+    const rows = await this.db('messages').distinct('device_id').where({ status: 'QUEUED' }).whereRaw('not held').whereNotNull('device_id').limit(limit);
     return rows.map((r: { device_id: string }) => r.device_id);
   }
 
-  /** Moves a device's QUEUED messages to another device (re-routing after an unlink). */
-  async reassignQueued(fromDeviceId: string, toDeviceId: string): Promise<number> {
-    return this.db('messages').where({ device_id: fromDeviceId, status: 'QUEUED' }).update({ device_id: toDeviceId, updated_at: new Date() });
+  /**
+   * Moves a device's QUEUED messages to another device (re-routing after an unlink), but those
+   * pinned to it and, when the new device cannot send them, its data SMS: their ids are returned
+   * to be failed.
+   */
+  async reassignQueued(fromDeviceId: string, toDeviceId: string, targetSendsData: boolean): Promise<{ moved: number; stranded: string[] }> {
+    const moved = await this.db('messages')
+      .where({ device_id: fromDeviceId, status: 'QUEUED', pinned: false })
+      .modify((q) => (targetSendsData ? q : q.whereNull('data_port')))
+      .update({ device_id: toDeviceId, updated_at: new Date() });
+    return { moved, stranded: await this.queuedFor(fromDeviceId, 100_000) };
+  }
+
+  /**
+   * Scheduled messages whose time has come stop being held (the dispatcher reads them from now
+   * on). Returns their devices, to be signalled. Committed first, so a signal lost after it is
+   * caught by the recovery sweep like any other.
+   */
+  async releaseDue(now = new Date(), limit = 10_000): Promise<string[]> {
+    const result = await this.db.raw(
+      `with due as (select id from messages where status = 'QUEUED' and held and scheduled_at <= ? order by scheduled_at limit ? for update skip locked),
+       released as (update messages m set held = false, updated_at = ? from due where m.id = due.id returning m.device_id)
+       select distinct device_id from released where device_id is not null`,
+      [now, limit, now],
+    );
+    return (result.rows as Array<{ device_id: string }>).map((r) => r.device_id);
   }
 
   private toOutbound(r: MessageRow): OutboundMessage {
@@ -227,6 +277,7 @@ export class MessageService {
       simSlot: r.sim_slot,
       to: r.to,
       body: r.body === null ? '' : r.body_sealed ? this.sealer.open(r.body) : r.body,
+      dataPort: r.data_port ?? null,
       status: r.status,
       priority: r.priority,
       attempt: r.attempt,
@@ -249,8 +300,8 @@ function toView(r: MessageRow): MessageView {
     kind: r.kind,
     status: r.status,
     to: r.to,
-    // A custom SMS shows its text; an OTP message never does (it holds the code).
-    ...(r.kind === 'sms' && !r.body_sealed && r.body !== null ? { message: r.body } : {}),
+    // A custom SMS shows its text (or data); an OTP message never does (it holds the code).
+    ...(r.kind === 'sms' && !r.body_sealed && r.body !== null ? (r.data_port === null || r.data_port === undefined ? { message: r.body } : { data: r.body, dataPort: r.data_port }) : {}),
     parts: r.parts,
     deviceId: r.device_id,
     simSlot: r.sim_slot,
@@ -258,6 +309,8 @@ function toView(r: MessageRow): MessageView {
     batchId: r.batch_id,
     error: r.error,
     metadata: r.metadata ?? null,
+    priority: r.priority,
+    scheduleAt: iso(r.scheduled_at),
     createdAt: new Date(r.created_at).toISOString(),
     expiresAt: new Date(r.expires_at).toISOString(),
     dispatchedAt: iso(r.dispatched_at),

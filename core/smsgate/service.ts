@@ -35,7 +35,9 @@ const LOCK_WAIT_MS = 2_000;
 /** A message as `GET /message` hands it to the app. */
 export interface SmsGateMessage {
   id: string;
-  textMessage: { text: string };
+  /** A text; or, instead, `dataMessage` (a binary SMS: base64 `data` to `port`). */
+  textMessage?: { text: string };
+  dataMessage?: { data: string; port: number };
   phoneNumbers: string[];
   simNumber: number | null;
   withDeliveryReport: true;
@@ -100,6 +102,8 @@ export class SmsGateService {
       appVersion: 'smsgate',
       sims: readSimCards(b.simCards) ?? [],
       transport: 'smsgate',
+      // The app sends binary SMS (`dataMessage`).
+      capabilities: ['data-sms'],
       onLinked: async (trx, deviceId, now) => {
         await trx('smsgate_devices').insert({
           device_id: deviceId,
@@ -192,7 +196,7 @@ export class SmsGateService {
       }
       const items = outgoing.map((m) => ({
         id: m.id,
-        textMessage: { text: m.body },
+        ...(m.dataPort === null ? { textMessage: { text: m.body } } : { dataMessage: { data: m.body, port: m.dataPort } }),
         phoneNumbers: [m.to],
         simNumber: m.simSlot === null ? null : m.simSlot + 1,
         withDeliveryReport: true as const,

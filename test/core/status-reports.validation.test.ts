@@ -176,7 +176,7 @@ test('the device-events job fails without SQL: a data exception is not retried, 
   } as unknown as InboxService;
   const hooks = { has: () => false, notify: async () => undefined } as unknown as HookRunner;
   const unused = {} as never;
-  const events = new DeviceEvents(unused, inbox, unused, unused, hooks, createLogger('silent'));
+  const events = new DeviceEvents(unused, inbox, unused, unused, hooks, createLogger('silent'), unused);
   const job = {
     data: {
       deviceId: 'dev_a',

@@ -28,7 +28,7 @@ test('send-sms: 201 with the spec fields, the phone sends it, the log shows its 
   const d = sent.body.data;
   t.deepEqual(
     Object.keys(d).sort(),
-    ['createdAt', 'deviceId', 'expiresAt', 'messageId', 'parts', 'status', 'to'].sort(),
+    ['createdAt', 'deviceId', 'expiresAt', 'messageId', 'parts', 'scheduleAt', 'status', 'to'].sort(),
   );
   t.is(d.status, 'QUEUED');
   t.is(d.parts, 1);

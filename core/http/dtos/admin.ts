@@ -307,4 +307,15 @@ export class LinkDeviceDto {
   @JSONSchema({ example: [{ slot: 0, number: '+14155550100', carrier: 'T-Mobile', rentable: false }] })
   @SimsField()
   sims?: SimDto[];
+
+  @JSONSchema({
+    description: 'What the phone can do beyond texts (device-protocol.md §1): `data-sms` = it sends binary SMS to a port. Unknown names are ignored.',
+    example: ['data-sms'],
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(32)
+  @IsString({ each: true })
+  @MaxLength(50, { each: true })
+  capabilities?: string[];
 }

@@ -6,7 +6,7 @@ import { CODE_TYPES, type ProjectService, type CodeType } from '../../services/p
 import type { SmsService } from '../../sending/sms.js';
 import type { WebhookEndpoints } from '../../webhooks/endpoints.js';
 import { SendOtpDto } from '../dtos/otp.js';
-import { SendSmsDto } from '../dtos/sms.js';
+import { SendSmsDto, sendSmsInputOf, smsOptionProblems } from '../dtos/sms.js';
 import { ok } from '../envelope.js';
 import { bodySchema, responses } from '../openapi.js';
 import { smsAcceptedSchema } from '../response-schemas.js';
@@ -88,8 +88,11 @@ export async function adminProjectTryRoutes(app: FastifyInstance, deps: AdminPro
     },
     async (request, reply) => {
       const project = await projects.get((request.params as { id: string }).id);
-      const dto = await validateBody(SendSmsDto, request.body, (d) => [webhooks.callbackProblem(d.callbackUrl)]);
-      return reply.status(201).send(ok(await sms.send(project.id, dto)));
+      const dto = await validateBody(SendSmsDto, request.body, (d) => [
+        webhooks.callbackProblem(d.callbackUrl),
+        ...smsOptionProblems(d),
+      ]);
+      return reply.status(201).send(ok(await sms.send(project.id, sendSmsInputOf(dto))));
     },
   );
 }

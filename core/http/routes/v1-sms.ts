@@ -3,7 +3,7 @@ import type { IdempotencyService } from '../../services/idempotency.js';
 import type { SmsService } from '../../sending/sms.js';
 import type { WebhookEndpoints } from '../../webhooks/endpoints.js';
 import { projectOf } from '../auth.js';
-import { SendBulkSmsDto, SendSmsDto } from '../dtos/sms.js';
+import { SendBulkSmsDto, SendSmsDto, sendSmsInputOf, smsOptionProblems, smsOptionsOf } from '../dtos/sms.js';
 import { ok } from '../envelope.js';
 import { runIdempotent } from '../idempotency.js';
 import { bodySchema, responses } from '../openapi.js';
@@ -47,16 +47,19 @@ export async function smsRoutes(app: FastifyInstance, deps: SmsRouteDeps): Promi
         security,
         headers: idempotencyHeader,
         body: bodySchema(SendSmsDto),
-        response: responses({ 201: smsAcceptedSchema }, [400, 401, 409, 413, 422, 429, 503]),
+        response: responses({ 201: smsAcceptedSchema }, [400, 401, 404, 409, 413, 422, 429, 503]),
       },
     },
     async (request, reply) => {
       const projectId = projectOf(request);
       return runIdempotent(idempotency, projectId, request, reply, 201, async () => {
-        const dto = await validateBody(SendSmsDto, request.body, (d) => [webhooks.callbackProblem(d.callbackUrl)], {
-          fast: true,
-        });
-        return { status: 201, body: ok(await sms.send(projectId, dto)) };
+        const dto = await validateBody(
+          SendSmsDto,
+          request.body,
+          (d) => [webhooks.callbackProblem(d.callbackUrl), ...smsOptionProblems(d)],
+          { fast: true },
+        );
+        return { status: 201, body: ok(await sms.send(projectId, sendSmsInputOf(dto))) };
       });
     },
   );
@@ -71,7 +74,7 @@ export async function smsRoutes(app: FastifyInstance, deps: SmsRouteDeps): Promi
         security,
         headers: idempotencyHeader,
         body: bodySchema(SendBulkSmsDto),
-        response: responses({ 202: bulkAcceptedSchema }, [400, 401, 409, 413, 422, 429, 503]),
+        response: responses({ 202: bulkAcceptedSchema }, [400, 401, 404, 409, 413, 422, 429, 503]),
       },
     },
     async (request, reply) => {
@@ -80,17 +83,13 @@ export async function smsRoutes(app: FastifyInstance, deps: SmsRouteDeps): Promi
         const dto = await validateBody(
           SendBulkSmsDto,
           request.body,
-          (d) => [webhooks.callbackProblem(d.callbackUrl), bothBodyForms(d)],
+          (d) => [webhooks.callbackProblem(d.callbackUrl), bothBodyForms(d), ...smsOptionProblems(d)],
           { fast: true },
         );
         const entries =
-          dto.messages ?? (dto.to ?? []).map((to) => ({ to, message: dto.message, metadata: dto.metadata }));
-        const result = await sms.sendBulk(projectId, {
-          entries,
-          countryCode: dto.countryCode,
-          ttl: dto.ttl,
-          callbackUrl: dto.callbackUrl,
-        });
+          dto.messages ??
+          (dto.to ?? []).map((to) => ({ to, message: dto.message, data: dto.data, dataPort: dto.dataPort, metadata: dto.metadata }));
+        const result = await sms.sendBulk(projectId, { ...smsOptionsOf(dto), entries });
         return { status: 202, body: ok(result) };
       });
     },
@@ -111,8 +110,8 @@ export async function smsRoutes(app: FastifyInstance, deps: SmsRouteDeps): Promi
   );
 }
 
-/** The bulk body is `messages`, or `to` with `message`: never both (one would be dropped silently). */
+/** The bulk body is `messages`, or `to` with `message` (or `data`): never both (one would be dropped silently). */
 function bothBodyForms(dto: SendBulkSmsDto): { field: string; message: string } | null {
-  if (dto.messages === undefined || (dto.to === undefined && dto.message === undefined)) return null;
+  if (dto.messages === undefined || (dto.to === undefined && dto.message === undefined && dto.data === undefined)) return null;
   return { field: 'messages', message: 'give either messages, or to with message, not both' };
 }

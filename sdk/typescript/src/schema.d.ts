@@ -408,6 +408,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/messages/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a message the phone has not sent
+         * @description A QUEUED message (scheduled or not) is withdrawn; a DISPATCHED one too, and its phone gets a `cancel` on its control topic (an SMSGate phone a MessageCancelled event). It ends FAILED with error `CANCELED` (not counted as a delivery failure) and is answered as it is now. A message already SENT, DELIVERED, FAILED or EXPIRED: 409 MESSAGE_NOT_CANCELABLE. Another project's id: 404 NOT_FOUND.
+         */
+        post: operations["postV1MessagesByIdCancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/status": {
         parameters: {
             query?: never;
@@ -1050,7 +1070,7 @@ export interface components {
                  * @example VALIDATION_FAILED
                  * @enum {string}
                  */
-                code: "VALIDATION_FAILED" | "INVALID_JSON" | "PAYLOAD_TOO_LARGE" | "INVALID_PHONE_NUMBER" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "VERIFICATION_NOT_FOUND" | "VERIFICATION_EXPIRED" | "VERIFICATION_FAILED" | "VERIFICATION_ALREADY_VERIFIED" | "VERIFICATION_CANCELED" | "DEVICE_NOT_LINKED" | "IDEMPOTENCY_KEY_MISMATCH" | "IDEMPOTENCY_IN_PROGRESS" | "RATE_LIMITED" | "RENTAL_NOT_FOUND" | "NO_NUMBERS_AVAILABLE" | "INTERNAL" | "UNAVAILABLE";
+                code: "VALIDATION_FAILED" | "INVALID_JSON" | "PAYLOAD_TOO_LARGE" | "INVALID_PHONE_NUMBER" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "VERIFICATION_NOT_FOUND" | "VERIFICATION_EXPIRED" | "VERIFICATION_FAILED" | "VERIFICATION_ALREADY_VERIFIED" | "VERIFICATION_CANCELED" | "DEVICE_NOT_LINKED" | "IDEMPOTENCY_KEY_MISMATCH" | "IDEMPOTENCY_IN_PROGRESS" | "RATE_LIMITED" | "RENTAL_NOT_FOUND" | "NO_NUMBERS_AVAILABLE" | "MESSAGE_NOT_CANCELABLE" | "INTERNAL" | "UNAVAILABLE";
                 /** @example The request has invalid fields; see details. */
                 message: string;
                 /**
@@ -1239,6 +1259,13 @@ export interface operations {
                      *     ]
                      */
                     sims?: components["schemas"]["SimDto"][];
+                    /**
+                     * @description What the phone can do beyond texts (device-protocol.md §1): `data-sms` = it sends binary SMS to a port. Unknown names are ignored.
+                     * @example [
+                     *       "data-sms"
+                     *     ]
+                     */
+                    capabilities?: string[];
                 };
             };
         };
@@ -1442,7 +1469,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE */
+            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE, MESSAGE_NOT_CANCELABLE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1793,7 +1820,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE */
+            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE, MESSAGE_NOT_CANCELABLE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1904,7 +1931,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE */
+            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE, MESSAGE_NOT_CANCELABLE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2484,7 +2511,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE */
+            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE, MESSAGE_NOT_CANCELABLE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2632,7 +2659,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE */
+            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE, MESSAGE_NOT_CANCELABLE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2890,7 +2917,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE */
+            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE, MESSAGE_NOT_CANCELABLE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3037,7 +3064,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE */
+            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE, MESSAGE_NOT_CANCELABLE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3096,10 +3123,20 @@ export interface operations {
                      */
                     to: string;
                     /**
-                     * @description The text, 1-1600 characters; `parts` in the answer counts GSM-7/UCS-2 segments.
+                     * @description The text, 1-1600 characters; `parts` in the answer counts GSM-7/UCS-2 segments. Give this or `data`.
                      * @example Your parcel arrives today between 2 and 4 pm.
                      */
-                    message: string;
+                    message?: string;
+                    /**
+                     * @description A binary (data) SMS instead of `message`: base64 of 1-133 bytes (one SMS), sent to `dataPort`. Only phones that declared the `data-sms` capability get it; none in the project: 409 DEVICE_NOT_LINKED.
+                     * @example SGVsbG8=
+                     */
+                    data?: string;
+                    /**
+                     * @description The destination port of a data SMS, 1-65535.
+                     * @example 8200
+                     */
+                    dataPort?: number;
                     /**
                      * @description ISO 3166-1 alpha-2 country used to read national numbers.
                      * @example DE
@@ -3110,6 +3147,36 @@ export interface operations {
                      * @example 86400
                      */
                     ttl?: number;
+                    /**
+                     * @description The same as `ttl` (give one of `ttl`, `ttlSeconds`, `validUntil`): seconds, 60-259200, counted from `scheduleAt` when given.
+                     * @example 3600
+                     */
+                    ttlSeconds?: number;
+                    /**
+                     * @description An absolute expiry instead of a TTL (ISO-8601 with a zone): after `scheduleAt` (else now), at most 259200 s after it. Not with `ttl`/`ttlSeconds`.
+                     * @example 2026-11-21T18:00:00Z
+                     */
+                    validUntil?: string;
+                    /**
+                     * @description Hold the message until this time (ISO-8601 with a zone; in the future, at most 30 days ahead): no phone gets it before. Survives restarts; cancel it with POST /v1/messages/{id}/cancel. The TTL counts from it.
+                     * @example 2026-11-21T09:00:00Z
+                     */
+                    scheduleAt?: string;
+                    /**
+                     * @description The SIM slot of the phone to send from (0-7); the phone must list a SIM in that slot. Default: the route's, else the phone's default SIM.
+                     * @example 1
+                     */
+                    simSlot?: number;
+                    /**
+                     * @description Send through this phone of the project (dev_...) and no other: it is never re-routed. Another project's id: 404 NOT_FOUND; an unlinked phone: 409 DEVICE_NOT_LINKED.
+                     * @example dev_a3UpGdIy30uilSzOHqkNwg
+                     */
+                    deviceId?: string;
+                    /**
+                     * @description -128 to 127, default 0: a phone gets its waiting SMS highest priority first, then in the order they were accepted. OTPs go before every SMS.
+                     * @example 10
+                     */
+                    priority?: number;
                     /**
                      * Format: uri
                      * @description https URL receiving the message's webhooks (message.*), signed with the project's callback secret. http only when the operator set SMX_WEBHOOK_ALLOW_PRIVATE=true.
@@ -3150,7 +3217,7 @@ export interface operations {
                              */
                             to: string;
                             /**
-                             * @description GSM-7 / UCS-2 segments, as a phone counts them.
+                             * @description GSM-7 / UCS-2 segments, as a phone counts them (a data SMS is 1).
                              * @example 1
                              */
                             parts: number;
@@ -3161,11 +3228,18 @@ export interface operations {
                             deviceId: string;
                             /**
                              * Format: date-time
+                             * @description When it will be handed to the phone (`scheduleAt`); null: at once.
+                             * @example null
+                             */
+                            scheduleAt: string | null;
+                            /**
+                             * Format: date-time
                              * @example 2026-11-21T10:00:00.000Z
                              */
                             createdAt: string;
                             /**
                              * Format: date-time
+                             * @description Not sent by then: EXPIRED (the TTL counts from `scheduleAt`).
                              * @example 2026-11-22T10:00:00.000Z
                              */
                             expiresAt: string;
@@ -3191,7 +3265,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE */
+            /** @description Error envelope: NOT_FOUND, VERIFICATION_NOT_FOUND, RENTAL_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE, MESSAGE_NOT_CANCELABLE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3256,7 +3339,7 @@ export interface operations {
             content: {
                 "application/json": {
                     /**
-                     * @description One entry per recipient: `{ "to", "message", "metadata"? }`. Invalid entries are rejected by index; the others go ahead.
+                     * @description One entry per recipient: `{ "to", "message", "metadata"? }`, or `{ "to", "data", "dataPort", "metadata"? }` for a binary SMS. Invalid entries are rejected by index; the others go ahead. The other options apply to every entry.
                      * @example [
                      *       {
                      *         "to": "+4915112345678",
@@ -3278,10 +3361,20 @@ export interface operations {
                      */
                     to?: unknown[];
                     /**
-                     * @description The text for every recipient in `to`.
+                     * @description The text for every recipient in `to` (or `data` with `dataPort`).
                      * @example Our store opens at 9 am on Saturday.
                      */
                     message?: string;
+                    /**
+                     * @description A binary SMS for every recipient in `to`, instead of `message` (as for POST /v1/send-sms).
+                     * @example SGVsbG8=
+                     */
+                    data?: string;
+                    /**
+                     * @description The port of `data`.
+                     * @example 8200
+                     */
+                    dataPort?: number;
                     /**
                      * @description ISO 3166-1 alpha-2 country used to read national numbers.
                      * @example DE
@@ -3292,6 +3385,36 @@ export interface operations {
                      * @example 86400
                      */
                     ttl?: number;
+                    /**
+                     * @description The same as `ttl` (give one of `ttl`, `ttlSeconds`, `validUntil`): seconds, 60-259200, counted from `scheduleAt` when given.
+                     * @example 3600
+                     */
+                    ttlSeconds?: number;
+                    /**
+                     * @description An absolute expiry instead of a TTL (ISO-8601 with a zone): after `scheduleAt` (else now), at most 259200 s after it. Not with `ttl`/`ttlSeconds`.
+                     * @example 2026-11-21T18:00:00Z
+                     */
+                    validUntil?: string;
+                    /**
+                     * @description Hold the message until this time (ISO-8601 with a zone; in the future, at most 30 days ahead): no phone gets it before. Survives restarts; cancel it with POST /v1/messages/{id}/cancel. The TTL counts from it.
+                     * @example 2026-11-21T09:00:00Z
+                     */
+                    scheduleAt?: string;
+                    /**
+                     * @description The SIM slot of the phone to send from (0-7); the phone must list a SIM in that slot. Default: the route's, else the phone's default SIM.
+                     * @example 1
+                     */
+                    simSlot?: number;
+                    /**
+                     * @description Send through this phone of the project (dev_...) and no other: it is never re-routed. Another project's id: 404 NOT_FOUND; an unlinked phone: 409 DEVICE_NOT_LINKED.
+                     * @example dev_a3UpGdIy30uilSzOHqkNwg
+                     */
+                    deviceId?: string;
+                    /**
+                     * @description -128 to 127, default 0: a phone gets its waiting SMS highest priority first, then in the order they were accepted. OTPs go before every SMS.
+                     * @example 10
+                     */
+                    priority?: number;
                     /**
                      * Format: uri
                      * @description https URL receiving the message's webhooks (message.*), signed with the project's callback secret. http only when the operator set SMX_WEBHOOK_ALLOW_PRIVATE=true.
@@ -3356,7 +3479,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE */
+            /** @description Error envelope: NOT_FOUND, VERIFICATION_NOT_FOUND, RENTAL_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE, MESSAGE_NOT_CANCELABLE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3529,10 +3661,20 @@ export interface operations {
                                 /** @example +4915112345678 */
                                 to: string;
                                 /**
-                                 * @description Custom SMS only (an OTP's text, which holds its code, is never shown).
+                                 * @description A custom text SMS only (an OTP's text, which holds its code, is never shown).
                                  * @example Your parcel arrives today between 2 and 4 pm.
                                  */
                                 message?: string;
+                                /**
+                                 * @description A binary (data) SMS only, instead of `message`: its payload, base64.
+                                 * @example SGVsbG8=
+                                 */
+                                data?: string;
+                                /**
+                                 * @description A binary SMS only: its destination port.
+                                 * @example 8200
+                                 */
+                                dataPort?: number;
                                 /** @example 1 */
                                 parts: number;
                                 /** @example dev_a3UpGdIy30uilSzOHqkNwg */
@@ -3544,10 +3686,21 @@ export interface operations {
                                 /** @example null */
                                 batchId: string | null;
                                 /**
-                                 * @description Why it FAILED (e.g. RADIO_OFF, EXPIRED).
+                                 * @description Why it FAILED (e.g. RADIO_OFF, EXPIRED, CANCELED after POST /v1/messages/{id}/cancel).
                                  * @example null
                                  */
                                 error: string | null;
+                                /**
+                                 * @description Dispatch order among the phone's waiting messages: higher first (OTPs 128, SMS -128..127).
+                                 * @example 0
+                                 */
+                                priority: number;
+                                /**
+                                 * Format: date-time
+                                 * @description The time it was held until (send-sms `scheduleAt`); null when not scheduled.
+                                 * @example null
+                                 */
+                                scheduleAt: string | null;
                                 /**
                                  * @description Your metadata, as sent.
                                  * @example {
@@ -3647,10 +3800,20 @@ export interface operations {
                             /** @example +4915112345678 */
                             to: string;
                             /**
-                             * @description Custom SMS only (an OTP's text, which holds its code, is never shown).
+                             * @description A custom text SMS only (an OTP's text, which holds its code, is never shown).
                              * @example Your parcel arrives today between 2 and 4 pm.
                              */
                             message?: string;
+                            /**
+                             * @description A binary (data) SMS only, instead of `message`: its payload, base64.
+                             * @example SGVsbG8=
+                             */
+                            data?: string;
+                            /**
+                             * @description A binary SMS only: its destination port.
+                             * @example 8200
+                             */
+                            dataPort?: number;
                             /** @example 1 */
                             parts: number;
                             /** @example dev_a3UpGdIy30uilSzOHqkNwg */
@@ -3662,10 +3825,21 @@ export interface operations {
                             /** @example null */
                             batchId: string | null;
                             /**
-                             * @description Why it FAILED (e.g. RADIO_OFF, EXPIRED).
+                             * @description Why it FAILED (e.g. RADIO_OFF, EXPIRED, CANCELED after POST /v1/messages/{id}/cancel).
                              * @example null
                              */
                             error: string | null;
+                            /**
+                             * @description Dispatch order among the phone's waiting messages: higher first (OTPs 128, SMS -128..127).
+                             * @example 0
+                             */
+                            priority: number;
+                            /**
+                             * Format: date-time
+                             * @description The time it was held until (send-sms `scheduleAt`); null when not scheduled.
+                             * @example null
+                             */
+                            scheduleAt: string | null;
                             /**
                              * @description Your metadata, as sent.
                              * @example {
@@ -3718,6 +3892,171 @@ export interface operations {
             };
             /** @description Error envelope: NOT_FOUND, VERIFICATION_NOT_FOUND, RENTAL_NOT_FOUND */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    postV1MessagesByIdCancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description msg_... */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: `{ "success": true, "data": ... }` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {boolean} */
+                        success: true;
+                        data: {
+                            /** @example msg_S-2BWPxUszs15suEpjkp6Q */
+                            messageId: string;
+                            /**
+                             * @example sms
+                             * @enum {string}
+                             */
+                            kind: "otp" | "sms";
+                            /**
+                             * @example DELIVERED
+                             * @enum {string}
+                             */
+                            status: "QUEUED" | "DISPATCHED" | "SENT" | "DELIVERED" | "FAILED" | "EXPIRED";
+                            /** @example +4915112345678 */
+                            to: string;
+                            /**
+                             * @description A custom text SMS only (an OTP's text, which holds its code, is never shown).
+                             * @example Your parcel arrives today between 2 and 4 pm.
+                             */
+                            message?: string;
+                            /**
+                             * @description A binary (data) SMS only, instead of `message`: its payload, base64.
+                             * @example SGVsbG8=
+                             */
+                            data?: string;
+                            /**
+                             * @description A binary SMS only: its destination port.
+                             * @example 8200
+                             */
+                            dataPort?: number;
+                            /** @example 1 */
+                            parts: number;
+                            /** @example dev_a3UpGdIy30uilSzOHqkNwg */
+                            deviceId: string | null;
+                            /** @example 0 */
+                            simSlot: number | null;
+                            /** @example null */
+                            verificationId: string | null;
+                            /** @example null */
+                            batchId: string | null;
+                            /**
+                             * @description Why it FAILED (e.g. RADIO_OFF, EXPIRED, CANCELED after POST /v1/messages/{id}/cancel).
+                             * @example null
+                             */
+                            error: string | null;
+                            /**
+                             * @description Dispatch order among the phone's waiting messages: higher first (OTPs 128, SMS -128..127).
+                             * @example 0
+                             */
+                            priority: number;
+                            /**
+                             * Format: date-time
+                             * @description The time it was held until (send-sms `scheduleAt`); null when not scheduled.
+                             * @example null
+                             */
+                            scheduleAt: string | null;
+                            /**
+                             * @description Your metadata, as sent.
+                             * @example {
+                             *       "orderId": "A-1042"
+                             *     }
+                             */
+                            metadata: Record<string, never> | null;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-21T10:00:00.000Z
+                             */
+                            createdAt: string;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-22T10:00:00.000Z
+                             */
+                            expiresAt: string;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-21T10:00:00.060Z
+                             */
+                            dispatchedAt: string | null;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-21T10:00:02.410Z
+                             */
+                            sentAt: string | null;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-21T10:00:04.180Z
+                             */
+                            deliveredAt: string | null;
+                            /**
+                             * Format: date-time
+                             * @example null
+                             */
+                            failedAt: string | null;
+                        };
+                    };
+                };
+            };
+            /** @description Error envelope: VALIDATION_FAILED, INVALID_JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error envelope: UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error envelope: NOT_FOUND, VERIFICATION_NOT_FOUND, RENTAL_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE, MESSAGE_NOT_CANCELABLE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error envelope: PAYLOAD_TOO_LARGE */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4186,7 +4525,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE */
+            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE, MESSAGE_NOT_CANCELABLE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5448,6 +5787,13 @@ export interface operations {
                                     rentable: boolean;
                                 }[];
                                 /**
+                                 * @description What the phone declared it can do beyond texts (link request or presence): `data-sms` = binary SMS.
+                                 * @example [
+                                 *       "data-sms"
+                                 *     ]
+                                 */
+                                capabilities: "data-sms"[];
+                                /**
                                  * Format: date-time
                                  * @example 2026-11-21T10:00:00.000Z
                                  */
@@ -5553,6 +5899,13 @@ export interface operations {
                                 /** @example false */
                                 rentable: boolean;
                             }[];
+                            /**
+                             * @description What the phone declared it can do beyond texts (link request or presence): `data-sms` = binary SMS.
+                             * @example [
+                             *       "data-sms"
+                             *     ]
+                             */
+                            capabilities: "data-sms"[];
                             /**
                              * Format: date-time
                              * @example 2026-11-21T10:00:00.000Z
@@ -5739,6 +6092,13 @@ export interface operations {
                                 rentable: boolean;
                             }[];
                             /**
+                             * @description What the phone declared it can do beyond texts (link request or presence): `data-sms` = binary SMS.
+                             * @example [
+                             *       "data-sms"
+                             *     ]
+                             */
+                            capabilities: "data-sms"[];
+                            /**
                              * Format: date-time
                              * @example 2026-11-21T10:00:00.000Z
                              */
@@ -5861,6 +6221,13 @@ export interface operations {
                                 /** @example false */
                                 rentable: boolean;
                             }[];
+                            /**
+                             * @description What the phone declared it can do beyond texts (link request or presence): `data-sms` = binary SMS.
+                             * @example [
+                             *       "data-sms"
+                             *     ]
+                             */
+                            capabilities: "data-sms"[];
                             /**
                              * Format: date-time
                              * @example 2026-11-21T10:00:00.000Z
@@ -7463,7 +7830,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE */
+            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE, MESSAGE_NOT_CANCELABLE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7533,10 +7900,20 @@ export interface operations {
                      */
                     to: string;
                     /**
-                     * @description The text, 1-1600 characters; `parts` in the answer counts GSM-7/UCS-2 segments.
+                     * @description The text, 1-1600 characters; `parts` in the answer counts GSM-7/UCS-2 segments. Give this or `data`.
                      * @example Your parcel arrives today between 2 and 4 pm.
                      */
-                    message: string;
+                    message?: string;
+                    /**
+                     * @description A binary (data) SMS instead of `message`: base64 of 1-133 bytes (one SMS), sent to `dataPort`. Only phones that declared the `data-sms` capability get it; none in the project: 409 DEVICE_NOT_LINKED.
+                     * @example SGVsbG8=
+                     */
+                    data?: string;
+                    /**
+                     * @description The destination port of a data SMS, 1-65535.
+                     * @example 8200
+                     */
+                    dataPort?: number;
                     /**
                      * @description ISO 3166-1 alpha-2 country used to read national numbers.
                      * @example DE
@@ -7547,6 +7924,36 @@ export interface operations {
                      * @example 86400
                      */
                     ttl?: number;
+                    /**
+                     * @description The same as `ttl` (give one of `ttl`, `ttlSeconds`, `validUntil`): seconds, 60-259200, counted from `scheduleAt` when given.
+                     * @example 3600
+                     */
+                    ttlSeconds?: number;
+                    /**
+                     * @description An absolute expiry instead of a TTL (ISO-8601 with a zone): after `scheduleAt` (else now), at most 259200 s after it. Not with `ttl`/`ttlSeconds`.
+                     * @example 2026-11-21T18:00:00Z
+                     */
+                    validUntil?: string;
+                    /**
+                     * @description Hold the message until this time (ISO-8601 with a zone; in the future, at most 30 days ahead): no phone gets it before. Survives restarts; cancel it with POST /v1/messages/{id}/cancel. The TTL counts from it.
+                     * @example 2026-11-21T09:00:00Z
+                     */
+                    scheduleAt?: string;
+                    /**
+                     * @description The SIM slot of the phone to send from (0-7); the phone must list a SIM in that slot. Default: the route's, else the phone's default SIM.
+                     * @example 1
+                     */
+                    simSlot?: number;
+                    /**
+                     * @description Send through this phone of the project (dev_...) and no other: it is never re-routed. Another project's id: 404 NOT_FOUND; an unlinked phone: 409 DEVICE_NOT_LINKED.
+                     * @example dev_a3UpGdIy30uilSzOHqkNwg
+                     */
+                    deviceId?: string;
+                    /**
+                     * @description -128 to 127, default 0: a phone gets its waiting SMS highest priority first, then in the order they were accepted. OTPs go before every SMS.
+                     * @example 10
+                     */
+                    priority?: number;
                     /**
                      * Format: uri
                      * @description https URL receiving the message's webhooks (message.*), signed with the project's callback secret. http only when the operator set SMX_WEBHOOK_ALLOW_PRIVATE=true.
@@ -7587,7 +7994,7 @@ export interface operations {
                              */
                             to: string;
                             /**
-                             * @description GSM-7 / UCS-2 segments, as a phone counts them.
+                             * @description GSM-7 / UCS-2 segments, as a phone counts them (a data SMS is 1).
                              * @example 1
                              */
                             parts: number;
@@ -7598,11 +8005,18 @@ export interface operations {
                             deviceId: string;
                             /**
                              * Format: date-time
+                             * @description When it will be handed to the phone (`scheduleAt`); null: at once.
+                             * @example null
+                             */
+                            scheduleAt: string | null;
+                            /**
+                             * Format: date-time
                              * @example 2026-11-21T10:00:00.000Z
                              */
                             createdAt: string;
                             /**
                              * Format: date-time
+                             * @description Not sent by then: EXPIRED (the TTL counts from `scheduleAt`).
                              * @example 2026-11-22T10:00:00.000Z
                              */
                             expiresAt: string;
@@ -7646,7 +8060,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE */
+            /** @description Error envelope: VERIFICATION_FAILED, VERIFICATION_ALREADY_VERIFIED, VERIFICATION_CANCELED, DEVICE_NOT_LINKED, IDEMPOTENCY_IN_PROGRESS, NO_NUMBERS_AVAILABLE, MESSAGE_NOT_CANCELABLE */
             409: {
                 headers: {
                     [name: string]: unknown;
