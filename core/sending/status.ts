@@ -13,8 +13,8 @@ export interface ProjectStatus {
 
 /**
  * GET /v1/status. Queue figures are the project's own messages (never another tenant's volume):
- * waiting = queued for a device the dispatcher may serve now, delayed = queued for a device held
- * back (its send pace, or a phone that has not connected yet), active = handed to the phone and
+ * waiting = queued for a device the dispatcher may serve now, delayed = scheduled for later, or
+ * queued for a device held back (its send pace, or a phone that has not connected yet), active = handed to the phone and
  * not yet reported sent, failed = failed in the last 24 hours.
  */
 @injectable()
@@ -31,7 +31,7 @@ export class StatusService {
       this.devices.active(projectId),
       this.db('messages')
         .where({ project_id: projectId, status: 'QUEUED' })
-        .select('device_id')
+        .select('device_id', this.db.raw('count(*) filter (where held) as scheduled'))
         .count({ n: '*' })
         .groupBy('device_id'),
       this.db('messages')
@@ -48,13 +48,16 @@ export class StatusService {
     ]);
     let waiting = 0;
     let delayed = 0;
-    const rows = queuedByDevice as Array<{ device_id: string | null; n: number | string }>;
+    const rows = queuedByDevice as Array<{ device_id: string | null; n: number | string; scheduled: number | string }>;
     const held = await Promise.all(
       rows.map((row) => (row.device_id ? this.dispatch.isHeldBack(row.device_id).catch(() => false) : false)),
     );
     rows.forEach((row, i) => {
-      if (held[i]) delayed += Number(row.n);
-      else waiting += Number(row.n);
+      // Messages scheduled for later wait whatever their phone does.
+      const scheduled = Number(row.scheduled);
+      delayed += scheduled;
+      if (held[i]) delayed += Number(row.n) - scheduled;
+      else waiting += Number(row.n) - scheduled;
     });
     const [device] = active ? await this.devices.withPresence([active]) : [];
     return {

@@ -40,6 +40,8 @@ test('a scheduled SMS is held until its time, then handed over once; the answer 
   const held = await smx.api(key, 'GET', `/v1/messages/${messageId}`);
   t.is(held.body.data.status, 'QUEUED');
   t.is(held.body.data.scheduleAt, scheduleAt);
+  const status = await smx.api(key, 'GET', '/v1/status');
+  t.like(status.body.data.queue, { delayed: 1, waiting: 0 }, 'a scheduled message counts as delayed');
 
   const sms = await eventually(() => received.find((m) => m.id === messageId), 15_000, 'the scheduled SMS at its time');
   t.true(sms.at >= Date.parse(scheduleAt), `handed over at ${new Date(sms.at).toISOString()}, scheduled for ${scheduleAt}`);
