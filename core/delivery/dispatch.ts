@@ -109,13 +109,15 @@ export class DispatchService {
   /**
    * A caller's cancel (`POST /v1/messages/:id/cancel`): the message is withdrawn (FAILED with
    * `CANCELED`) if the phone has not reported it sent — QUEUED (scheduled or not) or DISPATCHED —
-   * and a phone that holds it already gets a `cancel`. False when it had moved on (sent, or ended).
+   * and its phone gets a `cancel`. False when it had moved on (sent, or ended).
    * Unlike {@link withdraw} it throws when the database does: the caller answers the request.
    */
   async cancel(messageId: string): Promise<boolean> {
     const [change] = await this.transitions.withdrawn([messageId], 'CANCELED');
     if (!change) return false;
-    if (change.was === 'DISPATCHED' && change.deviceId) await this.cancelOnDevice(change.deviceId, [change.id]);
+    // Also for one that read QUEUED: a dispatcher may have published it and not marked it yet
+    // (the mark follows the publish). A phone ignores a cancel for an id it never got.
+    if (change.deviceId) await this.cancelOnDevice(change.deviceId, [change.id]);
     return true;
   }
 

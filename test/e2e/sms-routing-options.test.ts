@@ -101,3 +101,25 @@ test('priority: a phone gets its waiting SMS highest priority first, then in ord
   );
   t.deepEqual(received.map((m) => m.priority), [128, 127, 10, 0, 0, -5]);
 });
+
+test('a message pinned to a phone that is unlinked before it got it fails NO_DEVICE instead of moving to the active phone', async (t) => {
+  const smx = current();
+  const { projectId, key } = await createProject(smx);
+  const pinnedTo = await link(smx, projectId, 'never connects');
+  const active = await link(smx, projectId, 'active');
+  const onActive: OutboxMessage[] = [];
+  await startPhone(t, active, { onSend: (m) => void onActive.push(m) });
+  const pinned = await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', message: 'pinned', deviceId: pinnedTo.deviceId });
+  const unpinned = await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', message: 'follows' });
+  t.is(pinned.status, 201);
+  t.is(unpinned.body.data.deviceId, active.deviceId);
+  t.is((await smx.admin('DELETE', `/admin/devices/${pinnedTo.deviceId}`)).status, 200);
+  // The dispatcher finds the device gone (at the latest on the 10 s recovery sweep) and does not move it.
+  const failed = await eventually(async () => {
+    const m = (await smx.api(key, 'GET', `/v1/messages/${pinned.body.data.messageId}`)).body.data;
+    return m.status === 'FAILED' ? m : null;
+  }, 30_000, 'the pinned message failed');
+  t.is(failed.error, 'NO_DEVICE');
+  t.is(failed.deviceId, pinnedTo.deviceId);
+  t.false(onActive.some((m) => m.id === pinned.body.data.messageId));
+});
