@@ -126,7 +126,7 @@ export class SmsService {
       const now = await this.messages.get(projectId, messageId);
       throw apiError('MESSAGE_NOT_CANCELABLE', {
         message: `The message is ${now.status}${now.error ? ` (${now.error})` : ''}: it can no longer be canceled.`,
-        details: [{ message: `status ${now.status}`, status: now.status }],
+        details: [{ message: `the message is ${now.status}` }],
       });
     }
     return this.messages.get(projectId, messageId);

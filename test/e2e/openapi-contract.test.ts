@@ -424,6 +424,16 @@ test.serial('OTP and SMS: send, verify, read, resend, cancel, bulk, batches, the
   const page = (await expect(t, 200, 'GET /v1/messages', { auth: key, query: 'limit=2' })).data;
   await expect(t, 200, 'GET /v1/messages', { auth: key, query: `limit=2&cursor=${page.nextCursor}&kind=sms` });
   await expect(t, 400, 'GET /v1/messages', { auth: key, query: 'status=bogus&limit=0' });
+  // Issue 13: a scheduled SMS with the new options, canceled while held; canceled twice is 409.
+  const later = (
+    await expect(t, 201, 'POST /v1/send-sms', {
+      auth: key,
+      body: { to, message: 'later', scheduleAt: new Date(Date.now() + 3_600_000).toISOString(), ttlSeconds: 600, priority: 5 },
+    })
+  ).data;
+  await expect(t, 200, 'POST /v1/messages/{id}/cancel', { auth: key, params: { id: later.messageId } });
+  await expect(t, 409, 'POST /v1/messages/{id}/cancel', { auth: key, params: { id: later.messageId } });
+  await expect(t, 404, 'POST /v1/messages/{id}/cancel', { auth: key, params: { id: 'msg_AAAAAAAAAAAAAAAAAAAAAA' } });
 
   await expect(t, 200, 'GET /v1/status', { auth: key });
   await expect(t, 401, 'GET /v1/status', { auth: 'none' });
