@@ -122,12 +122,14 @@ export class DispatchService {
   }
 
   /**
-   * Scheduled messages are released at their time by one delayed maintenance run per distinct
-   * time (deduplicated by its job id), which signals their devices; the periodic
+   * Scheduled messages are released at their time by one delayed maintenance run per second
+   * that holds one (deduplicated by its job id), which signals their devices; the periodic
    * `release-scheduled` sweep releases any whose run was lost (Redis lost its jobs).
    */
   async signalRelease(times: Iterable<Date>, now = Date.now()): Promise<void> {
-    const distinct = [...new Set([...times].map((t) => t.getTime()))];
+    // Rounded up to the second: never early, and at most one job per second however many
+    // distinct times are asked for.
+    const distinct = [...new Set([...times].map((t) => Math.ceil(t.getTime() / 1000) * 1000))];
     if (distinct.length === 0) return;
     await this.queues.maintenance.addBulk(
       distinct.map((at) => ({
