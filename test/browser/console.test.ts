@@ -62,7 +62,7 @@ async function startServer(t: ExecutionContext) {
       server.kill('SIGTERM');
       await Promise.race([
         new Promise((resolve) => server.once('exit', resolve)),
-        new Promise((resolve) => setTimeout(resolve, 10_000)),
+        new Promise((resolve) => setTimeout(resolve, 10_000).unref()),
       ]);
       if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
     }
