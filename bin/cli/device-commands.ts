@@ -192,7 +192,8 @@ function deviceRun(io: CliIo): Command {
           appVersion: credentials.appVersion,
           sims: credentials.sims,
           // This is the phone's own screen: showing the SMS body is its job.
-          onSend: (message) => io.out(`→ ${message.to} : ${message.body}`),
+          onSend: (message) =>
+            io.out(`→ ${message.to} : ${message.data === undefined ? message.body : `[data to port ${message.port}] ${message.data}`}`),
           onUnlinked: async () => {
             await deleteCredentials(path);
             await rm(sentIdsPathFor(path), { force: true });
