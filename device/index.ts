@@ -24,11 +24,16 @@ export type {
 } from './reference-device-options.js';
 export { parseOutbox, parseControl, parseJsonObject, isExpired } from './payloads.js';
 export { renderTerminalQr } from './terminal-qr.js';
+export { DEVICE_CAPABILITIES } from '../protocol/index.js';
 export type {
   Sim,
   DeviceMqttCredentials,
   LinkResult,
   OutboxMessage,
+  OutboxItem,
+  OutboxTextItem,
+  OutboxDataItem,
+  DeviceCapability,
   StatusState,
   StatusUpdate,
   InboundSms,
