@@ -7163,6 +7163,10 @@ export interface operations {
                                 to: string;
                                 /** @description custom SMS only */
                                 message?: string;
+                                /** @description binary SMS only: base64 */
+                                data?: string;
+                                /** @description binary SMS only */
+                                dataPort?: number;
                                 parts: number;
                                 deviceId: string | null;
                                 simSlot: number | null;
@@ -7170,6 +7174,8 @@ export interface operations {
                                 batchId: string | null;
                                 error: string | null;
                                 metadata: Record<string, never> | null;
+                                priority: number;
+                                scheduleAt: string | null;
                                 createdAt: string;
                                 expiresAt: string;
                                 dispatchedAt: string | null;
@@ -7251,6 +7257,10 @@ export interface operations {
                             to: string;
                             /** @description custom SMS only */
                             message?: string;
+                            /** @description binary SMS only: base64 */
+                            data?: string;
+                            /** @description binary SMS only */
+                            dataPort?: number;
                             parts: number;
                             deviceId: string | null;
                             simSlot: number | null;
@@ -7258,6 +7268,8 @@ export interface operations {
                             batchId: string | null;
                             error: string | null;
                             metadata: Record<string, never> | null;
+                            priority: number;
+                            scheduleAt: string | null;
                             createdAt: string;
                             expiresAt: string;
                             dispatchedAt: string | null;
