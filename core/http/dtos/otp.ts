@@ -15,6 +15,8 @@ import {
 } from 'class-validator';
 import { JSONSchema } from 'class-validator-jsonschema';
 import { CODE_TYPES, LANGUAGES, type CodeType, type Language } from '../../services/projects.js';
+import type { ErrorDetail } from '../../errors.js';
+import { suppliedCodeProblems } from '../../otp-codes.js';
 import { HasCodePlaceholder, MaxJsonBytes } from './validators.js';
 
 @JSONSchema({
@@ -144,4 +146,20 @@ export class VerifyOtpDto {
   @IsString()
   @Length(1, 64)
   code?: string;
+}
+
+/** A caller-supplied code against codeType (else the project's) and codeLength, as details. */
+export function suppliedCodeDetails(dto: SendOtpDto, projectCodeType: CodeType | undefined): ErrorDetail[] {
+  if (typeof dto.code !== 'string' || projectCodeType === undefined) return [];
+  // Against a codeType or codeLength that is itself refused, the code cannot be judged yet.
+  if (dto.codeType !== undefined && !(CODE_TYPES as readonly unknown[]).includes(dto.codeType)) return [];
+  if (
+    dto.codeLength !== undefined &&
+    !(Number.isInteger(dto.codeLength) && dto.codeLength >= 4 && dto.codeLength <= 12)
+  )
+    return [];
+  return suppliedCodeProblems(dto.code, dto.codeType ?? projectCodeType, dto.codeLength).map((message) => ({
+    field: 'code',
+    message,
+  }));
 }

@@ -1,11 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import type { ErrorDetail } from '../../errors.js';
-import { suppliedCodeProblems } from '../../otp-codes.js';
 import type { ChallengeService } from '../../sending/challenges.js';
-import { CODE_TYPES, type ProjectService, type CodeType } from '../../services/projects.js';
+import type { ProjectService } from '../../services/projects.js';
 import type { SmsService } from '../../sending/sms.js';
 import type { WebhookEndpoints } from '../../webhooks/endpoints.js';
-import { SendOtpDto } from '../dtos/otp.js';
+import { suppliedCodeDetails, SendOtpDto } from '../dtos/otp.js';
 import { SendSmsDto, sendSmsInputOf, smsOptionProblems } from '../dtos/sms.js';
 import { ok } from '../envelope.js';
 import { bodySchema, responses } from '../openapi.js';
@@ -23,22 +21,6 @@ import { verificationSchema } from './admin-project-activity.js';
 const security = [{ adminToken: [] }];
 const tags = ['admin', 'activity'];
 const idParam = { type: 'object', properties: { id: { type: 'string', description: 'prj_...' } }, required: ['id'] };
-
-/** A caller-supplied code against codeType (else the project's) and codeLength, as /v1/send-otp checks it. */
-function codeProblems(dto: SendOtpDto, projectCodeType: CodeType): ErrorDetail[] {
-  if (typeof dto.code !== 'string') return [];
-  // Against a codeType or codeLength that is itself refused, the code cannot be judged yet.
-  if (dto.codeType !== undefined && !(CODE_TYPES as readonly unknown[]).includes(dto.codeType)) return [];
-  if (
-    dto.codeLength !== undefined &&
-    !(Number.isInteger(dto.codeLength) && dto.codeLength >= 4 && dto.codeLength <= 12)
-  )
-    return [];
-  return suppliedCodeProblems(dto.code, dto.codeType ?? projectCodeType, dto.codeLength).map((message) => ({
-    field: 'code',
-    message,
-  }));
-}
 
 /** What adminProjectTryRoutes needs, built by the composition root (core/http/dependencies.ts). */
 export interface AdminProjectTryRouteDeps {
@@ -68,7 +50,7 @@ export async function adminProjectTryRoutes(app: FastifyInstance, deps: AdminPro
       const project = await projects.get((request.params as { id: string }).id);
       const dto = await validateBody(SendOtpDto, request.body, (d) => [
         webhooks.callbackProblem(d.callbackUrl),
-        ...codeProblems(d, project.settings.codeType),
+        ...suppliedCodeDetails(d, project.settings.codeType),
       ]);
       return reply.status(201).send(ok(await challenges.send(project.id, dto)));
     },

@@ -1,13 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import { apiError, type ErrorDetail } from '../../errors.js';
-import { suppliedCodeProblems } from '../../otp-codes.js';
+import { apiError } from '../../errors.js';
 import type { ChallengeService } from '../../sending/challenges.js';
 import type { IdempotencyService } from '../../services/idempotency.js';
-import { CODE_TYPES, type ProjectService, type CodeType } from '../../services/projects.js';
+import type { ProjectService } from '../../services/projects.js';
 import type { ResendService } from '../../sending/resends.js';
 import type { WebhookEndpoints } from '../../webhooks/endpoints.js';
 import { projectOf } from '../auth.js';
-import { SendOtpDto, VerifyOtpDto } from '../dtos/otp.js';
+import { suppliedCodeDetails, SendOtpDto, VerifyOtpDto } from '../dtos/otp.js';
 import { ok } from '../envelope.js';
 import { runIdempotent } from '../idempotency.js';
 import { bodySchema, responses } from '../openapi.js';
@@ -36,22 +35,6 @@ const security = [{ apiKey: [] }];
 
 function suppliesCode(body: unknown): boolean {
   return typeof body === 'object' && body !== null && typeof (body as { code?: unknown }).code === 'string';
-}
-
-/** A caller-supplied code against codeType (else the project's) and codeLength, as details. */
-function codeProblems(dto: SendOtpDto, projectCodeType: CodeType | undefined): ErrorDetail[] {
-  if (typeof dto.code !== 'string' || projectCodeType === undefined) return [];
-  // Against a codeType or codeLength that is itself refused, the code cannot be judged yet.
-  if (dto.codeType !== undefined && !(CODE_TYPES as readonly unknown[]).includes(dto.codeType)) return [];
-  if (
-    dto.codeLength !== undefined &&
-    !(Number.isInteger(dto.codeLength) && dto.codeLength >= 4 && dto.codeLength <= 12)
-  )
-    return [];
-  return suppliedCodeProblems(dto.code, dto.codeType ?? projectCodeType, dto.codeLength).map((message) => ({
-    field: 'code',
-    message,
-  }));
 }
 
 /** What otpRoutes needs, built by the composition root (core/http/dependencies.ts). */
@@ -87,7 +70,7 @@ export async function otpRoutes(app: FastifyInstance, deps: OtpRouteDeps): Promi
         const dto = await validateBody(
           SendOtpDto,
           request.body,
-          (d) => [webhooks.callbackProblem(d.callbackUrl), ...codeProblems(d, codeType)],
+          (d) => [webhooks.callbackProblem(d.callbackUrl), ...suppliedCodeDetails(d, codeType)],
           { fast: true },
         );
         return { status: 201, body: ok(await challenges.send(projectId, dto)) };
