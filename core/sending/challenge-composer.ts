@@ -9,7 +9,7 @@ import { countParts } from '../sms-parts.js';
 import { hasCodePlaceholder, languageForCountry, renderTemplate } from '../templates.js';
 import { AbuseLimits } from '../services/abuse-limits.js';
 import { OTP_MESSAGE_PRIORITY } from './sms-options.js';
-import { ChallengeRecords } from './challenge-records.js';
+import { ChallengeRecords, type VerificationRow } from './challenge-records.js';
 import { ProjectService, type CodeType, type Language, type ProjectSettings } from '../services/projects.js';
 import { TemplateService } from '../services/templates.js';
 import { TestNumberService } from '../services/test-numbers.js';
@@ -35,20 +35,10 @@ export interface SendOtpInput {
 }
 
 /** What differs per kind of send (see challengeRow). */
-export type ChallengeOwnColumns = {
-  id: string;
-  project_id: string;
-  message_id: string | null;
-  device_id: string | null;
-  to: string;
-  country_iso: string | null;
-  number_valid: boolean;
-  code_hash: string;
-  code_type: CodeType;
-  code_length: number;
-  language: Language;
-  test: boolean;
-};
+export type ChallengeOwnColumns = Pick<
+  VerificationRow,
+  'id' | 'project_id' | 'message_id' | 'device_id' | 'to' | 'country_iso' | 'number_valid' | 'code_hash' | 'test'
+> & { code_type: CodeType; code_length: number; language: Language };
 
 /** A challenge ready to be accepted: its row, its SMS (none for a test number), and the send-limit ticket to give back if the accept fails. */
 export type ComposedChallenge =
