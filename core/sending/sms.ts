@@ -5,7 +5,6 @@ import { isId, newId } from '../ids.js';
 import { parsePhone, type ParsedPhone } from '../phone.js';
 import { AbuseLimits } from '../services/abuse-limits.js';
 import { Router, type RoutingMessage } from '../delivery/router.js';
-import { countParts } from '../sms-parts.js';
 import { TOKENS } from '../tokens.js';
 import { answerOnAccept } from '../services/idempotency.js';
 import { MessageWriter, type AcceptedMessage } from '../delivery/message-writer.js';
@@ -13,7 +12,8 @@ import { MESSAGE_STATUSES, MessageService, type MessageStatus, type MessageView 
 import { DispatchService } from '../delivery/dispatch.js';
 import { ProjectService } from '../services/projects.js';
 import type { RouteDecision, RouteNeeds } from '../delivery/router.js';
-import { dataProblem, deliveryWindow, SMS_LIMITS, type DeliveryWindow } from './sms-options.js';
+import { deliveryWindow, SMS_LIMITS } from './sms-options.js';
+import { contentOf, invalidField, prepareEntry, type BulkEntry, type PreparedEntry } from './sms-content.js';
 
 export { SMS_LIMITS, OTP_MESSAGE_PRIORITY } from './sms-options.js';
 
@@ -56,14 +56,7 @@ export interface SmsAccepted {
   expiresAt: string;
 }
 
-/** One recipient of a bulk request, as sent (validated here, item by item): `message`, or `data` with `dataPort`. */
-export interface BulkEntry {
-  to: unknown;
-  message?: unknown;
-  data?: unknown;
-  dataPort?: unknown;
-  metadata?: unknown;
-}
+export type { BulkEntry } from './sms-content.js';
 
 export interface BulkInput extends SmsOptions {
   entries: BulkEntry[];
@@ -88,17 +81,6 @@ export interface BatchView {
   accepted: number;
   rejected: number;
   counts: Record<MessageStatus, number>;
-}
-
-interface Prepared {
-  index: number;
-  to: string;
-  countryIso: string | null;
-  /** The text, or the data SMS's base64 payload. */
-  body: string;
-  dataPort: number | null;
-  parts: number;
-  metadata?: unknown;
 }
 
 /** Custom one-off and bulk SMS, and batch progress. */
@@ -223,15 +205,16 @@ export class SmsService {
   /**
    * Up to 10,000 recipients. Each invalid entry is rejected by its index with its own code;
    * the valid ones are written with multi-row inserts in one transaction and go ahead. The
-   * options (schedule, expiry, SIM, device, priority) apply to every message; a request whose
-   * options are wrong fails whole.
+   * request's options (schedule, expiry, SIM, device, priority) apply to every message, and an
+   * entry may set its own; a request whose own options are wrong fails whole, an entry whose
+   * options are wrong is rejected by its index.
    */
   async sendBulk(projectId: string, input: BulkInput): Promise<BulkAccepted> {
     const project = await this.projects.get(projectId);
     const now = new Date();
     const window = deliveryWindow(now, input);
     const rejected: BulkRejection[] = [];
-    const prepared: Prepared[] = [];
+    const prepared: PreparedEntry[] = [];
     // Each distinct number is parsed once (libphonenumber costs ~10 µs a number).
     const parsed = new Map<string, ParsedPhone>();
     const parse = (to: string, field: string): ParsedPhone => {
@@ -241,7 +224,7 @@ export class SmsService {
     };
     input.entries.forEach((entry, index) => {
       try {
-        const p = prepareEntry(entry, index, parse);
+        const p = prepareEntry(entry, index, parse, input, window, now);
         this.limits.checkCountry(project.settings, p.countryIso, `messages[${index}].to`);
         prepared.push(p);
       } catch (error) {
@@ -258,14 +241,19 @@ export class SmsService {
       kind: 'sms',
       attempt: 1,
     }));
-    const decisions = await this.routeBulk(projectId, input, prepared, routing, project.settings.routing);
-    if (prepared.length > 0 && decisions.every((d) => !('deviceId' in d))) throw await this.noRoute(projectId, decisions[0] as RouteDecision & { reason: string });
+    const { decisions, refused } = await this.routeBulk(projectId, input, prepared, routing, project.settings.routing);
+    if (prepared.length > 0 && refused.size === 0 && decisions.every((d) => !('deviceId' in d))) throw await this.noRoute(projectId, decisions[0] as RouteDecision & { reason: string });
 
     const batchId = newId('bat');
     const accepted: AcceptedMessage[] = [];
     const acceptedIndexes: number[] = [];
     prepared.forEach((p, i) => {
       const decision = decisions[i]!;
+      const refusal = refused.get(i);
+      if (refusal) {
+        rejected.push({ index: p.index, code: refusal.code, message: refusal.details[0]?.message ?? refusal.message });
+        return;
+      }
       if (!('deviceId' in decision)) {
         rejected.push({
           index: p.index,
@@ -275,7 +263,7 @@ export class SmsService {
         return;
       }
       acceptedIndexes.push(p.index);
-      accepted.push({ message: this.bulkMessage(projectId, batchId, p, routing[i]!.id, decision, input, window, now) });
+      accepted.push({ message: this.bulkMessage(projectId, batchId, p, routing[i]!.id, decision, input, now) });
     });
     // The project's per-minute limit counts every message: those over it are rejected by index.
     const quota = await this.limits.takeMany(projectId, accepted.length, project.settings);
@@ -307,27 +295,47 @@ export class SmsService {
     return result;
   }
 
-  /** Routes a bulk request's texts and data SMS (which need a phone that sends them) each in one pass. */
-  private async routeBulk(projectId: string, input: BulkInput, prepared: Prepared[], routing: RoutingMessage[], strategy: string): Promise<RouteDecision[]> {
-    const needs = needsOf(input, false);
-    const dataNeeds = needsOf(input, true)!;
-    const hasData = prepared.some((p) => p.dataPort !== null);
-    if (input.deviceId !== undefined) {
-      // Pinned: the device must be fit for every kind of message the request holds.
-      await this.checkPin(projectId, { ...(hasData ? dataNeeds : needs), deviceId: input.deviceId });
-    }
-    if (!hasData) return this.router.routeMany(projectId, routing, strategy, needs);
-    const texts = prepared.flatMap((p, i) => (p.dataPort === null ? [i] : []));
-    const datas = prepared.flatMap((p, i) => (p.dataPort === null ? [] : [i]));
+  /**
+   * Routes a bulk request's messages in one pass per kind of need (the request's, or an entry's
+   * own `deviceId`/`simSlot`, and data SMS, which need a phone that sends them). A device pinned
+   * by the request that cannot take its messages fails the request; one pinned by an entry
+   * rejects the entries that name it (`refused`, by position in `prepared`).
+   */
+  private async routeBulk(
+    projectId: string,
+    input: BulkInput,
+    prepared: PreparedEntry[],
+    routing: RoutingMessage[],
+    strategy: string,
+  ): Promise<{ decisions: RouteDecision[]; refused: Map<number, ApiError> }> {
+    const groups = new Map<string, { needs: RouteNeeds | undefined; positions: number[] }>();
+    prepared.forEach((p, i) => {
+      const needs = needsOf(p.options, p.dataPort !== null);
+      const key = needs === undefined ? '' : `${needs.deviceId ?? ''}|${needs.simSlot ?? ''}|${needs.dataSms ? 1 : 0}`;
+      const group = groups.get(key) ?? { needs, positions: [] };
+      group.positions.push(i);
+      groups.set(key, group);
+    });
     const decisions: RouteDecision[] = new Array(prepared.length);
-    const textDecisions = await this.router.routeMany(projectId, texts.map((i) => routing[i]!), strategy, needs);
-    const dataDecisions = await this.router.routeMany(projectId, datas.map((i) => routing[i]!), strategy, dataNeeds);
-    texts.forEach((i, k) => (decisions[i] = textDecisions[k]!));
-    datas.forEach((i, k) => (decisions[i] = dataDecisions[k]!));
-    return decisions;
+    const refused = new Map<number, ApiError>();
+    for (const { needs, positions } of groups.values()) {
+      if (needs?.deviceId !== undefined) {
+        const problem = await this.checkPin(projectId, { ...needs, deviceId: needs.deviceId }).then(() => undefined, (error: unknown) => error);
+        if (problem !== undefined) {
+          // The request's own deviceId: the request is wrong. An entry's: those entries are.
+          if (!isApiError(problem) || needs.deviceId === input.deviceId) throw problem;
+          for (const i of positions) refused.set(i, problem);
+          continue;
+        }
+      }
+      const routed = await this.router.routeMany(projectId, positions.map((i) => routing[i]!), strategy, needs);
+      positions.forEach((i, k) => (decisions[i] = routed[k]!));
+    }
+    for (const i of refused.keys()) decisions[i] = { reason: 'REFUSED' };
+    return { decisions, refused };
   }
 
-  private bulkMessage(projectId: string, batchId: string, p: Prepared, id: string, decision: { deviceId: string; simSlot?: number | null }, input: BulkInput, window: DeliveryWindow, now: Date): AcceptedMessage['message'] {
+  private bulkMessage(projectId: string, batchId: string, p: PreparedEntry, id: string, decision: { deviceId: string; simSlot?: number | null }, input: BulkInput, now: Date): AcceptedMessage['message'] {
     return {
       id,
       projectId,
@@ -339,13 +347,13 @@ export class SmsService {
       body: p.body,
       dataPort: p.dataPort,
       parts: p.parts,
-      priority: input.priority ?? SMS_LIMITS.priority.default,
-      pinned: input.deviceId !== undefined,
-      scheduledAt: window.scheduledAt,
+      priority: p.options.priority ?? SMS_LIMITS.priority.default,
+      pinned: p.options.deviceId !== undefined,
+      scheduledAt: p.window.scheduledAt,
       callbackUrl: input.callbackUrl ?? null,
       metadata: p.metadata,
       createdAt: now,
-      expiresAt: window.expiresAt,
+      expiresAt: p.window.expiresAt,
     };
   }
 
@@ -373,8 +381,6 @@ export class SmsService {
   }
 }
 
-const invalidField = (field: string, message: string) => new ApiError('VALIDATION_FAILED', { details: [{ field, message }] });
-
 /** What the request asks of its phone; undefined when nothing (the common case: routing as before). */
 function needsOf(options: SmsOptions, dataSms: boolean): RouteNeeds | undefined {
   if (options.deviceId === undefined && options.simSlot === undefined && !dataSms) return undefined;
@@ -383,38 +389,4 @@ function needsOf(options: SmsOptions, dataSms: boolean): RouteNeeds | undefined 
     ...(options.simSlot !== undefined ? { simSlot: options.simSlot } : {}),
     ...(dataSms ? { dataSms: true } : {}),
   };
-}
-
-/** A message's content: a text, or a data SMS (exactly one); `prefix` names the fields of a bulk entry. */
-function contentOf(entry: { message?: unknown; data?: unknown; dataPort?: unknown }, prefix: string): { body: string; dataPort: number | null; parts: number } {
-  const hasData = entry.data !== undefined || entry.dataPort !== undefined;
-  if (hasData) {
-    if (entry.message !== undefined) throw invalidField(`${prefix}message`, 'give message or data (with dataPort), not both');
-    const problem = dataProblem(entry.data, entry.dataPort);
-    if (problem) throw invalidField(`${prefix}${problem.field}`, problem.message);
-    return { body: entry.data as string, dataPort: entry.dataPort as number, parts: 1 };
-  }
-  const message = entry.message;
-  if (typeof message !== 'string' || message.length === 0) throw invalidField(`${prefix}message`, 'message must be a non-empty string (or give data with dataPort)');
-  if (message.length > SMS_LIMITS.maxLength) throw invalidField(`${prefix}message`, `message must be at most ${SMS_LIMITS.maxLength} characters`);
-  if (message.includes('\u0000')) throw invalidField(`${prefix}message`, 'message must not contain NUL characters');
-  return { body: message, dataPort: null, parts: countParts(message).parts };
-}
-
-/** Validates one bulk entry; throws the catalogue error that rejects it. */
-function prepareEntry(entry: BulkEntry, index: number, parse: (to: string, field: string) => ParsedPhone): Prepared {
-  const prefix = `messages[${index}].`;
-  if (typeof entry !== 'object' || entry === null) throw invalidField(`messages[${index}]`, 'each entry must be an object with to and message (or data)');
-  if (typeof entry.to !== 'string' || entry.to.trim() === '') throw invalidField(`${prefix}to`, 'to must be a phone number string');
-  if (entry.to.includes('\u0000')) throw invalidField(`${prefix}to`, 'to must not contain NUL characters');
-  const content = contentOf(entry, prefix);
-  if (entry.metadata !== undefined) {
-    if (typeof entry.metadata !== 'object' || entry.metadata === null || Array.isArray(entry.metadata))
-      throw invalidField(`${prefix}metadata`, 'metadata must be an object');
-    const json = JSON.stringify(entry.metadata);
-    if (Buffer.byteLength(json, 'utf8') > SMS_LIMITS.metadataBytes || json.includes('\\u0000'))
-      throw invalidField(`${prefix}metadata`, `metadata must serialize to at most ${SMS_LIMITS.metadataBytes} bytes of JSON`);
-  }
-  const phone = parse(entry.to, `${prefix}to`);
-  return { index, to: phone.e164, countryIso: phone.countryIso, ...content, metadata: entry.metadata };
 }

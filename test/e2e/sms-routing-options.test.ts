@@ -123,3 +123,49 @@ test('a message pinned to a phone that is unlinked before it got it fails NO_DEV
   t.is(failed.deviceId, pinnedTo.deviceId);
   t.false(onActive.some((m) => m.id === pinned.body.data.messageId));
 });
+
+test("bulk: an entry's own deviceId, simSlot, priority and scheduleAt override the request's; a wrong one rejects only that entry", async (t) => {
+  const smx = current();
+  const { projectId, key } = await createProject(smx);
+  const standby = await link(smx, projectId, 'dual SIM standby', [sim(0), sim(1)]);
+  const active = await link(smx, projectId, 'active', [sim(0)]);
+  const onStandby: Array<OutboxMessage & { at: number }> = [];
+  const onActive: Array<OutboxMessage & { at: number }> = [];
+  await startPhone(t, standby, { onSend: (m) => void onStandby.push({ ...m, at: Date.now() }) });
+  await startPhone(t, active, { onSend: (m) => void onActive.push({ ...m, at: Date.now() }) });
+  const other = await createProject(smx, 'Other');
+  const foreign = await link(smx, other.projectId, 'foreign');
+  const to = '+4915112345678';
+  const scheduleAt = new Date(Date.now() + 2_000).toISOString();
+  const bulk = await smx.api(key, 'POST', '/v1/send-sms/bulk', {
+    priority: 3,
+    messages: [
+      { to, message: 'e0', deviceId: standby.deviceId, simSlot: 1 },
+      { to, message: 'e1', priority: 7 },
+      { to, message: 'e2', deviceId: foreign.deviceId },
+      { to, message: 'e3', priority: 1000 },
+      { to, message: 'e4', scheduleAt },
+      { to, message: 'e5', scheduleAt: new Date(Date.now() - 60_000).toISOString() },
+      { to, message: 'e6' },
+    ],
+  });
+  t.is(bulk.status, 202, JSON.stringify(bulk.body));
+  t.is(bulk.body.data.accepted, 4);
+  t.deepEqual(
+    bulk.body.data.rejected.map((r: { index: number; code: string }) => [r.index, r.code]),
+    [
+      [2, 'NOT_FOUND'],
+      [3, 'VALIDATION_FAILED'],
+      [5, 'VALIDATION_FAILED'],
+    ],
+  );
+  const e0 = await eventually(() => onStandby.find((m) => m.body === 'e0'), 10_000, 'e0 on the pinned standby phone');
+  t.like(e0, { simSlot: 1, priority: 3 });
+  const e1 = await eventually(() => onActive.find((m) => m.body === 'e1'), 10_000, 'e1 on the active phone');
+  t.is(e1.priority, 7);
+  const e6 = await eventually(() => onActive.find((m) => m.body === 'e6'), 10_000, 'e6 on the active phone');
+  t.is(e6.priority, 3, "the request's priority");
+  const e4 = await eventually(() => onActive.find((m) => m.body === 'e4'), 15_000, 'e4 at its time');
+  t.true(e4.at >= Date.parse(scheduleAt));
+  t.false(onActive.some((m) => m.body === 'e0'));
+});

@@ -20,7 +20,7 @@ import {
 } from 'class-validator';
 import { JSONSchema } from 'class-validator-jsonschema';
 import { MESSAGE_STATUSES, type MessageStatus } from '../../services/messages.js';
-import { SMS_LIMITS, type SendSmsInput, type SmsOptions } from '../../sending/sms.js';
+import { SMS_LIMITS, type BulkEntry, type SendSmsInput, type SmsOptions } from '../../sending/sms.js';
 
 /** A time with its zone (`Z` or an offset): without one, "10:00" would be read in the server's zone. */
 const WITH_ZONE = /(?:Z|[+-]\d{2}:?\d{2})$/i;
@@ -179,7 +179,7 @@ export class SendSmsDto extends SmsOptionsDto {
 export class SendBulkSmsDto extends SmsOptionsDto {
   @JSONSchema({
     description:
-      'One entry per recipient: `{ "to", "message", "metadata"? }`, or `{ "to", "data", "dataPort", "metadata"? }` for a binary SMS. Invalid entries are rejected by index; the others go ahead. The other options apply to every entry.',
+      'One entry per recipient: `{ "to", "message", "metadata"? }`, or `{ "to", "data", "dataPort", "metadata"? }` for a binary SMS; an entry may also set its own `scheduleAt`, `ttl`/`ttlSeconds`/`validUntil`, `simSlot`, `deviceId` and `priority` over the request\'s. Invalid entries are rejected by index; the others go ahead.',
     example: [
       { to: '+4915112345678', message: 'Your parcel arrives today between 2 and 4 pm.' },
       { to: '+4915112345679', message: 'Your parcel arrives tomorrow.' },
@@ -189,7 +189,7 @@ export class SendBulkSmsDto extends SmsOptionsDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(SMS_LIMITS.maxRecipients)
-  messages?: Array<{ to: unknown; message?: unknown; data?: unknown; dataPort?: unknown; metadata?: unknown }>;
+  messages?: BulkEntry[];
 
   @JSONSchema({
     description: 'Recipients of one `message` (the other body form).',

@@ -3339,7 +3339,7 @@ export interface operations {
             content: {
                 "application/json": {
                     /**
-                     * @description One entry per recipient: `{ "to", "message", "metadata"? }`, or `{ "to", "data", "dataPort", "metadata"? }` for a binary SMS. Invalid entries are rejected by index; the others go ahead. The other options apply to every entry.
+                     * @description One entry per recipient: `{ "to", "message", "metadata"? }`, or `{ "to", "data", "dataPort", "metadata"? }` for a binary SMS; an entry may also set its own `scheduleAt`, `ttl`/`ttlSeconds`/`validUntil`, `simSlot`, `deviceId` and `priority` over the request's. Invalid entries are rejected by index; the others go ahead.
                      * @example [
                      *       {
                      *         "to": "+4915112345678",
