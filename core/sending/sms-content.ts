@@ -130,7 +130,8 @@ export function prepareEntry(
   }
   const own = entryOptions(entry, prefix);
   const ownExpiry = own.ttl !== undefined || own.validUntil !== undefined;
-  const options: EntryOptions = { ...request, ...(ownExpiry ? { ttl: undefined, validUntil: undefined } : {}), ...own };
+  // Most entries set nothing of their own: they share the request's options (no copy per entry).
+  const options: EntryOptions = Object.keys(own).length === 0 ? request : { ...request, ...(ownExpiry ? { ttl: undefined, validUntil: undefined } : {}), ...own };
   const window = ownExpiry || own.scheduleAt !== undefined ? windowOf(now, options, prefix) : requestWindow;
   const phone = parse(entry.to, `${prefix}to`);
   return { index, to: phone.e164, countryIso: phone.countryIso, ...content, metadata: entry.metadata, options, window };
