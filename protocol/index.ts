@@ -13,7 +13,7 @@ export {
   type ServerChannel,
   type DeviceChannel,
 } from './topics.js';
-export { DEVICE_CAPABILITIES } from './payloads.js';
+export { DEVICE_CAPABILITIES, TRANSPORT_CAPABILITIES } from './payloads.js';
 export type {
   Sim,
   DeviceMqttCredentials,

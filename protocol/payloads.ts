@@ -36,7 +36,15 @@ export interface LinkResult {
  * A phone that does not declare one never gets what needs it.
  */
 export const DEVICE_CAPABILITIES = ['data-sms'] as const;
-export type DeviceCapability = (typeof DEVICE_CAPABILITIES)[number];
+
+/**
+ * What only a phone of another transport has, given by the server at link and never taken from a
+ * phone's declaration on MQTT: `encrypted-content` = it decrypts SMSGate's end-to-end encrypted
+ * content (`isEncrypted`): SMSGate-app phones, which hold the user's passphrase. Messages with
+ * such content go only to these phones.
+ */
+export const TRANSPORT_CAPABILITIES = ['encrypted-content'] as const;
+export type DeviceCapability = (typeof DEVICE_CAPABILITIES)[number] | (typeof TRANSPORT_CAPABILITIES)[number];
 
 /** What every outbox item carries beside its content. */
 interface OutboxItemBase {

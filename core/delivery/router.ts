@@ -1,6 +1,6 @@
 import { inject, injectable } from '../di.js';
 import { CacheBus, TtlCache } from '../cache.js';
-import { DeviceService, sendsDataSms } from '../services/devices.js';
+import { decryptsContent, DeviceService, sendsDataSms } from '../services/devices.js';
 import type { Logger } from '../logger.js';
 import type { RouteDecision, RoutingDevice, RoutingMessage, RoutingStrategy } from '../plugin-api.js';
 import { TOKENS } from '../tokens.js';
@@ -48,7 +48,12 @@ export class Router {
       // Every strategy call gets this same array for a second, so a strategy may memoize on it.
       const linked = await this.devices.list(projectId);
       const devices = linked.map(toRoutingDevice);
-      return { devices, ids: new Set(devices.map((d) => d.id)), dataSms: new Set(linked.filter(sendsDataSms).map((d) => d.id)) };
+      return {
+        devices,
+        ids: new Set(devices.map((d) => d.id)),
+        dataSms: new Set(linked.filter(sendsDataSms).map((d) => d.id)),
+        decrypts: new Set(linked.filter(decryptsContent).map((d) => d.id)),
+      };
     });
     return view!;
   }
@@ -96,22 +101,30 @@ export class Router {
         : { reason: 'PINNED_DEVICE_NOT_LINKED' };
       return messages.map(() => pinned);
     }
-    const constrained = needs !== undefined && (needs.simSlot !== undefined || needs.dataSms === true);
+    const constrained =
+      needs !== undefined && (needs.simSlot !== undefined || needs.dataSms === true || needs.encryptedContent === true);
     if (constrained) {
-      devices = devices.filter((d) => meets(d, needs, prepared.dataSms));
+      devices = devices.filter((d) => meets(d, needs, prepared));
       if (devices.length === 0) {
-        return messages.map(() => ({ reason: needs.dataSms ? 'NO_DATA_SMS_DEVICE' : 'NO_DEVICE_WITH_SIM_SLOT' }));
+        const reason = needs.encryptedContent
+          ? 'NO_ENCRYPTED_CONTENT_DEVICE'
+          : needs.dataSms
+            ? 'NO_DATA_SMS_DEVICE'
+            : 'NO_DEVICE_WITH_SIM_SLOT';
+        return messages.map(() => ({ reason }));
       }
     }
     const fallback = constrained ? (devices.find((d) => d.online) ?? devices[0]) : undefined;
     const decisions: RouteDecision[] = [];
     for (const message of messages) {
       let decision = await strategy(message, devices);
-      if ('deviceId' in decision && !known.has(decision.deviceId)) decision = { reason: 'STRATEGY_CHOSE_UNKNOWN_DEVICE' };
+      if ('deviceId' in decision && !known.has(decision.deviceId))
+        decision = { reason: 'STRATEGY_CHOSE_UNKNOWN_DEVICE' };
       if (fallback !== undefined) {
         const chosen = 'deviceId' in decision ? decision.deviceId : undefined;
         if (!devices.some((d) => d.id === chosen)) decision = { deviceId: fallback.id, simSlot: null };
-        if (needs?.simSlot !== undefined && 'deviceId' in decision) decision = { deviceId: decision.deviceId, simSlot: needs.simSlot };
+        if (needs?.simSlot !== undefined && 'deviceId' in decision)
+          decision = { deviceId: decision.deviceId, simSlot: needs.simSlot };
       }
       decisions.push(decision);
     }
@@ -121,14 +134,19 @@ export class Router {
   /**
    * Why a request may not pin this device (`deviceId`), or null: it is not one of the project's
    * linked phones (`unknown`; the caller tells an unlinked one of its own apart), it has no SIM in
-   * the slot asked for, or it cannot send a data SMS. From the one-second snapshot: no query.
+   * the slot asked for, it cannot send a data SMS, or it cannot decrypt encrypted content. From
+   * the one-second snapshot: no query.
    */
-  async pinProblem(projectId: string, needs: RouteNeeds & { deviceId: string }): Promise<'unknown' | 'sim-slot' | 'data-sms' | null> {
+  async pinProblem(
+    projectId: string,
+    needs: RouteNeeds & { deviceId: string },
+  ): Promise<'unknown' | 'sim-slot' | 'data-sms' | 'encrypted-content' | null> {
     const prepared = await this.prepared(projectId);
     const device = prepared.devices.find((d) => d.id === needs.deviceId);
     if (!device) return 'unknown';
     if (needs.simSlot !== undefined && !device.sims.some((sim) => sim.slot === needs.simSlot)) return 'sim-slot';
     if (needs.dataSms === true && !prepared.dataSms.has(device.id)) return 'data-sms';
+    if (needs.encryptedContent === true && !prepared.decrypts.has(device.id)) return 'encrypted-content';
     return null;
   }
 
@@ -169,6 +187,8 @@ interface ProjectDevices {
   ids: Set<string>;
   /** Those that declared `data-sms`. */
   dataSms: Set<string>;
+  /** Those that decrypt encrypted content (`encrypted-content`: SMSGate-app phones). */
+  decrypts: Set<string>;
 }
 
 /** What a request asks of the phone that takes its messages (send-sms `deviceId`, `simSlot`, `data`). */
@@ -179,11 +199,14 @@ export interface RouteNeeds {
   simSlot?: number;
   /** A binary SMS: a device that declared `data-sms`. */
   dataSms?: boolean;
+  /** Content encrypted end to end (SMSGate's `isEncrypted`): a device with `encrypted-content`. */
+  encryptedContent?: boolean;
 }
 
-function meets(device: RoutingDevice, needs: RouteNeeds, dataSms: Set<string>): boolean {
+function meets(device: RoutingDevice, needs: RouteNeeds, prepared: ProjectDevices): boolean {
   if (needs.simSlot !== undefined && !device.sims.some((sim) => sim.slot === needs.simSlot)) return false;
-  return needs.dataSms !== true || dataSms.has(device.id);
+  if (needs.encryptedContent === true && !prepared.decrypts.has(device.id)) return false;
+  return needs.dataSms !== true || prepared.dataSms.has(device.id);
 }
 
 /** A concrete route: the device, and the SIM slot (null = the phone's default SIM). */

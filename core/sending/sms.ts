@@ -32,6 +32,12 @@ export interface SmsOptions {
   deviceId?: string;
   /** -128..127, default 0: higher goes first among the phone's SMS (OTPs go before all). */
   priority?: number;
+  /**
+   * The content is encrypted end to end (SMSGate's `isEncrypted`): only phones with the
+   * `encrypted-content` capability get it, and it stays on the phone it was routed to (pinned:
+   * never re-routed to one that cannot decrypt it). Not on the public API: the SMSGate surface sets it.
+   */
+  encryptedContent?: boolean;
   callbackUrl?: string;
 }
 
@@ -157,7 +163,7 @@ export class SmsService {
           dataPort: content.dataPort,
           parts: content.parts,
           priority: input.priority ?? SMS_LIMITS.priority.default,
-          pinned: input.deviceId !== undefined,
+          pinned: input.deviceId !== undefined || input.encryptedContent === true,
           scheduledAt: window.scheduledAt,
           callbackUrl: input.callbackUrl ?? null,
           metadata: input.metadata,
@@ -181,24 +187,50 @@ export class SmsService {
   private async checkPin(projectId: string, needs: RouteNeeds & { deviceId: string }): Promise<void> {
     const problem = await this.router.pinProblem(projectId, needs);
     if (problem === null) return;
-    if (problem === 'sim-slot') throw invalidField('simSlot', `the device ${needs.deviceId} has no SIM in slot ${needs.simSlot}`);
-    if (problem === 'data-sms') throw invalidField('deviceId', `the device ${needs.deviceId} does not send data SMS (it did not declare the data-sms capability)`);
+    if (problem === 'sim-slot')
+      throw invalidField('simSlot', `the device ${needs.deviceId} has no SIM in slot ${needs.simSlot}`);
+    if (problem === 'data-sms')
+      throw invalidField(
+        'deviceId',
+        `the device ${needs.deviceId} does not send data SMS (it did not declare the data-sms capability)`,
+      );
+    if (problem === 'encrypted-content')
+      throw invalidField(
+        'deviceId',
+        `the device ${needs.deviceId} cannot decrypt encrypted content (it has no encrypted-content capability)`,
+      );
     const row: { project_id: string; status: string } | undefined = isId('dev', needs.deviceId)
       ? await this.db('devices').select('project_id', 'status').where({ id: needs.deviceId }).first()
       : undefined;
     if (row?.project_id === projectId && row.status === 'unlinked') {
-      throw apiError('DEVICE_NOT_LINKED', { message: `The device ${needs.deviceId} is no longer linked to this project.`, details: [{ field: 'deviceId', message: 'the device was unlinked' }] });
+      throw apiError('DEVICE_NOT_LINKED', {
+        message: `The device ${needs.deviceId} is no longer linked to this project.`,
+        details: [{ field: 'deviceId', message: 'the device was unlinked' }],
+      });
     }
-    throw apiError('NOT_FOUND', { message: 'No device with this id in this project.', details: [{ field: 'deviceId', message: 'no device with this id in this project' }] });
+    throw apiError('NOT_FOUND', {
+      message: 'No device with this id in this project.',
+      details: [{ field: 'deviceId', message: 'no device with this id in this project' }],
+    });
   }
 
   /** The catalogue error for a request no phone can take. */
   private async noRoute(projectId: string, decision: RouteDecision & { reason: string }): Promise<ApiError> {
     if ((await this.router.devicesOf(projectId)).length === 0) return apiError('DEVICE_NOT_LINKED');
     if (decision.reason === 'NO_DATA_SMS_DEVICE') {
-      return apiError('DEVICE_NOT_LINKED', { message: 'No phone of this project sends data SMS (none declared the data-sms capability).', details: [{ field: 'data', message: 'no phone of this project sends data SMS' }] });
+      return apiError('DEVICE_NOT_LINKED', {
+        message: 'No phone of this project sends data SMS (none declared the data-sms capability).',
+        details: [{ field: 'data', message: 'no phone of this project sends data SMS' }],
+      });
     }
-    if (decision.reason === 'NO_DEVICE_WITH_SIM_SLOT') return invalidField('simSlot', 'no phone of this project has a SIM in this slot');
+    if (decision.reason === 'NO_ENCRYPTED_CONTENT_DEVICE') {
+      return apiError('DEVICE_NOT_LINKED', {
+        message: 'No phone of this project can decrypt encrypted content (none has the encrypted-content capability).',
+        details: [{ field: 'encryptedContent', message: 'no phone of this project decrypts encrypted content' }],
+      });
+    }
+    if (decision.reason === 'NO_DEVICE_WITH_SIM_SLOT')
+      return invalidField('simSlot', 'no phone of this project has a SIM in this slot');
     return apiError('DEVICE_NOT_LINKED');
   }
 
@@ -242,7 +274,8 @@ export class SmsService {
       attempt: 1,
     }));
     const { decisions, refused } = await this.routeBulk(projectId, input, prepared, routing, project.settings.routing);
-    if (prepared.length > 0 && refused.size === 0 && decisions.every((d) => !('deviceId' in d))) throw await this.noRoute(projectId, decisions[0] as RouteDecision & { reason: string });
+    if (prepared.length > 0 && refused.size === 0 && decisions.every((d) => !('deviceId' in d)))
+      throw await this.noRoute(projectId, decisions[0] as RouteDecision & { reason: string });
 
     const batchId = newId('bat');
     const accepted: AcceptedMessage[] = [];
@@ -258,7 +291,12 @@ export class SmsService {
         rejected.push({
           index: p.index,
           code: 'DEVICE_NOT_LINKED',
-          message: decision.reason === 'NO_DATA_SMS_DEVICE' ? 'No phone of this project sends data SMS.' : `No device could take this message (${decision.reason}).`,
+          message:
+            decision.reason === 'NO_DATA_SMS_DEVICE'
+              ? 'No phone of this project sends data SMS.'
+              : decision.reason === 'NO_ENCRYPTED_CONTENT_DEVICE'
+                ? 'No phone of this project decrypts encrypted content.'
+                : `No device could take this message (${decision.reason}).`,
         });
         return;
       }
@@ -311,7 +349,10 @@ export class SmsService {
     const groups = new Map<string, { needs: RouteNeeds | undefined; positions: number[] }>();
     prepared.forEach((p, i) => {
       const needs = needsOf(p.options, p.dataPort !== null);
-      const key = needs === undefined ? '' : `${needs.deviceId ?? ''}|${needs.simSlot ?? ''}|${needs.dataSms ? 1 : 0}`;
+      const key =
+        needs === undefined
+          ? ''
+          : `${needs.deviceId ?? ''}|${needs.simSlot ?? ''}|${needs.dataSms ? 1 : 0}|${needs.encryptedContent ? 1 : 0}`;
       const group = groups.get(key) ?? { needs, positions: [] };
       group.positions.push(i);
       groups.set(key, group);
@@ -320,7 +361,10 @@ export class SmsService {
     const refused = new Map<number, ApiError>();
     for (const { needs, positions } of groups.values()) {
       if (needs?.deviceId !== undefined) {
-        const problem = await this.checkPin(projectId, { ...needs, deviceId: needs.deviceId }).then(() => undefined, (error: unknown) => error);
+        const problem = await this.checkPin(projectId, { ...needs, deviceId: needs.deviceId }).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
         if (problem !== undefined) {
           // The request's own deviceId: the request is wrong. An entry's: those entries are.
           if (!isApiError(problem) || needs.deviceId === input.deviceId) throw problem;
@@ -328,14 +372,27 @@ export class SmsService {
           continue;
         }
       }
-      const routed = await this.router.routeMany(projectId, positions.map((i) => routing[i]!), strategy, needs);
+      const routed = await this.router.routeMany(
+        projectId,
+        positions.map((i) => routing[i]!),
+        strategy,
+        needs,
+      );
       positions.forEach((i, k) => (decisions[i] = routed[k]!));
     }
     for (const i of refused.keys()) decisions[i] = { reason: 'REFUSED' };
     return { decisions, refused };
   }
 
-  private bulkMessage(projectId: string, batchId: string, p: PreparedEntry, id: string, decision: { deviceId: string; simSlot?: number | null }, input: BulkInput, now: Date): AcceptedMessage['message'] {
+  private bulkMessage(
+    projectId: string,
+    batchId: string,
+    p: PreparedEntry,
+    id: string,
+    decision: { deviceId: string; simSlot?: number | null },
+    input: BulkInput,
+    now: Date,
+  ): AcceptedMessage['message'] {
     return {
       id,
       projectId,
@@ -348,7 +405,7 @@ export class SmsService {
       dataPort: p.dataPort,
       parts: p.parts,
       priority: p.options.priority ?? SMS_LIMITS.priority.default,
-      pinned: p.options.deviceId !== undefined,
+      pinned: p.options.deviceId !== undefined || p.options.encryptedContent === true,
       scheduledAt: p.window.scheduledAt,
       callbackUrl: input.callbackUrl ?? null,
       metadata: p.metadata,
@@ -383,10 +440,12 @@ export class SmsService {
 
 /** What the request asks of its phone; undefined when nothing (the common case: routing as before). */
 function needsOf(options: SmsOptions, dataSms: boolean): RouteNeeds | undefined {
-  if (options.deviceId === undefined && options.simSlot === undefined && !dataSms) return undefined;
+  const encrypted = options.encryptedContent === true;
+  if (options.deviceId === undefined && options.simSlot === undefined && !dataSms && !encrypted) return undefined;
   return {
     ...(options.deviceId !== undefined ? { deviceId: options.deviceId } : {}),
     ...(options.simSlot !== undefined ? { simSlot: options.simSlot } : {}),
     ...(dataSms ? { dataSms: true } : {}),
+    ...(encrypted ? { encryptedContent: true } : {}),
   };
 }

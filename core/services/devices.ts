@@ -1,7 +1,12 @@
 import type { Knex } from 'knex';
 import { inject, injectable } from '../di.js';
 import { randomSecret, sameDigest, sha256 } from '../crypto.js';
-import { DEVICE_CAPABILITIES, deviceTopics, type DeviceCapability } from '../../protocol/index.js';
+import {
+  DEVICE_CAPABILITIES,
+  deviceTopics,
+  TRANSPORT_CAPABILITIES,
+  type DeviceCapability,
+} from '../../protocol/index.js';
 import type { Endpoints } from '../endpoints.js';
 import { CacheBus, TtlCache } from '../cache.js';
 import { apiError } from '../errors.js';
@@ -23,19 +28,31 @@ export type DeviceStatus = 'active' | 'standby' | 'unlinked';
 export type TransportName = 'mqtt' | 'smsgate';
 /**
  * What a phone may declare it can do beyond sending texts (device-protocol.md §1 and §3, link
- * request and presence): `data-sms`, binary SMS to a port. Unknown names are dropped.
+ * request and presence): `data-sms`, binary SMS to a port. Unknown names are dropped. The
+ * transport capabilities (`encrypted-content`) are only given by a transport at link.
  */
-export { DEVICE_CAPABILITIES, type DeviceCapability };
+export { DEVICE_CAPABILITIES, TRANSPORT_CAPABILITIES, type DeviceCapability };
 
-/** Only the known capabilities, each once, in the catalogue's order; anything else is []. */
-export function readCapabilities(value: unknown): DeviceCapability[] {
+const ALL_CAPABILITIES: readonly DeviceCapability[] = [...DEVICE_CAPABILITIES, ...TRANSPORT_CAPABILITIES];
+
+/**
+ * Only the known capabilities, each once, in the catalogue's order; anything else is []. A phone's
+ * own declaration (MQTT link request, presence) may name only DEVICE_CAPABILITIES; `all` also
+ * keeps the transport ones (what a transport declares at link, and what is stored).
+ */
+export function readCapabilities(value: unknown, all = false): DeviceCapability[] {
   if (!Array.isArray(value)) return [];
-  return DEVICE_CAPABILITIES.filter((c) => value.includes(c));
+  return (all ? ALL_CAPABILITIES : DEVICE_CAPABILITIES).filter((c) => value.includes(c));
 }
 
 /** True when the phone declared it sends binary SMS (`data-sms`). */
 export function sendsDataSms(device: { capabilities?: readonly string[] }): boolean {
   return device.capabilities?.includes('data-sms') ?? false;
+}
+
+/** True when the phone decrypts SMSGate's end-to-end encrypted content (`encrypted-content`: SMSGate-app phones). */
+export function decryptsContent(device: { capabilities?: readonly string[] }): boolean {
+  return device.capabilities?.includes('encrypted-content') ?? false;
 }
 
 /** Told of each unlinked device once its row changed (the composition root wires its transport's disconnect). */
@@ -153,10 +170,14 @@ export class DeviceService {
         ? await this.linkTokens.consume(trx, request.code!, deviceId, now, 'code')
         : await this.linkTokens.consume(trx, request.token ?? '', deviceId, now);
       if (!consumed) {
-        throw apiError('UNAUTHORIZED', { message: `The link ${byCode ? 'code' : 'token'} is unknown, used or expired.` });
+        throw apiError('UNAUTHORIZED', {
+          message: `The link ${byCode ? 'code' : 'token'} is unknown, used or expired.`,
+        });
       }
       await lockActiveRole(trx, consumed.projectId);
-      await trx('devices').where({ project_id: consumed.projectId, status: 'active' }).update({ status: 'standby', updated_at: now });
+      await trx('devices')
+        .where({ project_id: consumed.projectId, status: 'active' })
+        .update({ status: 'standby', updated_at: now });
       await trx('devices').insert({
         id: deviceId,
         project_id: consumed.projectId,
@@ -168,7 +189,7 @@ export class DeviceService {
         status: 'active',
         send_rate_per_minute: 30,
         sims: JSON.stringify(request.sims ?? []),
-        capabilities: JSON.stringify(readCapabilities(request.capabilities)),
+        capabilities: JSON.stringify(readCapabilities(request.capabilities, request.transport === 'smsgate')),
         linked_at: now,
         updated_at: now,
       });
@@ -181,7 +202,13 @@ export class DeviceService {
     return {
       deviceId,
       projectId,
-      mqtt: { url: this.endpoints.mqttUrl, wsUrl: this.endpoints.mqttWsUrl, clientId: deviceId, username: deviceId, password: secret },
+      mqtt: {
+        url: this.endpoints.mqttUrl,
+        wsUrl: this.endpoints.mqttWsUrl,
+        clientId: deviceId,
+        username: deviceId,
+        password: secret,
+      },
       topics: deviceTopics(deviceId),
     };
   }
@@ -189,7 +216,11 @@ export class DeviceService {
   /** Broker authentication: true only for a linked (active or standby) device with the right secret. */
   async verifyCredentials(deviceId: string, secret: string): Promise<boolean> {
     if (!deviceId.startsWith('dev_') || secret.length === 0 || secret.length > 256) return false;
-    const row = await this.db('devices').select('secret_hash').where({ id: deviceId }).whereNot({ status: 'unlinked' }).first();
+    const row = await this.db('devices')
+      .select('secret_hash')
+      .where({ id: deviceId })
+      .whereNot({ status: 'unlinked' })
+      .first();
     return row ? sameDigest(sha256(secret), row.secret_hash) : false;
   }
 
@@ -217,14 +248,19 @@ export class DeviceService {
 
   /** The project's active device, or null. */
   async active(projectId: string): Promise<Device | null> {
-    const row: DeviceRow | undefined = await this.db('devices').where({ project_id: projectId, status: 'active' }).first();
+    const row: DeviceRow | undefined = await this.db('devices')
+      .where({ project_id: projectId, status: 'active' })
+      .first();
     return row ? toDevice(row) : null;
   }
 
   /** A linked device by id (any project), or null. Cached briefly: the dispatcher reads it on every run. */
   async find(deviceId: string): Promise<Device | null> {
     const device = await this.byId.getOrLoad(deviceId, async () => {
-      const row: DeviceRow | undefined = await this.db('devices').where({ id: deviceId }).whereNot({ status: 'unlinked' }).first();
+      const row: DeviceRow | undefined = await this.db('devices')
+        .where({ id: deviceId })
+        .whereNot({ status: 'unlinked' })
+        .first();
       return row ? toDevice(row) : undefined;
     });
     return device ?? null;
@@ -239,18 +275,26 @@ export class DeviceService {
 
   /** Makes the device its project's active one; the one active before becomes standby. */
   async activate(deviceId: string): Promise<DeviceWithPresence> {
-    await this.db.transaction(async (trx) => {
-      const row: DeviceRow | undefined = await trx('devices').where({ id: deviceId }).whereNot({ status: 'unlinked' }).forUpdate().first();
-      if (!row) throw apiError('NOT_FOUND', { message: 'No linked device with this id.' });
-      if (row.status === 'active') return null;
-      const now = new Date();
-      await lockActiveRole(trx, row.project_id);
-      await trx('devices').where({ project_id: row.project_id, status: 'active' }).update({ status: 'standby', updated_at: now });
-      await trx('devices').where({ id: deviceId }).update({ status: 'active', updated_at: now });
-      return row.project_id;
-    }).then(async (projectId) => {
-      if (projectId) await this.changed(projectId);
-    });
+    await this.db
+      .transaction(async (trx) => {
+        const row: DeviceRow | undefined = await trx('devices')
+          .where({ id: deviceId })
+          .whereNot({ status: 'unlinked' })
+          .forUpdate()
+          .first();
+        if (!row) throw apiError('NOT_FOUND', { message: 'No linked device with this id.' });
+        if (row.status === 'active') return null;
+        const now = new Date();
+        await lockActiveRole(trx, row.project_id);
+        await trx('devices')
+          .where({ project_id: row.project_id, status: 'active' })
+          .update({ status: 'standby', updated_at: now });
+        await trx('devices').where({ id: deviceId }).update({ status: 'active', updated_at: now });
+        return row.project_id;
+      })
+      .then(async (projectId) => {
+        if (projectId) await this.changed(projectId);
+      });
     return this.get(deviceId);
   }
 
@@ -259,7 +303,10 @@ export class DeviceService {
     if (patch.name !== undefined) changes.name = patch.name;
     if (patch.sendRatePerMinute !== undefined) changes.send_rate_per_minute = patch.sendRatePerMinute;
     if (patch.sims !== undefined) changes.sims = JSON.stringify(patch.sims);
-    const [row] = await this.db('devices').where({ id: deviceId }).whereNot({ status: 'unlinked' }).update(changes, ['project_id']);
+    const [row] = await this.db('devices')
+      .where({ id: deviceId })
+      .whereNot({ status: 'unlinked' })
+      .update(changes, ['project_id']);
     if (!row) throw apiError('NOT_FOUND', { message: 'No linked device with this id.' });
     await this.changed(row.project_id);
     return this.get(deviceId);
@@ -274,7 +321,10 @@ export class DeviceService {
     const next = readCapabilities(capabilities);
     const current = device?.capabilities ?? [];
     if (!device || (current.length === next.length && next.every((c) => current.includes(c)))) return;
-    const [row] = await this.db('devices').where({ id: deviceId }).whereNot({ status: 'unlinked' }).update({ capabilities: JSON.stringify(next), updated_at: new Date() }, ['project_id']);
+    const [row] = await this.db('devices')
+      .where({ id: deviceId })
+      .whereNot({ status: 'unlinked' })
+      .update({ capabilities: JSON.stringify(next), updated_at: new Date() }, ['project_id']);
     if (row) await this.changed(row.project_id);
   }
 
@@ -290,19 +340,30 @@ export class DeviceService {
   async unlink(deviceId: string): Promise<void> {
     const now = new Date();
     const unlinked = await this.db.transaction(async (trx) => {
-      const row: DeviceRow | undefined = await trx('devices').where({ id: deviceId }).whereNot({ status: 'unlinked' }).forUpdate().first();
+      const row: DeviceRow | undefined = await trx('devices')
+        .where({ id: deviceId })
+        .whereNot({ status: 'unlinked' })
+        .forUpdate()
+        .first();
       if (!row) throw apiError('NOT_FOUND', { message: 'No linked device with this id.' });
       await trx('devices').where({ id: deviceId }).update({ status: 'unlinked', unlinked_at: now, updated_at: now });
       if (row.status === 'active') {
         await lockActiveRole(trx, row.project_id);
-        const standby = await trx('devices').select('id').where({ project_id: row.project_id, status: 'standby' }).orderBy('linked_at', 'desc').first();
+        const standby = await trx('devices')
+          .select('id')
+          .where({ project_id: row.project_id, status: 'standby' })
+          .orderBy('linked_at', 'desc')
+          .first();
         if (standby) await trx('devices').where({ id: standby.id }).update({ status: 'active', updated_at: now });
       }
       return row;
     });
     await this.changed(unlinked.project_id);
     // The credentials are dead already; telling the phone and kicking it are best effort.
-    for (const listener of this.unlinkListeners) await listener(toDevice(unlinked)).catch((error) => this.log.warn({ err: error, deviceId }, 'unlinked device not disconnected'));
+    for (const listener of this.unlinkListeners)
+      await listener(toDevice(unlinked)).catch((error) =>
+        this.log.warn({ err: error, deviceId }, 'unlinked device not disconnected'),
+      );
     await this.presence.remove(deviceId);
     this.log.info({ deviceId }, 'device unlinked');
   }
@@ -314,7 +375,19 @@ export class DeviceService {
 }
 
 function merge(device: Device, presence: Presence | undefined): DeviceWithPresence {
-  return { ...device, online: presence?.online ?? false, lastSeenAt: presence?.lastSeenAt ?? null, battery: presence?.battery ?? null };
+  return {
+    ...device,
+    online: presence?.online ?? false,
+    lastSeenAt: presence?.lastSeenAt ?? null,
+    battery: presence?.battery ?? null,
+  };
+}
+
+function storedCapabilities(row: DeviceRow): DeviceCapability[] {
+  const stored: unknown = typeof row.capabilities === 'string' ? JSON.parse(row.capabilities) : row.capabilities;
+  const list: unknown[] = Array.isArray(stored) ? stored : [];
+  // An SMSGate-app phone linked before `encrypted-content` existed has it too: the app always decrypts.
+  return readCapabilities(row.transport === 'smsgate' ? [...list, ...TRANSPORT_CAPABILITIES] : list, true);
 }
 
 function toDevice(row: DeviceRow): Device {
@@ -329,7 +402,7 @@ function toDevice(row: DeviceRow): Device {
     active: row.status === 'active',
     sendRatePerMinute: row.send_rate_per_minute,
     sims: typeof row.sims === 'string' ? JSON.parse(row.sims) : row.sims,
-    capabilities: readCapabilities(typeof row.capabilities === 'string' ? JSON.parse(row.capabilities) : row.capabilities),
+    capabilities: storedCapabilities(row),
     linkedAt: new Date(row.linked_at).toISOString(),
     unlinkedAt: row.unlinked_at ? new Date(row.unlinked_at).toISOString() : null,
   };

@@ -41,7 +41,8 @@ export interface SmsGateMessage {
   phoneNumbers: string[];
   simNumber: number | null;
   withDeliveryReport: true;
-  isEncrypted: false;
+  /** Content the client encrypted (3rd-party `isEncrypted`): the app decrypts it with its passphrase. */
+  isEncrypted: boolean;
   priority: number;
   validUntil: string;
   createdAt: string;
@@ -102,8 +103,8 @@ export class SmsGateService {
       appVersion: 'smsgate',
       sims: readSimCards(b.simCards) ?? [],
       transport: 'smsgate',
-      // The app sends binary SMS (`dataMessage`).
-      capabilities: ['data-sms'],
+      // The app sends binary SMS (`dataMessage`) and decrypts `isEncrypted` content (it holds the passphrase).
+      capabilities: ['data-sms', 'encrypted-content'],
       onLinked: async (trx, deviceId, now) => {
         await trx('smsgate_devices').insert({
           device_id: deviceId,
@@ -182,11 +183,13 @@ export class SmsGateService {
       const ids = outgoing.map((m) => m.id);
       await this.transitions.dispatched(ids);
       const created = new Map<string, Date>();
+      const encrypted = new Set<string>();
       if (ids.length > 0) {
         const rows: Array<{ id: string; created_at: Date | string }> = await this.db('messages')
           .select('id', 'created_at')
           .whereIn('id', ids);
         for (const r of rows) created.set(r.id, new Date(r.created_at));
+        for (const id of await this.encryptedOf(ids)) encrypted.add(id);
       }
       if (batch.length === grant.taken) {
         // Maybe more waiting: wake the phone again once the pace allows.
@@ -196,12 +199,16 @@ export class SmsGateService {
       }
       const items = outgoing.map((m) => ({
         id: m.id,
-        ...(m.dataPort === null ? { textMessage: { text: m.body } } : { dataMessage: { data: m.body, port: m.dataPort } }),
+        ...(m.dataPort === null
+          ? { textMessage: { text: m.body } }
+          : { dataMessage: { data: m.body, port: m.dataPort } }),
         phoneNumbers: [m.to],
         simNumber: m.simSlot === null ? null : m.simSlot + 1,
         withDeliveryReport: true as const,
-        isEncrypted: false as const,
-        priority: m.priority,
+        // Content the client encrypted (3rd-party API `isEncrypted`): the app decrypts it with its passphrase.
+        isEncrypted: encrypted.has(m.id),
+        // The app's priority is SMSGate's -128..127 (a byte); an OTP's 128 is its highest, 127.
+        priority: Math.min(m.priority, 127),
         validUntil: m.expiresAt.toISOString(),
         createdAt: (created.get(m.id) ?? new Date()).toISOString(),
         state: 'Pending' as const,
@@ -211,6 +218,19 @@ export class SmsGateService {
       // A dispatcher that found the lock taken left it to us: let it look now.
       if (await lock.release()) await this.dispatch.signal([device.id]);
     }
+  }
+
+  /**
+   * Which of these messages carry content the client encrypted: those sent through the
+   * 3rd-party API with `isEncrypted` (routing gives them only to phones with `encrypted-content`).
+   */
+  private async encryptedOf(messageIds: string[]): Promise<string[]> {
+    const rows: Array<{ message_id: string }> = await this.db('smsgate_message_recipients as r')
+      .join('smsgate_messages as g', (j) => j.on('g.project_id', 'r.project_id').andOn('g.id', 'r.group_id'))
+      .whereIn('r.message_id', messageIds)
+      .whereRaw(`(g.content->>'isEncrypted')::boolean is true`)
+      .select('r.message_id');
+    return rows.map((r) => r.message_id);
   }
 
   /**

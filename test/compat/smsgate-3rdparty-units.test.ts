@@ -98,11 +98,16 @@ test('send requests: legacy message, textMessage, ttl and validUntil; refusals',
   const legacy = readSendRequest({ message: 'hi', phoneNumbers: ['+4915112345678', '89161234567'] }, { now });
   t.deepEqual(legacy, {
     id: undefined,
-    text: 'hi',
+    content: { text: 'hi' },
+    isEncrypted: false,
     phoneNumbers: ['+4915112345678', '+79161234567'],
     ttlSeconds: undefined,
     validUntil: undefined,
     withDeliveryReport: true,
+    scheduleAt: undefined,
+    simSlot: undefined,
+    deviceId: undefined,
+    priority: undefined,
   });
   const ttl = readSendRequest(
     { id: 'x', textMessage: { text: 'hi' }, phoneNumbers: ['+4915112345678'], ttl: 30, withDeliveryReport: false },
@@ -135,7 +140,70 @@ test('send requests: legacy message, textMessage, ttl and validUntil; refusals',
     '+74951234567',
   );
   t.regex(refused({ message: 'a', phoneNumbers: ['12'] }), /phone number/);
-  t.regex(refused({ message: 'a', phoneNumbers: ['+4915112345678'], priority: 5 }), /^priority is not supported yet/);
+  t.regex(
+    refused({ message: 'a', phoneNumbers: ['+4915112345678'], priority: 128 }),
+    /priority must be an integer -128 to 127/,
+  );
+});
+
+test('send requests: scheduleAt, simNumber (1-based → simSlot), deviceId, priority (as it is), dataMessage, isEncrypted', (t) => {
+  const now = new Date('2026-12-04T10:00:00Z');
+  const to = ['+4915112345678'];
+  const full = readSendRequest(
+    {
+      textMessage: { text: 'hi' },
+      phoneNumbers: to,
+      scheduleAt: '2026-12-04T12:00:00Z',
+      validUntil: '2026-12-04T13:00:00Z',
+      simNumber: 2,
+      deviceId: 'dev_1',
+      priority: 100,
+    },
+    { now },
+  );
+  t.like(full, { simSlot: 1, deviceId: 'dev_1', priority: 100, isEncrypted: false });
+  t.is(full.scheduleAt!.toISOString(), '2026-12-04T12:00:00.000Z');
+  t.deepEqual(readSendRequest({ dataMessage: { data: 'SGVsbG8=', port: 53739 }, phoneNumbers: to }, { now }).content, {
+    data: 'SGVsbG8=',
+    port: 53739,
+  });
+  const encrypted = readSendRequest(
+    { message: '$aes-256-cbc/pbkdf2-sha1$i=75000$c2FsdA==$Y2lwaGVy', phoneNumbers: to, isEncrypted: true },
+    { now },
+  );
+  t.true(encrypted.isEncrypted);
+  t.deepEqual(
+    encrypted.content,
+    { text: '$aes-256-cbc/pbkdf2-sha1$i=75000$c2FsdA==$Y2lwaGVy' },
+    'passed through untouched',
+  );
+
+  const refused = (body: Record<string, unknown>) => {
+    const error = t.throws(() => readSendRequest({ phoneNumbers: to, ...body }, { now }), { instanceOf: SmsGateError });
+    t.is(error!.status, 400);
+    return error!.message;
+  };
+  t.regex(refused({ message: 'a', scheduleAt: '2026-12-04T09:00:00Z' }), /scheduleAt must be in the future/);
+  t.regex(refused({ message: 'a', scheduleAt: 'soon' }), /scheduleAt must be an RFC 3339/);
+  t.regex(
+    refused({ message: 'a', scheduleAt: '2026-12-04T12:00:00Z', ttl: 60 }),
+    /scheduleAt must be before validUntil/,
+  );
+  t.regex(refused({ message: 'a', scheduleAt: '2027-02-04T12:00:00Z' }), /at most 30 days ahead/);
+  t.regex(refused({ message: 'a', simNumber: 0 }), /simNumber must be an integer 1 to 3/);
+  t.regex(refused({ message: 'a', simNumber: 4 }), /simNumber must be an integer 1 to 3/);
+  t.regex(refused({ message: 'a', deviceId: 5 }), /deviceId must be a device id/);
+  t.regex(refused({ dataMessage: { data: 'SGVsbG8=', port: 0 } }), /dataMessage\.port/);
+  t.regex(refused({ dataMessage: { data: 'not base64!', port: 1 } }), /dataMessage\.data/);
+  t.regex(refused({ dataMessage: { data: Buffer.alloc(134).toString('base64'), port: 1 } }), /133 bytes/);
+  t.regex(
+    refused({ dataMessage: { data: 'SGVsbG8=', port: 1 }, isEncrypted: true }),
+    /^isEncrypted is not supported yet by SMX: an encrypted dataMessage/,
+  );
+  t.regex(
+    refused({ message: 'x', isEncrypted: true, phoneNumbers: ['$aes-256-cbc/pbkdf2-sha1$i=75000$c2FsdA==$bnVtYmVy'] }),
+    /phone numbers must be sent unencrypted/,
+  );
 });
 
 test('JWT: HS256 round trip; a tampered, expired or foreign-key token is refused', (t) => {

@@ -265,7 +265,7 @@ test("one message to three numbers: one SMSGate id, a state per recipient; one f
   t.truthy(failed.states.Failed);
 });
 
-test('ids: a client-chosen id is unique in the project (409), free in another; the body is checked; fields SMX cannot serve yet answer 400 naming them', async (t) => {
+test('ids: a client-chosen id is unique in the project (409), free in another; the body is checked', async (t) => {
   const smx = current();
   const p = await newProject(smx);
   const other = await newProject(smx, 'other');
@@ -288,15 +288,11 @@ test('ids: a client-chosen id is unique in the project (409), free in another; t
   };
   await refused({ message: 'a', textMessage: { text: 'b' } }, /exactly one of message, textMessage or dataMessage/);
   await refused({}, /exactly one/);
-  await refused({ dataMessage: { data: 'SGVsbG8=', port: 53739 } }, /^dataMessage is not supported yet/);
-  await refused({ message: 'a', isEncrypted: true }, /^isEncrypted is not supported yet/);
-  await refused({ message: 'a', simNumber: 2 }, /^simNumber is not supported yet/);
-  await refused({ message: 'a', deviceId: 'dev_x' }, /^deviceId is not supported yet/);
-  await refused(
-    { message: 'a', scheduleAt: new Date(Date.now() + 60_000).toISOString() },
-    /^scheduleAt is not supported yet/,
-  );
-  await refused({ message: 'a', priority: 100 }, /^priority is not supported yet/);
+  // Served fields with what SMX cannot do here (smsgate-3rdparty-options.test.ts sends them for real).
+  await refused({ message: 'a', isEncrypted: true }, /^failed to select device: no phone of this project can decrypt/);
+  await refused({ message: 'a', deviceId: 'dev_x' }, /^failed to select device: record not found$/);
+  await refused({ message: 'a', simNumber: 4 }, /simNumber must be an integer 1 to 3/);
+  await refused({ message: 'a', priority: 128 }, /priority must be an integer -128 to 127/);
   await refused(
     { message: 'a', ttl: 60, validUntil: new Date(Date.now() + 60_000).toISOString() },
     /mutually exclusive/,
@@ -311,7 +307,7 @@ test('ids: a client-chosen id is unique in the project (409), free in another; t
   await refused({ message: 'a', phoneNumbers: ['+1'] }, /phone number/);
   await refused({ message: 'a'.repeat(1601) }, /at most 1600 characters/);
 
-  // What SMX does serve: ttl / validUntil (the message's expiry), withDeliveryReport, priority 0, a national number read as Russian.
+  // ttl / validUntil (the message's expiry), withDeliveryReport, priority 0, a national number read as Russian.
   const ttl = await raw(smx, 'POST', '/messages?skipPhoneValidation=false', {
     auth: p.auth,
     body: { message: 'a', ttl: 120, withDeliveryReport: false, priority: 0, phoneNumbers: ['89161234567'] },

@@ -1,9 +1,11 @@
 /**
  * `POST /messages` bodies (contract §3 "Request Message"), read and checked. Pure: no I/O.
- * Fields SMX cannot honour yet answer 400 naming the field rather than being dropped silently.
+ * Every field of the contract is served; what SMX cannot honour as asked (an encrypted binary
+ * SMS, encrypted phone numbers) answers 400 naming the field rather than being dropped silently.
  */
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
 import { SMS_LIMITS } from '../../sending/sms.js';
+import { dataProblem } from '../../sending/sms-options.js';
 import { invalid, SmsGateError, unsupported } from './errors.js';
 
 /** Recipients per SMSGate message. */
@@ -15,11 +17,27 @@ export const MIN_TTL = 5;
 /** SMSGate assumes Russian numbers when a number has no `+` (libphonenumber default region). */
 export const DEFAULT_REGION: CountryCode = 'RU';
 
+/** SIM numbers SMSGate accepts (1-based; SMX's `simSlot` is `simNumber - 1`). */
+export const SIM_NUMBERS = { min: 1, max: 3 } as const;
+
+/**
+ * SMSGate's `priority` (-128..127, default 0) is SMX's custom-SMS priority as it is: the same
+ * range, higher first. OTPs (128) still go before every one of them. SMSGate's "100 and above
+ * bypass limits and delays" is the phone's own: SMSGate-app phones get the priority and skip
+ * their own delays; SMX's pace (`sendRatePerMinute`) and the project's limits still apply.
+ */
+export const PRIORITY = SMS_LIMITS.priority;
+
+/** A message's content: a text, or a binary SMS (base64 `data` to `port`). */
+export type SendContent = { text: string } | { data: string; port: number };
+
 /** A send request SMX can serve. */
 export interface SendRequest {
   /** The client's id, if it chose one. */
   id: string | undefined;
-  text: string;
+  content: SendContent;
+  /** Content (and numbers) encrypted by the client: passed through untouched, only to phones that decrypt it. */
+  isEncrypted: boolean;
   /** E.164, unique, in the order given. */
   phoneNumbers: string[];
   /** Seconds the message may wait for a phone (from `ttl` or `validUntil`); SMX's default when absent. */
@@ -27,6 +45,13 @@ export interface SendRequest {
   validUntil: Date | undefined;
   /** Stored and shown; SMX's phones always ask for delivery reports. */
   withDeliveryReport: boolean;
+  /** Held until then. */
+  scheduleAt: Date | undefined;
+  /** 0-based (`simNumber - 1`). */
+  simSlot: number | undefined;
+  /** One of the project's phones (checked by the send). */
+  deviceId: string | undefined;
+  priority: number | undefined;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -47,20 +72,10 @@ export function readSendRequest(
 
   const contents = (['message', 'textMessage', 'dataMessage'] as const).filter((k) => present(body[k]));
   if (contents.length !== 1) throw invalid('exactly one of message, textMessage or dataMessage must be set');
-  if (contents[0] === 'dataMessage')
-    throw unsupported('dataMessage', 'binary SMS to a port needs a device protocol change that is in progress');
-  let text: unknown = body.message;
-  if (contents[0] === 'textMessage') {
-    if (!isObject(body.textMessage)) throw invalid('textMessage must be an object { text }');
-    text = body.textMessage.text;
-  }
-  if (typeof text !== 'string' || text.length === 0) throw invalid('the text must be a non-empty string');
-  if (text.length > 65_535) throw invalid('the text must be at most 65535 characters');
-  if (text.length > SMS_LIMITS.maxLength)
-    throw invalid(
-      `the text must be at most ${SMS_LIMITS.maxLength} characters on SMX (${Math.ceil(SMS_LIMITS.maxLength / 153)} SMS parts)`,
-    );
-  if (text.includes('\u0000')) throw invalid('the text must not contain NUL characters');
+  if (present(body.isEncrypted) && typeof body.isEncrypted !== 'boolean')
+    throw invalid('isEncrypted must be a boolean');
+  const isEncrypted = body.isEncrypted === true;
+  const content = readContent(body, contents[0]!, isEncrypted);
 
   let id: string | undefined;
   if (present(body.id)) {
@@ -81,18 +96,26 @@ export function readSendRequest(
   if (numbers.some((n) => typeof n !== 'string' || n.length === 0 || n.length > 128))
     throw invalid('each phone number must be a string of 1 to 128 characters');
 
-  if (body.isEncrypted === true)
-    throw unsupported('isEncrypted', 'end-to-end encrypted content needs phone-side support that is in progress');
-  if (present(body.deviceId) && body.deviceId !== '')
-    throw unsupported(
-      'deviceId',
-      "pinning a message to one phone is in progress; SMX routes it to one of the project's phones",
-    );
-  if (present(body.simNumber))
-    throw unsupported('simNumber', 'choosing the SIM per message is in progress; the phone uses its own choice');
-  if (present(body.scheduleAt)) throw unsupported('scheduleAt', 'scheduled sends are in progress');
-  if (present(body.priority) && body.priority !== 0)
-    throw unsupported('priority', 'message priorities are in progress; send without priority (0)');
+  let deviceId: string | undefined;
+  if (present(body.deviceId) && body.deviceId !== '') {
+    if (typeof body.deviceId !== 'string' || body.deviceId.length > 64 || CONTROL.test(body.deviceId))
+      throw invalid('deviceId must be a device id');
+    deviceId = body.deviceId;
+  }
+  let simSlot: number | undefined;
+  if (present(body.simNumber)) {
+    const n = body.simNumber;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < SIM_NUMBERS.min || n > SIM_NUMBERS.max)
+      throw invalid(`simNumber must be an integer ${SIM_NUMBERS.min} to ${SIM_NUMBERS.max}`);
+    simSlot = n - 1;
+  }
+  let priority: number | undefined;
+  if (present(body.priority)) {
+    const p = body.priority;
+    if (typeof p !== 'number' || !Number.isInteger(p) || p < PRIORITY.min || p > PRIORITY.max)
+      throw invalid(`priority must be an integer ${PRIORITY.min} to ${PRIORITY.max}`);
+    priority = p;
+  }
   if (present(body.withDeliveryReport) && typeof body.withDeliveryReport !== 'boolean')
     throw invalid('withDeliveryReport must be a boolean');
 
@@ -111,13 +134,89 @@ export function readSendRequest(
     validUntil = new Date(at);
     ttlSeconds = Math.ceil((at - now.getTime()) / 1000);
   }
-  if (ttlSeconds !== undefined && ttlSeconds > SMS_LIMITS.ttl.max)
+  let scheduleAt: Date | undefined;
+  if (present(body.scheduleAt)) {
+    const at = typeof body.scheduleAt === 'string' ? Date.parse(body.scheduleAt) : Number.NaN;
+    if (Number.isNaN(at)) throw invalid('scheduleAt must be an RFC 3339 date-time');
+    if (at <= now.getTime()) throw invalid('scheduleAt must be in the future');
+    if (at > now.getTime() + SMS_LIMITS.scheduleMaxSeconds * 1000)
+      throw invalid(`scheduleAt must be at most ${SMS_LIMITS.scheduleMaxSeconds / 86_400} days ahead on SMX`);
+    if (validUntil !== undefined && at >= validUntil.getTime()) throw invalid('scheduleAt must be before validUntil');
+    scheduleAt = new Date(at);
+  }
+  // SMX counts a message's wait from its scheduleAt: at most SMS_LIMITS.ttl.max seconds after it.
+  const waitFrom = scheduleAt ?? now;
+  if (validUntil !== undefined && validUntil.getTime() - waitFrom.getTime() > SMS_LIMITS.ttl.max * 1000)
     throw invalid(`a message may wait at most ${SMS_LIMITS.ttl.max} seconds on SMX (ttl / validUntil)`);
 
-  const phoneNumbers = numbers.map((n) => normalisePhone(n as string, options.skipPhoneValidation === true));
+  const phoneNumbers = numbers.map((n) => {
+    if (isEncrypted && ENCRYPTED.test(n as string))
+      throw unsupported(
+        'isEncrypted',
+        'SMX routes each message by its recipient, so the phone numbers must be sent unencrypted (the text is passed through encrypted)',
+      );
+    return normalisePhone(n as string, options.skipPhoneValidation === true);
+  });
   if (new Set(phoneNumbers).size !== phoneNumbers.length) throw invalid('phone numbers must be unique');
 
-  return { id, text, phoneNumbers, ttlSeconds, validUntil, withDeliveryReport: body.withDeliveryReport !== false };
+  return {
+    id,
+    content,
+    isEncrypted,
+    phoneNumbers,
+    ttlSeconds,
+    validUntil,
+    withDeliveryReport: body.withDeliveryReport !== false,
+    scheduleAt,
+    simSlot,
+    deviceId,
+    priority,
+  };
+}
+
+/** SMSGate's encrypted strings (`$aes-256-cbc/pbkdf2-sha1$i=75000$<salt>$<data>`, as its clients write them). */
+const ENCRYPTED = /^\$[a-z0-9-]+\/[a-z0-9-]+\$/i;
+
+/**
+ * The text of `message` / `textMessage`, or `dataMessage` { data, port } checked as SMX sends a
+ * binary SMS (one SMS: 1-133 bytes). Encrypted text is passed through as it is (SMX's length
+ * limit still applies); an encrypted binary SMS is not served.
+ */
+function readContent(
+  body: Record<string, unknown>,
+  kind: 'message' | 'textMessage' | 'dataMessage',
+  isEncrypted: boolean,
+): SendContent {
+  if (kind === 'dataMessage') {
+    if (isEncrypted)
+      throw unsupported(
+        'isEncrypted',
+        'an encrypted dataMessage is not served; SMX passes encrypted text messages only',
+      );
+    const data = body.dataMessage;
+    if (!isObject(data)) throw invalid('dataMessage must be an object { data, port }');
+    if (typeof data.data !== 'string' || data.data.length < 4 || data.data.length > 65_535)
+      throw invalid('dataMessage.data must be a base64 string of 4 to 65535 characters');
+    const problem = dataProblem(data.data, data.port);
+    if (problem)
+      throw invalid(
+        `dataMessage.${problem.field === 'dataPort' ? 'port' : 'data'}: ${problem.message.replace('dataPort', 'port')}`,
+      );
+    return { data: data.data, port: data.port as number };
+  }
+  let text: unknown = body.message;
+  if (kind === 'textMessage') {
+    if (!isObject(body.textMessage)) throw invalid('textMessage must be an object { text }');
+    text = body.textMessage.text;
+  }
+  if (typeof text !== 'string' || text.length === 0) throw invalid('the text must be a non-empty string');
+  if (text.length > 65_535) throw invalid('the text must be at most 65535 characters');
+  if (text.length > SMS_LIMITS.maxLength)
+    throw invalid(
+      `the text must be at most ${SMS_LIMITS.maxLength} characters on SMX (${Math.ceil(SMS_LIMITS.maxLength / 153)} SMS parts)`,
+    );
+  if (text.includes('\u0000')) throw invalid('the text must not contain NUL characters');
+  return { text };
 }
 
 /** E.164 of a number as SMSGate reads it (default region RU), with its errors. */

@@ -6,7 +6,7 @@ import { SmsService, type BulkAccepted } from '../../sending/sms.js';
 import { TOKENS } from '../../tokens.js';
 import { nanoid } from './auth.js';
 import { invalid, notFound, SmsGateError } from './errors.js';
-import { readSendRequest } from './message-request.js';
+import { readSendRequest, type SendContent } from './message-request.js';
 import {
   aggregateState,
   aggregateStateSql,
@@ -26,11 +26,16 @@ export interface MessageState {
   deviceId: string;
   state: ProcessState;
   isHashed: false;
-  isEncrypted: false;
+  /** The client encrypted the content: it is shown as it was given. */
+  isEncrypted: boolean;
   recipients: RecipientState[];
   states: Partial<Record<ProcessState, string>>;
   textMessage?: { text: string };
+  dataMessage?: { data: string; port: number };
 }
+
+/** What `smsgate_messages.content` holds: the content as given, and whether it is encrypted. */
+type StoredContent = SendContent & { isEncrypted?: boolean };
 
 export interface ListQuery {
   from?: Date;
@@ -49,7 +54,7 @@ const MESSAGE_NOT_FOUND = 'message';
 
 interface Row {
   id: string;
-  content: { text: string } | string;
+  content: StoredContent | string;
   created_at: Date;
   position: number;
   phone_number: string;
@@ -85,19 +90,24 @@ export class SmsGateMessages {
     const request = readSendRequest(body, options);
     const id = request.id ?? nanoid();
     const now = new Date();
-    await this.reserve(
-      projectId,
-      id,
-      { text: request.text },
-      request.withDeliveryReport,
-      request.validUntil ?? null,
-      now,
-    );
+    const content: StoredContent = request.isEncrypted ? { ...request.content, isEncrypted: true } : request.content;
+    await this.reserve(projectId, id, content, request.withDeliveryReport, request.validUntil ?? null, now);
+    const entry =
+      'text' in request.content
+        ? { message: request.content.text }
+        : { data: request.content.data, dataPort: request.content.port };
     let accepted: BulkAccepted;
     try {
+      // `validUntil` (from `ttl` too) is absolute, as SMSGate counts it from the request (SMX's
+      // `ttl` would count from `scheduleAt`).
       accepted = await this.sms.sendBulk(projectId, {
-        entries: request.phoneNumbers.map((to) => ({ to, message: request.text })),
-        ttl: request.ttlSeconds,
+        entries: request.phoneNumbers.map((to) => ({ to, ...entry })),
+        validUntil: request.validUntil,
+        scheduleAt: request.scheduleAt,
+        simSlot: request.simSlot,
+        deviceId: request.deviceId,
+        priority: request.priority,
+        encryptedContent: request.isEncrypted || undefined,
       });
       if (accepted.accepted === 0) {
         const first = accepted.rejected[0];
@@ -108,7 +118,7 @@ export class SmsGateMessages {
       }
     } catch (error) {
       await this.db('smsgate_messages').where({ project_id: projectId, id }).whereNull('batch_id').delete();
-      throw toSmsGateError(error);
+      throw toSmsGateError(error, request.simSlot);
     }
     const batchId = accepted.batchId;
     const messages: Array<{ id: string; to: string }> = await this.db('messages')
@@ -217,7 +227,7 @@ export class SmsGateMessages {
   private async reserve(
     projectId: string,
     id: string,
-    content: { text: string },
+    content: StoredContent,
     withDeliveryReport: boolean,
     validUntil: Date | null,
     now: Date,
@@ -300,30 +310,49 @@ function toState(rows: Row[], includeContent: boolean): MessageState {
           },
   }));
   const each = recipients.map(recipientState);
-  const content = typeof first.content === 'string' ? (JSON.parse(first.content) as { text: string }) : first.content;
+  const content = typeof first.content === 'string' ? (JSON.parse(first.content) as StoredContent) : first.content;
   return {
     id: first.id,
     deviceId: rows.find((r) => r.device_id)?.device_id ?? '',
     state: aggregateState(each.map((r) => r.state)),
     isHashed: false,
-    isEncrypted: false,
+    isEncrypted: content.isEncrypted === true,
     recipients: each,
     states: stateHistory(new Date(first.created_at), recipients),
-    ...(includeContent ? { textMessage: { text: content.text } } : {}),
+    ...(includeContent
+      ? 'data' in content
+        ? { dataMessage: { data: content.data, port: content.port } }
+        : { textMessage: { text: content.text } }
+      : {}),
   };
 }
 
 const date = (d: Date | null) => (d ? new Date(d) : null);
 
 /** SMX's refusals in SMSGate's words and statuses. */
-function toSmsGateError(error: unknown): unknown {
+function toSmsGateError(error: unknown, simSlot: number | undefined): unknown {
   if (error instanceof SmsGateError || !isApiError(error)) return error;
   const detail = error.details[0]?.message ?? error.message;
+  const field = error.details[0]?.field;
+  // A `deviceId` SMX does not know in this project (another project's too): the original's words.
+  if (field === 'deviceId' && (error.code === 'NOT_FOUND' || error.code === 'DEVICE_NOT_LINKED'))
+    return new SmsGateError(400, 'failed to select device: record not found', { cause: error });
+  if (field === 'deviceId') return new SmsGateError(400, `failed to select device: ${detail}`, { cause: error });
+  if (field === 'simSlot')
+    return new SmsGateError(400, `failed to validate: simNumber ${(simSlot ?? 0) + 1}: ${detail} (slot ${simSlot})`, {
+      cause: error,
+    });
   switch (error.code) {
     case 'DEVICE_NOT_LINKED':
-      return new SmsGateError(400, 'failed to select device: no phone of this project can take the message', {
-        cause: error,
-      });
+      return new SmsGateError(
+        400,
+        field === 'encryptedContent'
+          ? 'failed to select device: no phone of this project can decrypt encrypted content (SMSGate-app phones can; MQTT phones cannot)'
+          : field === 'data'
+            ? 'failed to select device: no phone of this project sends data SMS'
+            : 'failed to select device: no phone of this project can take the message',
+        { cause: error },
+      );
     case 'RATE_LIMITED':
       return new SmsGateError(429, error.message, { cause: error, retryAfter: error.retryAfter });
     case 'UNAVAILABLE':
