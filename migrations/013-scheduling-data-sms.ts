@@ -21,9 +21,13 @@ export async function up(knex: Knex): Promise<void> {
     t.integer('data_port');
   });
   await knex.raw('drop index if exists messages_dispatch_order');
-  await knex.raw(`create index messages_dispatch_order on messages (device_id, priority desc, seq) where status = 'QUEUED' and not held`);
+  await knex.raw(
+    `create index messages_dispatch_order on messages (device_id, priority desc, seq) where status = 'QUEUED' and not held`,
+  );
   await knex.raw(`create index messages_held on messages (scheduled_at) where status = 'QUEUED' and held`);
-  await knex.raw(`update messages set priority = 128 where kind = 'otp' and priority = 1 and status in ('QUEUED', 'DISPATCHED')`);
+  await knex.raw(
+    `update messages set priority = 128 where kind = 'otp' and priority = 1 and status in ('QUEUED', 'DISPATCHED')`,
+  );
   await knex.schema.alterTable('devices', (t) => {
     t.jsonb('capabilities').notNullable().defaultTo('[]');
   });
@@ -33,7 +37,9 @@ export async function up(knex: Knex): Promise<void> {
 export async function down(knex: Knex): Promise<void> {
   await knex.raw('drop index if exists messages_held');
   await knex.raw('drop index if exists messages_dispatch_order');
-  await knex.raw(`create index messages_dispatch_order on messages (device_id, priority desc, seq) where status = 'QUEUED'`);
+  await knex.raw(
+    `create index messages_dispatch_order on messages (device_id, priority desc, seq) where status = 'QUEUED'`,
+  );
   await knex.schema.alterTable('messages', (t) => {
     t.dropColumn('scheduled_at');
     t.dropColumn('held');

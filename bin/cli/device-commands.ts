@@ -193,7 +193,9 @@ function deviceRun(io: CliIo): Command {
           sims: credentials.sims,
           // This is the phone's own screen: showing the SMS body is its job.
           onSend: (message) =>
-            io.out(`→ ${message.to} : ${message.data === undefined ? message.body : `[data to port ${message.port}] ${message.data}`}`),
+            io.out(
+              `→ ${message.to} : ${message.data === undefined ? message.body : `[data to port ${message.port}] ${message.data}`}`,
+            ),
           onUnlinked: async () => {
             await deleteCredentials(path);
             await rm(sentIdsPathFor(path), { force: true });

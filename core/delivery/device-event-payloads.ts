@@ -50,15 +50,21 @@ export interface PresencePayload extends PresenceReport {
 
 export function readPresence(payload: unknown): PresencePayload {
   if (!isObject(payload)) return {};
-  const num = (v: unknown, min: number, max: number) => (typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max ? v : undefined);
+  const num = (v: unknown, min: number, max: number) =>
+    typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max ? v : undefined;
   return {
     online: typeof payload.online === 'boolean' ? payload.online : undefined,
     source: typeof payload.source === 'string' ? payload.source : undefined,
     battery: num(payload.battery, 0, 100),
     charging: typeof payload.charging === 'boolean' ? payload.charging : undefined,
     signal: num(payload.signal, 0, 5),
-    appVersion: typeof payload.appVersion === 'string' && !CONTROL_CHARS.test(payload.appVersion) ? payload.appVersion.slice(0, 50) : undefined,
-    capabilities: Array.isArray(payload.capabilities) ? payload.capabilities.slice(0, 32).filter((c): c is string => typeof c === 'string') : undefined,
+    appVersion:
+      typeof payload.appVersion === 'string' && !CONTROL_CHARS.test(payload.appVersion)
+        ? payload.appVersion.slice(0, 50)
+        : undefined,
+    capabilities: Array.isArray(payload.capabilities)
+      ? payload.capabilities.slice(0, 32).filter((c): c is string => typeof c === 'string')
+      : undefined,
   };
 }
 
@@ -77,7 +83,12 @@ const EARLIEST_RECEIVED = Date.UTC(2000, 0, 1);
  * day ahead (JavaScript reads years PostgreSQL cannot store) is replaced by `now`; a SIM slot
  * that is not 0..7 by null. Unusable items are dropped and named to `onDrop`.
  */
-export function readInbound(payload: unknown, max = 1000, onDrop?: (problem: string) => void, now = new Date()): Array<{ from: string; body: string; receivedAt: string; simSlot: number | null }> {
+export function readInbound(
+  payload: unknown,
+  max = 1000,
+  onDrop?: (problem: string) => void,
+  now = new Date(),
+): Array<{ from: string; body: string; receivedAt: string; simSlot: number | null }> {
   if (!isObject(payload) || !Array.isArray(payload.messages)) return [];
   if (payload.messages.length > max) onDrop?.('too-many');
   const out: Array<{ from: string; body: string; receivedAt: string; simSlot: number | null }> = [];
@@ -94,11 +105,22 @@ export function readInbound(payload: unknown, max = 1000, onDrop?: (problem: str
       onDrop?.('body');
       continue;
     }
-    const parsed = typeof item.receivedAt === 'string' && item.receivedAt.length <= STATUS_AT_MAX ? Date.parse(item.receivedAt) : Number.NaN;
+    const parsed =
+      typeof item.receivedAt === 'string' && item.receivedAt.length <= STATUS_AT_MAX
+        ? Date.parse(item.receivedAt)
+        : Number.NaN;
     const believable = parsed >= EARLIEST_RECEIVED && parsed <= now.getTime() + 86_400_000;
     const receivedAt = new Date(believable ? parsed : now.getTime()).toISOString();
-    const simSlot = typeof item.simSlot === 'number' && Number.isInteger(item.simSlot) && item.simSlot >= 0 && item.simSlot <= 7 ? item.simSlot : null;
-    out.push({ from: item.from.slice(0, INBOUND_FROM_MAX), body: item.body.slice(0, INBOUND_BODY_MAX).replace(/\u0000/g, ''), receivedAt, simSlot });
+    const simSlot =
+      typeof item.simSlot === 'number' && Number.isInteger(item.simSlot) && item.simSlot >= 0 && item.simSlot <= 7
+        ? item.simSlot
+        : null;
+    out.push({
+      from: item.from.slice(0, INBOUND_FROM_MAX),
+      body: item.body.slice(0, INBOUND_BODY_MAX).replace(/\u0000/g, ''),
+      receivedAt,
+      simSlot,
+    });
   }
   return out;
 }

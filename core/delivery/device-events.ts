@@ -57,10 +57,15 @@ export class DeviceEvents {
       case 'status': {
         const dropped: string[] = [];
         const updates = readStatusUpdates(payload, undefined, (problem) => dropped.push(problem));
-        if (dropped.length > 0) this.log.warn({ deviceId, dropped: dropped.length, problems: countProblems(dropped) }, 'status updates dropped: malformed');
+        if (dropped.length > 0)
+          this.log.warn(
+            { deviceId, dropped: dropped.length, problems: countProblems(dropped) },
+            'status updates dropped: malformed',
+          );
         const changed = await this.reports.apply(deviceId, updates, at).catch(rethrowSafely);
         if (this.hooks.has('afterStatus')) {
-          for (const row of changed) await this.hooks.notify('afterStatus', { id: row.id, deviceId, status: row.status }, row.update);
+          for (const row of changed)
+            await this.hooks.notify('afterStatus', { id: row.id, deviceId, status: row.status }, row.update);
         }
         return `applied ${changed.length}/${updates.length}`;
       }
@@ -85,10 +90,23 @@ export class DeviceEvents {
         // Stored once per SMS (a phone may publish one again); plugins see the new ones.
         const dropped: string[] = [];
         const inbound = readInbound(payload, undefined, (problem) => dropped.push(problem), at);
-        if (dropped.length > 0) this.log.warn({ deviceId, dropped: dropped.length, problems: countProblems(dropped) }, 'inbound SMS dropped: malformed');
-        const stored = await this.inbox.store(deviceId, inbound).catch((error: unknown) => rethrowSafely(DatabaseFailure.from('inbound SMS not stored', error)));
+        if (dropped.length > 0)
+          this.log.warn(
+            { deviceId, dropped: dropped.length, problems: countProblems(dropped) },
+            'inbound SMS dropped: malformed',
+          );
+        const stored = await this.inbox
+          .store(deviceId, inbound)
+          .catch((error: unknown) => rethrowSafely(DatabaseFailure.from('inbound SMS not stored', error)));
         this.log.info({ deviceId, received: inbound.length, stored: stored.length }, 'inbound SMS received');
-        for (const sms of stored) await this.hooks.notify('onInbound', { deviceId, from: sms.from, body: sms.body, receivedAt: sms.receivedAt, simSlot: sms.simSlot });
+        for (const sms of stored)
+          await this.hooks.notify('onInbound', {
+            deviceId,
+            from: sms.from,
+            body: sms.body,
+            receivedAt: sms.receivedAt,
+            simSlot: sms.simSlot,
+          });
         return `inbox ${stored.length}/${inbound.length}`;
       }
     }

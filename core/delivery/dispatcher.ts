@@ -105,7 +105,12 @@ export class Dispatcher {
   }
 
   /** Reads, paces, hands over and marks the device's messages until none are left, it is paced, or its time is up. */
-  private async pushAll(device: { id: string; sendRatePerMinute: number }, transport: PushTransport, holder: DispatchHolder, lock: DeviceLock): Promise<string> {
+  private async pushAll(
+    device: { id: string; sendRatePerMinute: number },
+    transport: PushTransport,
+    holder: DispatchHolder,
+    lock: DeviceLock,
+  ): Promise<string> {
     const deviceId = device.id;
     // Reading the next batch overlaps publishing the previous one, and marking a batch DISPATCHED
     // (only once its publish resolved) overlaps the next publish: see DispatchPipeline.
@@ -139,7 +144,8 @@ export class Dispatcher {
           continue;
         }
         const outgoing = await applyBeforeSend({ hooks: this.hooks, transitions: this.transitions }, batch);
-        if (outgoing.length < batch.length) await this.pacer.refund(deviceId, device.sendRatePerMinute, batch.length - outgoing.length);
+        if (outgoing.length < batch.length)
+          await this.pacer.refund(deviceId, device.sendRatePerMinute, batch.length - outgoing.length);
         if (outgoing.length > 0) await pipeline.push(outgoing);
         sent += outgoing.length;
       }
@@ -171,7 +177,10 @@ export class Dispatcher {
       const { moved, stranded } = await this.messages.reassignQueued(deviceId, target.id, sendsDataSms(target));
       const failed = await this.transitions.failed(stranded, 'NO_DEVICE');
       await this.dispatch.signal([target.id]);
-      this.log.info({ from: deviceId, to: target.id, moved, failed: failed.length }, 're-routed the messages of an unlinked device');
+      this.log.info(
+        { from: deviceId, to: target.id, moved, failed: failed.length },
+        're-routed the messages of an unlinked device',
+      );
       return `re-routed ${moved}, failed ${failed.length}`;
     }
     const ids = await this.messages.queuedFor(deviceId, 100_000);

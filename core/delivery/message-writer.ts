@@ -169,9 +169,12 @@ export class MessageWriter {
       if (message.scheduledAt) times.push(message.scheduledAt);
       else if (message.deviceId) devices.push(message.deviceId);
     }
-    const signals = Promise.all([this.dispatch.signal(devices), times.length > 0 ? this.dispatch.signalRelease(times) : undefined]);
-    await withinDeadline(signals, this.config.dependencyTimeoutMs, 'dispatch signal').catch(
-      (error) => this.log.warn({ err: error }, 'dispatch signal failed; the recovery sweep will send these'),
+    const signals = Promise.all([
+      this.dispatch.signal(devices),
+      times.length > 0 ? this.dispatch.signalRelease(times) : undefined,
+    ]);
+    await withinDeadline(signals, this.config.dependencyTimeoutMs, 'dispatch signal').catch((error) =>
+      this.log.warn({ err: error }, 'dispatch signal failed; the recovery sweep will send these'),
     );
   }
 }

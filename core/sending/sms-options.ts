@@ -37,7 +37,8 @@ export interface WindowInput {
   validUntil?: Date;
 }
 
-const invalid = (field: string, message: string) => new ApiError('VALIDATION_FAILED', { details: [{ field, message }] });
+const invalid = (field: string, message: string) =>
+  new ApiError('VALIDATION_FAILED', { details: [{ field, message }] });
 
 /**
  * The delivery window of a request: `scheduleAt` must be in the future (at most 30 days ahead);
@@ -56,11 +57,22 @@ export function deliveryWindow(now: Date, input: WindowInput): DeliveryWindow {
   if (validUntil !== undefined) {
     if (ttl !== undefined) throw invalid('validUntil', 'give ttl (or ttlSeconds) or validUntil, not both');
     const seconds = (validUntil.getTime() - start.getTime()) / 1000;
-    if (!(seconds > 0)) throw invalid('validUntil', scheduleAt ? 'validUntil must be after scheduleAt' : 'validUntil must be in the future');
-    if (seconds > SMS_LIMITS.ttl.max) throw invalid('validUntil', `validUntil must be at most ${SMS_LIMITS.ttl.max} seconds after ${scheduleAt ? 'scheduleAt' : 'now'}`);
+    if (!(seconds > 0))
+      throw invalid(
+        'validUntil',
+        scheduleAt ? 'validUntil must be after scheduleAt' : 'validUntil must be in the future',
+      );
+    if (seconds > SMS_LIMITS.ttl.max)
+      throw invalid(
+        'validUntil',
+        `validUntil must be at most ${SMS_LIMITS.ttl.max} seconds after ${scheduleAt ? 'scheduleAt' : 'now'}`,
+      );
     return { scheduledAt: scheduleAt ?? null, expiresAt: validUntil };
   }
-  return { scheduledAt: scheduleAt ?? null, expiresAt: new Date(start.getTime() + (ttl ?? SMS_LIMITS.ttl.default) * 1000) };
+  return {
+    scheduledAt: scheduleAt ?? null,
+    expiresAt: new Date(start.getTime() + (ttl ?? SMS_LIMITS.ttl.default) * 1000),
+  };
 }
 
 /** Strict base64 (padding included), as `data` must be. */
@@ -68,13 +80,25 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 
 /** Why a data SMS's `data` (base64) and `dataPort` are refused, or null; `field` prefixes the fields named. */
 export function dataProblem(data: unknown, port: unknown): { field: 'data' | 'dataPort'; message: string } | null {
-  if (typeof data !== 'string' || data.length === 0 || !BASE64.test(data)) return { field: 'data', message: 'data must be a base64 string (with padding)' };
+  if (typeof data !== 'string' || data.length === 0 || !BASE64.test(data))
+    return { field: 'data', message: 'data must be a base64 string (with padding)' };
   const bytes = Buffer.byteLength(data, 'base64');
   if (bytes < SMS_LIMITS.dataBytes.min || bytes > SMS_LIMITS.dataBytes.max) {
-    return { field: 'data', message: `data must decode to ${SMS_LIMITS.dataBytes.min}-${SMS_LIMITS.dataBytes.max} bytes (one SMS), got ${bytes}` };
+    return {
+      field: 'data',
+      message: `data must decode to ${SMS_LIMITS.dataBytes.min}-${SMS_LIMITS.dataBytes.max} bytes (one SMS), got ${bytes}`,
+    };
   }
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < SMS_LIMITS.dataPort.min || port > SMS_LIMITS.dataPort.max) {
-    return { field: 'dataPort', message: `dataPort must be an integer ${SMS_LIMITS.dataPort.min}-${SMS_LIMITS.dataPort.max}` };
+  if (
+    typeof port !== 'number' ||
+    !Number.isInteger(port) ||
+    port < SMS_LIMITS.dataPort.min ||
+    port > SMS_LIMITS.dataPort.max
+  ) {
+    return {
+      field: 'dataPort',
+      message: `dataPort must be an integer ${SMS_LIMITS.dataPort.min}-${SMS_LIMITS.dataPort.max}`,
+    };
   }
   return null;
 }

@@ -21,7 +21,7 @@ export const MESSAGE_STATUSES = [
   'FAILED',
   'EXPIRED',
 ] as const satisfies readonly MessageStatus[];
-true satisfies (MessageStatus extends (typeof MESSAGE_STATUSES)[number] ? true : never);
+true satisfies MessageStatus extends (typeof MESSAGE_STATUSES)[number] ? true : never;
 import type { MessageKind } from '../message-changed.js';
 
 export type { MessageKind };
@@ -187,14 +187,20 @@ export class MessageService {
    */
   insertSql(messages: NewMessage[]): SqlPart {
     const sealed = messages.map((m) => (m.kind === 'otp' ? this.sealer.seal(m.body) : m.body));
-    return columnInsert<NewMessage>('messages', [...MESSAGE_COLUMNS, { name: 'body', type: 'text', value: (_, i) => sealed[i]! }], messages);
+    return columnInsert<NewMessage>(
+      'messages',
+      [...MESSAGE_COLUMNS, { name: 'body', type: 'text', value: (_, i) => sealed[i]! }],
+      messages,
+    );
   }
 
   /** One message of a project; another project's id answers NOT_FOUND. */
   async get(projectId: string, messageId: string): Promise<MessageView> {
     // An id of another shape cannot exist (and a NUL byte in it would make PostgreSQL throw).
     if (!isId('msg', messageId)) throw apiError('NOT_FOUND', { message: 'No message with this id in this project.' });
-    const row: MessageRow | undefined = await this.db('messages').where({ id: messageId, project_id: projectId }).first();
+    const row: MessageRow | undefined = await this.db('messages')
+      .where({ id: messageId, project_id: projectId })
+      .first();
     if (!row) throw apiError('NOT_FOUND', { message: 'No message with this id in this project.' });
     return toView(row);
   }
@@ -222,12 +228,20 @@ export class MessageService {
    * order they were accepted in. Only QUEUED ones still within their TTL and not held for a
    * later time (scheduled; `not held` is the dispatch-order index's own condition).
    */
-  async nextForDevice(deviceId: string, limit: number, except: string[] = [], now = new Date()): Promise<OutboundMessage[]> {
+  async nextForDevice(
+    deviceId: string,
+    limit: number,
+    except: string[] = [],
+    now = new Date(),
+  ): Promise<OutboundMessage[]> {
     const q = this.db('messages')
       .where({ device_id: deviceId, status: 'QUEUED' })
       .whereRaw('not held')
       .where('expires_at', '>', now)
-      .orderBy([{ column: 'priority', order: 'desc' }, { column: 'seq', order: 'asc' }])
+      .orderBy([
+        { column: 'priority', order: 'desc' },
+        { column: 'seq', order: 'asc' },
+      ])
       .limit(limit);
     if (except.length > 0) void q.whereNotIn('id', except);
     const rows: MessageRow[] = await q;
@@ -236,7 +250,12 @@ export class MessageService {
 
   /** Devices that have QUEUED messages not held for later (the recovery sweep signals each). */
   async devicesWithQueued(limit = 10_000): Promise<string[]> {
-    const rows = await this.db('messages').distinct('device_id').where({ status: 'QUEUED' }).whereRaw('not held').whereNotNull('device_id').limit(limit);
+    const rows = await this.db('messages')
+      .distinct('device_id')
+      .where({ status: 'QUEUED' })
+      .whereRaw('not held')
+      .whereNotNull('device_id')
+      .limit(limit);
     return rows.map((r: { device_id: string }) => r.device_id);
   }
 
@@ -245,7 +264,11 @@ export class MessageService {
    * pinned to it and, when the new device cannot send them, its data SMS: their ids are returned
    * to be failed.
    */
-  async reassignQueued(fromDeviceId: string, toDeviceId: string, targetSendsData: boolean): Promise<{ moved: number; stranded: string[] }> {
+  async reassignQueued(
+    fromDeviceId: string,
+    toDeviceId: string,
+    targetSendsData: boolean,
+  ): Promise<{ moved: number; stranded: string[] }> {
     const moved = await this.db('messages')
       .where({ device_id: fromDeviceId, status: 'QUEUED', pinned: false })
       .modify((q) => (targetSendsData ? q : q.whereNull('data_port')))
@@ -287,7 +310,11 @@ export class MessageService {
 
   /** Ids of the device's messages still QUEUED (oldest first, at most `limit`). */
   async queuedFor(deviceId: string, limit = 1000): Promise<string[]> {
-    const rows = await this.db('messages').select('id').where({ device_id: deviceId, status: 'QUEUED' }).orderBy('created_at', 'asc').limit(limit);
+    const rows = await this.db('messages')
+      .select('id')
+      .where({ device_id: deviceId, status: 'QUEUED' })
+      .orderBy('created_at', 'asc')
+      .limit(limit);
     return rows.map((r: { id: string }) => r.id);
   }
 }
@@ -301,7 +328,11 @@ function toView(r: MessageRow): MessageView {
     status: r.status,
     to: r.to,
     // A custom SMS shows its text (or data); an OTP message never does (it holds the code).
-    ...(r.kind === 'sms' && !r.body_sealed && r.body !== null ? (r.data_port === null || r.data_port === undefined ? { message: r.body } : { data: r.body, dataPort: r.data_port }) : {}),
+    ...(r.kind === 'sms' && !r.body_sealed && r.body !== null
+      ? r.data_port === null || r.data_port === undefined
+        ? { message: r.body }
+        : { data: r.body, dataPort: r.data_port }
+      : {}),
     parts: r.parts,
     deviceId: r.device_id,
     simSlot: r.sim_slot,

@@ -33,7 +33,10 @@ function specCatalogue(): SpecRow[] {
   const end = section.findIndex((line) => /^#+ /.test(line));
   const rows: SpecRow[] = [];
   for (const line of end < 0 ? section : section.slice(0, end)) {
-    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    const cells = line
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim());
     if (cells.length < 3 || !/^[A-Z][A-Z_]+$/.test(cells[0]!)) continue; // header and separator rows
     rows.push({ code: cells[0]!, status: Number(cells[1]), origin: cells[2]! });
   }
@@ -77,7 +80,9 @@ test('the served /openapi.json documents every code: ErrorEnvelope enum and x-er
   const response = await fetch(`${smx.url}/openapi.json`);
   t.is(response.status, 200);
   const doc = (await response.json()) as {
-    components: { schemas: Record<string, { properties?: Record<string, { properties?: Record<string, { enum?: string[] }> }> }> };
+    components: {
+      schemas: Record<string, { properties?: Record<string, { properties?: Record<string, { enum?: string[] }> }> }>;
+    };
     'x-error-catalogue'?: Array<{ code: string; status: number; origin: string; message: string }>;
     info: { description?: string };
   };
@@ -98,6 +103,10 @@ test('the served /openapi.json documents every code: ErrorEnvelope enum and x-er
     t.is(entry?.status, row.status, `${row.code}: documented HTTP status`);
     t.is(entry?.origin, row.origin, `${row.code}: documented origin`);
     t.true((entry?.message ?? '').length > 0, `${row.code}: documented message`);
-    t.regex(doc.info.description ?? '', new RegExp(`\\| ${row.code} \\| ${row.status} \\| ${row.origin} \\|`), `${row.code} in the description's table`);
+    t.regex(
+      doc.info.description ?? '',
+      new RegExp(`\\| ${row.code} \\| ${row.status} \\| ${row.origin} \\|`),
+      `${row.code} in the description's table`,
+    );
   }
 });

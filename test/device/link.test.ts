@@ -77,7 +77,14 @@ test('linkDevice posts the link request without an API key and returns the 201 d
   t.is(req?.headers['x-smx-api-key'], undefined);
   t.is(req?.headers.authorization, undefined);
   // The reference device sends binary SMS: it declares data-sms unless told otherwise.
-  t.deepEqual(req?.body, { token: 'lt_token', name: 'Pixel 7', model: 'GP4BC', appVersion: '1.0.0', sims, capabilities: ['data-sms'] });
+  t.deepEqual(req?.body, {
+    token: 'lt_token',
+    name: 'Pixel 7',
+    model: 'GP4BC',
+    appVersion: '1.0.0',
+    sims,
+    capabilities: ['data-sms'],
+  });
 });
 
 test('linkDevice surfaces the API error code of a refused token', async (t) => {

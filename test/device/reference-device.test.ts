@@ -485,14 +485,27 @@ test('a binary SMS (data + port, device-protocol.md §3) is sent and reported li
   const s = await setup(t);
   await s.device();
   const server = await serverClient(t, s.broker.url, [s.credentials.topics.status]);
-  const data = { id: 'msg_data11111111', to: '+4915112345678', data: 'SGVsbG8=', port: 8200, simSlot: null, expiresAt: new Date(Date.now() + 60_000).toISOString(), priority: 0 };
+  const data = {
+    id: 'msg_data11111111',
+    to: '+4915112345678',
+    data: 'SGVsbG8=',
+    port: 8200,
+    simSlot: null,
+    expiresAt: new Date(Date.now() + 60_000).toISOString(),
+    priority: 0,
+  };
   await server.publish(s.credentials.topics.outbox, { messages: [data] });
   await server.waitFor((r) => updatesOf(r.json).some((u) => u.id === data.id && u.state === 'sent'));
   t.like(s.sent[0], { id: data.id, body: '', data: 'SGVsbG8=', port: 8200 });
   // An item with data but no valid port is not a message.
-  await server.publish(s.credentials.topics.outbox, { messages: [{ ...data, id: 'msg_data22222222', port: 0 }, message('msg_text33333333')] });
+  await server.publish(s.credentials.topics.outbox, {
+    messages: [{ ...data, id: 'msg_data22222222', port: 0 }, message('msg_text33333333')],
+  });
   await server.waitFor((r) => updatesOf(r.json).some((u) => u.id === 'msg_text33333333'));
-  t.deepEqual(s.sent.map((m) => m.id), [data.id, 'msg_text33333333']);
+  t.deepEqual(
+    s.sent.map((m) => m.id),
+    [data.id, 'msg_text33333333'],
+  );
 });
 
 test('a device that does not declare data-sms reports a binary SMS failed with DATA_SMS_UNSUPPORTED and does not send it', async (t) => {
@@ -501,8 +514,22 @@ test('a device that does not declare data-sms reports a binary SMS failed with D
   const server = await serverClient(t, s.broker.url, [s.credentials.topics.status, s.credentials.topics.presence]);
   const presence = await server.waitFor((r) => r.topic === s.credentials.topics.presence);
   t.deepEqual((presence.json as { capabilities: string[] }).capabilities, []);
-  await server.publish(s.credentials.topics.outbox, { messages: [{ id: 'msg_data44444444', to: '+4915112345678', data: 'AAEC', port: 9, simSlot: null, expiresAt: null, priority: 0 }] });
-  const report = await server.waitFor((r) => r.topic === s.credentials.topics.status && updatesOf(r.json).some((u) => u.id === 'msg_data44444444'));
+  await server.publish(s.credentials.topics.outbox, {
+    messages: [
+      {
+        id: 'msg_data44444444',
+        to: '+4915112345678',
+        data: 'AAEC',
+        port: 9,
+        simSlot: null,
+        expiresAt: null,
+        priority: 0,
+      },
+    ],
+  });
+  const report = await server.waitFor(
+    (r) => r.topic === s.credentials.topics.status && updatesOf(r.json).some((u) => u.id === 'msg_data44444444'),
+  );
   t.like(updatesOf(report.json)[0], { state: 'failed', error: 'DATA_SMS_UNSUPPORTED' });
   t.deepEqual(s.sent, []);
 });

@@ -17,7 +17,12 @@ const current = useSmx(test, 'data-sms');
 async function link(smx: TestSmx, projectId: string, name: string, capabilities?: string[]): Promise<LinkResult> {
   const token = await smx.admin('POST', `/admin/projects/${projectId}/link-tokens`);
   const qr = JSON.parse(token.body.data.qr.payload) as { server: string; token: string };
-  const credentials = await linkDevice({ server: qr.server, token: qr.token, name, ...(capabilities ? { capabilities } : {}) });
+  const credentials = await linkDevice({
+    server: qr.server,
+    token: qr.token,
+    name,
+    ...(capabilities ? { capabilities } : {}),
+  });
   await smx.admin('PATCH', `/admin/devices/${credentials.deviceId}`, { sendRatePerMinute: 0 });
   return credentials;
 }
@@ -30,18 +35,31 @@ test('a data SMS reaches a capable phone as data + port, is reported sent and de
   const credentials = await link(smx, projectId, 'capable');
   const received: OutboxMessage[] = [];
   await startPhone(t, credentials, { onSend: (m) => void received.push(m) });
-  const sent = await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', data: DATA, dataPort: 8200, metadata: { kind: 'wap' } });
+  const sent = await smx.api(key, 'POST', '/v1/send-sms', {
+    to: '+4915112345678',
+    data: DATA,
+    dataPort: 8200,
+    metadata: { kind: 'wap' },
+  });
   t.is(sent.status, 201, JSON.stringify(sent.body));
   t.is(sent.body.data.parts, 1);
-  const sms = await eventually(() => received.find((m) => m.id === sent.body.data.messageId), 10_000, 'the data SMS on the phone');
+  const sms = await eventually(
+    () => received.find((m) => m.id === sent.body.data.messageId),
+    10_000,
+    'the data SMS on the phone',
+  );
   t.like(sms, { data: DATA, port: 8200, body: '' });
-  const read = await eventually(async () => {
-    const m = await smx.api(key, 'GET', `/v1/messages/${sms.id}`);
-    return m.body.data.status === 'DELIVERED' ? m.body.data : null;
-  }, 10_000, 'DELIVERED');
+  const read = await eventually(
+    async () => {
+      const m = await smx.api(key, 'GET', `/v1/messages/${sms.id}`);
+      return m.body.data.status === 'DELIVERED' ? m.body.data : null;
+    },
+    10_000,
+    'DELIVERED',
+  );
   t.like(read, { data: DATA, dataPort: 8200 });
   t.false('message' in read);
-  const doc = await (await fetch(`${smx.url}/openapi.json`)).json() as { paths: Record<string, unknown> };
+  const doc = (await (await fetch(`${smx.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
   t.truthy(doc.paths['/v1/messages/{id}/cancel']);
 });
 
@@ -67,14 +85,29 @@ test('routing skips a phone without data-sms: the active one gets texts, the cap
   });
   t.is(bulk.status, 202, JSON.stringify(bulk.body));
   t.is(bulk.body.data.accepted, 2);
-  t.deepEqual(bulk.body.data.rejected.map((r: { index: number; code: string }) => [r.index, r.code]), [[2, 'VALIDATION_FAILED']]);
-  await eventually(() => onCapable.filter((m) => m.data === DATA).length === 2, 10_000, 'both data SMS on the capable phone');
+  t.deepEqual(
+    bulk.body.data.rejected.map((r: { index: number; code: string }) => [r.index, r.code]),
+    [[2, 'VALIDATION_FAILED']],
+  );
+  await eventually(
+    () => onCapable.filter((m) => m.data === DATA).length === 2,
+    10_000,
+    'both data SMS on the capable phone',
+  );
   await eventually(() => onPlain.some((m) => m.body === 'a text'), 10_000, 'the text on the active phone');
   // Whatever was handed to the text-only phone before this marker has arrived: no data SMS among it.
   await phoneMarker(smx, key, (id) => onPlain.some((m) => m.id === id));
-  t.false(onPlain.some((m) => m.data !== undefined), 'no data SMS to the phone without data-sms');
+  t.false(
+    onPlain.some((m) => m.data !== undefined),
+    'no data SMS to the phone without data-sms',
+  );
 
-  const pinned = await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', data: DATA, dataPort: 9200, deviceId: plain.deviceId });
+  const pinned = await smx.api(key, 'POST', '/v1/send-sms', {
+    to: '+4915112345678',
+    data: DATA,
+    dataPort: 9200,
+    deviceId: plain.deviceId,
+  });
   t.is(pinned.status, 400);
   t.is(pinned.body.error.details[0]!.field, 'deviceId');
 });
@@ -94,10 +127,14 @@ test('a project without a capable phone: 409 DEVICE_NOT_LINKED on data; a phone 
   // The app is updated: its presence now says data-sms (no new link).
   const received: OutboxMessage[] = [];
   await startPhone(t, plain, { capabilities: ['data-sms'], onSend: (m) => void received.push(m) });
-  const accepted = await eventually(async () => {
-    const sent = await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', data: DATA, dataPort: 8200 });
-    return sent.status === 201 ? sent.body.data : null;
-  }, 10_000, 'data SMS accepted once the presence declared data-sms');
+  const accepted = await eventually(
+    async () => {
+      const sent = await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', data: DATA, dataPort: 8200 });
+      return sent.status === 201 ? sent.body.data : null;
+    },
+    10_000,
+    'data SMS accepted once the presence declared data-sms',
+  );
   await eventually(() => received.some((m) => m.id === accepted.messageId), 10_000, 'on the phone');
   const device = await smx.admin('GET', `/admin/devices/${plain.deviceId}`);
   t.deepEqual(device.body.data.capabilities, ['data-sms']);
@@ -111,7 +148,10 @@ test('validation: message xor data, strict base64 of 1-133 bytes, dataPort 1-655
     const answer = await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', ...body });
     t.is(answer.status, 400, JSON.stringify(body));
     t.is(answer.body.error.code, 'VALIDATION_FAILED');
-    t.true(answer.body.error.details.some((d) => d.field === field), `${JSON.stringify(body)} → ${JSON.stringify(answer.body.error.details)}`);
+    t.true(
+      answer.body.error.details.some((d) => d.field === field),
+      `${JSON.stringify(body)} → ${JSON.stringify(answer.body.error.details)}`,
+    );
   };
   await refused({ message: 'x', data: DATA, dataPort: 1 }, 'data');
   await refused({ data: DATA }, 'dataPort');
@@ -120,7 +160,11 @@ test('validation: message xor data, strict base64 of 1-133 bytes, dataPort 1-655
   await refused({ data: 'AAE', dataPort: 1 }, 'data');
   await refused({ data: Buffer.alloc(134).toString('base64'), dataPort: 1 }, 'data');
   await refused({}, 'message');
-  const max = await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', data: Buffer.alloc(133, 7).toString('base64'), dataPort: 65_535 });
+  const max = await smx.api(key, 'POST', '/v1/send-sms', {
+    to: '+4915112345678',
+    data: Buffer.alloc(133, 7).toString('base64'),
+    dataPort: 65_535,
+  });
   t.is(max.status, 201, JSON.stringify(max.body));
 });
 
@@ -133,7 +177,9 @@ test('an SMSGate-app phone pulls a data SMS as dataMessage', async (t) => {
   const sent = await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', data: DATA, dataPort: 53 });
   t.is(sent.status, 201, JSON.stringify(sent.body));
   const pulled = await app.pull();
-  const item = (pulled.body as unknown as Array<Record<string, unknown>>).find((m) => m.id === sent.body.data.messageId);
+  const item = (pulled.body as unknown as Array<Record<string, unknown>>).find(
+    (m) => m.id === sent.body.data.messageId,
+  );
   t.deepEqual(item?.dataMessage, { data: DATA, port: 53 });
   t.false(item !== undefined && 'textMessage' in item);
 });

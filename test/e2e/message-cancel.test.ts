@@ -37,12 +37,19 @@ test('DISPATCHED (the phone holds it, not sent yet): the phone gets a cancel on 
   const received: OutboxMessage[] = [];
   const canceledOnPhone: string[] = [];
   // A phone that takes messages but does not report them sent (yet).
-  const phone = await startPhone(t, credentials, { report: { sent: false, delivered: false }, onSend: (m) => void received.push(m) });
+  const phone = await startPhone(t, credentials, {
+    report: { sent: false, delivered: false },
+    onSend: (m) => void received.push(m),
+  });
   phone.on('canceled', (ids) => canceledOnPhone.push(...ids));
   const sent = await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', message: 'held by the phone' });
   const { messageId } = sent.body.data;
   await eventually(() => received.some((m) => m.id === messageId), 10_000, 'the SMS on the phone');
-  await eventually(async () => (await smx.api(key, 'GET', `/v1/messages/${messageId}`)).body.data.status === 'DISPATCHED', 10_000, 'DISPATCHED');
+  await eventually(
+    async () => (await smx.api(key, 'GET', `/v1/messages/${messageId}`)).body.data.status === 'DISPATCHED',
+    10_000,
+    'DISPATCHED',
+  );
 
   const canceled = await smx.api(key, 'POST', `/v1/messages/${messageId}/cancel`);
   t.is(canceled.status, 200, JSON.stringify(canceled.body));
@@ -50,14 +57,18 @@ test('DISPATCHED (the phone holds it, not sent yet): the phone gets a cancel on 
   await eventually(() => canceledOnPhone.includes(messageId), 10_000, 'the cancel on the control topic');
 });
 
-test('after the phone sent it: 409 MESSAGE_NOT_CANCELABLE in the catalogue shape; another project\'s id: 404', async (t) => {
+test("after the phone sent it: 409 MESSAGE_NOT_CANCELABLE in the catalogue shape; another project's id: 404", async (t) => {
   const smx = current();
   const { projectId, key } = await createProject(smx);
   const credentials = await linkNewDevice(smx, projectId);
   await startPhone(t, credentials);
   const sent = await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', message: 'gone' });
   const { messageId } = sent.body.data;
-  await eventually(async () => (await smx.api(key, 'GET', `/v1/messages/${messageId}`)).body.data.status === 'DELIVERED', 10_000, 'DELIVERED');
+  await eventually(
+    async () => (await smx.api(key, 'GET', `/v1/messages/${messageId}`)).body.data.status === 'DELIVERED',
+    10_000,
+    'DELIVERED',
+  );
   const late = await smx.api(key, 'POST', `/v1/messages/${messageId}/cancel`);
   t.is(late.status, 409);
   t.like(late.body.error, { code: 'MESSAGE_NOT_CANCELABLE', origin: 'client' });

@@ -428,7 +428,13 @@ test.serial('OTP and SMS: send, verify, read, resend, cancel, bulk, batches, the
   const later = (
     await expect(t, 201, 'POST /v1/send-sms', {
       auth: key,
-      body: { to, message: 'later', scheduleAt: new Date(Date.now() + 3_600_000).toISOString(), ttlSeconds: 600, priority: 5 },
+      body: {
+        to,
+        message: 'later',
+        scheduleAt: new Date(Date.now() + 3_600_000).toISOString(),
+        ttlSeconds: 600,
+        priority: 5,
+      },
     })
   ).data;
   await expect(t, 200, 'POST /v1/messages/{id}/cancel', { auth: key, params: { id: later.messageId } });

@@ -54,24 +54,48 @@ test('deviceId: a pinned standby phone gets it although another is active; forei
   await startPhone(t, standby, { onSend: (m) => void onStandby.push(m) });
   await startPhone(t, active, { onSend: (m) => void onActive.push(m) });
 
-  const pinned = await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', message: 'pinned', deviceId: standby.deviceId });
+  const pinned = await smx.api(key, 'POST', '/v1/send-sms', {
+    to: '+4915112345678',
+    message: 'pinned',
+    deviceId: standby.deviceId,
+  });
   t.is(pinned.status, 201, JSON.stringify(pinned.body));
   t.is(pinned.body.data.deviceId, standby.deviceId);
   const plain = await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', message: 'routed' });
   t.is(plain.body.data.deviceId, active.deviceId);
-  await eventually(() => onStandby.some((m) => m.id === pinned.body.data.messageId), 10_000, 'the pinned SMS on the standby phone');
-  await eventually(() => onActive.some((m) => m.id === plain.body.data.messageId), 10_000, 'the routed SMS on the active phone');
+  await eventually(
+    () => onStandby.some((m) => m.id === pinned.body.data.messageId),
+    10_000,
+    'the pinned SMS on the standby phone',
+  );
+  await eventually(
+    () => onActive.some((m) => m.id === plain.body.data.messageId),
+    10_000,
+    'the routed SMS on the active phone',
+  );
   t.false(onActive.some((m) => m.id === pinned.body.data.messageId));
 
   const other = await createProject(smx, 'Other');
   const foreignDevice = await link(smx, other.projectId, 'foreign');
-  const foreign = await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', message: 'x', deviceId: foreignDevice.deviceId });
+  const foreign = await smx.api(key, 'POST', '/v1/send-sms', {
+    to: '+4915112345678',
+    message: 'x',
+    deviceId: foreignDevice.deviceId,
+  });
   t.is(foreign.status, 404);
   t.is(foreign.body.error.code, 'NOT_FOUND');
-  t.is((await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', message: 'x', deviceId: 'dev_unknown' })).status, 404);
+  t.is(
+    (await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', message: 'x', deviceId: 'dev_unknown' }))
+      .status,
+    404,
+  );
 
   t.is((await smx.admin('DELETE', `/admin/devices/${standby.deviceId}`)).status, 200);
-  const unlinked = await smx.api(key, 'POST', '/v1/send-sms/bulk', { to: ['+4915112345678'], message: 'x', deviceId: standby.deviceId });
+  const unlinked = await smx.api(key, 'POST', '/v1/send-sms/bulk', {
+    to: ['+4915112345678'],
+    message: 'x',
+    deviceId: standby.deviceId,
+  });
   t.is(unlinked.status, 409);
   t.is(unlinked.body.error.code, 'DEVICE_NOT_LINKED');
 });
@@ -81,7 +105,11 @@ test('priority: a phone gets its waiting SMS highest priority first, then in ord
   const { projectId, key } = await createProject(smx);
   const credentials = await link(smx, projectId, 'offline for now');
   const send = async (message: string, priority?: number) => {
-    const sent = await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', message, ...(priority === undefined ? {} : { priority }) });
+    const sent = await smx.api(key, 'POST', '/v1/send-sms', {
+      to: '+4915112345678',
+      message,
+      ...(priority === undefined ? {} : { priority }),
+    });
     t.is(sent.status, 201, JSON.stringify(sent.body));
   };
   // The phone has never connected: everything waits for it, then goes out in dispatch order.
@@ -99,7 +127,10 @@ test('priority: a phone gets its waiting SMS highest priority first, then in ord
     received.map((m) => (m.id === otp.body.data.messageId ? 'otp' : m.body)),
     ['otp', 'p127', 'p10', 'p0 first', 'p0 second', 'p-5'],
   );
-  t.deepEqual(received.map((m) => m.priority), [128, 127, 10, 0, 0, -5]);
+  t.deepEqual(
+    received.map((m) => m.priority),
+    [128, 127, 10, 0, 0, -5],
+  );
 });
 
 test('a message pinned to a phone that is unlinked before it got it fails NO_DEVICE instead of moving to the active phone', async (t) => {
@@ -109,16 +140,24 @@ test('a message pinned to a phone that is unlinked before it got it fails NO_DEV
   const active = await link(smx, projectId, 'active');
   const onActive: OutboxMessage[] = [];
   await startPhone(t, active, { onSend: (m) => void onActive.push(m) });
-  const pinned = await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', message: 'pinned', deviceId: pinnedTo.deviceId });
+  const pinned = await smx.api(key, 'POST', '/v1/send-sms', {
+    to: '+4915112345678',
+    message: 'pinned',
+    deviceId: pinnedTo.deviceId,
+  });
   const unpinned = await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', message: 'follows' });
   t.is(pinned.status, 201);
   t.is(unpinned.body.data.deviceId, active.deviceId);
   t.is((await smx.admin('DELETE', `/admin/devices/${pinnedTo.deviceId}`)).status, 200);
   // The dispatcher finds the device gone (at the latest on the 10 s recovery sweep) and does not move it.
-  const failed = await eventually(async () => {
-    const m = (await smx.api(key, 'GET', `/v1/messages/${pinned.body.data.messageId}`)).body.data;
-    return m.status === 'FAILED' ? m : null;
-  }, 30_000, 'the pinned message failed');
+  const failed = await eventually(
+    async () => {
+      const m = (await smx.api(key, 'GET', `/v1/messages/${pinned.body.data.messageId}`)).body.data;
+      return m.status === 'FAILED' ? m : null;
+    },
+    30_000,
+    'the pinned message failed',
+  );
   t.is(failed.error, 'NO_DEVICE');
   t.is(failed.deviceId, pinnedTo.deviceId);
   t.false(onActive.some((m) => m.id === pinned.body.data.messageId));

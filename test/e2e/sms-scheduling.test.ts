@@ -6,7 +6,16 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import type { OutboxMessage } from '../../protocol/payloads.js';
-import { cleanupTestSmx, createProject, linkNewDevice, phoneMarker, startPhone, startTestSmx, useSmx, type TestSmx } from '../helpers/smx.js';
+import {
+  cleanupTestSmx,
+  createProject,
+  linkNewDevice,
+  phoneMarker,
+  startPhone,
+  startTestSmx,
+  useSmx,
+  type TestSmx,
+} from '../helpers/smx.js';
 import { eventually } from '../helpers/eventually.js';
 
 const NAME = 'sms-scheduling';
@@ -28,15 +37,27 @@ test('a scheduled SMS is held until its time, then handed over once; the answer 
   const smx = current();
   const { key, received } = await projectWithPhone(t, smx);
   const scheduleAt = inMs(2_500);
-  const sent = await smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', message: 'later', scheduleAt, ttlSeconds: 600 });
+  const sent = await smx.api(key, 'POST', '/v1/send-sms', {
+    to: '+4915112345678',
+    message: 'later',
+    scheduleAt,
+    ttlSeconds: 600,
+  });
   t.is(sent.status, 201, JSON.stringify(sent.body));
   const { messageId } = sent.body.data;
   t.is(sent.body.data.scheduleAt, scheduleAt);
-  t.is(sent.body.data.expiresAt, new Date(Date.parse(scheduleAt) + 600_000).toISOString(), 'the TTL counts from scheduleAt');
+  t.is(
+    sent.body.data.expiresAt,
+    new Date(Date.parse(scheduleAt) + 600_000).toISOString(),
+    'the TTL counts from scheduleAt',
+  );
 
   // A message sent after it, without a schedule, reaches the phone first: the held one did not go.
   await phoneMarker(smx, key, (id) => received.some((m) => m.id === id));
-  t.false(received.some((m) => m.id === messageId), 'not handed over before its time');
+  t.false(
+    received.some((m) => m.id === messageId),
+    'not handed over before its time',
+  );
   const held = await smx.api(key, 'GET', `/v1/messages/${messageId}`);
   t.is(held.body.data.status, 'QUEUED');
   t.is(held.body.data.scheduleAt, scheduleAt);
@@ -44,9 +65,16 @@ test('a scheduled SMS is held until its time, then handed over once; the answer 
   t.like(status.body.data.queue, { delayed: 1, waiting: 0 }, 'a scheduled message counts as delayed');
 
   const sms = await eventually(() => received.find((m) => m.id === messageId), 15_000, 'the scheduled SMS at its time');
-  t.true(sms.at >= Date.parse(scheduleAt), `handed over at ${new Date(sms.at).toISOString()}, scheduled for ${scheduleAt}`);
+  t.true(
+    sms.at >= Date.parse(scheduleAt),
+    `handed over at ${new Date(sms.at).toISOString()}, scheduled for ${scheduleAt}`,
+  );
   t.is(sms.body, 'later');
-  await eventually(async () => (await smx.api(key, 'GET', `/v1/messages/${messageId}`)).body.data.status === 'DELIVERED', 10_000, 'DELIVERED');
+  await eventually(
+    async () => (await smx.api(key, 'GET', `/v1/messages/${messageId}`)).body.data.status === 'DELIVERED',
+    10_000,
+    'DELIVERED',
+  );
   t.is(received.filter((m) => m.id === messageId).length, 1);
 });
 
@@ -55,7 +83,9 @@ test('a scheduled SMS can be canceled while held: it ends FAILED CANCELED and ne
   const { key, received } = await projectWithPhone(t, smx);
   const scheduleAt = inMs(2_000);
   const [keep, drop] = await Promise.all(
-    ['kept', 'dropped'].map((message) => smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', message, scheduleAt })),
+    ['kept', 'dropped'].map((message) =>
+      smx.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', message, scheduleAt }),
+    ),
   );
   const canceled = await smx.api(key, 'POST', `/v1/messages/${drop!.body.data.messageId}/cancel`);
   t.is(canceled.status, 200, JSON.stringify(canceled.body));
@@ -71,7 +101,12 @@ test('bulk: scheduleAt and priority apply to every message; the batch waits QUEU
   const smx = current();
   const { key, received } = await projectWithPhone(t, smx);
   const scheduleAt = inMs(2_000);
-  const bulk = await smx.api(key, 'POST', '/v1/send-sms/bulk', { to: ['+4915112345601', '+4915112345602'], message: 'bulk later', scheduleAt, priority: 5 });
+  const bulk = await smx.api(key, 'POST', '/v1/send-sms/bulk', {
+    to: ['+4915112345601', '+4915112345602'],
+    message: 'bulk later',
+    scheduleAt,
+    priority: 5,
+  });
   t.is(bulk.status, 202, JSON.stringify(bulk.body));
   t.is(bulk.body.data.accepted, 2);
   const batch = await smx.api(key, 'GET', `/v1/batches/${bulk.body.data.batchId}`);
@@ -104,7 +139,10 @@ test('expiry options: ttlSeconds is ttl, validUntil is absolute, and the refused
     const answer = await send(body);
     t.is(answer.status, 400, JSON.stringify(body));
     t.is(answer.body.error.code, 'VALIDATION_FAILED');
-    t.true(answer.body.error.details.some((d) => d.field === field), `${JSON.stringify(body)} → ${JSON.stringify(answer.body.error.details)}`);
+    t.true(
+      answer.body.error.details.some((d) => d.field === field),
+      `${JSON.stringify(body)} → ${JSON.stringify(answer.body.error.details)}`,
+    );
   };
   await refused({ ttl: 120, ttlSeconds: 120 }, 'ttl');
   await refused({ ttl: 120, validUntil }, 'ttl');
@@ -132,7 +170,11 @@ test('a scheduled SMS survives a restart of the whole SMX instance and goes out 
   const early: OutboxMessage[] = [];
   const phone = await startPhone(t, credentials, { onSend: (m) => void early.push(m) });
   const scheduleAt = inMs(4_000);
-  const sent = await first.api(key, 'POST', '/v1/send-sms', { to: '+4915112345678', message: 'across a restart', scheduleAt });
+  const sent = await first.api(key, 'POST', '/v1/send-sms', {
+    to: '+4915112345678',
+    message: 'across a restart',
+    scheduleAt,
+  });
   t.is(sent.status, 201, JSON.stringify(sent.body));
   const { messageId } = sent.body.data;
   await phone.stop();
@@ -140,14 +182,37 @@ test('a scheduled SMS survives a restart of the whole SMX instance and goes out 
 
   const second = await startTestSmx(`${NAME}-restart`, {
     db: 'postgres',
-    reuse: { redisPrefix: first.redisPrefix, schema: first.smx.config.databaseSchema, dataDir: first.smx.config.dataDir, adminToken: first.adminToken },
+    reuse: {
+      redisPrefix: first.redisPrefix,
+      schema: first.smx.config.databaseSchema,
+      dataDir: first.smx.config.dataDir,
+      adminToken: first.adminToken,
+    },
   });
   last = second;
-  t.is((await second.api(key, 'GET', `/v1/messages/${messageId}`)).body.data.status, 'QUEUED', 'still held after the restart');
+  t.is(
+    (await second.api(key, 'GET', `/v1/messages/${messageId}`)).body.data.status,
+    'QUEUED',
+    'still held after the restart',
+  );
   const received: Array<OutboxMessage & { at: number }> = [];
-  await startPhone(t, credentials, { url: `mqtt://127.0.0.1:${second.smx.broker!.tcpPort}`, onSend: (m) => void received.push({ ...m, at: Date.now() }) });
-  const sms = await eventually(() => received.find((m) => m.id === messageId), 20_000, 'the scheduled SMS after the restart');
+  await startPhone(t, credentials, {
+    url: `mqtt://127.0.0.1:${second.smx.broker!.tcpPort}`,
+    onSend: (m) => void received.push({ ...m, at: Date.now() }),
+  });
+  const sms = await eventually(
+    () => received.find((m) => m.id === messageId),
+    20_000,
+    'the scheduled SMS after the restart',
+  );
   t.true(sms.at >= Date.parse(scheduleAt), 'not before its time');
-  t.false(early.some((m) => m.id === messageId), 'not handed to the phone before the restart');
-  await eventually(async () => (await second.api(key, 'GET', `/v1/messages/${messageId}`)).body.data.status === 'DELIVERED', 10_000, 'DELIVERED');
+  t.false(
+    early.some((m) => m.id === messageId),
+    'not handed to the phone before the restart',
+  );
+  await eventually(
+    async () => (await second.api(key, 'GET', `/v1/messages/${messageId}`)).body.data.status === 'DELIVERED',
+    10_000,
+    'DELIVERED',
+  );
 });

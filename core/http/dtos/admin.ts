@@ -309,7 +309,8 @@ export class LinkDeviceDto {
   sims?: SimDto[];
 
   @JSONSchema({
-    description: 'What the phone can do beyond texts (device-protocol.md §1): `data-sms` = it sends binary SMS to a port. Unknown names are ignored.',
+    description:
+      'What the phone can do beyond texts (device-protocol.md §1): `data-sms` = it sends binary SMS to a port. Unknown names are ignored.',
     example: ['data-sms'],
   })
   @IsOptional()

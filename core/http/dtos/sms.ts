@@ -45,7 +45,10 @@ export class SmsOptionsDto {
   @Max(SMS_LIMITS.ttl.max)
   ttl?: number;
 
-  @JSONSchema({ description: `The same as \`ttl\` (give one of \`ttl\`, \`ttlSeconds\`, \`validUntil\`): seconds, ${ttlRange}, counted from \`scheduleAt\` when given.`, example: 3600 })
+  @JSONSchema({
+    description: `The same as \`ttl\` (give one of \`ttl\`, \`ttlSeconds\`, \`validUntil\`): seconds, ${ttlRange}, counted from \`scheduleAt\` when given.`,
+    example: 3600,
+  })
   @IsOptional()
   @IsInt()
   @Min(SMS_LIMITS.ttl.min)
@@ -70,20 +73,31 @@ export class SmsOptionsDto {
   @Matches(WITH_ZONE, { message: 'scheduleAt must end with Z or an offset' })
   scheduleAt?: string;
 
-  @JSONSchema({ description: 'The SIM slot of the phone to send from (0-7); the phone must list a SIM in that slot. Default: the route\'s, else the phone\'s default SIM.', example: 1 })
+  @JSONSchema({
+    description:
+      "The SIM slot of the phone to send from (0-7); the phone must list a SIM in that slot. Default: the route's, else the phone's default SIM.",
+    example: 1,
+  })
   @IsOptional()
   @IsInt()
   @Min(0)
   @Max(7)
   simSlot?: number;
 
-  @JSONSchema({ description: 'Send through this phone of the project (dev_...) and no other: it is never re-routed. Another project\'s id: 404 NOT_FOUND; an unlinked phone: 409 DEVICE_NOT_LINKED.', example: 'dev_a3UpGdIy30uilSzOHqkNwg' })
+  @JSONSchema({
+    description:
+      "Send through this phone of the project (dev_...) and no other: it is never re-routed. Another project's id: 404 NOT_FOUND; an unlinked phone: 409 DEVICE_NOT_LINKED.",
+    example: 'dev_a3UpGdIy30uilSzOHqkNwg',
+  })
   @IsOptional()
   @IsString()
   @Length(1, 64)
   deviceId?: string;
 
-  @JSONSchema({ description: `${SMS_LIMITS.priority.min} to ${SMS_LIMITS.priority.max}, default ${SMS_LIMITS.priority.default}: a phone gets its waiting SMS highest priority first, then in the order they were accepted. OTPs go before every SMS.`, example: 10 })
+  @JSONSchema({
+    description: `${SMS_LIMITS.priority.min} to ${SMS_LIMITS.priority.max}, default ${SMS_LIMITS.priority.default}: a phone gets its waiting SMS highest priority first, then in the order they were accepted. OTPs go before every SMS.`,
+    example: 10,
+  })
   @IsOptional()
   @IsInt()
   @Min(SMS_LIMITS.priority.min)
@@ -151,7 +165,10 @@ export class SendSmsDto extends SmsOptionsDto {
   @Length(4, 200)
   data?: string;
 
-  @JSONSchema({ description: `The destination port of a data SMS, ${SMS_LIMITS.dataPort.min}-${SMS_LIMITS.dataPort.max}.`, example: 8200 })
+  @JSONSchema({
+    description: `The destination port of a data SMS, ${SMS_LIMITS.dataPort.min}-${SMS_LIMITS.dataPort.max}.`,
+    example: 8200,
+  })
   @ValidateIf((o: SendSmsDto) => o.data !== undefined || o.dataPort !== undefined)
   @IsInt()
   @Min(SMS_LIMITS.dataPort.min)
@@ -201,13 +218,19 @@ export class SendBulkSmsDto extends SmsOptionsDto {
   @ArrayMaxSize(SMS_LIMITS.maxRecipients)
   to?: unknown[];
 
-  @JSONSchema({ description: 'The text for every recipient in `to` (or `data` with `dataPort`).', example: 'Our store opens at 9 am on Saturday.' })
+  @JSONSchema({
+    description: 'The text for every recipient in `to` (or `data` with `dataPort`).',
+    example: 'Our store opens at 9 am on Saturday.',
+  })
   @ValidateIf((o: SendBulkSmsDto) => o.to !== undefined && o.data === undefined)
   @IsString()
   @Length(1, SMS_LIMITS.maxLength)
   message?: string;
 
-  @JSONSchema({ description: 'A binary SMS for every recipient in `to`, instead of `message` (as for POST /v1/send-sms).', example: 'SGVsbG8=' })
+  @JSONSchema({
+    description: 'A binary SMS for every recipient in `to`, instead of `message` (as for POST /v1/send-sms).',
+    example: 'SGVsbG8=',
+  })
   @IsOptional()
   @IsString()
   @Length(4, 200)
@@ -222,11 +245,15 @@ export class SendBulkSmsDto extends SmsOptionsDto {
 }
 
 /** The problems of an SMS request's options that no single field shows (both ttl forms, text and data). */
-export function smsOptionProblems(dto: SmsOptionsDto & { message?: unknown; data?: unknown }): Array<{ field: string; message: string } | null> {
+export function smsOptionProblems(
+  dto: SmsOptionsDto & { message?: unknown; data?: unknown },
+): Array<{ field: string; message: string } | null> {
   const expiries = [dto.ttl, dto.ttlSeconds, dto.validUntil].filter((v) => v !== undefined).length;
   return [
     expiries > 1 ? { field: 'ttl', message: 'give one of ttl, ttlSeconds and validUntil' } : null,
-    dto.message !== undefined && dto.data !== undefined ? { field: 'data', message: 'give message or data (with dataPort), not both' } : null,
+    dto.message !== undefined && dto.data !== undefined
+      ? { field: 'data', message: 'give message or data (with dataPort), not both' }
+      : null,
   ];
 }
 
@@ -293,5 +320,12 @@ export class StatsQuery {
 
 /** The service's input for one SMS from a validated request. */
 export function sendSmsInputOf(dto: SendSmsDto): SendSmsInput {
-  return { ...smsOptionsOf(dto), to: dto.to, message: dto.message, data: dto.data, dataPort: dto.dataPort, metadata: dto.metadata };
+  return {
+    ...smsOptionsOf(dto),
+    to: dto.to,
+    message: dto.message,
+    data: dto.data,
+    dataPort: dto.dataPort,
+    metadata: dto.metadata,
+  };
 }

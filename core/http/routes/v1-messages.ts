@@ -26,7 +26,11 @@ const message = {
       description: "A custom text SMS only (an OTP's text, which holds its code, is never shown).",
       example: 'Your parcel arrives today between 2 and 4 pm.',
     },
-    data: { type: 'string', description: 'A binary (data) SMS only, instead of `message`: its payload, base64.', example: 'SGVsbG8=' },
+    data: {
+      type: 'string',
+      description: 'A binary (data) SMS only, instead of `message`: its payload, base64.',
+      example: 'SGVsbG8=',
+    },
     dataPort: { type: 'integer', description: 'A binary SMS only: its destination port.', example: 8200 },
     parts: { type: 'integer', example: 1 },
     deviceId: { type: 'string', nullable: true, example: EXAMPLES.deviceId },
@@ -39,8 +43,15 @@ const message = {
       description: 'Why it FAILED (e.g. RADIO_OFF, EXPIRED, CANCELED after POST /v1/messages/{id}/cancel).',
       example: null,
     },
-    priority: { type: 'integer', description: 'Dispatch order among the phone\'s waiting messages: higher first (OTPs 128, SMS -128..127).', example: 0 },
-    scheduleAt: { ...at(null), description: 'The time it was held until (send-sms `scheduleAt`); null when not scheduled.' },
+    priority: {
+      type: 'integer',
+      description: "Dispatch order among the phone's waiting messages: higher first (OTPs 128, SMS -128..127).",
+      example: 0,
+    },
+    scheduleAt: {
+      ...at(null),
+      description: 'The time it was held until (send-sms `scheduleAt`); null when not scheduled.',
+    },
     metadata: {
       type: 'object',
       nullable: true,
@@ -148,7 +159,7 @@ export async function messageRoutes(app: FastifyInstance, deps: MessageRouteDeps
         description:
           'A QUEUED message (scheduled or not) is withdrawn; a DISPATCHED one too, and its phone gets a `cancel` on its control topic ' +
           '(an SMSGate phone a MessageCancelled event). It ends FAILED with error `CANCELED` (not counted as a delivery failure) and is answered as it is now. ' +
-          'A message already SENT, DELIVERED, FAILED or EXPIRED: 409 MESSAGE_NOT_CANCELABLE. Another project\'s id: 404 NOT_FOUND.',
+          "A message already SENT, DELIVERED, FAILED or EXPIRED: 409 MESSAGE_NOT_CANCELABLE. Another project's id: 404 NOT_FOUND.",
         security: [{ apiKey: [] }],
         params: { type: 'object', properties: { id: { type: 'string', description: 'msg_...' } }, required: ['id'] },
         response: responses({ 200: message }, [401, 404, 409]),

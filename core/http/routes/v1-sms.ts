@@ -88,7 +88,13 @@ export async function smsRoutes(app: FastifyInstance, deps: SmsRouteDeps): Promi
         );
         const entries =
           dto.messages ??
-          (dto.to ?? []).map((to) => ({ to, message: dto.message, data: dto.data, dataPort: dto.dataPort, metadata: dto.metadata }));
+          (dto.to ?? []).map((to) => ({
+            to,
+            message: dto.message,
+            data: dto.data,
+            dataPort: dto.dataPort,
+            metadata: dto.metadata,
+          }));
         const result = await sms.sendBulk(projectId, { ...smsOptionsOf(dto), entries });
         return { status: 202, body: ok(result) };
       });
@@ -112,6 +118,7 @@ export async function smsRoutes(app: FastifyInstance, deps: SmsRouteDeps): Promi
 
 /** The bulk body is `messages`, or `to` with `message` (or `data`): never both (one would be dropped silently). */
 function bothBodyForms(dto: SendBulkSmsDto): { field: string; message: string } | null {
-  if (dto.messages === undefined || (dto.to === undefined && dto.message === undefined && dto.data === undefined)) return null;
+  if (dto.messages === undefined || (dto.to === undefined && dto.message === undefined && dto.data === undefined))
+    return null;
   return { field: 'messages', message: 'give either messages, or to with message, not both' };
 }
