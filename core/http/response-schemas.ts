@@ -119,7 +119,8 @@ export const deviceSchema = {
     capabilities: {
       type: 'array',
       items: { type: 'string', enum: ['data-sms'] },
-      description: 'What the phone declared it can do beyond texts (link request or presence): `data-sms` = binary SMS.',
+      description:
+        'What the phone declared it can do beyond texts (link request or presence): `data-sms` = binary SMS.',
       example: ['data-sms'],
     },
     linkedAt: time,
@@ -201,9 +202,17 @@ export const smsAcceptedSchema = {
     to: { type: 'string', description: 'E.164', example: EXAMPLES.phone },
     parts: { ...int, description: 'GSM-7 / UCS-2 segments, as a phone counts them (a data SMS is 1).', example: 1 },
     deviceId: idOf(EXAMPLES.deviceId),
-    scheduleAt: { ...nullableTime, description: 'When it will be handed to the phone (`scheduleAt`); null: at once.', example: null },
+    scheduleAt: {
+      ...nullableTime,
+      description: 'When it will be handed to the phone (`scheduleAt`); null: at once.',
+      example: null,
+    },
     createdAt: time,
-    expiresAt: { ...time, description: 'Not sent by then: EXPIRED (the TTL counts from `scheduleAt`).', example: '2026-11-22T10:00:00.000Z' },
+    expiresAt: {
+      ...time,
+      description: 'Not sent by then: EXPIRED (the TTL counts from `scheduleAt`).',
+      example: '2026-11-22T10:00:00.000Z',
+    },
   },
 };
 
