@@ -219,10 +219,14 @@ test('isEncrypted: the content goes untouched to the SMSGate-app phone only (isE
   });
   t.is(pinned.status, 400);
   t.regex(pinned.json.message, /^failed to select device: .*cannot decrypt/);
+  // An MQTT phone cannot claim the capability: declared at link and in presence, it is dropped.
   const q = await newProject(smx, 'MQTT only');
-  const only = await link(smx, q.projectId, 'MQTT only');
+  const token2 = await smx.admin('POST', `/admin/projects/${q.projectId}/link-tokens`);
+  const qr = JSON.parse(token2.body.data.qr.payload) as { server: string; token: string };
+  const claims = ['data-sms', 'encrypted-content'];
+  const only = await linkDevice({ server: qr.server, token: qr.token, name: 'MQTT only', capabilities: claims });
   const onOnly: OutboxMessage[] = [];
-  await startPhone(t, only, { onSend: (m) => void onOnly.push(m) });
+  await startPhone(t, only, { capabilities: claims, onSend: (m) => void onOnly.push(m) });
   const refused = await raw(smx, 'POST', '/messages', {
     auth: q.auth,
     body: { message: cipher, phoneNumbers: ['+4915112345678'], isEncrypted: true },
@@ -230,5 +234,52 @@ test('isEncrypted: the content goes untouched to the SMSGate-app phone only (isE
   t.is(refused.status, 400);
   t.regex(refused.json.message, /^failed to select device: no phone of this project can decrypt encrypted content/);
   await phoneMarker(smx, q.key, (id) => onOnly.some((m) => m.id === id));
+  t.deepEqual((await smx.admin('GET', `/admin/devices/${only.deviceId}`)).body.data.capabilities, ['data-sms']);
   t.false(onOnly.some((m) => m.body === cipher));
+});
+
+test('isEncrypted content stays on its app phone: when that phone is unlinked it fails NO_DEVICE instead of moving to the MQTT phone; an OTP reaches the app with priority 127', async (t) => {
+  const smx = current();
+  const p = await newProject(smx);
+  const app = new SmsGateApp(smx.url);
+  const token = await smx.admin('POST', `/admin/projects/${p.projectId}/link-tokens`);
+  t.is((await app.register({ token: JSON.parse(token.body.data.qr.payload).token as string })).status, 201);
+  await smx.admin('PATCH', `/admin/devices/${app.id}`, { sendRatePerMinute: 0 });
+
+  // The app alone: an OTP (SMX priority 128) is handed to it as SMSGate's highest, 127.
+  const otp = await smx.api(p.key, 'POST', '/v1/send-otp', { to: '+4915112345678' });
+  t.is(otp.status, 201, JSON.stringify(otp.body));
+  const pulledOtp = await eventually(
+    async () => (await app.pull()).body?.find((m) => m.id === otp.body.data.messageId),
+    10_000,
+    'the OTP at the app',
+  );
+  t.is(pulledOtp.priority, 127);
+
+  const mqtt = await link(smx, p.projectId, 'MQTT phone'); // the active one from now on
+  const onMqtt: OutboxMessage[] = [];
+  await startPhone(t, mqtt, { onSend: (m) => void onMqtt.push(m) });
+  const cipher = '$aes-256-cbc/pbkdf2-sha1$i=75000$c2FsdHNhbHQ=$c2VjcmV0';
+  const sent = await raw(smx, 'POST', '/messages', {
+    auth: p.auth,
+    body: { id: 'secret-2', message: cipher, phoneNumbers: ['+4915112345678'], isEncrypted: true },
+  });
+  t.is(sent.status, 202, sent.text);
+  t.is(sent.json.deviceId, app.id);
+  t.is((await smx.admin('DELETE', `/admin/devices/${app.id}`)).status, 200);
+  // The unlinked phone's messages are re-routed (or failed) by the dispatcher's pass for it, seconds later.
+  const failed = await eventually(
+    async () => {
+      const s = await stateOf(smx, p, 'secret-2');
+      return s.state === 'Failed' ? s : null;
+    },
+    30_000,
+    'Failed once its phone is gone',
+  );
+  t.deepEqual(failed.recipients, [{ phoneNumber: '+4915112345678', state: 'Failed', error: 'NO_DEVICE' }]);
+  await phoneMarker(smx, p.key, (id) => onMqtt.some((m) => m.id === id));
+  t.false(
+    onMqtt.some((m) => m.body === cipher),
+    'never moved to the MQTT phone',
+  );
 });
