@@ -10,7 +10,15 @@ import { linkDevice } from '../../device/link.js';
 import type { LinkResult, OutboxMessage, Sim } from '../../protocol/payloads.js';
 import { eventually } from '../helpers/eventually.js';
 import { SmsGateApp } from '../helpers/smsgate-app.js';
-import { phoneMarker, startPhone, useSmx, type TestSmx } from '../helpers/smx.js';
+import {
+  cleanupTestSmx,
+  linkNewDevice,
+  phoneMarker,
+  startPhone,
+  startTestSmx,
+  useSmx,
+  type TestSmx,
+} from '../helpers/smx.js';
 import { BASE, clientVersions, fetchHttpClient, newProject, raw, type Project } from './smsgate-3rdparty-helpers.js';
 
 const current = useSmx(test, 'smsgate-3rdparty-options');
@@ -282,4 +290,55 @@ test('isEncrypted content stays on its app phone: when that phone is unlinked it
     onMqtt.some((m) => m.body === cipher),
     'never moved to the MQTT phone',
   );
+});
+
+test('a scheduled SMSGate message survives a restart of the whole SMX instance: Pending after it, then handed over at its time and Delivered', async (t) => {
+  const first = await startTestSmx('smsgate-3rdparty-options-restart', { db: 'postgres' });
+  let last: TestSmx = first;
+  t.teardown(async () => {
+    await first.close();
+    await last.close();
+    await cleanupTestSmx(last);
+  });
+  const p = await newProject(first);
+  const credentials = await linkNewDevice(first, p.projectId);
+  await first.admin('PATCH', `/admin/devices/${credentials.deviceId}`, { sendRatePerMinute: 0 });
+  const early: OutboxMessage[] = [];
+  const phone = await startPhone(t, credentials, { onSend: (m) => void early.push(m) });
+  const scheduleAt = new Date(Date.now() + 4_000);
+  const sent = await raw(first, 'POST', '/messages', {
+    auth: p.auth,
+    body: { id: 'across-restart', message: 'across a restart', phoneNumbers: ['+4915112345678'], scheduleAt },
+  });
+  t.is(sent.status, 202, sent.text);
+  await phone.stop();
+  await first.close();
+
+  const second = await startTestSmx('smsgate-3rdparty-options-restart', {
+    db: 'postgres',
+    reuse: {
+      redisPrefix: first.redisPrefix,
+      schema: first.smx.config.databaseSchema,
+      dataDir: first.smx.config.dataDir,
+      adminToken: first.adminToken,
+    },
+  });
+  last = second;
+  t.is((await stateOf(second, p, 'across-restart')).state, 'Pending', 'still held after the restart');
+  const received: Array<OutboxMessage & { at: number }> = [];
+  await startPhone(t, credentials, {
+    url: `mqtt://127.0.0.1:${second.smx.broker!.tcpPort}`,
+    onSend: (m) => void received.push({ ...m, at: Date.now() }),
+  });
+  const sms = await eventually(
+    () => received.find((m) => m.body === 'across a restart'),
+    20_000,
+    'the scheduled message after the restart',
+  );
+  t.true(sms.at >= scheduleAt.getTime(), 'not before its time');
+  t.false(
+    early.some((m) => m.body === 'across a restart'),
+    'not handed to the phone before the restart',
+  );
+  await eventually(async () => (await stateOf(second, p, 'across-restart')).state === 'Delivered', 10_000, 'Delivered');
 });
