@@ -118,9 +118,9 @@ export const deviceSchema = {
     sims: { type: 'array', items: sim },
     capabilities: {
       type: 'array',
-      items: { type: 'string', enum: ['data-sms'] },
+      items: { type: 'string', enum: ['data-sms', 'encrypted-content'] },
       description:
-        'What the phone declared it can do beyond texts (link request or presence): `data-sms` = binary SMS.',
+        'What the phone can do beyond texts: `data-sms` = binary SMS (declared in the link request or presence); `encrypted-content` = it decrypts SMSGate end-to-end encrypted content (the SMSGate app, by its transport).',
       example: ['data-sms'],
     },
     linkedAt: time,

@@ -5787,12 +5787,12 @@ export interface operations {
                                     rentable: boolean;
                                 }[];
                                 /**
-                                 * @description What the phone declared it can do beyond texts (link request or presence): `data-sms` = binary SMS.
+                                 * @description What the phone can do beyond texts: `data-sms` = binary SMS (declared in the link request or presence); `encrypted-content` = it decrypts SMSGate end-to-end encrypted content (the SMSGate app, by its transport).
                                  * @example [
                                  *       "data-sms"
                                  *     ]
                                  */
-                                capabilities: "data-sms"[];
+                                capabilities: ("data-sms" | "encrypted-content")[];
                                 /**
                                  * Format: date-time
                                  * @example 2026-11-21T10:00:00.000Z
@@ -5900,12 +5900,12 @@ export interface operations {
                                 rentable: boolean;
                             }[];
                             /**
-                             * @description What the phone declared it can do beyond texts (link request or presence): `data-sms` = binary SMS.
+                             * @description What the phone can do beyond texts: `data-sms` = binary SMS (declared in the link request or presence); `encrypted-content` = it decrypts SMSGate end-to-end encrypted content (the SMSGate app, by its transport).
                              * @example [
                              *       "data-sms"
                              *     ]
                              */
-                            capabilities: "data-sms"[];
+                            capabilities: ("data-sms" | "encrypted-content")[];
                             /**
                              * Format: date-time
                              * @example 2026-11-21T10:00:00.000Z
@@ -6092,12 +6092,12 @@ export interface operations {
                                 rentable: boolean;
                             }[];
                             /**
-                             * @description What the phone declared it can do beyond texts (link request or presence): `data-sms` = binary SMS.
+                             * @description What the phone can do beyond texts: `data-sms` = binary SMS (declared in the link request or presence); `encrypted-content` = it decrypts SMSGate end-to-end encrypted content (the SMSGate app, by its transport).
                              * @example [
                              *       "data-sms"
                              *     ]
                              */
-                            capabilities: "data-sms"[];
+                            capabilities: ("data-sms" | "encrypted-content")[];
                             /**
                              * Format: date-time
                              * @example 2026-11-21T10:00:00.000Z
@@ -6222,12 +6222,12 @@ export interface operations {
                                 rentable: boolean;
                             }[];
                             /**
-                             * @description What the phone declared it can do beyond texts (link request or presence): `data-sms` = binary SMS.
+                             * @description What the phone can do beyond texts: `data-sms` = binary SMS (declared in the link request or presence); `encrypted-content` = it decrypts SMSGate end-to-end encrypted content (the SMSGate app, by its transport).
                              * @example [
                              *       "data-sms"
                              *     ]
                              */
-                            capabilities: "data-sms"[];
+                            capabilities: ("data-sms" | "encrypted-content")[];
                             /**
                              * Format: date-time
                              * @example 2026-11-21T10:00:00.000Z
