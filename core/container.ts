@@ -34,6 +34,7 @@ import { MessageTransitions } from './delivery/transitions.js';
 import { StatsService } from './services/stats.js';
 import { MessageWriter } from './delivery/message-writer.js';
 import { SmsService } from './sending/sms.js';
+import { SmsRouting } from './sending/sms-routing.js';
 import { InboxService, type InboundSms } from './services/inbox.js';
 import { RentalPool } from './services/rental-pool.js';
 import { RentalService } from './services/rentals.js';
@@ -84,6 +85,7 @@ const SERVICES = [
   DispatchWakeups,
   DispatchService,
   MessageWriter,
+  SmsRouting,
   SmsService,
   InboxService,
   ChallengeRecords,

@@ -1,19 +1,20 @@
 import type { Knex } from 'knex';
 import { inject, injectable } from '../di.js';
-import { ApiError, apiError, isApiError, type ErrorCode } from '../errors.js';
+import { apiError, isApiError, type ErrorCode } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import { parsePhone, type ParsedPhone } from '../phone.js';
 import { AbuseLimits } from '../services/abuse-limits.js';
-import { Router, type RoutingMessage } from '../delivery/router.js';
+import type { RoutingMessage } from '../delivery/router.js';
 import { TOKENS } from '../tokens.js';
 import { answerOnAccept } from '../services/idempotency.js';
 import { MessageWriter, type AcceptedMessage } from '../delivery/message-writer.js';
 import { MESSAGE_STATUSES, MessageService, type MessageStatus, type MessageView } from '../services/messages.js';
 import { DispatchService } from '../delivery/dispatch.js';
 import { ProjectService } from '../services/projects.js';
-import type { RouteDecision, RouteNeeds } from '../delivery/router.js';
+import type { RouteDecision } from '../delivery/router.js';
+import { needsOf, SmsRouting, unroutedMessage } from './sms-routing.js';
 import { deliveryWindow, SMS_LIMITS } from './sms-options.js';
-import { contentOf, invalidField, prepareEntry, type BulkEntry, type PreparedEntry } from './sms-content.js';
+import { contentOf, prepareEntry, type BulkEntry, type PreparedEntry } from './sms-content.js';
 
 export { SMS_LIMITS, OTP_MESSAGE_PRIORITY } from './sms-options.js';
 
@@ -95,7 +96,7 @@ export class SmsService {
   constructor(
     @inject(TOKENS.Knex) private readonly db: Knex,
     private readonly projects: ProjectService,
-    private readonly router: Router,
+    private readonly routing: SmsRouting,
     private readonly writer: MessageWriter,
     private readonly limits: AbuseLimits,
     private readonly messages: MessageService,
@@ -129,15 +130,11 @@ export class SmsService {
     const window = deliveryWindow(now, input);
     const id = newId('msg');
     this.limits.checkCountry(project.settings, phone.countryIso);
-    const needs = needsOf(input, content.dataPort !== null);
-    if (needs?.deviceId !== undefined) await this.checkPin(projectId, { ...needs, deviceId: needs.deviceId });
-    const [route] = await this.router.routeMany(
-      projectId,
-      [{ id, projectId, to: phone.e164, body: content.body, kind: 'sms', attempt: 1 }],
+    const route = await this.routing.routeOne(
+      { id, projectId, to: phone.e164, body: content.body, kind: 'sms', attempt: 1 },
       project.settings.routing,
-      needs,
+      needsOf(input, content.dataPort !== null),
     );
-    if (!('deviceId' in route!)) throw await this.noRoute(projectId, route!);
     const ticket = await this.limits.take(projectId, phone.e164, 'sms', project.settings);
     const accepted: SmsAccepted = {
       messageId: id,
@@ -179,62 +176,6 @@ export class SmsService {
   }
 
   /**
-   * A pinned device (`deviceId`) must be one of the project's linked phones (an unlinked one of
-   * its own: DEVICE_NOT_LINKED; any other id: NOT_FOUND, as for another project's resources), have
-   * the SIM slot asked for and, for a data SMS, declare `data-sms`. The snapshot answers; only an
-   * id it does not know costs a query.
-   */
-  private async checkPin(projectId: string, needs: RouteNeeds & { deviceId: string }): Promise<void> {
-    const problem = await this.router.pinProblem(projectId, needs);
-    if (problem === null) return;
-    if (problem === 'sim-slot')
-      throw invalidField('simSlot', `the device ${needs.deviceId} has no SIM in slot ${needs.simSlot}`);
-    if (problem === 'data-sms')
-      throw invalidField(
-        'deviceId',
-        `the device ${needs.deviceId} does not send data SMS (it did not declare the data-sms capability)`,
-      );
-    if (problem === 'encrypted-content')
-      throw invalidField(
-        'deviceId',
-        `the device ${needs.deviceId} cannot decrypt encrypted content (it has no encrypted-content capability)`,
-      );
-    const row: { project_id: string; status: string } | undefined = isId('dev', needs.deviceId)
-      ? await this.db('devices').select('project_id', 'status').where({ id: needs.deviceId }).first()
-      : undefined;
-    if (row?.project_id === projectId && row.status === 'unlinked') {
-      throw apiError('DEVICE_NOT_LINKED', {
-        message: `The device ${needs.deviceId} is no longer linked to this project.`,
-        details: [{ field: 'deviceId', message: 'the device was unlinked' }],
-      });
-    }
-    throw apiError('NOT_FOUND', {
-      message: 'No device with this id in this project.',
-      details: [{ field: 'deviceId', message: 'no device with this id in this project' }],
-    });
-  }
-
-  /** The catalogue error for a request no phone can take. */
-  private async noRoute(projectId: string, decision: RouteDecision & { reason: string }): Promise<ApiError> {
-    if ((await this.router.devicesOf(projectId)).length === 0) return apiError('DEVICE_NOT_LINKED');
-    if (decision.reason === 'NO_DATA_SMS_DEVICE') {
-      return apiError('DEVICE_NOT_LINKED', {
-        message: 'No phone of this project sends data SMS (none declared the data-sms capability).',
-        details: [{ field: 'data', message: 'no phone of this project sends data SMS' }],
-      });
-    }
-    if (decision.reason === 'NO_ENCRYPTED_CONTENT_DEVICE') {
-      return apiError('DEVICE_NOT_LINKED', {
-        message: 'No phone of this project can decrypt encrypted content (none has the encrypted-content capability).',
-        details: [{ field: 'encryptedContent', message: 'no phone of this project decrypts encrypted content' }],
-      });
-    }
-    if (decision.reason === 'NO_DEVICE_WITH_SIM_SLOT')
-      return invalidField('simSlot', 'no phone of this project has a SIM in this slot');
-    return apiError('DEVICE_NOT_LINKED');
-  }
-
-  /**
    * Up to 10,000 recipients. Each invalid entry is rejected by its index with its own code;
    * the valid ones are written with multi-row inserts in one transaction and go ahead. The
    * request's options (schedule, expiry, SIM, device, priority) apply to every message, and an
@@ -273,9 +214,15 @@ export class SmsService {
       kind: 'sms',
       attempt: 1,
     }));
-    const { decisions, refused } = await this.routeBulk(projectId, input, prepared, routing, project.settings.routing);
+    const { decisions, refused } = await this.routing.routeBulk(
+      projectId,
+      input.deviceId,
+      prepared,
+      routing,
+      project.settings.routing,
+    );
     if (prepared.length > 0 && refused.size === 0 && decisions.every((d) => !('deviceId' in d)))
-      throw await this.noRoute(projectId, decisions[0] as RouteDecision & { reason: string });
+      throw await this.routing.noRoute(projectId, decisions[0] as RouteDecision & { reason: string });
 
     const batchId = newId('bat');
     const accepted: AcceptedMessage[] = [];
@@ -288,16 +235,7 @@ export class SmsService {
         return;
       }
       if (!('deviceId' in decision)) {
-        rejected.push({
-          index: p.index,
-          code: 'DEVICE_NOT_LINKED',
-          message:
-            decision.reason === 'NO_DATA_SMS_DEVICE'
-              ? 'No phone of this project sends data SMS.'
-              : decision.reason === 'NO_ENCRYPTED_CONTENT_DEVICE'
-                ? 'No phone of this project decrypts encrypted content.'
-                : `No device could take this message (${decision.reason}).`,
-        });
+        rejected.push({ index: p.index, code: 'DEVICE_NOT_LINKED', message: unroutedMessage(decision.reason) });
         return;
       }
       acceptedIndexes.push(p.index);
@@ -331,57 +269,6 @@ export class SmsService {
         throw error;
       });
     return result;
-  }
-
-  /**
-   * Routes a bulk request's messages in one pass per kind of need (the request's, or an entry's
-   * own `deviceId`/`simSlot`, and data SMS, which need a phone that sends them). A device pinned
-   * by the request that cannot take its messages fails the request; one pinned by an entry
-   * rejects the entries that name it (`refused`, by position in `prepared`).
-   */
-  private async routeBulk(
-    projectId: string,
-    input: BulkInput,
-    prepared: PreparedEntry[],
-    routing: RoutingMessage[],
-    strategy: string,
-  ): Promise<{ decisions: RouteDecision[]; refused: Map<number, ApiError> }> {
-    const groups = new Map<string, { needs: RouteNeeds | undefined; positions: number[] }>();
-    prepared.forEach((p, i) => {
-      const needs = needsOf(p.options, p.dataPort !== null);
-      const key =
-        needs === undefined
-          ? ''
-          : `${needs.deviceId ?? ''}|${needs.simSlot ?? ''}|${needs.dataSms ? 1 : 0}|${needs.encryptedContent ? 1 : 0}`;
-      const group = groups.get(key) ?? { needs, positions: [] };
-      group.positions.push(i);
-      groups.set(key, group);
-    });
-    const decisions: RouteDecision[] = new Array(prepared.length);
-    const refused = new Map<number, ApiError>();
-    for (const { needs, positions } of groups.values()) {
-      if (needs?.deviceId !== undefined) {
-        const problem = await this.checkPin(projectId, { ...needs, deviceId: needs.deviceId }).then(
-          () => undefined,
-          (error: unknown) => error,
-        );
-        if (problem !== undefined) {
-          // The request's own deviceId: the request is wrong. An entry's: those entries are.
-          if (!isApiError(problem) || needs.deviceId === input.deviceId) throw problem;
-          for (const i of positions) refused.set(i, problem);
-          continue;
-        }
-      }
-      const routed = await this.router.routeMany(
-        projectId,
-        positions.map((i) => routing[i]!),
-        strategy,
-        needs,
-      );
-      positions.forEach((i, k) => (decisions[i] = routed[k]!));
-    }
-    for (const i of refused.keys()) decisions[i] = { reason: 'REFUSED' };
-    return { decisions, refused };
   }
 
   private bulkMessage(
@@ -436,16 +323,4 @@ export class SmsService {
       counts,
     };
   }
-}
-
-/** What the request asks of its phone; undefined when nothing (the common case: routing as before). */
-function needsOf(options: SmsOptions, dataSms: boolean): RouteNeeds | undefined {
-  const encrypted = options.encryptedContent === true;
-  if (options.deviceId === undefined && options.simSlot === undefined && !dataSms && !encrypted) return undefined;
-  return {
-    ...(options.deviceId !== undefined ? { deviceId: options.deviceId } : {}),
-    ...(options.simSlot !== undefined ? { simSlot: options.simSlot } : {}),
-    ...(dataSms ? { dataSms: true } : {}),
-    ...(encrypted ? { encryptedContent: true } : {}),
-  };
 }
