@@ -145,6 +145,88 @@ export const testNumberSchema = {
   properties: { number: { type: 'string', description: 'E.164', example: '+15555550100' }, createdAt: time },
 };
 
+const nullableAt = (example: string | null) => ({ type: 'string', format: 'date-time', nullable: true, example });
+
+/** A message as GET /v1/messages/:id shows it (an OTP's text never); also the console's admin reads. */
+export const messageSchema = {
+  type: 'object',
+  properties: {
+    messageId: { type: 'string', example: EXAMPLES.messageId },
+    kind: { type: 'string', enum: ['otp', 'sms'], example: 'sms' },
+    status: {
+      type: 'string',
+      enum: ['QUEUED', 'DISPATCHED', 'SENT', 'DELIVERED', 'FAILED', 'EXPIRED'],
+      example: 'DELIVERED',
+    },
+    to: { type: 'string', example: EXAMPLES.phone },
+    message: {
+      type: 'string',
+      description: "A custom text SMS only (an OTP's text, which holds its code, is never shown).",
+      example: 'Your parcel arrives today between 2 and 4 pm.',
+    },
+    data: {
+      type: 'string',
+      description: 'A binary (data) SMS only, instead of `message`: its payload, base64.',
+      example: 'SGVsbG8=',
+    },
+    dataPort: { type: 'integer', description: 'A binary SMS only: its destination port.', example: 8200 },
+    parts: { type: 'integer', example: 1 },
+    deviceId: { type: 'string', nullable: true, example: EXAMPLES.deviceId },
+    simSlot: { type: 'integer', nullable: true, example: 0 },
+    verificationId: { type: 'string', nullable: true, example: null },
+    batchId: { type: 'string', nullable: true, example: null },
+    error: {
+      type: 'string',
+      nullable: true,
+      description: 'Why it FAILED (e.g. RADIO_OFF, EXPIRED, CANCELED after POST /v1/messages/{id}/cancel).',
+      example: null,
+    },
+    priority: {
+      type: 'integer',
+      description: "Dispatch order among the phone's waiting messages: higher first (OTPs 128, SMS -128..127).",
+      example: 0,
+    },
+    scheduleAt: {
+      ...nullableAt(null),
+      description: 'The time it was held until (send-sms `scheduleAt`); null when not scheduled.',
+    },
+    metadata: {
+      type: 'object',
+      nullable: true,
+      description: 'Your metadata, as sent.',
+      example: { orderId: 'A-1042' },
+    },
+    createdAt: { type: 'string', format: 'date-time', example: EXAMPLES.createdAt },
+    expiresAt: { type: 'string', format: 'date-time', example: '2026-11-22T10:00:00.000Z' },
+    dispatchedAt: nullableAt('2026-11-21T10:00:00.060Z'),
+    sentAt: nullableAt('2026-11-21T10:00:02.410Z'),
+    deliveredAt: nullableAt('2026-11-21T10:00:04.180Z'),
+    failedAt: nullableAt(null),
+  },
+  // `message` is left out of OTP messages.
+  required: [
+    'messageId',
+    'kind',
+    'status',
+    'to',
+    'parts',
+    'deviceId',
+    'simSlot',
+    'verificationId',
+    'batchId',
+    'error',
+    'metadata',
+    'priority',
+    'scheduleAt',
+    'createdAt',
+    'expiresAt',
+    'dispatchedAt',
+    'sentAt',
+    'deliveredAt',
+    'failedAt',
+  ],
+};
+
 /** A challenge as every /v1 OTP route answers it (never the code). */
 export const verificationSchema = {
   type: 'object',

@@ -12,7 +12,7 @@ import { PageQuery } from '../dtos/pages.js';
 import { ListMessagesQuery, StatsQuery } from '../dtos/sms.js';
 import { ok } from '../envelope.js';
 import { bodySchema, responses } from '../openapi.js';
-import { inboxSchema, statsSchema } from '../response-schemas.js';
+import { inboxSchema, messageSchema, statsSchema, verificationSchema } from '../response-schemas.js';
 import { validateQuery } from '../validation.js';
 
 /**
@@ -40,80 +40,6 @@ const verificationParams = {
 
 const str = { type: 'string' } as const;
 const nullableStr = { type: 'string', nullable: true } as const;
-const time = { type: 'string', format: 'date-time' } as const;
-
-/** A message as GET /v1/messages/:id shows it (an OTP's text never). */
-const messageSchema = {
-  type: 'object',
-  properties: {
-    messageId: str,
-    kind: { type: 'string', enum: ['otp', 'sms'] },
-    status: { type: 'string', enum: ['QUEUED', 'DISPATCHED', 'SENT', 'DELIVERED', 'FAILED', 'EXPIRED'] },
-    to: str,
-    message: { type: 'string', description: 'custom SMS only' },
-    data: { type: 'string', description: 'binary SMS only: base64' },
-    dataPort: { type: 'integer', description: 'binary SMS only' },
-    parts: { type: 'integer' },
-    deviceId: nullableStr,
-    simSlot: { type: 'integer', nullable: true },
-    verificationId: nullableStr,
-    batchId: nullableStr,
-    error: nullableStr,
-    metadata: { type: 'object', nullable: true },
-    priority: { type: 'integer' },
-    scheduleAt: nullableStr,
-    createdAt: str,
-    expiresAt: str,
-    dispatchedAt: nullableStr,
-    sentAt: nullableStr,
-    deliveredAt: nullableStr,
-    failedAt: nullableStr,
-  },
-  // `message` is left out of OTP messages (the OpenAPI document marks the others required).
-  required: [
-    'messageId',
-    'kind',
-    'status',
-    'to',
-    'parts',
-    'deviceId',
-    'simSlot',
-    'verificationId',
-    'batchId',
-    'error',
-    'metadata',
-    'priority',
-    'scheduleAt',
-    'createdAt',
-    'expiresAt',
-    'dispatchedAt',
-    'sentAt',
-    'deliveredAt',
-    'failedAt',
-  ],
-};
-
-/** A verification as GET /v1/verifications/:id shows it (never the code). */
-export const verificationSchema = {
-  type: 'object',
-  properties: {
-    verificationId: str,
-    status: { type: 'string', enum: ['PENDING', 'VERIFIED', 'FAILED', 'EXPIRED', 'CANCELED'] },
-    to: str,
-    countryIso: nullableStr,
-    numberValid: { type: 'boolean' },
-    test: { type: 'boolean' },
-    messageId: nullableStr,
-    deviceId: nullableStr,
-    attempts: { type: 'integer' },
-    maxAttempts: { type: 'integer' },
-    createdAt: time,
-    expiresAt: time,
-    verifiedAt: nullableStr,
-    canceledAt: nullableStr,
-    metadata: { type: 'object', nullable: true },
-  },
-};
 
 const rentalSchema = {
   type: 'object',

@@ -7,9 +7,8 @@ import { suppliedCodeDetails, SendOtpDto } from '../dtos/otp.js';
 import { SendSmsDto, sendSmsInputOf, smsOptionProblems } from '../dtos/sms.js';
 import { ok } from '../envelope.js';
 import { bodySchema, responses } from '../openapi.js';
-import { smsAcceptedSchema } from '../response-schemas.js';
+import { smsAcceptedSchema, verificationSchema } from '../response-schemas.js';
 import { validateBody } from '../validation.js';
-import { verificationSchema } from './admin-project-activity.js';
 
 /**
  * "Try it" for the operator (issue 14): send an OTP or an SMS on a project's behalf with the

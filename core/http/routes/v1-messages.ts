@@ -6,88 +6,8 @@ import { projectOf } from '../auth.js';
 import { ok } from '../envelope.js';
 import { ListMessagesQuery } from '../dtos/sms.js';
 import { bodySchema, responses } from '../openapi.js';
-import { EXAMPLES } from '../response-schemas.js';
+import { messageSchema } from '../response-schemas.js';
 import { validateQuery } from '../validation.js';
-
-const at = (example: string | null) => ({ type: 'string', format: 'date-time', nullable: true, example });
-const message = {
-  type: 'object',
-  properties: {
-    messageId: { type: 'string', example: EXAMPLES.messageId },
-    kind: { type: 'string', enum: ['otp', 'sms'], example: 'sms' },
-    status: {
-      type: 'string',
-      enum: ['QUEUED', 'DISPATCHED', 'SENT', 'DELIVERED', 'FAILED', 'EXPIRED'],
-      example: 'DELIVERED',
-    },
-    to: { type: 'string', example: EXAMPLES.phone },
-    message: {
-      type: 'string',
-      description: "A custom text SMS only (an OTP's text, which holds its code, is never shown).",
-      example: 'Your parcel arrives today between 2 and 4 pm.',
-    },
-    data: {
-      type: 'string',
-      description: 'A binary (data) SMS only, instead of `message`: its payload, base64.',
-      example: 'SGVsbG8=',
-    },
-    dataPort: { type: 'integer', description: 'A binary SMS only: its destination port.', example: 8200 },
-    parts: { type: 'integer', example: 1 },
-    deviceId: { type: 'string', nullable: true, example: EXAMPLES.deviceId },
-    simSlot: { type: 'integer', nullable: true, example: 0 },
-    verificationId: { type: 'string', nullable: true, example: null },
-    batchId: { type: 'string', nullable: true, example: null },
-    error: {
-      type: 'string',
-      nullable: true,
-      description: 'Why it FAILED (e.g. RADIO_OFF, EXPIRED, CANCELED after POST /v1/messages/{id}/cancel).',
-      example: null,
-    },
-    priority: {
-      type: 'integer',
-      description: "Dispatch order among the phone's waiting messages: higher first (OTPs 128, SMS -128..127).",
-      example: 0,
-    },
-    scheduleAt: {
-      ...at(null),
-      description: 'The time it was held until (send-sms `scheduleAt`); null when not scheduled.',
-    },
-    metadata: {
-      type: 'object',
-      nullable: true,
-      description: 'Your metadata, as sent.',
-      example: { orderId: 'A-1042' },
-    },
-    createdAt: { type: 'string', format: 'date-time', example: EXAMPLES.createdAt },
-    expiresAt: { type: 'string', format: 'date-time', example: '2026-11-22T10:00:00.000Z' },
-    dispatchedAt: at('2026-11-21T10:00:00.060Z'),
-    sentAt: at('2026-11-21T10:00:02.410Z'),
-    deliveredAt: at('2026-11-21T10:00:04.180Z'),
-    failedAt: at(null),
-  },
-  // `message` is left out of OTP messages.
-  required: [
-    'messageId',
-    'kind',
-    'status',
-    'to',
-    'parts',
-    'deviceId',
-    'simSlot',
-    'verificationId',
-    'batchId',
-    'error',
-    'metadata',
-    'priority',
-    'scheduleAt',
-    'createdAt',
-    'expiresAt',
-    'dispatchedAt',
-    'sentAt',
-    'deliveredAt',
-    'failedAt',
-  ],
-};
 
 /** What messageRoutes needs, built by the composition root (core/http/dependencies.ts). */
 export interface MessageRouteDeps {
@@ -111,7 +31,7 @@ export async function messageRoutes(app: FastifyInstance, deps: MessageRouteDeps
             200: {
               type: 'object',
               properties: {
-                messages: { type: 'array', items: message },
+                messages: { type: 'array', items: messageSchema },
                 nextCursor: { type: 'string', nullable: true },
               },
             },
@@ -144,7 +64,7 @@ export async function messageRoutes(app: FastifyInstance, deps: MessageRouteDeps
         summary: 'Read a message and its delivery progress',
         security: [{ apiKey: [] }],
         params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
-        response: responses({ 200: message }, [401, 404]),
+        response: responses({ 200: messageSchema }, [401, 404]),
       },
     },
     async (request) => ok(await messages.get(projectOf(request), (request.params as { id: string }).id)),
@@ -162,7 +82,7 @@ export async function messageRoutes(app: FastifyInstance, deps: MessageRouteDeps
           "A message already SENT, DELIVERED, FAILED or EXPIRED: 409 MESSAGE_NOT_CANCELABLE. Another project's id: 404 NOT_FOUND.",
         security: [{ apiKey: [] }],
         params: { type: 'object', properties: { id: { type: 'string', description: 'msg_...' } }, required: ['id'] },
-        response: responses({ 200: message }, [401, 404, 409]),
+        response: responses({ 200: messageSchema }, [401, 404, 409]),
       },
     },
     async (request) => ok(await sms.cancel(projectOf(request), (request.params as { id: string }).id)),

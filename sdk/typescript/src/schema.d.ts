@@ -7155,32 +7155,97 @@ export interface operations {
                         success: true;
                         data: {
                             messages: {
+                                /** @example msg_S-2BWPxUszs15suEpjkp6Q */
                                 messageId: string;
-                                /** @enum {string} */
+                                /**
+                                 * @example sms
+                                 * @enum {string}
+                                 */
                                 kind: "otp" | "sms";
-                                /** @enum {string} */
+                                /**
+                                 * @example DELIVERED
+                                 * @enum {string}
+                                 */
                                 status: "QUEUED" | "DISPATCHED" | "SENT" | "DELIVERED" | "FAILED" | "EXPIRED";
+                                /** @example +4915112345678 */
                                 to: string;
-                                /** @description custom SMS only */
+                                /**
+                                 * @description A custom text SMS only (an OTP's text, which holds its code, is never shown).
+                                 * @example Your parcel arrives today between 2 and 4 pm.
+                                 */
                                 message?: string;
-                                /** @description binary SMS only: base64 */
+                                /**
+                                 * @description A binary (data) SMS only, instead of `message`: its payload, base64.
+                                 * @example SGVsbG8=
+                                 */
                                 data?: string;
-                                /** @description binary SMS only */
+                                /**
+                                 * @description A binary SMS only: its destination port.
+                                 * @example 8200
+                                 */
                                 dataPort?: number;
+                                /** @example 1 */
                                 parts: number;
+                                /** @example dev_a3UpGdIy30uilSzOHqkNwg */
                                 deviceId: string | null;
+                                /** @example 0 */
                                 simSlot: number | null;
+                                /** @example null */
                                 verificationId: string | null;
+                                /** @example null */
                                 batchId: string | null;
+                                /**
+                                 * @description Why it FAILED (e.g. RADIO_OFF, EXPIRED, CANCELED after POST /v1/messages/{id}/cancel).
+                                 * @example null
+                                 */
                                 error: string | null;
-                                metadata: Record<string, never> | null;
+                                /**
+                                 * @description Dispatch order among the phone's waiting messages: higher first (OTPs 128, SMS -128..127).
+                                 * @example 0
+                                 */
                                 priority: number;
+                                /**
+                                 * Format: date-time
+                                 * @description The time it was held until (send-sms `scheduleAt`); null when not scheduled.
+                                 * @example null
+                                 */
                                 scheduleAt: string | null;
+                                /**
+                                 * @description Your metadata, as sent.
+                                 * @example {
+                                 *       "orderId": "A-1042"
+                                 *     }
+                                 */
+                                metadata: Record<string, never> | null;
+                                /**
+                                 * Format: date-time
+                                 * @example 2026-11-21T10:00:00.000Z
+                                 */
                                 createdAt: string;
+                                /**
+                                 * Format: date-time
+                                 * @example 2026-11-22T10:00:00.000Z
+                                 */
                                 expiresAt: string;
+                                /**
+                                 * Format: date-time
+                                 * @example 2026-11-21T10:00:00.060Z
+                                 */
                                 dispatchedAt: string | null;
+                                /**
+                                 * Format: date-time
+                                 * @example 2026-11-21T10:00:02.410Z
+                                 */
                                 sentAt: string | null;
+                                /**
+                                 * Format: date-time
+                                 * @example 2026-11-21T10:00:04.180Z
+                                 */
                                 deliveredAt: string | null;
+                                /**
+                                 * Format: date-time
+                                 * @example null
+                                 */
                                 failedAt: string | null;
                             }[];
                             nextCursor: string | null;
@@ -7249,32 +7314,97 @@ export interface operations {
                         /** @enum {boolean} */
                         success: true;
                         data: {
+                            /** @example msg_S-2BWPxUszs15suEpjkp6Q */
                             messageId: string;
-                            /** @enum {string} */
+                            /**
+                             * @example sms
+                             * @enum {string}
+                             */
                             kind: "otp" | "sms";
-                            /** @enum {string} */
+                            /**
+                             * @example DELIVERED
+                             * @enum {string}
+                             */
                             status: "QUEUED" | "DISPATCHED" | "SENT" | "DELIVERED" | "FAILED" | "EXPIRED";
+                            /** @example +4915112345678 */
                             to: string;
-                            /** @description custom SMS only */
+                            /**
+                             * @description A custom text SMS only (an OTP's text, which holds its code, is never shown).
+                             * @example Your parcel arrives today between 2 and 4 pm.
+                             */
                             message?: string;
-                            /** @description binary SMS only: base64 */
+                            /**
+                             * @description A binary (data) SMS only, instead of `message`: its payload, base64.
+                             * @example SGVsbG8=
+                             */
                             data?: string;
-                            /** @description binary SMS only */
+                            /**
+                             * @description A binary SMS only: its destination port.
+                             * @example 8200
+                             */
                             dataPort?: number;
+                            /** @example 1 */
                             parts: number;
+                            /** @example dev_a3UpGdIy30uilSzOHqkNwg */
                             deviceId: string | null;
+                            /** @example 0 */
                             simSlot: number | null;
+                            /** @example null */
                             verificationId: string | null;
+                            /** @example null */
                             batchId: string | null;
+                            /**
+                             * @description Why it FAILED (e.g. RADIO_OFF, EXPIRED, CANCELED after POST /v1/messages/{id}/cancel).
+                             * @example null
+                             */
                             error: string | null;
-                            metadata: Record<string, never> | null;
+                            /**
+                             * @description Dispatch order among the phone's waiting messages: higher first (OTPs 128, SMS -128..127).
+                             * @example 0
+                             */
                             priority: number;
+                            /**
+                             * Format: date-time
+                             * @description The time it was held until (send-sms `scheduleAt`); null when not scheduled.
+                             * @example null
+                             */
                             scheduleAt: string | null;
+                            /**
+                             * @description Your metadata, as sent.
+                             * @example {
+                             *       "orderId": "A-1042"
+                             *     }
+                             */
+                            metadata: Record<string, never> | null;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-21T10:00:00.000Z
+                             */
                             createdAt: string;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-22T10:00:00.000Z
+                             */
                             expiresAt: string;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-21T10:00:00.060Z
+                             */
                             dispatchedAt: string | null;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-21T10:00:02.410Z
+                             */
                             sentAt: string | null;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-21T10:00:04.180Z
+                             */
                             deliveredAt: string | null;
+                            /**
+                             * Format: date-time
+                             * @example null
+                             */
                             failedAt: string | null;
                         };
                     };
@@ -7332,23 +7462,70 @@ export interface operations {
                         /** @enum {boolean} */
                         success: true;
                         data: {
+                            /**
+                             * @description ver_...
+                             * @example ver_-mNYQE26ozocjCo9d3aovg
+                             */
                             verificationId: string;
-                            /** @enum {string} */
+                            /**
+                             * @example PENDING
+                             * @enum {string}
+                             */
                             status: "PENDING" | "VERIFIED" | "FAILED" | "EXPIRED" | "CANCELED";
+                            /**
+                             * @description E.164
+                             * @example +4915112345678
+                             */
                             to: string;
+                            /** @example DE */
                             countryIso: string | null;
+                            /** @example true */
                             numberValid: boolean;
+                            /**
+                             * @description A test number: no SMS, verified with its fixed code.
+                             * @example false
+                             */
                             test: boolean;
+                            /**
+                             * @description The SMS carrying the code (null for a test number).
+                             * @example msg_S-2BWPxUszs15suEpjkp6Q
+                             */
                             messageId: string | null;
+                            /**
+                             * @description The phone it was routed to (null for a test number).
+                             * @example dev_a3UpGdIy30uilSzOHqkNwg
+                             */
                             deviceId: string | null;
+                            /** @example 0 */
                             attempts: number;
+                            /** @example 5 */
                             maxAttempts: number;
-                            /** Format: date-time */
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-21T10:00:00.000Z
+                             */
                             createdAt: string;
-                            /** Format: date-time */
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-21T10:05:00.000Z
+                             */
                             expiresAt: string;
+                            /**
+                             * Format: date-time
+                             * @example null
+                             */
                             verifiedAt: string | null;
+                            /**
+                             * Format: date-time
+                             * @example null
+                             */
                             canceledAt: string | null;
+                            /**
+                             * @description Your metadata, as sent.
+                             * @example {
+                             *       "orderId": "A-1042"
+                             *     }
+                             */
                             metadata: Record<string, never> | null;
                         };
                     };
@@ -7784,23 +7961,70 @@ export interface operations {
                         /** @enum {boolean} */
                         success: true;
                         data: {
+                            /**
+                             * @description ver_...
+                             * @example ver_-mNYQE26ozocjCo9d3aovg
+                             */
                             verificationId: string;
-                            /** @enum {string} */
+                            /**
+                             * @example PENDING
+                             * @enum {string}
+                             */
                             status: "PENDING" | "VERIFIED" | "FAILED" | "EXPIRED" | "CANCELED";
+                            /**
+                             * @description E.164
+                             * @example +4915112345678
+                             */
                             to: string;
+                            /** @example DE */
                             countryIso: string | null;
+                            /** @example true */
                             numberValid: boolean;
+                            /**
+                             * @description A test number: no SMS, verified with its fixed code.
+                             * @example false
+                             */
                             test: boolean;
+                            /**
+                             * @description The SMS carrying the code (null for a test number).
+                             * @example msg_S-2BWPxUszs15suEpjkp6Q
+                             */
                             messageId: string | null;
+                            /**
+                             * @description The phone it was routed to (null for a test number).
+                             * @example dev_a3UpGdIy30uilSzOHqkNwg
+                             */
                             deviceId: string | null;
+                            /** @example 0 */
                             attempts: number;
+                            /** @example 5 */
                             maxAttempts: number;
-                            /** Format: date-time */
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-21T10:00:00.000Z
+                             */
                             createdAt: string;
-                            /** Format: date-time */
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-21T10:05:00.000Z
+                             */
                             expiresAt: string;
+                            /**
+                             * Format: date-time
+                             * @example null
+                             */
                             verifiedAt: string | null;
+                            /**
+                             * Format: date-time
+                             * @example null
+                             */
                             canceledAt: string | null;
+                            /**
+                             * @description Your metadata, as sent.
+                             * @example {
+                             *       "orderId": "A-1042"
+                             *     }
+                             */
                             metadata: Record<string, never> | null;
                         };
                     };
