@@ -1,7 +1,14 @@
 import { ApiError, isApiError } from '../errors.js';
 import type { ParsedPhone } from '../phone.js';
 import { countParts } from '../sms-parts.js';
-import { dataProblem, deliveryWindow, SMS_LIMITS, type DeliveryWindow, type WindowInput } from './sms-options.js';
+import {
+  dataProblem,
+  deliveryWindow,
+  SMS_LIMITS,
+  type DeliveryWindow,
+  type SmsOptions,
+  type WindowInput,
+} from './sms-options.js';
 
 /**
  * What one SMS carries and when it may go: the content of a send-sms request or a bulk entry
@@ -11,17 +18,14 @@ import { dataProblem, deliveryWindow, SMS_LIMITS, type DeliveryWindow, type Wind
 export const invalidField = (field: string, message: string) =>
   new ApiError('VALIDATION_FAILED', { details: [{ field, message }] });
 
-/** The options a bulk entry may set for itself, over the request's (docs/api.md "POST /v1/send-sms/bulk"). */
-export interface EntryOptions {
-  ttl?: number;
-  validUntil?: Date;
-  scheduleAt?: Date;
-  simSlot?: number;
-  deviceId?: string;
-  priority?: number;
-  /** The request's only (entries cannot set it): see SmsOptions.encryptedContent. */
-  encryptedContent?: boolean;
-}
+/**
+ * The options a bulk entry may set for itself, over the request's (docs/api.md "POST
+ * /v1/send-sms/bulk"), and `encryptedContent`, which only the request sets.
+ */
+export type EntryOptions = Pick<
+  SmsOptions,
+  'ttl' | 'validUntil' | 'scheduleAt' | 'simSlot' | 'deviceId' | 'priority' | 'encryptedContent'
+>;
 
 /** One bulk entry, as sent (validated here, item by item): `message`, or `data` with `dataPort`, and its own options. */
 export interface BulkEntry {

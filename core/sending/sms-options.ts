@@ -19,6 +19,30 @@ export const SMS_LIMITS = {
   dataPort: { min: 1, max: 65_535 },
 } as const;
 
+/** What a custom SMS request may set, for one message or every message of a bulk request. */
+export interface SmsOptions {
+  countryCode?: string;
+  /** Seconds it may wait for its phone, from `scheduleAt` (else now); `ttlSeconds` on the wire is the same. */
+  ttl?: number;
+  /** An absolute expiry instead of `ttl`. */
+  validUntil?: Date;
+  /** Held (not handed to any phone) until then. */
+  scheduleAt?: Date;
+  /** The SIM of the phone to send from; the phone must have it. */
+  simSlot?: number;
+  /** This phone of the project and no other (never re-routed away from it). */
+  deviceId?: string;
+  /** -128..127, default 0: higher goes first among the phone's SMS (OTPs go before all). */
+  priority?: number;
+  /**
+   * The content is encrypted end to end (SMSGate's `isEncrypted`): only phones with the
+   * `encrypted-content` capability get it, and it stays on the phone it was routed to (pinned:
+   * never re-routed to one that cannot decrypt it). Not on the public API: the SMSGate surface sets it.
+   */
+  encryptedContent?: boolean;
+  callbackUrl?: string;
+}
+
 /** The dispatch priority of OTP messages: above every custom SMS priority, so an OTP never waits behind one. */
 export const OTP_MESSAGE_PRIORITY = 128;
 

@@ -5,13 +5,10 @@ import { isId } from '../ids.js';
 import { Router, type RouteDecision, type RouteNeeds, type RoutingMessage } from '../delivery/router.js';
 import { TOKENS } from '../tokens.js';
 import { invalidField, type PreparedEntry } from './sms-content.js';
+import type { SmsOptions } from './sms-options.js';
 
 /** The options of a request (or a bulk entry) that ask something of its phone. */
-export interface NeedOptions {
-  deviceId?: string;
-  simSlot?: number;
-  encryptedContent?: boolean;
-}
+export type NeedOptions = Pick<SmsOptions, 'deviceId' | 'simSlot' | 'encryptedContent'>;
 
 /**
  * Where custom SMS go: a phone routed by the project's strategy, or the one pinned by `deviceId`,

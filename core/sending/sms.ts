@@ -13,34 +13,10 @@ import { DispatchService } from '../delivery/dispatch.js';
 import { ProjectService } from '../services/projects.js';
 import type { RouteDecision } from '../delivery/router.js';
 import { needsOf, SmsRouting, unroutedMessage } from './sms-routing.js';
-import { deliveryWindow, SMS_LIMITS } from './sms-options.js';
+import { deliveryWindow, SMS_LIMITS, type SmsOptions } from './sms-options.js';
 import { contentOf, prepareEntry, type BulkEntry, type PreparedEntry } from './sms-content.js';
 
-export { SMS_LIMITS, OTP_MESSAGE_PRIORITY } from './sms-options.js';
-
-/** What a custom SMS request may set, for one message or every message of a bulk request. */
-export interface SmsOptions {
-  countryCode?: string;
-  /** Seconds it may wait for its phone, from `scheduleAt` (else now); `ttlSeconds` on the wire is the same. */
-  ttl?: number;
-  /** An absolute expiry instead of `ttl`. */
-  validUntil?: Date;
-  /** Held (not handed to any phone) until then. */
-  scheduleAt?: Date;
-  /** The SIM of the phone to send from; the phone must have it. */
-  simSlot?: number;
-  /** This phone of the project and no other (never re-routed away from it). */
-  deviceId?: string;
-  /** -128..127, default 0: higher goes first among the phone's SMS (OTPs go before all). */
-  priority?: number;
-  /**
-   * The content is encrypted end to end (SMSGate's `isEncrypted`): only phones with the
-   * `encrypted-content` capability get it, and it stays on the phone it was routed to (pinned:
-   * never re-routed to one that cannot decrypt it). Not on the public API: the SMSGate surface sets it.
-   */
-  encryptedContent?: boolean;
-  callbackUrl?: string;
-}
+export { SMS_LIMITS, OTP_MESSAGE_PRIORITY, type SmsOptions } from './sms-options.js';
 
 /** One SMS: a text (`message`), or a binary SMS (`data`, base64, to `dataPort`). */
 export interface SendSmsInput extends SmsOptions {

@@ -277,12 +277,7 @@ export class DeviceService {
   async activate(deviceId: string): Promise<DeviceWithPresence> {
     await this.db
       .transaction(async (trx) => {
-        const row: DeviceRow | undefined = await trx('devices')
-          .where({ id: deviceId })
-          .whereNot({ status: 'unlinked' })
-          .forUpdate()
-          .first();
-        if (!row) throw apiError('NOT_FOUND', { message: 'No linked device with this id.' });
+        const row = await linkedForUpdate(trx, deviceId);
         if (row.status === 'active') return null;
         const now = new Date();
         await lockActiveRole(trx, row.project_id);
@@ -340,12 +335,7 @@ export class DeviceService {
   async unlink(deviceId: string): Promise<void> {
     const now = new Date();
     const unlinked = await this.db.transaction(async (trx) => {
-      const row: DeviceRow | undefined = await trx('devices')
-        .where({ id: deviceId })
-        .whereNot({ status: 'unlinked' })
-        .forUpdate()
-        .first();
-      if (!row) throw apiError('NOT_FOUND', { message: 'No linked device with this id.' });
+      const row = await linkedForUpdate(trx, deviceId);
       await trx('devices').where({ id: deviceId }).update({ status: 'unlinked', unlinked_at: now, updated_at: now });
       if (row.status === 'active') {
         await lockActiveRole(trx, row.project_id);
@@ -406,6 +396,17 @@ function toDevice(row: DeviceRow): Device {
     linkedAt: new Date(row.linked_at).toISOString(),
     unlinkedAt: row.unlinked_at ? new Date(row.unlinked_at).toISOString() : null,
   };
+}
+
+/** A linked device's row, locked for the transaction's change of its status; NOT_FOUND otherwise. */
+async function linkedForUpdate(trx: Knex.Transaction, deviceId: string): Promise<DeviceRow> {
+  const row: DeviceRow | undefined = await trx('devices')
+    .where({ id: deviceId })
+    .whereNot({ status: 'unlinked' })
+    .forUpdate()
+    .first();
+  if (!row) throw apiError('NOT_FOUND', { message: 'No linked device with this id.' });
+  return row;
 }
 
 /**

@@ -19,7 +19,7 @@ import {
   ValidateIf,
 } from 'class-validator';
 import { JSONSchema } from 'class-validator-jsonschema';
-import { MESSAGE_STATUSES, type MessageStatus } from '../../services/messages.js';
+import { MESSAGE_STATUSES, type MessageQuery, type MessageStatus } from '../../services/messages.js';
 import { SMS_LIMITS, type BulkEntry, type SendSmsInput, type SmsOptions } from '../../sending/sms.js';
 
 /** A time with its zone (`Z` or an offset): without one, "10:00" would be read in the server's zone. */
@@ -291,6 +291,18 @@ export class ListMessagesQuery extends PageQuery {
   @IsOptional()
   @IsISO8601({ strict: true })
   to?: string;
+}
+
+/** A validated message-log query as MessageService.list takes it (/v1 and the console's admin read alike). */
+export function messageQueryOf(q: ListMessagesQuery): MessageQuery {
+  return {
+    limit: q.limit === undefined ? undefined : Number(q.limit),
+    cursor: q.cursor,
+    status: q.status,
+    kind: q.kind,
+    from: q.from ? new Date(q.from) : undefined,
+    to: q.to ? new Date(q.to) : undefined,
+  };
 }
 
 export class StatsQuery {

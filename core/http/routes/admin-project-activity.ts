@@ -9,7 +9,7 @@ import type { RentalService } from '../../services/rentals.js';
 import type { StatsService } from '../../services/stats.js';
 import { statsRange, statsRangeProblems } from '../../stats-range.js';
 import { PageQuery } from '../dtos/pages.js';
-import { ListMessagesQuery, StatsQuery } from '../dtos/sms.js';
+import { ListMessagesQuery, messageQueryOf, StatsQuery } from '../dtos/sms.js';
 import { ok } from '../envelope.js';
 import { bodySchema, responses } from '../openapi.js';
 import { inboxSchema, messageSchema, statsSchema, verificationSchema } from '../response-schemas.js';
@@ -100,18 +100,7 @@ export async function adminProjectActivityRoutes(
     },
     async (request) => {
       const q = await validateQuery(ListMessagesQuery, request.query, (d) => pageProblems(d, PAGE_TAGS.messages));
-      const id = await project(request.params);
-      const limit = q.limit === undefined ? undefined : Number(q.limit);
-      return ok(
-        await messages.list(id, {
-          limit,
-          cursor: q.cursor,
-          status: q.status,
-          kind: q.kind,
-          from: q.from ? new Date(q.from) : undefined,
-          to: q.to ? new Date(q.to) : undefined,
-        }),
-      );
+      return ok(await messages.list(await project(request.params), messageQueryOf(q)));
     },
   );
 

@@ -4,7 +4,7 @@ import type { SmsService } from '../../sending/sms.js';
 import type { MessageService } from '../../services/messages.js';
 import { projectOf } from '../auth.js';
 import { ok } from '../envelope.js';
-import { ListMessagesQuery } from '../dtos/sms.js';
+import { ListMessagesQuery, messageQueryOf } from '../dtos/sms.js';
 import { bodySchema, responses } from '../openapi.js';
 import { messageSchema } from '../response-schemas.js';
 import { validateQuery } from '../validation.js';
@@ -42,17 +42,7 @@ export async function messageRoutes(app: FastifyInstance, deps: MessageRouteDeps
     },
     async (request) => {
       const q = await validateQuery(ListMessagesQuery, request.query, (d) => pageProblems(d, PAGE_TAGS.messages));
-      const limit = q.limit === undefined ? undefined : Number(q.limit);
-      return ok(
-        await messages.list(projectOf(request), {
-          limit,
-          cursor: q.cursor,
-          status: q.status,
-          kind: q.kind,
-          from: q.from ? new Date(q.from) : undefined,
-          to: q.to ? new Date(q.to) : undefined,
-        }),
-      );
+      return ok(await messages.list(projectOf(request), messageQueryOf(q)));
     },
   );
 
