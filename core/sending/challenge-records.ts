@@ -7,7 +7,7 @@ import type { Logger } from '../logger.js';
 import { normalizeCode } from '../otp-codes.js';
 import type { VerificationStatus, VerificationView } from '../plugin-api.js';
 import type { RuntimeConfig } from '../secrets.js';
-import { OutboxRelay, writeWebhookEvents } from '../outbox.js';
+import { OutboxRelay, writeWebhookEvents, type OutboxWebhookEvent } from '../outbox.js';
 import { TOKENS } from '../tokens.js';
 import { StatsService } from '../services/stats.js';
 import { TestNumberService } from '../services/test-numbers.js';
@@ -61,14 +61,17 @@ export class ChallengeRecords {
    * outbox in the transaction that ended them (so a crash after the commit loses none).
    */
   private async ended(trx: Knex.Transaction, rows: VerificationRow[]): Promise<void> {
+    // One outbox row per project (an expiry sweep ends many challenges at once).
+    const byProject = new Map<string, OutboxWebhookEvent[]>();
     for (const row of rows) {
       const view = toView(row);
       const type =
         `verification.${view.status.toLowerCase()}` as `verification.${'verified' | 'failed' | 'expired' | 'canceled'}`;
-      await writeWebhookEvents(trx, row.project_id, [
-        { id: newId('evt'), type, data: view, callbackUrl: row.callback_url },
-      ]);
+      const events = byProject.get(row.project_id) ?? [];
+      events.push({ id: newId('evt'), type, data: view, callbackUrl: row.callback_url });
+      byProject.set(row.project_id, events);
     }
+    for (const [projectId, events] of byProject) await writeWebhookEvents(trx, projectId, events);
   }
 
   /**
