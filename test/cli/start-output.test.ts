@@ -99,6 +99,11 @@ test('the next command suggested is `smx` from a global install, else `npx smx`'
   t.is(smxInvocation(join(prefix, 'bin/smx'), join(prefix, 'bin/node')), 'smx');
 });
 
+/** How a server ended, with its last output, for a failed exit-code assertion. */
+function stopped(server: SmxProcess): string {
+  return `exit ${server.exitCode}, signal ${server.signalCode}:\n${server.output().slice(-3000)}`;
+}
+
 async function startAndCollect(env: Record<string, string>): Promise<{ server: SmxProcess; url: string }> {
   const httpPort = await freePort();
   const server = runSmx(['start'], {
@@ -140,7 +145,7 @@ test('smx start: the summary once (LOG_FORMAT=pretty, as on a terminal), JSON li
 
   const first = await startAndCollect({ ...env, LOG_FORMAT: 'pretty' });
   first.server.kill('SIGTERM');
-  t.is(await exited(first.server), 0);
+  t.is(await exited(first.server), 0, stopped(first.server));
   const out = first.server.output();
   t.is(out.split('is running: API, MQTT broker and workers in one process.').length, 2, 'printed once');
   for (const label of [
@@ -161,7 +166,7 @@ test('smx start: the summary once (LOG_FORMAT=pretty, as on a terminal), JSON li
 
   const second = await startAndCollect(env);
   second.server.kill('SIGTERM');
-  t.is(await exited(second.server), 0);
+  t.is(await exited(second.server), 0, stopped(second.server));
   const json = second.server
     .output()
     .split('\n')

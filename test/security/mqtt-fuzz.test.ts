@@ -322,8 +322,14 @@ async function runInput(smx: TestSmx, d: Devices, input: Input, counts: Counts, 
           counts.refusedFilters += input.filters.length;
           break;
         }
+        // aedes answers once per distinct filter, in the order each first appears (lib/handlers/
+        // subscribe.js _dedupe), where MQTT 3.1.1 asks for one code per filter [MQTT-3.8.4-5]; see
+        // docs/device-protocol.md §4. The phone never repeats a filter in one SUBSCRIBE.
+        const distinct = [...new Set(input.filters.map((f) => Buffer.from(f).toString('utf8')))];
+        if (suback.granted.length !== distinct.length)
+          throw new Error(`SUBACK has ${suback.granted.length} codes for ${distinct.length} distinct filters`);
         suback.granted.forEach((code, i) => {
-          const filter = Buffer.from(input.filters[i]!).toString('utf8');
+          const filter = distinct[i]!;
           const mine = filter === d.a.topics.outbox || filter === d.a.topics.control;
           if (mine ? code === 0x80 : code !== 0x80) throw new Error(`SUBACK ${code} for ${JSON.stringify(filter)}`);
           if (code === 0x80) counts.refusedFilters++;
