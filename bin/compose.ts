@@ -43,6 +43,8 @@ import {
   MqttPublisher,
   startExternalBridge,
   internalCredentials,
+  rabbitMqAuth,
+  type DeviceVerifier,
 } from '../broker/index.js';
 import { BUILTIN_PLUGINS } from '../plugins/index.js';
 import { startWorkers, workerDependencies, type RunningWorkers } from '../workers/index.js';
@@ -176,15 +178,44 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
     for (const builtin of BUILTIN_PLUGINS) await plugins.install(builtin, `builtin:${builtin.name}`);
     await plugins.load(config.plugins);
 
+    // The device check of the embedded broker and of RabbitMQ's HTTP auth backend: one cache per process,
+    // kept briefly for connect storms and emptied on every device or project change, in every process.
+    let verifier: DeviceVerifier | undefined;
+    const verifyDevice = (): DeviceVerifier => {
+      const devices = container.resolve(DeviceService);
+      verifier ??= cacheDeviceVerifier((id, secret) => devices.verifyCredentials(id, secret), {
+        subscribe: (evictAll) => (['devices', 'project'] as const).forEach((scope) => cacheBus.on(scope, evictAll)),
+      });
+      return verifier;
+    };
+
+    let http: FastifyInstance | null = null;
+    const listenHttp = async () => {
+      const mqttAuth = config.mqttAuthHttp
+        ? rabbitMqAuth({
+            verifyDevice: verifyDevice(),
+            secret: config.secret,
+            vhost: config.mqttAuthHttp.vhost,
+            logger,
+          })
+        : undefined;
+      const server = await buildHttpServer(
+        { ...httpDependencies(container), mqttAuth },
+        { v1Routes: [plugins.routeModule()] },
+      );
+      http = server;
+      closers.push(['http', () => server.close()]);
+      await server.listen({ port: config.httpPort, host: config.host });
+    };
+    // RabbitMQ asks this very server whether SMX's own MQTT clients (publisher, bridge) may log in:
+    // it listens before they connect (until they do, /health/ready says the broker is down).
+    if (options.roles.api && config.mqttAuthHttp) await listenHttp();
+
     let broker: EmbeddedBroker | null = null;
     if (options.roles.broker && !config.mqttUrl) {
-      const devices = container.resolve(DeviceService);
       broker = await startEmbeddedBroker({
         config,
-        // Cached briefly for connect storms; emptied on every device or project change, in every process.
-        verifyDevice: cacheDeviceVerifier((id, secret) => devices.verifyCredentials(id, secret), {
-          subscribe: (evictAll) => (['devices', 'project'] as const).forEach((scope) => cacheBus.on(scope, evictAll)),
-        }),
+        verifyDevice: verifyDevice(),
         deviceEvents: queues.deviceEvents,
         presence,
         logger,
@@ -215,12 +246,7 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
       closers.push(['external-bridge', () => bridge.close()]);
     }
 
-    let http: FastifyInstance | null = null;
-    if (options.roles.api) {
-      http = await buildHttpServer(httpDependencies(container), { v1Routes: [plugins.routeModule()] });
-      closers.push(['http', () => http!.close()]);
-      await http.listen({ port: config.httpPort, host: config.host });
-    }
+    if (options.roles.api && !http) await listenHttp();
     fillEndpoints(endpoints, config, http, broker);
 
     let workers: RunningWorkers | null = null;

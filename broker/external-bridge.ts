@@ -3,9 +3,10 @@
  * There is no embedded broker to hook into, so a server-side client subscribes to every device's
  * `status`, `inbox` and `presence` and enqueues them exactly like the embedded bridge
  * ({@link toDeviceEventJob}). With a shared subscription (`$share/{group}/...`) several server
- * processes split the stream; a broker that refuses shared subscriptions gets plain ones, and then
- * every process sees every publish, so each job gets an id derived from its content and arrival
- * minute ({@link copyId}) and BullMQ keeps one of the copies.
+ * processes split the stream; a broker that refuses shared subscriptions (SUBACK 0x80, or closing
+ * the connection on them as RabbitMQ 3.10 does) gets plain ones, and then every process sees
+ * every publish, so each job gets an id derived from its content and arrival minute
+ * ({@link copyId}) and BullMQ keeps one of the copies.
  *
  * External brokers report no connections, so presence follows the `online` flag of the phone's
  * presence payloads (its will says `{"online":false}`), recorded under one connection id.
@@ -88,9 +89,21 @@ export async function startExternalBridge(options: ExternalBridgeOptions): Promi
     subscribed = false;
   });
 
+  // RabbitMQ 3.10 answers a refused filter by closing the connection instead of SUBACK 0x80, and
+  // SMX's auth backend for it refuses `$share` (rabbitmq-auth.ts): the next connection subscribes plain.
+  let sharedClosed = false;
+
   async function subscribe(): Promise<void> {
-    let shared = mode !== false;
-    let codes = await subscribeCodes(client, deviceEventFilters(shared, group));
+    let shared = mode !== false && !sharedClosed;
+    let codes: number[];
+    try {
+      codes = await subscribeCodes(client, deviceEventFilters(shared, group));
+    } catch (error) {
+      if (!shared || mode !== 'auto' || client.connected) throw error;
+      sharedClosed = true;
+      log.warn('the broker closed the connection on shared subscriptions; subscribing plain from the next connection');
+      return;
+    }
     if (shared && codes.includes(SUBACK_FAILURE)) {
       if (mode === true) throw new Error('the MQTT broker refused the shared subscriptions');
       log.warn('shared subscriptions refused; every server process receives every device publish');

@@ -91,6 +91,14 @@ export interface SmxConfig {
    * @defaultValue 1000
    */
   shutdownGraceMs: number;
+  /**
+   * SMX answers RabbitMQ's HTTP auth backend (SMX_MQTT_AUTH_HTTP_TOKEN, SMX_MQTT_AUTH_HTTP_VHOST)
+   * at `/mqtt-auth/{token}/user|vhost|resource|topic`, so phones log in to RabbitMQ's MQTT plugin
+   * with their SMX credentials and reach only their own topics. The token in the path keeps
+   * everyone but RabbitMQ out; `vhost` is the one virtual host allowed (RabbitMQ's `mqtt.vhost`).
+   * Unset: the routes do not exist. @defaultValue undefined
+   */
+  mqttAuthHttp: { token: string; vhost: string } | undefined;
 }
 
 export const CONFIG_DEFAULTS = {
@@ -128,6 +136,7 @@ export const CONFIG_DEFAULTS = {
   mqttConnectRatePerSource: 200,
   dependencyTimeoutMs: 2_000,
   shutdownGraceMs: 1_000,
+  mqttAuthHttp: undefined,
 } as const satisfies SmxConfig;
 
 /** A configuration value that cannot be used; the message names the variable and what was expected. */
@@ -221,6 +230,25 @@ function tlsFiles(env: Env): SmxConfig['tls'] {
   return { certFile, keyFile };
 }
 
+/** SMX_MQTT_AUTH_HTTP_TOKEN (a path segment nobody can guess) and SMX_MQTT_AUTH_HTTP_VHOST (default `/`, only with the token). */
+function mqttAuthHttp(env: Env): SmxConfig['mqttAuthHttp'] {
+  const token = present(env, 'SMX_MQTT_AUTH_HTTP_TOKEN');
+  const vhost = present(env, 'SMX_MQTT_AUTH_HTTP_VHOST');
+  if (token === undefined) {
+    if (vhost !== undefined)
+      throw new ConfigError('SMX_MQTT_AUTH_HTTP_TOKEN', 'a token (SMX_MQTT_AUTH_HTTP_VHOST is set)', '');
+    return undefined;
+  }
+  if (!/^[A-Za-z0-9_-]{32,256}$/.test(token)) {
+    throw new ConfigError(
+      'SMX_MQTT_AUTH_HTTP_TOKEN',
+      '32 to 256 letters, digits, "_" or "-" (e.g. `openssl rand -hex 32`)',
+      '<hidden>',
+    );
+  }
+  return { token, vhost: vhost ?? '/' };
+}
+
 /** SMX_TRUST_PROXY: a boolean, a hop count, or a comma list of proxy addresses / CIDRs. */
 function trustProxy(env: Env): SmxConfig['trustProxy'] {
   const raw = present(env, 'SMX_TRUST_PROXY');
@@ -297,6 +325,7 @@ export function loadConfig(env: Env = process.env): Readonly<SmxConfig> {
     ),
     dependencyTimeoutMs: positiveInt(env, 'SMX_DEPENDENCY_TIMEOUT_MS', d.dependencyTimeoutMs, 60_000),
     shutdownGraceMs: wholeNumber(env, 'SMX_SHUTDOWN_GRACE_MS', d.shutdownGraceMs, 60_000),
+    mqttAuthHttp: mqttAuthHttp(env),
   };
   return Object.freeze(config);
 }

@@ -81,7 +81,8 @@ export function validateLinkResult(value: unknown): LinkResult {
   if (typeof projectId !== 'string' || projectId.length === 0) throw new Error('"projectId" must be a string');
   if (!isRecord(mqtt)) throw new Error('"mqtt" must be an object');
   for (const field of ['url', 'wsUrl', 'clientId', 'username', 'password'] as const) {
-    if (typeof mqtt[field] !== 'string' || (mqtt[field] as string).length === 0)
+    // An empty wsUrl: the server offers no MQTT over WebSocket (an external broker, SMX_MQTT_URL).
+    if (typeof mqtt[field] !== 'string' || (mqtt[field] === '' && field !== 'wsUrl'))
       throw new Error(`"mqtt.${field}" must be a non-empty string`);
   }
   // The topics are fixed by the protocol; the server's copy is checked, not trusted blindly.

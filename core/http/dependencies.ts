@@ -51,6 +51,7 @@ import type { CompatNumberRentalRouteDeps } from './routes/compat-number-rental.
 import type { CompatOtpRouteDeps } from './routes/compat-otp.js';
 import type { CompatSmsVerifyRouteDeps } from './routes/compat-sms-verify.js';
 import type { HealthRouteDeps } from './routes/health.js';
+import type { MqttAuthHttpRouteDeps } from './routes/mqtt-auth-http.js';
 import type { SmsGateMobileRouteDeps } from './routes/smsgate-mobile.js';
 import type { SmsGateThirdPartyRouteDeps } from './routes/smsgate-3rdparty.js';
 import type { DeviceLinkRouteDeps } from './routes/v1-devices.js';
@@ -72,6 +73,7 @@ import type { WebhookDeliveryRouteDeps } from './routes/webhook-deliveries.js';
 export interface HttpDependencies
   extends
     HealthRouteDeps,
+    MqttAuthHttpRouteDeps,
     DeviceLinkRouteDeps,
     SmsGateMobileRouteDeps,
     CompatSmsVerifyRouteDeps,

@@ -16,6 +16,7 @@ import { adminTemplateRoutes } from './routes/admin-templates.js';
 import { adminWebhookRoutes } from './routes/admin-webhooks.js';
 import { webhookDeliveryRoutes } from './routes/webhook-deliveries.js';
 import { healthRoutes } from './routes/health.js';
+import { mqttAuthHttpRoutes } from './routes/mqtt-auth-http.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { BULL_BOARD_PATH, queueBoardRoutes } from './routes/queues-board.js';
 import { deviceLinkRoutes } from './routes/v1-devices.js';
@@ -178,6 +179,8 @@ export async function buildHttpServer(
   if (config.compatOtp) await app.register(async (scope) => compatOtpRoutes(scope, deps));
   if (config.compatNumberRental) await app.register(async (scope) => compatNumberRentalRoutes(scope, deps));
   if (config.compatSmsgate) await app.register(async (scope) => smsgateThirdPartyRoutes(scope, deps));
+  // RabbitMQ's HTTP auth backend (SMX_MQTT_AUTH_HTTP_TOKEN): answers RabbitMQ only, in its own form-parsing scope.
+  if (config.mqttAuthHttp) await app.register(async (scope) => mqttAuthHttpRoutes(scope, deps));
 
   await app.register(async (v1) => {
     v1.addHook('onRequest', apiKeyGuard(keys, config.adminToken));
