@@ -31,7 +31,7 @@ export class DispatchWakeups {
 }
 
 export class DispatchHolder {
-  private poked = false;
+  private pokedSinceRead = false;
   private closed = false;
   private waiter: (() => void) | undefined;
   /** True once any poke reached this holder: the accept path (or a queue job) runs in this process. */
@@ -39,9 +39,14 @@ export class DispatchHolder {
 
   constructor(private readonly unregister: () => void) {}
 
+  /** A poke came after the last `beforeRead()`: a read now may find more. */
+  get poked(): boolean {
+    return this.pokedSinceRead;
+  }
+
   /** Call right before each read: the pokes so far are answered by it. */
   beforeRead(): void {
-    this.poked = false;
+    this.pokedSinceRead = false;
   }
 
   /**
@@ -49,7 +54,7 @@ export class DispatchHolder {
    * false after `ms` without one — and then the holder is closed: later pokes return false.
    */
   wait(ms: number): Promise<boolean> {
-    if (this.poked) return Promise.resolve(true);
+    if (this.pokedSinceRead) return Promise.resolve(true);
     if (this.closed) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
@@ -71,13 +76,13 @@ export class DispatchHolder {
       this.closed = true;
       this.unregister();
     }
-    return this.poked;
+    return this.pokedSinceRead;
   }
 
   /** @internal DispatchWakeups.poke */
   poke(): boolean {
     if (this.closed) return false;
-    this.poked = true;
+    this.pokedSinceRead = true;
     this.everPoked = true;
     this.waiter?.();
     return true;

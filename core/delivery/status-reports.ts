@@ -2,18 +2,11 @@ import { MicroBatcher } from '../batching/micro-batcher.js';
 import { inject, injectable } from '../di.js';
 import { isId } from '../ids.js';
 import type { Logger } from '../logger.js';
-import { MessageTransitions } from './transitions.js';
+import { MessageTransitions, type DeviceReport } from './transitions.js';
 import type { StatusUpdate } from '../services/messages.js';
 import { TOKENS } from '../tokens.js';
 import type { MessageChanged } from '../message-changed.js';
 
-interface Report {
-  deviceId: string;
-  updates: StatusUpdate[];
-  receivedAt: Date;
-}
-
-/** A message a report moved forward, with the update of that report that moved it. */
 /** A change a report made, with the report's update that made it. */
 export interface AppliedUpdate extends MessageChanged {
   update: StatusUpdate;
@@ -98,15 +91,16 @@ export class DatabaseFailure extends Error {
 
 /**
  * Group commit for phones' status reports. Reports that wait while earlier ones are being
- * written go out together, one statement per device: under load the `sent` and `delivered`
- * reports of the same messages usually share one write instead of two (a message row is written
- * once for both). Each report resolves only after its group committed, with the messages its own
- * updates moved. Unusable updates are dropped before SQL; should a group's statement fail anyway,
- * its reports are retried one by one, so one bad report fails only itself.
+ * written go out together in one statement, whichever phones made them: under load the `sent`
+ * and `delivered` reports of the same messages usually share one write instead of two (a message
+ * row is written once for both), and a fleet's phones share it too. Each report resolves only
+ * after its group committed, with the messages its own updates moved. Unusable updates are
+ * dropped before SQL; should a group's statement fail anyway, its reports are retried one by
+ * one, so one bad report fails only itself.
  */
 @injectable()
 export class StatusReports {
-  private readonly batcher = new MicroBatcher<Report, AppliedUpdate[]>({
+  private readonly batcher = new MicroBatcher<DeviceReport, AppliedUpdate[]>({
     flush: (reports) => this.flush(reports),
     maxSize: 200,
     concurrency: 2,
@@ -134,54 +128,35 @@ export class StatusReports {
     return this.batcher.add({ deviceId, updates: usable, receivedAt });
   }
 
-  private async flush(reports: Report[]): Promise<Array<AppliedUpdate[] | Error>> {
-    const results: Array<AppliedUpdate[] | Error> = reports.map(() => []);
-    const byDevice = new Map<string, number[]>();
-    reports.forEach((r, i) => byDevice.set(r.deviceId, [...(byDevice.get(r.deviceId) ?? []), i]));
-    await Promise.all(
-      [...byDevice].map(async ([deviceId, indexes]) => {
+  private async flush(reports: DeviceReport[]): Promise<Array<AppliedUpdate[] | Error>> {
+    try {
+      return await this.write(reports);
+    } catch (error) {
+      if (reports.length === 1) return [DatabaseFailure.from('status report not applied', error)];
+      // Whatever failed the group (a bad value that got past the checks, a deadlock), the
+      // others should not share its fate: each report alone.
+      const results: Array<AppliedUpdate[] | Error> = [];
+      for (const report of reports) {
         try {
-          await this.write(reports, deviceId, indexes, results);
-        } catch (error) {
-          if (indexes.length === 1) {
-            results[indexes[0]!] = DatabaseFailure.from('status report not applied', error);
-            return;
-          }
-          // Whatever failed the group (a bad value that got past the checks, a deadlock), the
-          // others should not share its fate: each report alone.
-          for (const i of indexes) {
-            try {
-              await this.write(reports, deviceId, [i], results);
-            } catch (alone) {
-              results[i] = DatabaseFailure.from('status report not applied', alone);
-            }
-          }
+          results.push((await this.write([report]))[0]!);
+        } catch (alone) {
+          results.push(DatabaseFailure.from('status report not applied', alone));
         }
-      }),
-    );
-    return results;
+      }
+      return results;
+    }
   }
 
-  /** One statement for these reports of one device; each change goes to the report that made it. */
-  private async write(
-    reports: Report[],
-    deviceId: string,
-    indexes: number[],
-    results: Array<AppliedUpdate[] | Error>,
-  ): Promise<void> {
-    // Each update keeps its own report's receipt time when the phone gave none.
-    const merged = indexes.flatMap((i) =>
-      reports[i]!.updates.map((u) => ({ ...u, at: u.at ?? reports[i]!.receivedAt.toISOString() })),
-    );
-    const receivedAt = new Date(Math.max(...indexes.map((i) => reports[i]!.receivedAt.getTime())));
-    for (const row of await this.transitions.reported(deviceId, merged, receivedAt)) {
-      // The change belongs to the (last) report whose update reached that status.
-      const owner = [...indexes]
-        .reverse()
-        .find((i) => reports[i]!.updates.some((u) => u.id === row.id && u.state.toUpperCase() === row.status));
-      if (owner === undefined) continue;
-      const update = reports[owner]!.updates.findLast((u) => u.id === row.id && u.state.toUpperCase() === row.status)!;
-      (results[owner] as AppliedUpdate[]).push({ ...row, update });
+  /** One statement for these reports; each change goes to the report that made it. */
+  private async write(reports: DeviceReport[]): Promise<AppliedUpdate[][]> {
+    const results: AppliedUpdate[][] = reports.map(() => []);
+    for (const row of await this.transitions.reportedByDevices(reports)) {
+      // The change belongs to the (last) report of its device whose update reached that status.
+      const reached = (u: StatusUpdate) => u.id === row.id && u.state.toUpperCase() === row.status;
+      const owner = reports.findLastIndex((r) => r.deviceId === row.deviceId && r.updates.some(reached));
+      if (owner === -1) continue;
+      results[owner]!.push({ ...row, update: reports[owner]!.updates.findLast(reached)! });
     }
+    return results;
   }
 }

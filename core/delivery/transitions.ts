@@ -142,38 +142,71 @@ export class MessageTransitions {
    * change, to DELIVERED).
    */
   async reported(deviceId: string, updates: StatusUpdate[], receivedAt = new Date()): Promise<MessageChanged[]> {
-    // Fold the updates per id in the order given, as if each came in its own publish: `sent`
-    // moves on to `delivered` or `failed`, and the first of those is final (a `failed` after a
-    // `delivered` is backwards, like one in a later publish). A batch may carry sent and
+    return this.reportedByDevices([{ deviceId, updates, receivedAt }]);
+  }
+
+  /**
+   * {@link reported} for the reports of many phones in one statement (a fleet reports together):
+   * each update moves only a message routed to the device that reported it.
+   */
+  async reportedByDevices(reports: readonly DeviceReport[]): Promise<MessageChanged[]> {
+    // Fold the updates per device and id in the order given, as if each came in its own publish:
+    // `sent` moves on to `delivered` or `failed`, and the first of those is final (a `failed`
+    // after a `delivered` is backwards, like one in a later publish). A batch may carry sent and
     // delivered for one message, and then the time it was sent.
     const latest = new Map<
       string,
-      { state: StatusUpdate['state']; at: Date; error: string | null; sentAt: Date | null }
+      {
+        deviceId: string;
+        id: string;
+        state: StatusUpdate['state'];
+        at: Date;
+        error: string | null;
+        sentAt: Date | null;
+      }
     >();
-    for (const u of updates) {
-      const at = phoneTime(u.at, receivedAt);
-      const prev = latest.get(u.id);
-      const sentAt = u.state === 'sent' ? at : (prev?.sentAt ?? null);
-      if (!prev || (prev.state === 'sent' && u.state !== 'sent'))
-        latest.set(u.id, { state: u.state, at, error: u.state === 'failed' ? (u.error ?? 'UNKNOWN') : null, sentAt });
-      else if (u.state === 'sent') prev.sentAt ??= at; // a later `sent` repeats; the first time stands
+    for (const { deviceId, updates, receivedAt } of reports) {
+      for (const u of updates) {
+        const key = `${deviceId}\n${u.id}`;
+        const at = phoneTime(u.at, receivedAt);
+        const prev = latest.get(key);
+        const sentAt = u.state === 'sent' ? at : (prev?.sentAt ?? null);
+        if (!prev || (prev.state === 'sent' && u.state !== 'sent'))
+          latest.set(key, {
+            deviceId,
+            id: u.id,
+            state: u.state,
+            at,
+            error: u.state === 'failed' ? (u.error ?? 'UNKNOWN') : null,
+            sentAt,
+          });
+        else if (u.state === 'sent') prev.sentAt ??= at; // a later `sent` repeats; the first time stands
+      }
     }
     if (latest.size === 0) return [];
-    const values = [...latest].map(([id, v]) => [
-      id,
-      v.state.toUpperCase(),
-      v.at.toISOString(),
-      v.error,
-      v.sentAt?.toISOString() ?? null,
-    ]);
+    const rows = [...latest.values()];
+    const receivedAt = new Date(Math.max(...reports.map((r) => r.receivedAt.getTime())));
+    // Columns as arrays: six bindings however many updates (a statement takes at most 65,535).
+    const columns = [
+      rows.map((r) => r.deviceId),
+      rows.map((r) => r.id),
+      rows.map((r) => r.state.toUpperCase()),
+      rows.map((r) => r.at.toISOString()),
+      // (nulls inside an array binding are SQL NULLs; knex's binding types do not say so)
+      rows.map((r) => r.error) as string[],
+      rows.map((r) => r.sentAt?.toISOString() ?? null) as string[],
+    ];
     // One statement, so atomic without a transaction: the update, and the counters it moves
     // (a jump to DELIVERED counts the message sent too, at the time it was sent).
     const counters = this.stats.countEventsSql('events');
     const result = await this.db.raw(
-      `with v(id, status, at, error, sent_at) as (values ${values.map(() => '(?, ?, ?::timestamptz, ?, ?::timestamptz)').join(', ')}),
+      `with v as (
+         select * from unnest(?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::text[], ?::timestamptz[])
+           as v(device_id, id, status, at, error, sent_at)
+       ),
        prev as (
-         select m.id, m.sent_at as old_sent_at from messages m join v on v.id = m.id
-         where m.device_id = ? and m.status not in ${FINAL} and (v.status = 'FAILED' or ${rank('v.status')} > ${rank('m.status')})
+         select m.id, m.sent_at as old_sent_at from messages m join v on v.id = m.id and v.device_id = m.device_id
+         where m.status not in ${FINAL} and (v.status = 'FAILED' or ${rank('v.status')} > ${rank('m.status')})
          order by m.id
          for update of m
        ),
@@ -192,7 +225,7 @@ export class MessageTransitions {
            body = case when m.body_sealed then null else m.body end,
            updated_at = ?::timestamptz
          from v, prev
-         where m.id = v.id and prev.id = m.id
+         where m.id = v.id and v.device_id = m.device_id and prev.id = m.id
          returning ${changedReturning('m')}, m.status, m.error, prev.old_sent_at is null as newly_sent, v.at, m.sent_at, m.created_at
        ),
        events(project_id, metric, at) as (
@@ -211,7 +244,7 @@ export class MessageTransitions {
          select id, project_id, kind, device_id, callback_url, status, case when status = 'FAILED' then error end, at, 'phone' as origin from changed
        )`)})
        select * from changed`,
-      [...values.flat(), deviceId, receivedAt.toISOString(), ...counters.bindings],
+      [...columns, receivedAt.toISOString(), ...counters.bindings],
     );
     const changed = result.rows as Array<
       ChangedRow & {
@@ -259,6 +292,14 @@ export class MessageTransitions {
     if (changes.length > 0) this.outbox.poke();
     return changes;
   }
+}
+
+/** One phone's status updates, as received. */
+export interface DeviceReport {
+  deviceId: string;
+  updates: StatusUpdate[];
+  /** When SMX received them: the time of an update without its own, and the bound on the phone's clock. */
+  receivedAt: Date;
 }
 
 function expiredColumns(at: Date) {

@@ -234,18 +234,33 @@ export class MessageService {
     except: string[] = [],
     now = new Date(),
   ): Promise<OutboundMessage[]> {
-    const q = this.db('messages')
-      .where({ device_id: deviceId, status: 'QUEUED' })
-      .whereRaw('not held')
-      .where('expires_at', '>', now)
-      .orderBy([
-        { column: 'priority', order: 'desc' },
-        { column: 'seq', order: 'asc' },
-      ])
-      .limit(limit);
-    if (except.length > 0) void q.whereNotIn('id', except);
-    const rows: MessageRow[] = await q;
-    return rows.map((r) => this.toOutbound(r));
+    return (await this.nextForDevices([{ deviceId, limit }], except, now))[0]!;
+  }
+
+  /**
+   * {@link nextForDevice} for many devices in one statement (dispatchers of a fleet read
+   * together): one list per want, in order. `except` holds ids of any of them (ids are unique).
+   */
+  async nextForDevices(
+    wants: ReadonlyArray<{ deviceId: string; limit: number }>,
+    except: string[] = [],
+    now = new Date(),
+  ): Promise<OutboundMessage[][]> {
+    const lists: OutboundMessage[][] = wants.map(() => []);
+    if (wants.length === 0) return lists;
+    const { rows } = (await this.db.raw(
+      `select w.n, m.* from unnest(?::text[], ?::int[]) with ordinality as w(device_id, lim, n)
+       cross join lateral (
+         select * from messages
+         where device_id = w.device_id and status = 'QUEUED' and not held and expires_at > ? and id <> all(?::text[])
+         order by priority desc, seq asc
+         limit w.lim
+       ) m
+       order by w.n, m.priority desc, m.seq asc`,
+      [wants.map((w) => w.deviceId), wants.map((w) => w.limit), now, except],
+    )) as { rows: Array<MessageRow & { n: number | string }> };
+    for (const row of rows) lists[Number(row.n) - 1]!.push(this.toOutbound(row));
+    return lists;
   }
 
   /** Devices that have QUEUED messages not held for later (the recovery sweep signals each). */

@@ -338,6 +338,36 @@ test('reported: a failure may follow SENT (a failed delivery report); a report f
   );
 });
 
+test('reportedByDevices: the reports of several phones in one statement; each moves only the messages routed to its own phone', async (t) => {
+  const p = await project();
+  const other = { projectId: p.projectId, deviceId: p.otherDeviceId };
+  const dispatched = { status: 'DISPATCHED', dispatched_at: new Date(Date.now() - 10_000) };
+  const mine = await message(p, dispatched);
+  const theirs = await message(other, dispatched);
+  const receivedAt = new Date(Date.now() - 1_000);
+  const changes = await transitions.reportedByDevices([
+    { deviceId: p.deviceId, updates: [{ id: mine, state: 'sent' }], receivedAt },
+    // Each phone also claims the other's message: refused, in the same statement.
+    { deviceId: p.otherDeviceId, updates: [{ id: mine, state: 'failed', error: 'FORGED' }], receivedAt },
+    { deviceId: p.otherDeviceId, updates: [{ id: theirs, state: 'delivered' }], receivedAt },
+    { deviceId: p.deviceId, updates: [{ id: theirs, state: 'failed', error: 'FORGED' }], receivedAt },
+  ]);
+  t.deepEqual(
+    changes
+      .map((c) => `${c.id === mine ? 'mine' : 'theirs'} ${c.deviceId === p.deviceId ? 'device' : 'other'} ${c.status}`)
+      .sort(),
+    ['mine device SENT', 'theirs other DELIVERED'],
+  );
+  t.like(await row(mine), { status: 'SENT', error: null });
+  t.like(await row(theirs), { status: 'DELIVERED', error: null });
+  t.is(
+    (await row(mine)).sent_at?.getTime(),
+    receivedAt.getTime(),
+    "an update without a time takes its report's receipt",
+  );
+  t.deepEqual(await counters(p.projectId), { 'sms.sent': 2, 'sms.delivered': 1 });
+});
+
 test('reported: a jump straight to DELIVERED counts the message sent too and writes both events; one batch may carry sent and delivered', async (t) => {
   const p = await project();
   const jump = await message(p, { status: 'DISPATCHED', dispatched_at: new Date(Date.now() - 10_000) });
