@@ -25,6 +25,7 @@ import { ChallengeRecords } from './sending/challenge-records.js';
 import { DeviceService } from './services/devices.js';
 import { DispatchService } from './delivery/dispatch.js';
 import { DispatchWakeups } from './delivery/dispatch-wakeups.js';
+import { LocalDispatch } from './delivery/local-dispatch.js';
 import { DeviceLocks } from './delivery/device-lock.js';
 import { DevicePacer } from './delivery/pacing.js';
 import { IdempotencyService } from './services/idempotency.js';
@@ -83,6 +84,7 @@ const SERVICES = [
   MessageService,
   MessageTransitions,
   DispatchWakeups,
+  LocalDispatch,
   DispatchService,
   MessageWriter,
   SmsRouting,

@@ -51,12 +51,23 @@ export function outboxInsertSql(source: string): string {
     from ${source} c
     -- IN (not a correlated EXISTS): the followed projects are read once per statement, not per row
     where c.callback_url is not null or c.project_id in (${followed()})
-    having count(*) > 0`;
+    having count(*) > 0
+    returning id`;
 }
 
-/** Writes `changes` into the outbox (inside the caller's transaction); one JSON binding whatever their number. */
-export async function writeOutbox(trx: Knex | Knex.Transaction, changes: MessageChanged[]): Promise<void> {
-  if (changes.length === 0) return;
+/**
+ * A column for the final SELECT of a statement whose CTE `outboxed` is {@link outboxInsertSql}:
+ * true on every row when it wrote the outbox row, so the caller pokes the relay only then (a
+ * change nobody follows needs no relay run).
+ */
+export const OUTBOXED_COLUMN = 'exists (select from outboxed) as outboxed';
+
+/**
+ * Writes `changes` into the outbox (inside the caller's transaction); one JSON binding whatever
+ * their number. True when an outbox row was written (someone follows one of the changes).
+ */
+export async function writeOutbox(trx: Knex | Knex.Transaction, changes: MessageChanged[]): Promise<boolean> {
+  if (changes.length === 0) return false;
   const rows = changes.map((c) => ({
     id: c.id,
     project_id: c.projectId,
@@ -68,12 +79,13 @@ export async function writeOutbox(trx: Knex | Knex.Transaction, changes: Message
     at: c.at.toISOString(),
     origin: c.origin,
   }));
-  await trx.raw(
+  const result = (await trx.raw(
     outboxInsertSql(
       `(select * from jsonb_to_recordset(?::jsonb) as r(id text, project_id text, kind text, device_id text, callback_url text, status text, error text, at timestamptz, origin text))`,
     ),
     [JSON.stringify(rows)],
-  );
+  )) as { rows: unknown[] };
+  return result.rows.length > 0;
 }
 
 /**

@@ -3,6 +3,8 @@ import {
   type DependencyContainer,
   DeviceEvents,
   Dispatcher,
+  DispatchService,
+  LocalDispatch,
   type Logger,
   Maintenance,
   QUEUE_NAMES,
@@ -28,6 +30,9 @@ export interface WorkerDependencies {
   logger: Logger;
   queues: Queues;
   dispatcher: Dispatcher;
+  /** The dispatch signals of this process, served here while the workers run. */
+  localDispatch: LocalDispatch;
+  dispatch: DispatchService;
   deviceEvents: DeviceEvents;
   webhookDelivery: WebhookDelivery;
   maintenance: Maintenance;
@@ -40,6 +45,8 @@ export function workerDependencies(c: DependencyContainer): WorkerDependencies {
     logger: c.resolve<Logger>(TOKENS.Logger),
     queues: c.resolve<Queues>(TOKENS.Queues),
     dispatcher: c.resolve(Dispatcher),
+    localDispatch: c.resolve(LocalDispatch),
+    dispatch: c.resolve(DispatchService),
     deviceEvents: c.resolve(DeviceEvents),
     webhookDelivery: c.resolve(WebhookDelivery),
     maintenance: c.resolve(Maintenance),
@@ -85,11 +92,21 @@ export async function startWorkers(deps: WorkerDependencies): Promise<RunningWor
   });
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   await scheduleMaintenance(queues);
+  deps.localDispatch.attach({
+    serve: (deviceId) =>
+      deps.dispatcher.serve(deviceId).catch((error: unknown) => {
+        log.warn({ deviceId, err: error }, 'dispatch failed; the queue retries it');
+        throw error;
+      }),
+    requeue: (deviceIds, delayMs) => deps.dispatch.enqueue(deviceIds, delayMs),
+    concurrency: config.workerConcurrency,
+  });
   log.info({ queues: processors.map(([n]) => n), concurrency: config.workerConcurrency }, 'workers started');
 
   return {
     workers,
     close: async () => {
+      await deps.localDispatch.detach();
       await Promise.all(workers.map((w) => w.close()));
       log.info('workers drained and closed');
     },

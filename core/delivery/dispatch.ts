@@ -4,6 +4,7 @@ import { dispatchDedupId, type Queues } from '../queues.js';
 import { TOKENS } from '../tokens.js';
 import { DeviceTransports } from './transports.js';
 import { DispatchWakeups } from './dispatch-wakeups.js';
+import { LocalDispatch } from './local-dispatch.js';
 import { DeviceService } from '../services/devices.js';
 import { MessageTransitions } from './transitions.js';
 
@@ -31,21 +32,29 @@ export class DispatchService {
     private readonly devices: DeviceService,
     private readonly transports: DeviceTransports,
     private readonly wakeups: DispatchWakeups,
+    private readonly local: LocalDispatch,
   ) {}
 
   /**
    * Tells the dispatcher that these devices may have QUEUED messages. A device whose dispatcher
-   * runs in this process and will read again takes a direct poke (DispatchWakeups) and needs no
-   * job; for the others one job waits per device (deduplicated), so signalling after every
-   * accepted message costs at most one Redis call. `delayMs` postpones the look (pacing, a phone
-   * that never connected) and always goes through the queue.
+   * runs in this process and will read again takes a direct poke (DispatchWakeups); when this
+   * process runs the dispatch worker, the others are served here too (LocalDispatch). Otherwise
+   * one job waits per device (deduplicated), so signalling after every accepted message costs at
+   * most one Redis call. `delayMs` postpones the look (pacing, a phone that never connected) and
+   * always goes through the queue.
    */
   async signal(deviceIds: Iterable<string>, delayMs = 0): Promise<void> {
     const unique = [...new Set(deviceIds)];
-    const queued = delayMs === 0 ? unique.filter((deviceId) => !this.wakeups.poke(deviceId)) : unique;
-    if (queued.length === 0) return;
+    const queued =
+      delayMs === 0 ? unique.filter((deviceId) => !this.wakeups.poke(deviceId) && !this.local.take(deviceId)) : unique;
+    await this.enqueue(queued, delayMs);
+  }
+
+  /** One dispatch job per device (deduplicated per device), whatever runs in this process. */
+  async enqueue(deviceIds: readonly string[], delayMs = 0): Promise<void> {
+    if (deviceIds.length === 0) return;
     await this.queues.dispatch.addBulk(
-      queued.map((deviceId) => ({
+      deviceIds.map((deviceId) => ({
         name: 'dispatch',
         data: { deviceId },
         opts: {

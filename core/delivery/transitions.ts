@@ -4,7 +4,7 @@ import { TOKENS } from '../tokens.js';
 import type { MessageStatus, StatusUpdate } from '../services/messages.js';
 import { StatsService, type Metric } from '../services/stats.js';
 import { SmxMetrics } from '../smx-metrics.js';
-import { OutboxRelay, outboxInsertSql, writeOutbox } from '../outbox.js';
+import { OUTBOXED_COLUMN, OutboxRelay, outboxInsertSql, writeOutbox } from '../outbox.js';
 import {
   CHANGED_COLUMNS,
   changedFromRow,
@@ -58,13 +58,13 @@ export class MessageTransitions {
          returning ${RETURNING.join(', ')}
        ),
        outboxed as (${outboxInsertSql(`(select *, 'DISPATCHED' as status, null::text as error, ?::timestamptz as at, 'smx' as origin from moved)`)})
-       select * from moved`,
+       select *, ${OUTBOXED_COLUMN} from moved`,
       [at, at, messageIds, at.toISOString()],
     );
-    const rows = result.rows as ChangedRow[];
+    const rows = result.rows as Array<ChangedRow & Outboxed>;
     this.metrics.dispatchBatchSize.observe(messageIds.length);
     this.metrics.messagesMoved(rows, 'DISPATCHED');
-    if (rows.length > 0) this.outbox.poke();
+    if (rows[0]?.outboxed) this.outbox.poke();
     return rows.map((r) => changedFromRow(r, 'DISPATCHED', at, 'smx'));
   }
 
@@ -95,7 +95,7 @@ export class MessageTransitions {
     at = new Date(),
   ): Promise<Array<MessageChanged & { was: MessageStatus }>> {
     if (messageIds.length === 0) return [];
-    const rows: Array<ChangedRow & { was: MessageStatus }> = await this.db
+    const rows: Array<ChangedRow & Outboxed & { was: MessageStatus }> = await this.db
       .raw(
         `with withdrawn as (
          update messages as m set status = 'FAILED', error = ?, failed_at = ?, updated_at = ?, body = null
@@ -104,11 +104,11 @@ export class MessageTransitions {
          returning m.id, m.project_id, m.kind, m.callback_url, m.device_id, old.status as was
        ),
        outboxed as (${outboxInsertSql(`(select id, project_id, kind, device_id, callback_url, 'FAILED' as status, ?::text as error, ?::timestamptz as at, 'smx' as origin from withdrawn)`)})
-       select * from withdrawn`,
+       select *, ${OUTBOXED_COLUMN} from withdrawn`,
         [reason, at, at, messageIds, reason, at.toISOString()],
       )
-      .then((result: { rows: Array<ChangedRow & { was: MessageStatus }> }) => result.rows);
-    if (rows.length > 0) this.outbox.poke();
+      .then((result: { rows: Array<ChangedRow & Outboxed & { was: MessageStatus }> }) => result.rows);
+    if (rows[0]?.outboxed) this.outbox.poke();
     return rows.map((r) => ({ ...changedFromRow(r, 'FAILED', at, 'smx', reason), was: r.was }));
   }
 
@@ -243,18 +243,19 @@ export class MessageTransitions {
          union all
          select id, project_id, kind, device_id, callback_url, status, case when status = 'FAILED' then error end, at, 'phone' as origin from changed
        )`)})
-       select * from changed`,
+       select *, ${OUTBOXED_COLUMN} from changed`,
       [...columns, receivedAt.toISOString(), ...counters.bindings],
     );
     const changed = result.rows as Array<
-      ChangedRow & {
-        status: MessageStatus;
-        error: string | null;
-        newly_sent: boolean;
-        at: Date | string;
-        sent_at: Date | string | null;
-        created_at: Date | string;
-      }
+      ChangedRow &
+        Outboxed & {
+          status: MessageStatus;
+          error: string | null;
+          newly_sent: boolean;
+          at: Date | string;
+          sent_at: Date | string | null;
+          created_at: Date | string;
+        }
     >;
     for (const r of changed) {
       // As the counters above: a jump to DELIVERED is also the message's `sent`.
@@ -264,7 +265,7 @@ export class MessageTransitions {
       }
       if (r.status !== 'SENT') this.metrics.messages.inc({ kind: r.kind, status: r.status });
     }
-    if (changed.length > 0) this.outbox.poke();
+    if (changed[0]?.outboxed) this.outbox.poke();
     return changed.map((r) => changedFromRow(r, r.status, r.at, 'phone', r.status === 'FAILED' ? r.error : null));
   }
 
@@ -276,6 +277,7 @@ export class MessageTransitions {
     error: string = 'EXPIRED',
   ): Promise<MessageChanged[]> {
     const status = what === 'failed' ? 'FAILED' : 'EXPIRED';
+    let outboxed = false;
     const changes = await this.db.transaction(async (trx) => {
       const rows = (await update(trx('messages'))) as ChangedRow[];
       // An OTP's expiry is counted once, as its verification's (ChallengeService.expireDue), not per message.
@@ -285,13 +287,18 @@ export class MessageTransitions {
         counted.map((r) => ({ projectId: r.project_id, metric: `${r.kind}.${what}` as Metric, at })),
       );
       const changes = rows.map((r) => changedFromRow(r, status, at, 'smx', error));
-      await writeOutbox(trx, changes);
+      outboxed = await writeOutbox(trx, changes);
       return changes;
     });
     this.metrics.messagesMoved(changes, status);
-    if (changes.length > 0) this.outbox.poke();
+    if (outboxed) this.outbox.poke();
     return changes;
   }
+}
+
+/** The flag {@link OUTBOXED_COLUMN} adds to every row: the statement wrote an outbox row. */
+interface Outboxed {
+  outboxed: boolean;
 }
 
 /** One phone's status updates, as received. */

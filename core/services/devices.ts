@@ -132,8 +132,11 @@ interface DeviceRow {
 /** Phones: linking by token, the one active device per project, standby devices, unlinking. */
 @injectable()
 export class DeviceService {
-  private readonly byProject = new TtlCache<Device[]>(5_000);
-  private readonly byId = new TtlCache<Device>(5_000);
+  // Every change is announced on the CacheBus to every process at once: the TTL is only the
+  // safety net for a lost notice. Long enough that a fleet's dispatchers, each device served every
+  // few seconds, rarely read a device row.
+  private readonly byProject = new TtlCache<Device[]>(30_000);
+  private readonly byId = new TtlCache<Device>(30_000);
   private readonly unlinkListeners: UnlinkListener[] = [];
 
   constructor(
