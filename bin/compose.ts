@@ -34,6 +34,7 @@ import {
   type RuntimeConfig,
   DeviceService,
   OutboxRelay,
+  LocalDeviceEvents,
 } from '../core/index.js';
 import {
   cacheDeviceVerifier,
@@ -217,6 +218,7 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
         config,
         verifyDevice: verifyDevice(),
         deviceEvents: queues.deviceEvents,
+        ...(options.roles.worker ? { localEvents: container.resolve(LocalDeviceEvents) } : {}),
         presence,
         logger,
         cluster: config.brokerCluster,

@@ -84,6 +84,11 @@ export async function enqueueDeviceEvent(
 
 export interface BridgeOptions {
   queue: Queue<DeviceEventJob>;
+  /**
+   * Handles an event in this process before the PUBACK (LocalDeviceEvents, when the workers run
+   * here); resolves false when it must be queued after all.
+   */
+  local?: { handle(event: DeviceEventJob): Promise<boolean> };
   roles: ClientRoles;
   log: Logger;
   track?: Track;
@@ -106,7 +111,10 @@ function originDevice(client: Client | null, packet: PublishPacket, roles: Clien
 
 /** Wraps the ACL's `authorizePublish` so an allowed device publish is enqueued before it is acknowledged. */
 export function bridgePublishes(authorize: AuthorizePublish, options: BridgeOptions): AuthorizePublish {
-  const { queue, roles, log } = options;
+  const { queue, roles, log, local } = options;
+  const deliver = async (job: DeviceEventJob) => {
+    if (!(local && (await local.handle(job)))) await enqueueDeviceEvent(queue, job);
+  };
   const track: Track = options.track ?? ((work) => work);
   return (client, packet, callback) => {
     authorize(client, packet, (error) => {
@@ -114,7 +122,7 @@ export function bridgePublishes(authorize: AuthorizePublish, options: BridgeOpti
       if (!originDevice(client, packet, roles)) return callback(null);
       const job = toDeviceEventJob(packet.topic, packet.payload, new Date(), log);
       if (!job) return callback(null);
-      track(enqueueDeviceEvent(queue, job)).then(
+      track(deliver(job)).then(
         () => callback(null),
         (cause: unknown) => {
           log.error(

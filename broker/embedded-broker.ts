@@ -24,7 +24,7 @@ import {
 } from '../core/index.js';
 import { createAcl } from './acl.js';
 import { ClientRoles, createAuthenticator, type DeviceVerifier } from './auth.js';
-import { bridgePublishes, handleKicks } from './bridge.js';
+import { bridgePublishes, handleKicks, type BridgeOptions } from './bridge.js';
 import { ConnectionGate } from './connection-gate.js';
 import { EmbeddedPublisher } from './embedded-publisher.js';
 import { forwardedAddress } from './forwarded-address.js';
@@ -52,6 +52,8 @@ export interface EmbeddedBrokerOptions {
   verifyDevice: DeviceVerifier;
   /** Where device publishes and presence changes are queued. */
   deviceEvents: Queue<DeviceEventJob>;
+  /** Handles device publishes in this process when its workers run here (see BridgeOptions.local). */
+  localEvents?: BridgeOptions['local'];
   presence: PresenceStore;
   logger: Logger;
   /** Share messages with other broker nodes over Redis pub/sub (mqemitter-redis). @defaultValue false */
@@ -122,6 +124,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       authorizeSubscribe: acl.authorizeSubscribe,
       authorizePublish: bridgePublishes(limitRetained(acl.authorizePublish, log), {
         queue: options.deviceEvents,
+        ...(options.localEvents ? { local: options.localEvents } : {}),
         roles,
         log,
         track: inFlight.track,

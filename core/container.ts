@@ -26,6 +26,7 @@ import { DeviceService } from './services/devices.js';
 import { DispatchService } from './delivery/dispatch.js';
 import { DispatchWakeups } from './delivery/dispatch-wakeups.js';
 import { LocalDispatch } from './delivery/local-dispatch.js';
+import { LocalDeviceEvents } from './delivery/local-device-events.js';
 import { DeviceLocks } from './delivery/device-lock.js';
 import { DevicePacer } from './delivery/pacing.js';
 import { IdempotencyService } from './services/idempotency.js';
@@ -85,6 +86,7 @@ const SERVICES = [
   MessageTransitions,
   DispatchWakeups,
   LocalDispatch,
+  LocalDeviceEvents,
   DispatchService,
   MessageWriter,
   SmsRouting,

@@ -82,6 +82,7 @@ export { hmac } from './crypto.js';
 export { DeviceEvents } from './delivery/device-events.js';
 export { Dispatcher } from './delivery/dispatcher.js';
 export { LocalDispatch } from './delivery/local-dispatch.js';
+export { LocalDeviceEvents } from './delivery/local-device-events.js';
 export { MAINTENANCE_EVERY_MS, Maintenance, type MaintenanceTask } from './maintenance.js';
 export { PermanentFailure } from './jobs.js';
 export { type DependencyContainer } from './di.js';

@@ -5,6 +5,7 @@ import {
   Dispatcher,
   DispatchService,
   LocalDispatch,
+  LocalDeviceEvents,
   type Logger,
   Maintenance,
   QUEUE_NAMES,
@@ -34,6 +35,8 @@ export interface WorkerDependencies {
   localDispatch: LocalDispatch;
   dispatch: DispatchService;
   deviceEvents: DeviceEvents;
+  /** Device publishes received by this process's broker, handled here while the workers run. */
+  localDeviceEvents: LocalDeviceEvents;
   webhookDelivery: WebhookDelivery;
   maintenance: Maintenance;
 }
@@ -48,6 +51,7 @@ export function workerDependencies(c: DependencyContainer): WorkerDependencies {
     localDispatch: c.resolve(LocalDispatch),
     dispatch: c.resolve(DispatchService),
     deviceEvents: c.resolve(DeviceEvents),
+    localDeviceEvents: c.resolve(LocalDeviceEvents),
     webhookDelivery: c.resolve(WebhookDelivery),
     maintenance: c.resolve(Maintenance),
   };
@@ -101,12 +105,13 @@ export async function startWorkers(deps: WorkerDependencies): Promise<RunningWor
     requeue: (deviceIds, delayMs) => deps.dispatch.enqueue(deviceIds, delayMs),
     concurrency: config.workerConcurrency,
   });
+  deps.localDeviceEvents.attach((event) => deps.deviceEvents.handle(event));
   log.info({ queues: processors.map(([n]) => n), concurrency: config.workerConcurrency }, 'workers started');
 
   return {
     workers,
     close: async () => {
-      await deps.localDispatch.detach();
+      await Promise.all([deps.localDispatch.detach(), deps.localDeviceEvents.detach()]);
       await Promise.all(workers.map((w) => w.close()));
       log.info('workers drained and closed');
     },
