@@ -1,6 +1,7 @@
 import test from 'ava';
 import type { EmbeddedBroker } from '../../broker/embedded-broker.js';
-import { Harness, closed, testPrefix } from './_helpers.js';
+import { Harness, closed, received, testPrefix } from './_helpers.js';
+import { deviceTopic } from '../../protocol/index.js';
 import { eventually } from '../helpers/eventually.js';
 
 let h: Harness;
@@ -53,6 +54,27 @@ test('a connection marks the device online and its end marks it offline, with an
   await eventually(offline(device.deviceId), 3000, 'offline');
   await eventually(async () => (await presenceEvents(device.deviceId)).length === 2, 3000, 'two events');
   t.deepEqual(await presenceEvents(device.deviceId), [true, false]);
+});
+
+test('a new session counts as online only once it can receive: what is published then reaches the phone before its own SUBSCRIBE', async (t) => {
+  const device = h.devices.add();
+  // A phone that has connected (new session) and not subscribed yet, as every phone is for a moment.
+  const phone = await h.phone(broker, device);
+  await eventually(online(device.deviceId), 3000, 'online');
+  await broker.publisher.publish(device.deviceId, 'outbox', { messages: [{ id: 'msg_first' }] });
+  const outbox = deviceTopic(device.deviceId, 'outbox');
+  await eventually(async () => received(phone, outbox).length === 1, 3000, 'the outbox publish at the phone');
+  t.deepEqual(received(phone, outbox), [{ messages: [{ id: 'msg_first' }] }]);
+  // Its own SUBSCRIBE afterwards is granted as usual.
+  const grants = await phone.subscribeAsync({
+    [outbox]: { qos: 1 },
+    [deviceTopic(device.deviceId, 'control')]: { qos: 1 },
+  });
+  t.deepEqual(
+    grants.map((g) => g.qos),
+    [1, 1],
+  );
+  await phone.endAsync();
 });
 
 test('a dropped connection (no DISCONNECT) marks the device offline', async (t) => {
