@@ -72,9 +72,17 @@ test('README "Five minutes", pasted into bash, sends and verifies an OTP', async
   let out = '';
   shell.stdout.on('data', (d) => (out += d));
   shell.stderr.on('data', (d) => (out += d));
-  const timer = setTimeout(() => shell.kill('SIGKILL'), 90_000);
-  const code = await new Promise<number | null>((resolve) => shell.on('close', resolve));
+  // Out of time: SIGTERM first, so the shell's EXIT trap stops the background phone (a phone left
+  // running would hold the output pipes open, and the test would wait for them forever).
+  const timer = setTimeout(() => {
+    shell.kill('SIGTERM');
+    setTimeout(() => shell.kill('SIGKILL'), 5_000).unref();
+  }, 90_000);
+  const closed = new Promise((resolve) => shell.on('close', resolve));
+  const code = await new Promise<number | null>((resolve) => shell.on('exit', resolve));
   clearTimeout(timer);
+  // The rest of the output, unless something the shell started still holds the pipes.
+  await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
 
   t.is(code, 0, out);
   t.regex(out, /\{"success":true,"data":\{"verified":true,"status":"VERIFIED"/, out);
