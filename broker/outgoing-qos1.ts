@@ -18,6 +18,7 @@
 import { Readable } from 'node:stream';
 import msgpack from 'msgpack-lite';
 import type { Redis } from 'ioredis';
+import { RedisScript } from '../core/index.js';
 
 /** The packet ids of delivered packets awaiting a PUBACK, as the library caches them (per node, bounded). */
 const MAX_AWAITING_ACK = 100_000;
@@ -27,12 +28,12 @@ const MAX_AWAITING_ACK = 100_000;
  * the client's packet ids; ARGV[1] the packet key as stored in the list (the list holds key names
  * without the connection prefix).
  */
-const CLEAR = `
+const CLEAR = new RedisScript(`
 redis.call('LREM', KEYS[1], 0, ARGV[1])
 redis.call('HDEL', KEYS[4], ARGV[1])
 local remaining = redis.call('DECR', KEYS[3])
 if remaining <= 0 then redis.call('DEL', KEYS[2], KEYS[3]) end
-return remaining`;
+return remaining`);
 
 interface StoredPacket {
   cmd?: string;
@@ -111,7 +112,7 @@ export function useFastOutgoing(
     const key = awaitingAck.get(id);
     if (key === undefined) return clear(client, packet);
     awaitingAck.delete(id);
-    await redis.eval(CLEAR, 4, outgoingKey(client.id), key, `${key}:offlineCount`, sentIdsKey(client.id), key);
+    await CLEAR.run(redis, [outgoingKey(client.id), key, `${key}:offlineCount`, sentIdsKey(client.id)], [key]);
     // The library resolves with the stored packet, which aedes only passes to its 'ack' event;
     // nothing here listens to it, so the packet is not read back.
     return undefined;

@@ -85,6 +85,7 @@ export { LocalDispatch } from './delivery/local-dispatch.js';
 export { LocalDeviceEvents } from './delivery/local-device-events.js';
 export { MAINTENANCE_EVERY_MS, Maintenance, type MaintenanceTask } from './maintenance.js';
 export { PermanentFailure } from './jobs.js';
+export { RedisScript } from './redis-script.js';
 export { type DependencyContainer } from './di.js';
 export { WebhookDelivery } from './webhooks/delivery.js';
 export { BACKOFF_TYPE, retryDelayMs, WEBHOOK_ATTEMPTS } from './webhooks/retry.js';

@@ -1,27 +1,30 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { RedisScript } from '../redis-script.js';
 
 /**
  * KEYS[1] lock, KEYS[2] pending flag; ARGV[1] owner token. Deletes only the owner's lock and, in
  * the same step, takes the pending flag: returns 1 when someone asked for a look meanwhile.
  */
-const RELEASE = `
+const RELEASE = new RedisScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
-return redis.call('DEL', KEYS[2])`;
+return redis.call('DEL', KEYS[2])`);
 /**
  * KEYS[1] lock, KEYS[2] pending flag; ARGV[1] token, ARGV[2] lock TTL ms, ARGV[3] pending TTL ms.
  * Takes the lock (returns -1), or (in the same step, so the holder's release cannot slip between)
  * leaves the pending flag for the holder and returns the ms until the lock runs out unless renewed.
  */
-const ACQUIRE_OR_LEAVE_PENDING = `
+const ACQUIRE_OR_LEAVE_PENDING = new RedisScript(`
 if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return -1 end
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
 local left = redis.call('PTTL', KEYS[1])
 if left < 0 then return tonumber(ARGV[2]) end
-return left`;
+return left`);
 /** KEYS[1] lock; ARGV[1] owner token, ARGV[2] TTL ms. Extends only the owner's lock. */
-const EXTEND = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+const EXTEND = new RedisScript(
+  `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`,
+);
 
 /**
  * How long a dispatcher's lock outlives its holder's last renewal: a worker that dies holding a
@@ -77,7 +80,7 @@ export class DeviceLocks {
     const token = `${process.pid}:${randomBytes(9).toString('base64url')}`;
     const sentAt = Date.now();
     const answer = Number(
-      await this.redis.eval(ACQUIRE_OR_LEAVE_PENDING, 2, key, pending, token, this.ttlMs, PENDING_TTL_MS),
+      await ACQUIRE_OR_LEAVE_PENDING.run(this.redis, [key, pending], [token, this.ttlMs, PENDING_TTL_MS]),
     );
     if (answer !== -1) return { lock: null, expiresInMs: answer };
     return { lock: new HeldLock(this.redis, key, pending, token, this.ttlMs, this.renewMs, sentAt) };
@@ -127,7 +130,7 @@ class HeldLock implements DeviceLock {
     this.renewing = true;
     const sentAt = Date.now();
     try {
-      if ((await this.redis.eval(EXTEND, 1, this.key, this.token, this.ttlMs)) === 1) this.confirmedAt = sentAt;
+      if ((await EXTEND.run(this.redis, [this.key], [this.token, this.ttlMs])) === 1) this.confirmedAt = sentAt;
       else {
         this.lost = true;
         clearInterval(this.timer);
@@ -142,6 +145,6 @@ class HeldLock implements DeviceLock {
   async release(): Promise<boolean> {
     clearInterval(this.timer);
     this.lost = true;
-    return (await this.redis.eval(RELEASE, 2, this.key, this.pending, this.token)) === 1;
+    return (await RELEASE.run(this.redis, [this.key, this.pending], [this.token])) === 1;
   }
 }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { RedisScript } from '../redis-script.js';
 
 /**
  * Token bucket per device: refills at `ratePerMinute`, holds at most one second's worth (at least
@@ -9,7 +10,7 @@ import type { Redis } from 'ioredis';
  * ARGV[1] now (epoch ms), ARGV[2] refill per ms, ARGV[3] capacity, ARGV[4] tokens wanted
  * returns { taken, msUntilNextToken }
  */
-const TAKE = `
+const TAKE = new RedisScript(`
 local now = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local capacity = tonumber(ARGV[3])
@@ -24,16 +25,16 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate) + 60000)
 local wait = 0
 if tokens < 1 then wait = math.ceil((1 - tokens) / rate) end
-return { taken, wait }`;
+return { taken, wait }`);
 
 /**
  * Gives tokens back (messages that were reserved but not there to send).
  * KEYS[1] the bucket; ARGV[1] tokens to return, ARGV[2] capacity
  */
-const REFUND = `
+const REFUND = new RedisScript(`
 local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens'))
 if tokens then redis.call('HSET', KEYS[1], 'tokens', tostring(math.min(tonumber(ARGV[2]), tokens + tonumber(ARGV[1])))) end
-return 1`;
+return 1`);
 
 export interface PaceGrant {
   /** How many messages may go now. */
@@ -55,21 +56,17 @@ export class DevicePacer {
   /** Takes up to `want` sending slots now; rate 0 means unpaced (all of them). */
   async take(deviceId: string, ratePerMinute: number, want: number, now = Date.now()): Promise<PaceGrant> {
     if (ratePerMinute <= 0) return { taken: want, waitMs: 0 };
-    const [taken, waitMs] = (await this.redis.eval(
-      TAKE,
-      1,
-      this.key(deviceId),
-      now,
-      ratePerMinute / 60_000,
-      capacity(ratePerMinute),
-      want,
+    const [taken, waitMs] = (await TAKE.run(
+      this.redis,
+      [this.key(deviceId)],
+      [now, ratePerMinute / 60_000, capacity(ratePerMinute), want],
     )) as [number, number];
     return { taken, waitMs };
   }
 
   async refund(deviceId: string, ratePerMinute: number, tokens: number): Promise<void> {
     if (ratePerMinute <= 0 || tokens <= 0) return;
-    await this.redis.eval(REFUND, 1, this.key(deviceId), tokens, capacity(ratePerMinute));
+    await REFUND.run(this.redis, [this.key(deviceId)], [tokens, capacity(ratePerMinute)]);
   }
 }
 

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { inject, injectable } from '../di.js';
 import type { Logger } from '../logger.js';
+import { RedisScript } from '../redis-script.js';
 import type { RuntimeConfig } from '../secrets.js';
 import { TOKENS } from '../tokens.js';
 
@@ -158,27 +158,12 @@ for i = 2, #KEYS do
 end
 return out`;
 
-/** A Lua script run by its SHA (Redis keeps loaded scripts): the text travels only after a NOSCRIPT. */
-class Script {
-  private readonly sha: string;
-  constructor(private readonly text: string) {
-    this.sha = createHash('sha1').update(text).digest('hex');
-  }
-
-  run(redis: Redis, keys: string[], args: Array<string | number>): Promise<unknown> {
-    return redis.evalsha(this.sha, keys.length, ...keys, ...args).catch((error: Error) => {
-      if (!error.message.startsWith('NOSCRIPT')) throw error;
-      return redis.eval(this.text, keys.length, ...keys, ...args);
-    });
-  }
-}
-
 const SCRIPTS = {
-  markOnline: new Script(MARK_ONLINE),
-  markOffline: new Script(MARK_OFFLINE),
-  heartbeat: new Script(HEARTBEAT),
-  reap: new Script(REAP),
-  read: new Script(READ),
+  markOnline: new RedisScript(MARK_ONLINE),
+  markOffline: new RedisScript(MARK_OFFLINE),
+  heartbeat: new RedisScript(HEARTBEAT),
+  reap: new RedisScript(REAP),
+  read: new RedisScript(READ),
 };
 
 /** The holder part of a connection id (`<holder>:<unique>`), or '' for ids without one. */

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { inject, injectable } from '../di.js';
 import { apiError } from '../errors.js';
+import { RedisScript } from '../redis-script.js';
 import type { RuntimeConfig } from '../secrets.js';
 import { TOKENS } from '../tokens.js';
 import type { ProjectSettings } from './projects.js';
@@ -61,7 +61,7 @@ export interface LimitTicket {
 }
 
 const NOTHING_TAKEN: LimitTicket = { release: async () => {} };
-const TAKE_SHA = createHash('sha1').update(TAKE_SCRIPT).digest('hex');
+const TAKE = new RedisScript(TAKE_SCRIPT);
 
 /**
  * The SMS pumping guard: per destination number and per destination prefix (OTP), per project
@@ -114,13 +114,7 @@ export class AbuseLimits {
       args.push(perProjectPerMinute, 60_000);
     }
     if (keys.length === 0) return NOTHING_TAKEN;
-    // By its SHA (Redis keeps loaded scripts): the text travels only after a NOSCRIPT (a restarted Redis).
-    const wait = Number(
-      await this.redis.evalsha(TAKE_SHA, keys.length, ...keys, ...args).catch((error: Error) => {
-        if (!error.message.startsWith('NOSCRIPT')) throw error;
-        return this.redis.eval(TAKE_SCRIPT, keys.length, ...keys, ...args);
-      }),
-    );
+    const wait = Number(await TAKE.run(this.redis, keys, args));
     if (wait > 0) {
       const which =
         keys.length === 1 && keys[0]!.includes(':prj:')
