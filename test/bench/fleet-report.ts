@@ -70,7 +70,7 @@ function trafficRows(label: string, t: Traffic | undefined): Array<[string, stri
   const rows: Array<[string, string]> = [
     [
       `${label}: offered / accepted / delivered`,
-      `${t.offeredRate}/s for ${t.durationS} s: ${num(t.accepted)} accepted (${t.load.okRps}/s), ${num(t.delivered)} delivered, ${num(t.lost)} lost, ${num(t.duplicates)} duplicate copies${Object.keys(t.errorCodes).length ? `; refused ${tally(t.errorCodes)}` : ''}`,
+      `${t.offeredRate}/s for ${t.durationS} s: ${num(t.accepted)} accepted (${t.load.okRps}/s), ${num(t.delivered)} delivered, ${num(t.lost)} not arrived${t.lost ? ` (SMX then: ${tally(t.lostByStatus)})` : ''}, ${num(t.duplicates)} duplicate copies${Object.keys(t.errorCodes).length ? `; refused ${tally(t.errorCodes)}` : ''}`,
     ],
     [
       `${label}: e2e p50 / p99 / max`,

@@ -28,7 +28,10 @@ export interface Traffic {
   errorCodes: Record<string, number>;
   accepted: number;
   delivered: number;
+  /** Accepted and not at a phone when the bench stopped waiting. */
   lost: number;
+  /** Those by the status SMX gives them then (QUEUED or DISPATCHED: late, not lost). */
+  lostByStatus: Record<string, number>;
   /** Copies of a message the phone already had (any DUP flag). */
   duplicates: number;
   /** Seconds from the end of the load until the last accepted message was at a phone (or the wait gave up). */
@@ -98,6 +101,11 @@ export async function offerAndCollect(
   const cpuPercent = cpu.end();
   const smxCpu = (cpuSeconds(options.smxPid) ?? 0) - smxCpuFrom;
   const { receipts, copies } = await pool.dump();
+  const arrived = new Set(receipts.map(([id]) => id));
+  const lostByStatus = await statusesOf(
+    offer,
+    [...acceptedAt.keys()].filter((id) => !arrived.has(id)),
+  );
 
   const e2e: number[] = [];
   const abovePace: number[] = [];
@@ -150,6 +158,7 @@ export async function offerAndCollect(
     accepted: acceptedAt.size,
     delivered,
     lost: acceptedAt.size - delivered,
+    lostByStatus,
     duplicates: copies.filter(([id]) => acceptedAt.has(id)).length,
     drainS: round(drain.waitedMs / 1000),
     e2eMs: roundSummary(e2e),
@@ -190,4 +199,21 @@ export async function waitForReceipts(
     progress.stop();
   }
   return { complete: received >= target, waitedMs: Date.now() - started };
+}
+
+/** The status SMX gives each message (`GET /v1/messages/:id`), counted; 16 requests at a time. */
+async function statusesOf(offer: Offer, ids: string[]): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  let next = 0;
+  const worker = async () => {
+    while (next < ids.length) {
+      const id = ids[next++]!;
+      const answer = await fetch(`${offer.url}/v1/messages/${id}`, { headers: { 'x-smx-api-key': offer.apiKey } })
+        .then(async (r) => (r.ok ? ((await r.json()) as { data: { status: string } }).data.status : `HTTP ${r.status}`))
+        .catch(() => 'unreachable');
+      tally(counts, answer);
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  return counts;
 }
