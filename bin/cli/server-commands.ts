@@ -107,6 +107,8 @@ async function runRole(command: RoleName, io: CliIo): Promise<void> {
       logDestination: prettyLogs?.stream,
     });
 
+    // Before anything says "serving": a signal from then on drains gracefully.
+    handleSignals(smx);
     const generated = smx.generatedSecrets.find((s) => s.name === 'admin-token');
     const { startSummary } = await import('./start-summary.js');
     const summary = startSummary({
@@ -147,7 +149,6 @@ async function runRole(command: RoleName, io: CliIo): Promise<void> {
       );
       if (generated) io.out(`\nAdmin token (shown once, stored in ${generated.path}):\n  ${generated.value}\n`);
     }
-    handleSignals(smx);
   } catch (error) {
     throw startFailure(error, env);
   }
@@ -177,8 +178,11 @@ function handleSignals(smx: {
       },
     );
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  // `on`, not `once`: a second signal must reach the handler above. With `once` the handler is
+  // gone after the first, Node restores the default action, and a second SIGTERM during the
+  // drain killed the process without a word.
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }
 
 async function migrate(io: CliIo): Promise<void> {
