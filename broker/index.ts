@@ -91,12 +91,4 @@ export { forwardedAddress, type TrustProxy } from './forwarded-address.js';
 export { MAX_RETAINED_PAYLOAD_BYTES, limitRetained, mayRetain, purgeRetained } from './retain-policy.js';
 export { PayloadSealer, isSealed, sealSessionPayloads } from './session-seal.js';
 export { cacheDeviceVerifier } from './auth.js';
-export {
-  MQTT_EXCHANGE,
-  mqttTopicOf,
-  rabbitMqAuth,
-  type AuthHttpAnswer,
-  type AuthHttpParams,
-  type RabbitMqAuth,
-  type RabbitMqAuthOptions,
-} from './rabbitmq-auth.js';
+export { MQTT_EXCHANGE, mqttTopicOf, rabbitMqAuth, type RabbitMqAuthOptions } from './rabbitmq-auth.js';

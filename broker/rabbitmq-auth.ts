@@ -22,25 +22,10 @@
  * a phone's secret opens its own MQTT topics and nothing else in RabbitMQ. RabbitMQ 3.10 answers a
  * refused SUBSCRIBE or PUBLISH by closing the connection (no SUBACK 0x80).
  */
-import type { Logger } from '../core/index.js';
+import type { Logger, MqttAuthAnswer, MqttAuthBackend, MqttAuthParams } from '../core/index.js';
 import { canPublish, canSubscribe, type ClientRole } from './acl.js';
 import type { DeviceVerifier } from './auth.js';
 import { INTERNAL_CLIENT_ID_PREFIX, INTERNAL_USERNAME, isInternalCredential } from './internal-credentials.js';
-
-/** What RabbitMQ's HTTP auth backend reads from the body of an answer (`allow [tags]` for users; SMX gives no tags). */
-export type AuthHttpAnswer = 'allow' | 'deny';
-
-/** The fields of one request, as RabbitMQ sent them (form or query string). */
-export type AuthHttpParams = Readonly<Record<string, string | undefined>>;
-
-/** The four questions of RabbitMQ's HTTP auth backend. */
-export interface RabbitMqAuth {
-  /** May `username` log in with `password` (and `client_id`)? Asks the database when not cached. */
-  user(params: AuthHttpParams): Promise<AuthHttpAnswer>;
-  vhost(params: AuthHttpParams): AuthHttpAnswer;
-  resource(params: AuthHttpParams): AuthHttpAnswer;
-  topic(params: AuthHttpParams): AuthHttpAnswer;
-}
 
 export interface RabbitMqAuthOptions {
   /** The device check the embedded broker uses (with its cache and its limit on database checks at once). */
@@ -68,7 +53,7 @@ export function mqttTopicOf(routingKey: string): string {
  * (client id `smx-…`, as the embedded broker requires) or a device whose client id is its user
  * name (device-protocol.md §2). Anything else, or no client id (not MQTT), has none.
  */
-function roleOf(params: AuthHttpParams): ClientRole | undefined {
+function roleOf(params: MqttAuthParams): ClientRole | undefined {
   const username = params.username;
   const clientId = params.client_id ?? params['variable_map.client_id'];
   if (!username || !clientId) return undefined;
@@ -78,13 +63,16 @@ function roleOf(params: AuthHttpParams): ClientRole | undefined {
   return username.startsWith('dev_') && clientId === username ? { kind: 'device', deviceId: username } : undefined;
 }
 
-const allow = (yes: boolean): AuthHttpAnswer => (yes ? 'allow' : 'deny');
+const allow = (yes: boolean): MqttAuthAnswer => (yes ? 'allow' : 'deny');
 
-/** Builds the answers; see the module comment for what each question carries. */
-export function rabbitMqAuth(options: RabbitMqAuthOptions): RabbitMqAuth {
+/**
+ * Builds the answers to RabbitMQ's four questions (the interface the HTTP route serves); see the
+ * module comment for what each question carries. `user` asks the database when not cached.
+ */
+export function rabbitMqAuth(options: RabbitMqAuthOptions): MqttAuthBackend {
   const { verifyDevice, secret, vhost, logger } = options;
   const log = logger.child({ component: 'rabbitmq-auth' });
-  const inVhost = (params: AuthHttpParams) => params.vhost === vhost;
+  const inVhost = (params: MqttAuthParams) => params.vhost === vhost;
 
   return {
     async user(params) {

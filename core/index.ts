@@ -91,6 +91,7 @@ export { WebhookDelivery } from './webhooks/delivery.js';
 export { BACKOFF_TYPE, retryDelayMs, WEBHOOK_ATTEMPTS } from './webhooks/retry.js';
 export { CacheBus } from './cache.js';
 export { httpDependencies } from './http/dependencies.js';
+export type { MqttAuthAnswer, MqttAuthBackend, MqttAuthParams } from './http/routes/mqtt-auth-http.js';
 export { startOpsServer, type OpsServer } from './http/ops-server.js';
 export { HealthService } from './health.js';
 export { SmxMetrics } from './smx-metrics.js';
