@@ -6,6 +6,7 @@
  */
 import { errorCodeOf, field, JSON_HEADERS, tally } from './context.js';
 import { cpuSeconds, CpuWindow, type CpuSubject } from './cpu.js';
+import { inParallel } from './fleet-link.js';
 import type { FleetPool } from './fleet-pool.js';
 import { runLoad, type LoadResult } from './load.js';
 import type { NumberSource } from './numbers.js';
@@ -204,16 +205,11 @@ export async function waitForReceipts(
 /** The status SMX gives each message (`GET /v1/messages/:id`), counted; 16 requests at a time. */
 async function statusesOf(offer: Offer, ids: string[]): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
-  let next = 0;
-  const worker = async () => {
-    while (next < ids.length) {
-      const id = ids[next++]!;
-      const answer = await fetch(`${offer.url}/v1/messages/${id}`, { headers: { 'x-smx-api-key': offer.apiKey } })
-        .then(async (r) => (r.ok ? ((await r.json()) as { data: { status: string } }).data.status : `HTTP ${r.status}`))
-        .catch(() => 'unreachable');
-      tally(counts, answer);
-    }
-  };
-  await Promise.all(Array.from({ length: 16 }, worker));
+  await inParallel(ids, 16, async (id) => {
+    const status = await fetch(`${offer.url}/v1/messages/${id}`, { headers: { 'x-smx-api-key': offer.apiKey } })
+      .then(async (r) => (r.ok ? ((await r.json()) as { data: { status: string } }).data.status : `HTTP ${r.status}`))
+      .catch(() => 'unreachable');
+    tally(counts, status);
+  });
   return counts;
 }
