@@ -112,7 +112,10 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
   const closers: Array<[string, () => Promise<unknown>]> = [];
   const closeAll = async () => {
     for (const [name, close] of closers.reverse()) {
+      const started = Date.now();
       await close().catch((error) => logger.error({ err: error, component: name }, 'close failed'));
+      // Which part a slow shutdown waits for: the drain of a fleet's disconnects, the workers' jobs…
+      logger.debug({ component: name, ms: Date.now() - started }, 'closed');
     }
     closers.length = 0;
   };

@@ -29,10 +29,11 @@ export interface CredentialCacheOptions {
   /** Entries kept at most (the oldest go first). @defaultValue 100 000 */
   maxEntries?: number;
   /**
-   * Database checks running at once; the others wait here, in order. A storm of thousands of
-   * CONNECTs would otherwise take every pool connection (presence and dispatch starve) and
-   * most checks would fail on the pool's acquire timeout (CONNACK 3, and the phones come again).
-   * @defaultValue 4
+   * Checks running at once; the others wait here, in order. The device service reads the running
+   * ones together (a few statements of up to 500 devices each), so a storm of thousands of
+   * CONNECTs shares a handful of pool connections (presence and dispatch do not starve) and
+   * nothing waits long enough to fail on the pool's acquire timeout.
+   * @defaultValue 1 000
    */
   maxConcurrent?: number;
   /** A check that waited this long for its turn fails (CONNACK 3 "server unavailable": retry later). @defaultValue 10 000 */
@@ -66,7 +67,7 @@ export function cacheDeviceVerifier(verify: DeviceVerifier, options: CredentialC
   const maxEntries = options.maxEntries ?? 100_000;
   const accepted = new Map<string, { digest: Buffer; expires: number }>();
   const pending = new Map<string, Promise<boolean>>();
-  const turn = limiter(options.maxConcurrent ?? 4, options.maxQueueMs ?? 10_000);
+  const turn = limiter(options.maxConcurrent ?? 1000, options.maxQueueMs ?? 10_000);
   let generation = 0;
   options.subscribe(() => {
     generation++;

@@ -159,7 +159,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     cleanup.push(releaseHolder);
     const detachPresence = trackConnections(aedes, {
       roles,
-      tracker: new PresenceTracker(options.presence, options.deviceEvents, options.connections),
+      tracker: new PresenceTracker(options.presence, options.deviceEvents, options.connections, options.localEvents),
       log,
       track: inFlight.track,
     });

@@ -2,8 +2,9 @@
  * Device presence from connection state (docs/device-protocol.md §4 "Presence"): online while a
  * connection is up, offline when it goes. Each connection gets its own id, so the late disconnect
  * of an old connection (the phone already reconnected, possibly to another broker node) does not
- * mark the device offline (PresenceStore compares the id atomically). Each change is also queued
- * as a `presence` device event `{ online, source: 'broker' }` for the workers (webhooks). Broker
+ * mark the device offline (PresenceStore compares the id atomically). Each change is also a
+ * `presence` device event `{ online, source: 'broker' }` for the workers (dispatch wake-up,
+ * webhooks), queued or handled in this process when its workers run here. Broker
  * nodes (MQTT connections) and API processes (SMSGate event streams) record through it.
  */
 import type { Queue } from 'bullmq';
@@ -25,11 +26,17 @@ export interface BrokerPresencePayload {
 export class PresenceTracker {
   private readonly live = new Map<string, { connections: Map<string, string>; stop: () => void }>();
 
-  /** `connections` counts each connection recorded (`smx_device_connections_total` of the holder's transport). */
+  /**
+   * `connections` counts each connection recorded (`smx_device_connections_total` of the holder's
+   * transport). `local` handles the events in this process when its workers run here
+   * (LocalDeviceEvents): a connect storm then costs no queue job per phone; it resolves false
+   * when an event must be queued after all.
+   */
   constructor(
     private readonly presence: PresenceStore,
     private readonly queue: Queue<DeviceEventJob>,
     private readonly connections?: { inc(): void },
+    private readonly local?: { handle(event: DeviceEventJob): Promise<boolean> },
   ) {}
 
   /** The device connected with `connectionId`; resolves true when it was offline before. */
@@ -94,6 +101,8 @@ export class PresenceTracker {
 
   private async emit(deviceId: string, online: boolean, at: Date): Promise<void> {
     const payload: BrokerPresencePayload = { online, source: 'broker' };
-    await this.queue.add('presence', { deviceId, channel: 'presence', payload, receivedAt: at.toISOString() });
+    const event: DeviceEventJob = { deviceId, channel: 'presence', payload, receivedAt: at.toISOString() };
+    if (await this.local?.handle(event)) return;
+    await this.queue.add('presence', event);
   }
 }

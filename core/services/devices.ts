@@ -8,6 +8,7 @@ import {
   type DeviceCapability,
 } from '../../protocol/index.js';
 import type { Endpoints } from '../endpoints.js';
+import { MicroBatcher } from '../batching/micro-batcher.js';
 import { CacheBus, TtlCache } from '../cache.js';
 import { apiError } from '../errors.js';
 import { newId } from '../ids.js';
@@ -137,6 +138,28 @@ export class DeviceService {
   // few seconds, rarely read a device row.
   private readonly byProject = new TtlCache<Device[]>(30_000);
   private readonly byId = new TtlCache<Device>(30_000);
+  /** A device never moves to another project: kept for an hour (an unlinked one included). */
+  private readonly projectById = new TtlCache<string>(3_600_000, 100_000);
+  /**
+   * Device rows by id (any status), read together: in a connect storm the credential checks and
+   * look-ups of thousands of phones share statements instead of one round trip each. What is read
+   * fills the caches, so the look-ups that follow a phone's connect read nothing again.
+   */
+  private readonly rows = new MicroBatcher<string, DeviceRow | undefined>({
+    flush: async (ids) => {
+      const changes = this.changes;
+      const found: DeviceRow[] = await this.db('devices').whereRaw('id = any(?::text[])', [[...new Set(ids)]]);
+      const byId = new Map(found.map((row) => [row.id, row]));
+      for (const row of found) {
+        this.projectById.set(row.id, row.project_id);
+        // Not when a device changed meanwhile: this read may predate it.
+        if (changes === this.changes && row.status !== 'unlinked') this.byId.set(row.id, toDevice(row));
+      }
+      return ids.map((id) => byId.get(id));
+    },
+  });
+  /** Device changes announced so far (see `rows`). */
+  private changes = 0;
   private readonly unlinkListeners: UnlinkListener[] = [];
 
   constructor(
@@ -147,14 +170,13 @@ export class DeviceService {
     private readonly linkTokens: LinkTokenService,
     private readonly bus: CacheBus,
   ) {
-    bus.on('devices', (projectId) => {
+    const forget = (projectId: string) => {
+      this.changes++;
       this.byProject.delete(projectId);
       this.byId.deleteWhere((d) => d.projectId === projectId);
-    });
-    bus.on('project', (projectId) => {
-      this.byProject.delete(projectId);
-      this.byId.deleteWhere((d) => d.projectId === projectId);
-    });
+    };
+    bus.on('devices', forget);
+    bus.on('project', forget);
   }
 
   /**
@@ -219,12 +241,17 @@ export class DeviceService {
   /** Broker authentication: true only for a linked (active or standby) device with the right secret. */
   async verifyCredentials(deviceId: string, secret: string): Promise<boolean> {
     if (!deviceId.startsWith('dev_') || secret.length === 0 || secret.length > 256) return false;
-    const row = await this.db('devices')
-      .select('secret_hash')
-      .where({ id: deviceId })
-      .whereNot({ status: 'unlinked' })
-      .first();
-    return row ? sameDigest(sha256(secret), row.secret_hash) : false;
+    const row = await this.rows.add(deviceId);
+    return row && row.status !== 'unlinked' ? sameDigest(sha256(secret), row.secret_hash) : false;
+  }
+
+  /** The project of a device of any status (an unlinked one too), or null when there is no such device. */
+  async projectOf(deviceId: string): Promise<string | null> {
+    const projectId = await this.projectById.getOrLoad(
+      deviceId,
+      async () => (await this.rows.add(deviceId))?.project_id,
+    );
+    return projectId ?? null;
   }
 
   /** The project's linked devices (active first), with live presence. */
@@ -260,11 +287,8 @@ export class DeviceService {
   /** A linked device by id (any project), or null. Cached briefly: the dispatcher reads it on every run. */
   async find(deviceId: string): Promise<Device | null> {
     const device = await this.byId.getOrLoad(deviceId, async () => {
-      const row: DeviceRow | undefined = await this.db('devices')
-        .where({ id: deviceId })
-        .whereNot({ status: 'unlinked' })
-        .first();
-      return row ? toDevice(row) : undefined;
+      const row = await this.rows.add(deviceId);
+      return row && row.status !== 'unlinked' ? toDevice(row) : undefined;
     });
     return device ?? null;
   }

@@ -6,6 +6,7 @@ import { PAGE_TAGS, seqPage } from '../pagination.js';
 import { extractCode } from '../sms-code.js';
 import { TOKENS } from '../tokens.js';
 import { OutboxRelay, writeWebhookEvents } from '../outbox.js';
+import { DeviceService } from './devices.js';
 import { RentalService } from './rentals.js';
 
 /** An SMS a phone received, as /v1/inbox shows it. */
@@ -42,6 +43,7 @@ export class InboxService {
     @inject(TOKENS.Knex) private readonly db: Knex,
     private readonly rentals: RentalService,
     private readonly outbox: OutboxRelay,
+    private readonly devices: DeviceService,
   ) {}
 
   /**
@@ -52,16 +54,16 @@ export class InboxService {
    */
   async store(deviceId: string, received: ReceivedSms[], now = new Date()): Promise<InboundSms[]> {
     if (received.length === 0) return [];
-    const device = await this.db('devices').select('project_id').where({ id: deviceId }).first();
-    if (!device) return [];
-    const rentalIds = await this.rentals.rentalsFor(device.project_id, deviceId, received);
+    const projectId = await this.devices.projectOf(deviceId);
+    if (!projectId) return [];
+    const rentalIds = await this.rentals.rentalsFor(projectId, deviceId, received);
     const rows = received.map((sms, i) => {
       // PostgreSQL text cannot hold NUL; a phone's SMS text is kept without it.
       const body = sms.body.replace(/\u0000/g, '');
       const from = sms.from.replace(/\u0000/g, '');
       return {
         id: newId('sms'),
-        project_id: device.project_id,
+        project_id: projectId,
         device_id: deviceId,
         sim_slot: sms.simSlot,
         from,
@@ -83,7 +85,7 @@ export class InboxService {
       const views = stored.map(toView);
       await writeWebhookEvents(
         trx,
-        device.project_id,
+        projectId,
         views.map((sms) => ({ id: newId('evt'), type: 'sms.received' as const, data: sms })),
       );
       return views;

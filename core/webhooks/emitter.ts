@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import type { Queues, WebhookJob } from '../queues.js';
 import { TOKENS } from '../tokens.js';
 import type { MessageChanged } from '../message-changed.js';
+import { DeviceService } from '../services/devices.js';
 import { WebhookEndpoints } from './endpoints.js';
 import {
   webhookBody,
@@ -52,6 +53,7 @@ export class WebhookEmitter {
     @inject(TOKENS.Queues) private readonly queues: Queues,
     @inject(TOKENS.Logger) logger: Logger,
     private readonly endpoints: WebhookEndpoints,
+    private readonly devices: DeviceService,
   ) {
     this.log = logger.child({ component: 'webhooks' });
   }
@@ -78,14 +80,11 @@ export class WebhookEmitter {
    * retried job repeats it (and the queue dedupes it); rejects when it could not be queued.
    */
   async deviceConnection(deviceId: string, online: boolean, at: Date): Promise<void> {
-    const device: { project_id: string } | undefined = await this.db('devices')
-      .select('project_id')
-      .where({ id: deviceId })
-      .first();
-    if (!device) return;
+    const projectId = await this.devices.projectOf(deviceId);
+    if (!projectId) return;
     const data: DeviceEventData = { deviceId, online, at: at.toISOString() };
     const id = `evt_${createHash('sha256').update(`device:${deviceId}:${online}:${data.at}`).digest('base64url').slice(0, 22)}`;
-    await this.enqueue(device.project_id, [{ id, type: online ? 'device.online' : 'device.offline', data }]);
+    await this.enqueue(projectId, [{ id, type: online ? 'device.online' : 'device.offline', data }]);
   }
 
   private async messageEvents(changes: MessageChanged[], eventIdOf: (change: MessageChanged) => string): Promise<void> {

@@ -26,6 +26,8 @@ export interface FleetRun {
   unpaced?: { p99LimitMs: number; steps: UnpacedStep[]; best: number | null; paceChangeFailures: number };
   failures: Array<{ phase: string; error: string }>;
   serverLogs?: LogDigest;
+  /** From the bench's SIGTERM (its phones already gone) to SMX's exit; null when it had to be SIGKILLed. */
+  shutdown?: { seconds: number; exitCode: number | null };
   cleanup?: { schemaDropped: boolean; redisKeysDeleted: number; error?: string };
   durationS?: number;
 }
@@ -156,6 +158,11 @@ export function renderRun(run: FleetRun): string {
         : `${u.best}/s${u.paceChangeFailures ? ` (${u.paceChangeFailures} pace changes failed)` : ''}`,
     ]);
   }
+  if (run.shutdown)
+    rows.push([
+      'shutdown: SIGTERM to exit',
+      `${num(run.shutdown.seconds, ' s')}, exit code ${String(run.shutdown.exitCode)}`,
+    ]);
   for (const f of run.failures) rows.push([`FAILED ${f.phase}`, f.error.split('\n')[0]!]);
   if (run.serverLogs?.distinct.length)
     rows.push([

@@ -298,7 +298,9 @@ async function runOne(n: number, report: FleetReport): Promise<FleetRun> {
   } finally {
     await pool?.stop().catch((err: Error) => note(`phones stop: ${err.message}`));
     if (smx) {
+      const stopping = Date.now();
       const code = await smx.stop();
+      run.shutdown = { seconds: round((Date.now() - stopping) / 1000), exitCode: code };
       if (code !== 0) run.failures.push({ phase: 'shutdown', error: `SMX exited with ${String(code)} on SIGTERM` });
       run.serverLogs = smx.logDigest();
     }

@@ -74,7 +74,8 @@ export class SmxProcess {
       SMX_MQTT_PORT: String(options.mqttPort),
       SMX_MQTT_WS_PORT: String(options.mqttWsPort),
       SMX_DATA_DIR: dataDir,
-      LOG_LEVEL: options.logLevel ?? 'warn',
+      // BENCH_SMX_LOG_LEVEL=debug: the log tail in the JSON report then shows what a slow shutdown waited for.
+      LOG_LEVEL: options.logLevel ?? process.env.BENCH_SMX_LOG_LEVEL ?? 'warn',
     };
     // BENCH_SMX_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`): node flags for SMX only, to profile it under the bench's load.
     const nodeArgs = (process.env.BENCH_SMX_NODE_ARGS ?? '').split(' ').filter(Boolean);

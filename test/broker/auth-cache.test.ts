@@ -140,7 +140,7 @@ test.before(async () => {
     },
   });
   const count = (node: 'a' | 'b') => (query: { sql: string }) => {
-    if (query.sql.includes('secret_hash')) queries[node]++;
+    if (query.sql.includes('from "devices" where id = any')) queries[node]++;
   };
   a.smx.container.resolve<Knex>(TOKENS.Knex).on('query', count('a'));
   b.smx.container.resolve<Knex>(TOKENS.Knex).on('query', count('b'));
@@ -160,7 +160,7 @@ const refusalOf = (promise: Promise<unknown>) =>
   );
 
 test.serial(
-  'a phone reconnecting within the TTL costs no credential query; once unlinked it is refused at once on both nodes',
+  'a phone reconnecting within the TTL costs no device read; once unlinked it is refused at once on both nodes',
   async (t) => {
     const { projectId } = await createProject(a, 'auth cache');
     const device = await linkNewDevice(a, projectId);
@@ -175,7 +175,11 @@ test.serial(
       const phone = await connectRaw(t, mqttUrl(node), options);
       await phone.endAsync();
     }
-    t.deepEqual([queries.a - before.a, queries.b - before.b], [1, 1], 'one query per node for four connects');
+    t.deepEqual(
+      [queries.a - before.a, queries.b - before.b],
+      [1, 1],
+      'one device read per node for four connects (its credentials, its row, its project)',
+    );
 
     t.is((await a.admin('DELETE', `/admin/devices/${device.deviceId}`)).status, 200);
     t.is(await refusalOf(connectRaw(t, mqttUrl(a), options)), 4, 'refused on the node that unlinked it');

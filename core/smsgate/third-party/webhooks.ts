@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { CacheBus, TtlCache } from '../../cache.js';
 import { inject, injectable } from '../../di.js';
 import type { Logger } from '../../logger.js';
 import type { Queues, WebhookJob } from '../../queues.js';
@@ -54,6 +55,8 @@ export const SMSGATE_FOLLOWED_PROJECTS_SQL = 'select w.project_id from smsgate_w
 @injectable()
 export class SmsGateWebhooks {
   private readonly log: Logger;
+  /** Each project's webhooks: every phone's connect (`system:ping`) looks them up. Emptied on every change, in every process. */
+  private readonly byProject = new TtlCache<WebhookRow[]>(30_000);
 
   constructor(
     @inject(TOKENS.Knex) private readonly db: Knex,
@@ -61,8 +64,11 @@ export class SmsGateWebhooks {
     @inject(TOKENS.Logger) logger: Logger,
     private readonly endpoints: WebhookEndpoints,
     private readonly devices: DeviceService,
+    private readonly bus: CacheBus,
   ) {
     this.log = logger.child({ component: 'smsgate-webhooks' });
+    bus.on('webhooks', (projectId) => this.byProject.delete(projectId));
+    bus.on('project', (projectId) => this.byProject.delete(projectId));
   }
 
   /** `POST /webhooks`: checks and stores (upserts by id) `{ id?, deviceId?, url, event }`. */
@@ -98,6 +104,7 @@ export class SmsGateWebhooks {
     }
     const row = { project_id: projectId, id, device_id: deviceId, url: b.url, event: b.event, created_at: new Date() };
     await this.db('smsgate_webhooks').insert(row).onConflict(['project_id', 'id']).merge(['device_id', 'url', 'event']);
+    await this.bus.invalidate('webhooks', projectId);
     return { id, deviceId, url: b.url, event: b.event };
   }
 
@@ -113,6 +120,17 @@ export class SmsGateWebhooks {
   async remove(projectId: string, id: string): Promise<void> {
     if (id.length > MAX_ID) return;
     await this.db('smsgate_webhooks').where({ project_id: projectId, id }).delete();
+    await this.bus.invalidate('webhooks', projectId);
+  }
+
+  private async hooksOf(projectId: string): Promise<WebhookRow[]> {
+    const hooks = await this.byProject.getOrLoad(projectId, async () => {
+      const rows: WebhookRow[] = await this.db('smsgate_webhooks')
+        .where({ project_id: projectId })
+        .select('id', 'device_id', 'url', 'event');
+      return rows;
+    });
+    return hooks ?? [];
   }
 
   /** The project's signing key (what a receiver checks `X-Signature` with), for the admin API. */
@@ -168,8 +186,8 @@ export class SmsGateWebhooks {
   /** An SMS a phone received → `sms:received` (the `onInbound` hook). Never rejects. */
   async received(sms: ReceivedSmsLike): Promise<void> {
     try {
-      const device = await this.devices.find(sms.deviceId);
-      if (device) await this.deliver([smsReceivedEvent(device.projectId, sms)]);
+      const projectId = await this.devices.projectOf(sms.deviceId);
+      if (projectId) await this.deliver([smsReceivedEvent(projectId, sms)]);
     } catch (error) {
       this.log.error({ err: error, deviceId: sms.deviceId }, 'sms:received webhooks not queued');
     }
@@ -179,8 +197,8 @@ export class SmsGateWebhooks {
   async connection(deviceId: string, online: boolean, at: Date): Promise<void> {
     if (!online) return;
     try {
-      const device = await this.devices.find(deviceId);
-      if (device) await this.deliver([systemPingEvent(device.projectId, deviceId, at)]);
+      const projectId = await this.devices.projectOf(deviceId);
+      if (projectId) await this.deliver([systemPingEvent(projectId, deviceId, at)]);
     } catch (error) {
       this.log.error({ err: error, deviceId }, 'system:ping webhooks not queued');
     }
@@ -196,10 +214,7 @@ export class SmsGateWebhooks {
       opts: { jobId: string; attempts: number; backoff: { type: string } };
     }> = [];
     for (const [projectId, list] of byProject) {
-      const hooks: WebhookRow[] = await this.db('smsgate_webhooks')
-        .where({ project_id: projectId })
-        .whereIn('event', [...new Set(list.map((e) => e.event))])
-        .select('id', 'device_id', 'url', 'event');
+      const hooks = await this.hooksOf(projectId);
       for (const event of list) {
         for (const hook of hooks) {
           if (hook.event !== event.event || (hook.device_id !== null && hook.device_id !== event.deviceId)) continue;
