@@ -5,7 +5,7 @@ import type { RuntimeConfig } from './secrets.js';
 import { TOKENS } from './tokens.js';
 
 /** What the hot path caches; each scope is invalidated by the id the change concerns. */
-export type CacheScope = 'api-key' | 'project' | 'devices' | 'templates' | 'test-numbers' | 'webhooks';
+export type CacheScope = 'api-key' | 'project' | 'devices' | 'presence' | 'templates' | 'test-numbers' | 'webhooks';
 
 /** A small in-process map with a time to live and a size bound (oldest entries go first). */
 export class TtlCache<V> {

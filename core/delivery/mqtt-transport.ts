@@ -1,6 +1,6 @@
 import type { OutboxItem } from '../../protocol/index.js';
 import { inject, injectable } from '../di.js';
-import { PresenceStore } from '../presence/store.js';
+import { PresenceView } from '../presence/view.js';
 import type { OutboundMessage } from '../services/messages.js';
 import { TOKENS } from '../tokens.js';
 import type { DevicePublisher } from './publisher.js';
@@ -18,7 +18,7 @@ export function toOutboxItem(m: OutboundMessage): OutboxItem {
 /**
  * SMX's own device protocol: batches go to the phone's `outbox` topic at QoS 1 in payloads of up
  * to {@link MAX_PER_PUBLISH}, cancels and the unlink notice to its `control` topic. The phone is
- * online while the broker holds its connection (PresenceStore).
+ * online while the broker holds its connection (PresenceStore, read through the PresenceView).
  */
 @injectable()
 export class MqttTransport implements PushTransport {
@@ -27,7 +27,8 @@ export class MqttTransport implements PushTransport {
 
   constructor(
     @inject(TOKENS.DevicePublisher) private readonly publisher: DevicePublisher,
-    private readonly presence: PresenceStore,
+    /** Read on every dispatch: the in-process view, told of each online/offline change at once. */
+    private readonly presence: PresenceView,
   ) {}
 
   async publish(deviceId: string, batch: OutboundMessage[]): Promise<void> {

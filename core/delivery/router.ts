@@ -1,5 +1,6 @@
 import { inject, injectable } from '../di.js';
 import { CacheBus, TtlCache } from '../cache.js';
+import { PresenceView } from '../presence/view.js';
 import { decryptsContent, DeviceService, sendsDataSms } from '../services/devices.js';
 import type { Logger } from '../logger.js';
 import type { RouteDecision, RoutingDevice, RoutingMessage, RoutingStrategy } from '../plugin-api.js';
@@ -27,6 +28,7 @@ export class Router {
     private readonly devices: DeviceService,
     @inject(TOKENS.Logger) private readonly log: Logger,
     bus: CacheBus,
+    private readonly presence?: PresenceView,
   ) {
     // A link, unlink or activation is seen at once, not a second later.
     bus.on('devices', (projectId) => this.snapshot.delete(projectId));
@@ -34,9 +36,10 @@ export class Router {
   }
 
   /**
-   * The project's devices as strategies see them. Read at most once a second per project: on a
+   * The project's devices as strategies see them. Built at most once a second per project: on a
    * busy project every send would otherwise read devices and presence, and a strategy deciding
    * on presence a second old decides as well (an offline phone's messages wait for it anyway).
+   * Presence comes from the PresenceView: a fleet's snapshot reads only the phones that changed.
    */
   async devicesOf(projectId: string): Promise<RoutingDevice[]> {
     return (await this.prepared(projectId)).devices;
@@ -46,7 +49,7 @@ export class Router {
   private async prepared(projectId: string): Promise<ProjectDevices> {
     const view = await this.snapshot.getOrLoad(projectId, async () => {
       // Every strategy call gets this same array for a second, so a strategy may memoize on it.
-      const linked = await this.devices.list(projectId);
+      const linked = await this.devices.list(projectId, this.presence);
       const devices = linked.map(toRoutingDevice);
       return {
         devices,

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { CacheBus } from '../cache.js';
 import { inject, injectable } from '../di.js';
 import type { Logger } from '../logger.js';
 import { RedisScript } from '../redis-script.js';
@@ -198,8 +199,14 @@ export class PresenceStore {
     @inject(TOKENS.Redis) private readonly redis: Redis,
     @inject(TOKENS.Config) config: RuntimeConfig,
     @inject(TOKENS.Logger) private readonly log?: Logger,
+    /** Told of every online/offline change, so in-process views ({@link PresenceView}) forget the device at once. */
+    private readonly bus?: CacheBus,
   ) {
     this.prefix = config.redisPrefix;
+  }
+
+  private async changed(deviceIds: string[]): Promise<void> {
+    for (const deviceId of deviceIds) await this.bus?.invalidate('presence', deviceId);
   }
 
   private get base(): string {
@@ -224,7 +231,9 @@ export class PresenceStore {
 
   /** Marks the device online under `connectionId`; returns true when it was offline before (a change). */
   async markOnline(deviceId: string, connectionId: string, at = new Date()): Promise<boolean> {
-    return (await this.runMarkOnline(deviceId, connectionId, at, false)) === 1;
+    const changed = (await this.runMarkOnline(deviceId, connectionId, at, false)) === 1;
+    if (changed) await this.changed([deviceId]);
+    return changed;
   }
 
   /**
@@ -232,7 +241,9 @@ export class PresenceStore {
    * (a revived holder re-asserting a connection that is still up); true when that changed the state.
    */
   async reclaim(deviceId: string, connectionId: string, at = new Date()): Promise<boolean> {
-    return (await this.runMarkOnline(deviceId, connectionId, at, true)) === 1;
+    const changed = (await this.runMarkOnline(deviceId, connectionId, at, true)) === 1;
+    if (changed) await this.changed([deviceId]);
+    return changed;
   }
 
   private async runMarkOnline(
@@ -258,7 +269,10 @@ export class PresenceStore {
   /** Marks offline only if `connectionId` is still the live one; returns true when that changed the state. */
   async markOffline(deviceId: string, connectionId: string, at = new Date()): Promise<boolean> {
     const keys = [this.key(deviceId), this.onlineSet, this.heldBy(holderOf(connectionId))];
-    return Number(await SCRIPTS.markOffline.run(this.redis, keys, [deviceId, connectionId, at.toISOString()])) === 1;
+    const changed =
+      Number(await SCRIPTS.markOffline.run(this.redis, keys, [deviceId, connectionId, at.toISOString()])) === 1;
+    if (changed) await this.changed([deviceId]);
+    return changed;
   }
 
   /** Records what the phone reported (battery, signal, ...) and refreshes lastSeenAt. */
@@ -347,7 +361,12 @@ export class PresenceStore {
         [this.holders],
         [this.base, at.toISOString(), TOMBSTONE_TTL_S, REAP_BATCH],
       )) as [number, ...string[]];
-      for (let i = 0; i < flat.length; i += 2) reaped.push({ deviceId: flat[i]!, connectionId: flat[i + 1]! });
+      const batch: string[] = [];
+      for (let i = 0; i < flat.length; i += 2) {
+        reaped.push({ deviceId: flat[i]!, connectionId: flat[i + 1]! });
+        batch.push(flat[i]!);
+      }
+      await this.changed(batch);
       // A full batch may have left more dead holders behind.
       if (handled < REAP_BATCH) return reaped;
     }
@@ -356,6 +375,7 @@ export class PresenceStore {
   /** Forgets an unlinked device. */
   async remove(deviceId: string): Promise<void> {
     await this.redis.multi().del(this.key(deviceId)).srem(this.onlineSet, deviceId).exec();
+    await this.changed([deviceId]);
   }
 }
 
