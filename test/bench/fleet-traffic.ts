@@ -1,5 +1,5 @@
 /**
- * Traffic through the fleet: send-otp offered at a fixed rate (autocannon `overallRate`), a
+ * Traffic through the fleet: send-otp offered at a fixed, evenly spaced rate (paced-load.ts), a
  * bounded wait until the phones hold every accepted message, and what the phones saw: lost,
  * duplicate copies, each phone's share and pace, end-to-end latency (phone receipt − the API's
  * `createdAt`, one machine, one clock) and that latency above the pacing wait.
@@ -8,8 +8,9 @@ import { errorCodeOf, field, JSON_HEADERS, tally } from './context.js';
 import { cpuSeconds, CpuWindow, type CpuSubject } from './cpu.js';
 import { inParallel } from './fleet-link.js';
 import type { FleetPool } from './fleet-pool.js';
-import { runLoad, type LoadResult } from './load.js';
+import type { LoadResult } from './load.js';
 import type { NumberSource } from './numbers.js';
+import { runPacedLoad } from './paced-load.js';
 import { bar } from './progress.js';
 import { round, summarize, type Summary } from './stats.js';
 
@@ -76,26 +77,22 @@ export async function offerAndCollect(
   const errorCodes: Record<string, number> = {};
   const cpu = new CpuWindow(options.cpu);
   const smxCpuFrom = cpuSeconds(options.smxPid) ?? 0;
-  const load = await runLoad({
+  const load = await runPacedLoad({
     title: offer.title,
     url: offer.url,
-    connections: Math.min(200, Math.max(10, Math.ceil(offer.rate / 10))),
+    rate: offer.rate,
     durationS: offer.durationS,
-    overallRate: offer.rate,
+    connections: 200,
+    method: 'POST',
+    path: '/v1/send-otp',
     headers: { ...JSON_HEADERS, 'x-smx-api-key': offer.apiKey },
-    requests: [
-      {
-        method: 'POST',
-        path: '/v1/send-otp',
-        setupRequest: (request: object) => ({ ...request, body: JSON.stringify({ to: offer.numbers.take() }) }),
-        onResponse: (status: number, body: string) => {
-          if (status !== 201) return tally(errorCodes, `${status} ${errorCodeOf(body)}`);
-          const id = field(body, 'messageId');
-          const createdAt = Date.parse(field(body, 'createdAt') ?? '');
-          if (id && !Number.isNaN(createdAt)) acceptedAt.set(id, createdAt);
-        },
-      } as never,
-    ],
+    body: () => JSON.stringify({ to: offer.numbers.take() }),
+    onResponse: (status, body) => {
+      if (status !== 201) return tally(errorCodes, `${status} ${errorCodeOf(body)}`);
+      const id = field(body, 'messageId');
+      const createdAt = Date.parse(field(body, 'createdAt') ?? '');
+      if (id && !Number.isNaN(createdAt)) acceptedAt.set(id, createdAt);
+    },
   });
   await pool.expect([...acceptedAt.keys()]);
   const drain = await waitForReceipts(pool, acceptedAt.size, `${offer.title} → phones`, options.drainTimeoutMs);
