@@ -1,7 +1,8 @@
 import { inject, injectable } from '../di.js';
 import { CacheBus, TtlCache } from '../cache.js';
+import type { Presence } from '../presence/store.js';
 import { PresenceView } from '../presence/view.js';
-import { decryptsContent, DeviceService, sendsDataSms } from '../services/devices.js';
+import { decryptsContent, DeviceService, sendsDataSms, type Device } from '../services/devices.js';
 import type { Logger } from '../logger.js';
 import type { RouteDecision, RoutingDevice, RoutingMessage, RoutingStrategy } from '../plugin-api.js';
 import { TOKENS } from '../tokens.js';
@@ -23,40 +24,68 @@ export const activeDevice: RoutingStrategy = (_message, devices) => {
 export class Router {
   private readonly strategies = new Map<string, RoutingStrategy>([['active-device', activeDevice]]);
   private readonly snapshot = new TtlCache<ProjectDevices>(1_000);
+  /** The last view built per project, with what it was built from (see {@link prepared}). */
+  private readonly built = new Map<
+    string,
+    { linked: readonly Device[]; presenceChanges: number; view: ProjectDevices }
+  >();
+  /** Online/offline changes seen per project, and the project of each device routed so far. */
+  private readonly presenceChanges = new Map<string, number>();
+  private readonly projectOf = new Map<string, string>();
 
   constructor(
     private readonly devices: DeviceService,
     @inject(TOKENS.Logger) private readonly log: Logger,
     bus: CacheBus,
-    private readonly presence?: PresenceView,
+    private readonly presence: PresenceView,
   ) {
     // A link, unlink or activation is seen at once, not a second later.
-    bus.on('devices', (projectId) => this.snapshot.delete(projectId));
-    bus.on('project', (projectId) => this.snapshot.delete(projectId));
+    const forget = (projectId: string) => {
+      this.snapshot.delete(projectId);
+      this.built.delete(projectId);
+    };
+    bus.on('devices', forget);
+    bus.on('project', forget);
+    bus.on('presence', (deviceId) => {
+      const projectId = this.projectOf.get(deviceId);
+      if (projectId) this.presenceChanges.set(projectId, (this.presenceChanges.get(projectId) ?? 0) + 1);
+    });
   }
 
   /**
-   * The project's devices as strategies see them. Built at most once a second per project: on a
-   * busy project every send would otherwise read devices and presence, and a strategy deciding
-   * on presence a second old decides as well (an offline phone's messages wait for it anyway).
-   * Presence comes from the PresenceView: a fleet's snapshot reads only the phones that changed.
+   * The project's devices as strategies see them, at most a second old: on a busy project every
+   * send would otherwise read devices and presence, and a strategy deciding on presence a second
+   * old decides as well (an offline phone's messages wait for it anyway). Presence comes from the
+   * PresenceView: a fleet's snapshot reads only the phones that changed.
    */
   async devicesOf(projectId: string): Promise<RoutingDevice[]> {
     return (await this.prepared(projectId)).devices;
   }
 
-  /** The project's devices and their ids, built once per snapshot (not per message), loads shared. */
+  /**
+   * The project's devices and their ids, looked at once a second (not per message), loads shared.
+   * The view is built again only when something changed since the last one: the device rows (a
+   * new array from DeviceService) or a phone's online state (a presence notice). A fleet's
+   * thousands of phones are then not copied every second, and a strategy that memoizes on the
+   * array (round-robin's online list) keeps its work until a phone comes or goes.
+   */
   private async prepared(projectId: string): Promise<ProjectDevices> {
     const view = await this.snapshot.getOrLoad(projectId, async () => {
-      // Every strategy call gets this same array for a second, so a strategy may memoize on it.
-      const linked = await this.devices.list(projectId, this.presence);
-      const devices = linked.map(toRoutingDevice);
-      return {
+      const presenceChanges = this.presenceChanges.get(projectId) ?? 0;
+      const linked = await this.devices.linked(projectId);
+      const last = this.built.get(projectId);
+      if (last && last.linked === linked && last.presenceChanges === presenceChanges) return last.view;
+      const presence = await this.presence.getMany(linked.map((d) => d.id));
+      const devices = linked.map((d) => toRoutingDevice(d, presence.get(d.id)));
+      const built: ProjectDevices = {
         devices,
         ids: new Set(devices.map((d) => d.id)),
         dataSms: new Set(linked.filter(sendsDataSms).map((d) => d.id)),
         decrypts: new Set(linked.filter(decryptsContent).map((d) => d.id)),
       };
+      for (const d of linked) this.projectOf.set(d.id, projectId);
+      this.built.set(projectId, { linked, presenceChanges, view: built });
+      return built;
     });
     return view!;
   }
@@ -218,13 +247,13 @@ export interface Route {
   simSlot: number | null;
 }
 
-function toRoutingDevice(d: Awaited<ReturnType<DeviceService['list']>>[number]): RoutingDevice {
+function toRoutingDevice(d: Device, presence: Presence | undefined): RoutingDevice {
   return {
     id: d.id,
     name: d.name,
     active: d.active,
-    online: d.online,
-    lastSeenAt: d.lastSeenAt,
+    online: presence?.online ?? false,
+    lastSeenAt: presence?.lastSeenAt ?? null,
     sims: d.sims,
     sendRatePerMinute: d.sendRatePerMinute,
   };

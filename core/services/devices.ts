@@ -76,9 +76,6 @@ export interface Device {
   unlinkedAt: string | null;
 }
 
-/** Where device lists read presence from: the PresenceStore (live), or routing's PresenceView. */
-export type PresenceReader = Pick<PresenceStore, 'getMany'>;
-
 export interface DeviceWithPresence extends Device {
   online: boolean;
   lastSeenAt: string | null;
@@ -257,13 +254,16 @@ export class DeviceService {
     return projectId ?? null;
   }
 
-  /** The project's linked devices (active first), with live presence, or as `presence` sees it (routing's PresenceView). */
-  async list(projectId: string, presence: PresenceReader = this.presence): Promise<DeviceWithPresence[]> {
-    return this.withPresence(await this.linked(projectId), presence);
+  /** The project's linked devices (active first), with live presence. */
+  async list(projectId: string): Promise<DeviceWithPresence[]> {
+    return this.withPresence(await this.linked(projectId));
   }
 
-  /** The project's linked devices, cached briefly: routing reads them on every send. */
-  private async linked(projectId: string): Promise<Device[]> {
+  /**
+   * The project's linked devices (active first), without presence. Cached (30 s, dropped on every
+   * change): while cached, the same array each time, so routing can tell that nothing changed.
+   */
+  async linked(projectId: string): Promise<Device[]> {
     const devices = await this.byProject.getOrLoad(projectId, async () => {
       const rows: DeviceRow[] = await this.db('devices')
         .where({ project_id: projectId })
@@ -388,8 +388,8 @@ export class DeviceService {
     this.log.info({ deviceId }, 'device unlinked');
   }
 
-  async withPresence(devices: Device[], reader: PresenceReader = this.presence): Promise<DeviceWithPresence[]> {
-    const presence = await reader.getMany(devices.map((d) => d.id));
+  async withPresence(devices: Device[]): Promise<DeviceWithPresence[]> {
+    const presence = await this.presence.getMany(devices.map((d) => d.id));
     return devices.map((d) => merge(d, presence.get(d.id)));
   }
 }

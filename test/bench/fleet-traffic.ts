@@ -1,5 +1,5 @@
 /**
- * Traffic through the fleet: send-otp offered at a fixed, evenly spaced rate (paced-load.ts), a
+ * Traffic through the fleet: send-otp offered at a fixed rate (evenly spaced, or autocannon's bursts), a
  * bounded wait until the phones hold every accepted message, and what the phones saw: lost,
  * duplicate copies, each phone's share and pace, end-to-end latency (phone receipt − the API's
  * `createdAt`, one machine, one clock) and that latency above the pacing wait.
@@ -8,7 +8,7 @@ import { errorCodeOf, field, JSON_HEADERS, tally } from './context.js';
 import { cpuSeconds, CpuWindow, type CpuSubject } from './cpu.js';
 import { inParallel } from './fleet-link.js';
 import type { FleetPool } from './fleet-pool.js';
-import type { LoadResult } from './load.js';
+import { runLoad, type LoadResult } from './load.js';
 import type { NumberSource } from './numbers.js';
 import { runPacedLoad } from './paced-load.js';
 import { bar } from './progress.js';
@@ -21,7 +21,15 @@ export interface Offer {
   rate: number;
   durationS: number;
   numbers: NumberSource;
+  /**
+   * `even`: evenly spaced, open loop (paced-load.ts). `bursts`: autocannon's `overallRate` (each
+   * second's requests sent at the start of the second; how the fleet figures before session 7
+   * were taken).
+   */
+  shape: LoadShape;
 }
+
+export type LoadShape = 'even' | 'bursts';
 
 export interface Traffic {
   offeredRate: number;
@@ -77,23 +85,45 @@ export async function offerAndCollect(
   const errorCodes: Record<string, number> = {};
   const cpu = new CpuWindow(options.cpu);
   const smxCpuFrom = cpuSeconds(options.smxPid) ?? 0;
-  const load = await runPacedLoad({
-    title: offer.title,
-    url: offer.url,
-    rate: offer.rate,
-    durationS: offer.durationS,
-    connections: 200,
-    method: 'POST',
-    path: '/v1/send-otp',
-    headers: { ...JSON_HEADERS, 'x-smx-api-key': offer.apiKey },
-    body: () => JSON.stringify({ to: offer.numbers.take() }),
-    onResponse: (status, body) => {
-      if (status !== 201) return tally(errorCodes, `${status} ${errorCodeOf(body)}`);
-      const id = field(body, 'messageId');
-      const createdAt = Date.parse(field(body, 'createdAt') ?? '');
-      if (id && !Number.isNaN(createdAt)) acceptedAt.set(id, createdAt);
-    },
-  });
+  const headers = { ...JSON_HEADERS, 'x-smx-api-key': offer.apiKey };
+  const body = () => JSON.stringify({ to: offer.numbers.take() });
+  const onResponse = (status: number, text: string) => {
+    if (status !== 201) return tally(errorCodes, `${status} ${errorCodeOf(text)}`);
+    const id = field(text, 'messageId');
+    const createdAt = Date.parse(field(text, 'createdAt') ?? '');
+    if (id && !Number.isNaN(createdAt)) acceptedAt.set(id, createdAt);
+  };
+  const { title, url, rate, durationS } = offer;
+  const load =
+    offer.shape === 'even'
+      ? await runPacedLoad({
+          title,
+          url,
+          rate,
+          durationS,
+          connections: 200,
+          method: 'POST',
+          path: '/v1/send-otp',
+          headers,
+          body,
+          onResponse,
+        })
+      : await runLoad({
+          title,
+          url,
+          connections: Math.min(200, Math.max(10, Math.ceil(rate / 10))),
+          durationS,
+          overallRate: rate,
+          headers,
+          requests: [
+            {
+              method: 'POST',
+              path: '/v1/send-otp',
+              setupRequest: (request: object) => ({ ...request, body: body() }),
+              onResponse,
+            } as never,
+          ],
+        });
   await pool.expect([...acceptedAt.keys()]);
   const drain = await waitForReceipts(pool, acceptedAt.size, `${offer.title} → phones`, options.drainTimeoutMs);
   const cpuPercent = cpu.end();

@@ -23,7 +23,8 @@
  * Knobs (environment): FLEET_N (comma list, default 1000), FLEET_PHASES (subset of idle,
  * reference, fanout, restart, unpaced; default all), FLEET_PARALLEL (16), FLEET_LINK_FROM
  * (spread | single), FLEET_PHONES_PER_CHILD (2500), FLEET_STORM_TIMEOUT_S (120), FLEET_IDLE_S (60),
- * FLEET_PACE (per minute, 30), FLEET_LOAD_PERCENT (80), FLEET_FANOUT_S (30), FLEET_REFERENCE_S (15),
+ * FLEET_PACE (per minute, 30), FLEET_LOAD_PERCENT (80), FLEET_LOAD (even | bursts: how send-otp is offered,
+ * see fleet-traffic.ts), FLEET_FANOUT_S (30), FLEET_REFERENCE_S (15),
  * FLEET_UNPACED_RATES (250,500,1000,1500,2000,3000), FLEET_STEP_S (10), FLEET_P99_MS (100),
  * FLEET_RESTART_QUEUED (2000), FLEET_RESTART_KILL_DELAY_MS (0), FLEET_RESTART_TIMEOUT_S (90),
  * BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_SMX_NODE_ARGS (as `npm run bench`). Output: a table
@@ -41,7 +42,7 @@ import type { ConnectOptions } from './fleet-phones.js';
 import { renderRun, writeFleetJson, type FleetReport, type FleetRun, type UnpacedStep } from './fleet-report.js';
 import { restartUnderFleet } from './fleet-restart.js';
 import { connectStorm, idleWindow } from './fleet-storm.js';
-import { offerAndCollect } from './fleet-traffic.js';
+import { offerAndCollect, type LoadShape } from './fleet-traffic.js';
 import { SmxClient } from './http-client.js';
 import { machineInfo } from './machine.js';
 import { NumberSource } from './numbers.js';
@@ -68,6 +69,11 @@ function int(name: string, fallback: number, min: number, max: number): number {
   return value;
 }
 
+function loadShape(value: string): LoadShape {
+  if (value !== 'even' && value !== 'bursts') throw new Error(`FLEET_LOAD: expected even or bursts, got ${value}`);
+  return value;
+}
+
 const SETTINGS = {
   ns: list('FLEET_N', '1000').map(Number),
   phases: list('FLEET_PHASES', ALL_PHASES.join(',')),
@@ -80,6 +86,7 @@ const SETTINGS = {
   pacePerMinute: int('FLEET_PACE', 30, 1, 6000),
   loadPercent: int('FLEET_LOAD_PERCENT', 80, 1, 100),
   fanoutS: int('FLEET_FANOUT_S', 30, 5, 600),
+  load: loadShape(env.FLEET_LOAD ?? 'even'),
   referenceS: int('FLEET_REFERENCE_S', 15, 5, 600),
   unpacedRates: list('FLEET_UNPACED_RATES', '250,500,1000,1500,2000,3000').map(Number),
   stepS: int('FLEET_STEP_S', 10, 3, 120),
@@ -193,7 +200,15 @@ async function runOne(n: number, report: FleetReport): Promise<FleetRun> {
           await new Promise((r) => setTimeout(r, 1000)); // presence settles: routing sees it online
           const title = `one phone @${fanoutRate}/s`;
           return await offerAndCollect(
-            { title, url: smx!.url, apiKey: one.apiKey, rate: fanoutRate, durationS: SETTINGS.referenceS, numbers },
+            {
+              title,
+              url: smx!.url,
+              apiKey: one.apiKey,
+              rate: fanoutRate,
+              durationS: SETTINGS.referenceS,
+              numbers,
+              shape: SETTINGS.load,
+            },
             single,
             {
               paceIntervalMs: 0,
@@ -211,7 +226,15 @@ async function runOne(n: number, report: FleetReport): Promise<FleetRun> {
       const title = `fan-out @${fanoutRate}/s`;
       run.fanout = await phase('fanout', () =>
         offerAndCollect(
-          { title, url: smx!.url, apiKey: fleet.apiKey, rate: fanoutRate, durationS: SETTINGS.fanoutS, numbers },
+          {
+            title,
+            url: smx!.url,
+            apiKey: fleet.apiKey,
+            rate: fanoutRate,
+            durationS: SETTINGS.fanoutS,
+            numbers,
+            shape: SETTINGS.load,
+          },
           pool!,
           {
             paceIntervalMs: 60_000 / SETTINGS.pacePerMinute,
@@ -261,6 +284,7 @@ async function runOne(n: number, report: FleetReport): Promise<FleetRun> {
               rate,
               durationS: SETTINGS.stepS,
               numbers,
+              shape: SETTINGS.load,
             },
             pool!,
             {

@@ -11,6 +11,8 @@ import type { CacheBus } from '../../core/cache.js';
 import { loadConfig } from '../../core/config.js';
 import { Router } from '../../core/delivery/router.js';
 import { createLogger, type Logger } from '../../core/logger.js';
+import type { Presence } from '../../core/presence/store.js';
+import type { PresenceView } from '../../core/presence/view.js';
 import type { HookName, OutgoingMessage, PluginContext } from '../../core/plugin-api.js';
 import { HookRunner } from '../../core/hook-runner.js';
 import { PluginError, PluginHost } from '../../core/plugins/plugin-host.js';
@@ -54,9 +56,15 @@ const phone: DeviceWithPresence = {
 function makeHost() {
   const { log, lines } = capturedLogger();
   const devices = {
-    list: async (projectId: string) => (projectId === 'prj_a' ? [phone] : []),
+    linked: async (projectId: string) => (projectId === 'prj_a' ? [phone] : []),
   } as unknown as DeviceService;
-  const router = new Router(devices, log, { on: () => undefined } as unknown as CacheBus);
+  const presence = { getMany: async (ids: string[]) => new Map(ids.map((id) => [id, phone as unknown as Presence])) };
+  const router = new Router(
+    devices,
+    log,
+    { on: () => undefined } as unknown as CacheBus,
+    presence as unknown as PresenceView,
+  );
   const hooks = new HookRunner(log);
   const config: RuntimeConfig = {
     ...loadConfig({

@@ -14,6 +14,8 @@ import {
   type RoutingStrategy,
 } from '../../core/delivery/router.js';
 import type { Logger } from '../../core/logger.js';
+import type { Presence } from '../../core/presence/store.js';
+import type { PresenceView } from '../../core/presence/view.js';
 import type { DeviceService, DeviceWithPresence, Sim } from '../../core/services/devices.js';
 
 const sim = (slot: number): Sim => ({ slot, number: null, carrier: null, rentable: false });
@@ -49,25 +51,42 @@ const message = (over: Partial<RoutingMessage> = {}): RoutingMessage => ({
   ...over,
 });
 
-/** A router over an in-memory device list; counts list() calls, records warnings, and can fire invalidations. */
+/**
+ * A router over an in-memory device list (the same array until a test replaces it, as
+ * DeviceService's cache gives); counts linked() calls and presence reads, records warnings, and
+ * can fire invalidations. Presence is read from the list's `online` and `lastSeenAt`.
+ */
 function harness(initial: Record<string, DeviceWithPresence[]>) {
   const lists = { ...initial };
   const loads: string[] = [];
+  const presenceReads: string[][] = [];
   const warnings: unknown[] = [];
   const handlers = new Map<CacheScope, Array<(id: string) => void>>();
   const devices = {
-    list: async (projectId: string) => {
+    linked: async (projectId: string) => {
       loads.push(projectId);
       return lists[projectId] ?? [];
     },
   } as unknown as DeviceService;
+  const presence = {
+    getMany: async (ids: string[]) => {
+      presenceReads.push(ids);
+      const all = Object.values(lists).flat();
+      return new Map(
+        ids.map((id) => {
+          const d = all.find((candidate) => candidate.id === id);
+          return [id, { online: d?.online ?? false, lastSeenAt: d?.lastSeenAt ?? null } as Presence];
+        }),
+      );
+    },
+  };
   const log = { warn: (fields: unknown) => void warnings.push(fields) } as unknown as Logger;
   const bus = {
     on: (scope: CacheScope, fn: (id: string) => void) => handlers.set(scope, [...(handlers.get(scope) ?? []), fn]),
   } as unknown as CacheBus;
-  const router = new Router(devices, log, bus);
+  const router = new Router(devices, log, bus, presence as unknown as PresenceView);
   const invalidate = (scope: CacheScope, id: string) => handlers.get(scope)?.forEach((fn) => fn(id));
-  return { router, lists, loads, warnings, invalidate };
+  return { router, lists, loads, presenceReads, warnings, invalidate };
 }
 
 test('active-device picks the active device, online or not, and says why when there is none', (t) => {
@@ -176,6 +195,31 @@ test('the snapshot expires after a second', async (t) => {
   await new Promise((resolve) => setTimeout(resolve, 1_050));
   await router.devicesOf('prj_a');
   t.deepEqual(loads, ['prj_a', 'prj_a']);
+});
+
+test('a second later with nothing changed, the same view without a presence read; a phone coming or going rebuilds it', async (t) => {
+  const { router, lists, presenceReads, invalidate } = harness({
+    prj_a: [device('dev_a', { active: true }), device('dev_b', { online: false })],
+  });
+  const first = await router.devicesOf('prj_a');
+  await new Promise((resolve) => setTimeout(resolve, 1_050));
+  t.is(await router.devicesOf('prj_a'), first, 'nothing changed: the same array (a strategy keeps its memo)');
+  t.is(presenceReads.length, 1);
+
+  lists.prj_a![1]!.online = true;
+  invalidate('presence', 'dev_b');
+  invalidate('presence', 'dev_elsewhere'); // a phone this router never routed to changes nothing
+  await new Promise((resolve) => setTimeout(resolve, 1_050));
+  const rebuilt = await router.devicesOf('prj_a');
+  t.not(rebuilt, first);
+  t.deepEqual(
+    rebuilt.map((d) => [d.id, d.online]),
+    [
+      ['dev_a', true],
+      ['dev_b', true],
+    ],
+  );
+  t.is(presenceReads.length, 2);
 });
 
 test('routeAway lets the strategy choose among the other devices only', async (t) => {
