@@ -94,9 +94,18 @@ export class CacheBus {
   /** Evicts here, then tells the other processes. */
   async invalidate(scope: CacheScope, id: string): Promise<void> {
     this.evict(scope, id);
+    const { channel, message } = this.notice(scope, id);
     await this.redis
-      .publish(this.channel, JSON.stringify({ scope, id }))
+      .publish(channel, message)
       .catch((error) => this.log.warn({ err: error }, 'cache invalidation not published'));
+  }
+
+  /**
+   * The PUBLISH that tells the other processes, for a Lua script to send in the same step as the
+   * change it announces (presence: no extra command per phone connect); pair with {@link evict}.
+   */
+  notice(scope: CacheScope, id: string): { channel: string; message: string } {
+    return { channel: this.channel, message: JSON.stringify({ scope, id }) };
   }
 
   /** Starts listening to the other processes' invalidations (a dedicated connection). */
@@ -122,7 +131,8 @@ export class CacheBus {
     if (subscriber) await subscriber.quit().catch(() => subscriber.disconnect());
   }
 
-  private evict(scope: CacheScope, id: string): void {
+  /** Evicts in this process only (the other processes are told by {@link invalidate} or a script's {@link notice}). */
+  evict(scope: CacheScope, id: string): void {
     for (const evict of this.handlers.get(scope) ?? []) evict(id);
   }
 }

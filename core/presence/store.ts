@@ -48,7 +48,8 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 /**
  * KEYS[1] presence hash, KEYS[2] online set, KEYS[3] holders zset, KEYS[4] the holder's connections hash
  * ARGV[1] device id, ARGV[2] connection id, ARGV[3] now (ISO), ARGV[4] holder ('' = none), ARGV[5] holder TTL ms,
- * ARGV[6] '1' = only if no other connection took the device meanwhile (a revived holder re-asserting)
+ * ARGV[6] '1' = only if no other connection took the device meanwhile (a revived holder re-asserting),
+ * ARGV[7] and ARGV[8] a channel and message published on a change ('' = none: CacheBus.notice)
  * Returns 1 when the device was offline before (a change), 0 when not, -1 when another connection has it.
  * A holder is registered by its first connection (NX: a renewal is the holder's own heartbeat), so
  * one that never renews is reaped like one that stopped.
@@ -67,6 +68,7 @@ if ARGV[4] ~= '' then
   redis.call('ZADD', KEYS[3], 'NX', now + tonumber(ARGV[5]), ARGV[4])
 end
 if previous == '1' then return 0 end
+if ARGV[7] ~= '' then redis.call('PUBLISH', ARGV[7], ARGV[8]) end
 return 1`;
 
 /**
@@ -74,7 +76,7 @@ return 1`;
  * already reconnected) must not mark the device offline. Lua keeps compare-and-set atomic.
  *
  * KEYS[1] presence hash, KEYS[2] online set, KEYS[3] the holder's connections hash;
- * ARGV[1] device id, ARGV[2] connection id, ARGV[3] now (ISO)
+ * ARGV[1] device id, ARGV[2] connection id, ARGV[3] now (ISO), ARGV[4] and ARGV[5] as MARK_ONLINE's 7 and 8
  */
 const MARK_OFFLINE = `
 if redis.call('HGET', KEYS[3], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[3], ARGV[1]) end
@@ -82,6 +84,7 @@ if redis.call('HGET', KEYS[1], 'conn') == ARGV[2] then
   redis.call('HSET', KEYS[1], 'online', '0', 'lastSeenAt', ARGV[3])
   redis.call('HDEL', KEYS[1], 'conn')
   redis.call('SREM', KEYS[2], ARGV[1])
+  if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
   return 1
 end
 return 0`;
@@ -209,6 +212,13 @@ export class PresenceStore {
     for (const deviceId of deviceIds) await this.bus?.invalidate('presence', deviceId);
   }
 
+  /** The notice a connect or disconnect script publishes when it changes the state (it evicts here itself). */
+  private notice(deviceId: string): [channel: string, message: string] {
+    if (!this.bus) return ['', ''];
+    const { channel, message } = this.bus.notice('presence', deviceId);
+    return [channel, message];
+  }
+
   private get base(): string {
     return `${this.prefix}:presence:`;
   }
@@ -232,7 +242,7 @@ export class PresenceStore {
   /** Marks the device online under `connectionId`; returns true when it was offline before (a change). */
   async markOnline(deviceId: string, connectionId: string, at = new Date()): Promise<boolean> {
     const changed = (await this.runMarkOnline(deviceId, connectionId, at, false)) === 1;
-    if (changed) await this.changed([deviceId]);
+    if (changed) this.bus?.evict('presence', deviceId);
     return changed;
   }
 
@@ -242,7 +252,7 @@ export class PresenceStore {
    */
   async reclaim(deviceId: string, connectionId: string, at = new Date()): Promise<boolean> {
     const changed = (await this.runMarkOnline(deviceId, connectionId, at, true)) === 1;
-    if (changed) await this.changed([deviceId]);
+    if (changed) this.bus?.evict('presence', deviceId);
     return changed;
   }
 
@@ -262,6 +272,7 @@ export class PresenceStore {
         holder,
         HOLDER_TTL_MS,
         onlyIfUnclaimed ? '1' : '0',
+        ...this.notice(deviceId),
       ]),
     );
   }
@@ -269,9 +280,9 @@ export class PresenceStore {
   /** Marks offline only if `connectionId` is still the live one; returns true when that changed the state. */
   async markOffline(deviceId: string, connectionId: string, at = new Date()): Promise<boolean> {
     const keys = [this.key(deviceId), this.onlineSet, this.heldBy(holderOf(connectionId))];
-    const changed =
-      Number(await SCRIPTS.markOffline.run(this.redis, keys, [deviceId, connectionId, at.toISOString()])) === 1;
-    if (changed) await this.changed([deviceId]);
+    const args = [deviceId, connectionId, at.toISOString(), ...this.notice(deviceId)];
+    const changed = Number(await SCRIPTS.markOffline.run(this.redis, keys, args)) === 1;
+    if (changed) this.bus?.evict('presence', deviceId);
     return changed;
   }
 
