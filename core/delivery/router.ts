@@ -67,7 +67,8 @@ export class Router {
    * The view is built again only when something changed since the last one: the device rows (a
    * new array from DeviceService) or a phone's online state (a presence notice). A fleet's
    * thousands of phones are then not copied every second, and a strategy that memoizes on the
-   * array (round-robin's online list) keeps its work until a phone comes or goes.
+   * array (round-robin's online list) keeps its work until a phone comes or goes. A lost notice
+   * lasts until DeviceService reads the rows again (its 30 s TTL gives a new array).
    */
   private async prepared(projectId: string): Promise<ProjectDevices> {
     const view = await this.snapshot.getOrLoad(projectId, async () => {
