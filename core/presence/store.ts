@@ -208,8 +208,10 @@ export class PresenceStore {
     this.prefix = config.redisPrefix;
   }
 
+  /** Tells every process's views (the reaper's batch of a dead node's phones at once: the PUBLISHes pipeline). */
   private async changed(deviceIds: string[]): Promise<void> {
-    for (const deviceId of deviceIds) await this.bus?.invalidate('presence', deviceId);
+    const bus = this.bus;
+    if (bus) await Promise.all(deviceIds.map((deviceId) => bus.invalidate('presence', deviceId)));
   }
 
   /** The notice a connect or disconnect script publishes when it changes the state (it evicts here itself). */
