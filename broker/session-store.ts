@@ -127,13 +127,17 @@ export async function openSessionStore(options: SessionStoreOptions): Promise<Se
 
   // aedes stores a persistent session's SUBSCRIBE once per topic, each time with the whole
   // packet.subscriptions array (lib/handlers/subscribe.js storeSubscriptions), refused topics
-  // included. Two fixes here:
+  // included. The library's broadcast then waits for its own `$SYS/sub/add` echo under a key made
+  // of client id + first topic: a second call under the same key replaces the first one's waiter,
+  // and once the echo is not immediate (the Redis emitter of cluster mode) the first call never
+  // resolves. Three fixes here:
   // - only what the ACL grants is stored: `[own outbox, '#']` would otherwise leave '#' in the
   //   session and queue every QoS 1 packet for that phone;
-  // - the calls for one packet share one write: the library's broadcast waits for its own
-  //   `$SYS/sub/add` echo under a key made of client id + first topic, so a second identical
-  //   call replaces the first one's waiter, and once the echo is not immediate (the Redis
-  //   emitter of cluster mode) the SUBACK of a two-topic SUBSCRIBE (outbox + control) never comes.
+  // - the calls for one packet share one write;
+  // - one client's subscription changes run one after another: the broker subscribing a new
+  //   session to outbox + control (presence.ts) and the phone's own SUBSCRIBE of the same topics
+  //   overlap, and the loser (a SUBACK, or the phone's online mark) would never come.
+  const inTurn = oneAtATimePerClient();
   const addSubscriptions = methods.addSubscriptions!;
   const storing = new WeakMap<object, unknown>();
   methods.addSubscriptions = (client: unknown, subs: unknown) => {
@@ -143,10 +147,14 @@ export async function openSessionStore(options: SessionStoreOptions): Promise<Se
     const role = roles.get(client as Client);
     const allowed = packetSubs.filter((sub) => canSubscribe(role, sub.topic));
     // An empty HMSET is a Redis error; nothing to store is success.
-    const stored = allowed.length === 0 ? Promise.resolve(client) : addSubscriptions(client, allowed);
+    const stored =
+      allowed.length === 0 ? Promise.resolve(client) : inTurn(client, () => addSubscriptions(client, allowed));
     storing.set(packetSubs, stored);
     return stored;
   };
+  const removeSubscriptions = methods.removeSubscriptions!;
+  methods.removeSubscriptions = (client: unknown, topics: unknown) =>
+    inTurn(client, () => removeSubscriptions(client, topics));
 
   let closed: Promise<void> | undefined;
   return {
@@ -157,5 +165,20 @@ export async function openSessionStore(options: SessionStoreOptions): Promise<Se
       closed ??= persistence.destroy().catch(() => redis.disconnect());
       return closed;
     },
+  };
+}
+
+/** Runs each client's calls one after another (keyed by client id); different clients run at once. */
+function oneAtATimePerClient(): (client: unknown, work: () => unknown) => Promise<unknown> {
+  const tails = new Map<string, Promise<unknown>>();
+  return (client, work) => {
+    const id = (client as { id: string }).id;
+    const run = (tails.get(id) ?? Promise.resolve()).then(work, work);
+    const tail = run.catch(() => undefined);
+    tails.set(id, tail);
+    void tail.then(() => {
+      if (tails.get(id) === tail) tails.delete(id);
+    });
+    return run;
   };
 }

@@ -1,4 +1,5 @@
 import test from 'ava';
+import type { Client } from 'aedes';
 import { deviceTopic } from '../../protocol/topics.js';
 import type { EmbeddedBroker } from '../../broker/embedded-broker.js';
 import { MqttPublisher } from '../../broker/mqtt-publisher.js';
@@ -128,6 +129,27 @@ test('clustered nodes: connecting to another node takes the session over', async
     'delivery after the move',
   );
   t.true(nodeA.ready() && nodeB.ready());
+});
+
+test('clustered node: two overlapping subscriptions of one client to the same topics both complete', async (t) => {
+  // The broker subscribes a new session to outbox + control (presence.ts) while the phone's own
+  // SUBSCRIBE of the same topics comes in. The library's broadcast waits for its echo under
+  // client id + first topic, so through the Redis emitter one of two overlapping calls used to
+  // wait forever: a SUBACK that never came, or a phone never marked online.
+  const { device } = await subscribedPhone(nodeB);
+  const client = (nodeB.aedes as unknown as { clients: Record<string, Client> }).clients[device.deviceId]!;
+  const topics = [deviceTopic(device.deviceId, 'outbox'), deviceTopic(device.deviceId, 'control')];
+  const subscribe = () =>
+    new Promise<void>((resolve, reject) =>
+      client.subscribe(
+        topics.map((topic) => ({ topic, qos: 1 as const })),
+        (error?: Error | null) => (error ? reject(error) : resolve()),
+      ),
+    );
+  let finished = 0;
+  const both = Promise.all([subscribe(), subscribe()].map((done) => done.then(() => finished++)));
+  await Promise.race([both, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+  t.is(finished, 2, 'both subscriptions completed');
 });
 
 // DeviceService.unlink: tell the phone on its control topic, then drop its connection.
