@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { LogDigest } from './child-logs.js';
+import { renderGoals, type GoalVerdict } from './fleet-goals.js';
 import type { Traffic } from './fleet-traffic.js';
 import type { IdleResult, StormResult } from './fleet-storm.js';
 import type { RestartResult } from './fleet-restart.js';
@@ -30,6 +31,8 @@ export interface FleetRun {
   shutdown?: { seconds: number; exitCode: number | null };
   cleanup?: { schemaDropped: boolean; redisKeysDeleted: number; error?: string };
   durationS?: number;
+  /** Issue 12's goals judged from this run (fleet-goals.ts). */
+  goals?: GoalVerdict[];
 }
 
 export interface FleetReport {
@@ -183,5 +186,8 @@ export function renderRun(run: FleetRun): string {
   return [
     `N = ${run.n.toLocaleString('en-US')} phones (${run.durationS ?? '?'} s)`,
     ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`),
+    ...(run.goals?.length
+      ? ['', `goals at N = ${run.n.toLocaleString('en-US')} (issue 12)`, ...renderGoals(run.goals)]
+      : []),
   ].join('\n');
 }

@@ -8,6 +8,7 @@ import { errorCodeOf, field, JSON_HEADERS, tally } from './context.js';
 import { cpuSeconds, CpuWindow, type CpuSubject } from './cpu.js';
 import { inParallel } from './fleet-link.js';
 import type { FleetPool } from './fleet-pool.js';
+import type { Receipt } from './fleet-phones.js';
 import { runLoad, type LoadResult } from './load.js';
 import type { NumberSource } from './numbers.js';
 import { runPacedLoad } from './paced-load.js';
@@ -172,6 +173,7 @@ export async function offerAndCollect(
       abovePace.push(at - Math.max(accepted, list[i - 1]![0] + options.paceIntervalMs));
     }
   }
+  if (process.env.FLEET_RECEIPTS_DUMP) await dumpReceipts(offer, receipts, acceptedAt, options.paceIntervalMs);
   return {
     offeredRate: offer.rate,
     durationS: offer.durationS,
@@ -239,4 +241,38 @@ async function statusesOf(offer: Offer, ids: string[]): Promise<Record<string, n
     tally(counts, status);
   });
   return counts;
+}
+
+/**
+ * FLEET_RECEIPTS_DUMP=<path>: writes every receipt (id, accepted, at the phone, phone, the phone's
+ * previous receipt) as JSON lines to `<path>-<phase>.jsonl`, and the message records SMX keeps
+ * (GET /v1/messages/:id: dispatchedAt, ...) of the 300 latest above their pacing wait, to find
+ * where a tail comes from.
+ */
+async function dumpReceipts(
+  offer: Offer,
+  receipts: Receipt[],
+  acceptedAt: Map<string, number>,
+  paceIntervalMs: number,
+): Promise<void> {
+  const { writeFile } = await import('node:fs/promises');
+  const previous = new Map<number, number>();
+  const rows = receipts
+    .filter(([id]) => acceptedAt.has(id))
+    .sort((a, b) => a[1] - b[1])
+    .map(([id, at, phone, ackedAt]) => {
+      const prev = previous.get(phone) ?? null;
+      previous.set(phone, at);
+      const accepted = acceptedAt.get(id)!;
+      const above = at - Math.max(accepted, prev === null ? 0 : prev + paceIntervalMs);
+      return { id, accepted, at, phone, prev, above, ackedAt };
+    });
+  const slowest = [...rows].sort((a, b) => b.above - a.above).slice(0, 300);
+  const records: Record<string, unknown> = {};
+  await inParallel(slowest, 16, async ({ id }) => {
+    const r = await fetch(`${offer.url}/v1/messages/${id}`, { headers: { 'x-smx-api-key': offer.apiKey } });
+    if (r.ok) records[id] = ((await r.json()) as { data: unknown }).data;
+  });
+  const name = `${process.env.FLEET_RECEIPTS_DUMP}-${offer.title.replace(/[^a-z0-9]+/gi, '_')}.jsonl`;
+  await writeFile(name, rows.map((row) => JSON.stringify({ ...row, record: records[row.id] })).join('\n') + '\n');
 }

@@ -44,6 +44,7 @@ import { restartUnderFleet } from './fleet-restart.js';
 import { connectStorm, idleWindow } from './fleet-storm.js';
 import { offerAndCollect, type LoadShape } from './fleet-traffic.js';
 import { SmxClient } from './http-client.js';
+import { judgeGoals } from './fleet-goals.js';
 import { machineInfo } from './machine.js';
 import { NumberSource } from './numbers.js';
 import { freePorts } from './ports.js';
@@ -368,6 +369,7 @@ async function main(): Promise<number> {
   for (const n of SETTINGS.ns) {
     if (interrupted) break;
     const run = await runOne(n, report);
+    run.goals = judgeGoals(run, { cores: report.machine.cpuCount, p99LimitMs: SETTINGS.p99LimitMs });
     process.stdout.write(`\n${renderRun(run)}\n`);
   }
   report.finishedAt = new Date().toISOString();
