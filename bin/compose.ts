@@ -19,6 +19,7 @@ import {
   createLogger,
   type Logger,
   createRegistry,
+  registerDatabasePoolMetrics,
   registerStateGauges,
   SmxMetrics,
   PresenceStore,
@@ -145,6 +146,7 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
       url: config.databaseUrl,
       schema: config.databaseSchema,
       dataDir: config.dataDir,
+      poolMax: config.databasePoolMax,
       acquireTimeoutMs: config.dependencyTimeoutMs,
     });
     closers.push(['database', () => db.destroy()]);
@@ -168,6 +170,7 @@ export async function startSmx(options: StartOptions): Promise<Smx> {
     const counters = container.resolve(SmxMetrics);
     const presence = container.resolve(PresenceStore);
     registerStateGauges(metrics, { queues, presence, db });
+    registerDatabasePoolMetrics(metrics, db);
     const cacheBus = container.resolve(CacheBus);
     await cacheBus.start();
     closers.push(['cache-bus', () => cacheBus.stop()]);

@@ -41,6 +41,8 @@ export interface SmxConfig {
   databaseUrl: string | undefined;
   /** PostgreSQL schema SMX's tables live in. @defaultValue 'public' */
   databaseSchema: string;
+  /** Connections each process keeps to PostgreSQL at most (`smx_db_pool_*` show its use). @defaultValue 10 */
+  databasePoolMax: number;
   /** Where embedded data (PGlite, generated secrets) is kept. @defaultValue './var' */
   dataDir: string;
   /** Bearer token of the admin API; generated and stored under `dataDir` by `smx start` when unset. */
@@ -115,6 +117,7 @@ export const CONFIG_DEFAULTS = {
   redisPrefix: 'smx',
   databaseUrl: undefined,
   databaseSchema: 'public',
+  databasePoolMax: 10,
   dataDir: './var',
   adminToken: undefined,
   secret: undefined,
@@ -299,6 +302,7 @@ export function loadConfig(env: Env = process.env): Readonly<SmxConfig> {
     redisPrefix,
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     databaseSchema,
+    databasePoolMax: positiveInt(env, 'SMX_DATABASE_POOL_MAX', d.databasePoolMax, 1000),
     dataDir: present(env, 'SMX_DATA_DIR') ?? d.dataDir,
     adminToken: secretValue(env, 'SMX_ADMIN_TOKEN'),
     secret: secretValue(env, 'SMX_SECRET'),

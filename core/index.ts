@@ -36,6 +36,7 @@ export { Endpoints } from './endpoints.js';
 export type { DevicePublisher } from './delivery/publisher.js';
 export { createLogger, type Logger } from './logger.js';
 export { createRegistry, registerStateGauges } from './metrics.js';
+export { registerDatabasePoolMetrics } from './db-pool-metrics.js';
 export {
   Router,
   activeDevice,

@@ -90,6 +90,11 @@ function trafficRows(label: string, t: Traffic | undefined): Array<[string, stri
       `${num(t.smxCpuUsPerMessage, ' µs')} (CPU: ${cpu(t.cpuPercent)}); drained ${t.drainS} s after the load`,
     ],
   ];
+  if (t.dbPool)
+    rows.push([
+      `${label}: database pool`,
+      `${num(t.dbPool.acquires)} connections handed out, mean wait ${t.dbPool.meanWaitMs} ms, ${t.dbPool.timeouts} timeouts`,
+    ]);
   return rows;
 }
 

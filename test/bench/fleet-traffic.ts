@@ -61,6 +61,8 @@ export interface Traffic {
   cpuPercent: Record<string, number>;
   /** SMX CPU time over the load and the drain, per delivered message. */
   smxCpuUsPerMessage: number | null;
+  /** SMX's database pool over the phase (from /metrics): connections handed out, their mean wait, and none in time. */
+  dbPool?: { acquires: number; meanWaitMs: number; timeouts: number };
 }
 
 type Rounded = Pick<Summary, 'count' | 'p50' | 'p90' | 'p99' | 'max'>;
@@ -78,10 +80,18 @@ const roundSummary = (values: number[]): Rounded => {
 export async function offerAndCollect(
   offer: Offer,
   pool: FleetPool,
-  options: { paceIntervalMs: number; drainTimeoutMs: number; cpu: Record<string, CpuSubject>; smxPid: number },
+  options: {
+    paceIntervalMs: number;
+    drainTimeoutMs: number;
+    cpu: Record<string, CpuSubject>;
+    smxPid: number;
+    /** SMX's admin token: the phase reads the database pool's figures from /metrics. */
+    adminToken?: string;
+  },
 ): Promise<Traffic> {
   await pool.quiesce();
   await pool.reset();
+  const poolBefore = options.adminToken ? await poolFigures(offer.url, options.adminToken) : undefined;
   const acceptedAt = new Map<string, number>();
   const errorCodes: Record<string, number> = {};
   const cpu = new CpuWindow(options.cpu);
@@ -174,6 +184,7 @@ export async function offerAndCollect(
     }
   }
   if (process.env.FLEET_RECEIPTS_DUMP) await dumpReceipts(offer, receipts, acceptedAt, options.paceIntervalMs);
+  const poolAfter = poolBefore && options.adminToken ? await poolFigures(offer.url, options.adminToken) : undefined;
   return {
     offeredRate: offer.rate,
     durationS: offer.durationS,
@@ -203,6 +214,7 @@ export async function offerAndCollect(
     },
     cpuPercent,
     smxCpuUsPerMessage: delivered > 0 ? round((smxCpu * 1e6) / delivered) : null,
+    dbPool: poolBefore && poolAfter ? poolDelta(poolBefore, poolAfter) : undefined,
   };
 }
 
@@ -275,4 +287,33 @@ async function dumpReceipts(
   });
   const name = `${process.env.FLEET_RECEIPTS_DUMP}-${offer.title.replace(/[^a-z0-9]+/gi, '_')}.jsonl`;
   await writeFile(name, rows.map((row) => JSON.stringify({ ...row, record: records[row.id] })).join('\n') + '\n');
+}
+
+interface PoolFigures {
+  waitSum: number;
+  waitCount: number;
+  timeouts: number;
+}
+
+/** The database pool's counters from SMX's /metrics (undefined when it does not answer). */
+async function poolFigures(url: string, adminToken: string): Promise<PoolFigures | undefined> {
+  const text = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } })
+    .then((r) => (r.ok ? r.text() : ''))
+    .catch(() => '');
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const figures = {
+    waitSum: value('smx_db_pool_acquire_wait_seconds_sum'),
+    waitCount: value('smx_db_pool_acquire_wait_seconds_count'),
+    timeouts: value('smx_db_pool_acquire_timeouts_total'),
+  };
+  return Object.values(figures).every(Number.isFinite) ? figures : undefined;
+}
+
+function poolDelta(before: PoolFigures, after: PoolFigures): Traffic['dbPool'] {
+  const acquires = after.waitCount - before.waitCount;
+  return {
+    acquires,
+    meanWaitMs: acquires > 0 ? round(((after.waitSum - before.waitSum) * 1000) / acquires, 2) : 0,
+    timeouts: after.timeouts - before.timeouts,
+  };
 }

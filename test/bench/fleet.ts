@@ -216,6 +216,7 @@ async function runOne(n: number, report: FleetReport): Promise<FleetRun> {
               drainTimeoutMs: 60_000,
               cpu: cpu(Object.fromEntries(single.pids.map((pid) => ['reference', pid]))),
               smxPid: smx!.pid,
+              adminToken: smx!.options.adminToken,
             },
           );
         } finally {
@@ -242,6 +243,7 @@ async function runOne(n: number, report: FleetReport): Promise<FleetRun> {
             drainTimeoutMs: 60_000 + SETTINGS.fanoutS * 1000,
             cpu: cpu(),
             smxPid: smx!.pid,
+            adminToken: smx!.options.adminToken,
           },
         ),
       );
@@ -293,6 +295,7 @@ async function runOne(n: number, report: FleetReport): Promise<FleetRun> {
               drainTimeoutMs: 30_000,
               cpu: cpu(),
               smxPid: smx!.pid,
+              adminToken: smx!.options.adminToken,
             },
           );
           // Passed: SMX took (nearly) the offered rate, nothing was lost and p99 stayed under the limit.
