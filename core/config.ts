@@ -59,6 +59,12 @@ export interface SmxConfig {
   plugins: string[];
   /** Jobs each worker processes at once. @defaultValue 16 */
   workerConcurrency: number;
+  /**
+   * Devices a process with workers serves at once for the signals made in it (accepted messages,
+   * phone connects; LocalDispatch). A serve mostly waits on Redis, PostgreSQL and the broker, and
+   * the reads and marks of the serves running together share statements. @defaultValue 1000
+   */
+  dispatchConcurrency: number;
   /** Pino log level. @defaultValue 'info' */
   logLevel: LogLevel;
   /** Webhook and callback URLs may resolve to loopback, private, link-local or metadata addresses (SMX_WEBHOOK_ALLOW_PRIVATE; development only). @defaultValue false */
@@ -126,6 +132,7 @@ export const CONFIG_DEFAULTS = {
   mqttPublicUrl: undefined,
   plugins: [],
   workerConcurrency: 16,
+  dispatchConcurrency: 1000,
   logLevel: 'info',
   webhookAllowPrivate: false,
   webhookRetryBaseMs: 10_000,
@@ -311,6 +318,7 @@ export function loadConfig(env: Env = process.env): Readonly<SmxConfig> {
     mqttPublicUrl: url(env, 'SMX_MQTT_PUBLIC_URL', ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:']),
     plugins,
     workerConcurrency: positiveInt(env, 'SMX_WORKER_CONCURRENCY', d.workerConcurrency, 1000),
+    dispatchConcurrency: positiveInt(env, 'SMX_DISPATCH_CONCURRENCY', d.dispatchConcurrency, 100_000),
     logLevel,
     webhookAllowPrivate: bool(env, 'SMX_WEBHOOK_ALLOW_PRIVATE', d.webhookAllowPrivate),
     webhookRetryBaseMs: positiveInt(env, 'SMX_WEBHOOK_RETRY_BASE_MS', d.webhookRetryBaseMs, 3_600_000),

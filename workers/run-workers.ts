@@ -103,7 +103,7 @@ export async function startWorkers(deps: WorkerDependencies): Promise<RunningWor
         throw error;
       }),
     requeue: (deviceIds, delayMs) => deps.dispatch.enqueue(deviceIds, delayMs),
-    concurrency: config.workerConcurrency,
+    concurrency: config.dispatchConcurrency,
   });
   deps.localDeviceEvents.attach((event) => deps.deviceEvents.handle(event));
   log.info({ queues: processors.map(([n]) => n), concurrency: config.workerConcurrency }, 'workers started');

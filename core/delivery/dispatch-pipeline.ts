@@ -18,14 +18,18 @@ export class DispatchPipeline<T extends { id: string }> {
   private marksBehind: Array<Promise<void>> = [];
   private readonly unmarked = new Set<string>();
   /** Published ids whose mark left them QUEUED (a phone's report held the row). */
-  private readonly skipped = new Set<string>();
+  private readonly skipped: Set<string>;
   private failure: { error: unknown } | undefined;
 
   constructor(
     private readonly publish: (batch: T[]) => Promise<void>,
     /** Marks the ids DISPATCHED; resolves with those that moved. */
     private readonly mark: (ids: string[]) => Promise<readonly string[]>,
-  ) {}
+    /** Ids an earlier run of this device published and left QUEUED ({@link LeftQueued}): kept out of reads too. */
+    leftQueued: Iterable<string> = [],
+  ) {
+    this.skipped = new Set(leftQueued);
+  }
 
   /** Ids the next read must leave out: pushed and not yet marked, or published and left QUEUED by their mark. */
   handedOutIds(): string[] {
@@ -89,5 +93,41 @@ export class DispatchPipeline<T extends { id: string }> {
 
   private throwIfFailed(): void {
     if (this.failure) throw this.failure.error;
+  }
+}
+
+/**
+ * A device's ids that a dispatcher run published and whose mark left them QUEUED (a phone's
+ * report held the row and moves the message past DISPATCHED itself once it commits), carried to
+ * the device's next run in this process. Until that report commits the row still reads QUEUED:
+ * a run that starts meanwhile (a new signal, or the last one yielding after its time budget)
+ * would publish it again. Each id is left out for `ttlMs` from when it was first left QUEUED, not
+ * longer: a report that never commits leaves the message QUEUED, and it is then handed over again
+ * (the phone de-duplicates by id).
+ */
+export class LeftQueued {
+  private readonly byDevice = new Map<string, Map<string, number>>();
+
+  constructor(private readonly ttlMs = 10_000) {}
+
+  /** The device's ids still to leave out. */
+  recall(deviceId: string, now = Date.now()): string[] {
+    const ids = this.byDevice.get(deviceId);
+    if (!ids) return [];
+    for (const [id, until] of ids) if (until <= now) ids.delete(id);
+    if (ids.size === 0) this.byDevice.delete(deviceId);
+    return [...ids.keys()];
+  }
+
+  /** What a run ended with (DispatchPipeline.handedOutIds after settle); replaces what the device had. */
+  remember(deviceId: string, ids: readonly string[], now = Date.now()): void {
+    const before = this.byDevice.get(deviceId);
+    if (ids.length === 0) {
+      this.byDevice.delete(deviceId);
+      return;
+    }
+    this.byDevice.set(deviceId, new Map(ids.map((id) => [id, before?.get(id) ?? now + this.ttlMs])));
+    // Devices not served again would keep their entry: a fleet's worth is swept now and then.
+    if (this.byDevice.size > 1_000) for (const device of [...this.byDevice.keys()]) this.recall(device, now);
   }
 }

@@ -8,7 +8,7 @@ import { TOKENS } from '../tokens.js';
 import { applyBeforeSend } from './before-send.js';
 import { DeviceLocks, type DeviceLock } from './device-lock.js';
 import { DispatchService } from './dispatch.js';
-import { DispatchPipeline } from './dispatch-pipeline.js';
+import { DispatchPipeline, LeftQueued } from './dispatch-pipeline.js';
 import { DispatchWakeups, type DispatchHolder } from './dispatch-wakeups.js';
 import { DevicePacer } from './pacing.js';
 import { MessageTransitions } from './transitions.js';
@@ -57,6 +57,8 @@ export class Dispatcher {
         reads.flatMap((r) => r.except),
       ),
   });
+  /** Published ids a run's mark left QUEUED, kept out of the device's next run here too. */
+  private readonly leftQueued = new LeftQueued();
   private readonly marks = new MicroBatcher<string[], string[]>({
     flush: async (batches) => {
       const moved = new Set((await this.transitions.dispatched(batches.flat())).map((change) => change.id));
@@ -137,6 +139,7 @@ export class Dispatcher {
     const pipeline = new DispatchPipeline<OutboundMessage>(
       (batch) => transport.publish(deviceId, batch),
       (ids) => this.marks.add(ids),
+      this.leftQueued.recall(deviceId),
     );
     let sent = 0;
     let result: 'done' | 'paced' | 'lost the lock' | undefined;
@@ -185,6 +188,7 @@ export class Dispatcher {
       throw error;
     }
     await pipeline.settle();
+    this.leftQueued.remember(deviceId, pipeline.handedOutIds());
     if (result === 'done') return `dispatched ${sent}`;
     if (result === 'paced') return `dispatched ${sent}, paced`;
     // Out of time (or the lock): a new signal goes on, behind other devices' (or behind the new holder).

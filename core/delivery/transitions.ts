@@ -48,9 +48,9 @@ export class MessageTransitions {
     // Rows are locked in id order, as every multi-row status change here does. A row another
     // statement holds is skipped, not waited for: the phone's report that holds it moves it past
     // DISPATCHED itself (its dispatched_at included). Until that report commits the row still
-    // reads QUEUED, so the dispatcher keeps skipped ids out of its next reads (DispatchPipeline);
-    // a row left QUEUED by anything else is handed over again by a later dispatcher run, which
-    // the phone de-duplicates by id.
+    // reads QUEUED, so the dispatcher keeps skipped ids out of its next reads, and out of the
+    // device's next runs in this process for a while (DispatchPipeline, LeftQueued); a row left
+    // QUEUED by anything else is handed over again by a later run, which the phone de-duplicates by id.
     const result = await this.db.raw(
       `with moved as (
          update messages set status = 'DISPATCHED', dispatched_at = ?, updated_at = ?

@@ -79,7 +79,7 @@ function trafficRows(label: string, t: Traffic | undefined): Array<[string, stri
     ],
     [
       `${label}: e2e p50 / p99 / max`,
-      `${num(t.e2eMs.p50, ' ms')} / ${num(t.e2eMs.p99, ' ms')} / ${num(t.e2eMs.max, ' ms')}${t.abovePaceMs ? `; above the pacing wait ${num(t.abovePaceMs.p50, ' ms')} / ${num(t.abovePaceMs.p99, ' ms')}` : ''}`,
+      `${num(t.e2eMs.p50, ' ms')} / ${num(t.e2eMs.p99, ' ms')} / ${num(t.e2eMs.max, ' ms')}${t.abovePaceMs ? `; above the pacing wait ${num(t.abovePaceMs.p50, ' ms')} / ${num(t.abovePaceMs.p99, ' ms')}` : ''}; the API's answer p50 / p99 ${num(t.load.latencyMs.p50, ' ms')} / ${num(t.load.latencyMs.p99, ' ms')}`,
     ],
     [
       `${label}: per phone`,

@@ -98,11 +98,14 @@ export async function offerAndCollect(
   const smxCpuFrom = cpuSeconds(options.smxPid) ?? 0;
   const headers = { ...JSON_HEADERS, 'x-smx-api-key': offer.apiKey };
   const body = () => JSON.stringify({ to: offer.numbers.take() });
-  const onResponse = (status: number, text: string) => {
+  // End to end counts from the request's planned start where the load knows it (even): time the
+  // request waited for SMX to take it up counts too. In bursts, from SMX's createdAt (when the
+  // API took it up), as before session 8.
+  const onResponse = (status: number, text: string, plannedAtMs?: number) => {
     if (status !== 201) return tally(errorCodes, `${status} ${errorCodeOf(text)}`);
     const id = field(text, 'messageId');
-    const createdAt = Date.parse(field(text, 'createdAt') ?? '');
-    if (id && !Number.isNaN(createdAt)) acceptedAt.set(id, createdAt);
+    const from = plannedAtMs ?? Date.parse(field(text, 'createdAt') ?? '');
+    if (id && !Number.isNaN(from)) acceptedAt.set(id, from);
   };
   const { title, url, rate, durationS } = offer;
   const load =
@@ -131,7 +134,8 @@ export async function offerAndCollect(
               method: 'POST',
               path: '/v1/send-otp',
               setupRequest: (request: object) => ({ ...request, body: body() }),
-              onResponse,
+              // autocannon's third argument is its context, not a time.
+              onResponse: (status: number, text: string) => onResponse(status, text),
             } as never,
           ],
         });

@@ -58,6 +58,7 @@ for (const [variable, value, expected] of [
   ['LOG_LEVEL', 'loud', /LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent/],
   ['SMX_WORKER_CONCURRENCY', '0', /SMX_WORKER_CONCURRENCY: expected a whole number from 1 to 1000/],
   ['SMX_DATABASE_POOL_MAX', '0', /SMX_DATABASE_POOL_MAX: expected a whole number from 1 to 1000/],
+  ['SMX_DISPATCH_CONCURRENCY', '-1', /SMX_DISPATCH_CONCURRENCY: expected a whole number from 1 to 100000/],
   ['SMX_ADMIN_TOKEN', 'short', /SMX_ADMIN_TOKEN: expected at least 16 characters/],
 ] as const) {
   test(`a bad ${variable} stops start with the variable's name and what was expected`, async (t) => {

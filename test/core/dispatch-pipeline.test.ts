@@ -1,6 +1,6 @@
 /** The dispatcher's pipeline: one publish at a time in push order, marks only after their publish, nothing after a failure. */
 import test from 'ava';
-import { DispatchPipeline } from '../../core/delivery/dispatch-pipeline.js';
+import { DispatchPipeline, LeftQueued } from '../../core/delivery/dispatch-pipeline.js';
 
 interface Deferred {
   promise: Promise<void>;
@@ -86,4 +86,27 @@ test('ids the mark left QUEUED (a phone report held their rows) stay out of late
     ['b'],
     'b still reads QUEUED until the report commits, so the next read must skip it',
   );
+});
+
+test("ids a run left QUEUED stay out of the device's next run until their time is up, counted from the first run", (t) => {
+  const left = new LeftQueued(1_000);
+  left.remember('dev_a', ['b', 'c'], 0);
+  t.deepEqual(left.recall('dev_a', 500), ['b', 'c']);
+  t.deepEqual(left.recall('dev_b', 500), [], 'per device');
+
+  // The next run starts with them left out and ends with them still QUEUED, plus one of its own.
+  const next = new DispatchPipeline<{ id: string }>(
+    async () => undefined,
+    async () => [],
+    left.recall('dev_a', 500),
+  );
+  t.deepEqual(next.handedOutIds().sort(), ['b', 'c']);
+  left.remember('dev_a', [...next.handedOutIds(), 'd'], 900);
+  t.deepEqual(left.recall('dev_a', 999).sort(), ['b', 'c', 'd']);
+  t.deepEqual(left.recall('dev_a', 1_000), ['d'], 'b and c are read again 1 s after they were first left QUEUED');
+  t.deepEqual(left.recall('dev_a', 1_900), []);
+
+  left.remember('dev_a', ['e'], 2_000);
+  left.remember('dev_a', [], 2_100);
+  t.deepEqual(left.recall('dev_a', 2_200), [], 'a run that left nothing QUEUED forgets the rest');
 });
