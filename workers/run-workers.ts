@@ -106,7 +106,14 @@ export async function startWorkers(deps: WorkerDependencies): Promise<RunningWor
     concurrency: config.dispatchConcurrency,
   });
   deps.localDeviceEvents.attach((event) => deps.deviceEvents.handle(event));
-  log.info({ queues: processors.map(([n]) => n), concurrency: config.workerConcurrency }, 'workers started');
+  log.info(
+    {
+      queues: processors.map(([n]) => n),
+      concurrency: config.workerConcurrency,
+      dispatchConcurrency: config.dispatchConcurrency,
+    },
+    'workers started',
+  );
 
   return {
     workers,

@@ -107,6 +107,7 @@ export class DispatchPipeline<T extends { id: string }> {
  */
 export class LeftQueued {
   private readonly byDevice = new Map<string, Map<string, number>>();
+  private nextSweep = 0;
 
   constructor(private readonly ttlMs = 10_000) {}
 
@@ -127,7 +128,10 @@ export class LeftQueued {
       return;
     }
     this.byDevice.set(deviceId, new Map(ids.map((id) => [id, before?.get(id) ?? now + this.ttlMs])));
-    // Devices not served again would keep their entry: a fleet's worth is swept now and then.
-    if (this.byDevice.size > 1_000) for (const device of [...this.byDevice.keys()]) this.recall(device, now);
+    // A device not served again would keep its entry: all are swept once per TTL.
+    if (now >= this.nextSweep) {
+      this.nextSweep = now + this.ttlMs;
+      for (const device of [...this.byDevice.keys()]) this.recall(device, now);
+    }
   }
 }
