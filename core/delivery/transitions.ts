@@ -214,14 +214,15 @@ export class MessageTransitions {
          update messages as m set
            status = v.status,
            error = coalesce(v.error, m.error),
-           -- A message's times never run backwards (dispatched <= sent <= delivered/failed), whatever
-           -- the phone's clock says: a report can overtake the dispatcher's own mark (it was handed
-           -- over by the time it was sent, at the latest), and a phone clock a little behind the
-           -- server's would put sent before dispatched. (greatest/least ignore NULLs.)
-           dispatched_at = coalesce(m.dispatched_at, least(v.sent_at, v.at)),
-           sent_at = case when v.status in ('SENT', 'DELIVERED') then coalesce(m.sent_at, greatest(coalesce(v.sent_at, v.at), m.dispatched_at)) else m.sent_at end,
-           delivered_at = case when v.status = 'DELIVERED' then greatest(v.at, m.sent_at, v.sent_at, m.dispatched_at) else m.delivered_at end,
-           failed_at = case when v.status = 'FAILED' then greatest(v.at, m.sent_at, m.dispatched_at) else m.failed_at end,
+           -- A message's times never run backwards (created <= dispatched <= sent <= delivered/failed),
+           -- whatever the phone's clock says: a report can overtake the dispatcher's own mark (it was
+           -- handed over by the time it was sent, at the latest, and not before it was created), and
+           -- a phone clock a little behind the server's would put sent before dispatched, or before
+           -- created when the report came first. (greatest/least ignore NULLs; m.* are the old values.)
+           dispatched_at = coalesce(m.dispatched_at, greatest(least(v.sent_at, v.at), m.created_at)),
+           sent_at = case when v.status in ('SENT', 'DELIVERED') then coalesce(m.sent_at, greatest(coalesce(v.sent_at, v.at), m.dispatched_at, m.created_at)) else m.sent_at end,
+           delivered_at = case when v.status = 'DELIVERED' then greatest(v.at, m.sent_at, v.sent_at, m.dispatched_at, m.created_at) else m.delivered_at end,
+           failed_at = case when v.status = 'FAILED' then greatest(v.at, m.sent_at, m.dispatched_at, m.created_at) else m.failed_at end,
            body = case when m.body_sealed then null else m.body end,
            updated_at = ?::timestamptz
          from v, prev

@@ -77,6 +77,7 @@ interface MessageRow {
   error: string | null;
   body: string | null;
   device_id: string | null;
+  created_at: Date;
   dispatched_at: Date | null;
   sent_at: Date | null;
   delivered_at: Date | null;
@@ -440,6 +441,25 @@ test("reported: times never run backwards whatever the phone's clock says (dispa
   t.is(o.dispatched_at?.getTime(), sentAt.getTime());
   t.is(o.sent_at?.getTime(), sentAt.getTime());
   t.deepEqual(ids(await transitions.dispatched([overtaken])), [], 'the late mark finds it SENT and leaves it');
+
+  // The same from a phone whose clock is behind: not handed over, sent or delivered before it was created.
+  const early = await message(p);
+  const createdAt = (await row(early)).created_at;
+  moves(
+    await transitions.reported(
+      p.deviceId,
+      [
+        { id: early, state: 'sent', at: new Date(createdAt.getTime() - 3_000).toISOString() },
+        { id: early, state: 'delivered', at: new Date(createdAt.getTime() - 4_000).toISOString() },
+      ],
+      receivedAt,
+    ),
+  );
+  const e = await row(early);
+  t.is(e.status, 'DELIVERED');
+  t.is(e.dispatched_at?.getTime(), createdAt.getTime(), 'created <= dispatched');
+  t.is(e.sent_at?.getTime(), createdAt.getTime(), 'dispatched <= sent');
+  t.is(e.delivered_at?.getTime(), createdAt.getTime(), 'sent <= delivered');
 
   // A time from the future (beyond 5 minutes) or an unreadable one is replaced by the receipt time.
   const future = await message(p, { status: 'DISPATCHED', dispatched_at: new Date(receivedAt.getTime() - 1_000) });
