@@ -7,8 +7,7 @@ interface TarnPool {
   numUsed(): number;
   numFree(): number;
   numPendingAcquires(): number;
-  on(event: 'acquireRequest', listener: (eventId: number) => void): void;
-  on(event: 'acquireSuccess' | 'acquireFail', listener: (eventId: number) => void): void;
+  on(event: 'acquireRequest' | 'acquireSuccess' | 'acquireFail', listener: (eventId: number) => void): void;
 }
 
 /**

@@ -1,8 +1,9 @@
 /**
  * Traffic through the fleet: send-otp offered at a fixed rate (evenly spaced, or autocannon's bursts), a
  * bounded wait until the phones hold every accepted message, and what the phones saw: lost,
- * duplicate copies, each phone's share and pace, end-to-end latency (phone receipt − the API's
- * `createdAt`, one machine, one clock) and that latency above the pacing wait.
+ * duplicate copies, each phone's share and pace, end-to-end latency (phone receipt − the request's
+ * planned start under the even load, the API's `createdAt` in bursts; one machine, one clock) and
+ * that latency above the pacing wait.
  */
 import { errorCodeOf, field, JSON_HEADERS, tally } from './context.js';
 import { cpuSeconds, CpuWindow, type CpuSubject } from './cpu.js';
@@ -177,14 +178,12 @@ export async function offerAndCollect(
       const [at, accepted] = list[i]!;
       while (list[windowStart]![0] <= at - 60_000) windowStart++;
       maxIn60s = Math.max(maxIn60s, i - windowStart + 1);
-      if (i === 0) {
-        abovePace.push(at - accepted);
-        continue;
-      }
-      const gap = at - list[i - 1]![0];
+      const previousAt = i === 0 ? null : list[i - 1]![0];
+      abovePace.push(aboveThePace(at, accepted, previousAt, options.paceIntervalMs));
+      if (previousAt === null) continue;
+      const gap = at - previousAt;
       minGapMs = Math.min(minGapMs, gap);
       if (options.paceIntervalMs > 0 && gap < options.paceIntervalMs - 250) overPace++;
-      abovePace.push(at - Math.max(accepted, list[i - 1]![0] + options.paceIntervalMs));
     }
   }
   if (process.env.FLEET_RECEIPTS_DUMP) await dumpReceipts(offer, receipts, acceptedAt, options.paceIntervalMs);
@@ -220,6 +219,14 @@ export async function offerAndCollect(
     smxCpuUsPerMessage: delivered > 0 ? round((smxCpu * 1e6) / delivered) : null,
     dbPool: poolBefore && poolAfter ? poolDelta(poolBefore, poolAfter) : undefined,
   };
+}
+
+/**
+ * A receipt's latency above the pacing wait: from its acceptance, or from when the phone's pace
+ * let it go after the phone's previous receipt, whichever is later.
+ */
+function aboveThePace(at: number, accepted: number, previousAt: number | null, paceIntervalMs: number): number {
+  return at - Math.max(accepted, previousAt === null ? accepted : previousAt + paceIntervalMs);
 }
 
 /** Polls the pool every 250 ms until `target` expected ids arrived, `timeoutMs` passed or nothing came for 15 s. */
@@ -280,7 +287,7 @@ async function dumpReceipts(
       const prev = previous.get(phone) ?? null;
       previous.set(phone, at);
       const accepted = acceptedAt.get(id)!;
-      const above = at - Math.max(accepted, prev === null ? 0 : prev + paceIntervalMs);
+      const above = aboveThePace(at, accepted, prev, paceIntervalMs);
       return { id, accepted, at, phone, prev, above, ackedAt };
     });
   const slowest = [...rows].sort((a, b) => b.above - a.above).slice(0, 300);
